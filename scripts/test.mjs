@@ -1,0 +1,57 @@
+#!/usr/bin/env node
+// The one command that runs every check of the repository, in the order a failure is cheapest
+// to find: build, lint, types, tests, then the published shape of every package. It ends with
+// a single "N passed, N failed, N skipped" line so any CI can read the outcome.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const reportFile = join(mkdtempSync(join(tmpdir(), 'raceway-test-')), 'vitest.json');
+const extraArgs = process.argv.slice(2);
+
+const steps = [
+  ['build', 'pnpm', ['run', 'build']],
+  ['lint', 'pnpm', ['run', 'lint']],
+  ['typecheck', 'pnpm', ['run', 'typecheck']],
+  [
+    'tests',
+    'pnpm',
+    [
+      'exec',
+      'vitest',
+      'run',
+      '--reporter=default',
+      '--reporter=json',
+      `--outputFile.json=${reportFile}`,
+      ...extraArgs,
+    ],
+  ],
+  ['package checks', 'pnpm', ['run', 'check:packages']],
+];
+
+let failedStep = null;
+for (const [name, command, args] of steps) {
+  console.log(`\n=== ${name}: ${command} ${args.join(' ')}`);
+  const result = spawnSync(command, args, { stdio: 'inherit' });
+  if (result.status !== 0) {
+    failedStep = name;
+    if (name !== 'tests') break;
+  }
+}
+
+let counts = { passed: 0, failed: 0, skipped: 0 };
+try {
+  const report = JSON.parse(readFileSync(reportFile, 'utf8'));
+  counts = {
+    passed: report.numPassedTests,
+    failed: report.numFailedTests,
+    skipped: report.numPendingTests + report.numTodoTests,
+  };
+} catch {
+  // No report means the test step never ran; the failed step below says why.
+}
+
+if (failedStep) console.error(`\nFAILED at step: ${failedStep}`);
+console.log(`\n${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped`);
+process.exit(failedStep ? 1 : 0);

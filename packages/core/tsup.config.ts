@@ -1,3 +1,3 @@
-import { racewayPackage } from '../../tooling/tsup';
+import { racewayPackage } from '../../tooling/tsup.js';
 
 export default racewayPackage();

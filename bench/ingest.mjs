@@ -1,0 +1,169 @@
+// Ingestion throughput of the collector, per storage backend, against a baseline measured in
+// the same run: a bare HTTP sink that only gunzips and parses the same batches (the ceiling
+// of HTTP + gzip + JSON on this machine, with no validation and no storage).
+//
+// The collector (`raceway serve`, built) runs in one child process, the load generator
+// (ingest-load.mjs) in another. Acknowledgements are durable: SQLite with WAL and
+// synchronous=FULL; PostgreSQL with fsync and synchronous_commit on.
+//
+//   pnpm build && node bench/ingest.mjs [--seconds 15] [--connections 8] [--batch 300] [--backends sink,sqlite,postgres]
+//
+// PostgreSQL: RACEWAY_BENCH_PG_URL, else a throwaway cluster from /usr/lib/postgresql/*/bin.
+// Results: bench/results/ingest.md.
+
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { cpus, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '15' },
+    connections: { type: 'string', default: '8' },
+    batch: { type: 'string', default: '300' },
+    backends: { type: 'string', default: 'sink,sqlite,postgres' },
+  },
+});
+const seconds = Number(values.seconds);
+const connections = Number(values.connections);
+const batch = Number(values.batch);
+const backends = values.backends.split(',');
+
+const cli = join(dirname(createRequire(import.meta.url).resolve('@raceway/collector/package.json')), 'dist', 'cli.js');
+if (!existsSync(cli)) {
+  console.error(`${cli} is missing: run pnpm build first`);
+  process.exit(1);
+}
+
+const work = mkdtempSync(join(tmpdir(), 'raceway-bench-ingest-'));
+
+/** Starts a child that prints `listening on <url>` and resolves with it. */
+function startServer(command, args, env = {}) {
+  const child = spawn(process.execPath, [command, ...args], {
+    cwd: work,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (chunk) => {
+      out += chunk;
+      const match = /listening on (http:\/\/\S+)/.exec(out);
+      if (match) resolve({ child, url: match[1] });
+    });
+    child.on('exit', (code) => reject(new Error(`server exited with ${code}: ${out}`)));
+  });
+}
+
+/** Peak resident memory of a process (VmHWM), in MiB. */
+function peakRssMiB(pid) {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmHWM:\s+(\d+) kB/.exec(status)[1]) / 1024;
+}
+
+function runLoad(url) {
+  const config = { url, seconds, connections, batch, maxEventsPerSec: 120_000 };
+  const out = execFileSync(process.execPath, [join(here, 'ingest-load.mjs'), JSON.stringify(config)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    maxBuffer: 1 << 20,
+  });
+  return JSON.parse(out.toString());
+}
+
+async function stop(child) {
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+function startPostgres() {
+  if (process.env.RACEWAY_BENCH_PG_URL) return { url: process.env.RACEWAY_BENCH_PG_URL, stop() {} };
+  const root = '/usr/lib/postgresql';
+  const version = existsSync(root) ? readdirSync(root).sort((a, b) => b - a)[0] : undefined;
+  if (!version) return null;
+  const bin = join(root, version, 'bin');
+  const dir = join(work, 'pg');
+  const data = join(dir, 'data');
+  execFileSync('mkdir', ['-p', dir]);
+  const asRoot = process.getuid() === 0;
+  if (asRoot) {
+    chownSync(dir, Number(execFileSync('id', ['-u', 'postgres'])), Number(execFileSync('id', ['-g', 'postgres'])));
+    chownSync(work, Number(execFileSync('id', ['-u', 'postgres'])), Number(execFileSync('id', ['-g', 'postgres'])));
+  }
+  const run = (tool, args) => {
+    const [cmd, argv] = asRoot ? ['runuser', ['-u', 'postgres', '--', join(bin, tool), ...args]] : [join(bin, tool), args];
+    const r = spawnSync(cmd, argv, { encoding: 'utf8', cwd: dir });
+    if (r.status !== 0) throw new Error(`${tool}: ${r.stderr || r.stdout}`);
+  };
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  run('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8']);
+  // Durable defaults (fsync, synchronous_commit on); a little more memory than the default.
+  run('pg_ctl', ['-D', data, '-l', join(dir, 'log'), '-w', '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c shared_buffers=256MB -c max_wal_size=2GB`, 'start']);
+  return {
+    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    stop: () => run('pg_ctl', ['-D', data, '-m', 'fast', '-w', 'stop']),
+  };
+}
+
+const results = [];
+try {
+  for (const backend of backends) {
+    let server;
+    let pg = null;
+    if (backend === 'sink') {
+      server = await startServer(join(here, 'ingest-sink.mjs'), []);
+    } else if (backend === 'sqlite') {
+      server = await startServer(cli, ['serve', '--port', '0', '--storage', `sqlite:${join(work, 'bench.db')}`, '--analysis-delay', '1000']);
+    } else if (backend === 'postgres') {
+      pg = startPostgres();
+      if (!pg) {
+        console.error('no PostgreSQL found: skipping the postgres backend');
+        continue;
+      }
+      server = await startServer(cli, ['serve', '--port', '0', '--storage', pg.url, '--analysis-delay', '1000']);
+    } else {
+      throw new Error(`unknown backend ${backend}`);
+    }
+    console.error(`${backend}: ${server.url}, ${seconds} s, ${connections} connections, ${batch} events per batch`);
+    const load = runLoad(server.url);
+    const rss = peakRssMiB(server.child.pid);
+    await stop(server.child);
+    pg?.stop();
+    results.push({ backend, ...load, peakRssMiB: rss });
+    console.error(JSON.stringify(results[results.length - 1]));
+  }
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
+
+const sink = results.find((r) => r.backend === 'sink');
+const rows = results.map(
+  (r) =>
+    `| ${r.backend === 'sink' ? 'baseline: bare HTTP sink (gunzip + JSON.parse, no validation, no storage)' : `collector, ${r.backend}`} | ${Math.round(r.eventsPerSec).toLocaleString('en-US')} | ${sink ? `${((r.eventsPerSec / sink.eventsPerSec) * 100).toFixed(0)} %` : 'n/a'} | ${r.p50Ms.toFixed(1)} | ${r.p99Ms.toFixed(1)} | ${Math.round(r.peakRssMiB)} | ${r.failures}${r.exhausted ? ' (load generator ran out of batches)' : ''} |`,
+);
+const first = results[0];
+const report = `# Ingestion throughput
+
+Command: \`pnpm build && node bench/ingest.mjs --seconds ${seconds} --connections ${connections} --batch ${batch} --backends ${backends.join(',')}\`
+
+Machine: ${cpus().length} × ${cpus()[0]?.model.trim()}, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}.
+The collector and the load generator are separate processes sharing these cores.
+
+Load: ${connections} concurrent keep-alive connections, each sending gzip'd batches of ${batch} events back to back
+for ${seconds} s. Events are a realistic mix (request_received/response_sent, request_sent/response_received,
+state_read/state_write, lock_acquire/release, custom, error; ~${Math.round(first?.avgEventBytes ?? 0)} bytes of JSON each,
+~${Math.round((first?.avgBatchGzipBytes ?? 0) / 1024)} KiB per gzip'd batch), every id new. Acknowledgements are durable: the collector answers 200 only
+after the commit (SQLite WAL + synchronous=FULL: fsync per group commit; PostgreSQL: fsync and synchronous_commit on).
+
+| server | events/s sustained | vs baseline | p50 ack ms | p99 ack ms | peak RSS MiB | failed batches |
+|---|---|---|---|---|---|---|
+${rows.join('\n')}
+
+Target: >= 50,000 events/s into SQLite with durable acknowledgements.
+`;
+writeFileSync(join(here, 'results', 'ingest.md'), report);
+console.log(report);

@@ -1,0 +1,180 @@
+import { type Access, compareIds, prepareAccesses } from './accesses.js';
+import type { Event } from './event.js';
+import {
+  distinct,
+  type Race,
+  type RaceAccess,
+  type RaceEvidence,
+  raceAccess,
+  raceId,
+  sameValue,
+  seen,
+  sideNames,
+  showValue,
+} from './race.js';
+import { DEFAULT_SKEW_TOLERANCE_MS, type RaceOptions } from './trace-races.js';
+
+/** A read-modify-write window: a read, then a non-atomic write of the same resource. */
+interface Window {
+  read: Access;
+  write: Access;
+  startUs: number;
+  endUs: number;
+  /** Locks held from the read through the write (the same acquisition at both). */
+  locks: readonly string[];
+}
+
+const EVIDENCE_RANK: Record<RaceEvidence, number> = { same_version: 3, same_value: 2, timing: 1, clock: 0 };
+
+/**
+ * Lost updates across traces (DESIGN 4). Two requests have no causal link, so every pair of
+ * their accesses is "concurrent"; only read-modify-write interleavings are reported.
+ *
+ * - A **window** is a read of a resource followed, in the same context, by a non-atomic write
+ *   of it with no write of that context in between: `[read.ts, write.ts]`. A window ending
+ *   in an atomic write is not a read-modify-write (the write does not depend on the read).
+ * - Two windows of different traces on the same resource interleave when they overlap: both
+ *   reads come before both writes, so the later write was computed from a value that no
+ *   longer held, and one update is lost.
+ * - Timestamps of different instances may be skewed: an overlap counts (`certain`, evidence
+ *   `timing`) only when it exceeds the skew tolerance (default 5 ms; 0 for two windows of the
+ *   same instance, which share a clock). Windows within the tolerance of overlapping are
+ *   reported as `uncertain` only when both reads saw the same version or value.
+ * - Ranked by evidence: both reads saw the same version (strongest), the same value, then
+ *   timing alone; then certain before uncertain, then by overlap.
+ * - Windows that both hold a common lock from read to write are serialised: not a race.
+ *   Pass the traces' `lock_acquire`/`lock_release` events along for this rule; every kind
+ *   other than state and lock events is ignored, as are windows of the same trace (the
+ *   intra-trace detector orders those by their clocks).
+ *
+ * Near-linear: per resource, windows are sorted by start and swept, keeping only windows that
+ * can still overlap the next one. Output-sensitive in the worst case (k requests all
+ * read-modify-writing one resource at once are k(k-1)/2 lost updates).
+ *
+ * @example
+ * detectCrossTraceRaces([...accessesOfTraceA, ...accessesOfTraceB])[0]?.explanation;
+ * // 'inventory (trace 4bf92f35) and inventory (trace 9a1c44e0) both read stock:42 = 5 ...'
+ */
+export function detectCrossTraceRaces(events: readonly Event[], options: RaceOptions = {}): Race[] {
+  const toleranceUs = (options.skewToleranceMs ?? DEFAULT_SKEW_TOLERANCE_MS) * 1000;
+  const windowsByResource = new Map<string, Window[]>();
+  for (const window of readModifyWriteWindows(prepareAccesses(events))) {
+    let list = windowsByResource.get(window.read.resource);
+    if (list === undefined) windowsByResource.set(window.read.resource, (list = []));
+    list.push(window);
+  }
+  const ranked: Array<{ race: Race; rank: number; overlapUs: number }> = [];
+  for (const windows of windowsByResource.values()) {
+    windows.sort((a, b) => a.startUs - b.startUs || a.endUs - b.endUs || compareIds(a.read.event.id, b.read.event.id));
+    let active: Window[] = [];
+    for (const w of windows) {
+      // A window that ended more than the tolerance before w starts cannot reach w or any
+      // later window (they start later still).
+      active = active.filter((a) => a.endUs > w.startUs - toleranceUs);
+      for (const a of active) {
+        const found = lostUpdate(a, w, toleranceUs);
+        if (found) ranked.push(found);
+      }
+      active.push(w);
+    }
+  }
+  ranked.sort(
+    (x, y) =>
+      y.rank - x.rank ||
+      y.overlapUs - x.overlapUs ||
+      x.race.accesses[0]!.tsUs - y.race.accesses[0]!.tsUs ||
+      compareIds(x.race.id, y.race.id),
+  );
+  return ranked.map((r) => r.race);
+}
+
+/** Read-modify-write windows per context, in program order. */
+function readModifyWriteWindows(accesses: readonly Access[]): Window[] {
+  const chains = new Map<string, Access[]>();
+  for (const access of accesses) {
+    const key = `${access.event.trace_id}\u0000${access.event.component}`;
+    let chain = chains.get(key);
+    if (chain === undefined) chains.set(key, (chain = []));
+    chain.push(access);
+  }
+  const windows: Window[] = [];
+  for (const chain of chains.values()) {
+    chain.sort((x, y) => x.epoch - y.epoch || x.event.ts_us - y.event.ts_us || compareIds(x.event.id, y.event.id));
+    const lastRead = new Map<string, Access>();
+    for (const access of chain) {
+      if (!access.write) {
+        lastRead.set(access.resource, access);
+        continue;
+      }
+      const read = lastRead.get(access.resource);
+      lastRead.delete(access.resource);
+      if (read === undefined || access.atomic) continue;
+      const holds = new Set(read.lockHolds);
+      const locks = access.lockHolds.filter((hold) => holds.has(hold)).map((hold) => hold.split('\u0000')[0]!);
+      windows.push({
+        read,
+        write: access,
+        startUs: Math.min(read.event.ts_us, access.event.ts_us),
+        endUs: Math.max(read.event.ts_us, access.event.ts_us),
+        locks,
+      });
+    }
+  }
+  return windows;
+}
+
+function lostUpdate(
+  x: Window,
+  y: Window,
+  toleranceUs: number,
+): { race: Race; rank: number; overlapUs: number } | null {
+  if (x.read.event.trace_id === y.read.event.trace_id) return null;
+  if (x.locks.some((lock) => y.locks.includes(lock))) return null;
+  const overlapUs = Math.min(x.endUs, y.endUs) - Math.max(x.startUs, y.startUs);
+  const sameClock = x.read.event.instance === y.read.event.instance;
+  const tolerance = sameClock ? 0 : toleranceUs;
+  const [first, second] =
+    x.read.event.ts_us < y.read.event.ts_us ||
+    (x.read.event.ts_us === y.read.event.ts_us && x.read.event.id < y.read.event.id)
+      ? [x, y]
+      : [y, x];
+  const accesses = [first.read, first.write, second.read, second.write].map(raceAccess);
+  const [readA, , readB] = accesses as [RaceAccess, RaceAccess, RaceAccess, RaceAccess];
+  const evidence: RaceEvidence =
+    readA.version !== undefined && readA.version === readB.version
+      ? 'same_version'
+      : sameValue(readA, readB)
+        ? 'same_value'
+        : 'timing';
+  let confidence: Race['confidence'];
+  if (overlapUs > tolerance) confidence = 'certain';
+  else if (evidence !== 'timing' && overlapUs > -tolerance) confidence = 'uncertain';
+  else return null;
+  const resource = first.read.resource;
+  const [nameA, nameB] = sideNames(readA, readB);
+  const overlapMs = Math.round(overlapUs) / 1000;
+  const read =
+    evidence === 'same_version'
+      ? `${nameA} and ${nameB} both read ${resource} at version ${showValue(readA.version)}`
+      : evidence === 'same_value'
+        ? `${nameA} and ${nameB} both read ${resource}${seen(readA)}`
+        : `${nameA} read ${resource}${seen(readA)} and ${nameB} read it${seen(readB)}`;
+  const timing =
+    confidence === 'certain'
+      ? `their read-modify-write windows overlap by ${overlapMs} ms`
+      : `their read-modify-write windows are within the ${toleranceUs / 1000} ms clock-skew tolerance of overlapping (uncertain)`;
+  const race: Race = {
+    id: raceId('cross_trace', 'lost_update', resource, accesses.map((a) => a.eventId)),
+    kind: 'lost_update',
+    scope: 'cross_trace',
+    resource,
+    confidence,
+    evidence,
+    accesses,
+    services: distinct(accesses, (a) => a.service),
+    traceIds: distinct(accesses, (a) => a.traceId),
+    overlapMs,
+    explanation: `${read} in separate requests and wrote it back; ${timing}, so one update is lost`,
+  };
+  return { race, rank: EVIDENCE_RANK[evidence] * 2 + (confidence === 'certain' ? 1 : 0), overlapUs };
+}

@@ -1,0 +1,42 @@
+import type { Access } from './accesses.js';
+
+/**
+ * Access classes: (read or write, atomic or not, locks held). Whether two accesses of
+ * different contexts may race depends only on their classes and their clocks, so the detectors
+ * intern classes once and memoise the class-level part of the race rule.
+ */
+export class ConflictClasses {
+  private readonly ids = new Map<string, number>();
+  private readonly classes: Array<{ write: boolean; atomic: boolean; locks: readonly string[] }> = [];
+  private readonly memo = new Map<number, boolean>();
+
+  /** The class id of an access. */
+  classOf(access: Access): number {
+    const name = `${access.write ? 'w' : 'r'}${access.atomic ? 'a' : '-'}${access.locks.join('\u0000')}`;
+    let id = this.ids.get(name);
+    if (id === undefined) {
+      id = this.classes.length;
+      this.ids.set(name, id);
+      this.classes.push({ write: access.write, atomic: access.atomic, locks: access.locks });
+    }
+    return id;
+  }
+
+  /**
+   * The class-level race rule: at least one write, not two atomic writes, no lock in common.
+   * (Different contexts and concurrency are checked per pair.)
+   */
+  conflicts(a: number, b: number): boolean {
+    const memoKey = a < b ? a * 1_048_576 + b : b * 1_048_576 + a;
+    const known = this.memo.get(memoKey);
+    if (known !== undefined) return known;
+    const x = this.classes[a]!;
+    const y = this.classes[b]!;
+    const result =
+      (x.write || y.write) &&
+      !(x.write && y.write && x.atomic && y.atomic) &&
+      !x.locks.some((lock) => y.locks.includes(lock));
+    this.memo.set(memoKey, result);
+    return result;
+  }
+}

@@ -1,0 +1,144 @@
+import type { Access } from './accesses.js';
+
+/** write-write, read-write, or a lost update (both read, then both wrote). */
+export type RaceKind = 'write_write' | 'read_write' | 'lost_update';
+
+/**
+ * What makes a race believable: `clock` (intra-trace: vector clocks prove the accesses are
+ * concurrent), `same_version` / `same_value` (cross-trace: both read the same version or value)
+ * or `timing` (cross-trace: the read-modify-write windows overlap beyond the skew tolerance).
+ */
+export type RaceEvidence = 'clock' | 'same_version' | 'same_value' | 'timing';
+
+/** One access a race involves, with what a developer needs to find it. */
+export interface RaceAccess {
+  eventId: string;
+  traceId: string;
+  kind: 'state_read' | 'state_write';
+  service: string;
+  instance: string;
+  component: string;
+  spanId: string;
+  tsUs: number;
+  clock: Record<string, number>;
+  clockDropped?: number;
+  value?: unknown;
+  version?: string | number;
+  atomic: boolean;
+  /** Locks its context held at the access. */
+  locks: string[];
+}
+
+/**
+ * A race on one resource.
+ *
+ * `accesses` holds two events for write-write and read-write races (in time order), and four
+ * for a lost update: `[read A, write A, read B, write B]`.
+ */
+export interface Race {
+  /** Stable id derived from the kind, the resource and the events. */
+  id: string;
+  kind: RaceKind;
+  /** `trace`: two contexts of one trace (vector clocks); `cross_trace`: two requests. */
+  scope: 'trace' | 'cross_trace';
+  resource: string;
+  /**
+   * `uncertain` when a truncated clock may hide the order (intra-trace), or when only the
+   * values and timestamps within the skew tolerance suggest the interleaving (cross-trace).
+   */
+  confidence: 'certain' | 'uncertain';
+  evidence: RaceEvidence;
+  accesses: RaceAccess[];
+  /** The services involved, in the order of `accesses`, without repeats. */
+  services: string[];
+  traceIds: string[];
+  /** Cross-trace only: how long the two read-modify-write windows overlap, in ms. */
+  overlapMs?: number;
+  /** One line a developer understands. */
+  explanation: string;
+}
+
+/** The evidence an access carries, as a race reports it. */
+export function raceAccess(access: Access): RaceAccess {
+  const e = access.event;
+  const out: RaceAccess = {
+    eventId: e.id,
+    traceId: e.trace_id,
+    kind: access.write ? 'state_write' : 'state_read',
+    service: e.service,
+    instance: e.instance,
+    component: e.component,
+    spanId: e.span_id,
+    tsUs: e.ts_us,
+    clock: e.clock,
+    atomic: access.atomic,
+    locks: [...access.locks],
+  };
+  if (e.clock_dropped !== undefined) out.clockDropped = e.clock_dropped;
+  if ('value' in e.data) out.value = e.data.value;
+  const version = e.data.version;
+  if (typeof version === 'string' || typeof version === 'number') out.version = version;
+  return out;
+}
+
+/** Distinct values of `pick` over the accesses, in order. */
+export function distinct(accesses: readonly RaceAccess[], pick: (a: RaceAccess) => string): string[] {
+  return [...new Set(accesses.map(pick))];
+}
+
+/**
+ * A short stable id (53-bit hash as 14 hex digits) for a race: the same events always give the
+ * same id, so analysing a trace again replaces its races instead of adding copies.
+ */
+export function raceId(scope: string, kind: string, resource: string, eventIds: readonly string[]): string {
+  const text = `${scope}\n${kind}\n${resource}\n${[...eventIds].sort().join(',')}`;
+  let h1 = 0xdeadbeef;
+  let h2 = 0x41c6ce57;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    h1 = Math.imul(h1 ^ c, 2654435761);
+    h2 = Math.imul(h2 ^ c, 1597334677);
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+  const hash = 4294967296 * (2097151 & h2) + (h1 >>> 0);
+  return hash.toString(16).padStart(14, '0');
+}
+
+/** A value as an explanation shows it: JSON, cut to 40 characters. */
+export function showValue(value: unknown): string {
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    text = String(value);
+  }
+  return text.length > 40 ? `${text.slice(0, 39)}…` : text;
+}
+
+/** What an access saw or wrote, as ` = 5` or ` (version 7)`, or '' when it recorded neither. */
+export function seen(access: RaceAccess): string {
+  if ('value' in access) return ` = ${showValue(access.value)}`;
+  if (access.version !== undefined) return ` (version ${showValue(access.version)})`;
+  return '';
+}
+
+/**
+ * How explanations name the two sides: by service, or by context when both sides are the same
+ * service (two concurrent handlers of one service).
+ */
+export function sideNames(a: RaceAccess, b: RaceAccess): [string, string] {
+  if (a.service !== b.service) return [a.service, b.service];
+  if (a.traceId !== b.traceId) return [`${a.service} (trace ${a.traceId.slice(0, 8)})`, `${b.service} (trace ${b.traceId.slice(0, 8)})`];
+  return [a.component, b.component];
+}
+
+/** Whether two accesses recorded the same value (compared as JSON). */
+export function sameValue(a: RaceAccess, b: RaceAccess): boolean {
+  if (!('value' in a) || !('value' in b)) return false;
+  try {
+    return JSON.stringify(a.value) === JSON.stringify(b.value);
+  } catch {
+    return false;
+  }
+}

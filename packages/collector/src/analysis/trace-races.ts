@@ -1,0 +1,185 @@
+import { type Access, compareIds, prepareAccesses } from './accesses.js';
+import type { Event } from './event.js';
+import {
+  distinct,
+  type Race,
+  type RaceAccess,
+  raceAccess,
+  raceId,
+  sameValue,
+  seen,
+  sideNames,
+} from './race.js';
+import { findRacePairs, type RacePair } from './race-pairs.js';
+import { findRacePairsBruteForce } from './race-pairs-brute-force.js';
+
+/**
+ * How far apart (ms) two hosts' clocks may be before timestamps are trusted to order events.
+ * 5 ms: well above what NTP keeps hosts of one network within, so timestamps alone never
+ * overrule the clocks for ordinary drift, small enough to keep real interleavings.
+ */
+export const DEFAULT_SKEW_TOLERANCE_MS = 5;
+
+/** Options of the race detectors. */
+export interface RaceOptions {
+  /** See {@link DEFAULT_SKEW_TOLERANCE_MS}. */
+  skewToleranceMs?: number;
+}
+
+/**
+ * The races within one trace (DESIGN 4): the mutually latest racing pairs of `findRacePairs`,
+ * classified. A write-write pair whose two writes are both non-atomic and each directly
+ * preceded, in its own context, by a read of the resource (read-modify-write: no write of that
+ * context in between) is a **lost update**; the read-write pairs between those four accesses are
+ * folded into it. Every other pair is `write_write` or `read_write`.
+ *
+ * A pair involving a truncated clock (`clock_dropped`) is `uncertain`: the missing entries may
+ * hide an order. Such a pair whose timestamps lie more than the skew tolerance apart is dropped
+ * altogether, since neither clock nor time suggests the accesses overlapped.
+ *
+ * @example
+ * detectTraceRaces(events).map((race) => race.explanation);
+ * // ['order and inventory both read stock:42 = 5 and wrote it back concurrently; one update is lost']
+ */
+export function detectTraceRaces(events: readonly Event[], options: RaceOptions = {}): Race[] {
+  const accesses = prepareAccesses(events);
+  return racesFromPairs(findRacePairs(accesses), accesses, options);
+}
+
+/**
+ * {@link detectTraceRaces} with the quadratic brute-force pair finder: the reference the fast
+ * detector is tested and benchmarked against. Same output, same order.
+ */
+export function detectRacesBruteForce(events: readonly Event[], options: RaceOptions = {}): Race[] {
+  const accesses = prepareAccesses(events);
+  return racesFromPairs(findRacePairsBruteForce(accesses), accesses, options);
+}
+
+function pairKey(a: Access, b: Access): string {
+  return a.event.id < b.event.id ? `${a.event.id}|${b.event.id}` : `${b.event.id}|${a.event.id}`;
+}
+
+/** For each access, the previous access of the same context to the same resource. */
+function previousOwnAccess(accesses: readonly Access[]): Map<Access, Access> {
+  const chains = new Map<string, Access[]>();
+  for (const access of accesses) {
+    const key = `${access.event.trace_id}\u0000${access.event.component}\u0000${access.resource}`;
+    let chain = chains.get(key);
+    if (chain === undefined) chains.set(key, (chain = []));
+    chain.push(access);
+  }
+  const previous = new Map<Access, Access>();
+  for (const chain of chains.values()) {
+    if (chain.length < 2) continue;
+    chain.sort((x, y) => x.epoch - y.epoch || x.event.ts_us - y.event.ts_us || compareIds(x.event.id, y.event.id));
+    for (let i = 1; i < chain.length; i++) previous.set(chain[i]!, chain[i - 1]!);
+  }
+  return previous;
+}
+
+/** The read a non-atomic write is based on (read-modify-write), if any. */
+function basisRead(write: Access, previous: Map<Access, Access>): Access | undefined {
+  if (!write.write || write.atomic) return undefined;
+  const prev = previous.get(write);
+  return prev !== undefined && !prev.write ? prev : undefined;
+}
+
+export function racesFromPairs(
+  pairs: readonly RacePair[],
+  accesses: readonly Access[],
+  options: RaceOptions,
+): Race[] {
+  const toleranceUs = (options.skewToleranceMs ?? DEFAULT_SKEW_TOLERANCE_MS) * 1000;
+  const kept = pairs.filter(
+    ([a, b]) => !(a.uncertain || b.uncertain) || Math.abs(a.event.ts_us - b.event.ts_us) <= toleranceUs,
+  );
+  const previous = previousOwnAccess(accesses);
+  const consumed = new Set<string>();
+  const races: Race[] = [];
+  for (const [a, b] of kept) {
+    if (!a.write || !b.write) continue;
+    const ra = basisRead(a, previous);
+    const rb = basisRead(b, previous);
+    if (ra === undefined || rb === undefined) continue;
+    consumed.add(pairKey(a, b));
+    consumed.add(pairKey(ra, b));
+    consumed.add(pairKey(rb, a));
+    const aFirst = ra.event.ts_us < rb.event.ts_us || (ra.event.ts_us === rb.event.ts_us && ra.event.id < rb.event.id);
+    const four = aFirst ? [ra, a, rb, b] : [rb, b, ra, a];
+    races.push(lostUpdate(four));
+  }
+  for (const [a, b] of kept) {
+    if (consumed.has(pairKey(a, b))) continue;
+    races.push(pairRace(a, b));
+  }
+  return races.sort(
+    (x, y) =>
+      x.accesses[0]!.tsUs - y.accesses[0]!.tsUs ||
+      compareIds(x.resource, y.resource) ||
+      compareIds(x.id, y.id),
+  );
+}
+
+function uncertainSuffix(uncertain: boolean): string {
+  return uncertain ? ' (uncertain: a truncated clock may hide an order between them)' : '';
+}
+
+function lostUpdate(four: Access[]): Race {
+  const accesses = four.map(raceAccess);
+  const [readA, , readB] = accesses as [RaceAccess, RaceAccess, RaceAccess, RaceAccess];
+  const resource = four[0]!.resource;
+  const uncertain = four.some((a) => a.uncertain);
+  const [nameA, nameB] = sideNames(readA, readB);
+  const read = sameValue(readA, readB)
+    ? `${nameA} and ${nameB} both read ${resource}${seen(readA)}`
+    : readA.version !== undefined && readA.version === readB.version
+      ? `${nameA} and ${nameB} both read ${resource} (version ${String(readA.version)})`
+      : seen(readA) !== '' || seen(readB) !== ''
+        ? `${nameA} read ${resource}${seen(readA)} and ${nameB} read it${seen(readB)}; both`
+        : `${nameA} and ${nameB} both read ${resource}`;
+  return {
+    id: raceId('trace', 'lost_update', resource, accesses.map((a) => a.eventId)),
+    kind: 'lost_update',
+    scope: 'trace',
+    resource,
+    confidence: uncertain ? 'uncertain' : 'certain',
+    evidence: 'clock',
+    accesses,
+    services: distinct(accesses, (a) => a.service),
+    traceIds: distinct(accesses, (a) => a.traceId),
+    explanation: `${read} and wrote it back concurrently; one update is lost${uncertainSuffix(uncertain)}`,
+  };
+}
+
+function pairRace(x: Access, y: Access): Race {
+  const [first, second] =
+    x.event.ts_us < y.event.ts_us || (x.event.ts_us === y.event.ts_us && x.event.id < y.event.id)
+      ? [x, y]
+      : [y, x];
+  const accesses = [raceAccess(first), raceAccess(second)];
+  const [a, b] = accesses as [RaceAccess, RaceAccess];
+  const resource = first.resource;
+  const uncertain = first.uncertain || second.uncertain;
+  const [nameA, nameB] = sideNames(a, b);
+  const bothWrite = first.write && second.write;
+  let explanation: string;
+  if (bothWrite) {
+    explanation = `${nameA} wrote ${resource}${seen(a)} and ${nameB} wrote it${seen(b)} concurrently; which write survives depends on timing`;
+  } else {
+    const [reader, writer, readerName, writerName] = first.write ? [b, a, nameB, nameA] : [a, b, nameA, nameB];
+    explanation = `${readerName} read ${resource}${seen(reader)} while ${writerName} wrote it${seen(writer)} concurrently; the read may see either value`;
+  }
+  const kind = bothWrite ? 'write_write' : 'read_write';
+  return {
+    id: raceId('trace', kind, resource, [a.eventId, b.eventId]),
+    kind,
+    scope: 'trace',
+    resource,
+    confidence: uncertain ? 'uncertain' : 'certain',
+    evidence: 'clock',
+    accesses,
+    services: distinct(accesses, (r) => r.service),
+    traceIds: distinct(accesses, (r) => r.traceId),
+    explanation: explanation + uncertainSuffix(uncertain),
+  };
+}

@@ -1,0 +1,221 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { HttpError } from '../errors.js';
+import type { AnalysisScheduler } from '../scheduler/analysis-scheduler.js';
+import type { AnalysisEngine } from '../scheduler/engine.js';
+import type { RaceRecord, Storage, TraceSummary } from '../storage/types.js';
+import { openApiDocument } from './openapi.js';
+import {
+  boolParam,
+  cursorParam,
+  encodeCursor,
+  enumParam,
+  limitParam,
+  type Query,
+  rangeParams,
+  stringParam,
+  timeParam,
+  traceIdParam,
+} from './params.js';
+import { buildSpanTree, isoMicros, summaryJson } from './span-tree.js';
+
+export interface QueryRouteOptions {
+  storage: Storage;
+  engine: AnalysisEngine;
+  scheduler: AnalysisScheduler;
+  /** Most events `/api/services` and `/api/dependencies` read for one answer. */
+  maxEventsPerAggregate: number;
+  /** Counters shown by /healthz. */
+  health: () => Record<string, unknown>;
+}
+
+const HOUR_MS = 3_600_000;
+
+function query(request: FastifyRequest): Query {
+  return request.query as Query;
+}
+
+function raceJson(r: RaceRecord) {
+  return {
+    id: r.id,
+    scope: r.scope,
+    trace_ids: r.traceB ? [r.traceA, r.traceB] : [r.traceA],
+    resource: r.resource,
+    services: [...new Set([r.serviceA, r.serviceB])],
+    ts_us: r.tsUs,
+    time: isoMicros(r.tsUs),
+    race: r.race,
+  };
+}
+
+/** The query API under /api, and /healthz. Every answer is JSON; see openapi.ts. */
+export async function queryRoutes(app: FastifyInstance, options: QueryRouteOptions): Promise<void> {
+  const { storage, engine, scheduler } = options;
+
+  async function traceOr404(rawId: string): Promise<TraceSummary> {
+    const traceId = traceIdParam(rawId);
+    const summary = await storage.getTrace(traceId);
+    if (!summary) {
+      throw new HttpError(
+        404,
+        'not_found',
+        `no trace ${traceId} is stored: it was never received, or it is older than the retention period`,
+      );
+    }
+    return summary;
+  }
+
+  app.get('/healthz', async (_request, reply) => {
+    try {
+      await storage.ping();
+      const counts = await storage.stats();
+      return {
+        status: 'ok',
+        storage: { kind: storage.kind, location: storage.location, reachable: true },
+        counts,
+        analysis: scheduler.status(),
+        ...options.health(),
+      };
+    } catch (error) {
+      return reply.code(503).send({
+        error: 'storage_unreachable',
+        message: `the ${storage.kind} storage at ${storage.location} cannot be reached: ${(error as Error).message}`,
+        storage: { kind: storage.kind, location: storage.location, reachable: false },
+      });
+    }
+  });
+
+  app.get('/api/openapi.json', async () => openApiDocument);
+
+  app.get('/api/traces', async (request) => {
+    const q = query(request);
+    const limit = limitParam(q, 50, 500);
+    const cursor = cursorParam(q);
+    const page = await storage.listTraces({
+      service: stringParam(q, 'service'),
+      fromUs: timeParam(q, 'from'),
+      toUs: timeParam(q, 'to'),
+      status: enumParam(q, 'status', ['error', 'ok'] as const),
+      hasRaces: boolParam(q, 'has_races'),
+      limit,
+      after: cursor ? { tsUs: cursor.tsUs, traceId: cursor.id } : undefined,
+    });
+    return {
+      traces: page.traces.map(summaryJson),
+      next_cursor: page.next ? encodeCursor(page.next.tsUs, page.next.traceId) : null,
+    };
+  });
+
+  app.get<{ Params: { traceId: string } }>('/api/traces/:traceId', async (request) => {
+    const summary = await traceOr404(request.params.traceId);
+    const events = await storage.getTraceEvents(summary.traceId);
+    return { ...summaryJson(summary), spans: buildSpanTree(events) };
+  });
+
+  async function analysisOf(rawId: string) {
+    const summary = await traceOr404(rawId);
+    const record = await storage.getTraceAnalysis(summary.traceId);
+    return {
+      summary,
+      record,
+      head: {
+        trace_id: summary.traceId,
+        analysis: summaryJson(summary).analysis,
+        analyzed_at: record ? new Date(record.analyzedAtMs).toISOString() : null,
+      },
+    };
+  }
+
+  app.get<{ Params: { traceId: string } }>('/api/traces/:traceId/critical-path', async (request) => {
+    const { head, record } = await analysisOf(request.params.traceId);
+    return { ...head, critical_path: record?.criticalPath ?? null };
+  });
+
+  app.get<{ Params: { traceId: string } }>('/api/traces/:traceId/diagnostics', async (request) => {
+    const { head, record } = await analysisOf(request.params.traceId);
+    return { ...head, diagnostics: record?.diagnostics ?? null };
+  });
+
+  app.get<{ Params: { traceId: string } }>('/api/traces/:traceId/races', async (request) => {
+    const { head } = await analysisOf(request.params.traceId);
+    const races = await storage.listRaces({ traceId: head.trace_id, limit: 1000 });
+    return { ...head, races: races.map(raceJson) };
+  });
+
+  app.get('/api/races', async (request) => {
+    const q = query(request);
+    const limit = limitParam(q, 100, 1000);
+    const races = await storage.listRaces({
+      resource: stringParam(q, 'resource'),
+      service: stringParam(q, 'service'),
+      scope: enumParam(q, 'scope', ['trace', 'cross'] as const),
+      traceId: q.trace_id ? traceIdParam(stringParam(q, 'trace_id')!) : undefined,
+      fromUs: timeParam(q, 'from'),
+      toUs: timeParam(q, 'to'),
+      limit,
+      after: cursorParam(q),
+    });
+    const last = races[races.length - 1];
+    return {
+      races: races.map(raceJson),
+      next_cursor: races.length === limit && last ? encodeCursor(last.tsUs, last.id) : null,
+    };
+  });
+
+  app.get('/api/diagnostics', async (request) => {
+    const q = query(request);
+    const limit = limitParam(q, 50, 500);
+    const cursor = cursorParam(q);
+    const rows = await storage.listDiagnostics({
+      fromUs: timeParam(q, 'from'),
+      toUs: timeParam(q, 'to'),
+      limit,
+      after: cursor ? { tsUs: cursor.tsUs, traceId: cursor.id } : undefined,
+    });
+    const last = rows[rows.length - 1];
+    return {
+      traces: rows.map(({ summary, analysis }) => ({
+        ...summaryJson(summary),
+        diagnostic_count: analysis.diagnosticCount,
+        diagnostics: analysis.diagnostics,
+      })),
+      next_cursor:
+        rows.length === limit && last ? encodeCursor(last.summary.firstTsUs, last.summary.traceId) : null,
+    };
+  });
+
+  app.get('/api/services', async (request) => {
+    const { fromUs, toUs } = rangeParams(query(request), HOUR_MS);
+    const max = options.maxEventsPerAggregate;
+    const events = await storage.getEventsByKind(['request_received', 'response_sent'], fromUs, toUs, max);
+    return {
+      from: isoMicros(fromUs),
+      to: isoMicros(toUs),
+      services: engine.serviceMetrics(events),
+      events_considered: events.length,
+      truncated: events.length >= max,
+    };
+  });
+
+  app.get('/api/dependencies', async (request) => {
+    const { fromUs, toUs } = rangeParams(query(request), HOUR_MS);
+    const max = options.maxEventsPerAggregate;
+    const events = await storage.getEventsByKind(
+      ['request_received', 'response_sent', 'request_sent', 'response_received'],
+      fromUs,
+      toUs,
+      max,
+    );
+    const graph = engine.buildDependencyGraph(events);
+    return {
+      from: isoMicros(fromUs),
+      to: isoMicros(toUs),
+      ...(graph !== null && typeof graph === 'object' ? graph : { graph }),
+      events_considered: events.length,
+      truncated: events.length >= max,
+    };
+  });
+
+  app.get('/api/analysis/status', async () => scheduler.status());
+
+  app.post('/api/analysis/run', async () => scheduler.runNow());
+}

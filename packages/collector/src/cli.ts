@@ -1,0 +1,126 @@
+import { parseArgs } from 'node:util';
+import pkg from '../package.json' with { type: 'json' };
+import { parseDuration, parseMillis, parsePort } from './config.js';
+import { RacewayConfigError } from './errors.js';
+import { type Collector, startCollector } from './server.js';
+
+const HELP = `Usage: raceway serve [options]
+
+Starts the Raceway collector: ingestion (POST /v1/events), query API (/api), health (/healthz).
+
+Options (each also read from the environment variable shown):
+  --port <n>            TCP port, 0 for any free port           RACEWAY_PORT       (8080)
+  --host <address>      address to listen on                    RACEWAY_HOST       (127.0.0.1)
+  --storage <spec>      sqlite:<path> or postgres://...         RACEWAY_STORAGE    (sqlite:./raceway.db)
+  --api-key <key>       require this key on ingestion; repeat   RACEWAY_API_KEYS   (comma-separated)
+                        for several keys
+  --retention <d>       keep data this long: 7d, 12h, 30m       RACEWAY_RETENTION  (7d)
+  --analysis-delay <ms> analyse a trace once quiet this long    RACEWAY_ANALYSIS_DELAY (1000)
+  -h, --help            show this help
+  -v, --version         show the version
+`;
+
+function fail(message: string, code = 2): never {
+  process.stderr.write(`raceway: ${message}\n`);
+  process.exit(code);
+}
+
+async function serve(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      port: { type: 'string' },
+      host: { type: 'string' },
+      storage: { type: 'string' },
+      'api-key': { type: 'string', multiple: true },
+      retention: { type: 'string' },
+      'analysis-delay': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(HELP);
+    return;
+  }
+  const env = process.env;
+  const retention = values.retention ?? env.RACEWAY_RETENTION ?? '7d';
+  const apiKeys =
+    values['api-key'] ??
+    (env.RACEWAY_API_KEYS ?? '')
+      .split(',')
+      .map((k) => k.trim())
+      .filter((k) => k !== '');
+  const options = {
+    port: parsePort(values.port ?? env.RACEWAY_PORT ?? 8080),
+    host: values.host ?? env.RACEWAY_HOST ?? '127.0.0.1',
+    storage: values.storage ?? env.RACEWAY_STORAGE ?? 'sqlite:./raceway.db',
+    apiKeys,
+    retention: parseDuration(retention, 'retention'),
+    analysisDelayMs: parseMillis(
+      values['analysis-delay'] ?? env.RACEWAY_ANALYSIS_DELAY ?? 1000,
+      'analysis delay',
+    ),
+  };
+
+  let collector: Collector;
+  try {
+    collector = await startCollector(options);
+  } catch (error) {
+    const err = error as NodeJS.ErrnoException;
+    if (err instanceof RacewayConfigError) fail(err.message);
+    if (err.code === 'EADDRINUSE') {
+      fail(`${options.host}:${options.port} is already in use: pick another port with --port`, 1);
+    }
+    if (err.code === 'EACCES' || err.code === 'EADDRNOTAVAIL') {
+      fail(`cannot listen on ${options.host}:${options.port} (${err.code}): pick another --host or --port`, 1);
+    }
+    fail(`cannot start: ${err.message}`, 1);
+  }
+  process.stdout.write(
+    `raceway collector ${pkg.version} listening on ${collector.url} | data: ${collector.storageDescription} | retention: ${retention}${apiKeys.length ? ` | API keys: ${apiKeys.length}` : ''}\n`,
+  );
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) {
+      process.stderr.write(`raceway: ${signal} again, exiting now\n`);
+      process.exit(1);
+    }
+    stopping = true;
+    process.stdout.write(`raceway: ${signal} received, finishing requests in flight and closing storage\n`);
+    collector.close().then(
+      () => {
+        process.stdout.write('raceway: stopped\n');
+        process.exit(0);
+      },
+      (error: Error) => fail(`error while stopping: ${error.message}`, 1),
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  if (command === '-v' || command === '--version') {
+    process.stdout.write(`${pkg.version}\n`);
+    return;
+  }
+  if (command === undefined || command === '-h' || command === '--help' || command === 'help') {
+    process.stdout.write(HELP);
+    return;
+  }
+  if (command !== 'serve') fail(`unknown command "${command}"; run raceway --help`);
+  try {
+    await serve(rest);
+  } catch (error) {
+    if (error instanceof RacewayConfigError) fail(error.message);
+    if ((error as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) {
+      fail(`${(error as Error).message}; run raceway serve --help`);
+    }
+    throw error;
+  }
+}
+
+void main(process.argv.slice(2));

@@ -1,0 +1,123 @@
+import type { FastifyInstance } from 'fastify';
+import type { StoredEvent } from '../event.js';
+import { HttpError } from '../errors.js';
+import type { Storage } from '../storage/types.js';
+import { type BodyLimits, decodeBody, formatBytes } from './body.js';
+import { checkApiKey } from './api-key.js';
+import type { Validators } from './validate.js';
+
+/** Largest batch the contract allows (spec/schemas/batch.schema.json `maxItems`). */
+export const MAX_EVENTS_PER_BATCH = 5000;
+
+export interface IngestOptions extends BodyLimits {
+  storage: Storage;
+  validators: Validators;
+  apiKeys: string[];
+  /** Told about every newly stored event after its batch committed. */
+  onStored(events: StoredEvent[]): void;
+  /** Told the SDK-reported drop count of every accepted batch. */
+  onDropped(count: number): void;
+}
+
+interface Rejected {
+  index: number;
+  id: string | null;
+  errors: string[];
+}
+
+/**
+ * `POST /v1/events`: the ingestion endpoint of spec/README.md section 4.1.
+ *
+ * Policy for a batch that mixes valid and invalid events: the valid ones are stored and the
+ * answer is 422 listing the rejected ones (index, id, errors). The SDK counts those as dropped
+ * and does not retry, so nothing valid is lost and nothing is stored twice.
+ */
+export async function ingestRoutes(app: FastifyInstance, options: IngestOptions): Promise<void> {
+  const { storage, validators, apiKeys } = options;
+
+  // This scope parses bodies itself: raw bytes up to maxBodyBytes, then gunzip and JSON.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser(
+    'application/json',
+    { parseAs: 'buffer', bodyLimit: options.maxBodyBytes },
+    (request, body, done) => {
+      decodeBody(body as Buffer, request.headers['content-encoding'], options).then(
+        (value) => done(null, value),
+        (error: Error) => done(error, undefined),
+      );
+    },
+  );
+
+  app.addHook('onRequest', async (request) => {
+    checkApiKey(apiKeys, request.headers.authorization);
+  });
+
+  app.post('/v1/events', async (request, reply) => {
+    if (request.body === undefined) {
+      throw new HttpError(
+        415,
+        'unsupported_media_type',
+        'POST /v1/events takes a JSON batch: send Content-Type: application/json',
+      );
+    }
+    const events = readEnvelope(request.body, validators);
+    const valid: StoredEvent[] = [];
+    const rejected: Rejected[] = [];
+    events.forEach((event, index) => {
+      const errors = validators.event(event);
+      if (errors) {
+        const id = (event as { id?: unknown } | null)?.id;
+        rejected.push({ index, id: typeof id === 'string' ? id : null, errors });
+      } else {
+        valid.push(event as StoredEvent);
+      }
+    });
+    // Answered only once the transaction is committed: an acknowledged event is durable.
+    const result =
+      valid.length > 0 ? await storage.insertEvents(valid) : { accepted: 0, duplicates: 0, inserted: [] };
+    if (result.inserted.length > 0) options.onStored(result.inserted);
+    const dropped = (request.body as { dropped?: unknown }).dropped;
+    if (typeof dropped === 'number' && dropped > 0) options.onDropped(dropped);
+    const answer = { accepted: result.accepted, duplicates: result.duplicates };
+    if (rejected.length === 0) return reply.code(200).send(answer);
+    return reply.code(422).send({
+      error: 'invalid_events',
+      message: `${rejected.length} of ${events.length} events are invalid and were not stored; the other ${valid.length} are stored. Fix the events listed in "rejected"; do not resend the batch.`,
+      ...answer,
+      rejected,
+    });
+  });
+}
+
+/** Checks the batch envelope and returns its events; throws 400/413 when the batch is unusable. */
+function readEnvelope(body: unknown, validators: Validators): unknown[] {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new HttpError(
+      400,
+      'invalid_batch',
+      'the body must be a JSON object {"events": [...]}, see spec/schemas/batch.schema.json',
+    );
+  }
+  const events = (body as { events?: unknown }).events;
+  if (Array.isArray(events) && events.length > MAX_EVENTS_PER_BATCH) {
+    throw new HttpError(
+      413,
+      'too_many_events',
+      `the batch holds ${events.length} events; at most ${MAX_EVENTS_PER_BATCH} are accepted per batch: split it`,
+      { limit_events: MAX_EVENTS_PER_BATCH },
+    );
+  }
+  // Items that are not objects are reported one by one (422), not as a broken batch.
+  const errors = (validators.batch(body) ?? []).filter((e) => !/^\/events\/\d+/.test(e));
+  if (errors.length > 0 || !Array.isArray(events)) {
+    throw new HttpError(
+      400,
+      'invalid_batch',
+      `the batch does not match spec/schemas/batch.schema.json: ${errors.join('; ')}`,
+      { errors },
+    );
+  }
+  return events;
+}
+
+export { formatBytes };

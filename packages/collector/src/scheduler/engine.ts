@@ -1,0 +1,26 @@
+import type { StoredEvent } from '../event.js';
+
+/** Options every analysis takes. */
+export interface AnalysisOptions {
+  /** How far apart two clocks' timestamps may be before they count as skewed. */
+  skewToleranceMs?: number;
+}
+
+/** What analysing one trace gives (the analysis module's `TraceAnalysis`). */
+export interface TraceAnalysisResult {
+  traceId: string;
+  races: unknown[];
+  criticalPath: unknown;
+  diagnostics: unknown;
+}
+
+/**
+ * The analysis functions the collector calls (implemented in src/analysis). The scheduler and
+ * the query routes depend on this interface only, so tests can substitute an engine.
+ */
+export interface AnalysisEngine {
+  analyzeTrace(events: StoredEvent[], options?: AnalysisOptions): TraceAnalysisResult;
+  detectCrossTraceRaces(accesses: StoredEvent[], options?: AnalysisOptions): unknown[];
+  buildDependencyGraph(events: StoredEvent[]): unknown;
+  serviceMetrics(events: StoredEvent[]): unknown;
+}

@@ -1,0 +1,245 @@
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import { queryRoutes } from './api/routes.js';
+import { describeStorage, parseDuration, parsePort, parseStorage, type StorageLocation } from './config.js';
+import { HttpError, RacewayConfigError } from './errors.js';
+import { formatBytes } from './ingest/body.js';
+import { ingestRoutes } from './ingest/route.js';
+import { createValidators } from './ingest/validate.js';
+import { AnalysisScheduler, type AnalysisStatus } from './scheduler/analysis-scheduler.js';
+import { defaultEngine } from './scheduler/default-engine.js';
+import type { AnalysisEngine } from './scheduler/engine.js';
+import { openStorage } from './storage/index.js';
+import type { Storage } from './storage/types.js';
+
+/** Options of {@link startCollector}; every one has a default. */
+export interface CollectorOptions {
+  /** TCP port; 0 picks a free one (default 8080). */
+  port?: number;
+  /** Address to listen on (default 127.0.0.1: reachable from this machine only). */
+  host?: string;
+  /**
+   * `sqlite:<path>` (relative to the working directory), `postgres://...`, or an opened
+   * {@link Storage} (the caller keeps ownership: close() does not close it). Default
+   * `sqlite:./raceway.db`.
+   */
+  storage?: string | Storage;
+  /** When non-empty, `POST /v1/events` requires `Authorization: Bearer <one of these>`. */
+  apiKeys?: string[];
+  /** How long data is kept: `7d`, `12h`, or milliseconds (default 7d). */
+  retention?: string | number;
+  /** How often the retention job runs, in ms (default: every 10 minutes, at most retention/4). */
+  retentionIntervalMs?: number;
+  /** A trace is analysed once quiet for this long, in ms (default 1000). */
+  analysisDelayMs?: number;
+  /** Clock skew tolerated by the analysis, in ms. */
+  skewToleranceMs?: number;
+  /** Largest accepted body as received, in bytes (default 5 MiB). */
+  maxBodyBytes?: number;
+  /** Largest accepted body after gzip decompression, in bytes (default 20 MiB). */
+  maxDecompressedBytes?: number;
+  /** Most events `/api/services` and `/api/dependencies` read for one answer (default 200,000). */
+  maxEventsPerAggregate?: number;
+  /** The analysis functions (default: the collector's own analysis module). */
+  engine?: AnalysisEngine;
+  /** Fastify's logger option (default off). */
+  logger?: boolean | Record<string, unknown>;
+}
+
+/** A running collector. */
+export interface Collector {
+  /** Base URL, e.g. `http://127.0.0.1:8080`. */
+  url: string;
+  port: number;
+  host: string;
+  storage: Storage;
+  /** Human-readable storage location (`SQLite /abs/raceway.db`). */
+  storageDescription: string;
+  retentionMs: number;
+  app: FastifyInstance;
+  /** Every route the collector serves (method and URL pattern), as OpenAPI documents them. */
+  routes: Array<{ method: string; url: string }>;
+  /** Analyses everything stored so far and resolves when done (as POST /api/analysis/run). */
+  analyzeNow(): Promise<AnalysisStatus>;
+  /** Runs the retention job now; resolves with what it deleted. */
+  applyRetention(): Promise<{ events: number; traces: number; races: number }>;
+  /** Stops accepting requests, finishes the ones in flight, stops the jobs, closes storage. */
+  close(): Promise<void>;
+}
+
+const MiB = 1024 * 1024;
+
+/**
+ * Starts the collector: storage, ingestion, query API and background jobs (analysis,
+ * retention). Resolves once it listens.
+ *
+ * @example
+ * const collector = await startCollector({ port: 0, storage: 'sqlite::memory:' });
+ * await fetch(`${collector.url}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+ * await collector.close();
+ */
+export async function startCollector(options: CollectorOptions = {}): Promise<Collector> {
+  const port = parsePort(options.port ?? 8080);
+  const host = options.host ?? '127.0.0.1';
+  const retentionMs =
+    typeof options.retention === 'number' ? options.retention : parseDuration(options.retention ?? '7d', 'retention');
+  if (!(retentionMs > 0)) {
+    throw new RacewayConfigError('RACEWAY_INVALID_DURATION', 'retention must be above zero');
+  }
+  const maxBodyBytes = options.maxBodyBytes ?? 5 * MiB;
+  const maxDecompressedBytes = options.maxDecompressedBytes ?? 20 * MiB;
+  const apiKeys = (options.apiKeys ?? []).filter((k) => k !== '');
+  const engine = options.engine ?? defaultEngine;
+
+  let location: StorageLocation | null = null;
+  let storage: Storage;
+  const ownsStorage = typeof options.storage !== 'object';
+  if (typeof options.storage === 'object') {
+    storage = options.storage;
+  } else {
+    location = parseStorage(options.storage ?? 'sqlite:./raceway.db');
+    storage = await openStorage(location);
+  }
+  const storageDescription = location
+    ? describeStorage(location)
+    : `${storage.kind === 'sqlite' ? 'SQLite' : 'PostgreSQL'} ${storage.location}`;
+
+  const scheduler = new AnalysisScheduler({
+    storage,
+    engine,
+    delayMs: options.analysisDelayMs ?? 1000,
+    skewToleranceMs: options.skewToleranceMs,
+    onError: (error, what) => app.log.error({ err: error }, `${what} failed`),
+  });
+  let sdkDropped = 0;
+  const startedAt = Date.now();
+
+  const app = Fastify({
+    logger: options.logger ?? false,
+    // Ingestion sets its own, larger limit; the query API takes no bodies.
+    bodyLimit: 64 * 1024,
+    forceCloseConnections: 'idle',
+  });
+  const routes: Array<{ method: string; url: string }> = [];
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) {
+      if (method !== 'HEAD') routes.push({ method, url: route.url });
+    }
+  });
+  app.setErrorHandler((err: FastifyError | HttpError, request, reply) => {
+    if (err instanceof HttpError) {
+      if (err.statusCode === 401) reply.header('www-authenticate', 'Bearer');
+      return reply.code(err.statusCode).send({ error: err.error, message: err.message, ...err.details });
+    }
+    const status = err.statusCode ?? 500;
+    if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+      return reply.code(415).send({
+        error: 'unsupported_media_type',
+        message: `Content-Type "${request.headers['content-type'] ?? '(none)'}" is not accepted: send Content-Type: application/json`,
+      });
+    }
+    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      return reply.code(413).send({
+        error: 'payload_too_large',
+        message: `the body is larger than ${formatBytes(request.url.startsWith('/v1/') ? maxBodyBytes : 64 * 1024)}: send smaller batches`,
+        limit_bytes: request.url.startsWith('/v1/') ? maxBodyBytes : 64 * 1024,
+      });
+    }
+    if (status >= 400 && status < 500) {
+      return reply.code(status).send({ error: 'bad_request', message: err.message });
+    }
+    request.log.error({ err }, 'request failed');
+    // 503 tells SDKs that nothing of the batch is guaranteed stored: they retry.
+    return reply.code(503).send({
+      error: 'unavailable',
+      message: `the collector could not complete the request (${err.message}); retry later`,
+    });
+  });
+  app.setNotFoundHandler((request, reply) =>
+    reply.code(404).send({
+      error: 'not_found',
+      message: `no route ${request.method} ${request.url.split('?')[0]}: see /api/openapi.json`,
+    }),
+  );
+
+  await app.register(ingestRoutes, {
+    storage,
+    validators: createValidators(),
+    apiKeys,
+    maxBodyBytes,
+    maxDecompressedBytes,
+    onStored: (events) => scheduler.onStored(events),
+    onDropped: (count) => {
+      sdkDropped += count;
+    },
+  });
+  await app.register(queryRoutes, {
+    storage,
+    engine,
+    scheduler,
+    maxEventsPerAggregate: options.maxEventsPerAggregate ?? 200_000,
+    health: () => ({
+      uptime_s: Math.round((Date.now() - startedAt) / 1000),
+      retention_ms: retentionMs,
+      sdk_reported_dropped_events: sdkDropped,
+    }),
+  });
+
+  await scheduler.start();
+
+  async function applyRetention() {
+    return storage.deleteOlderThan((Date.now() - retentionMs) * 1000);
+  }
+  let retentionRun: Promise<unknown> | null = null;
+  const retentionTimer = setInterval(
+    () => {
+      if (retentionRun) return;
+      retentionRun = applyRetention()
+        .then((deleted) => {
+          if (deleted.traces > 0) app.log.info({ deleted }, 'retention: deleted expired traces');
+        })
+        .catch((err) => app.log.error({ err }, 'retention job failed'))
+        .finally(() => {
+          retentionRun = null;
+        });
+    },
+    options.retentionIntervalMs ?? Math.min(600_000, Math.max(1000, retentionMs / 4)),
+  );
+  retentionTimer.unref();
+
+  try {
+    await app.listen({ port, host });
+  } catch (error) {
+    clearInterval(retentionTimer);
+    await scheduler.stop();
+    if (ownsStorage) await storage.close();
+    throw error;
+  }
+  const address = app.server.address();
+  const boundPort = typeof address === 'object' && address ? address.port : port;
+  const urlHost = host.includes(':') ? `[${host}]` : host;
+
+  let closing: Promise<void> | null = null;
+  return {
+    url: `http://${urlHost}:${boundPort}`,
+    port: boundPort,
+    host,
+    storage,
+    storageDescription,
+    retentionMs,
+    app,
+    routes,
+    analyzeNow: () => scheduler.runNow(),
+    applyRetention,
+    close() {
+      closing ??= (async () => {
+        clearInterval(retentionTimer);
+        // In-flight batches are answered (and committed) before storage closes.
+        await app.close();
+        await scheduler.stop();
+        await retentionRun;
+        if (ownsStorage) await storage.close();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,527 @@
+import pg from 'pg';
+import type { EventKind, StoredEvent } from '../event.js';
+import { redactUrl } from '../config.js';
+import { parseBodies, type Row, toAnalysis, toRace, toSummary } from './rows.js';
+import { traceDeltas } from './trace-delta.js';
+import type {
+  DiagnosticsQuery,
+  InsertResult,
+  RaceQuery,
+  RaceRecord,
+  RetentionResult,
+  Storage,
+  StorageStats,
+  TraceAnalysisRecord,
+  TracePage,
+  TraceQuery,
+  TraceSummary,
+} from './types.js';
+
+// Arbitrary constant shared by every collector process: the advisory lock that serialises
+// schema creation when several collectors start at once against one database.
+const SCHEMA_LOCK = 72_617_447;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS events (
+  id text PRIMARY KEY,
+  trace_id text NOT NULL,
+  span_id text NOT NULL,
+  parent_span_id text,
+  service text NOT NULL,
+  kind text NOT NULL,
+  ts_us bigint NOT NULL,
+  resource text,
+  body jsonb NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_trace ON events (trace_id, ts_us);
+CREATE INDEX IF NOT EXISTS events_kind_ts ON events (kind, ts_us);
+CREATE INDEX IF NOT EXISTS events_resource ON events (resource, ts_us) WHERE resource IS NOT NULL;
+
+CREATE TABLE IF NOT EXISTS traces (
+  trace_id text PRIMARY KEY,
+  first_ts_us bigint NOT NULL,
+  last_ts_us bigint NOT NULL,
+  root_exact integer NOT NULL DEFAULT 0,
+  root_ts_us bigint,
+  root_service text,
+  root_method text,
+  root_route text,
+  span_count integer NOT NULL DEFAULT 0,
+  event_count integer NOT NULL DEFAULT 0,
+  error_count integer NOT NULL DEFAULT 0,
+  race_count integer NOT NULL DEFAULT 0,
+  version integer NOT NULL DEFAULT 1,
+  analyzed_version integer NOT NULL DEFAULT 0,
+  changed_at_ms bigint NOT NULL
+);
+CREATE INDEX IF NOT EXISTS traces_first ON traces (first_ts_us, trace_id);
+CREATE INDEX IF NOT EXISTS traces_last ON traces (last_ts_us);
+CREATE INDEX IF NOT EXISTS traces_pending ON traces (changed_at_ms) WHERE analyzed_version < version;
+
+CREATE TABLE IF NOT EXISTS trace_services (
+  trace_id text NOT NULL,
+  service text NOT NULL,
+  PRIMARY KEY (trace_id, service)
+);
+
+CREATE TABLE IF NOT EXISTS trace_analysis (
+  trace_id text PRIMARY KEY,
+  version integer NOT NULL,
+  analyzed_at_ms bigint NOT NULL,
+  diagnostic_count integer NOT NULL,
+  races jsonb NOT NULL,
+  critical_path jsonb NOT NULL,
+  diagnostics jsonb NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS races (
+  id text PRIMARY KEY,
+  scope text NOT NULL,
+  trace_a text NOT NULL,
+  trace_b text,
+  resource text NOT NULL,
+  service_a text NOT NULL,
+  service_b text NOT NULL,
+  ts_us bigint NOT NULL,
+  body jsonb NOT NULL
+);
+CREATE INDEX IF NOT EXISTS races_ts ON races (ts_us, id);
+CREATE INDEX IF NOT EXISTS races_resource ON races (resource, ts_us);
+CREATE INDEX IF NOT EXISTS races_trace_a ON races (trace_a);
+CREATE INDEX IF NOT EXISTS races_trace_b ON races (trace_b) WHERE trace_b IS NOT NULL;
+`;
+
+// One statement per batch: PostgreSQL parses the batch's JSON once and derives the indexed
+// columns itself. RETURNING tells which ids were new (the rest are duplicates).
+const INSERT_EVENTS = `
+INSERT INTO events (id, trace_id, span_id, parent_span_id, service, kind, ts_us, resource, body)
+SELECT e->>'id', e->>'trace_id', e->>'span_id', e->>'parent_span_id', e->>'service', e->>'kind',
+  (e->>'ts_us')::bigint,
+  CASE WHEN e->>'kind' IN ('state_read', 'state_write') THEN e->'data'->>'resource' END,
+  e
+FROM jsonb_array_elements($1::jsonb) AS e
+ON CONFLICT (id) DO NOTHING
+RETURNING id`;
+
+const NEW_ROOT_WINS = `(excluded.root_ts_us IS NOT NULL AND (traces.root_ts_us IS NULL
+  OR excluded.root_exact > traces.root_exact
+  OR (excluded.root_exact = traces.root_exact AND excluded.root_ts_us < traces.root_ts_us)))`;
+
+const UPSERT_TRACES = `
+INSERT INTO traces (trace_id, first_ts_us, last_ts_us, root_exact, root_ts_us, root_service,
+  root_method, root_route, span_count, event_count, error_count, version, changed_at_ms)
+SELECT t.trace_id, t.first_ts_us, t.last_ts_us, t.root_exact, t.root_ts_us, t.root_service,
+  t.root_method, t.root_route, t.span_count, t.event_count, t.error_count, 1, $12::bigint
+FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::int[], $5::bigint[], $6::text[],
+  $7::text[], $8::text[], $9::int[], $10::int[], $11::int[])
+  AS t (trace_id, first_ts_us, last_ts_us, root_exact, root_ts_us, root_service, root_method,
+    root_route, span_count, event_count, error_count)
+ORDER BY t.trace_id
+ON CONFLICT (trace_id) DO UPDATE SET
+  first_ts_us = least(traces.first_ts_us, excluded.first_ts_us),
+  last_ts_us = greatest(traces.last_ts_us, excluded.last_ts_us),
+  root_service = CASE WHEN ${NEW_ROOT_WINS} THEN excluded.root_service ELSE traces.root_service END,
+  root_method = CASE WHEN ${NEW_ROOT_WINS} THEN excluded.root_method ELSE traces.root_method END,
+  root_route = CASE WHEN ${NEW_ROOT_WINS} THEN excluded.root_route ELSE traces.root_route END,
+  root_exact = CASE WHEN ${NEW_ROOT_WINS} THEN excluded.root_exact ELSE traces.root_exact END,
+  root_ts_us = CASE WHEN ${NEW_ROOT_WINS} THEN excluded.root_ts_us ELSE traces.root_ts_us END,
+  span_count = traces.span_count + excluded.span_count,
+  event_count = traces.event_count + excluded.event_count,
+  error_count = traces.error_count + excluded.error_count,
+  version = traces.version + 1,
+  changed_at_ms = excluded.changed_at_ms`;
+
+const TRACE_COLUMNS = `t.*, (SELECT coalesce(json_agg(s.service), '[]'::json) FROM trace_services s
+  WHERE s.trace_id = t.trace_id) AS services`;
+
+const RACE_COUNT = `(SELECT count(*) FROM races r WHERE r.trace_a = traces.trace_id)
+  + (SELECT count(*) FROM races r WHERE r.trace_b = traces.trace_id)`;
+
+const UPSERT_RACES = `
+INSERT INTO races (id, scope, trace_a, trace_b, resource, service_a, service_b, ts_us, body)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+  $7::text[], $8::bigint[], $9::jsonb[])
+ON CONFLICT (id) DO UPDATE SET scope = excluded.scope, trace_a = excluded.trace_a,
+  trace_b = excluded.trace_b, resource = excluded.resource, service_a = excluded.service_a,
+  service_b = excluded.service_b, ts_us = excluded.ts_us, body = excluded.body`;
+
+/** A query builder that numbers its placeholders ($1, $2, ...). */
+class Where {
+  readonly clauses: string[] = [];
+  readonly params: unknown[] = [];
+
+  add(clause: (p: (value: unknown) => string) => string): void {
+    this.clauses.push(
+      clause((value) => {
+        this.params.push(value);
+        return `$${this.params.length}`;
+      }),
+    );
+  }
+
+  param(value: unknown): string {
+    this.params.push(value);
+    return `$${this.params.length}`;
+  }
+
+  toString(): string {
+    return this.clauses.length ? `WHERE ${this.clauses.join(' AND ')}` : '';
+  }
+}
+
+/**
+ * PostgreSQL storage (node-postgres): for several collector processes sharing one database.
+ * Schema creation is idempotent and serialised by an advisory lock; each batch is one
+ * transaction of three statements (events, trace summaries, trace services), acknowledged
+ * after COMMIT, which PostgreSQL makes durable (WAL flushed) before it answers.
+ *
+ * @example
+ * const storage = new PostgresStorage('postgres://raceway@127.0.0.1:5432/raceway');
+ * await storage.init();
+ */
+export class PostgresStorage implements Storage {
+  readonly kind = 'postgres' as const;
+  readonly location: string;
+  private readonly pool: pg.Pool;
+
+  constructor(url: string, options: { maxConnections?: number } = {}) {
+    this.location = redactUrl(url);
+    this.pool = new pg.Pool({
+      connectionString: url,
+      max: options.maxConnections ?? 10,
+      // bigint (timestamps in µs, counts) fit in a double: every value stays below 2^53.
+      types: {
+        getTypeParser: ((oid: number, format?: string) =>
+          oid === 20
+            ? (value: string) => Number(value)
+            : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+      },
+    });
+    // An idle client losing its connection must not crash the collector; the next query
+    // reports the failure instead.
+    this.pool.on('error', () => {});
+  }
+
+  async init(): Promise<void> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('SELECT pg_advisory_lock($1)', [SCHEMA_LOCK]);
+      try {
+        await client.query(SCHEMA);
+      } finally {
+        await client.query('SELECT pg_advisory_unlock($1)', [SCHEMA_LOCK]);
+      }
+    } finally {
+      client.release();
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+
+  async ping(): Promise<void> {
+    await this.pool.query('SELECT 1');
+  }
+
+  async stats(): Promise<StorageStats> {
+    const { rows } = await this.pool.query(
+      `SELECT (SELECT count(*) FROM events) AS events, (SELECT count(*) FROM traces) AS traces,
+         (SELECT count(*) FROM races) AS races`,
+    );
+    const row = rows[0] as StorageStats;
+    return { events: row.events, traces: row.traces, races: row.races };
+  }
+
+  private async transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const result = await work(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  async insertEvents(events: StoredEvent[]): Promise<InsertResult> {
+    if (events.length === 0) return { accepted: 0, duplicates: 0, inserted: [] };
+    return this.transaction(async (client) => {
+      const { rows } = await client.query(INSERT_EVENTS, [JSON.stringify(events)]);
+      const fresh = new Set(rows.map((r) => r.id as string));
+      const inserted: StoredEvent[] = [];
+      for (const e of events) {
+        // A batch may repeat an id: only its first copy counts as stored.
+        if (fresh.delete(e.id)) inserted.push(e);
+      }
+      const deltas = traceDeltas(inserted);
+      if (deltas.length > 0) {
+        await client.query(UPSERT_TRACES, [
+          deltas.map((d) => d.traceId),
+          deltas.map((d) => d.firstTsUs),
+          deltas.map((d) => d.lastTsUs),
+          deltas.map((d) => d.root?.exact ?? 0),
+          deltas.map((d) => d.root?.tsUs ?? null),
+          deltas.map((d) => d.root?.service ?? null),
+          deltas.map((d) => d.root?.method ?? null),
+          deltas.map((d) => d.root?.route ?? null),
+          deltas.map((d) => d.spanCount),
+          deltas.map((d) => d.eventCount),
+          deltas.map((d) => d.errorCount),
+          Date.now(),
+        ]);
+        const pairs = deltas.flatMap((d) => [...d.services].map((s) => [d.traceId, s] as const));
+        await client.query(
+          `INSERT INTO trace_services (trace_id, service)
+           SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT DO NOTHING`,
+          [pairs.map((p) => p[0]), pairs.map((p) => p[1])],
+        );
+      }
+      return { accepted: inserted.length, duplicates: events.length - inserted.length, inserted };
+    });
+  }
+
+  async listTraces(query: TraceQuery): Promise<TracePage> {
+    const w = new Where();
+    if (query.fromUs !== undefined) w.add((p) => `t.first_ts_us >= ${p(query.fromUs)}`);
+    if (query.toUs !== undefined) w.add((p) => `t.first_ts_us <= ${p(query.toUs)}`);
+    if (query.status === 'error') w.add(() => 't.error_count > 0');
+    if (query.status === 'ok') w.add(() => 't.error_count = 0');
+    if (query.hasRaces === true) w.add(() => 't.race_count > 0');
+    if (query.hasRaces === false) w.add(() => 't.race_count = 0');
+    if (query.service !== undefined) {
+      w.add(
+        (p) =>
+          `EXISTS (SELECT 1 FROM trace_services s WHERE s.trace_id = t.trace_id AND s.service = ${p(query.service)})`,
+      );
+    }
+    if (query.after) {
+      const { tsUs, traceId } = query.after;
+      w.add((p) => `(t.first_ts_us, t.trace_id) < (${p(tsUs)}, ${p(traceId)})`);
+    }
+    const { rows } = await this.pool.query(
+      `SELECT ${TRACE_COLUMNS} FROM traces t ${w} ORDER BY t.first_ts_us DESC, t.trace_id DESC
+       LIMIT ${w.param(query.limit + 1)}`,
+      w.params,
+    );
+    const traces = rows.slice(0, query.limit).map(toSummary);
+    const last = traces[traces.length - 1];
+    return {
+      traces,
+      next: rows.length > query.limit && last ? { tsUs: last.firstTsUs, traceId: last.traceId } : null,
+    };
+  }
+
+  async getTrace(traceId: string): Promise<TraceSummary | null> {
+    const { rows } = await this.pool.query(
+      `SELECT ${TRACE_COLUMNS} FROM traces t WHERE t.trace_id = $1`,
+      [traceId],
+    );
+    return rows[0] ? toSummary(rows[0]) : null;
+  }
+
+  async getTraceEvents(traceId: string): Promise<StoredEvent[]> {
+    const { rows } = await this.pool.query(
+      'SELECT body FROM events WHERE trace_id = $1 ORDER BY ts_us, id',
+      [traceId],
+    );
+    return parseBodies(rows);
+  }
+
+  async getEventsByKind(
+    kinds: EventKind[],
+    fromUs: number,
+    toUs: number,
+    limit: number,
+  ): Promise<StoredEvent[]> {
+    const { rows } = await this.pool.query(
+      `SELECT body FROM events WHERE kind = ANY($1::text[]) AND ts_us >= $2 AND ts_us <= $3
+       ORDER BY ts_us DESC LIMIT $4`,
+      [kinds, fromUs, toUs, limit],
+    );
+    return parseBodies(rows);
+  }
+
+  async getStateAccesses(
+    resource: string,
+    fromUs: number,
+    toUs: number,
+    limit: number,
+  ): Promise<StoredEvent[]> {
+    const { rows } = await this.pool.query(
+      `SELECT body FROM events WHERE resource = $1 AND ts_us >= $2 AND ts_us <= $3
+       ORDER BY ts_us DESC LIMIT $4`,
+      [resource, fromUs, toUs, limit],
+    );
+    return parseBodies(rows);
+  }
+
+  async pendingTraces(limit: number): Promise<Array<{ traceId: string; version: number }>> {
+    const { rows } = await this.pool.query(
+      `SELECT trace_id, version FROM traces WHERE analyzed_version < version
+       ORDER BY changed_at_ms LIMIT $1`,
+      [limit],
+    );
+    return rows.map((r: Row) => ({ traceId: r.trace_id as string, version: Number(r.version) }));
+  }
+
+  async saveTraceAnalysis(record: TraceAnalysisRecord, races: RaceRecord[]): Promise<void> {
+    await this.transaction(async (client) => {
+      // Locks the summary row so that a concurrent retention pass cannot delete the trace
+      // between this check and the writes below.
+      const found = await client.query('SELECT 1 FROM traces WHERE trace_id = $1 FOR UPDATE', [
+        record.traceId,
+      ]);
+      if (found.rowCount === 0) return;
+      await client.query(
+        `INSERT INTO trace_analysis (trace_id, version, analyzed_at_ms, diagnostic_count, races,
+           critical_path, diagnostics) VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (trace_id) DO UPDATE SET version = excluded.version,
+           analyzed_at_ms = excluded.analyzed_at_ms, diagnostic_count = excluded.diagnostic_count,
+           races = excluded.races, critical_path = excluded.critical_path,
+           diagnostics = excluded.diagnostics`,
+        [
+          record.traceId,
+          record.version,
+          record.analyzedAtMs,
+          record.diagnosticCount,
+          JSON.stringify(record.races),
+          JSON.stringify(record.criticalPath ?? null),
+          JSON.stringify(record.diagnostics ?? null),
+        ],
+      );
+      await client.query("DELETE FROM races WHERE scope = 'trace' AND trace_a = $1", [
+        record.traceId,
+      ]);
+      await this.upsertRaces(client, races);
+      await client.query(
+        `UPDATE traces SET analyzed_version = greatest(analyzed_version, $1), race_count = ${RACE_COUNT}
+         WHERE trace_id = $2`,
+        [record.version, record.traceId],
+      );
+    });
+  }
+
+  private async upsertRaces(client: pg.PoolClient, races: RaceRecord[]): Promise<void> {
+    if (races.length === 0) return;
+    // One row per id: ON CONFLICT DO UPDATE refuses to touch a row twice in one statement.
+    const unique = [...new Map(races.map((r) => [r.id, r])).values()];
+    await client.query(UPSERT_RACES, [
+      unique.map((r) => r.id),
+      unique.map((r) => r.scope),
+      unique.map((r) => r.traceA),
+      unique.map((r) => r.traceB),
+      unique.map((r) => r.resource),
+      unique.map((r) => r.serviceA),
+      unique.map((r) => r.serviceB),
+      unique.map((r) => r.tsUs),
+      unique.map((r) => JSON.stringify(r.race)),
+    ]);
+  }
+
+  async getTraceAnalysis(traceId: string): Promise<TraceAnalysisRecord | null> {
+    const { rows } = await this.pool.query('SELECT * FROM trace_analysis WHERE trace_id = $1', [
+      traceId,
+    ]);
+    return rows[0] ? toAnalysis(rows[0]) : null;
+  }
+
+  async saveCrossTraceRaces(races: RaceRecord[]): Promise<void> {
+    if (races.length === 0) return;
+    await this.transaction(async (client) => {
+      await this.upsertRaces(client, races);
+      const touched = [...new Set(races.flatMap((r) => (r.traceB ? [r.traceA, r.traceB] : [r.traceA])))];
+      await client.query(
+        `UPDATE traces SET race_count = ${RACE_COUNT} WHERE trace_id = ANY($1::text[])`,
+        [touched.sort()],
+      );
+    });
+  }
+
+  async listRaces(query: RaceQuery): Promise<RaceRecord[]> {
+    const w = new Where();
+    if (query.resource !== undefined) w.add((p) => `resource = ${p(query.resource)}`);
+    if (query.service !== undefined) {
+      w.add((p) => {
+        const s = p(query.service);
+        return `(service_a = ${s} OR service_b = ${s})`;
+      });
+    }
+    if (query.scope !== undefined) w.add((p) => `scope = ${p(query.scope)}`);
+    if (query.traceId !== undefined) {
+      w.add((p) => {
+        const t = p(query.traceId);
+        return `(trace_a = ${t} OR trace_b = ${t})`;
+      });
+    }
+    if (query.fromUs !== undefined) w.add((p) => `ts_us >= ${p(query.fromUs)}`);
+    if (query.toUs !== undefined) w.add((p) => `ts_us <= ${p(query.toUs)}`);
+    if (query.after) {
+      const { tsUs, id } = query.after;
+      w.add((p) => `(ts_us, id) < (${p(tsUs)}, ${p(id)})`);
+    }
+    const { rows } = await this.pool.query(
+      `SELECT * FROM races ${w} ORDER BY ts_us DESC, id DESC LIMIT ${w.param(query.limit)}`,
+      w.params,
+    );
+    return rows.map(toRace);
+  }
+
+  async listDiagnostics(
+    query: DiagnosticsQuery,
+  ): Promise<Array<{ summary: TraceSummary; analysis: TraceAnalysisRecord }>> {
+    const w = new Where();
+    w.add(() => 'a.diagnostic_count > 0');
+    if (query.fromUs !== undefined) w.add((p) => `t.first_ts_us >= ${p(query.fromUs)}`);
+    if (query.toUs !== undefined) w.add((p) => `t.first_ts_us <= ${p(query.toUs)}`);
+    if (query.after) {
+      const { tsUs, traceId } = query.after;
+      w.add((p) => `(t.first_ts_us, t.trace_id) < (${p(tsUs)}, ${p(traceId)})`);
+    }
+    const { rows } = await this.pool.query(
+      `SELECT ${TRACE_COLUMNS}, a.version AS a_version, a.analyzed_at_ms, a.diagnostic_count,
+         a.races, a.critical_path, a.diagnostics
+       FROM trace_analysis a JOIN traces t ON t.trace_id = a.trace_id
+       ${w} ORDER BY t.first_ts_us DESC, t.trace_id DESC LIMIT ${w.param(query.limit)}`,
+      w.params,
+    );
+    return rows.map((row: Row) => ({
+      summary: toSummary(row),
+      analysis: toAnalysis({ ...row, version: row.a_version }),
+    }));
+  }
+
+  async deleteOlderThan(cutoffUs: number): Promise<RetentionResult> {
+    const result: RetentionResult = { events: 0, traces: 0, races: 0 };
+    for (;;) {
+      const done = await this.transaction(async (client) => {
+        // SKIP LOCKED: collectors sharing the database split the work instead of queueing.
+        const { rows } = await client.query(
+          `SELECT trace_id FROM traces WHERE last_ts_us < $1 ORDER BY trace_id LIMIT 500
+           FOR UPDATE SKIP LOCKED`,
+          [cutoffUs],
+        );
+        if (rows.length === 0) return true;
+        const ids = rows.map((r: Row) => r.trace_id as string);
+        result.events += (await client.query('DELETE FROM events WHERE trace_id = ANY($1)', [ids]))
+          .rowCount!;
+        await client.query('DELETE FROM trace_services WHERE trace_id = ANY($1)', [ids]);
+        await client.query('DELETE FROM trace_analysis WHERE trace_id = ANY($1)', [ids]);
+        result.races += (
+          await client.query('DELETE FROM races WHERE trace_a = ANY($1) OR trace_b = ANY($1)', [ids])
+        ).rowCount!;
+        result.traces += (await client.query('DELETE FROM traces WHERE trace_id = ANY($1)', [ids]))
+          .rowCount!;
+        return false;
+      });
+      if (done) break;
+    }
+    result.races += (await this.pool.query('DELETE FROM races WHERE ts_us < $1', [cutoffUs]))
+      .rowCount!;
+    return result;
+  }
+}

@@ -1,0 +1,58 @@
+import type { StoredEvent } from '../event.js';
+import type { RaceRecord, TraceAnalysisRecord, TraceSummary } from './types.js';
+
+/** A result row of either backend. */
+export type Row = Record<string, unknown>;
+
+// SQLite hands JSON columns back as text, PostgreSQL (json/jsonb) as parsed values.
+function json<T>(value: unknown): T {
+  return (typeof value === 'string' ? JSON.parse(value) : value) as T;
+}
+
+export function parseBodies(rows: Row[]): StoredEvent[] {
+  return rows.map((r) => json<StoredEvent>(r.body));
+}
+
+export function toSummary(row: Row): TraceSummary {
+  return {
+    traceId: row.trace_id as string,
+    firstTsUs: Number(row.first_ts_us),
+    lastTsUs: Number(row.last_ts_us),
+    rootService: (row.root_service as string | null) ?? null,
+    rootMethod: (row.root_method as string | null) ?? null,
+    rootRoute: (row.root_route as string | null) ?? null,
+    services: [...(json<string[] | null>(row.services) ?? [])].sort(),
+    spanCount: Number(row.span_count),
+    eventCount: Number(row.event_count),
+    errorCount: Number(row.error_count),
+    raceCount: Number(row.race_count),
+    version: Number(row.version),
+    analyzedVersion: Number(row.analyzed_version),
+  };
+}
+
+export function toAnalysis(row: Row): TraceAnalysisRecord {
+  return {
+    traceId: row.trace_id as string,
+    version: Number(row.version),
+    analyzedAtMs: Number(row.analyzed_at_ms),
+    diagnosticCount: Number(row.diagnostic_count),
+    races: json<unknown[]>(row.races),
+    criticalPath: json<unknown>(row.critical_path),
+    diagnostics: json<unknown>(row.diagnostics),
+  };
+}
+
+export function toRace(row: Row): RaceRecord {
+  return {
+    id: row.id as string,
+    scope: row.scope as 'trace' | 'cross',
+    traceA: row.trace_a as string,
+    traceB: (row.trace_b as string | null) ?? null,
+    resource: row.resource as string,
+    serviceA: row.service_a as string,
+    serviceB: row.service_b as string,
+    tsUs: Number(row.ts_us),
+    race: json<unknown>(row.body),
+  };
+}

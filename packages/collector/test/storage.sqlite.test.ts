@@ -1,0 +1,49 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, describe, expect, it } from 'vitest';
+import { SqliteStorage } from '../src/storage/sqlite.js';
+import { makeTrace } from './fixtures.js';
+import { storageSuite } from './storage.suite.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'raceway-sqlite-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+let n = 0;
+
+async function open() {
+  const storage = new SqliteStorage(join(dir, `suite-${n++}.db`));
+  await storage.init();
+  return storage;
+}
+
+describe('SQLite storage', () => {
+  storageSuite(open);
+
+  it('runs in WAL mode with synchronous=FULL', async () => {
+    const path = join(dir, 'pragmas.db');
+    const storage = new SqliteStorage(path);
+    await storage.init();
+    await storage.insertEvents(makeTrace());
+    const db = new Database(path, { readonly: true });
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    db.close();
+    // synchronous is per connection: read it through the storage's own connection.
+    expect((storage as unknown as { db: Database.Database }).db.pragma('synchronous', { simple: true })).toBe(2);
+    await storage.close();
+  });
+
+  it('keeps data across close and reopen', async () => {
+    const path = join(dir, 'reopen.db');
+    const events = makeTrace();
+    const first = new SqliteStorage(path);
+    await first.init();
+    await first.insertEvents(events);
+    await first.close();
+    const second = new SqliteStorage(path);
+    await second.init();
+    expect(await second.getTraceEvents(events[0]!.trace_id)).toHaveLength(events.length);
+    expect((await second.insertEvents(events)).duplicates).toBe(events.length);
+    await second.close();
+  });
+});

@@ -1,0 +1,326 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { StoredEvent } from '../src/event.js';
+import type { RaceRecord, Storage } from '../src/storage/types.js';
+import { everyKind, hex, makeTrace, newTraceId } from './fixtures.js';
+
+const HOUR_US = 3_600_000_000;
+
+function race(traceA: string, traceB: string | null, over: Partial<RaceRecord> = {}): RaceRecord {
+  return {
+    id: hex(16),
+    scope: traceB ? 'cross' : 'trace',
+    traceA,
+    traceB,
+    resource: 'stock:sku-1',
+    serviceA: 'inventory',
+    serviceB: 'billing',
+    tsUs: Date.now() * 1000,
+    race: { kind: 'lost_update' },
+    ...over,
+  };
+}
+
+/**
+ * The behaviour every storage backend must have. Run by storage.sqlite.test.ts and
+ * storage.postgres.test.ts; each call gets a fresh, empty store from `open`.
+ */
+export function storageSuite(open: () => Promise<Storage>) {
+  let storage: Storage;
+  beforeAll(async () => {
+    storage = await open();
+  });
+  afterAll(async () => {
+    await storage?.close();
+  });
+
+  describe('insertEvents', () => {
+    it('stores a batch and counts a retried batch as duplicates', async () => {
+      const events = makeTrace();
+      const first = await storage.insertEvents(events);
+      expect(first).toMatchObject({ accepted: events.length, duplicates: 0 });
+      expect(first.inserted.map((e) => e.id)).toEqual(events.map((e) => e.id));
+      const again = await storage.insertEvents(events);
+      expect(again).toMatchObject({ accepted: 0, duplicates: events.length, inserted: [] });
+      const stored = await storage.getTraceEvents(events[0]!.trace_id);
+      expect(stored).toHaveLength(events.length);
+      expect(stored.map((e) => e.ts_us)).toEqual([...stored.map((e) => e.ts_us)].sort((a, b) => a - b));
+      const summary = await storage.getTrace(events[0]!.trace_id);
+      expect(summary?.eventCount).toBe(events.length);
+    });
+
+    it('counts an id repeated inside one batch once', async () => {
+      const [a, b] = makeTrace();
+      const result = await storage.insertEvents([a!, b!, a!]);
+      expect(result).toMatchObject({ accepted: 2, duplicates: 1 });
+    });
+
+    it('keeps every field of every kind of event exactly', async () => {
+      const events = everyKind();
+      await storage.insertEvents(events);
+      const stored = await storage.getTraceEvents(events[0]!.trace_id);
+      const byId = new Map(stored.map((e) => [e.id, e]));
+      for (const e of events) expect(byId.get(e.id)).toEqual(e);
+    });
+
+    it('stays consistent under concurrent overlapping batches', async () => {
+      const events = Array.from({ length: 6 }, () => makeTrace()).flat();
+      const batches = Array.from({ length: 8 }, (_, i) =>
+        events.filter((_, j) => (j + i) % 3 !== 0),
+      );
+      const results = await Promise.all(batches.map((b) => storage.insertEvents(b)));
+      const accepted = results.reduce((n, r) => n + r.accepted, 0);
+      expect(accepted).toBe(new Set(batches.flat().map((e) => e.id)).size);
+      for (const traceId of new Set(events.map((e) => e.trace_id))) {
+        const stored = await storage.getTraceEvents(traceId);
+        const summary = await storage.getTrace(traceId);
+        expect(summary?.eventCount).toBe(stored.length);
+      }
+    });
+  });
+
+  describe('trace summaries', () => {
+    it('summarises a trace whatever order its events arrive in', async () => {
+      const events = makeTrace({ backendStatus: 503, uninstrumentedHost: 'pay.example' });
+      const traceId = events[0]!.trace_id;
+      // The backend reports before the frontend: the root must still be the frontend request.
+      const backend = events.filter((e) => e.service === 'inventory');
+      const frontend = events.filter((e) => e.service === 'frontend');
+      await storage.insertEvents(backend);
+      await storage.insertEvents(frontend);
+      const s = await storage.getTrace(traceId);
+      expect(s).toMatchObject({
+        traceId,
+        rootService: 'frontend',
+        rootMethod: 'GET',
+        rootRoute: '/checkout/:id',
+        services: ['frontend', 'inventory'],
+        eventCount: events.length,
+        // frontend server span, two client spans, backend server span
+        spanCount: 4,
+        // backend 503 answer, the 503 the frontend received, the frontend's 502
+        errorCount: 3,
+        firstTsUs: Math.min(...events.map((e) => e.ts_us)),
+        lastTsUs: Math.max(...events.map((e) => e.ts_us)),
+        version: 2,
+        analyzedVersion: 0,
+      });
+    });
+
+    it('returns null for an unknown trace', async () => {
+      expect(await storage.getTrace(newTraceId())).toBeNull();
+      expect(await storage.getTraceEvents(newTraceId())).toEqual([]);
+    });
+  });
+
+  describe('listTraces', () => {
+    const base = Date.UTC(2020, 0, 1) * 1000;
+    const ids: string[] = [];
+    beforeAll(async () => {
+      for (let i = 0; i < 7; i++) {
+        const events = makeTrace({
+          startUs: base + i * 1_000_000,
+          frontend: i % 2 ? 'web' : 'mobile',
+          backendStatus: i === 3 ? 500 : 200,
+        });
+        ids.push(events[0]!.trace_id);
+        await storage.insertEvents(events);
+      }
+    });
+    const window = { fromUs: base, toUs: base + HOUR_US };
+
+    it('lists newest first and pages with a cursor without gaps or repeats', async () => {
+      const seen: string[] = [];
+      let after: Awaited<ReturnType<Storage['listTraces']>>['next'] = null;
+      do {
+        const page = await storage.listTraces({ ...window, limit: 3, after: after ?? undefined });
+        seen.push(...page.traces.map((t) => t.traceId));
+        after = page.next;
+      } while (after);
+      expect(seen).toEqual([...ids].reverse());
+    });
+
+    it('filters by service, status, time and races', async () => {
+      const web = await storage.listTraces({ ...window, service: 'web', limit: 100 });
+      expect(web.traces.map((t) => t.traceId).sort()).toEqual(ids.filter((_, i) => i % 2).sort());
+      const errors = await storage.listTraces({ ...window, status: 'error', limit: 100 });
+      expect(errors.traces.map((t) => t.traceId)).toEqual([ids[3]]);
+      const ok = await storage.listTraces({ ...window, status: 'ok', limit: 100 });
+      expect(ok.traces).toHaveLength(6);
+      const early = await storage.listTraces({ fromUs: base, toUs: base + 1_500_000, limit: 100 });
+      expect(early.traces.map((t) => t.traceId).sort()).toEqual(ids.slice(0, 2).sort());
+      expect((await storage.listTraces({ ...window, hasRaces: true, limit: 100 })).traces).toEqual([]);
+      await storage.saveCrossTraceRaces([race(ids[1]!, ids[2]!)]);
+      const raced = await storage.listTraces({ ...window, hasRaces: true, limit: 100 });
+      expect(raced.traces.map((t) => t.traceId).sort()).toEqual([ids[1], ids[2]].sort());
+    });
+  });
+
+  describe('reads for analysis', () => {
+    it('reads events by kind and state accesses by resource within a time range', async () => {
+      const resource = `cart:${hex(4)}`;
+      const start = Date.UTC(2021, 5, 1) * 1000;
+      const a = makeTrace({ resource, startUs: start });
+      const b = makeTrace({ resource, startUs: start + 10_000_000 });
+      await storage.insertEvents([...a, ...b]);
+      const all = await storage.getStateAccesses(resource, start, start + HOUR_US, 100);
+      expect(all).toHaveLength(4);
+      expect(all.every((e) => e.data.resource === resource)).toBe(true);
+      const firstOnly = await storage.getStateAccesses(resource, start, start + 5_000_000, 100);
+      expect(firstOnly.map((e) => e.trace_id)).toEqual([a[0]!.trace_id, a[0]!.trace_id]);
+      expect(await storage.getStateAccesses(resource, start, start + HOUR_US, 3)).toHaveLength(3);
+      const answers = await storage.getEventsByKind(['response_sent'], start, start + HOUR_US, 100);
+      expect(answers).toHaveLength(4);
+      expect(answers.every((e) => e.kind === 'response_sent')).toBe(true);
+    });
+  });
+
+  describe('analysis results', () => {
+    it('tracks pending traces by version and stores analyses and races', async () => {
+      const events = makeTrace();
+      const traceId = events[0]!.trace_id;
+      await storage.insertEvents(events.slice(0, 3));
+      await storage.insertEvents(events.slice(3));
+      const pending = await storage.pendingTraces(100_000);
+      expect(pending).toContainEqual({ traceId, version: 2 });
+
+      const r = race(traceId, null, { resource: `res:${hex(3)}` });
+      await storage.saveTraceAnalysis(
+        {
+          traceId,
+          version: 2,
+          analyzedAtMs: 1_700_000_000_000,
+          races: [r.race],
+          criticalPath: { segments: [{ service: 'frontend', ms: 3 }] },
+          diagnostics: { brokenChains: [{ span: 'x' }] },
+          diagnosticCount: 1,
+        },
+        [r],
+      );
+      expect((await storage.pendingTraces(100_000)).map((p) => p.traceId)).not.toContain(traceId);
+      const analysis = await storage.getTraceAnalysis(traceId);
+      expect(analysis).toMatchObject({
+        traceId,
+        version: 2,
+        analyzedAtMs: 1_700_000_000_000,
+        diagnosticCount: 1,
+        races: [{ kind: 'lost_update' }],
+        criticalPath: { segments: [{ service: 'frontend', ms: 3 }] },
+      });
+      expect((await storage.getTrace(traceId))?.raceCount).toBe(1);
+      expect(await storage.listRaces({ traceId, limit: 10 })).toEqual([r]);
+
+      // New events make the trace pending again; re-analysis replaces its races.
+      await storage.insertEvents(makeTrace({ traceId }));
+      expect((await storage.pendingTraces(100_000)).map((p) => p.traceId)).toContain(traceId);
+      await storage.saveTraceAnalysis(
+        { traceId, version: 3, analyzedAtMs: 1, races: [], criticalPath: null, diagnostics: {}, diagnosticCount: 0 },
+        [],
+      );
+      expect(await storage.listRaces({ traceId, limit: 10 })).toEqual([]);
+      expect((await storage.getTrace(traceId))?.raceCount).toBe(0);
+    });
+
+    it('ignores an analysis of a trace that no longer exists', async () => {
+      const traceId = newTraceId();
+      await storage.saveTraceAnalysis(
+        { traceId, version: 1, analyzedAtMs: 1, races: [], criticalPath: null, diagnostics: {}, diagnosticCount: 0 },
+        [race(traceId, null)],
+      );
+      expect(await storage.getTraceAnalysis(traceId)).toBeNull();
+      expect(await storage.listRaces({ traceId, limit: 10 })).toEqual([]);
+    });
+
+    it('filters races by resource, service, scope, time, and pages them', async () => {
+      const resource = `acct:${hex(4)}`;
+      const t = [makeTrace(), makeTrace(), makeTrace()];
+      for (const events of t) await storage.insertEvents(events);
+      const [a, b, c] = t.map((e) => e[0]!.trace_id) as [string, string, string];
+      const ts = Date.UTC(2022, 0, 1) * 1000;
+      const races = [
+        race(a, b, { resource, tsUs: ts, serviceA: 'svc-x', serviceB: 'svc-y' }),
+        race(b, c, { resource, tsUs: ts + 1000, serviceA: 'svc-y', serviceB: 'svc-z' }),
+        race(a, c, { resource: `${resource}-other`, tsUs: ts + 2000 }),
+      ];
+      await storage.saveCrossTraceRaces(races);
+      // Saving the same race again replaces it.
+      await storage.saveCrossTraceRaces([races[0]!]);
+      const byResource = await storage.listRaces({ resource, limit: 10 });
+      expect(byResource.map((r) => r.id)).toEqual([races[1]!.id, races[0]!.id]);
+      const byService = await storage.listRaces({ service: 'svc-z', limit: 10 });
+      expect(byService.map((r) => r.id)).toEqual([races[1]!.id]);
+      const inTime = await storage.listRaces({ fromUs: ts + 500, toUs: ts + 1500, limit: 10 });
+      expect(inTime.map((r) => r.id)).toEqual([races[1]!.id]);
+      expect(await storage.listRaces({ scope: 'trace', traceId: a, limit: 10 })).toEqual([]);
+      const page1 = await storage.listRaces({ traceId: a, limit: 1 });
+      const page2 = await storage.listRaces({
+        traceId: a,
+        limit: 1,
+        after: { tsUs: page1[0]!.tsUs, id: page1[0]!.id },
+      });
+      expect([...page1, ...page2].map((r) => r.id)).toEqual([races[2]!.id, races[0]!.id]);
+      expect((await storage.getTrace(b))?.raceCount).toBe(2);
+    });
+
+    it('lists traces that have diagnostics', async () => {
+      const start = Date.UTC(2023, 0, 1) * 1000;
+      const clean = makeTrace({ startUs: start });
+      const broken = makeTrace({ startUs: start + 1000 });
+      await storage.insertEvents([...clean, ...broken]);
+      for (const [events, count] of [
+        [clean, 0],
+        [broken, 2],
+      ] as const) {
+        await storage.saveTraceAnalysis(
+          {
+            traceId: events[0]!.trace_id,
+            version: 1,
+            analyzedAtMs: 5,
+            races: [],
+            criticalPath: null,
+            diagnostics: { clockSkew: Array(count).fill({}) },
+            diagnosticCount: count,
+          },
+          [],
+        );
+      }
+      const rows = await storage.listDiagnostics({ fromUs: start, toUs: start + HOUR_US, limit: 10 });
+      expect(rows.map((r) => r.summary.traceId)).toEqual([broken[0]!.trace_id]);
+      expect(rows[0]!.analysis.diagnosticCount).toBe(2);
+    });
+  });
+
+  describe('retention', () => {
+    it('deletes whole traces that ended before the cutoff, with their analyses and races', async () => {
+      const old = makeTrace({ startUs: Date.UTC(2001, 0, 1) * 1000 });
+      const recent = makeTrace();
+      await storage.insertEvents([...old, ...recent]);
+      const oldId = old[0]!.trace_id;
+      await storage.saveTraceAnalysis(
+        { traceId: oldId, version: 1, analyzedAtMs: 1, races: [], criticalPath: null, diagnostics: {}, diagnosticCount: 0 },
+        [race(oldId, null, { tsUs: Date.now() * 1000 })],
+      );
+      const before = await storage.stats();
+      const deleted = await storage.deleteOlderThan(Date.UTC(2010, 0, 1) * 1000);
+      expect(deleted.traces).toBeGreaterThanOrEqual(1);
+      expect(deleted.events).toBeGreaterThanOrEqual(old.length);
+      expect(deleted.races).toBeGreaterThanOrEqual(1);
+      expect(await storage.getTrace(oldId)).toBeNull();
+      expect(await storage.getTraceEvents(oldId)).toEqual([]);
+      expect(await storage.getTraceAnalysis(oldId)).toBeNull();
+      expect(await storage.listRaces({ traceId: oldId, limit: 10 })).toEqual([]);
+      expect(await storage.getTraceEvents(recent[0]!.trace_id)).toHaveLength(recent.length);
+      const after = await storage.stats();
+      expect(before.events - after.events).toBe(deleted.events);
+      // A stored id that was deleted can be stored again (it is new to the store).
+      const again = await storage.insertEvents(old as StoredEvent[]);
+      expect(again.accepted).toBe(old.length);
+    });
+  });
+
+  it('answers ping and stats', async () => {
+    await storage.ping();
+    const stats = await storage.stats();
+    expect(stats.events).toBeGreaterThan(0);
+    expect(stats.traces).toBeGreaterThan(0);
+  });
+}

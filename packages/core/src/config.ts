@@ -1,0 +1,286 @@
+import { hostname } from 'node:os';
+import { describeValue, RacewayConfigError, type RacewayConfigErrorCode } from './errors.js';
+import { compileIgnorePaths, compilePropagateTo, type PropagateToOption } from './url-filters.js';
+
+/**
+ * Options of a {@link Tracer}. Every option can be omitted; the environment fills in what the
+ * code leaves out, and an option given in code always wins over the environment.
+ */
+export interface RacewayOptions {
+  /** The service's name, shown everywhere in Raceway. Env `RACEWAY_SERVICE_NAME`. Required (1-128 characters) unless disabled. */
+  serviceName?: string;
+  /** Collector base URL (`/v1/events` is appended). Env `RACEWAY_URL`. Default `http://127.0.0.1:8080`. */
+  serverUrl?: string;
+  /** Sent as `Authorization: Bearer <apiKey>`. Env `RACEWAY_API_KEY`. */
+  apiKey?: string;
+  /** No context, no events, no headers. Env `RACEWAY_DISABLED` (`1`, `true`, `yes`, `on`). */
+  disabled?: boolean;
+  /** Which process of the service this is. Env `RACEWAY_INSTANCE`. Default `<hostname>:<pid>`. */
+  instance?: string;
+  /** Events per request to the collector (1-5000). Default 200. */
+  batchSize?: number;
+  /** Longest time an event waits in the queue before a batch is sent, in ms. Default 1000. */
+  flushIntervalMs?: number;
+  /** Events held in memory at most, in flight included; beyond it new events are dropped and counted. Default 10000. */
+  maxQueueSize?: number;
+  /** Retries of a batch after a network error, 408, 429 or 5xx (0-100). Default 5. */
+  maxRetries?: number;
+  /** Time limit of one request to the collector, in ms. Default 10000. */
+  requestTimeoutMs?: number;
+  /**
+   * Outgoing URLs that receive trace headers: hostnames, `host:port`, `*.suffix` wildcards,
+   * origins, RegExps tested against the whole URL, or a predicate. Replaces the default
+   * ({@link defaultPropagateTo}: loopback, single-label, `*.local`, `*.internal`, private IPv4).
+   * Client calls are recorded either way.
+   */
+  propagateTo?: PropagateToOption;
+  /** Server paths that are not traced. Default `['/healthz', '/health', '/favicon.ico']`. */
+  ignorePaths?: Array<string | RegExp>;
+}
+
+/** A validated configuration with every default applied. */
+export interface ResolvedConfig {
+  readonly serviceName: string;
+  /** Normalised collector base URL, without a trailing slash. */
+  readonly serverUrl: string;
+  /** The ingestion endpoint, `<serverUrl>/v1/events`. */
+  readonly endpoint: URL;
+  readonly apiKey: string | null;
+  readonly disabled: boolean;
+  readonly instance: string;
+  readonly batchSize: number;
+  readonly flushIntervalMs: number;
+  readonly maxQueueSize: number;
+  readonly maxRetries: number;
+  readonly requestTimeoutMs: number;
+  /** Compiled `propagateTo`; never throws. */
+  readonly propagateTo: (url: URL) => boolean;
+  /** Compiled `ignorePaths`; never throws. */
+  readonly ignorePath: (path: string) => boolean;
+}
+
+/** The collector a tracer talks to when neither `serverUrl` nor `RACEWAY_URL` is set. */
+export const DEFAULT_SERVER_URL = 'http://127.0.0.1:8080';
+
+/** Defaults of the transport options. */
+export const TRANSPORT_DEFAULTS = Object.freeze({
+  batchSize: 200,
+  flushIntervalMs: 1000,
+  maxQueueSize: 10_000,
+  maxRetries: 5,
+  requestTimeoutMs: 10_000,
+});
+
+/** Service name used by a disabled tracer that was given none (it never appears on the wire). */
+const DISABLED_SERVICE_NAME = 'unknown_service';
+const MAX_NAME_LENGTH = 128; // event.schema.json: service and instance
+const API_KEY = /^[\x21-\x7e]+$/;
+// Node timers overflow above 2^31-1 ms and then fire immediately.
+const MAX_TIMER_MS = 2_147_483_647;
+const TRUE_WORDS = new Set(['1', 'true', 'yes', 'on']);
+const FALSE_WORDS = new Set(['0', 'false', 'no', 'off', '']);
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * Validates options, fills in the environment and defaults. Throws a {@link RacewayConfigError}
+ * with a stable code for anything it refuses, so that a misconfiguration shows at startup.
+ *
+ * @example
+ * const config = resolveConfig({ serviceName: 'checkout' }, { RACEWAY_URL: 'http://collector:8080' });
+ * config.endpoint.href; // 'http://collector:8080/v1/events'
+ */
+export function resolveConfig(
+  options: RacewayOptions = {},
+  env: Env = process.env,
+): ResolvedConfig {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    fail('RACEWAY_INVALID_OPTIONS', `options must be an object, got ${describeValue(options)}`);
+  }
+  const disabled = resolveDisabled(options.disabled, env.RACEWAY_DISABLED);
+  const serviceName = resolveServiceName(options.serviceName, env.RACEWAY_SERVICE_NAME, disabled);
+  const { serverUrl, endpoint } = resolveServerUrl(options.serverUrl ?? nonEmpty(env.RACEWAY_URL));
+  return {
+    serviceName,
+    serverUrl,
+    endpoint,
+    apiKey: resolveApiKey(options.apiKey, env.RACEWAY_API_KEY),
+    disabled,
+    instance: resolveInstance(options.instance, env.RACEWAY_INSTANCE),
+    batchSize: integer(options.batchSize, 'batchSize', 'RACEWAY_INVALID_BATCH_SIZE', 1, 5000),
+    flushIntervalMs: integer(
+      options.flushIntervalMs,
+      'flushIntervalMs',
+      'RACEWAY_INVALID_FLUSH_INTERVAL',
+      1,
+      MAX_TIMER_MS,
+    ),
+    maxQueueSize: integer(
+      options.maxQueueSize,
+      'maxQueueSize',
+      'RACEWAY_INVALID_MAX_QUEUE_SIZE',
+      1,
+      10_000_000,
+    ),
+    maxRetries: integer(options.maxRetries, 'maxRetries', 'RACEWAY_INVALID_MAX_RETRIES', 0, 100),
+    requestTimeoutMs: integer(
+      options.requestTimeoutMs,
+      'requestTimeoutMs',
+      'RACEWAY_INVALID_REQUEST_TIMEOUT',
+      1,
+      MAX_TIMER_MS,
+    ),
+    propagateTo: compileOrFail(
+      () => compilePropagateTo(options.propagateTo),
+      'propagateTo',
+      'RACEWAY_INVALID_PROPAGATE_TO',
+    ),
+    ignorePath: compileOrFail(
+      () => compileIgnorePaths(options.ignorePaths),
+      'ignorePaths',
+      'RACEWAY_INVALID_IGNORE_PATHS',
+    ),
+  };
+}
+
+function fail(code: RacewayConfigErrorCode, message: string): never {
+  throw new RacewayConfigError(code, message);
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const trimmed = value.trim();
+  return trimmed === '' ? undefined : trimmed;
+}
+
+function resolveDisabled(option: unknown, envValue: string | undefined): boolean {
+  if (option !== undefined) {
+    if (typeof option !== 'boolean') {
+      fail('RACEWAY_INVALID_DISABLED', `disabled must be a boolean, got ${describeValue(option)}`);
+    }
+    return option;
+  }
+  if (envValue === undefined) return false;
+  const word = envValue.trim().toLowerCase();
+  if (TRUE_WORDS.has(word)) return true;
+  if (FALSE_WORDS.has(word)) return false;
+  return fail(
+    'RACEWAY_INVALID_DISABLED',
+    `RACEWAY_DISABLED must be one of 1, true, yes, on, 0, false, no, off, got ${describeValue(envValue)}`,
+  );
+}
+
+function resolveServiceName(
+  option: unknown,
+  envValue: string | undefined,
+  disabled: boolean,
+): string {
+  const source = option !== undefined ? 'serviceName' : 'RACEWAY_SERVICE_NAME';
+  const raw = option !== undefined ? option : nonEmpty(envValue);
+  if (raw === undefined) {
+    if (disabled) return DISABLED_SERVICE_NAME;
+    return fail(
+      'RACEWAY_MISSING_SERVICE_NAME',
+      'a service name is required: pass { serviceName } or set RACEWAY_SERVICE_NAME',
+    );
+  }
+  return validName(raw, source, 'RACEWAY_INVALID_SERVICE_NAME');
+}
+
+function resolveInstance(option: unknown, envValue: string | undefined): string {
+  const source = option !== undefined ? 'instance' : 'RACEWAY_INSTANCE';
+  const raw = option !== undefined ? option : nonEmpty(envValue);
+  if (raw === undefined) return `${hostname()}:${process.pid}`.slice(-MAX_NAME_LENGTH);
+  return validName(raw, source, 'RACEWAY_INVALID_INSTANCE');
+}
+
+function validName(raw: unknown, source: string, code: RacewayConfigErrorCode): string {
+  if (typeof raw !== 'string') fail(code, `${source} must be a string, got ${describeValue(raw)}`);
+  const name = raw.trim();
+  if (name === '' || name.length > MAX_NAME_LENGTH || hasControlCharacter(name)) {
+    fail(
+      code,
+      `${source} must be 1-${MAX_NAME_LENGTH} characters without control characters, got ${describeValue(raw)}`,
+    );
+  }
+  return name;
+}
+
+function hasControlCharacter(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x20 || code === 0x7f) return true;
+  }
+  return false;
+}
+
+function resolveServerUrl(raw: unknown): { serverUrl: string; endpoint: URL } {
+  if (raw === undefined) raw = DEFAULT_SERVER_URL;
+  if (typeof raw !== 'string') {
+    fail('RACEWAY_INVALID_URL', `serverUrl must be a string, got ${describeValue(raw)}`);
+  }
+  let base: URL;
+  try {
+    base = new URL(raw.trim());
+  } catch {
+    return fail('RACEWAY_INVALID_URL', `serverUrl is not a valid URL: ${describeValue(raw)}`);
+  }
+  if (base.protocol !== 'http:' && base.protocol !== 'https:') {
+    fail(
+      'RACEWAY_INVALID_URL',
+      `serverUrl must be an http: or https: URL, got ${describeValue(raw)}`,
+    );
+  }
+  if (base.username !== '' || base.password !== '') {
+    fail('RACEWAY_INVALID_URL', 'serverUrl must not contain credentials; use apiKey instead');
+  }
+  if (base.search !== '' || base.hash !== '') {
+    fail(
+      'RACEWAY_INVALID_URL',
+      `serverUrl must not have a query or fragment, got ${describeValue(raw)}`,
+    );
+  }
+  // A base path is kept (a collector behind a reverse proxy at /raceway).
+  const pathname = base.pathname.endsWith('/') ? base.pathname : `${base.pathname}/`;
+  const endpoint = new URL(`${pathname}v1/events`, base.origin);
+  return { serverUrl: `${base.origin}${pathname.slice(0, -1)}`, endpoint };
+}
+
+function resolveApiKey(option: unknown, envValue: string | undefined): string | null {
+  const source = option !== undefined ? 'apiKey' : 'RACEWAY_API_KEY';
+  const raw = option !== undefined ? option : envValue;
+  if (raw === undefined) return null;
+  if (typeof raw !== 'string') {
+    fail('RACEWAY_INVALID_API_KEY', `${source} must be a string, got ${describeValue(typeof raw)}`);
+  }
+  const key = raw.trim();
+  // An empty value is what an unset variable interpolated into the options looks like.
+  if (key === '') return null;
+  if (!API_KEY.test(key)) {
+    // The key itself is never echoed: it is a secret.
+    fail('RACEWAY_INVALID_API_KEY', `${source} must be visible ASCII characters without spaces`);
+  }
+  return key;
+}
+
+function integer(
+  value: unknown,
+  name: keyof typeof TRANSPORT_DEFAULTS,
+  code: RacewayConfigErrorCode,
+  min: number,
+  max: number,
+): number {
+  if (value === undefined) return TRANSPORT_DEFAULTS[name];
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    fail(code, `${name} must be an integer from ${min} to ${max}, got ${describeValue(value)}`);
+  }
+  return value;
+}
+
+function compileOrFail<T>(compile: () => T, name: string, code: RacewayConfigErrorCode): T {
+  try {
+    return compile();
+  } catch (error) {
+    return fail(code, `${name} ${(error as Error).message}`);
+  }
+}

@@ -1,0 +1,213 @@
+import { getCurrentContext } from '../context/async-context.js';
+import type { ExecutionContext } from '../context/execution-context.js';
+import { type ErrorInfo, serializeError } from '../events.js';
+import { newSpanId } from '../ids.js';
+import {
+  HEADER_TRACEPARENT,
+  type HeaderGetter,
+  headersIntoRecord,
+  injectContext,
+} from '../propagation/index.js';
+import { mergeResponseClock } from '../recorder/headers.js';
+import { eventMethod, eventStatus, eventTarget } from './event-fields.js';
+
+/** What a client instrumentation knows when a call starts. */
+export interface ClientCallInit {
+  method?: string | undefined;
+  /** The full target URL (relative URLs cannot be called from a server and are not traced). */
+  url: string | URL;
+  /**
+   * Decides whether the target may receive trace headers, instead of the tracer's `propagateTo`
+   * (see {@link compileClientPropagateTo}).
+   */
+  propagateTo?: ((url: URL) => boolean) | undefined;
+}
+
+/** How a client call ended; every field is optional. */
+export interface ClientCallResult {
+  status?: number | undefined;
+  /** The response's headers, for the callee's clock (`X-Raceway-VC`). */
+  headers?: HeaderGetter | undefined;
+  /** A network error, timeout or abort. */
+  error?: unknown;
+}
+
+// traceparent values of calls in flight, so that a lower layer (undici's diagnostics channels
+// under a wrapped fetch, or under axios' fetch adapter) recognises a call that an upper layer
+// already traces and leaves its headers alone. Bounded: a call that never ends (a response
+// body nobody reads) must not grow it forever. Kept on globalThis so that the ESM and CJS
+// builds of this package share it.
+const IN_FLIGHT_KEY = Symbol.for('raceway.core.client-calls-in-flight.v1');
+const MAX_IN_FLIGHT = 10_000;
+type InFlightHolder = { [IN_FLIGHT_KEY]?: Set<string> };
+
+function inFlight(): Set<string> {
+  const holder = globalThis as InFlightHolder;
+  let set = holder[IN_FLIGHT_KEY];
+  if (set === undefined) {
+    set = new Set();
+    holder[IN_FLIGHT_KEY] = set;
+  }
+  return set;
+}
+
+/**
+ * True when `traceparent` is the header of a client call that Raceway is tracing right now.
+ * A client instrumentation that sees such a request leaves it alone: an outer instrumentation
+ * already records it, and replacing its headers would break the span link.
+ *
+ * @example
+ * if (isTracedCall(existingTraceparent)) return; // traced by wrapFetch around this fetch
+ */
+export function isTracedCall(traceparent: string | undefined | null): boolean {
+  return typeof traceparent === 'string' && inFlight().has(traceparent);
+}
+
+/**
+ * One outgoing HTTP call made from an execution context: a client span of its own (child of the
+ * context's span), the headers to send, and the bookkeeping of its end. Made by
+ * {@link startClientCall}.
+ */
+export class ClientCall {
+  readonly context: ExecutionContext;
+  /** The client span id, sent as the parent id in `traceparent`. */
+  readonly spanId: string;
+  /**
+   * The headers to put on the request, replacing any existing copy (case-insensitively): empty
+   * when the target is outside `propagateTo`.
+   */
+  readonly headers: Readonly<Record<string, string>>;
+  readonly #method: string;
+  readonly #url: string;
+  readonly #host: string;
+  readonly #startedAt: number;
+  readonly #traceparent: string | undefined;
+  #status: number | undefined;
+  #remoteClock = false;
+  #responded = false;
+  #ended = false;
+
+  constructor(context: ExecutionContext, method: string, target: URL, propagate: boolean) {
+    this.context = context;
+    this.spanId = newSpanId();
+    this.#method = method;
+    const { url, host } = eventTarget(target);
+    this.#url = url;
+    this.#host = host;
+    const overrides = { spanId: this.spanId, parentSpanId: context.spanId };
+    // request_sent is the call's clock step: the clock sent is the one after it (spec 2.5).
+    context.record('request_sent', { method, url, host }, overrides);
+    const headers: Record<string, string> = {};
+    if (propagate) {
+      injectContext(
+        {
+          traceId: context.traceId,
+          spanId: this.spanId,
+          clock: context.clock,
+          own: context.component,
+          clockDropped: context.clockDropped,
+          tracestate: context.tracestate,
+        },
+        headersIntoRecord(headers),
+      );
+    }
+    this.headers = headers;
+    this.#traceparent = headers[HEADER_TRACEPARENT];
+    this.#startedAt = performance.now();
+    if (this.#traceparent !== undefined) {
+      const set = inFlight();
+      if (set.size >= MAX_IN_FLIGHT) {
+        const oldest = set.values().next().value;
+        if (oldest !== undefined) set.delete(oldest);
+      }
+      set.add(this.#traceparent);
+    }
+  }
+
+  /**
+   * The response's status line and headers arrived: merges the callee's clock (when the
+   * response belongs to this trace) so that what the caller does next is ordered after what the
+   * callee did. Only the first call counts. Never throws.
+   */
+  responded(status: number | undefined, headers: HeaderGetter | undefined): void {
+    if (this.#responded || this.#ended) return;
+    this.#responded = true;
+    this.#status = eventStatus(status);
+    if (headers !== undefined) this.#remoteClock = mergeResponseClock(this.context, headers);
+  }
+
+  /**
+   * The call is over: records `response_received` (once) with the status, the duration, the
+   * error if any, and whether the callee's clock was merged. Never throws.
+   */
+  end(result: ClientCallResult = {}): void {
+    if (this.#ended) return;
+    if (result.status !== undefined || result.headers !== undefined) {
+      this.responded(result.status, result.headers);
+    }
+    this.#ended = true;
+    if (this.#traceparent !== undefined) inFlight().delete(this.#traceparent);
+    try {
+      const data: {
+        method: string;
+        url: string;
+        host: string;
+        status?: number;
+        duration_ms: number;
+        error?: ErrorInfo;
+        remote_clock?: boolean;
+      } = {
+        method: this.#method,
+        url: this.#url,
+        host: this.#host,
+        duration_ms: Math.max(0, performance.now() - this.#startedAt),
+        remote_clock: this.#remoteClock,
+      };
+      if (this.#status !== undefined) data.status = this.#status;
+      if (result.error !== undefined) data.error = serializeError(result.error);
+      this.context.record('response_received', data, {
+        spanId: this.spanId,
+        parentSpanId: this.context.spanId,
+      });
+    } catch {
+      // Recording is best effort.
+    }
+  }
+}
+
+/**
+ * The one client-call lifecycle behind every client instrumentation (fetch, undici, axios):
+ * from the current context (or the one given), checks `propagateTo`, starts a client span,
+ * records `request_sent` and returns the call with the headers to inject. Returns `undefined`,
+ * and the call goes out untouched, outside any context, with a disabled tracer, for a URL that
+ * cannot be parsed, or when anything goes wrong. Never throws.
+ *
+ * @example
+ * const call = startClientCall({ method: 'GET', url });
+ * const response = await send(url, { headers: { ...userHeaders, ...call?.headers } });
+ * call?.end({ status: response.status, headers: (name) => response.headers.get(name) ?? undefined });
+ */
+export function startClientCall(
+  init: ClientCallInit,
+  context: ExecutionContext | undefined = getCurrentContext(),
+): ClientCall | undefined {
+  if (context === undefined || context.tracer.disabled) return undefined;
+  try {
+    const target = init.url instanceof URL ? init.url : new URL(init.url);
+    const propagate =
+      init.propagateTo !== undefined
+        ? safeMatch(init.propagateTo, target)
+        : context.tracer.shouldPropagate(target);
+    return new ClientCall(context, eventMethod(init.method), target, propagate);
+  } catch {
+    return undefined;
+  }
+}
+
+function safeMatch(match: (url: URL) => boolean, url: URL): boolean {
+  try {
+    return match(url) === true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,260 @@
+import { encodeClock } from '../clock/index.js';
+import type { RacewayOptions } from '../config.js';
+import { runInContext } from '../context/async-context.js';
+import type { ClockTick, ExecutionContext } from '../context/execution-context.js';
+import { Tracer } from '../context/tracer.js';
+import { type ErrorInfo, serializeError } from '../events.js';
+import { extractContext, HEADER_TRACE_ID, HEADER_VC } from '../propagation/index.js';
+import { bindEmitter, type ListenerEmitterLike } from './bind-emitter.js';
+import { eventMethod, eventPath, eventRoute, eventStatus, pathOf } from './event-fields.js';
+import { type IncomingHeadersLike, incomingHeaders } from './incoming-headers.js';
+
+/** The part of node's `IncomingMessage` the server lifecycle reads. */
+export interface IncomingRequestLike extends IncomingHeadersLike {
+  readonly method?: string | undefined;
+  readonly url?: string | undefined;
+}
+
+/** The part of node's `ServerResponse` the server lifecycle uses. */
+export interface OutgoingResponseLike {
+  statusCode: number;
+  readonly headersSent: boolean;
+  readonly writableFinished?: boolean;
+  // biome-ignore lint/suspicious/noExplicitAny: node's writeHead has several overloads.
+  writeHead(...args: any[]): unknown;
+  setHeader(name: string, value: string): unknown;
+  once(event: 'finish' | 'close', listener: () => void): unknown;
+}
+
+/** What an adapter hands to {@link ServerLifecycle.start} for one request. */
+export interface ServerRequestInit {
+  request: IncomingRequestLike;
+  response: OutgoingResponseLike;
+  /** The route template, when the framework already knows it (Fastify does). */
+  route?: string | null;
+  /** Reads the route template when the response finishes (Express and Koa route later). */
+  getRoute?: () => string | null | undefined;
+}
+
+/**
+ * The status recorded when the client went away before any response was written: nginx's
+ * "client closed request". No status line was sent, and 200 would claim a success.
+ */
+export const CLIENT_CLOSED_STATUS = 499;
+
+const ABORTED: ErrorInfo = {
+  type: 'ConnectionClosed',
+  message: 'the connection closed before the response finished',
+};
+
+/**
+ * The server side of one traced request: its execution context, and the bookkeeping that
+ * records `response_sent` and returns the clock on the response. Made by
+ * {@link ServerLifecycle.start}; adapters only call {@link ServerSpan.run},
+ * {@link ServerSpan.recordError} and, optionally, {@link ServerSpan.setRoute} / {@link ServerSpan.end}.
+ */
+export class ServerSpan {
+  readonly context: ExecutionContext;
+  readonly #method: string;
+  readonly #startedAt: number;
+  readonly #response: OutgoingResponseLike;
+  readonly #getRoute: (() => string | null | undefined) | undefined;
+  #route: string | null;
+  #error: ErrorInfo | undefined;
+  #seen: unknown;
+  #tick: ClockTick | undefined;
+  #ended = false;
+
+  constructor(context: ExecutionContext, method: string, init: ServerRequestInit) {
+    this.context = context;
+    this.#method = method;
+    this.#startedAt = performance.now();
+    this.#response = init.response;
+    this.#getRoute = init.getRoute;
+    this.#route = eventRoute(init.route);
+  }
+
+  /** Runs `fn` (the rest of the request) with this span's context as the current context. */
+  run<T>(fn: () => T): T {
+    return runInContext(this.context, fn);
+  }
+
+  /** Sets the route template recorded on `response_sent`. */
+  setRoute(route: string | null | undefined): void {
+    const template = eventRoute(route);
+    if (template !== null) this.#route = template;
+  }
+
+  /**
+   * Records an error the framework saw (a thrown handler, an error middleware): an `error`
+   * event now, and the error on `response_sent`. The same error reported twice (by a hook and
+   * by a catch) is recorded once. Never throws.
+   */
+  recordError(error: unknown): void {
+    if (this.#ended || (this.#seen !== undefined && this.#seen === error)) return;
+    try {
+      const info = serializeError(error);
+      this.#seen = error;
+      this.#error ??= info;
+      this.context.record('error', info);
+    } catch {
+      // Recording is best effort.
+    }
+  }
+
+  /**
+   * Called just before the response headers go out: takes the `response_sent` clock step now
+   * and puts the trace id and that clock on the response (spec 2.6). The event itself is
+   * recorded when the response finishes, with this snapshot.
+   */
+  writeHeaders(): void {
+    if (this.#tick !== undefined || this.#ended) return;
+    const ctx = this.context;
+    this.#tick = ctx.tick();
+    try {
+      this.#response.setHeader(HEADER_TRACE_ID, ctx.traceId);
+      this.#response.setHeader(
+        HEADER_VC,
+        encodeClock(ctx.clock, { own: ctx.component, dropped: ctx.clockDropped }),
+      );
+    } catch {
+      // Headers refused (already flushed by a lower layer): the response goes out without them.
+    }
+  }
+
+  /**
+   * Records `response_sent` (once; later calls do nothing). Called by the lifecycle when the
+   * response finishes or the connection closes; an adapter may call it earlier from its own
+   * "response done" hook. Never throws.
+   */
+  end(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    try {
+      const response = this.#response;
+      const finished = response.writableFinished !== false;
+      const headersOut = this.#tick !== undefined || response.headersSent;
+      const status = headersOut ? (eventStatus(response.statusCode) ?? 500) : CLIENT_CLOSED_STATUS;
+      const error = this.#error ?? (finished ? undefined : ABORTED);
+      const route = this.#route ?? eventRoute(safeRoute(this.#getRoute));
+      const data: {
+        method: string;
+        route?: string | null;
+        status: number;
+        duration_ms: number;
+        error?: ErrorInfo;
+      } = {
+        method: this.#method,
+        status,
+        duration_ms: Math.max(0, performance.now() - this.#startedAt),
+      };
+      if (route !== null) data.route = route;
+      if (error !== undefined) data.error = error;
+      this.context.record(
+        'response_sent',
+        data,
+        this.#tick === undefined ? undefined : { tick: this.#tick },
+      );
+    } catch {
+      // Recording is best effort.
+    }
+  }
+}
+
+function safeRoute(getRoute: (() => string | null | undefined) | undefined): string | null {
+  if (getRoute === undefined) return null;
+  try {
+    return getRoute() ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The one node:http server lifecycle behind every framework adapter. Made once per middleware
+ * (construction validates the options and throws a `RacewayConfigError` when they are wrong);
+ * {@link ServerLifecycle.start} is then called for every request.
+ */
+export interface ServerLifecycle {
+  readonly tracer: Tracer;
+  /**
+   * Starts tracing one request: skips `ignorePaths`, extracts the incoming context, starts
+   * (joins or roots) an execution context, records `request_received`, and arranges for the
+   * response to carry `X-Raceway-Trace-Id` and `X-Raceway-VC` and for `response_sent` to be
+   * recorded when it finishes. Returns `undefined` (the request goes on untraced) when the
+   * tracer is disabled, the path is ignored, or anything goes wrong. Never throws.
+   */
+  start(init: ServerRequestInit): ServerSpan | undefined;
+}
+
+/**
+ * Creates the server lifecycle for a tracer, or for options (then `Tracer.fromOptions`).
+ *
+ * @example
+ * // A framework adapter in a few lines (Express-style middleware):
+ * export function racewayMiddleware(options: RacewayOptions) {
+ *   const lifecycle = createServerLifecycle(options);
+ *   return function raceway(req, res, next) {
+ *     const span = lifecycle.start({ request: req, response: res, getRoute: () => req.route?.path });
+ *     if (span === undefined) return next();
+ *     span.run(next);
+ *   };
+ * }
+ */
+export function createServerLifecycle(options: RacewayOptions | Tracer = {}): ServerLifecycle {
+  const tracer = options instanceof Tracer ? options : Tracer.fromOptions(options);
+  return {
+    tracer,
+    start(init) {
+      if (tracer.disabled) return undefined;
+      try {
+        const path = pathOf(init.request.url);
+        if (tracer.shouldIgnorePath(path)) return undefined;
+        const incoming = extractContext(incomingHeaders(init.request));
+        const context = tracer.startContext(incoming);
+        const method = eventMethod(init.request.method);
+        const span = new ServerSpan(context, method, init);
+        const route = eventRoute(init.route);
+        context.record('request_received', {
+          method,
+          path: eventPath(path),
+          ...(route === null ? {} : { route }),
+          incoming: { status: incoming.status, reasons: incoming.reasons },
+        });
+        watchResponse(init.response, span);
+        // Listeners the application adds to the request or response (reading the body itself,
+        // watching for a client that disconnects) run in the request's context.
+        if (isEmitter(init.request)) bindEmitter(init.request, context);
+        if (isEmitter(init.response)) bindEmitter(init.response, context);
+        return span;
+      } catch {
+        return undefined;
+      }
+    },
+  };
+}
+
+function isEmitter(value: unknown): value is ListenerEmitterLike {
+  const emitter = value as Partial<ListenerEmitterLike>;
+  return (
+    typeof emitter.on === 'function' &&
+    typeof emitter.prependListener === 'function' &&
+    typeof emitter.removeListener === 'function'
+  );
+}
+
+/**
+ * Hooks the one response: its `writeHead` (node calls it for implicit headers too, from the
+ * first `write`/`end`), and its `finish`/`close` events. Only this response object is touched;
+ * nothing global is patched.
+ */
+function watchResponse(response: OutgoingResponseLike, span: ServerSpan): void {
+  const writeHead = response.writeHead;
+  response.writeHead = function writeHeadWithTrace(this: unknown, ...args: unknown[]) {
+    span.writeHeaders();
+    return writeHead.apply(this, args);
+  };
+  const end = () => span.end();
+  response.once('finish', end);
+  response.once('close', end);
+}

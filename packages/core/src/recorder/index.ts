@@ -1,0 +1,5 @@
+export { trackEvent } from './custom.js';
+export { trackError } from './error.js';
+export { getTraceHeaders, mergeResponseClock, mergeResponseHeaders } from './headers.js';
+export { trackLockAcquire, trackLockRelease, withLock } from './locks.js';
+export { type StateSeen, type StateWritten, trackStateRead, trackStateWrite } from './state.js';

@@ -1,0 +1,77 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServerLifecycle, type RacewayOptions, type ServerSpan } from '@raceway/core';
+
+export type { RacewayOptions } from '@raceway/core';
+
+// Where the middleware leaves the request's span for racewayErrorHandler. A registered symbol,
+// so that the ESM and CJS builds of this package find each other's spans.
+const SPAN = Symbol.for('raceway.express.span');
+
+/** The parts of Express' request this adapter reads (Express 4 and 5 alike). */
+type ExpressRequest = IncomingMessage & {
+  route?: { path?: unknown };
+  baseUrl?: string;
+  [SPAN]?: ServerSpan;
+};
+
+/** Express' `next`. */
+type Next = (error?: unknown) => void;
+
+/**
+ * Express middleware (Express 4 and 5) that traces every request: joins the caller's trace (or
+ * starts one), runs the rest of the request in its execution context, records
+ * `request_received` and `response_sent` (with the route template, e.g. `/users/:id`), and
+ * returns `X-Raceway-Trace-Id` and `X-Raceway-VC` on the response. Register it before any other
+ * middleware. Throws a `RacewayConfigError` for invalid options, at once.
+ *
+ * @example
+ * import express from 'express';
+ * import { racewayErrorHandler, racewayMiddleware } from '@raceway/express';
+ *
+ * const app = express();
+ * app.use(racewayMiddleware({ serviceName: 'api-service', serverUrl: 'http://localhost:8080' }));
+ * app.get('/users/:id', handler);
+ * app.use(racewayErrorHandler()); // after the routes: records errors passed to error middleware
+ */
+export function racewayMiddleware(options: RacewayOptions = {}) {
+  const lifecycle = createServerLifecycle(options);
+  return function racewayExpress(req: IncomingMessage, res: ServerResponse, next: Next): void {
+    const request = req as ExpressRequest;
+    const span = lifecycle.start({ request, response: res, getRoute: () => routeOf(request) });
+    if (span === undefined) {
+      next();
+      return;
+    }
+    request[SPAN] = span;
+    span.run(() => next());
+  };
+}
+
+/**
+ * Express error middleware that records the error on the request's trace (an `error` event,
+ * and the error on `response_sent`), then passes it on unchanged to the next error handler.
+ * Register it after the routes and before your own error handlers.
+ *
+ * @example
+ * app.use(racewayErrorHandler());
+ * app.use((err, req, res, next) => res.status(500).json({ error: 'internal' }));
+ */
+export function racewayErrorHandler() {
+  // Express tells error middleware apart by its four parameters: keep all four.
+  return function racewayExpressError(
+    error: unknown,
+    req: IncomingMessage,
+    _res: ServerResponse,
+    next: Next,
+  ): void {
+    (req as ExpressRequest)[SPAN]?.recordError(error);
+    next(error);
+  };
+}
+
+/** The matched route template with the mount path of its router, e.g. `/api/users/:id`. */
+function routeOf(req: ExpressRequest): string | null {
+  const path = req.route?.path;
+  if (typeof path !== 'string') return null;
+  return (req.baseUrl ?? '') + path;
+}

@@ -1,0 +1,54 @@
+import { createServerLifecycle, type RacewayOptions, type ServerSpan } from '@raceway/core';
+import type { FastifyPluginCallback, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+
+export type { RacewayOptions } from '@raceway/core';
+
+const SPAN = Symbol('raceway.span');
+
+type TracedRequest = FastifyRequest & { [SPAN]?: ServerSpan | null };
+
+const plugin: FastifyPluginCallback<RacewayOptions> = (fastify, options, done) => {
+  const lifecycle = createServerLifecycle(options);
+  fastify.decorateRequest(SPAN, null);
+
+  fastify.addHook('onRequest', (request, reply, next) => {
+    const span = lifecycle.start({
+      request: request.raw,
+      response: reply.raw,
+      route: request.routeOptions?.url,
+    });
+    if (span === undefined) return next();
+    (request as TracedRequest)[SPAN] = span;
+    // Fastify runs the body parser in an AsyncResource bound to this point, so the context
+    // reaches validation, the handler and the later hooks without further help.
+    span.run(() => next());
+  });
+  fastify.addHook('onError', (request, _reply, error, next) => {
+    (request as TracedRequest)[SPAN]?.recordError(error);
+    next();
+  });
+  fastify.addHook('onResponse', (request, _reply, next) => {
+    (request as TracedRequest)[SPAN]?.end();
+    next();
+  });
+  done();
+};
+
+/**
+ * Fastify plugin (Fastify 4 and 5) that traces every request: joins the caller's trace (or
+ * starts one), runs hooks and handlers in its execution context, records `request_received`
+ * and `response_sent` (with the route template, e.g. `/users/:id`) and errors, and returns
+ * `X-Raceway-Trace-Id` and `X-Raceway-VC` on the response. It applies to the whole instance
+ * (fastify-plugin), so register it before the routes. Throws a `RacewayConfigError` for
+ * invalid options when registered.
+ *
+ * @example
+ * import Fastify from 'fastify';
+ * import { racewayPlugin } from '@raceway/fastify';
+ *
+ * const app = Fastify();
+ * await app.register(racewayPlugin, { serviceName: 'api-service', serverUrl: 'http://localhost:8080' });
+ * app.get('/users/:id', handler);
+ */
+export const racewayPlugin = fp(plugin, { fastify: '4.x || 5.x', name: '@raceway/fastify' });

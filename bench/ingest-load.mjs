@@ -46,7 +46,7 @@ function requestEvents(out, service, traceId, parent, tsUs) {
     route,
     incoming: { status: parent ? 'accepted' : 'absent', reasons: [] },
   });
-  const resource = `stock:sku-${Math.floor(Math.random() * 50)}`;
+  const resource = `stock:sku-${Math.floor(Math.random() * 5000)}`;
   push('state_read', { resource, value: Math.floor(Math.random() * 20), version: tick });
   const locked = Math.random() < 0.3;
   if (locked) push('lock_acquire', { lock: resource });
@@ -54,7 +54,12 @@ function requestEvents(out, service, traceId, parent, tsUs) {
   if (locked) push('lock_release', { lock: resource });
   if (Math.random() < 0.1) push('custom', { name: 'cache.miss', attributes: { key: resource } });
   const failed = Math.random() < 0.05;
-  if (failed) push('error', { type: 'Error', message: 'upstream timeout', stack: 'Error: upstream timeout\n    at handler (app.js:10:5)' });
+  if (failed)
+    push('error', {
+      type: 'Error',
+      message: 'upstream timeout',
+      stack: 'Error: upstream timeout\n    at handler (app.js:10:5)',
+    });
   return { span, component, clock, push, tsUs: () => tsUs, failed, route };
 }
 
@@ -65,11 +70,39 @@ function trace(out) {
   for (const callee of SERVICES.slice(1, 2 + Math.floor(Math.random() * 3))) {
     const clientSpan = hex(8);
     const host = `${callee}:8080`;
-    root.push('request_sent', { method: 'POST', url: `http://${host}/x`, host }, clientSpan, root.span);
-    const child = requestEvents(out, callee, traceId, { span: clientSpan, clock: root.clock }, root.tsUs());
-    child.push('response_sent', { method: 'POST', route: child.route, status: child.failed ? 503 : 200, duration_ms: 3.2 });
+    root.push(
+      'request_sent',
+      { method: 'POST', url: `http://${host}/x`, host },
+      clientSpan,
+      root.span,
+    );
+    const child = requestEvents(
+      out,
+      callee,
+      traceId,
+      { span: clientSpan, clock: root.clock },
+      root.tsUs(),
+    );
+    child.push('response_sent', {
+      method: 'POST',
+      route: child.route,
+      status: child.failed ? 503 : 200,
+      duration_ms: 3.2,
+    });
     Object.assign(root.clock, child.clock);
-    root.push('response_received', { method: 'POST', url: `http://${host}/x`, host, status: child.failed ? 503 : 200, duration_ms: 4.1, remote_clock: true }, clientSpan, root.span);
+    root.push(
+      'response_received',
+      {
+        method: 'POST',
+        url: `http://${host}/x`,
+        host,
+        status: child.failed ? 503 : 200,
+        duration_ms: 4.1,
+        remote_clock: true,
+      },
+      clientSpan,
+      root.span,
+    );
     ts = child.tsUs();
   }
   root.push('response_sent', { method: 'GET', route: root.route, status: 200, duration_ms: 12.5 });
@@ -85,14 +118,19 @@ const genStart = performance.now();
 for (let i = 0; i < wanted; i++) {
   const events = [];
   while (events.length < batch) trace(events);
-  const json = JSON.stringify({ sdk: { name: 'bench', version: '1' }, events: events.slice(0, batch) });
+  const json = JSON.stringify({
+    sdk: { name: 'bench', version: '1' },
+    events: events.slice(0, batch),
+  });
   const gz = gzipSync(json);
   rawBytes += json.length;
   gzBytes += gz.length;
   bodies.push(gz);
 }
 const generationMs = performance.now() - genStart;
-process.stderr.write(`generated ${bodies.length} batches in ${(generationMs / 1000).toFixed(1)} s\n`);
+process.stderr.write(
+  `generated ${bodies.length} batches in ${(generationMs / 1000).toFixed(1)} s\n`,
+);
 
 const dispatcher = new Agent({ connections, pipelining: 1, keepAliveTimeout: 30_000 });
 const latencies = [];
@@ -100,6 +138,7 @@ let acked = 0;
 let failures = 0;
 let next = 0;
 let exhausted = false;
+const cpuStart = process.cpuUsage();
 const start = performance.now();
 const deadline = start + seconds * 1000;
 
@@ -133,6 +172,7 @@ async function connection() {
 
 await Promise.all(Array.from({ length: connections }, connection));
 const elapsed = (performance.now() - start) / 1000;
+const cpu = process.cpuUsage(cpuStart);
 await dispatcher.close();
 latencies.sort((a, b) => a - b);
 const q = (p) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? 0;
@@ -147,6 +187,7 @@ process.stdout.write(
     p50Ms: q(0.5),
     p99Ms: q(0.99),
     maxMs: latencies[latencies.length - 1] ?? 0,
+    loadCpuPercent: (cpu.user + cpu.system) / 1e4 / elapsed,
     avgEventBytes: rawBytes / (bodies.length * batch),
     avgBatchGzipBytes: gzBytes / bodies.length,
   })}\n`,

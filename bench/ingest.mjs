@@ -12,7 +12,15 @@
 // Results: bench/results/ingest.md.
 
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chownSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -33,7 +41,11 @@ const connections = Number(values.connections);
 const batch = Number(values.batch);
 const backends = values.backends.split(',');
 
-const cli = join(dirname(createRequire(import.meta.url).resolve('@raceway/collector/package.json')), 'dist', 'cli.js');
+const cli = join(
+  dirname(createRequire(import.meta.url).resolve('@raceway/collector/package.json')),
+  'dist',
+  'cli.js',
+);
 if (!existsSync(cli)) {
   console.error(`${cli} is missing: run pnpm build first`);
   process.exit(1);
@@ -59,6 +71,13 @@ function startServer(command, args, env = {}) {
   });
 }
 
+/** CPU time (user + system) a process used so far, in seconds. */
+function cpuSeconds(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  // utime and stime are fields 14 and 15 of /proc/<pid>/stat, in clock ticks (100 per second).
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 /** Peak resident memory of a process (VmHWM), in MiB. */
 function peakRssMiB(pid) {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -67,10 +86,14 @@ function peakRssMiB(pid) {
 
 function runLoad(url) {
   const config = { url, seconds, connections, batch, maxEventsPerSec: 120_000 };
-  const out = execFileSync(process.execPath, [join(here, 'ingest-load.mjs'), JSON.stringify(config)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    maxBuffer: 1 << 20,
-  });
+  const out = execFileSync(
+    process.execPath,
+    [join(here, 'ingest-load.mjs'), JSON.stringify(config)],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      maxBuffer: 1 << 20,
+    },
+  );
   return JSON.parse(out.toString());
 }
 
@@ -91,18 +114,37 @@ function startPostgres() {
   execFileSync('mkdir', ['-p', dir]);
   const asRoot = process.getuid() === 0;
   if (asRoot) {
-    chownSync(dir, Number(execFileSync('id', ['-u', 'postgres'])), Number(execFileSync('id', ['-g', 'postgres'])));
-    chownSync(work, Number(execFileSync('id', ['-u', 'postgres'])), Number(execFileSync('id', ['-g', 'postgres'])));
+    chownSync(
+      dir,
+      Number(execFileSync('id', ['-u', 'postgres'])),
+      Number(execFileSync('id', ['-g', 'postgres'])),
+    );
+    chownSync(
+      work,
+      Number(execFileSync('id', ['-u', 'postgres'])),
+      Number(execFileSync('id', ['-g', 'postgres'])),
+    );
   }
   const run = (tool, args) => {
-    const [cmd, argv] = asRoot ? ['runuser', ['-u', 'postgres', '--', join(bin, tool), ...args]] : [join(bin, tool), args];
+    const [cmd, argv] = asRoot
+      ? ['runuser', ['-u', 'postgres', '--', join(bin, tool), ...args]]
+      : [join(bin, tool), args];
     const r = spawnSync(cmd, argv, { encoding: 'utf8', cwd: dir });
     if (r.status !== 0) throw new Error(`${tool}: ${r.stderr || r.stdout}`);
   };
   const port = 20000 + Math.floor(Math.random() * 20000);
   run('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8']);
   // Durable defaults (fsync, synchronous_commit on); a little more memory than the default.
-  run('pg_ctl', ['-D', data, '-l', join(dir, 'log'), '-w', '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c shared_buffers=256MB -c max_wal_size=2GB`, 'start']);
+  run('pg_ctl', [
+    '-D',
+    data,
+    '-l',
+    join(dir, 'log'),
+    '-w',
+    '-o',
+    `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c shared_buffers=256MB -c max_wal_size=2GB`,
+    'start',
+  ]);
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     stop: () => run('pg_ctl', ['-D', data, '-m', 'fast', '-w', 'stop']),
@@ -117,23 +159,62 @@ try {
     if (backend === 'sink') {
       server = await startServer(join(here, 'ingest-sink.mjs'), []);
     } else if (backend === 'sqlite') {
-      server = await startServer(cli, ['serve', '--port', '0', '--storage', `sqlite:${join(work, 'bench.db')}`, '--analysis-delay', '1000']);
+      server = await startServer(cli, [
+        'serve',
+        '--port',
+        '0',
+        '--storage',
+        `sqlite:${join(work, 'bench.db')}`,
+        '--analysis-delay',
+        '1000',
+      ]);
     } else if (backend === 'postgres') {
       pg = startPostgres();
       if (!pg) {
         console.error('no PostgreSQL found: skipping the postgres backend');
         continue;
       }
-      server = await startServer(cli, ['serve', '--port', '0', '--storage', pg.url, '--analysis-delay', '1000']);
+      server = await startServer(cli, [
+        'serve',
+        '--port',
+        '0',
+        '--storage',
+        pg.url,
+        '--analysis-delay',
+        '1000',
+      ]);
     } else {
       throw new Error(`unknown backend ${backend}`);
     }
-    console.error(`${backend}: ${server.url}, ${seconds} s, ${connections} connections, ${batch} events per batch`);
+    console.error(
+      `${backend}: ${server.url}, ${seconds} s, ${connections} connections, ${batch} events per batch`,
+    );
+    const cpuBefore = cpuSeconds(server.child.pid);
     const load = runLoad(server.url);
     const rss = peakRssMiB(server.child.pid);
+    // The load generator spends its first seconds generating batches: the collector idles then.
+    const serverCpu = cpuSeconds(server.child.pid) - cpuBefore;
+    // How far behind the background analysis is when the load stops, and how long it takes
+    // to catch up (a collector whose analysis cannot keep up would fall further behind).
+    let analysis = null;
+    if (backend !== 'sink') {
+      const status = await (await fetch(`${server.url}/api/analysis/status`)).json();
+      const t0 = performance.now();
+      await fetch(`${server.url}/api/analysis/run`, { method: 'POST' });
+      analysis = {
+        pendingTracesAtEnd: status.pending_traces,
+        catchUpSeconds: (performance.now() - t0) / 1000,
+      };
+    }
     await stop(server.child);
     pg?.stop();
-    results.push({ backend, ...load, peakRssMiB: rss });
+    results.push({
+      backend,
+      ...load,
+      peakRssMiB: rss,
+      serverCpuUsPerEvent: (serverCpu * 1e6) / load.events,
+      analysis,
+    });
     console.error(JSON.stringify(results[results.length - 1]));
   }
 } finally {
@@ -141,10 +222,27 @@ try {
 }
 
 const sink = results.find((r) => r.backend === 'sink');
-const rows = results.map(
-  (r) =>
-    `| ${r.backend === 'sink' ? 'baseline: bare HTTP sink (gunzip + JSON.parse, no validation, no storage)' : `collector, ${r.backend}`} | ${Math.round(r.eventsPerSec).toLocaleString('en-US')} | ${sink ? `${((r.eventsPerSec / sink.eventsPerSec) * 100).toFixed(0)} %` : 'n/a'} | ${r.p50Ms.toFixed(1)} | ${r.p99Ms.toFixed(1)} | ${Math.round(r.peakRssMiB)} | ${r.failures}${r.exhausted ? ' (load generator ran out of batches)' : ''} |`,
-);
+const name = (r) =>
+  r.backend === 'sink'
+    ? 'baseline: bare HTTP sink (gunzip + JSON.parse, no validation, no storage)'
+    : `collector, ${r.backend}`;
+const rows = results
+  .map((r) =>
+    [
+      name(r),
+      Math.round(r.eventsPerSec).toLocaleString('en-US'),
+      sink ? `${((r.eventsPerSec / sink.eventsPerSec) * 100).toFixed(0)} %` : 'n/a',
+      r.p50Ms.toFixed(1),
+      r.p99Ms.toFixed(1),
+      Math.round(r.peakRssMiB),
+      r.serverCpuUsPerEvent.toFixed(1),
+      r.analysis
+        ? `${r.analysis.pendingTracesAtEnd.toLocaleString('en-US')} traces, caught up in ${r.analysis.catchUpSeconds.toFixed(1)} s`
+        : 'n/a',
+      `${r.failures}${r.exhausted ? ' (load generator ran out of batches)' : ''}`,
+    ].join(' | '),
+  )
+  .map((line) => `| ${line} |`);
 const first = results[0];
 const report = `# Ingestion throughput
 
@@ -159,8 +257,8 @@ state_read/state_write, lock_acquire/release, custom, error; ~${Math.round(first
 ~${Math.round((first?.avgBatchGzipBytes ?? 0) / 1024)} KiB per gzip'd batch), every id new. Acknowledgements are durable: the collector answers 200 only
 after the commit (SQLite WAL + synchronous=FULL: fsync per group commit; PostgreSQL: fsync and synchronous_commit on).
 
-| server | events/s sustained | vs baseline | p50 ack ms | p99 ack ms | peak RSS MiB | failed batches |
-|---|---|---|---|---|---|---|
+| server | events/s sustained | vs baseline | p50 ack ms | p99 ack ms | peak RSS MiB | server CPU µs/event | analysis backlog at end | failed batches |
+|---|---|---|---|---|---|---|---|---|
 ${rows.join('\n')}
 
 Target: >= 50,000 events/s into SQLite with durable acknowledgements.

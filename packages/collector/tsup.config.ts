@@ -1,12 +1,14 @@
 import { racewayPackage } from '../../tooling/tsup.js';
 
-// Two entry points share one bundle of the collector: the library (`startCollector`) and the
-// `raceway` CLI. The CLI is emitted as ESM only with a shebang; the JSON schemas are inlined
-// from src/schemas so the published package never reaches outside itself.
+// The library (`startCollector`, ESM and CJS), the `raceway` CLI (ESM, with a shebang) and the
+// SQLite writer thread's script. The JSON schemas are inlined from src/schemas, so the
+// published package never reaches outside itself.
 export default [
-  racewayPackage(),
+  // shims: import.meta.url in the CommonJS build, which locates the writer thread's script.
+  racewayPackage({ shims: true }),
   racewayPackage({
-    entry: { cli: 'src/cli.ts' },
+    // The SQLite writer thread's script sits beside the bundles that start it.
+    entry: { cli: 'src/cli.ts', 'sqlite-writer-worker': 'src/storage/sqlite-writer-worker.ts' },
     format: ['esm'],
     dts: false,
     clean: false,

@@ -6,7 +6,11 @@ import {
   headersIntoRecord,
   startClientCall,
 } from '@raceway/core';
-import axios, { type AxiosInstance, type AxiosResponse, type InternalAxiosRequestConfig } from 'axios';
+import axios, {
+  type AxiosInstance,
+  type AxiosResponse,
+  type InternalAxiosRequestConfig,
+} from 'axios';
 
 /** Options of {@link instrumentAxios}. */
 export type AxiosInstrumentationOptions = ClientInstrumentationOptions;
@@ -109,7 +113,11 @@ function startCall(
     for (const [name, value] of Object.entries(call.headers)) {
       if (headers && typeof (headers as { set?: unknown }).set === 'function') {
         // AxiosHeaders matches names case-insensitively; `true` replaces an existing value.
-        (headers as { set(name: string, value: string, rewrite: boolean): void }).set(name, value, true);
+        (headers as { set(name: string, value: string, rewrite: boolean): void }).set(
+          name,
+          value,
+          true,
+        );
       } else if (headers && typeof headers === 'object') {
         headersIntoRecord(headers as Record<string, unknown>)(name, value);
       }

@@ -73,7 +73,10 @@ async function serve(args: string[]): Promise<void> {
       fail(`${options.host}:${options.port} is already in use: pick another port with --port`, 1);
     }
     if (err.code === 'EACCES' || err.code === 'EADDRNOTAVAIL') {
-      fail(`cannot listen on ${options.host}:${options.port} (${err.code}): pick another --host or --port`, 1);
+      fail(
+        `cannot listen on ${options.host}:${options.port} (${err.code}): pick another --host or --port`,
+        1,
+      );
     }
     fail(`cannot start: ${err.message}`, 1);
   }
@@ -88,7 +91,9 @@ async function serve(args: string[]): Promise<void> {
       process.exit(1);
     }
     stopping = true;
-    process.stdout.write(`raceway: ${signal} received, finishing requests in flight and closing storage\n`);
+    process.stdout.write(
+      `raceway: ${signal} received, finishing requests in flight and closing storage\n`,
+    );
     collector.close().then(
       () => {
         process.stdout.write('raceway: stopped\n');

@@ -26,15 +26,16 @@ export function parseDuration(text: string, what = 'duration'): number {
   }
   const ms = Number(match[1]) * UNIT_MS[match[2]!]!;
   if (!(ms > 0)) {
-    throw new RacewayConfigError('RACEWAY_INVALID_DURATION', `${what} "${text}" must be above zero`);
+    throw new RacewayConfigError(
+      'RACEWAY_INVALID_DURATION',
+      `${what} "${text}" must be above zero`,
+    );
   }
   return ms;
 }
 
 /** Where the collector keeps its data. */
-export type StorageLocation =
-  | { kind: 'sqlite'; path: string }
-  | { kind: 'postgres'; url: string };
+export type StorageLocation = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
 
 /**
  * Parses `sqlite:<path>` (relative paths resolve against `cwd`; `sqlite::memory:` keeps
@@ -56,9 +57,13 @@ export function parseStorage(text: string, cwd = process.cwd()): StorageLocation
     return { kind: 'sqlite', path: isAbsolute(path) ? path : resolve(cwd, path) };
   }
   if (/^postgres(ql)?:\/\//.test(text)) {
+    let host = '';
     try {
-      new URL(text);
+      host = new URL(text).hostname;
     } catch {
+      // reported below
+    }
+    if (host === '') {
       throw new RacewayConfigError(
         'RACEWAY_INVALID_STORAGE',
         `storage "${redactUrl(text)}" is not a valid PostgreSQL URL (postgres://user:password@host:5432/database)`,

@@ -24,7 +24,12 @@ export class HttpError extends Error {
   readonly error: string;
   readonly details: Record<string, unknown>;
 
-  constructor(statusCode: number, error: string, message: string, details: Record<string, unknown> = {}) {
+  constructor(
+    statusCode: number,
+    error: string,
+    message: string,
+    details: Record<string, unknown> = {},
+  ) {
     super(message);
     this.name = 'HttpError';
     this.statusCode = statusCode;

@@ -1,8 +1,8 @@
-export { startCollector, type Collector, type CollectorOptions } from './server.js';
-export { RacewayConfigError } from './errors.js';
 export { parseDuration, parseStorage, type StorageLocation } from './config.js';
-export { openStorage, SqliteStorage, PostgresStorage } from './storage/index.js';
-export type * from './storage/types.js';
-export type { StoredEvent, EventKind } from './event.js';
-export type { AnalysisEngine, AnalysisOptions, TraceAnalysisResult } from './scheduler/engine.js';
+export { RacewayConfigError } from './errors.js';
+export type { EventKind, StoredEvent } from './event.js';
 export type { AnalysisStatus } from './scheduler/analysis-scheduler.js';
+export type { AnalysisEngine, AnalysisOptions, TraceAnalysisResult } from './scheduler/engine.js';
+export { type Collector, type CollectorOptions, startCollector } from './server.js';
+export { openStorage, PostgresStorage, SqliteStorage } from './storage/index.js';
+export type * from './storage/types.js';

@@ -1,6 +1,12 @@
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { queryRoutes } from './api/routes.js';
-import { describeStorage, parseDuration, parsePort, parseStorage, type StorageLocation } from './config.js';
+import {
+  describeStorage,
+  parseDuration,
+  parsePort,
+  parseStorage,
+  type StorageLocation,
+} from './config.js';
 import { HttpError, RacewayConfigError } from './errors.js';
 import { formatBytes } from './ingest/body.js';
 import { ingestRoutes } from './ingest/route.js';
@@ -81,7 +87,9 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
   const port = parsePort(options.port ?? 8080);
   const host = options.host ?? '127.0.0.1';
   const retentionMs =
-    typeof options.retention === 'number' ? options.retention : parseDuration(options.retention ?? '7d', 'retention');
+    typeof options.retention === 'number'
+      ? options.retention
+      : parseDuration(options.retention ?? '7d', 'retention');
   if (!(retentionMs > 0)) {
     throw new RacewayConfigError('RACEWAY_INVALID_DURATION', 'retention must be above zero');
   }
@@ -128,7 +136,9 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
   app.setErrorHandler((err: FastifyError | HttpError, request, reply) => {
     if (err instanceof HttpError) {
       if (err.statusCode === 401) reply.header('www-authenticate', 'Bearer');
-      return reply.code(err.statusCode).send({ error: err.error, message: err.message, ...err.details });
+      return reply
+        .code(err.statusCode)
+        .send({ error: err.error, message: err.message, ...err.details });
     }
     const status = err.statusCode ?? 500;
     if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {

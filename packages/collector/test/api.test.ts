@@ -9,17 +9,29 @@ import { getJson, makeTrace, newTraceId, postBatch } from './fixtures.js';
 
 // A stand-in for the analysis module with simple, predictable output, so that these tests
 // check the collector's wiring (scheduling, storage, filters, pagination) on their own.
-const ref = (e: StoredEvent) => ({ id: e.id, trace_id: e.trace_id, service: e.service, ts_us: e.ts_us });
+const ref = (e: StoredEvent) => ({
+  id: e.id,
+  trace_id: e.trace_id,
+  service: e.service,
+  ts_us: e.ts_us,
+});
 const engine: AnalysisEngine = {
   analyzeTrace(events) {
     const reads = events.filter((e) => e.kind === 'state_read');
     const writes = events.filter((e) => e.kind === 'state_write');
     return {
       traceId: events[0]!.trace_id,
-      races: writes.map((w, i) => ({ kind: 'read-write', resource: w.data.resource, a: ref(reads[i] ?? w), b: ref(w) })),
+      races: writes.map((w, i) => ({
+        kind: 'read-write',
+        resource: w.data.resource,
+        a: ref(reads[i] ?? w),
+        b: ref(w),
+      })),
       criticalPath: { services: [...new Set(events.map((e) => e.service))] },
       diagnostics: {
-        uninstrumented: events.filter((e) => e.kind === 'request_sent' && String(e.data.host).includes('example')).map(ref),
+        uninstrumented: events
+          .filter((e) => e.kind === 'request_sent' && String(e.data.host).includes('example'))
+          .map(ref),
       },
     };
   },
@@ -28,17 +40,28 @@ const engine: AnalysisEngine = {
     const races = [];
     for (let i = 1; i < writes.length; i++) {
       const [a, b] = [writes[i - 1]!, writes[i]!];
-      if (a.trace_id !== b.trace_id) races.push({ kind: 'lost_update', resource: b.data.resource, a: ref(a), b: ref(b) });
+      if (a.trace_id !== b.trace_id)
+        races.push({ kind: 'lost_update', resource: b.data.resource, a: ref(a), b: ref(b) });
     }
     return races;
   },
   buildDependencyGraph(events) {
     const nodes = [...new Set(events.map((e) => e.service))].sort().map((id) => ({ id }));
-    return { nodes, edges: [{ from: 'frontend', to: 'inventory', calls: events.filter((e) => e.kind === 'request_sent').length }] };
+    return {
+      nodes,
+      edges: [
+        {
+          from: 'frontend',
+          to: 'inventory',
+          calls: events.filter((e) => e.kind === 'request_sent').length,
+        },
+      ],
+    };
   },
   serviceMetrics(events) {
     const by = new Map<string, number>();
-    for (const e of events) if (e.kind === 'response_sent') by.set(e.service, (by.get(e.service) ?? 0) + 1);
+    for (const e of events)
+      if (e.kind === 'response_sent') by.set(e.service, (by.get(e.service) ?? 0) + 1);
     return [...by].map(([service, requests]) => ({ service, requests }));
   },
 };
@@ -59,7 +82,7 @@ beforeAll(async () => {
   for (let i = 0; i < 5; i++) {
     traces.push(
       makeTrace({
-        startUs: base + i * 60_000_000,
+        startUs: base + i * 1_000_000,
         frontend: 'frontend',
         backend: i === 4 ? 'billing' : 'inventory',
         backendStatus: i === 2 ? 500 : 200,
@@ -102,17 +125,20 @@ describe('GET /api/traces', () => {
 
   it('filters by service, status and time, and pages with next_cursor', async () => {
     const billing = await api(`/api/traces?${window}&service=billing`);
-    expect(billing.json.traces.map((t: { trace_id: string }) => t.trace_id)).toEqual([traces[4]![0]!.trace_id]);
+    expect(billing.json.traces.map((t: { trace_id: string }) => t.trace_id)).toEqual([
+      traces[4]![0]!.trace_id,
+    ]);
     const errors = await api(`/api/traces?${window}&status=error`);
-    expect(errors.json.traces.map((t: { trace_id: string }) => t.trace_id)).toEqual([traces[2]![0]!.trace_id]);
-    const late = await api(`/api/traces?from=${base / 1000 + 150_000}&to=${base / 1000 + 3_600_000}`);
+    expect(errors.json.traces.map((t: { trace_id: string }) => t.trace_id)).toEqual([
+      traces[2]![0]!.trace_id,
+    ]);
+    const late = await api(`/api/traces?from=${base / 1000 + 2_500}&to=${base / 1000 + 3_600_000}`);
     expect(late.json.traces).toHaveLength(2);
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
-      const page: { json: { traces: Array<{ trace_id: string }>; next_cursor: string | null } } = await api(
-        `/api/traces?${window}&limit=2${cursor ? `&cursor=${cursor}` : ''}`,
-      );
+      const page: { json: { traces: Array<{ trace_id: string }>; next_cursor: string | null } } =
+        await api(`/api/traces?${window}&limit=2${cursor ? `&cursor=${cursor}` : ''}`);
       seen.push(...page.json.traces.map((t) => t.trace_id));
       cursor = page.json.next_cursor;
     } while (cursor);
@@ -142,55 +168,101 @@ describe('GET /api/traces/:traceId', () => {
     expect(json.event_count).toBe(events.length);
     expect(json.spans).toHaveLength(1);
     const root = json.spans[0];
-    expect(root).toMatchObject({ kind: 'server', service: 'frontend', method: 'GET', route: '/checkout/:id', status: 200, duration_ms: 10, parent_span_id: null });
+    expect(root).toMatchObject({
+      kind: 'server',
+      service: 'frontend',
+      method: 'GET',
+      route: '/checkout/:id',
+      status: 200,
+      duration_ms: 10,
+      parent_span_id: null,
+    });
     expect(root.children.map((c: { kind: string; host: string }) => [c.kind, c.host])).toEqual([
       ['client', 'inventory:8080'],
       ['client', 'pay.example'],
     ]);
     const call = root.children[0];
-    expect(call).toMatchObject({ status: 200, duration_ms: 6, url: 'http://inventory:8080/reserve' });
+    expect(call).toMatchObject({
+      status: 200,
+      duration_ms: 6,
+      url: 'http://inventory:8080/reserve',
+    });
     expect(call.children).toHaveLength(1);
     const server = call.children[0];
-    expect(server).toMatchObject({ kind: 'server', service: 'inventory', route: '/reserve', parent_span_id: call.span_id });
-    expect(server.events.map((e: { kind: string }) => e.kind)).toEqual(['request_received', 'state_read', 'state_write', 'response_sent']);
+    expect(server).toMatchObject({
+      kind: 'server',
+      service: 'inventory',
+      route: '/reserve',
+      parent_span_id: call.span_id,
+    });
+    expect(server.events.map((e: { kind: string }) => e.kind)).toEqual([
+      'request_received',
+      'state_read',
+      'state_write',
+      'response_sent',
+    ]);
     const write = events.find((e) => e.kind === 'state_write')!;
-    expect(server.events[2]).toEqual({ id: write.id, kind: 'state_write', ts_us: write.ts_us, component: write.component, clock: write.clock, data: write.data });
+    expect(server.events[2]).toEqual({
+      id: write.id,
+      kind: 'state_write',
+      ts_us: write.ts_us,
+      component: write.component,
+      clock: write.clock,
+      data: write.data,
+    });
     expect(root.children[1].children).toEqual([]);
   });
 
   it('accepts the dashed UUID form of a trace id', async () => {
     const id = traces[0]![0]!.trace_id;
-    const uuid = `${id.slice(0, 8)}-${id.slice(8, 12)}-${id.slice(12, 16)}-${id.slice(16, 20)}-${id.slice(20)}`.toUpperCase();
+    const uuid =
+      `${id.slice(0, 8)}-${id.slice(8, 12)}-${id.slice(12, 16)}-${id.slice(16, 20)}-${id.slice(20)}`.toUpperCase();
     const { status, json } = await api(`/api/traces/${uuid}`);
     expect(status).toBe(200);
     expect(json.trace_id).toBe(id);
   });
 
-  it.each(['', '/critical-path', '/races', '/diagnostics'])('answers 404 for an unknown trace (%s) and 400 for a malformed id', async (suffix) => {
-    const unknown = await api(`/api/traces/${newTraceId()}${suffix}`);
-    expect(unknown.status).toBe(404);
-    expect(unknown.json).toMatchObject({ error: 'not_found' });
-    expect(unknown.json.message).toMatch(/retention/);
-    const bad = await api(`/api/traces/not-a-trace${suffix}`);
-    expect(bad.status).toBe(400);
-    expect(bad.json.message).toMatch(/not a trace id/);
-  });
+  it.each(['', '/critical-path', '/races', '/diagnostics'])(
+    'answers 404 for an unknown trace (%s) and 400 for a malformed id',
+    async (suffix) => {
+      const unknown = await api(`/api/traces/${newTraceId()}${suffix}`);
+      expect(unknown.status).toBe(404);
+      expect(unknown.json).toMatchObject({ error: 'not_found' });
+      expect(unknown.json.message).toMatch(/retention/);
+      const bad = await api(`/api/traces/not-a-trace${suffix}`);
+      expect(bad.status).toBe(400);
+      expect(bad.json.message).toMatch(/not a trace id/);
+    },
+  );
 });
 
 describe('analysis', () => {
   it('is pending until run, then serves critical paths, races and diagnostics', async () => {
     const id = traces[1]![0]!.trace_id;
     const before = await api(`/api/traces/${id}/critical-path`);
-    expect(before.json).toMatchObject({ trace_id: id, analysis: 'pending', analyzed_at: null, critical_path: null });
+    expect(before.json).toMatchObject({
+      trace_id: id,
+      analysis: 'pending',
+      analyzed_at: null,
+      critical_path: null,
+    });
     expect((await api('/api/analysis/status')).json.pending_traces).toBe(5);
 
     const run = await fetch(`${collector.url}/api/analysis/run`, { method: 'POST' });
     expect(run.status).toBe(200);
     const status = (await run.json()) as Record<string, number>;
-    expect(status).toMatchObject({ pending_traces: 0, pending_resources: 0, traces_analyzed: 5, failures: 0 });
+    expect(status).toMatchObject({
+      pending_traces: 0,
+      pending_resources: 0,
+      traces_analyzed: 5,
+      failures: 0,
+    });
 
     const path = await api(`/api/traces/${id}/critical-path`);
-    expect(path.json).toMatchObject({ analysis: 'done', critical_path: { services: ['frontend', 'inventory'] } });
+    expect(path.json).toMatchObject({
+      analysis: 'done',
+      critical_path: { services: ['frontend', 'inventory'] },
+    });
     expect(Date.parse(path.json.analyzed_at)).toBeGreaterThan(0);
     const diagnostics = await api(`/api/traces/${id}/diagnostics`);
     expect(diagnostics.json.diagnostics.uninstrumented).toHaveLength(1);
@@ -215,13 +287,15 @@ describe('analysis', () => {
     expect((await api('/api/races?resource=stock:sku-9')).json.races).toHaveLength(9);
     expect((await api('/api/races?resource=other')).json.races).toHaveLength(0);
     const billing = await api('/api/races?service=billing');
-    expect(billing.json.races.map((r: { scope: string }) => r.scope).sort()).toEqual(['cross', 'trace']);
+    expect(billing.json.races.map((r: { scope: string }) => r.scope).sort()).toEqual([
+      'cross',
+      'trace',
+    ]);
     const ids: string[] = [];
     let cursor: string | null = null;
     do {
-      const page: { json: { races: Array<{ id: string }>; next_cursor: string | null } } = await api(
-        `/api/races?limit=4${cursor ? `&cursor=${cursor}` : ''}`,
-      );
+      const page: { json: { races: Array<{ id: string }>; next_cursor: string | null } } =
+        await api(`/api/races?limit=4${cursor ? `&cursor=${cursor}` : ''}`);
       ids.push(...page.json.races.map((r) => r.id));
       cursor = page.json.next_cursor;
     } while (cursor);
@@ -231,12 +305,19 @@ describe('analysis', () => {
 
   it('lists traces with diagnostics', async () => {
     const { json } = await api(`/api/diagnostics?${window}`);
-    expect(json.traces.map((t: { trace_id: string }) => t.trace_id)).toEqual([traces[1]![0]!.trace_id]);
+    expect(json.traces.map((t: { trace_id: string }) => t.trace_id)).toEqual([
+      traces[1]![0]!.trace_id,
+    ]);
     expect(json.traces[0].diagnostic_count).toBe(1);
   });
 
   it('analyses quiet traces by itself after the configured delay', async () => {
-    const quick = await startCollector({ port: 0, storage: 'sqlite::memory:', engine, analysisDelayMs: 20 });
+    const quick = await startCollector({
+      port: 0,
+      storage: 'sqlite::memory:',
+      engine,
+      analysisDelayMs: 20,
+    });
     try {
       const events = makeTrace();
       await postBatch(quick.url, { events });
@@ -246,7 +327,9 @@ describe('analysis', () => {
         analysis = (await getJson(`${quick.url}/api/traces/${events[0]!.trace_id}`)).json.analysis;
       }
       expect(analysis).toBe('done');
-      expect((await getJson(`${quick.url}/api/traces/${events[0]!.trace_id}/races`)).json.races).toHaveLength(1);
+      expect(
+        (await getJson(`${quick.url}/api/traces/${events[0]!.trace_id}/races`)).json.races,
+      ).toHaveLength(1);
     } finally {
       await quick.close();
     }
@@ -266,9 +349,15 @@ describe('aggregates', () => {
     );
     expect(services.json).toMatchObject({ from: '2025-01-01T12:00:00.000000Z', truncated: false });
     const deps = await api(`/api/dependencies?${window}`);
-    expect(deps.json.nodes.map((n: { id: string }) => n.id)).toEqual(['billing', 'frontend', 'inventory']);
+    expect(deps.json.nodes.map((n: { id: string }) => n.id)).toEqual([
+      'billing',
+      'frontend',
+      'inventory',
+    ]);
     expect(deps.json.edges[0].calls).toBe(6);
-    expect((await api('/api/services?from=2025-02-01T00:00:00Z&to=2025-01-01T00:00:00Z')).status).toBe(400);
+    expect(
+      (await api('/api/services?from=2025-02-01T00:00:00Z&to=2025-01-01T00:00:00Z')).status,
+    ).toBe(400);
     // Default range: the last hour, where nothing was sent.
     expect((await api('/api/dependencies')).json.events_considered).toBe(0);
   });
@@ -288,7 +377,10 @@ describe('health, errors and documentation', () => {
   it('answers unknown routes with a JSON 404', async () => {
     const { status, json } = await api('/api/nothing');
     expect(status).toBe(404);
-    expect(json).toEqual({ error: 'not_found', message: 'no route GET /api/nothing: see /api/openapi.json' });
+    expect(json).toEqual({
+      error: 'not_found',
+      message: 'no route GET /api/nothing: see /api/openapi.json',
+    });
   });
 
   it('documents every route in /api/openapi.json, and documents no route that does not exist', async () => {
@@ -305,7 +397,13 @@ describe('health, errors and documentation', () => {
 
 describe('retention', () => {
   it('deletes data older than the retention period on its periodic run', async () => {
-    const c = await startCollector({ port: 0, storage: 'sqlite::memory:', engine, retention: '1h', retentionIntervalMs: 30 });
+    const c = await startCollector({
+      port: 0,
+      storage: 'sqlite::memory:',
+      engine,
+      retention: '1h',
+      retentionIntervalMs: 30,
+    });
     try {
       const old = makeTrace({ startUs: Date.now() * 1000 - 2 * 3_600_000_000 });
       const fresh = makeTrace();
@@ -324,7 +422,9 @@ describe('retention', () => {
   });
 
   it('refuses a retention that is not a duration', async () => {
-    await expect(startCollector({ port: 0, storage: 'sqlite::memory:', retention: 'forever' })).rejects.toMatchObject({
+    await expect(
+      startCollector({ port: 0, storage: 'sqlite::memory:', retention: 'forever' }),
+    ).rejects.toMatchObject({
       name: 'RacewayConfigError',
       code: 'RACEWAY_INVALID_DURATION',
     });

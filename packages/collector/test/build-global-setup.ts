@@ -22,8 +22,12 @@ function newestMtime(dir: string): number {
 export default function setup() {
   const cli = join(root, 'dist', 'cli.js');
   if (existsSync(cli) && statSync(cli).mtimeMs >= newestMtime(join(root, 'src'))) return;
-  execFileSync(process.execPath, [createRequire(import.meta.url).resolve('tsup/dist/cli-default.js')], {
-    cwd: root,
-    stdio: 'pipe',
-  });
+  execFileSync(
+    process.execPath,
+    [createRequire(import.meta.url).resolve('tsup/dist/cli-default.js')],
+    {
+      cwd: root,
+      stdio: 'pipe',
+    },
+  );
 }

@@ -15,12 +15,17 @@ export interface RunningCli {
 
 /** The environment without any RACEWAY_* variable of the developer's shell. */
 export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('RACEWAY_')));
+  const env = Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => !k.startsWith('RACEWAY_')),
+  );
   return { ...env, ...extra };
 }
 
 /** Runs `raceway <args>` and resolves once it printed its start-up line. */
-export function startCli(args: string[], options: { cwd: string; env?: Record<string, string> }): Promise<RunningCli> {
+export function startCli(
+  args: string[],
+  options: { cwd: string; env?: Record<string, string> },
+): Promise<RunningCli> {
   const child = spawn(process.execPath, [CLI, ...args], {
     cwd: options.cwd,
     env: cleanEnv(options.env),
@@ -30,7 +35,10 @@ export function startCli(args: string[], options: { cwd: string; env?: Record<st
   let err = '';
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no start-up line within 15 s; stderr: ${err}`)), 15_000);
+    const timer = setTimeout(
+      () => reject(new Error(`no start-up line within 15 s; stderr: ${err}`)),
+      15_000,
+    );
     child.stderr!.on('data', (chunk) => {
       err += chunk;
     });
@@ -39,7 +47,14 @@ export function startCli(args: string[], options: { cwd: string; env?: Record<st
       const match = /^raceway collector .* listening on (http:\/\/\S+) .*$/m.exec(out);
       if (match) {
         clearTimeout(timer);
-        resolve({ child, url: match[1]!, line: match[0], stdout: () => out, stderr: () => err, exited });
+        resolve({
+          child,
+          url: match[1]!,
+          line: match[0],
+          stdout: () => out,
+          stderr: () => err,
+          exited,
+        });
       }
     });
     void exited.then((code) => {

@@ -2,8 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { makeTrace, postBatch } from './fixtures.js';
 import { runCli, startCli } from './cli-process.js';
+import { makeTrace, postBatch } from './fixtures.js';
 
 const cwd = mkdtempSync(join(tmpdir(), 'raceway-cli-'));
 afterAll(() => rmSync(cwd, { recursive: true, force: true }));
@@ -40,7 +40,10 @@ describe('raceway serve', () => {
       expect(cli.line).toContain('API keys: 2');
       const events = makeTrace();
       expect((await postBatch(cli.url, { events })).status).toBe(401);
-      expect((await postBatch(cli.url, { events }, { headers: { authorization: 'Bearer beta' } })).status).toBe(200);
+      expect(
+        (await postBatch(cli.url, { events }, { headers: { authorization: 'Bearer beta' } }))
+          .status,
+      ).toBe(200);
     } finally {
       cli.child.kill('SIGINT');
       expect(await cli.exited).toBe(0);
@@ -48,14 +51,43 @@ describe('raceway serve', () => {
   });
 
   it('lets flags win over the environment, with repeatable --api-key', async () => {
-    const cli = await startCli(['serve', '--port', '0', '--api-key', 'one', '--api-key', 'two', '--storage', 'sqlite:flag.db'], {
-      cwd,
-      env: { RACEWAY_API_KEYS: 'env-key', RACEWAY_STORAGE: 'sqlite:env.db' },
-    });
+    const cli = await startCli(
+      [
+        'serve',
+        '--port',
+        '0',
+        '--api-key',
+        'one',
+        '--api-key',
+        'two',
+        '--storage',
+        'sqlite:flag.db',
+      ],
+      {
+        cwd,
+        env: { RACEWAY_API_KEYS: 'env-key', RACEWAY_STORAGE: 'sqlite:env.db' },
+      },
+    );
     try {
       expect(cli.line).toContain(`data: SQLite ${join(cwd, 'flag.db')}`);
-      expect((await postBatch(cli.url, { events: makeTrace() }, { headers: { authorization: 'Bearer two' } })).status).toBe(200);
-      expect((await postBatch(cli.url, { events: makeTrace() }, { headers: { authorization: 'Bearer env-key' } })).status).toBe(401);
+      expect(
+        (
+          await postBatch(
+            cli.url,
+            { events: makeTrace() },
+            { headers: { authorization: 'Bearer two' } },
+          )
+        ).status,
+      ).toBe(200);
+      expect(
+        (
+          await postBatch(
+            cli.url,
+            { events: makeTrace() },
+            { headers: { authorization: 'Bearer env-key' } },
+          )
+        ).status,
+      ).toBe(401);
     } finally {
       cli.child.kill('SIGTERM');
       await cli.exited;

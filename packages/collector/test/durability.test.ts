@@ -5,8 +5,8 @@ import { gzipSync } from 'node:zlib';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { StoredEvent } from '../src/event.js';
-import { ContextRecorder, newTraceId } from './fixtures.js';
 import { startCli } from './cli-process.js';
+import { ContextRecorder, newTraceId } from './fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'raceway-durability-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -14,9 +14,16 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 /** One trace of `size` events: a request whose handler reads and writes state. */
 function batch(size: number): StoredEvent[] {
   const r = new ContextRecorder('orders', newTraceId(), null, Date.now() * 1000);
-  r.record('request_received', { method: 'POST', path: '/orders', incoming: { status: 'absent', reasons: [] } });
+  r.record('request_received', {
+    method: 'POST',
+    path: '/orders',
+    incoming: { status: 'absent', reasons: [] },
+  });
   while (r.events.length < size) {
-    r.record(r.events.length % 2 ? 'state_read' : 'state_write', { resource: `order:${r.events.length % 7}`, value: r.events.length });
+    r.record(r.events.length % 2 ? 'state_read' : 'state_write', {
+      resource: `order:${r.events.length % 7}`,
+      value: r.events.length,
+    });
   }
   return r.events;
 }
@@ -64,12 +71,18 @@ describe('durability', () => {
         expect(res.status).toBe(200);
         expect(((await res.json()) as { event_count: number }).event_count).toBe(events.length);
       }
-      const health = (await (await fetch(`${again.url}/healthz`)).json()) as { counts: { events: number } };
+      const health = (await (await fetch(`${again.url}/healthz`)).json()) as {
+        counts: { events: number };
+      };
       expect(health.counts.events).toBeGreaterThanOrEqual(acked.length * 200);
-      // And every acknowledged id is in the file.
+      // And every acknowledged id is in the file (ids are stored as 16-byte blobs).
       const db = new Database(join(dir, 'raceway.db'), { readonly: true });
-      const has = db.prepare('SELECT count(*) AS n FROM events WHERE id = ?').pluck();
-      const missing = acked.flat().filter((e) => has.get(e.id) !== 1);
+      const has = db
+        .prepare('SELECT count(*) AS n FROM events WHERE trace_id = ? AND id = ?')
+        .pluck();
+      const missing = acked
+        .flat()
+        .filter((e) => has.get(Buffer.from(e.trace_id, 'hex'), Buffer.from(e.id, 'hex')) !== 1);
       db.close();
       expect(missing).toEqual([]);
     } finally {

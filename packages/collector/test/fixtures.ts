@@ -19,6 +19,7 @@ interface Ctx {
 /** Builds valid events for one execution context, with a ticking vector clock. */
 export class ContextRecorder {
   private readonly ctx: Ctx;
+  private readonly instance: string;
   readonly events: StoredEvent[] = [];
 
   constructor(
@@ -27,10 +28,12 @@ export class ContextRecorder {
     parent: string | null,
     private tsUs: number,
     clock: Record<string, number> = {},
+    options: { spanId?: string; instance?: string } = {},
   ) {
+    this.instance = options.instance ?? `${service}-1`;
     this.ctx = {
       traceId,
-      spanId: newSpanId(),
+      spanId: options.spanId ?? newSpanId(),
       parent,
       service,
       component: `${service}#${hex(4)}`,
@@ -42,16 +45,25 @@ export class ContextRecorder {
     return this.ctx.spanId;
   }
 
+  get component() {
+    return this.ctx.component;
+  }
+
   get clock() {
     return { ...this.ctx.clock };
   }
 
   merge(clock: Record<string, number>) {
-    for (const [k, v] of Object.entries(clock)) this.ctx.clock[k] = Math.max(this.ctx.clock[k] ?? 0, v);
+    for (const [k, v] of Object.entries(clock))
+      this.ctx.clock[k] = Math.max(this.ctx.clock[k] ?? 0, v);
   }
 
   /** Records an event of the context; `span` overrides the span (client calls). */
-  record(kind: StoredEvent['kind'], data: Record<string, unknown>, span?: { id: string; parent: string | null }) {
+  record(
+    kind: StoredEvent['kind'],
+    data: Record<string, unknown>,
+    span?: { id: string; parent: string | null },
+  ) {
     const c = this.ctx;
     c.clock[c.component] = (c.clock[c.component] ?? 0) + 1;
     this.tsUs += 1000;
@@ -61,7 +73,7 @@ export class ContextRecorder {
       span_id: span?.id ?? c.spanId,
       parent_span_id: span ? span.parent : c.parent,
       service: c.service,
-      instance: `${c.service}-1`,
+      instance: this.instance,
       component: c.component,
       ts_us: this.tsUs,
       kind,
@@ -70,6 +82,11 @@ export class ContextRecorder {
     };
     this.events.push(event);
     return event;
+  }
+
+  /** Sets the time of the next event (µs) minus one millisecond step. */
+  at(tsUs: number) {
+    this.tsUs = tsUs - 1000;
   }
 
   advance(ms: number) {
@@ -112,7 +129,11 @@ export function makeTrace(options: TraceOptions = {}): StoredEvent[] {
   });
   const clientSpan = newSpanId();
   const url = `http://${backend}:8080/reserve`;
-  fe.record('request_sent', { method: 'POST', url, host: `${backend}:8080` }, { id: clientSpan, parent: fe.spanId });
+  fe.record(
+    'request_sent',
+    { method: 'POST', url, host: `${backend}:8080` },
+    { id: clientSpan, parent: fe.spanId },
+  );
   const be = new ContextRecorder(backend, traceId, clientSpan, fe.now + 200, fe.clock);
   be.record('request_received', {
     method: 'POST',
@@ -140,7 +161,11 @@ export function makeTrace(options: TraceOptions = {}): StoredEvent[] {
   if (options.uninstrumentedHost) {
     const span = newSpanId();
     const u = `https://${options.uninstrumentedHost}/charge`;
-    fe.record('request_sent', { method: 'POST', url: u, host: options.uninstrumentedHost }, { id: span, parent: fe.spanId });
+    fe.record(
+      'request_sent',
+      { method: 'POST', url: u, host: options.uninstrumentedHost },
+      { id: span, parent: fe.spanId },
+    );
     fe.record(
       'response_received',
       { method: 'POST', url: u, host: options.uninstrumentedHost, status: 201, duration_ms: 12 },
@@ -159,7 +184,11 @@ export function makeTrace(options: TraceOptions = {}): StoredEvent[] {
 /** One event of every kind, all valid, in one trace. */
 export function everyKind(traceId = newTraceId()): StoredEvent[] {
   const r = new ContextRecorder('svc', traceId, null, Date.now() * 1000);
-  r.record('request_received', { method: 'GET', path: '/', incoming: { status: 'absent', reasons: [] } });
+  r.record('request_received', {
+    method: 'GET',
+    path: '/',
+    incoming: { status: 'absent', reasons: [] },
+  });
   r.record('lock_acquire', { lock: 'l1' });
   r.record('state_read', { resource: 'r1' });
   r.record('state_write', { resource: 'r1', value: { a: 1 }, atomic: true });
@@ -169,38 +198,59 @@ export function everyKind(traceId = newTraceId()): StoredEvent[] {
   r.record('custom', { name: 'note', attributes: { k: 'v' } });
   r.record('error', { type: 'TypeError', message: 'boom' });
   const span = newSpanId();
-  r.record('request_sent', { method: 'GET', url: 'http://x/', host: 'x' }, { id: span, parent: r.spanId });
-  r.record('response_received', { method: 'GET', url: 'http://x/', host: 'x', error: { type: 'Error', message: 'ECONNREFUSED' }, duration_ms: 1 }, { id: span, parent: r.spanId });
+  r.record(
+    'request_sent',
+    { method: 'GET', url: 'http://x/', host: 'x' },
+    { id: span, parent: r.spanId },
+  );
+  r.record(
+    'response_received',
+    {
+      method: 'GET',
+      url: 'http://x/',
+      host: 'x',
+      error: { type: 'Error', message: 'ECONNREFUSED' },
+      duration_ms: 1,
+    },
+    { id: span, parent: r.spanId },
+  );
   r.record('response_sent', { method: 'GET', status: 500, duration_ms: 3 });
   return r.events;
 }
+
+/** A parsed JSON answer, read freely by the tests (they assert its shape). */
+// biome-ignore lint/suspicious/noExplicitAny: test answers are checked by assertions, not types
+export type Json = any;
 
 /** POSTs a batch; `gzip` compresses it. */
 export async function postBatch(
   url: string,
   body: unknown,
   options: { gzip?: boolean; headers?: Record<string, string>; raw?: Buffer | string } = {},
-): Promise<{ status: number; json: Record<string, any>; text: string; headers: Headers }> {
+): Promise<{ status: number; json: Json; text: string; headers: Headers }> {
   let payload: Buffer | string = options.raw ?? JSON.stringify(body);
-  const headers: Record<string, string> = { 'content-type': 'application/json', ...options.headers };
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    ...options.headers,
+  };
   if (options.gzip) {
     payload = gzipSync(payload);
     headers['content-encoding'] = 'gzip';
   }
   const res = await fetch(`${url}/v1/events`, { method: 'POST', headers, body: payload });
   const text = await res.text();
-  let json: Record<string, unknown> | null = null;
+  let json: Json = null;
   try {
-    json = JSON.parse(text) as Record<string, unknown>;
+    json = JSON.parse(text);
   } catch {
     json = null;
   }
-  return { status: res.status, json: json as Record<string, any>, text, headers: res.headers };
+  return { status: res.status, json, text, headers: res.headers };
 }
 
-export async function getJson(url: string) {
+export async function getJson(url: string): Promise<{ status: number; json: Json }> {
   const res = await fetch(url);
-  return { status: res.status, json: (await res.json()) as any };
+  return { status: res.status, json: await res.json() };
 }
 
 /** A fresh database on the test PostgreSQL server; returns its URL. */

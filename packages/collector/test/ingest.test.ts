@@ -68,7 +68,11 @@ describe('POST /v1/events: valid batches', () => {
 
   it('accepts application/json with a charset', async () => {
     const events = makeTrace();
-    const res = await postBatch(collector.url, { events }, { headers: { 'content-type': 'application/json; charset=utf-8' } });
+    const res = await postBatch(
+      collector.url,
+      { events },
+      { headers: { 'content-type': 'application/json; charset=utf-8' } },
+    );
     expect(res.status).toBe(200);
   });
 });
@@ -88,18 +92,29 @@ describe('POST /v1/events: invalid events in a batch (422)', () => {
     expect(res.json.duplicates).toBe(0);
     expect(res.json.error).toBe('invalid_events');
     expect(res.json.message).toMatch(/4 of 6 events are invalid/);
-    const rejected = res.json.rejected as Array<{ index: number; id: string | null; errors: string[] }>;
+    const rejected = res.json.rejected as Array<{
+      index: number;
+      id: string | null;
+      errors: string[];
+    }>;
     expect(rejected.map((r) => r.index)).toEqual([1, 2, 3, 4]);
     expect(rejected.map((r) => r.id)).toEqual([b!.id, c!.id, null, d!.id]);
     expect(rejected[0]!.errors).toContain('/ts_us must be integer');
     expect(rejected[1]!.errors).toContain('service is required');
     expect(rejected[2]!.errors.join()).toMatch(/must be object/);
     expect(rejected[3]!.errors.join()).toMatch(/\/kind must be one of/);
-    expect(await counts(collector)).toEqual({ ...before, events: before.events + 2, traces: before.traces + 1 });
-    const stored = await getJson(`${collector.url}/api/traces/${a!.trace_id}`);
-    const ids = (stored.json.spans as Array<{ events: Array<{ id: string }> }>).flatMap(function walk(s: any): string[] {
-      return [...s.events.map((x: { id: string }) => x.id), ...s.children.flatMap(walk)];
+    expect(await counts(collector)).toEqual({
+      ...before,
+      events: before.events + 2,
+      traces: before.traces + 1,
     });
+    const stored = await getJson(`${collector.url}/api/traces/${a!.trace_id}`);
+    interface Node {
+      events: Array<{ id: string }>;
+      children: Node[];
+    }
+    const walk = (s: Node): string[] => [...s.events.map((x) => x.id), ...s.children.flatMap(walk)];
+    const ids = (stored.json.spans as Node[]).flatMap(walk);
     expect(ids.sort()).toEqual([a!.id, e!.id].sort());
   });
 
@@ -124,22 +139,50 @@ describe('POST /v1/events: unusable batches lose nothing already stored', () => 
   });
 
   const cases: Array<[string, () => ReturnType<typeof postBatch>, number, string]> = [
-    ['not JSON', () => postBatch(collector.url, null, { raw: '{"events": [' }), 400, 'invalid_json'],
+    [
+      'not JSON',
+      () => postBatch(collector.url, null, { raw: '{"events": [' }),
+      400,
+      'invalid_json',
+    ],
     ['an empty body', () => postBatch(collector.url, null, { raw: '' }), 400, 'bad_request'],
     ['a JSON array', () => postBatch(collector.url, [makeTrace()[0]]), 400, 'invalid_batch'],
-    ['events not an array', () => postBatch(collector.url, { events: 'many' }), 400, 'invalid_batch'],
+    [
+      'events not an array',
+      () => postBatch(collector.url, { events: 'many' }),
+      400,
+      'invalid_batch',
+    ],
     ['no events', () => postBatch(collector.url, { events: [] }), 400, 'invalid_batch'],
-    ['an unknown top-level field', () => postBatch(collector.url, { events: makeTrace(), extra: true }), 400, 'invalid_batch'],
-    ['a wrong sdk field', () => postBatch(collector.url, { events: makeTrace(), sdk: { name: 1 } }), 400, 'invalid_batch'],
+    [
+      'an unknown top-level field',
+      () => postBatch(collector.url, { events: makeTrace(), extra: true }),
+      400,
+      'invalid_batch',
+    ],
+    [
+      'a wrong sdk field',
+      () => postBatch(collector.url, { events: makeTrace(), sdk: { name: 1 } }),
+      400,
+      'invalid_batch',
+    ],
     [
       'bad gzip',
-      () => postBatch(collector.url, null, { raw: 'not gzip at all', headers: { 'content-encoding': 'gzip' } }),
+      () =>
+        postBatch(collector.url, null, {
+          raw: 'not gzip at all',
+          headers: { 'content-encoding': 'gzip' },
+        }),
       400,
       'invalid_gzip',
     ],
     [
       'gzip of something that is not JSON',
-      () => postBatch(collector.url, null, { raw: gzipSync('<xml/>'), headers: { 'content-encoding': 'gzip' } }),
+      () =>
+        postBatch(collector.url, null, {
+          raw: gzipSync('<xml/>'),
+          headers: { 'content-encoding': 'gzip' },
+        }),
       400,
       'invalid_json',
     ],
@@ -157,13 +200,23 @@ describe('POST /v1/events: unusable batches lose nothing already stored', () => 
     ],
     [
       'a wrong content type',
-      () => postBatch(collector.url, { events: makeTrace() }, { headers: { 'content-type': 'text/plain' } }),
+      () =>
+        postBatch(
+          collector.url,
+          { events: makeTrace() },
+          { headers: { 'content-type': 'text/plain' } },
+        ),
       415,
       'unsupported_media_type',
     ],
     [
       'an unsupported content encoding',
-      () => postBatch(collector.url, { events: makeTrace() }, { headers: { 'content-encoding': 'br' } }),
+      () =>
+        postBatch(
+          collector.url,
+          { events: makeTrace() },
+          { headers: { 'content-encoding': 'br' } },
+        ),
       415,
       'unsupported_media_type',
     ],
@@ -198,7 +251,10 @@ describe('POST /v1/events: limits and API keys', () => {
   it('answers 413 to a gzip bomb (small compressed, huge decompressed)', async () => {
     const bomb = gzipSync(`{"events":[${' '.repeat(2 * 1024 * 1024)}]}`);
     expect(bomb.length).toBeLessThan(64 * 1024);
-    const res = await postBatch(small.url, null, { raw: bomb, headers: { ...auth, 'content-encoding': 'gzip' } });
+    const res = await postBatch(small.url, null, {
+      raw: bomb,
+      headers: { ...auth, 'content-encoding': 'gzip' },
+    });
     expect(res.status).toBe(413);
     expect(res.json.message).toMatch(/expands beyond 256 KiB/);
   });
@@ -209,12 +265,24 @@ describe('POST /v1/events: limits and API keys', () => {
     expect(none.status).toBe(401);
     expect(none.headers.get('www-authenticate')).toBe('Bearer');
     expect(none.json.message).toMatch(/Authorization: Bearer/);
-    const wrong = await postBatch(small.url, { events }, { headers: { authorization: 'Bearer nope' } });
+    const wrong = await postBatch(
+      small.url,
+      { events },
+      { headers: { authorization: 'Bearer nope' } },
+    );
     expect(wrong.status).toBe(401);
-    const basic = await postBatch(small.url, { events }, { headers: { authorization: 'Basic azpvbmU=' } });
+    const basic = await postBatch(
+      small.url,
+      { events },
+      { headers: { authorization: 'Basic azpvbmU=' } },
+    );
     expect(basic.status).toBe(401);
     expect((await counts(small)).events).toBe(0);
-    const ok = await postBatch(small.url, { events }, { headers: { authorization: 'Bearer k-one' } });
+    const ok = await postBatch(
+      small.url,
+      { events },
+      { headers: { authorization: 'Bearer k-one' } },
+    );
     expect(ok.status).toBe(200);
     expect(ok.json.accepted).toBe(events.length);
   });

@@ -19,11 +19,16 @@ function findPgBin(): string | null {
   const root = '/usr/lib/postgresql';
   if (existsSync(root)) {
     const versions = readdirSync(root)
-      .filter((v) => existsSync(join(root, v, 'bin', 'initdb')) && existsSync(join(root, v, 'bin', 'pg_ctl')))
+      .filter(
+        (v) =>
+          existsSync(join(root, v, 'bin', 'initdb')) && existsSync(join(root, v, 'bin', 'pg_ctl')),
+      )
       .sort((a, b) => Number(b) - Number(a));
     if (versions[0]) return join(root, versions[0], 'bin');
   }
-  const which = spawnSync('sh', ['-c', 'command -v initdb && command -v pg_ctl'], { encoding: 'utf8' });
+  const which = spawnSync('sh', ['-c', 'command -v initdb && command -v pg_ctl'], {
+    encoding: 'utf8',
+  });
   const [initdb] = which.stdout.trim().split('\n');
   return which.status === 0 && initdb ? join(initdb, '..') : null;
 }
@@ -55,7 +60,8 @@ export default async function setup(project: TestProject) {
   if (!bin) {
     const reason =
       'no PostgreSQL found (no initdb/pg_ctl under /usr/lib/postgresql/*/bin or on PATH, and RACEWAY_TEST_PG_URL is not set)';
-    if (process.env.RACEWAY_REQUIRE_PG === '1') throw new Error(`RACEWAY_REQUIRE_PG=1 but ${reason}`);
+    if (process.env.RACEWAY_REQUIRE_PG === '1')
+      throw new Error(`RACEWAY_REQUIRE_PG=1 but ${reason}`);
     project.provide('pgUrl', null);
     project.provide('pgSkipReason', reason);
     return;
@@ -99,7 +105,10 @@ export default async function setup(project: TestProject) {
     rmSync(dir, { recursive: true, force: true });
     if (process.env.RACEWAY_REQUIRE_PG === '1') throw error;
     project.provide('pgUrl', null);
-    project.provide('pgSkipReason', `could not start a PostgreSQL cluster: ${(error as Error).message}`);
+    project.provide(
+      'pgSkipReason',
+      `could not start a PostgreSQL cluster: ${(error as Error).message}`,
+    );
     return;
   }
   project.provide('pgUrl', `postgres://postgres@127.0.0.1:${port}/postgres`);

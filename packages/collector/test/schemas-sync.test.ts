@@ -10,7 +10,11 @@ describe('packaged schemas', () => {
 
   it('ships every schema of spec/schemas', () => {
     expect(names.length).toBeGreaterThan(0);
-    expect(readdirSync(packaged).filter((n) => n.endsWith('.json')).sort()).toEqual([...names].sort());
+    expect(
+      readdirSync(packaged)
+        .filter((n) => n.endsWith('.json'))
+        .sort(),
+    ).toEqual([...names].sort());
   });
 
   // If this fails: pnpm --filter @raceway/collector sync:schemas

@@ -12,10 +12,27 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let n = 0;
 
 async function open() {
-  const storage = new SqliteStorage(join(dir, `suite-${n++}.db`));
+  const storage = new SqliteStorage(join(dir, `suite-${n++}.db`), { writer: 'inline' });
   await storage.init();
+  expect(storage.writerMode).toBe('inline');
   return storage;
 }
+
+// The writer thread runs the built script (dist/sqlite-writer-worker.js, built before the run
+// by test/build-global-setup.ts), so this suite runs against the built package.
+async function openThreaded() {
+  const built = (await import(
+    new URL('../dist/index.js', import.meta.url).href
+  )) as typeof import('../src/index.js');
+  const storage = new built.SqliteStorage(join(dir, `thread-${n++}.db`));
+  await storage.init();
+  expect(storage.writerMode).toBe('thread');
+  return storage;
+}
+
+describe('SQLite storage, writer thread', () => {
+  storageSuite(openThreaded);
+});
 
 describe('SQLite storage', () => {
   storageSuite(open);
@@ -29,7 +46,9 @@ describe('SQLite storage', () => {
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     db.close();
     // synchronous is per connection: read it through the storage's own connection.
-    expect((storage as unknown as { db: Database.Database }).db.pragma('synchronous', { simple: true })).toBe(2);
+    expect(
+      (storage as unknown as { db: Database.Database }).db.pragma('synchronous', { simple: true }),
+    ).toBe(2);
     await storage.close();
   });
 

@@ -1,9 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StoredEvent } from '../src/event.js';
-import type { RaceRecord, Storage } from '../src/storage/types.js';
+import type { RaceRecord, Storage, TraceAnalysisRecord } from '../src/storage/types.js';
 import { everyKind, hex, makeTrace, newTraceId } from './fixtures.js';
 
 const HOUR_US = 3_600_000_000;
+
+const save = (storage: Storage, record: TraceAnalysisRecord, races: RaceRecord[]) =>
+  storage.saveTraceAnalyses([{ record, races }]);
 
 function race(traceA: string, traceB: string | null, over: Partial<RaceRecord> = {}): RaceRecord {
   return {
@@ -43,7 +46,9 @@ export function storageSuite(open: () => Promise<Storage>) {
       expect(again).toMatchObject({ accepted: 0, duplicates: events.length, inserted: [] });
       const stored = await storage.getTraceEvents(events[0]!.trace_id);
       expect(stored).toHaveLength(events.length);
-      expect(stored.map((e) => e.ts_us)).toEqual([...stored.map((e) => e.ts_us)].sort((a, b) => a - b));
+      expect(stored.map((e) => e.ts_us)).toEqual(
+        [...stored.map((e) => e.ts_us)].sort((a, b) => a - b),
+      );
       const summary = await storage.getTrace(events[0]!.trace_id);
       expect(summary?.eventCount).toBe(events.length);
     });
@@ -148,7 +153,9 @@ export function storageSuite(open: () => Promise<Storage>) {
       expect(ok.traces).toHaveLength(6);
       const early = await storage.listTraces({ fromUs: base, toUs: base + 1_500_000, limit: 100 });
       expect(early.traces.map((t) => t.traceId).sort()).toEqual(ids.slice(0, 2).sort());
-      expect((await storage.listTraces({ ...window, hasRaces: true, limit: 100 })).traces).toEqual([]);
+      expect((await storage.listTraces({ ...window, hasRaces: true, limit: 100 })).traces).toEqual(
+        [],
+      );
       await storage.saveCrossTraceRaces([race(ids[1]!, ids[2]!)]);
       const raced = await storage.listTraces({ ...window, hasRaces: true, limit: 100 });
       expect(raced.traces.map((t) => t.traceId).sort()).toEqual([ids[1], ids[2]].sort());
@@ -172,6 +179,16 @@ export function storageSuite(open: () => Promise<Storage>) {
       expect(answers).toHaveLength(4);
       expect(answers.every((e) => e.kind === 'response_sent')).toBe(true);
     });
+
+    it('reads the lock events of given traces', async () => {
+      const events = everyKind();
+      const other = everyKind();
+      await storage.insertEvents([...events, ...other]);
+      const locks = await storage.getLockEvents([events[0]!.trace_id]);
+      expect(locks.map((e) => e.kind)).toEqual(['lock_acquire', 'lock_release']);
+      expect(locks.every((e) => e.trace_id === events[0]!.trace_id)).toBe(true);
+      expect(await storage.getLockEvents([newTraceId()])).toEqual([]);
+    });
   });
 
   describe('analysis results', () => {
@@ -184,7 +201,8 @@ export function storageSuite(open: () => Promise<Storage>) {
       expect(pending).toContainEqual({ traceId, version: 2 });
 
       const r = race(traceId, null, { resource: `res:${hex(3)}` });
-      await storage.saveTraceAnalysis(
+      await save(
+        storage,
         {
           traceId,
           version: 2,
@@ -212,18 +230,66 @@ export function storageSuite(open: () => Promise<Storage>) {
       // New events make the trace pending again; re-analysis replaces its races.
       await storage.insertEvents(makeTrace({ traceId }));
       expect((await storage.pendingTraces(100_000)).map((p) => p.traceId)).toContain(traceId);
-      await storage.saveTraceAnalysis(
-        { traceId, version: 3, analyzedAtMs: 1, races: [], criticalPath: null, diagnostics: {}, diagnosticCount: 0 },
+      await save(
+        storage,
+        {
+          traceId,
+          version: 3,
+          analyzedAtMs: 1,
+          races: [],
+          criticalPath: null,
+          diagnostics: {},
+          diagnosticCount: 0,
+        },
         [],
       );
       expect(await storage.listRaces({ traceId, limit: 10 })).toEqual([]);
       expect((await storage.getTrace(traceId))?.raceCount).toBe(0);
     });
 
+    it('saves several analyses in one call, skipping traces that no longer exist', async () => {
+      const a = makeTrace();
+      const b = makeTrace();
+      await storage.insertEvents([...a, ...b]);
+      const record = (traceId: string): TraceAnalysisRecord => ({
+        traceId,
+        version: 1,
+        analyzedAtMs: 7,
+        races: [],
+        criticalPath: { traceId },
+        diagnostics: {},
+        diagnosticCount: 0,
+      });
+      const gone = newTraceId();
+      await storage.saveTraceAnalyses([
+        { record: record(a[0]!.trace_id), races: [race(a[0]!.trace_id, null)] },
+        { record: record(gone), races: [race(gone, null)] },
+        { record: record(b[0]!.trace_id), races: [] },
+      ]);
+      expect((await storage.getTraceAnalysis(a[0]!.trace_id))?.criticalPath).toEqual({
+        traceId: a[0]!.trace_id,
+      });
+      expect((await storage.getTraceAnalysis(b[0]!.trace_id))?.criticalPath).toEqual({
+        traceId: b[0]!.trace_id,
+      });
+      expect(await storage.getTraceAnalysis(gone)).toBeNull();
+      expect((await storage.getTrace(a[0]!.trace_id))?.raceCount).toBe(1);
+      expect(await storage.listRaces({ traceId: gone, limit: 10 })).toEqual([]);
+    });
+
     it('ignores an analysis of a trace that no longer exists', async () => {
       const traceId = newTraceId();
-      await storage.saveTraceAnalysis(
-        { traceId, version: 1, analyzedAtMs: 1, races: [], criticalPath: null, diagnostics: {}, diagnosticCount: 0 },
+      await save(
+        storage,
+        {
+          traceId,
+          version: 1,
+          analyzedAtMs: 1,
+          races: [],
+          criticalPath: null,
+          diagnostics: {},
+          diagnosticCount: 0,
+        },
         [race(traceId, null)],
       );
       expect(await storage.getTraceAnalysis(traceId)).toBeNull();
@@ -270,7 +336,8 @@ export function storageSuite(open: () => Promise<Storage>) {
         [clean, 0],
         [broken, 2],
       ] as const) {
-        await storage.saveTraceAnalysis(
+        await save(
+          storage,
           {
             traceId: events[0]!.trace_id,
             version: 1,
@@ -283,7 +350,11 @@ export function storageSuite(open: () => Promise<Storage>) {
           [],
         );
       }
-      const rows = await storage.listDiagnostics({ fromUs: start, toUs: start + HOUR_US, limit: 10 });
+      const rows = await storage.listDiagnostics({
+        fromUs: start,
+        toUs: start + HOUR_US,
+        limit: 10,
+      });
       expect(rows.map((r) => r.summary.traceId)).toEqual([broken[0]!.trace_id]);
       expect(rows[0]!.analysis.diagnosticCount).toBe(2);
     });
@@ -295,8 +366,17 @@ export function storageSuite(open: () => Promise<Storage>) {
       const recent = makeTrace();
       await storage.insertEvents([...old, ...recent]);
       const oldId = old[0]!.trace_id;
-      await storage.saveTraceAnalysis(
-        { traceId: oldId, version: 1, analyzedAtMs: 1, races: [], criticalPath: null, diagnostics: {}, diagnosticCount: 0 },
+      await save(
+        storage,
+        {
+          traceId: oldId,
+          version: 1,
+          analyzedAtMs: 1,
+          races: [],
+          criticalPath: null,
+          diagnostics: {},
+          diagnosticCount: 0,
+        },
         [race(oldId, null, { tsUs: Date.now() * 1000 })],
       );
       const before = await storage.stats();

@@ -37,13 +37,13 @@ export function racewayMiddleware(options: RacewayOptions = {}) {
   const lifecycle = createServerLifecycle(options);
   return function racewayExpress(req: IncomingMessage, res: ServerResponse, next: Next): void {
     const request = req as ExpressRequest;
-    const span = lifecycle.start({ request, response: res, getRoute: () => routeOf(request) });
+    const span = lifecycle.start({ request, response: res, getRoute: routeOf });
     if (span === undefined) {
       next();
       return;
     }
     request[SPAN] = span;
-    span.run(() => next());
+    span.run(next);
   };
 }
 

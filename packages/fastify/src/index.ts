@@ -1,4 +1,9 @@
-import { createServerLifecycle, type RacewayOptions, type ServerSpan } from '@raceway/core';
+import {
+  createServerLifecycle,
+  type RacewayOptions,
+  type ServerLifecycle,
+  type ServerSpan,
+} from '@raceway/core';
 import type { FastifyPluginCallback, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 
@@ -9,7 +14,14 @@ const SPAN = Symbol('raceway.span');
 type TracedRequest = FastifyRequest & { [SPAN]?: ServerSpan | null };
 
 const plugin: FastifyPluginCallback<RacewayOptions> = (fastify, options, done) => {
-  const lifecycle = createServerLifecycle(options);
+  let lifecycle: ServerLifecycle;
+  try {
+    lifecycle = createServerLifecycle(options);
+  } catch (error) {
+    // Handed to Fastify, so that `await app.register(...)` rejects with the coded error.
+    done(error as Error);
+    return;
+  }
   fastify.decorateRequest(SPAN, null);
 
   fastify.addHook('onRequest', (request, reply, next) => {

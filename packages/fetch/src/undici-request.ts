@@ -57,7 +57,9 @@ export function replaceRequestHeader(request: UndiciRequest, name: string, value
   } else if (typeof headers === 'string') {
     const kept = headers
       .split('\r\n')
-      .filter((line) => line !== '' && line.slice(0, line.indexOf(':')).trim().toLowerCase() !== lower);
+      .filter(
+        (line) => line !== '' && line.slice(0, line.indexOf(':')).trim().toLowerCase() !== lower,
+      );
     kept.push(`${name}: ${value}`);
     request.headers = `${kept.join('\r\n')}\r\n`;
   }

@@ -50,7 +50,9 @@ export function wrapFetch<F extends FetchLike>(
       try {
         const headers = new Headers(
           ((init as { headers?: ConstructorParameters<typeof Headers>[0] } | undefined)?.headers ??
-            (input as RequestInputLike).headers) as ConstructorParameters<typeof Headers>[0] | undefined,
+            (input as RequestInputLike).headers) as
+            | ConstructorParameters<typeof Headers>[0]
+            | undefined,
         );
         // Headers.set replaces whatever the case of an existing copy.
         for (const [name, value] of Object.entries(clientCall.headers)) headers.set(name, value);
@@ -80,7 +82,11 @@ function describe(input: unknown, init: unknown): { method: string; url: string 
     if (typeof input === 'string' || input instanceof URL) {
       return { method: typeof method === 'string' ? method : 'GET', url: String(input) };
     }
-    if (input !== null && typeof input === 'object' && typeof (input as RequestInputLike).url === 'string') {
+    if (
+      input !== null &&
+      typeof input === 'object' &&
+      typeof (input as RequestInputLike).url === 'string'
+    ) {
       const request = input as RequestInputLike;
       const own = typeof method === 'string' ? method : request.method;
       return { method: typeof own === 'string' ? own : 'GET', url: request.url };

@@ -32,6 +32,7 @@ export function racewayMiddleware(options: RacewayOptions = {}) {
     const span = lifecycle.start({
       request: ctx.req,
       response: ctx.res,
+      // Koa keeps the route on its context, not on the request.
       getRoute: () => (typeof ctx._matchedRoute === 'string' ? ctx._matchedRoute : null),
     });
     if (span === undefined) return next();

@@ -85,7 +85,9 @@ describe.each(ADAPTERS)('$name adapter', (adapter) => {
     expect(body.context.traceId).toBe(CALLER_TRACE);
 
     const events = (await eventsOf(CALLER_TRACE)).filter((e) => e.service === options.serviceName);
-    const received = events.find((e) => e.kind === 'request_received' && e.span_id === body.context.spanId);
+    const received = events.find(
+      (e) => e.kind === 'request_received' && e.span_id === body.context.spanId,
+    );
     expect(received?.parent_span_id).toBe(CALLER_SPAN);
     expect(received?.data).toMatchObject({ incoming: { status: 'accepted', reasons: [] } });
     const own = String(body.context.component);
@@ -167,7 +169,10 @@ describe.each(ADAPTERS)('$name adapter', (adapter) => {
     const response = await send(`${server.url}/stream`);
     expect(response.status).toBe(200);
     const traceId = traceIdOf(response);
-    const lines = response.body.trim().split('\n').map((l) => JSON.parse(l) as ContextSnapshot);
+    const lines = response.body
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as ContextSnapshot);
     expect(lines).toHaveLength(3);
     for (const line of lines) expect(line.traceId).toBe(traceId);
     const events = await eventsOf(traceId);
@@ -214,11 +219,7 @@ describe.each(ADAPTERS)('$name adapter', (adapter) => {
         { 'X-Raceway-Trace-Id': [CALLER_TRACE, '0af7651916cd43dd8448eb211c80319c'] },
         ['duplicate_conflict'],
       ],
-      [
-        'an oversized trace id',
-        { 'X-Raceway-Trace-Id': 'a'.repeat(6000) },
-        ['trace_id_invalid'],
-      ],
+      ['an oversized trace id', { 'X-Raceway-Trace-Id': 'a'.repeat(6000) }, ['trace_id_invalid']],
     ] as const)('%s', async (_label, headers, reasons) => {
       const response = await send(`${server.url}/users/9`, {
         headers: headers as Record<string, string | string[]>,
@@ -233,7 +234,10 @@ describe.each(ADAPTERS)('$name adapter', (adapter) => {
     });
 
     it('an oversized clock on a valid trace: joined without the clock', async () => {
-      const entries = Array.from({ length: 400 }, (_, i) => `"svc#${String(i).padStart(8, '0')}":1`);
+      const entries = Array.from(
+        { length: 400 },
+        (_, i) => `"svc#${String(i).padStart(8, '0')}":1`,
+      );
       const response = await send(`${server.url}/users/10`, {
         headers: { 'X-Raceway-Trace-Id': CALLER_TRACE, 'X-Raceway-VC': `{${entries.join(',')}}` },
       });

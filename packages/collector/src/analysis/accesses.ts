@@ -1,10 +1,13 @@
 import { clockSum, isClockUncertain, ownEpoch } from './clock.js';
+import { getOrCreate } from './collections.js';
 import { type Event, isAtomicWrite, lockOf, resourceOf } from './event.js';
 
 /** A state access with what the race rules need, computed once. */
 export interface Access {
   event: Event;
   resource: string;
+  /** The access's context (trace and component), as a small number unique within one call. */
+  ctx: number;
   write: boolean;
   /** An atomic write (it cannot lose another write); always false for reads. */
   atomic: boolean;
@@ -21,7 +24,7 @@ export interface Access {
 }
 
 /** Program order of a context: own epoch, then time, then id (for malformed clocks). */
-function byProgramOrder(a: Event, b: Event): number {
+export function byProgramOrder(a: Event, b: Event): number {
   return ownEpoch(a) - ownEpoch(b) || a.ts_us - b.ts_us || compareIds(a.id, b.id);
 }
 
@@ -30,61 +33,104 @@ export function compareIds(a: string, b: string): number {
 }
 
 /**
+ * Small numbers for contexts (trace id and component). Components are random per context, so
+ * one trace per component is the rule; a component seen in a second trace gets a map of its own.
+ */
+class ContextIds {
+  private readonly byComponent = new Map<
+    string,
+    { trace: string; id: number; others?: Map<string, number> }
+  >();
+  size = 0;
+
+  of(event: Event): number {
+    const known = this.byComponent.get(event.component);
+    if (known === undefined) {
+      const id = this.size++;
+      this.byComponent.set(event.component, { trace: event.trace_id, id });
+      return id;
+    }
+    if (known.trace === event.trace_id) return known.id;
+    known.others ??= new Map();
+    const others = known.others;
+    return getOrCreate(others, event.trace_id, () => this.size++);
+  }
+}
+
+/**
  * The state accesses among `events`, each with the locks its context held at that point. Lock
  * events bracket accesses in their context's program order (a lock taken twice without release
- * is held until released twice); an access with an empty resource name is skipped.
+ * is held until released twice); an access with an empty resource name is skipped. The result
+ * keeps the input order, except that accesses of a context that took locks come in its program
+ * order.
  *
  * @example
  * const accesses = prepareAccesses(traceEvents);
  * accesses.filter((a) => a.write && a.locks.length === 0); // unprotected writes
  */
 export function prepareAccesses(events: readonly Event[]): Access[] {
-  const byContext = new Map<string, Event[]>();
-  let anyLock = false;
+  const ids = new ContextIds();
+  // Contexts that took locks need their events in program order; the others need no grouping.
+  const locking = new Map<number, Event[]>();
+  for (const event of events) {
+    if (lockOf(event) !== null) {
+      const ctx = ids.of(event);
+      if (!locking.has(ctx)) locking.set(ctx, []);
+    }
+  }
+  const out: Access[] = [];
   for (const event of events) {
     const isLock = lockOf(event) !== null;
     if (!isLock && resourceOf(event) === null) continue;
-    anyLock ||= isLock;
-    // Components are random per context, but keying by trace too keeps traces apart anyway.
-    const key = `${event.trace_id}\u0000${event.component}`;
-    let list = byContext.get(key);
-    if (list === undefined) byContext.set(key, (list = []));
-    list.push(event);
+    const ctx = ids.of(event);
+    const chain = locking.get(ctx);
+    if (chain !== undefined) chain.push(event);
+    else if (!isLock) pushAccess(out, event, ctx, EMPTY, EMPTY);
   }
-  const out: Access[] = [];
-  for (const list of byContext.values()) {
-    if (anyLock) list.sort(byProgramOrder);
+  for (const [ctx, chain] of locking) {
+    chain.sort(byProgramOrder);
     const held = new Map<string, { depth: number; hold: number }>();
     let holdSeq = 0;
-    for (const event of list) {
+    for (const event of chain) {
       const lock = lockOf(event);
-      if (lock !== null) {
+      if (lock === null) {
+        const locks = held.size === 0 ? EMPTY : [...held.keys()].sort();
+        const holds = held.size === 0 ? EMPTY : locks.map((l) => `${l}\u0000${held.get(l)!.hold}`);
+        pushAccess(out, event, ctx, locks, holds);
+      } else if (event.kind === 'lock_acquire') {
         const current = held.get(lock);
-        if (event.kind === 'lock_acquire') {
-          if (current) current.depth++;
-          else held.set(lock, { depth: 1, hold: ++holdSeq });
-        } else if (current && --current.depth === 0) {
-          held.delete(lock);
-        }
-        continue;
+        if (current) current.depth++;
+        else held.set(lock, { depth: 1, hold: ++holdSeq });
+      } else {
+        const current = held.get(lock);
+        if (current && --current.depth === 0) held.delete(lock);
       }
-      const resource = resourceOf(event);
-      if (resource === null || resource === '') continue;
-      const locks = held.size === 0 ? EMPTY : [...held.keys()].sort();
-      out.push({
-        event,
-        resource,
-        write: event.kind === 'state_write',
-        atomic: isAtomicWrite(event),
-        locks,
-        lockHolds: held.size === 0 ? EMPTY : locks.map((l) => `${l}\u0000${held.get(l)!.hold}`),
-        epoch: ownEpoch(event),
-        sum: clockSum(event.clock),
-        uncertain: isClockUncertain(event),
-      });
     }
   }
   return out;
+}
+
+function pushAccess(
+  out: Access[],
+  event: Event,
+  ctx: number,
+  locks: readonly string[],
+  lockHolds: readonly string[],
+): void {
+  const resource = resourceOf(event);
+  if (resource === null || resource === '') return;
+  out.push({
+    event,
+    resource,
+    ctx,
+    write: event.kind === 'state_write',
+    atomic: isAtomicWrite(event),
+    locks,
+    lockHolds,
+    epoch: ownEpoch(event),
+    sum: clockSum(event.clock),
+    uncertain: isClockUncertain(event),
+  });
 }
 
 const EMPTY: readonly string[] = Object.freeze([]);

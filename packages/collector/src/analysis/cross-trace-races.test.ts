@@ -20,7 +20,10 @@ function checkout(
   } = {},
 ): Event[] {
   const sim = new TraceSimulator();
-  const inventory = sim.service('inventory', { instance: options.instance ?? 'inventory-1', skewMs: options.skewMs ?? 0 });
+  const inventory = sim.service('inventory', {
+    instance: options.instance ?? 'inventory-1',
+    skewMs: options.skewMs ?? 0,
+  });
   sim.at(readMs - 1);
   const ctx: SimContext = sim.request(inventory, { route: 'POST /reserve' });
   const resource = options.resource ?? 'stock:42';
@@ -34,7 +37,8 @@ function checkout(
   return sim.events;
 }
 
-const states = (events: Event[]) => events.filter((e) => e.kind.startsWith('state_') || e.kind.startsWith('lock_'));
+const states = (events: Event[]) =>
+  events.filter((e) => e.kind.startsWith('state_') || e.kind.startsWith('lock_'));
 
 describe('detectCrossTraceRaces', () => {
   it('reports overlapping read-modify-writes of two requests as a lost update', () => {
@@ -49,18 +53,27 @@ describe('detectCrossTraceRaces', () => {
     expect(race?.confidence).toBe('certain');
     expect(race?.overlapMs).toBe(10);
     expect(race?.traceIds).toEqual([a[0]!.trace_id, b[0]!.trace_id]);
-    expect(race?.accesses.map((x) => x.kind)).toEqual(['state_read', 'state_write', 'state_read', 'state_write']);
+    expect(race?.accesses.map((x) => x.kind)).toEqual([
+      'state_read',
+      'state_write',
+      'state_read',
+      'state_write',
+    ]);
     expect(race?.explanation).toBe(
       `inventory (trace ${a[0]!.trace_id.slice(0, 8)}) and inventory (trace ${b[0]!.trace_id.slice(0, 8)}) both read stock:42 = 5 in separate requests and wrote it back; their read-modify-write windows overlap by 10 ms, so one update is lost`,
     );
   });
 
   it('reports a window nested inside another', () => {
-    expect(detectCrossTraceRaces(states([...checkout(0, 50), ...checkout(10, 20)]))).toHaveLength(1);
+    expect(detectCrossTraceRaces(states([...checkout(0, 50), ...checkout(10, 20)]))).toHaveLength(
+      1,
+    );
   });
 
   it('reports nothing for requests one after the other', () => {
-    expect(detectCrossTraceRaces(states([...checkout(0, 10), ...checkout(15, 25), ...checkout(40, 60)]))).toEqual([]);
+    expect(
+      detectCrossTraceRaces(states([...checkout(0, 10), ...checkout(15, 25), ...checkout(40, 60)])),
+    ).toEqual([]);
   });
 
   it('does not trust an overlap smaller than the skew tolerance between different hosts', () => {
@@ -70,7 +83,9 @@ describe('detectCrossTraceRaces', () => {
     expect(detectCrossTraceRaces(states([...a, ...b]))).toEqual([]);
     // On one host the clocks agree, so 2 ms of overlap is an interleaving.
     const c = checkout(10, 30, { instance: 'inventory-1', seen: { value: 4 } });
-    expect(detectCrossTraceRaces(states([...a, ...c])).map((r) => r.confidence)).toEqual(['certain']);
+    expect(detectCrossTraceRaces(states([...a, ...c])).map((r) => r.confidence)).toEqual([
+      'certain',
+    ]);
     // With a smaller tolerance the cross-host overlap counts.
     expect(detectCrossTraceRaces(states([...a, ...b]), { skewToleranceMs: 1 })).toHaveLength(1);
   });
@@ -85,9 +100,15 @@ describe('detectCrossTraceRaces', () => {
   });
 
   it('ranks the strongest evidence first', () => {
-    const timing = [...checkout(0, 20, { seen: { value: 1 }, resource: 'a' }), ...checkout(5, 25, { seen: { value: 2 }, resource: 'a' })];
+    const timing = [
+      ...checkout(0, 20, { seen: { value: 1 }, resource: 'a' }),
+      ...checkout(5, 25, { seen: { value: 2 }, resource: 'a' }),
+    ];
     const value = [...checkout(0, 20, { resource: 'b' }), ...checkout(5, 25, { resource: 'b' })];
-    const version = [...checkout(0, 20, { seen: { version: 3 }, resource: 'c' }), ...checkout(18, 25, { seen: { version: 3 }, resource: 'c' })];
+    const version = [
+      ...checkout(0, 20, { seen: { version: 3 }, resource: 'c' }),
+      ...checkout(18, 25, { seen: { version: 3 }, resource: 'c' }),
+    ];
     const races = detectCrossTraceRaces(states([...timing, ...value, ...version]));
     expect(races.map((r) => [r.resource, r.evidence])).toEqual([
       ['c', 'same_version'],
@@ -105,8 +126,14 @@ describe('detectCrossTraceRaces', () => {
   });
 
   it('does not call atomic writes lost updates', () => {
-    expect(detectCrossTraceRaces(states([...checkout(0, 20, { atomic: true }), ...checkout(10, 30, { atomic: true })]))).toEqual([]);
-    expect(detectCrossTraceRaces(states([...checkout(0, 20), ...checkout(10, 30, { atomic: true })]))).toEqual([]);
+    expect(
+      detectCrossTraceRaces(
+        states([...checkout(0, 20, { atomic: true }), ...checkout(10, 30, { atomic: true })]),
+      ),
+    ).toEqual([]);
+    expect(
+      detectCrossTraceRaces(states([...checkout(0, 20), ...checkout(10, 30, { atomic: true })])),
+    ).toEqual([]);
   });
 
   it('leaves windows of one trace to the intra-trace detector, and ignores other kinds', () => {

@@ -1,4 +1,5 @@
 import { type Access, compareIds, prepareAccesses } from './accesses.js';
+import { getOrCreate } from './collections.js';
 import type { Event } from './event.js';
 import {
   distinct,
@@ -9,8 +10,8 @@ import {
   raceId,
   sameValue,
   seen,
-  sideNames,
   showValue,
+  sideNames,
 } from './race.js';
 import { DEFAULT_SKEW_TOLERANCE_MS, type RaceOptions } from './trace-races.js';
 
@@ -24,7 +25,12 @@ interface Window {
   locks: readonly string[];
 }
 
-const EVIDENCE_RANK: Record<RaceEvidence, number> = { same_version: 3, same_value: 2, timing: 1, clock: 0 };
+const EVIDENCE_RANK: Record<RaceEvidence, number> = {
+  same_version: 3,
+  same_value: 2,
+  timing: 1,
+  clock: 0,
+};
 
 /**
  * Lost updates across traces (DESIGN 4). Two requests have no causal link, so every pair of
@@ -59,18 +65,21 @@ export function detectCrossTraceRaces(events: readonly Event[], options: RaceOpt
   const toleranceUs = (options.skewToleranceMs ?? DEFAULT_SKEW_TOLERANCE_MS) * 1000;
   const windowsByResource = new Map<string, Window[]>();
   for (const window of readModifyWriteWindows(prepareAccesses(events))) {
-    let list = windowsByResource.get(window.read.resource);
-    if (list === undefined) windowsByResource.set(window.read.resource, (list = []));
-    list.push(window);
+    getOrCreate(windowsByResource, window.read.resource, () => []).push(window);
   }
   const ranked: Array<{ race: Race; rank: number; overlapUs: number }> = [];
   for (const windows of windowsByResource.values()) {
-    windows.sort((a, b) => a.startUs - b.startUs || a.endUs - b.endUs || compareIds(a.read.event.id, b.read.event.id));
-    let active: Window[] = [];
+    windows.sort(
+      (a, b) =>
+        a.startUs - b.startUs || a.endUs - b.endUs || compareIds(a.read.event.id, b.read.event.id),
+    );
+    const active: Window[] = [];
     for (const w of windows) {
       // A window that ended more than the tolerance before w starts cannot reach w or any
       // later window (they start later still).
-      active = active.filter((a) => a.endUs > w.startUs - toleranceUs);
+      let kept = 0;
+      for (const a of active) if (a.endUs > w.startUs - toleranceUs) active[kept++] = a;
+      active.length = kept;
       for (const a of active) {
         const found = lostUpdate(a, w, toleranceUs);
         if (found) ranked.push(found);
@@ -90,17 +99,21 @@ export function detectCrossTraceRaces(events: readonly Event[], options: RaceOpt
 
 /** Read-modify-write windows per context, in program order. */
 function readModifyWriteWindows(accesses: readonly Access[]): Window[] {
-  const chains = new Map<string, Access[]>();
+  const chains: Access[][] = [];
   for (const access of accesses) {
-    const key = `${access.event.trace_id}\u0000${access.event.component}`;
-    let chain = chains.get(key);
-    if (chain === undefined) chains.set(key, (chain = []));
-    chain.push(access);
+    const chain = chains[access.ctx];
+    if (chain === undefined) chains[access.ctx] = [access];
+    else chain.push(access);
   }
   const windows: Window[] = [];
-  for (const chain of chains.values()) {
-    chain.sort((x, y) => x.epoch - y.epoch || x.event.ts_us - y.event.ts_us || compareIds(x.event.id, y.event.id));
-    const lastRead = new Map<string, Access>();
+  const lastRead = new Map<string, Access>();
+  for (const chain of chains) {
+    if (chain === undefined || chain.length < 2) continue;
+    chain.sort(
+      (x, y) =>
+        x.epoch - y.epoch || x.event.ts_us - y.event.ts_us || compareIds(x.event.id, y.event.id),
+    );
+    lastRead.clear();
     for (const access of chain) {
       if (!access.write) {
         lastRead.set(access.resource, access);
@@ -109,8 +122,13 @@ function readModifyWriteWindows(accesses: readonly Access[]): Window[] {
       const read = lastRead.get(access.resource);
       lastRead.delete(access.resource);
       if (read === undefined || access.atomic) continue;
-      const holds = new Set(read.lockHolds);
-      const locks = access.lockHolds.filter((hold) => holds.has(hold)).map((hold) => hold.split('\u0000')[0]!);
+      let locks: readonly string[] = [];
+      if (read.lockHolds.length > 0 && access.lockHolds.length > 0) {
+        const holds = new Set(read.lockHolds);
+        locks = access.lockHolds
+          .filter((hold) => holds.has(hold))
+          .map((hold) => hold.split('\u0000')[0]!);
+      }
       windows.push({
         read,
         write: access,
@@ -164,7 +182,12 @@ function lostUpdate(
       ? `their read-modify-write windows overlap by ${overlapMs} ms`
       : `their read-modify-write windows are within the ${toleranceUs / 1000} ms clock-skew tolerance of overlapping (uncertain)`;
   const race: Race = {
-    id: raceId('cross_trace', 'lost_update', resource, accesses.map((a) => a.eventId)),
+    id: raceId(
+      'cross_trace',
+      'lost_update',
+      resource,
+      accesses.map((a) => a.eventId),
+    ),
     kind: 'lost_update',
     scope: 'cross_trace',
     resource,
@@ -176,5 +199,9 @@ function lostUpdate(
     overlapMs,
     explanation: `${read} in separate requests and wrote it back; ${timing}, so one update is lost`,
   };
-  return { race, rank: EVIDENCE_RANK[evidence] * 2 + (confidence === 'certain' ? 1 : 0), overlapUs };
+  return {
+    race,
+    rank: EVIDENCE_RANK[evidence] * 2 + (confidence === 'certain' ? 1 : 0),
+    overlapUs,
+  };
 }

@@ -7,11 +7,26 @@ import type { Access } from './accesses.js';
  */
 export class ConflictClasses {
   private readonly ids = new Map<string, number>();
-  private readonly classes: Array<{ write: boolean; atomic: boolean; locks: readonly string[] }> = [];
+  private readonly classes: Array<{ write: boolean; atomic: boolean; locks: readonly string[] }> =
+    [];
   private readonly memo = new Map<number, boolean>();
+  /** Ids of the lock-free classes: read, write, atomic write (most accesses). */
+  private readonly lockFree: number[] = [];
 
   /** The class id of an access. */
   classOf(access: Access): number {
+    if (access.locks.length === 0) {
+      const slot = access.write ? (access.atomic ? 2 : 1) : 0;
+      const known = this.lockFree[slot];
+      if (known !== undefined) return known;
+      const id = this.intern(access);
+      this.lockFree[slot] = id;
+      return id;
+    }
+    return this.intern(access);
+  }
+
+  private intern(access: Access): number {
     const name = `${access.write ? 'w' : 'r'}${access.atomic ? 'a' : '-'}${access.locks.join('\u0000')}`;
     let id = this.ids.get(name);
     if (id === undefined) {

@@ -1,5 +1,6 @@
 import { type Access, sortHappensBeforeConsistent } from './accesses.js';
 import { concurrentFull } from './clock.js';
+import { getOrCreate } from './collections.js';
 import { ConflictClasses } from './race-classes.js';
 import type { RacePair } from './race-pairs.js';
 
@@ -17,12 +18,10 @@ export function findRacePairsBruteForce(accesses: readonly Access[]): RacePair[]
   const classes = new ConflictClasses();
   const sorted = sortHappensBeforeConsistent([...accesses]);
   const position = new Map<Access, number>();
-  sorted.forEach((access, i) => position.set(access, i));
+  for (let i = 0; i < sorted.length; i++) position.set(sorted[i]!, i);
   const byResource = new Map<string, Access[]>();
   for (const access of sorted) {
-    let list = byResource.get(access.resource);
-    if (list === undefined) byResource.set(access.resource, (list = []));
-    list.push(access);
+    getOrCreate(byResource, access.resource, () => []).push(access);
   }
   const pairs: RacePair[] = [];
   for (const group of byResource.values()) {
@@ -32,9 +31,7 @@ export function findRacePairsBruteForce(accesses: readonly Access[]): RacePair[]
     for (const access of group) {
       const key = `${classes.classOf(access)}\u0000${access.event.component}`;
       keyOf.set(access, key);
-      let chain = chains.get(key);
-      if (chain === undefined) chains.set(key, (chain = []));
-      chain.push(access);
+      getOrCreate(chains, key, () => []).push(access);
     }
     for (const chain of chains.values()) chain.sort((x, y) => x.epoch - y.epoch);
     const races = (e: Access, f: Access) =>

@@ -1,5 +1,6 @@
 import { type Access, sortHappensBeforeConsistent } from './accesses.js';
 import { entry } from './clock.js';
+import { getOrCreate } from './collections.js';
 import { ConflictClasses } from './race-classes.js';
 
 /**
@@ -84,55 +85,71 @@ interface Candidate {
 }
 
 interface KeyState {
-  component: string;
-  cls: number;
+  ctx: number;
   last: Access;
   /** Candidates one of whose ends is `last`, settled by the key's next access. */
   pending: Candidate[];
 }
 
+interface ClassKeys {
+  cls: number;
+  keys: KeyState[];
+  /** Per class id: whether it conflicts with this class (filled lazily). */
+  conflicts: boolean[];
+}
+
 /** Accesses grouped per resource, each group in happens-before-consistent order. */
 export function groupByResource(accesses: readonly Access[]): Access[][] {
-  const sorted = sortHappensBeforeConsistent([...accesses]);
   const groups = new Map<string, Access[]>();
-  for (const access of sorted) {
-    let group = groups.get(access.resource);
-    if (group === undefined) groups.set(access.resource, (group = []));
-    group.push(access);
+  for (const access of accesses) {
+    getOrCreate(groups, access.resource, () => []).push(access);
   }
-  return [...groups.values()];
+  const out: Access[][] = [];
+  for (const group of groups.values()) out.push(sortHappensBeforeConsistent(group));
+  return out;
 }
 
 function isConcurrent(a: Access, b: Access): boolean {
-  return a.epoch > entry(b.event.clock, a.event.component) && b.epoch > entry(a.event.clock, b.event.component);
+  return (
+    a.epoch > entry(b.event.clock, a.event.component) &&
+    b.epoch > entry(a.event.clock, b.event.component)
+  );
 }
 
 function sweepResource(group: readonly Access[], classes: ConflictClasses, out: Candidate[]): void {
-  const keys = new Map<string, KeyState>();
-  const keysByClass = new Map<number, KeyState[]>();
+  const keys = new Map<number, KeyState>();
+  const byClass: ClassKeys[] = [];
+  const classIndex = new Map<number, ClassKeys>();
   for (const f of group) {
     const cls = classes.classOf(f);
-    const component = f.event.component;
-    const keyName = `${cls}\u0000${component}`;
-    let own = keys.get(keyName);
+    let mine = classIndex.get(cls);
+    if (mine === undefined) {
+      mine = { cls, keys: [], conflicts: [] };
+      classIndex.set(cls, mine);
+      byClass.push(mine);
+    }
+    // Class ids stay below 2^20 (ConflictClasses), so this number names (class, context).
+    const keyId = f.ctx * 1_048_576 + cls;
+    let own = keys.get(keyId);
     if (own === undefined) {
-      own = { component, cls, last: f, pending: [] };
-      keys.set(keyName, own);
-      let list = keysByClass.get(cls);
-      if (list === undefined) keysByClass.set(cls, (list = []));
-      list.push(own);
+      own = { ctx: f.ctx, last: f, pending: [] };
+      keys.set(keyId, own);
+      mine.keys.push(own);
     } else {
       for (const candidate of own.pending) {
         const other = candidate.a === own.last ? candidate.b : candidate.a;
         if (candidate.alive && isConcurrent(f, other)) candidate.alive = false;
       }
-      own.pending = [];
+      own.pending.length = 0;
       own.last = f;
     }
-    for (const [otherCls, list] of keysByClass) {
-      if (!classes.conflicts(cls, otherCls)) continue;
-      for (const key of list) {
-        if (key.component === component) continue;
+    for (const other of byClass) {
+      let conflicts = mine.conflicts[other.cls];
+      if (conflicts === undefined)
+        mine.conflicts[other.cls] = conflicts = classes.conflicts(cls, other.cls);
+      if (!conflicts) continue;
+      for (const key of other.keys) {
+        if (key.ctx === f.ctx) continue;
         const g = key.last;
         if (!isConcurrent(g, f)) continue;
         const candidate: Candidate = { a: g, b: f, alive: true };

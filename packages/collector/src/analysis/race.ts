@@ -82,7 +82,10 @@ export function raceAccess(access: Access): RaceAccess {
 }
 
 /** Distinct values of `pick` over the accesses, in order. */
-export function distinct(accesses: readonly RaceAccess[], pick: (a: RaceAccess) => string): string[] {
+export function distinct(
+  accesses: readonly RaceAccess[],
+  pick: (a: RaceAccess) => string,
+): string[] {
   return [...new Set(accesses.map(pick))];
 }
 
@@ -90,14 +93,33 @@ export function distinct(accesses: readonly RaceAccess[], pick: (a: RaceAccess) 
  * A short stable id (53-bit hash as 14 hex digits) for a race: the same events always give the
  * same id, so analysing a trace again replaces its races instead of adding copies.
  */
-export function raceId(scope: string, kind: string, resource: string, eventIds: readonly string[]): string {
-  const text = `${scope}\n${kind}\n${resource}\n${[...eventIds].sort().join(',')}`;
+export function raceId(
+  scope: string,
+  kind: string,
+  resource: string,
+  eventIds: readonly string[],
+): string {
   let h1 = 0xdeadbeef;
   let h2 = 0x41c6ce57;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    h1 = Math.imul(h1 ^ c, 2654435761);
-    h2 = Math.imul(h2 ^ c, 1597334677);
+  const mix = (text: string) => {
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      h1 = Math.imul(h1 ^ c, 2654435761);
+      h2 = Math.imul(h2 ^ c, 1597334677);
+    }
+    // A separator no id or name contains, so ('ab', 'c') and ('a', 'bc') differ.
+    h1 = Math.imul(h1 ^ 0xffff, 2654435761);
+    h2 = Math.imul(h2 ^ 0xffff, 1597334677);
+  };
+  mix(scope);
+  mix(kind);
+  mix(resource);
+  for (const id of eventIds.length === 2
+    ? eventIds[0]! < eventIds[1]!
+      ? eventIds
+      : [eventIds[1]!, eventIds[0]!]
+    : [...eventIds].sort()) {
+    mix(id);
   }
   h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
   h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
@@ -129,7 +151,11 @@ export function seen(access: RaceAccess): string {
  */
 export function sideNames(a: RaceAccess, b: RaceAccess): [string, string] {
   if (a.service !== b.service) return [a.service, b.service];
-  if (a.traceId !== b.traceId) return [`${a.service} (trace ${a.traceId.slice(0, 8)})`, `${b.service} (trace ${b.traceId.slice(0, 8)})`];
+  if (a.traceId !== b.traceId)
+    return [
+      `${a.service} (trace ${a.traceId.slice(0, 8)})`,
+      `${b.service} (trace ${b.traceId.slice(0, 8)})`,
+    ];
   return [a.component, b.component];
 }
 

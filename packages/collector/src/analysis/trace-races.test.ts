@@ -44,8 +44,18 @@ describe('detectTraceRaces', () => {
     expect(race?.confidence).toBe('certain');
     expect(race?.resource).toBe('stock:42');
     expect(race?.services.sort()).toEqual(['inventory', 'order']);
-    expect(race?.accesses.map((a) => a.kind)).toEqual(['state_read', 'state_write', 'state_read', 'state_write']);
-    expect(race?.accesses.map((a) => a.service)).toEqual(['order', 'order', 'inventory', 'inventory']);
+    expect(race?.accesses.map((a) => a.kind)).toEqual([
+      'state_read',
+      'state_write',
+      'state_read',
+      'state_write',
+    ]);
+    expect(race?.accesses.map((a) => a.service)).toEqual([
+      'order',
+      'order',
+      'inventory',
+      'inventory',
+    ]);
     expect(race?.explanation).toBe(
       'order and inventory both read stock:42 = 5 and wrote it back concurrently; one update is lost',
     );
@@ -168,7 +178,10 @@ describe('detectTraceRaces', () => {
     const races = detectTraceRaces(sim.events);
     expect(races).toHaveLength(1);
     expect(races[0]?.kind).toBe('write_write');
-    expect(races[0]?.accesses.map((a) => a.component)).toEqual([reserve.component, charge.component]);
+    expect(races[0]?.accesses.map((a) => a.component)).toEqual([
+      reserve.component,
+      charge.component,
+    ]);
     expect(races[0]?.explanation).toBe(
       `${reserve.component} wrote order:7 = {"status":"reserved"} and ${charge.component} wrote it = {"status":"charged"} concurrently; which write survives depends on timing`,
     );
@@ -217,11 +230,16 @@ describe('detectTraceRaces', () => {
     expect(races.map((r) => [r.resource, r.confidence])).toEqual([['x', 'uncertain']]);
     expect(races[0]?.explanation).toContain('uncertain: a truncated clock may hide an order');
     // A wider tolerance keeps the pair on y too.
-    expect(detectTraceRaces(sim.events, { skewToleranceMs: 500 }).map((r) => r.resource)).toEqual(['x', 'y']);
+    expect(detectTraceRaces(sim.events, { skewToleranceMs: 500 }).map((r) => r.resource)).toEqual([
+      'x',
+      'y',
+    ]);
   });
 });
 
-function pairIds(pairs: ReadonlyArray<readonly [{ event: { id: string } }, { event: { id: string } }]>): string[] {
+function pairIds(
+  pairs: ReadonlyArray<readonly [{ event: { id: string } }, { event: { id: string } }]>,
+): string[] {
   return pairs.map(([a, b]) => [a.event.id, b.event.id].sort().join('|')).sort();
 }
 
@@ -230,7 +248,9 @@ describe('fast detector against the brute-force definition', () => {
     fc.assert(
       fc.property(arbitraryProgram(70), fc.integer({ min: 1, max: 3 }), (steps, resources) => {
         const accesses = prepareAccesses(runProgram(steps, { resources }));
-        expect(pairIds(findRacePairs(accesses))).toEqual(pairIds(findRacePairsBruteForce(accesses)));
+        expect(pairIds(findRacePairs(accesses))).toEqual(
+          pairIds(findRacePairsBruteForce(accesses)),
+        );
       }),
       { numRuns: 400 },
     );
@@ -250,7 +270,9 @@ describe('fast detector against the brute-force definition', () => {
     fc.assert(
       fc.property(arbitraryProgram(50), fc.integer(), (steps, seed) => {
         const events = runProgram(steps);
-        const shuffled = [...events].sort((x, y) => ((hash(x.id) ^ seed) >>> 0) - ((hash(y.id) ^ seed) >>> 0));
+        const shuffled = [...events].sort(
+          (x, y) => ((hash(x.id) ^ seed) >>> 0) - ((hash(y.id) ^ seed) >>> 0),
+        );
         expect(detectTraceRaces(shuffled)).toEqual(detectTraceRaces(events));
       }),
       { numRuns: 100 },

@@ -1,4 +1,5 @@
 import { type Access, compareIds, prepareAccesses } from './accesses.js';
+import { getOrCreate } from './collections.js';
 import type { Event } from './event.js';
 import {
   distinct,
@@ -59,27 +60,39 @@ function pairKey(a: Access, b: Access): string {
   return a.event.id < b.event.id ? `${a.event.id}|${b.event.id}` : `${b.event.id}|${a.event.id}`;
 }
 
-/** For each access, the previous access of the same context to the same resource. */
-function previousOwnAccess(accesses: readonly Access[]): Map<Access, Access> {
-  const chains = new Map<string, Access[]>();
-  for (const access of accesses) {
-    const key = `${access.event.trace_id}\u0000${access.event.component}\u0000${access.resource}`;
-    let chain = chains.get(key);
-    if (chain === undefined) chains.set(key, (chain = []));
-    chain.push(access);
-  }
+/**
+ * For each of `writes`, the previous access of the same context to the same resource (program
+ * order). Only the chains of those writes' contexts are built.
+ */
+function previousOwnAccess(
+  writes: ReadonlySet<Access>,
+  accesses: readonly Access[],
+): Map<Access, Access> {
   const previous = new Map<Access, Access>();
-  for (const chain of chains.values()) {
-    if (chain.length < 2) continue;
-    chain.sort((x, y) => x.epoch - y.epoch || x.event.ts_us - y.event.ts_us || compareIds(x.event.id, y.event.id));
-    for (let i = 1; i < chain.length; i++) previous.set(chain[i]!, chain[i - 1]!);
+  if (writes.size === 0) return previous;
+  const chains = new Map<number, Map<string, Access[]>>();
+  for (const write of writes) if (!chains.has(write.ctx)) chains.set(write.ctx, new Map());
+  for (const access of accesses) {
+    const byResource = chains.get(access.ctx);
+    if (byResource === undefined) continue;
+    getOrCreate(byResource, access.resource, () => []).push(access);
+  }
+  for (const byResource of chains.values()) {
+    for (const chain of byResource.values()) {
+      if (chain.length < 2) continue;
+      chain.sort(
+        (x, y) =>
+          x.epoch - y.epoch || x.event.ts_us - y.event.ts_us || compareIds(x.event.id, y.event.id),
+      );
+      for (let i = 1; i < chain.length; i++)
+        if (writes.has(chain[i]!)) previous.set(chain[i]!, chain[i - 1]!);
+    }
   }
   return previous;
 }
 
 /** The read a non-atomic write is based on (read-modify-write), if any. */
 function basisRead(write: Access, previous: Map<Access, Access>): Access | undefined {
-  if (!write.write || write.atomic) return undefined;
   const prev = previous.get(write);
   return prev !== undefined && !prev.write ? prev : undefined;
 }
@@ -91,25 +104,35 @@ export function racesFromPairs(
 ): Race[] {
   const toleranceUs = (options.skewToleranceMs ?? DEFAULT_SKEW_TOLERANCE_MS) * 1000;
   const kept = pairs.filter(
-    ([a, b]) => !(a.uncertain || b.uncertain) || Math.abs(a.event.ts_us - b.event.ts_us) <= toleranceUs,
+    ([a, b]) =>
+      !(a.uncertain || b.uncertain) || Math.abs(a.event.ts_us - b.event.ts_us) <= toleranceUs,
   );
-  const previous = previousOwnAccess(accesses);
+  const plainWrites = new Set<Access>();
+  for (const [a, b] of kept) {
+    if (a.write && b.write && !a.atomic && !b.atomic) {
+      plainWrites.add(a);
+      plainWrites.add(b);
+    }
+  }
+  const previous = previousOwnAccess(plainWrites, accesses);
   const consumed = new Set<string>();
   const races: Race[] = [];
   for (const [a, b] of kept) {
-    if (!a.write || !b.write) continue;
+    if (!plainWrites.has(a) || !plainWrites.has(b) || !a.write || !b.write || a.atomic || b.atomic)
+      continue;
     const ra = basisRead(a, previous);
     const rb = basisRead(b, previous);
     if (ra === undefined || rb === undefined) continue;
     consumed.add(pairKey(a, b));
     consumed.add(pairKey(ra, b));
     consumed.add(pairKey(rb, a));
-    const aFirst = ra.event.ts_us < rb.event.ts_us || (ra.event.ts_us === rb.event.ts_us && ra.event.id < rb.event.id);
-    const four = aFirst ? [ra, a, rb, b] : [rb, b, ra, a];
-    races.push(lostUpdate(four));
+    const aFirst =
+      ra.event.ts_us < rb.event.ts_us ||
+      (ra.event.ts_us === rb.event.ts_us && ra.event.id < rb.event.id);
+    races.push(lostUpdate(aFirst ? [ra, a, rb, b] : [rb, b, ra, a]));
   }
   for (const [a, b] of kept) {
-    if (consumed.has(pairKey(a, b))) continue;
+    if (consumed.size > 0 && consumed.has(pairKey(a, b))) continue;
     races.push(pairRace(a, b));
   }
   return races.sort(
@@ -138,7 +161,12 @@ function lostUpdate(four: Access[]): Race {
         ? `${nameA} read ${resource}${seen(readA)} and ${nameB} read it${seen(readB)}; both`
         : `${nameA} and ${nameB} both read ${resource}`;
   return {
-    id: raceId('trace', 'lost_update', resource, accesses.map((a) => a.eventId)),
+    id: raceId(
+      'trace',
+      'lost_update',
+      resource,
+      accesses.map((a) => a.eventId),
+    ),
     kind: 'lost_update',
     scope: 'trace',
     resource,
@@ -166,7 +194,9 @@ function pairRace(x: Access, y: Access): Race {
   if (bothWrite) {
     explanation = `${nameA} wrote ${resource}${seen(a)} and ${nameB} wrote it${seen(b)} concurrently; which write survives depends on timing`;
   } else {
-    const [reader, writer, readerName, writerName] = first.write ? [b, a, nameB, nameA] : [a, b, nameA, nameB];
+    const [reader, writer, readerName, writerName] = first.write
+      ? [b, a, nameB, nameA]
+      : [a, b, nameA, nameB];
     explanation = `${readerName} read ${resource}${seen(reader)} while ${writerName} wrote it${seen(writer)} concurrently; the read may see either value`;
   }
   const kind = bothWrite ? 'write_write' : 'read_write';

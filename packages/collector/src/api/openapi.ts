@@ -101,12 +101,22 @@ export const openApiDocument = {
           service: { type: 'string' },
           instance: { type: 'string' },
           kind: { enum: ['server', 'client', 'internal'] },
+          name: {
+            type: 'string',
+            description: '`GET /orders/:id` (server), `POST http://host/path` (client)',
+          },
           method: { type: ['string', 'null'] },
           route: { type: ['string', 'null'] },
           url: { type: ['string', 'null'] },
           host: { type: ['string', 'null'] },
           status: { type: ['integer', 'null'] },
           error: { type: ['object', 'null'] },
+          failed: { type: 'boolean' },
+          complete: { type: 'boolean', description: 'Both ends of the span were recorded' },
+          incoming: {
+            type: ['object', 'null'],
+            description: 'Server spans: how the incoming trace context was taken (spec 2.4)',
+          },
           start_us: { type: 'integer' },
           start: { type: 'string', format: 'date-time' },
           duration_ms: { type: 'number' },
@@ -138,7 +148,10 @@ export const openApiDocument = {
           services: { type: 'array', items: { type: 'string' } },
           ts_us: { type: 'integer' },
           time: { type: 'string', format: 'date-time' },
-          race: { type: 'object', description: 'The race as the analysis reports it, with its evidence' },
+          race: {
+            type: 'object',
+            description: 'The race as the analysis reports it, with its evidence',
+          },
         },
       },
       AnalysisStatus: {
@@ -237,7 +250,9 @@ export const openApiDocument = {
                 { $ref: '#/components/schemas/TraceSummary' },
                 {
                   type: 'object',
-                  properties: { spans: { type: 'array', items: { $ref: '#/components/schemas/Span' } } },
+                  properties: {
+                    spans: { type: 'array', items: { $ref: '#/components/schemas/Span' } },
+                  },
                 },
               ],
             },
@@ -254,7 +269,10 @@ export const openApiDocument = {
         parameters: [traceIdPath],
         responses: {
           '200': json(
-            { type: 'object', properties: { ...analysisHead, critical_path: { type: ['object', 'null'] } } },
+            {
+              type: 'object',
+              properties: { ...analysisHead, critical_path: { type: ['object', 'null'] } },
+            },
             'The critical path (null until the trace is analysed)',
           ),
           '400': badRequest,
@@ -288,7 +306,10 @@ export const openApiDocument = {
         parameters: [traceIdPath],
         responses: {
           '200': json(
-            { type: 'object', properties: { ...analysisHead, diagnostics: { type: ['object', 'null'] } } },
+            {
+              type: 'object',
+              properties: { ...analysisHead, diagnostics: { type: ['object', 'null'] } },
+            },
             'The diagnostics (null until the trace is analysed)',
           ),
           '400': badRequest,

@@ -15,7 +15,11 @@ function single(query: Query, name: string): string | undefined {
 export function stringParam(query: Query, name: string, maxLength = 512): string | undefined {
   const value = single(query, name);
   if (value !== undefined && value.length > maxLength) {
-    throw new HttpError(400, 'bad_request', `query parameter "${name}" is longer than ${maxLength} characters`);
+    throw new HttpError(
+      400,
+      'bad_request',
+      `query parameter "${name}" is longer than ${maxLength} characters`,
+    );
   }
   return value;
 }
@@ -55,7 +59,11 @@ export function limitParam(query: Query, fallback: number, max: number): number 
   if (value === undefined) return fallback;
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1 || n > max) {
-    throw new HttpError(400, 'bad_request', `query parameter "limit" must be an integer from 1 to ${max}`);
+    throw new HttpError(
+      400,
+      'bad_request',
+      `query parameter "limit" must be an integer from 1 to ${max}`,
+    );
   }
   return n;
 }
@@ -70,7 +78,11 @@ export function boolParam(query: Query, name: string): boolean | undefined {
 }
 
 /** One of the allowed values, undefined when absent. */
-export function enumParam<T extends string>(query: Query, name: string, allowed: readonly T[]): T | undefined {
+export function enumParam<T extends string>(
+  query: Query,
+  name: string,
+  allowed: readonly T[],
+): T | undefined {
   const value = single(query, name);
   if (value === undefined) return undefined;
   if (!(allowed as readonly string[]).includes(value)) {

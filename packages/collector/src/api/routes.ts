@@ -16,7 +16,7 @@ import {
   timeParam,
   traceIdParam,
 } from './params.js';
-import { buildSpanTree, isoMicros, summaryJson } from './span-tree.js';
+import { isoMicros, spanTreeJson, summaryJson } from './span-tree.js';
 
 export interface QueryRouteOptions {
   storage: Storage;
@@ -108,7 +108,7 @@ export async function queryRoutes(app: FastifyInstance, options: QueryRouteOptio
   app.get<{ Params: { traceId: string } }>('/api/traces/:traceId', async (request) => {
     const summary = await traceOr404(request.params.traceId);
     const events = await storage.getTraceEvents(summary.traceId);
-    return { ...summaryJson(summary), spans: buildSpanTree(events) };
+    return { ...summaryJson(summary), spans: spanTreeJson(events) };
   });
 
   async function analysisOf(rawId: string) {
@@ -125,10 +125,13 @@ export async function queryRoutes(app: FastifyInstance, options: QueryRouteOptio
     };
   }
 
-  app.get<{ Params: { traceId: string } }>('/api/traces/:traceId/critical-path', async (request) => {
-    const { head, record } = await analysisOf(request.params.traceId);
-    return { ...head, critical_path: record?.criticalPath ?? null };
-  });
+  app.get<{ Params: { traceId: string } }>(
+    '/api/traces/:traceId/critical-path',
+    async (request) => {
+      const { head, record } = await analysisOf(request.params.traceId);
+      return { ...head, critical_path: record?.criticalPath ?? null };
+    },
+  );
 
   app.get<{ Params: { traceId: string } }>('/api/traces/:traceId/diagnostics', async (request) => {
     const { head, record } = await analysisOf(request.params.traceId);
@@ -179,18 +182,25 @@ export async function queryRoutes(app: FastifyInstance, options: QueryRouteOptio
         diagnostics: analysis.diagnostics,
       })),
       next_cursor:
-        rows.length === limit && last ? encodeCursor(last.summary.firstTsUs, last.summary.traceId) : null,
+        rows.length === limit && last
+          ? encodeCursor(last.summary.firstTsUs, last.summary.traceId)
+          : null,
     };
   });
 
   app.get('/api/services', async (request) => {
     const { fromUs, toUs } = rangeParams(query(request), HOUR_MS);
     const max = options.maxEventsPerAggregate;
-    const events = await storage.getEventsByKind(['request_received', 'response_sent'], fromUs, toUs, max);
+    const events = await storage.getEventsByKind(
+      ['request_received', 'response_sent'],
+      fromUs,
+      toUs,
+      max,
+    );
     return {
       from: isoMicros(fromUs),
       to: isoMicros(toUs),
-      services: engine.serviceMetrics(events),
+      services: engine.serviceMetrics(events, { windowMs: (toUs - fromUs) / 1000 }),
       events_considered: events.length,
       truncated: events.length >= max,
     };

@@ -1,3 +1,4 @@
+import { buildSpanTree, type Span } from '../analysis/index.js';
 import type { StoredEvent } from '../event.js';
 import type { TraceSummary } from '../storage/types.js';
 
@@ -21,14 +22,22 @@ export interface SpanNode {
   service: string;
   instance: string;
   kind: 'server' | 'client' | 'internal';
+  /** `GET /orders/:id` (server), `POST http://inventory:8080/reserve` (client). */
+  name: string;
   method: string | null;
   route: string | null;
   url: string | null;
   host: string | null;
   status: number | null;
   error: { type: string; message: string } | null;
+  failed: boolean;
+  /** Both ends were recorded. */
+  complete: boolean;
+  /** Server spans: how the incoming trace context was taken (spec 2.4). */
+  incoming: { status: string; reasons: string[] } | null;
   start_us: number;
   start: string;
+  /** As the span's host measured it when recorded, else from the timestamps. */
   duration_ms: number;
   events: SpanEvent[];
   children: SpanNode[];
@@ -45,108 +54,61 @@ export function isoMicros(tsUs: number): string {
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
 const num = (v: unknown): number | null => (typeof v === 'number' ? v : null);
 
-/**
- * Groups a trace's events into spans and nests them by parent span id. A server span is the
- * handling of one request (request_received .. response_sent); a client span one outgoing call
- * (request_sent .. response_received); other events belong to the span of their context.
- */
-export function buildSpanTree(events: StoredEvent[]): SpanNode[] {
-  const spans = new Map<string, SpanNode>();
-  for (const event of events) {
-    let span = spans.get(event.span_id);
-    if (!span) {
-      span = {
-        span_id: event.span_id,
-        parent_span_id: event.parent_span_id,
-        parent_missing: false,
-        service: event.service,
-        instance: event.instance,
-        kind: 'internal',
-        method: null,
-        route: null,
-        url: null,
-        host: null,
-        status: null,
-        error: null,
-        start_us: event.ts_us,
-        start: '',
-        duration_ms: -1,
-        events: [],
-        children: [],
-      };
-      spans.set(event.span_id, span);
-    }
-    const { data } = event;
-    span.start_us = Math.min(span.start_us, event.ts_us);
-    switch (event.kind) {
-      case 'request_received':
-        span.kind = 'server';
-        span.parent_span_id = event.parent_span_id;
-        span.start_us = event.ts_us;
-        span.method = str(data.method);
-        span.route = str(data.route) ?? span.route ?? str(data.path);
-        break;
-      case 'response_sent':
-        span.kind = 'server';
-        span.method ??= str(data.method);
-        span.route = str(data.route) ?? span.route;
-        span.status = num(data.status);
-        span.duration_ms = num(data.duration_ms) ?? span.duration_ms;
-        span.error = errorOf(data.error);
-        break;
-      case 'request_sent':
-        span.kind = 'client';
-        span.parent_span_id = event.parent_span_id;
-        span.start_us = event.ts_us;
-        span.method = str(data.method);
-        span.url = str(data.url);
-        span.host = str(data.host);
-        break;
-      case 'response_received':
-        span.kind = 'client';
-        span.method ??= str(data.method);
-        span.url ??= str(data.url);
-        span.host ??= str(data.host);
-        span.status = num(data.status);
-        span.duration_ms = num(data.duration_ms) ?? span.duration_ms;
-        span.error = errorOf(data.error);
-        break;
-    }
-    const item: SpanEvent = {
-      id: event.id,
-      kind: event.kind,
-      ts_us: event.ts_us,
-      component: event.component,
-      clock: event.clock,
-      data: event.data,
-    };
-    if (event.clock_dropped !== undefined) item.clock_dropped = event.clock_dropped;
-    span.events.push(item);
-  }
-  const roots: SpanNode[] = [];
-  for (const span of spans.values()) {
-    span.start = isoMicros(span.start_us);
-    if (span.duration_ms < 0) {
-      const last = span.events.reduce((max, e) => Math.max(max, e.ts_us), span.start_us);
-      span.duration_ms = (last - span.start_us) / 1000;
-    }
-    const parent = span.parent_span_id ? spans.get(span.parent_span_id) : undefined;
-    if (parent && parent !== span) {
-      parent.children.push(span);
-    } else {
-      span.parent_missing = span.parent_span_id !== null;
-      roots.push(span);
-    }
-  }
-  const byStart = (a: SpanNode, b: SpanNode) => a.start_us - b.start_us || (a.span_id < b.span_id ? -1 : 1);
-  for (const span of spans.values()) span.children.sort(byStart);
-  return roots.sort(byStart);
+function spanEvent(event: StoredEvent): SpanEvent {
+  const item: SpanEvent = {
+    id: event.id,
+    kind: event.kind,
+    ts_us: event.ts_us,
+    component: event.component,
+    clock: event.clock,
+    data: event.data,
+  };
+  if (event.clock_dropped !== undefined) item.clock_dropped = event.clock_dropped;
+  return item;
 }
 
-function errorOf(value: unknown): { type: string; message: string } | null {
-  if (value === null || typeof value !== 'object') return null;
-  const { type, message } = value as { type?: unknown; message?: unknown };
-  return { type: String(type ?? 'Error'), message: String(message ?? '') };
+/**
+ * The spans of a trace as the API answers them: the analysis module's span tree (one source
+ * of truth for what a span is), with each span's own events and clocks attached.
+ */
+export function spanTreeJson(events: StoredEvent[]): SpanNode[] {
+  const tree = buildSpanTree(events);
+  const bySpan = new Map<string, StoredEvent[]>();
+  for (const event of events) {
+    const list = bySpan.get(event.span_id);
+    if (list) list.push(event);
+    else bySpan.set(event.span_id, [event]);
+  }
+  const toJson = (span: Span): SpanNode => {
+    const own = bySpan.get(span.spanId) ?? [];
+    const of = (kind: string) => own.find((e) => e.kind === kind)?.data;
+    const start = of('request_received') ?? of('request_sent');
+    const end = of('response_sent') ?? of('response_received');
+    return {
+      span_id: span.spanId,
+      parent_span_id: span.parentSpanId,
+      parent_missing: span.parentSpanId !== null && span.parent === null,
+      service: span.service,
+      instance: span.instance,
+      kind: span.kind,
+      name: span.name,
+      method: str(start?.method) ?? str(end?.method),
+      route: str(start?.route) ?? str(end?.route) ?? str(start?.path),
+      url: str(start?.url) ?? str(end?.url),
+      host: span.host ?? null,
+      status: span.status ?? null,
+      error: span.error ? { type: span.error.type, message: span.error.message } : null,
+      failed: span.failed,
+      complete: span.complete,
+      incoming: span.incoming ?? null,
+      start_us: span.startUs,
+      start: isoMicros(span.startUs),
+      duration_ms: num(end?.duration_ms) ?? (span.endUs - span.startUs) / 1000,
+      events: own.map(spanEvent),
+      children: span.children.map(toJson),
+    };
+  };
+  return tree.roots.map(toJson);
 }
 
 /** A trace summary as the API answers it. */

@@ -32,7 +32,11 @@ export async function decodeBody(
     );
   }
   if (text.length === 0) {
-    throw new HttpError(400, 'bad_request', 'the body is empty: send a JSON batch {"events": [...]}');
+    throw new HttpError(
+      400,
+      'bad_request',
+      'the body is empty: send a JSON batch {"events": [...]}',
+    );
   }
   try {
     return JSON.parse(text.toString('utf8'));

@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify';
-import type { StoredEvent } from '../event.js';
 import { HttpError } from '../errors.js';
+import type { StoredEvent } from '../event.js';
 import type { Storage } from '../storage/types.js';
-import { type BodyLimits, decodeBody, formatBytes } from './body.js';
 import { checkApiKey } from './api-key.js';
+import { type BodyLimits, decodeBody, formatBytes } from './body.js';
 import type { Validators } from './validate.js';
 
 /** Largest batch the contract allows (spec/schemas/batch.schema.json `maxItems`). */
@@ -74,7 +74,9 @@ export async function ingestRoutes(app: FastifyInstance, options: IngestOptions)
     });
     // Answered only once the transaction is committed: an acknowledged event is durable.
     const result =
-      valid.length > 0 ? await storage.insertEvents(valid) : { accepted: 0, duplicates: 0, inserted: [] };
+      valid.length > 0
+        ? await storage.insertEvents(valid)
+        : { accepted: 0, duplicates: 0, inserted: [] };
     if (result.inserted.length > 0) options.onStored(result.inserted);
     const dropped = (request.body as { dropped?: unknown }).dropped;
     if (typeof dropped === 'number' && dropped > 0) options.onDropped(dropped);

@@ -1,8 +1,9 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { resourceOf, type StoredEvent } from '../event.js';
-import type { RaceRecord, Storage } from '../storage/types.js';
+import type { AnalysisItem, RaceRecord, Storage } from '../storage/types.js';
+import { type AccessWindows, MemoryAccessWindows, StorageAccessWindows } from './access-windows.js';
 import type { AnalysisEngine } from './engine.js';
-import { countFindings, raceRecord } from './race-record.js';
+import { countFindings, type DetectedRace, raceRecord } from './race-record.js';
 
 export interface SchedulerOptions {
   storage: Storage;
@@ -11,10 +12,21 @@ export interface SchedulerOptions {
   delayMs: number;
   /** How often the scheduler looks for quiet traces. */
   intervalMs?: number;
-  /** How far around new accesses the cross-trace pass looks, on each side. */
+  /**
+   * How far around new accesses the cross-trace pass looks, on each side: the longest
+   * read-modify-write window it can see (default 5 s).
+   */
   crossTraceWindowMs?: number;
-  /** Most accesses of one resource the cross-trace pass reads at once. */
-  maxAccessesPerResource?: number;
+  /** A resource that never goes quiet is still checked this often (default 2 s). */
+  crossTraceIntervalMs?: number;
+  /**
+   * Where recent accesses come from: `memory` (kept from ingestion; for a store one collector
+   * owns) or `storage` (read back; for a database several collectors share). Default: memory
+   * for SQLite, storage for PostgreSQL.
+   */
+  windows?: 'memory' | 'storage';
+  /** Most events kept in memory for traces waiting to be analysed (default 50,000). */
+  maxCachedEvents?: number;
   skewToleranceMs?: number;
   /** Where failures of one analysis are reported (they never stop the scheduler). */
   onError?: (error: unknown, what: string) => void;
@@ -34,14 +46,28 @@ export interface AnalysisStatus {
   delay_ms: number;
 }
 
+const SLICE_MS = 15;
+/** Most traces (or resources) analysed in one slice, and so saved in one transaction. */
+const SLICE_MAX = 500;
+
 interface Dirty {
   lastSeenMs: number;
   generation: number;
 }
 
+interface DirtyTrace extends Dirty {
+  /**
+   * The trace's events this collector stored since it became dirty, so that analysis need not
+   * read them back; null once the cache budget ran out. Used only when it holds every event
+   * the trace has (its count equals the summary's), otherwise the events are read back.
+   */
+  events: StoredEvent[] | null;
+}
+
 interface DirtyResource extends Dirty {
   minTsUs: number;
   maxTsUs: number;
+  lastPassMs: number;
 }
 
 /**
@@ -61,7 +87,9 @@ interface DirtyResource extends Dirty {
  * await scheduler.runNow(); // everything stored so far is analysed
  */
 export class AnalysisScheduler {
-  private readonly dirtyTraces = new Map<string, Dirty>();
+  private readonly dirtyTraces = new Map<string, DirtyTrace>();
+  private readonly windows: AccessWindows;
+  private cachedEvents = 0;
   private readonly dirtyResources = new Map<string, DirtyResource>();
   private generation = 0;
   private current: Promise<void> | null = null;
@@ -74,17 +102,27 @@ export class AnalysisScheduler {
   private readonly crossTraceWindowUs: number;
 
   constructor(private readonly options: SchedulerOptions) {
-    this.crossTraceWindowUs = (options.crossTraceWindowMs ?? 30_000) * 1000;
+    this.crossTraceWindowUs = (options.crossTraceWindowMs ?? 5000) * 1000;
+    const mode = options.windows ?? (options.storage.kind === 'sqlite' ? 'memory' : 'storage');
+    this.windows =
+      mode === 'memory'
+        ? new MemoryAccessWindows(2 * this.crossTraceWindowUs)
+        : new StorageAccessWindows(options.storage);
   }
 
   /** Picks up traces left unanalysed by a previous run, then starts the periodic pass. */
   async start(): Promise<void> {
     for (const { traceId } of await this.options.storage.pendingTraces(10_000)) {
       if (!this.dirtyTraces.has(traceId)) {
-        this.dirtyTraces.set(traceId, { lastSeenMs: 0, generation: ++this.generation });
+        this.dirtyTraces.set(traceId, {
+          lastSeenMs: 0,
+          generation: ++this.generation,
+          events: null,
+        });
       }
     }
-    const interval = this.options.intervalMs ?? Math.min(Math.max(this.options.delayMs / 2, 50), 1000);
+    const interval =
+      this.options.intervalMs ?? Math.min(Math.max(this.options.delayMs / 2, 50), 1000);
     this.timer = setInterval(() => this.tick(), interval);
     this.timer.unref();
   }
@@ -100,13 +138,23 @@ export class AnalysisScheduler {
   /** Marks the traces and resources of newly stored events dirty. Cheap: called on ingest. */
   onStored(events: StoredEvent[]): void {
     const now = Date.now();
+    const maxCached = this.options.maxCachedEvents ?? 50_000;
+    this.windows.add(events);
     for (const event of events) {
-      const traceDirty = this.dirtyTraces.get(event.trace_id);
+      let traceDirty = this.dirtyTraces.get(event.trace_id);
       if (traceDirty) {
         traceDirty.lastSeenMs = now;
         traceDirty.generation = ++this.generation;
       } else {
-        this.dirtyTraces.set(event.trace_id, { lastSeenMs: now, generation: ++this.generation });
+        traceDirty = { lastSeenMs: now, generation: ++this.generation, events: [] };
+        this.dirtyTraces.set(event.trace_id, traceDirty);
+      }
+      if (traceDirty.events && this.cachedEvents < maxCached) {
+        traceDirty.events.push(event);
+        this.cachedEvents++;
+      } else if (traceDirty.events) {
+        this.cachedEvents -= traceDirty.events.length;
+        traceDirty.events = null;
       }
       const resource = resourceOf(event);
       if (resource === null) continue;
@@ -122,6 +170,7 @@ export class AnalysisScheduler {
           generation: ++this.generation,
           minTsUs: event.ts_us,
           maxTsUs: event.ts_us,
+          lastPassMs: now,
         });
       }
     }
@@ -167,75 +216,137 @@ export class AnalysisScheduler {
   private async pass(force: boolean): Promise<void> {
     const quietBefore = force ? Number.POSITIVE_INFINITY : Date.now() - this.options.delayMs;
     const traces = [...this.dirtyTraces].filter(([, d]) => d.lastSeenMs <= quietBefore);
-    for (const [traceId, dirty] of traces) {
-      if (this.stopped) return;
-      await this.analyzeTrace(traceId, dirty.generation);
-      // Analysis is synchronous CPU work: let ingestion and queries in between traces.
+    // Analysis is synchronous CPU work: it runs in slices of SLICE_MS (ingestion and queries
+    // get the event loop in between), and each slice's results are saved in one transaction.
+    for (let i = 0; i < traces.length && !this.stopped; ) {
+      const sliceStart = performance.now();
+      const done: Array<{ traceId: string; dirty: DirtyTrace; item: AnalysisItem | null }> = [];
+      while (
+        i < traces.length &&
+        performance.now() - sliceStart < SLICE_MS &&
+        done.length < SLICE_MAX
+      ) {
+        const [traceId, dirty] = traces[i++]!;
+        done.push({ traceId, dirty, item: await this.analyzeTrace(traceId, dirty) });
+      }
+      const items = done.flatMap((d) => (d.item ? [d.item] : []));
+      try {
+        if (items.length > 0) await this.options.storage.saveTraceAnalyses(items);
+        this.tracesAnalyzed += items.length;
+      } catch (error) {
+        this.failures += items.length;
+        this.options.onError?.(error, `saving the analysis of ${items.length} traces`);
+      }
+      // A failed trace is not retried in a loop; its next event makes it dirty again.
+      for (const { traceId, dirty } of done) {
+        if (this.dirtyTraces.get(traceId)?.generation === dirty.generation) {
+          this.dirtyTraces.delete(traceId);
+          this.cachedEvents -= dirty.events?.length ?? 0;
+        }
+      }
       await nextTurn();
     }
-    const resources = [...this.dirtyResources].filter(([, d]) => d.lastSeenMs <= quietBefore);
-    for (const [resource, dirty] of resources) {
-      if (this.stopped) return;
-      await this.crossTracePass(resource, dirty);
+
+    // A resource is checked once quiet, and at least every crossTraceIntervalMs while busy.
+    const dueBefore = force
+      ? Number.POSITIVE_INFINITY
+      : Date.now() - (this.options.crossTraceIntervalMs ?? 2000);
+    const resources = [...this.dirtyResources].filter(
+      ([, d]) => d.lastSeenMs <= quietBefore || d.lastPassMs <= dueBefore,
+    );
+    for (let i = 0; i < resources.length && !this.stopped; ) {
+      const sliceStart = performance.now();
+      const done: Array<[string, number]> = [];
+      const races: RaceRecord[] = [];
+      while (
+        i < resources.length &&
+        performance.now() - sliceStart < SLICE_MS &&
+        done.length < SLICE_MAX
+      ) {
+        const [resource, dirty] = resources[i++]!;
+        done.push([resource, dirty.generation]);
+        races.push(...(await this.crossTracePass(resource, dirty)));
+      }
+      try {
+        await this.options.storage.saveCrossTraceRaces(races);
+        this.crossTracePasses += done.length;
+      } catch (error) {
+        this.failures += done.length;
+        this.options.onError?.(error, `saving the cross-trace races of ${done.length} resources`);
+      }
+      for (const [resource, generation] of done) {
+        if (this.dirtyResources.get(resource)?.generation === generation)
+          this.dirtyResources.delete(resource);
+      }
       await nextTurn();
     }
     this.lastRunAt = Date.now();
   }
 
-  private async analyzeTrace(traceId: string, generation: number): Promise<void> {
+  /** Analyses one trace; null when it is gone or its analysis failed (counted and reported). */
+  private async analyzeTrace(traceId: string, dirty: DirtyTrace): Promise<AnalysisItem | null> {
     const { storage, engine } = this.options;
     try {
       const summary = await storage.getTrace(traceId);
-      if (summary) {
-        const events = await storage.getTraceEvents(traceId);
-        const result = engine.analyzeTrace(events, { skewToleranceMs: this.options.skewToleranceMs });
-        const races = result.races
-          .map((race) => raceRecord(race, 'trace', traceId))
-          .filter((r): r is RaceRecord => r !== null);
-        await storage.saveTraceAnalysis(
-          {
-            traceId,
-            version: summary.version,
-            analyzedAtMs: Date.now(),
-            races: result.races,
-            criticalPath: result.criticalPath ?? null,
-            diagnostics: result.diagnostics ?? null,
-            diagnosticCount: countFindings(result.diagnostics),
-          },
-          races,
-        );
-        this.tracesAnalyzed++;
-      }
+      if (!summary) return null;
+      const cached = dirty.events?.slice();
+      const events =
+        cached && cached.length === summary.eventCount
+          ? cached.sort((a, b) => a.ts_us - b.ts_us || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+          : await storage.getTraceEvents(traceId);
+      const result = engine.analyzeTrace(events, { skewToleranceMs: this.options.skewToleranceMs });
+      const races = result.races
+        .map((race) => raceRecord(race, 'trace', traceId))
+        .filter((r): r is DetectedRace => r !== null)
+        .map(({ lastTsUs: _, ...race }): RaceRecord => race);
+      return {
+        record: {
+          traceId,
+          version: summary.version,
+          analyzedAtMs: Date.now(),
+          races: result.races,
+          criticalPath: result.criticalPath ?? null,
+          diagnostics: result.diagnostics ?? null,
+          diagnosticCount: countFindings(result.diagnostics),
+        },
+        races,
+      };
     } catch (error) {
       this.failures++;
       this.options.onError?.(error, `analysis of trace ${traceId}`);
+      return null;
     }
-    // A failed trace is not retried in a loop; its next event makes it dirty again.
-    if (this.dirtyTraces.get(traceId)?.generation === generation) this.dirtyTraces.delete(traceId);
   }
 
-  private async crossTracePass(resource: string, dirty: DirtyResource): Promise<void> {
-    const { storage, engine } = this.options;
-    const generation = dirty.generation;
+  /** The new cross-trace races of one resource (empty when its pass failed: reported). */
+  private async crossTracePass(resource: string, dirty: DirtyResource): Promise<RaceRecord[]> {
+    const newFromUs = dirty.minTsUs;
+    const newToUs = dirty.maxTsUs;
+    // Accesses stored while this pass runs start a new range (and keep the resource dirty).
+    dirty.minTsUs = Number.POSITIVE_INFINITY;
+    dirty.maxTsUs = Number.NEGATIVE_INFINITY;
+    dirty.lastPassMs = Date.now();
     try {
-      const accesses = await storage.getStateAccesses(
+      const accesses = await this.windows.read(
         resource,
-        dirty.minTsUs - this.crossTraceWindowUs,
-        dirty.maxTsUs + this.crossTraceWindowUs,
-        this.options.maxAccessesPerResource ?? 20_000,
+        newFromUs - this.crossTraceWindowUs,
+        newToUs + this.crossTraceWindowUs,
       );
-      accesses.reverse();
-      const races = engine
-        .detectCrossTraceRaces(accesses, { skewToleranceMs: this.options.skewToleranceMs })
-        .map((race) => raceRecord(race, 'cross'))
-        .filter((r): r is RaceRecord => r !== null && r.traceB !== null);
-      await storage.saveCrossTraceRaces(races);
-      this.crossTracePasses++;
+      return (
+        this.options.engine
+          .detectCrossTraceRaces(accesses, { skewToleranceMs: this.options.skewToleranceMs })
+          .map((race) => raceRecord(race, 'cross'))
+          // Races among older accesses only were saved by an earlier pass.
+          .filter(
+            (r): r is DetectedRace =>
+              r !== null && r.traceB !== null && r.tsUs <= newToUs && r.lastTsUs >= newFromUs,
+          )
+          .map(({ lastTsUs: _, ...race }): RaceRecord => race)
+      );
     } catch (error) {
       this.failures++;
       this.options.onError?.(error, `cross-trace race pass over resource ${resource}`);
+      return [];
     }
-    const now = this.dirtyResources.get(resource);
-    if (now?.generation === generation) this.dirtyResources.delete(resource);
   }
 }

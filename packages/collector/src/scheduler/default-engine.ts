@@ -1,9 +1,15 @@
+import {
+  analyzeTrace,
+  buildDependencyGraph,
+  detectCrossTraceRaces,
+  serviceMetrics,
+} from '../analysis/index.js';
 import type { AnalysisEngine } from './engine.js';
 
-// TEMPORARY until src/analysis lands.
+/** The collector's own analysis module (src/analysis) behind the scheduler's interface. */
 export const defaultEngine: AnalysisEngine = {
-  analyzeTrace: (events) => ({ traceId: events[0]?.trace_id ?? '', races: [], criticalPath: null, diagnostics: {} }),
-  detectCrossTraceRaces: () => [],
-  buildDependencyGraph: () => ({ nodes: [], edges: [] }),
-  serviceMetrics: () => [],
+  analyzeTrace: (events, options) => analyzeTrace(events, options),
+  detectCrossTraceRaces: (accesses, options) => detectCrossTraceRaces(accesses, options),
+  buildDependencyGraph: (events) => buildDependencyGraph(events),
+  serviceMetrics: (events, options) => serviceMetrics(events, options),
 };

@@ -22,5 +22,6 @@ export interface AnalysisEngine {
   analyzeTrace(events: StoredEvent[], options?: AnalysisOptions): TraceAnalysisResult;
   detectCrossTraceRaces(accesses: StoredEvent[], options?: AnalysisOptions): unknown[];
   buildDependencyGraph(events: StoredEvent[]): unknown;
-  serviceMetrics(events: StoredEvent[]): unknown;
+  /** `windowMs`: the queried time range, for requests per second. */
+  serviceMetrics(events: StoredEvent[], options?: { windowMs?: number }): unknown;
 }

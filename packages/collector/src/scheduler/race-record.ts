@@ -13,7 +13,11 @@ interface EventRef {
  * `accesses`, nested `event`): any object with an event id, a trace id, a service and a
  * timestamp. Keeps the storage columns independent of the exact shape of the analysis types.
  */
-function eventRefs(value: unknown, depth = 0, out = new Map<string, EventRef>()): Map<string, EventRef> {
+function eventRefs(
+  value: unknown,
+  depth = 0,
+  out = new Map<string, EventRef>(),
+): Map<string, EventRef> {
   if (depth > 4 || value === null || typeof value !== 'object') return out;
   if (Array.isArray(value)) {
     for (const item of value) eventRefs(item, depth + 1, out);
@@ -37,15 +41,24 @@ function eventRefs(value: unknown, depth = 0, out = new Map<string, EventRef>())
   return out;
 }
 
+/** A race's storage row, and the timestamp of the latest event involved. */
+export type DetectedRace = RaceRecord & { lastTsUs: number };
+
 /**
  * The storage row of a race: the columns `/api/races` filters on and the race as JSON. The
  * id is derived from the resource and the events involved, so analysing a trace again
  * replaces its races instead of adding copies. Returns null for a race that names fewer than
  * two events (nothing to file it under).
  */
-export function raceRecord(race: unknown, scope: 'trace' | 'cross', traceId?: string): RaceRecord | null {
+export function raceRecord(
+  race: unknown,
+  scope: 'trace' | 'cross',
+  traceId?: string,
+): DetectedRace | null {
   const o = (race ?? {}) as Record<string, unknown>;
-  const refs = [...eventRefs(race).values()].sort((x, y) => x.tsUs - y.tsUs || (x.id < y.id ? -1 : 1));
+  const refs = [...eventRefs(race).values()].sort(
+    (x, y) => x.tsUs - y.tsUs || (x.id < y.id ? -1 : 1),
+  );
   const first = refs[0];
   if (!first) return null;
   const resource = typeof o.resource === 'string' ? o.resource : '';
@@ -55,7 +68,12 @@ export function raceRecord(race: unknown, scope: 'trace' | 'cross', traceId?: st
     typeof o.id === 'string' && o.id !== ''
       ? o.id
       : createHash('sha256')
-          .update(`${scope}\n${resource}\n${refs.map((r) => r.id).sort().join(',')}`)
+          .update(
+            `${scope}\n${resource}\n${refs
+              .map((r) => r.id)
+              .sort()
+              .join(',')}`,
+          )
           .digest('hex')
           .slice(0, 32);
   const traceA = scope === 'trace' ? (traceId ?? first.traceId) : traces[0]!;
@@ -69,6 +87,7 @@ export function raceRecord(race: unknown, scope: 'trace' | 'cross', traceId?: st
     serviceA: first.service,
     serviceB: other.service,
     tsUs: first.tsUs,
+    lastTsUs: refs[refs.length - 1]!.tsUs,
     race,
   };
 }

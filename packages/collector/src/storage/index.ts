@@ -3,9 +3,9 @@ import { PostgresStorage } from './postgres.js';
 import { SqliteStorage } from './sqlite.js';
 import type { Storage } from './types.js';
 
-export type * from './types.js';
 export { PostgresStorage } from './postgres.js';
-export { SqliteStorage } from './sqlite.js';
+export { SqliteStorage, type SqliteStorageOptions } from './sqlite.js';
+export type * from './types.js';
 
 /**
  * Opens (and initialises) the storage named by `sqlite:<path>` or `postgres://...`.
@@ -16,7 +16,9 @@ export { SqliteStorage } from './sqlite.js';
 export async function openStorage(spec: string | StorageLocation): Promise<Storage> {
   const location = typeof spec === 'string' ? parseStorage(spec) : spec;
   const storage =
-    location.kind === 'sqlite' ? new SqliteStorage(location.path) : new PostgresStorage(location.url);
+    location.kind === 'sqlite'
+      ? new SqliteStorage(location.path)
+      : new PostgresStorage(location.url);
   try {
     await storage.init();
   } catch (error) {

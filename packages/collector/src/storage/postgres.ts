@@ -1,9 +1,10 @@
 import pg from 'pg';
-import type { EventKind, StoredEvent } from '../event.js';
 import { redactUrl } from '../config.js';
+import type { EventKind, StoredEvent } from '../event.js';
 import { parseBodies, type Row, toAnalysis, toRace, toSummary } from './rows.js';
-import { traceDeltas } from './trace-delta.js';
+import { toEventRow, traceDeltas } from './trace-delta.js';
 import type {
+  AnalysisItem,
   DiagnosticsQuery,
   InsertResult,
   RaceQuery,
@@ -23,7 +24,7 @@ const SCHEMA_LOCK = 72_617_447;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS events (
-  id text PRIMARY KEY,
+  id text NOT NULL,
   trace_id text NOT NULL,
   span_id text NOT NULL,
   parent_span_id text,
@@ -31,9 +32,10 @@ CREATE TABLE IF NOT EXISTS events (
   kind text NOT NULL,
   ts_us bigint NOT NULL,
   resource text,
-  body jsonb NOT NULL
+  body jsonb NOT NULL,
+  -- Keyed like SQLite: (trace id, event id) is both the idempotency key and the trace index.
+  PRIMARY KEY (trace_id, id)
 );
-CREATE INDEX IF NOT EXISTS events_trace ON events (trace_id, ts_us);
 CREATE INDEX IF NOT EXISTS events_kind_ts ON events (kind, ts_us);
 CREATE INDEX IF NOT EXISTS events_resource ON events (resource, ts_us) WHERE resource IS NOT NULL;
 
@@ -100,8 +102,8 @@ SELECT e->>'id', e->>'trace_id', e->>'span_id', e->>'parent_span_id', e->>'servi
   CASE WHEN e->>'kind' IN ('state_read', 'state_write') THEN e->'data'->>'resource' END,
   e
 FROM jsonb_array_elements($1::jsonb) AS e
-ON CONFLICT (id) DO NOTHING
-RETURNING id`;
+ON CONFLICT (trace_id, id) DO NOTHING
+RETURNING trace_id, id`;
 
 const NEW_ROOT_WINS = `(excluded.root_ts_us IS NOT NULL AND (traces.root_ts_us IS NULL
   OR excluded.root_exact > traces.root_exact
@@ -252,13 +254,13 @@ export class PostgresStorage implements Storage {
     if (events.length === 0) return { accepted: 0, duplicates: 0, inserted: [] };
     return this.transaction(async (client) => {
       const { rows } = await client.query(INSERT_EVENTS, [JSON.stringify(events)]);
-      const fresh = new Set(rows.map((r) => r.id as string));
+      const fresh = new Set(rows.map((r) => `${r.trace_id}/${r.id}`));
       const inserted: StoredEvent[] = [];
       for (const e of events) {
         // A batch may repeat an id: only its first copy counts as stored.
-        if (fresh.delete(e.id)) inserted.push(e);
+        if (fresh.delete(`${e.trace_id}/${e.id}`)) inserted.push(e);
       }
-      const deltas = traceDeltas(inserted);
+      const deltas = traceDeltas(inserted.map((e) => toEventRow(e, false)));
       if (deltas.length > 0) {
         await client.query(UPSERT_TRACES, [
           deltas.map((d) => d.traceId),
@@ -312,7 +314,8 @@ export class PostgresStorage implements Storage {
     const last = traces[traces.length - 1];
     return {
       traces,
-      next: rows.length > query.limit && last ? { tsUs: last.firstTsUs, traceId: last.traceId } : null,
+      next:
+        rows.length > query.limit && last ? { tsUs: last.firstTsUs, traceId: last.traceId } : null,
     };
   }
 
@@ -360,6 +363,15 @@ export class PostgresStorage implements Storage {
     return parseBodies(rows);
   }
 
+  async getLockEvents(traceIds: string[]): Promise<StoredEvent[]> {
+    const { rows } = await this.pool.query(
+      `SELECT body FROM events WHERE trace_id = ANY($1::text[])
+       AND kind IN ('lock_acquire', 'lock_release') ORDER BY ts_us, id`,
+      [traceIds],
+    );
+    return parseBodies(rows);
+  }
+
   async pendingTraces(limit: number): Promise<Array<{ traceId: string; version: number }>> {
     const { rows } = await this.pool.query(
       `SELECT trace_id, version FROM traces WHERE analyzed_version < version
@@ -369,41 +381,52 @@ export class PostgresStorage implements Storage {
     return rows.map((r: Row) => ({ traceId: r.trace_id as string, version: Number(r.version) }));
   }
 
-  async saveTraceAnalysis(record: TraceAnalysisRecord, races: RaceRecord[]): Promise<void> {
+  async saveTraceAnalyses(items: AnalysisItem[]): Promise<void> {
+    if (items.length === 0) return;
+    // Trace id order: the same lock order in every collector.
+    const sorted = [...items].sort((x, y) => (x.record.traceId < y.record.traceId ? -1 : 1));
     await this.transaction(async (client) => {
-      // Locks the summary row so that a concurrent retention pass cannot delete the trace
-      // between this check and the writes below.
-      const found = await client.query('SELECT 1 FROM traces WHERE trace_id = $1 FOR UPDATE', [
-        record.traceId,
-      ]);
-      if (found.rowCount === 0) return;
-      await client.query(
-        `INSERT INTO trace_analysis (trace_id, version, analyzed_at_ms, diagnostic_count, races,
-           critical_path, diagnostics) VALUES ($1, $2, $3, $4, $5, $6, $7)
-         ON CONFLICT (trace_id) DO UPDATE SET version = excluded.version,
-           analyzed_at_ms = excluded.analyzed_at_ms, diagnostic_count = excluded.diagnostic_count,
-           races = excluded.races, critical_path = excluded.critical_path,
-           diagnostics = excluded.diagnostics`,
-        [
-          record.traceId,
-          record.version,
-          record.analyzedAtMs,
-          record.diagnosticCount,
-          JSON.stringify(record.races),
-          JSON.stringify(record.criticalPath ?? null),
-          JSON.stringify(record.diagnostics ?? null),
-        ],
-      );
-      await client.query("DELETE FROM races WHERE scope = 'trace' AND trace_a = $1", [
-        record.traceId,
-      ]);
-      await this.upsertRaces(client, races);
-      await client.query(
-        `UPDATE traces SET analyzed_version = greatest(analyzed_version, $1), race_count = ${RACE_COUNT}
-         WHERE trace_id = $2`,
-        [record.version, record.traceId],
-      );
+      for (const { record, races } of sorted) await this.saveTraceAnalysis(client, record, races);
     });
+  }
+
+  private async saveTraceAnalysis(
+    client: pg.PoolClient,
+    record: TraceAnalysisRecord,
+    races: RaceRecord[],
+  ): Promise<void> {
+    // Locks the summary row so that a concurrent retention pass cannot delete the trace
+    // between this check and the writes below.
+    const found = await client.query('SELECT 1 FROM traces WHERE trace_id = $1 FOR UPDATE', [
+      record.traceId,
+    ]);
+    if (found.rowCount === 0) return;
+    await client.query(
+      `INSERT INTO trace_analysis (trace_id, version, analyzed_at_ms, diagnostic_count, races,
+         critical_path, diagnostics) VALUES ($1, $2, $3, $4, $5, $6, $7)
+       ON CONFLICT (trace_id) DO UPDATE SET version = excluded.version,
+         analyzed_at_ms = excluded.analyzed_at_ms, diagnostic_count = excluded.diagnostic_count,
+         races = excluded.races, critical_path = excluded.critical_path,
+         diagnostics = excluded.diagnostics`,
+      [
+        record.traceId,
+        record.version,
+        record.analyzedAtMs,
+        record.diagnosticCount,
+        JSON.stringify(record.races),
+        JSON.stringify(record.criticalPath ?? null),
+        JSON.stringify(record.diagnostics ?? null),
+      ],
+    );
+    await client.query("DELETE FROM races WHERE scope = 'trace' AND trace_a = $1", [
+      record.traceId,
+    ]);
+    await this.upsertRaces(client, races);
+    await client.query(
+      `UPDATE traces SET analyzed_version = greatest(analyzed_version, $1), race_count = ${RACE_COUNT}
+       WHERE trace_id = $2`,
+      [record.version, record.traceId],
+    );
   }
 
   private async upsertRaces(client: pg.PoolClient, races: RaceRecord[]): Promise<void> {
@@ -434,7 +457,9 @@ export class PostgresStorage implements Storage {
     if (races.length === 0) return;
     await this.transaction(async (client) => {
       await this.upsertRaces(client, races);
-      const touched = [...new Set(races.flatMap((r) => (r.traceB ? [r.traceA, r.traceB] : [r.traceA])))];
+      const touched = [
+        ...new Set(races.flatMap((r) => (r.traceB ? [r.traceA, r.traceB] : [r.traceA]))),
+      ];
       await client.query(
         `UPDATE traces SET race_count = ${RACE_COUNT} WHERE trace_id = ANY($1::text[])`,
         [touched.sort()],
@@ -512,7 +537,9 @@ export class PostgresStorage implements Storage {
         await client.query('DELETE FROM trace_services WHERE trace_id = ANY($1)', [ids]);
         await client.query('DELETE FROM trace_analysis WHERE trace_id = ANY($1)', [ids]);
         result.races += (
-          await client.query('DELETE FROM races WHERE trace_a = ANY($1) OR trace_b = ANY($1)', [ids])
+          await client.query('DELETE FROM races WHERE trace_a = ANY($1) OR trace_b = ANY($1)', [
+            ids,
+          ])
         ).rowCount!;
         result.traces += (await client.query('DELETE FROM traces WHERE trace_id = ANY($1)', [ids]))
           .rowCount!;

@@ -1,4 +1,42 @@
-import { isErrorEvent, type StoredEvent } from '../event.js';
+import { isErrorEvent, resourceOf, type StoredEvent } from '../event.js';
+
+/**
+ * An event reduced to what storage writes: its columns, its JSON, and the few facts the trace
+ * summary needs. Plain data, so it can be handed to a writer thread.
+ */
+export interface EventRow {
+  id: string;
+  traceId: string;
+  spanId: string;
+  parentSpanId: string | null;
+  service: string;
+  kind: string;
+  tsUs: number;
+  resource: string | null;
+  /** The event as JSON ('' when the backend does not need it). */
+  body: string;
+  error: boolean;
+  method: string | null;
+  route: string | null;
+}
+
+export function toEventRow(event: StoredEvent, withBody = true): EventRow {
+  const { method } = event.data;
+  return {
+    id: event.id,
+    traceId: event.trace_id,
+    spanId: event.span_id,
+    parentSpanId: event.parent_span_id,
+    service: event.service,
+    kind: event.kind,
+    tsUs: event.ts_us,
+    resource: resourceOf(event),
+    body: withBody ? JSON.stringify(event) : '',
+    error: isErrorEvent(event),
+    method: typeof method === 'string' ? method : null,
+    route: event.kind === 'request_received' ? routeOf(event) : null,
+  };
+}
 
 /** The root-span candidate a batch offers for its trace's summary. */
 export interface RootCandidate {
@@ -27,37 +65,37 @@ export interface TraceDelta {
  * the same deltas with an upsert (counters added, first/last widened, the better root kept),
  * so the summary is identical whatever order batches arrive in.
  */
-export function traceDeltas(events: StoredEvent[]): TraceDelta[] {
+export function traceDeltas(rows: EventRow[]): TraceDelta[] {
   const byTrace = new Map<string, TraceDelta>();
-  for (const event of events) {
-    let delta = byTrace.get(event.trace_id);
+  for (const row of rows) {
+    let delta = byTrace.get(row.traceId);
     if (!delta) {
       delta = {
-        traceId: event.trace_id,
-        firstTsUs: event.ts_us,
-        lastTsUs: event.ts_us,
+        traceId: row.traceId,
+        firstTsUs: row.tsUs,
+        lastTsUs: row.tsUs,
         eventCount: 0,
         spanCount: 0,
         errorCount: 0,
         services: new Set(),
         root: null,
       };
-      byTrace.set(event.trace_id, delta);
+      byTrace.set(row.traceId, delta);
     }
     delta.eventCount++;
-    if (event.ts_us < delta.firstTsUs) delta.firstTsUs = event.ts_us;
-    if (event.ts_us > delta.lastTsUs) delta.lastTsUs = event.ts_us;
-    delta.services.add(event.service);
+    if (row.tsUs < delta.firstTsUs) delta.firstTsUs = row.tsUs;
+    if (row.tsUs > delta.lastTsUs) delta.lastTsUs = row.tsUs;
+    delta.services.add(row.service);
     // Every span starts with exactly one event: request_received (server) or request_sent (client).
-    if (event.kind === 'request_received' || event.kind === 'request_sent') delta.spanCount++;
-    if (isErrorEvent(event)) delta.errorCount++;
-    if (event.kind === 'request_received') {
+    if (row.kind === 'request_received' || row.kind === 'request_sent') delta.spanCount++;
+    if (row.error) delta.errorCount++;
+    if (row.kind === 'request_received') {
       const candidate: RootCandidate = {
-        exact: event.parent_span_id === null ? 1 : 0,
-        tsUs: event.ts_us,
-        service: event.service,
-        method: typeof event.data.method === 'string' ? event.data.method : null,
-        route: routeOf(event),
+        exact: row.parentSpanId === null ? 1 : 0,
+        tsUs: row.tsUs,
+        service: row.service,
+        method: row.method,
+        route: row.route,
       };
       if (betterRoot(candidate, delta.root)) delta.root = candidate;
     }

@@ -66,6 +66,12 @@ export interface TraceAnalysisRecord {
   diagnosticCount: number;
 }
 
+/** A trace's analysis with its intra-trace races, as the scheduler saves them. */
+export interface AnalysisItem {
+  record: TraceAnalysisRecord;
+  races: RaceRecord[];
+}
+
 /** One race, with the columns `/api/races` filters on and the race itself as JSON. */
 export interface RaceRecord {
   /** Stable id derived from the events involved, so re-analysis replaces instead of adding. */
@@ -131,8 +137,9 @@ export interface Storage {
   stats(): Promise<StorageStats>;
 
   /**
-   * Stores events idempotently on `id` and updates the trace summaries, in one transaction.
-   * Resolves only when the transaction is committed.
+   * Stores events idempotently and updates the trace summaries, in one transaction. An event
+   * is known by its trace id and event id (event ids are 128-bit random: unique in practice,
+   * and a retried batch repeats both). Resolves only when the transaction is committed.
    */
   insertEvents(events: StoredEvent[]): Promise<InsertResult>;
 
@@ -141,17 +148,30 @@ export interface Storage {
   /** Every event of a trace, ordered by timestamp then id. */
   getTraceEvents(traceId: string): Promise<StoredEvent[]>;
   /** Events of the given kinds in [fromUs, toUs], at most `limit`, newest first. */
-  getEventsByKind(kinds: EventKind[], fromUs: number, toUs: number, limit: number): Promise<StoredEvent[]>;
+  getEventsByKind(
+    kinds: EventKind[],
+    fromUs: number,
+    toUs: number,
+    limit: number,
+  ): Promise<StoredEvent[]>;
   /** state_read/state_write events on one resource in [fromUs, toUs], at most `limit`, newest first. */
-  getStateAccesses(resource: string, fromUs: number, toUs: number, limit: number): Promise<StoredEvent[]>;
+  getStateAccesses(
+    resource: string,
+    fromUs: number,
+    toUs: number,
+    limit: number,
+  ): Promise<StoredEvent[]>;
+
+  /** lock_acquire/lock_release events of the given traces. */
+  getLockEvents(traceIds: string[]): Promise<StoredEvent[]>;
 
   /** Traces whose events changed since their last analysis, oldest change first. */
   pendingTraces(limit: number): Promise<Array<{ traceId: string; version: number }>>;
   /**
-   * Replaces a trace's analysis and its intra-trace races, and records the version analysed.
-   * Does nothing if the trace was deleted meanwhile.
+   * Replaces the analyses of traces and their intra-trace races, and records the versions
+   * analysed, in one transaction. Skips traces deleted meanwhile.
    */
-  saveTraceAnalysis(record: TraceAnalysisRecord, races: RaceRecord[]): Promise<void>;
+  saveTraceAnalyses(items: AnalysisItem[]): Promise<void>;
   getTraceAnalysis(traceId: string): Promise<TraceAnalysisRecord | null>;
   /** Inserts or replaces cross-trace races by id. */
   saveCrossTraceRaces(races: RaceRecord[]): Promise<void>;

@@ -34,8 +34,9 @@ export function traceHeadersFromRawList(
     for (let i = 0; i + 1 < raw.length; i += 2) {
       const name = raw[i];
       if (name == null || name.length < SHORTEST || name.length > LONGEST) continue;
-      const lower = (typeof name === 'string' ? name : Buffer.from(name).toString('latin1'))
-        .toLowerCase();
+      const lower = (
+        typeof name === 'string' ? name : Buffer.from(name).toString('latin1')
+      ).toLowerCase();
       if (!TRACE_HEADERS.has(lower)) continue;
       const item = raw[i + 1];
       const value =

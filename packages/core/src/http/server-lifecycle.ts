@@ -3,11 +3,12 @@ import type { RacewayOptions } from '../config.js';
 import { runInContext } from '../context/async-context.js';
 import type { ClockTick, ExecutionContext } from '../context/execution-context.js';
 import { Tracer } from '../context/tracer.js';
-import { type ErrorInfo, serializeError } from '../events.js';
+import { type ErrorInfo, type EventData, serializeError } from '../events.js';
 import { extractContext, HEADER_TRACE_ID, HEADER_VC } from '../propagation/index.js';
 import { bindEmitter, type ListenerEmitterLike } from './bind-emitter.js';
 import { eventMethod, eventPath, eventRoute, eventStatus, pathOf } from './event-fields.js';
 import { type IncomingHeadersLike, incomingHeaders } from './incoming-headers.js';
+import { trackNodeExchange } from './node-http-hooks.js';
 
 /** The part of node's `IncomingMessage` the server lifecycle reads. */
 export interface IncomingRequestLike extends IncomingHeadersLike {
@@ -23,17 +24,21 @@ export interface OutgoingResponseLike {
   // biome-ignore lint/suspicious/noExplicitAny: node's writeHead has several overloads.
   writeHead(...args: any[]): unknown;
   setHeader(name: string, value: string): unknown;
-  once(event: 'finish' | 'close', listener: () => void): unknown;
+  on(event: 'close', listener: () => void): unknown;
 }
 
 /** What an adapter hands to {@link ServerLifecycle.start} for one request. */
-export interface ServerRequestInit {
-  request: IncomingRequestLike;
+export interface ServerRequestInit<Request extends IncomingRequestLike = IncomingRequestLike> {
+  request: Request;
   response: OutgoingResponseLike;
   /** The route template, when the framework already knows it (Fastify does). */
-  route?: string | null;
-  /** Reads the route template when the response finishes (Express and Koa route later). */
-  getRoute?: () => string | null | undefined;
+  route?: string | null | undefined;
+  /**
+   * Reads the route template from the request when the response finishes (Express and Koa
+   * route after the middleware has run). A function shared by all requests, not a closure per
+   * request: this runs on every request.
+   */
+  getRoute?: ((request: Request) => string | null | undefined) | undefined;
 }
 
 /**
@@ -57,18 +62,20 @@ export class ServerSpan {
   readonly context: ExecutionContext;
   readonly #method: string;
   readonly #startedAt: number;
+  readonly #request: IncomingRequestLike;
   readonly #response: OutgoingResponseLike;
-  readonly #getRoute: (() => string | null | undefined) | undefined;
+  readonly #getRoute: ((request: never) => string | null | undefined) | undefined;
   #route: string | null;
   #error: ErrorInfo | undefined;
   #seen: unknown;
   #tick: ClockTick | undefined;
   #ended = false;
 
-  constructor(context: ExecutionContext, method: string, init: ServerRequestInit) {
+  constructor(context: ExecutionContext, method: string, init: ServerRequestInit<never>) {
     this.context = context;
     this.#method = method;
     this.#startedAt = performance.now();
+    this.#request = init.request;
     this.#response = init.response;
     this.#getRoute = init.getRoute;
     this.#route = eventRoute(init.route);
@@ -136,7 +143,7 @@ export class ServerSpan {
       const headersOut = this.#tick !== undefined || response.headersSent;
       const status = headersOut ? (eventStatus(response.statusCode) ?? 500) : CLIENT_CLOSED_STATUS;
       const error = this.#error ?? (finished ? undefined : ABORTED);
-      const route = this.#route ?? eventRoute(safeRoute(this.#getRoute));
+      const route = this.#route ?? eventRoute(this.#readRoute());
       const data: {
         method: string;
         route?: string | null;
@@ -159,16 +166,19 @@ export class ServerSpan {
       // Recording is best effort.
     }
   }
-}
 
-function safeRoute(getRoute: (() => string | null | undefined) | undefined): string | null {
-  if (getRoute === undefined) return null;
-  try {
-    return getRoute() ?? null;
-  } catch {
-    return null;
+  #readRoute(): string | null {
+    if (this.#getRoute === undefined) return null;
+    try {
+      return (this.#getRoute as (request: IncomingRequestLike) => string | null | undefined)(
+        this.#request,
+      ) ?? null;
+    } catch {
+      return null;
+    }
   }
 }
+
 
 /**
  * The one node:http server lifecycle behind every framework adapter. Made once per middleware
@@ -184,7 +194,7 @@ export interface ServerLifecycle {
    * recorded when it finishes. Returns `undefined` (the request goes on untraced) when the
    * tracer is disabled, the path is ignored, or anything goes wrong. Never throws.
    */
-  start(init: ServerRequestInit): ServerSpan | undefined;
+  start<Request extends IncomingRequestLike>(init: ServerRequestInit<Request>): ServerSpan | undefined;
 }
 
 /**
@@ -208,24 +218,30 @@ export function createServerLifecycle(options: RacewayOptions | Tracer = {}): Se
     start(init) {
       if (tracer.disabled) return undefined;
       try {
-        const path = pathOf(init.request.url);
+        const { request, response } = init;
+        const path = pathOf(request.url);
         if (tracer.shouldIgnorePath(path)) return undefined;
-        const incoming = extractContext(incomingHeaders(init.request));
+        const incoming = extractContext(incomingHeaders(request));
         const context = tracer.startContext(incoming);
-        const method = eventMethod(init.request.method);
-        const span = new ServerSpan(context, method, init);
-        const route = eventRoute(init.route);
-        context.record('request_received', {
+        const method = eventMethod(request.method);
+        const span = new ServerSpan(context, method, init as unknown as ServerRequestInit<never>);
+        const data: EventData['request_received'] = {
           method,
           path: eventPath(path),
-          ...(route === null ? {} : { route }),
           incoming: { status: incoming.status, reasons: incoming.reasons },
-        });
-        watchResponse(init.response, span);
-        // Listeners the application adds to the request or response (reading the body itself,
-        // watching for a client that disconnects) run in the request's context.
-        if (isEmitter(init.request)) bindEmitter(init.request, context);
-        if (isEmitter(init.response)) bindEmitter(init.response, context);
+        };
+        const route = eventRoute(init.route);
+        if (route !== null) data.route = route;
+        context.record('request_received', data);
+        // node's own objects are tracked through process-wide hooks; anything else is hooked
+        // itself. Either way the response gets its headers and its end, and listeners the
+        // application adds to the request or response (reading the body itself, cleaning up
+        // when the client goes away) run in the request's context.
+        if (!trackNodeExchange(request, response, span, context)) {
+          watchResponse(response, span);
+          if (isEmitter(request)) bindEmitter(request, context);
+          if (isEmitter(response)) bindEmitter(response, context);
+        }
         return span;
       } catch {
         return undefined;
@@ -236,25 +252,37 @@ export function createServerLifecycle(options: RacewayOptions | Tracer = {}): Se
 
 function isEmitter(value: unknown): value is ListenerEmitterLike {
   const emitter = value as Partial<ListenerEmitterLike>;
-  return (
-    typeof emitter.on === 'function' &&
-    typeof emitter.prependListener === 'function' &&
-    typeof emitter.removeListener === 'function'
-  );
+  return typeof emitter.on === 'function' && typeof emitter.removeListener === 'function';
+}
+
+// For responses that are not node's ServerResponse: hooks shared by every response (no
+// closures per request); each response carries its span and its original writeHead.
+const SPAN = Symbol('raceway.server-span');
+const WRITE_HEAD = Symbol('raceway.write-head');
+
+type WatchedResponse = OutgoingResponseLike & {
+  [SPAN]: ServerSpan;
+  [WRITE_HEAD]: OutgoingResponseLike['writeHead'];
+};
+
+function writeHeadWithTrace(this: WatchedResponse, ...args: unknown[]): unknown {
+  this[SPAN].writeHeaders();
+  return this[WRITE_HEAD].apply(this, args);
+}
+
+function onResponseClose(this: WatchedResponse): void {
+  this[SPAN].end();
 }
 
 /**
- * Hooks the one response: its `writeHead` (node calls it for implicit headers too, from the
- * first `write`/`end`), and its `finish`/`close` events. Only this response object is touched;
- * nothing global is patched.
+ * Hooks one response that is not node's own: its `writeHead` (called for implicit headers too,
+ * from the first `write`/`end`), and its `close` event, emitted after `finish` for a complete
+ * response and alone for an aborted one.
  */
 function watchResponse(response: OutgoingResponseLike, span: ServerSpan): void {
-  const writeHead = response.writeHead;
-  response.writeHead = function writeHeadWithTrace(this: unknown, ...args: unknown[]) {
-    span.writeHeaders();
-    return writeHead.apply(this, args);
-  };
-  const end = () => span.end();
-  response.once('finish', end);
-  response.once('close', end);
+  const watched = response as WatchedResponse;
+  watched[SPAN] = span;
+  watched[WRITE_HEAD] = response.writeHead;
+  watched.writeHead = writeHeadWithTrace;
+  response.on('close', onResponseClose);
 }

@@ -11,7 +11,18 @@ export interface Step {
   atomic: boolean;
 }
 
-const ops: Step['op'][] = ['access', 'access', 'access', 'access', 'lock', 'fork', 'join', 'call', 'return', 'tick'];
+const ops: Step['op'][] = [
+  'access',
+  'access',
+  'access',
+  'access',
+  'lock',
+  'fork',
+  'join',
+  'call',
+  'return',
+  'tick',
+];
 
 /** Random programs over a few contexts, resources and locks. */
 export function arbitraryProgram(maxSteps = 60): fc.Arbitrary<Step[]> {
@@ -42,7 +53,10 @@ interface Live {
  * caller (which merges the callee's clock). The result is a valid happens-before graph with
  * valid vector clocks, as the SDKs would record it.
  */
-export function runProgram(steps: readonly Step[], options: { resources?: number; locks?: number } = {}): Event[] {
+export function runProgram(
+  steps: readonly Step[],
+  options: { resources?: number; locks?: number } = {},
+): Event[] {
   const resources = options.resources ?? 2;
   const lockCount = options.locks ?? 2;
   const sim = new TraceSimulator({ autoAdvanceUs: 7 });
@@ -70,7 +84,8 @@ export function runProgram(steps: readonly Step[], options: { resources?: number
         break;
       }
       case 'fork':
-        if (live.length < 8) live.push({ ctx: at.ctx.fork(), call: null, parent: at.ctx, locks: new Set() });
+        if (live.length < 8)
+          live.push({ ctx: at.ctx.fork(), call: null, parent: at.ctx, locks: new Set() });
         break;
       case 'join': {
         const index = live.findIndex((l) => l.parent === at.ctx);
@@ -88,7 +103,10 @@ export function runProgram(steps: readonly Step[], options: { resources?: number
         break;
       case 'return':
         // A callee answers; its caller (still live, or the answer is never received) merges it.
-        if (at.call !== null && !live.some((l) => l.parent === at.ctx || l.call?.caller === at.ctx)) {
+        if (
+          at.call !== null &&
+          !live.some((l) => l.parent === at.ctx || l.call?.caller === at.ctx)
+        ) {
           at.ctx.respond();
           if (live.some((l) => l.ctx === at.call!.caller)) at.call.receive();
           live.splice(live.indexOf(at), 1);

@@ -29,16 +29,32 @@ export class TraceSimulator {
   /** True (unskewed) time of the next event, in microseconds since the epoch. */
   nowUs: number;
   private readonly autoAdvanceUs: number;
+  private readonly maxClockEntries: number;
 
-  constructor(options: { traceId?: string; startUs?: number; autoAdvanceUs?: number } = {}) {
+  /**
+   * `maxClockEntries` bounds every context's clock as spec 3.4 bounds the wire (keep the own
+   * entry and the highest counters, mark the context truncated); unbounded by default.
+   */
+  constructor(
+    options: {
+      traceId?: string;
+      startUs?: number;
+      autoAdvanceUs?: number;
+      maxClockEntries?: number;
+    } = {},
+  ) {
     this.traceId = options.traceId ?? hexId(32);
     this.startUs = options.startUs ?? 1_700_000_000_000_000;
     this.nowUs = this.startUs;
     this.autoAdvanceUs = options.autoAdvanceUs ?? 0;
+    this.maxClockEntries = options.maxClockEntries ?? Number.POSITIVE_INFINITY;
   }
 
   /** A service (one instance) taking part in the trace. */
-  service(name: string, options: { instance?: string; skewMs?: number; host?: string } = {}): SimService {
+  service(
+    name: string,
+    options: { instance?: string; skewMs?: number; host?: string } = {},
+  ): SimService {
     return {
       name,
       instance: options.instance ?? `${name}-1`,
@@ -78,14 +94,23 @@ export class TraceSimulator {
       method: options.method ?? 'GET',
       path: options.path ?? '/',
       route: options.route ?? null,
-      incoming: options.incoming ?? { status: options.parentSpanId ? 'accepted' : 'absent', reasons: [] },
+      incoming: options.incoming ?? {
+        status: options.parentSpanId ? 'accepted' : 'absent',
+        reasons: [],
+      },
     });
     return ctx;
   }
 
   /** @internal Appends an event at the current time as the service's host sees it. */
-  record(ctx: SimContext, kind: EventKind, data: Record<string, unknown>, span?: { spanId: string; parentSpanId: string | null }): Event {
+  record(
+    ctx: SimContext,
+    kind: EventKind,
+    data: Record<string, unknown>,
+    span?: { spanId: string; parentSpanId: string | null },
+  ): Event {
     ctx.clock.set(ctx.component, (ctx.clock.get(ctx.component) ?? 0) + 1);
+    if (ctx.clock.size > this.maxClockEntries) truncate(ctx, this.maxClockEntries);
     const clock: Record<string, number> = {};
     for (const key of [...ctx.clock.keys()].sort()) clock[key] = ctx.clock.get(key)!;
     const event: Event = {
@@ -135,7 +160,12 @@ export class SimContext {
   }
 
   /** @internal */
-  startServer(data: { method: string; path: string; route: string | null; incoming: unknown }): Event {
+  startServer(data: {
+    method: string;
+    path: string;
+    route: string | null;
+    incoming: unknown;
+  }): Event {
     this.serverStart = { method: data.method, route: data.route, tsUs: this.sim.nowUs };
     return this.sim.record(this, 'request_received', data);
   }
@@ -144,7 +174,10 @@ export class SimContext {
     return this.sim.record(this, 'state_read', { resource, ...seen });
   }
 
-  write(resource: string, written: { value?: unknown; version?: string | number; atomic?: boolean } = {}): Event {
+  write(
+    resource: string,
+    written: { value?: unknown; version?: string | number; atomic?: boolean } = {},
+  ): Event {
     return this.sim.record(this, 'state_write', { resource, ...written });
   }
 
@@ -172,7 +205,13 @@ export class SimContext {
 
   /** A concurrent branch: a `fork` event here, then a child with this clock (spec 3.2). */
   fork(): SimContext {
-    const child = new SimContext(this.sim, this.service, this.spanId, this.parentSpanId, new Map(this.clock));
+    const child = new SimContext(
+      this.sim,
+      this.service,
+      this.spanId,
+      this.parentSpanId,
+      new Map(this.clock),
+    );
     child.dropped = this.dropped;
     this.sim.record(this, 'fork', { child: child.component });
     return child;
@@ -191,13 +230,24 @@ export class SimContext {
     const method = options.method ?? 'GET';
     const url = `http://${host}${options.path ?? '/'}`;
     const spanId = hexId(16);
-    this.sim.record(this, 'request_sent', { method, url, host }, { spanId, parentSpanId: this.spanId });
-    return new SimCall(this, typeof target === 'string' ? null : target, spanId, new Map(this.clock), {
-      method,
-      url,
-      host,
-      startUs: this.sim.nowUs,
-    });
+    this.sim.record(
+      this,
+      'request_sent',
+      { method, url, host },
+      { spanId, parentSpanId: this.spanId },
+    );
+    return new SimCall(
+      this,
+      typeof target === 'string' ? null : target,
+      spanId,
+      new Map(this.clock),
+      {
+        method,
+        url,
+        host,
+        startUs: this.sim.nowUs,
+      },
+    );
   }
 
   /** The server's response (`response_sent`), ending this context's server span. */
@@ -230,8 +280,15 @@ export class SimCall {
   /** The callee starts handling the call: a new context, clock = request clock + own entry. */
   serve(options: { route?: string; service?: SimService } = {}): SimContext {
     const service = options.service ?? this.target;
-    if (service === null) throw new Error('serve(): this call went to a bare host; pass { service }');
-    const ctx = new SimContext(this.caller.sim, service, hexId(16), this.spanId, new Map(this.sentClock));
+    if (service === null)
+      throw new Error('serve(): this call went to a bare host; pass { service }');
+    const ctx = new SimContext(
+      this.caller.sim,
+      service,
+      hexId(16),
+      this.spanId,
+      new Map(this.sentClock),
+    );
     ctx.dropped = this.caller.dropped;
     ctx.startServer({
       method: this.request.method,
@@ -267,6 +324,13 @@ export class SimCall {
       parentSpanId: this.caller.spanId,
     });
   }
+}
+
+function truncate(ctx: SimContext, max: number): void {
+  const others = [...ctx.clock].filter(([key]) => key !== ctx.component);
+  others.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+  for (const [key] of others.slice(max - 1)) ctx.clock.delete(key);
+  ctx.dropped += others.length - (max - 1);
 }
 
 function mergeInto(target: Map<string, number>, source: Map<string, number>): void {

@@ -1,0 +1,167 @@
+// Request overhead of @raceway/express on a hello-world Express app, against the bare app and
+// against OpenTelemetry (Node tracer + http and express instrumentations, BatchSpanProcessor,
+// OTLP/HTTP exporter), all measured in the same run with autocannon on 127.0.0.1.
+//
+// Each variant runs in a child process of its own (http-overhead-app.cjs), started fresh for
+// every round; both instrumented variants export to one discard sink (discard-sink.mjs) in
+// another process. Rounds rotate the order of the variants, so that no variant always runs
+// first or last. Every run is bounded: warm-up + measured seconds per variant and round.
+//
+//   pnpm build && node bench/http-overhead.mjs [--seconds 10] [--rounds 2] [--warmup 3] [--connections 32]
+//
+// Results: bench/results/http-overhead.md.
+
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { cpus } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const require = createRequire(import.meta.url);
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '10' },
+    rounds: { type: 'string', default: '2' },
+    warmup: { type: 'string', default: '3' },
+    connections: { type: 'string', default: '32' },
+  },
+});
+const seconds = Number(values.seconds);
+const rounds = Number(values.rounds);
+const warmup = Number(values.warmup);
+const connections = Number(values.connections);
+const VARIANTS = ['bare', 'raceway', 'otel'];
+
+for (const pkg of ['@raceway/core', '@raceway/express']) {
+  try {
+    require.resolve(pkg);
+  } catch {
+    console.error(`${pkg} is not built: run pnpm build first`);
+    process.exit(1);
+  }
+}
+
+/** Starts a child that prints `listening on <url>`; resolves with the child and the url. */
+function start(file, args) {
+  const child = spawn(process.execPath, [join(here, file), ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  child.stdout.on('data', (chunk) => {
+    out += chunk;
+  });
+  const listening = new Promise((resolve, reject) => {
+    const poll = setInterval(() => {
+      const match = /listening on (http:\/\/\S+)/.exec(out);
+      if (match) {
+        clearInterval(poll);
+        resolve(match[1]);
+      }
+    }, 20);
+    child.once('exit', (code) => {
+      clearInterval(poll);
+      reject(new Error(`${file} exited with ${code}: ${out}`));
+    });
+  });
+  /** Stops the child and returns what it printed after `stats `. */
+  const stop = () =>
+    new Promise((resolve) => {
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      child.removeAllListeners('exit');
+      child.once('exit', () => {
+        clearTimeout(timer);
+        const match = /stats (.*)/.exec(out);
+        resolve(match ? JSON.parse(match[1]) : null);
+      });
+      child.kill('SIGTERM');
+    });
+  return listening.then((url) => ({ url, stop }));
+}
+
+function load(url, duration) {
+  return autocannon({ url, connections, pipelining: 1, duration });
+}
+
+const sink = await start('discard-sink.mjs', []);
+const runs = [];
+for (let round = 0; round < rounds; round++) {
+  const order = VARIANTS.map((_, i) => VARIANTS[(i + round) % VARIANTS.length]);
+  for (const variant of order) {
+    const app = await start('http-overhead-app.cjs', [variant, sink.url]);
+    await load(app.url, warmup);
+    const result = await load(app.url, seconds);
+    const exported = await app.stop();
+    const run = {
+      round: round + 1,
+      variant,
+      rps: result.requests.average,
+      p50: result.latency.p50,
+      p99: result.latency.p99,
+      non2xx: result.non2xx,
+      errors: result.errors + result.timeouts,
+      exported,
+    };
+    runs.push(run);
+    console.error(JSON.stringify(run));
+  }
+}
+const sinkStats = await sink.stop();
+
+const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const summary = Object.fromEntries(
+  VARIANTS.map((variant) => {
+    const mine = runs.filter((r) => r.variant === variant);
+    return [variant, { rps: mean(mine.map((r) => r.rps)), p99: mean(mine.map((r) => r.p99)) }];
+  }),
+);
+const bare = summary.bare.rps;
+const ratio = (variant) => summary[variant].rps / bare;
+const overhead = (variant) => 1 - ratio(variant);
+const relative = overhead('raceway') / overhead('otel');
+const version = (pkg) => JSON.parse(readFileSync(require.resolve(`${pkg}/package.json`), 'utf8')).version;
+const fmt = (n, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const pct = (n) => `${(n * 100).toFixed(1)}%`;
+const racewayRuns = runs.filter((r) => r.variant === 'raceway');
+
+const report = `# HTTP overhead: @raceway/express vs bare Express vs OpenTelemetry
+
+Command: \`pnpm build && node bench/http-overhead.mjs --seconds ${seconds} --rounds ${rounds} --warmup ${warmup} --connections ${connections}\`
+
+Machine: ${cpus().length} × ${cpus()[0]?.model.trim()}, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}.
+The app, the load generator (autocannon, in the parent process) and the export sink are separate
+processes sharing these cores.
+
+App: Express ${version('express')}, \`GET /\` answering \`hello world\`; a fresh process per variant
+and round. Load: autocannon, ${connections} keep-alive connections, no pipelining, ${warmup} s warm-up
+then ${seconds} s measured, ${rounds} rounds in rotating order; figures are the mean of the rounds.
+
+- **bare**: the app alone.
+- **raceway**: \`app.use(racewayMiddleware({ serviceName, serverUrl }))\`, default batching; two
+  events per request (request_received, response_sent), gzip'd batches POSTed to the sink.
+- **otel**: \`@opentelemetry/sdk-trace-node\` ${version('@opentelemetry/sdk-trace-node')} with
+  \`instrumentation-http\` ${version('@opentelemetry/instrumentation-http')} and
+  \`instrumentation-express\` ${version('@opentelemetry/instrumentation-express')}, BatchSpanProcessor
+  (default settings), \`exporter-trace-otlp-http\` ${version('@opentelemetry/exporter-trace-otlp-http')} to the sink.
+
+| variant | requests/s | p99 latency ms | throughput vs bare | overhead |
+|---|---|---|---|---|
+${VARIANTS.map((v) => `| ${v} | ${fmt(summary[v].rps)} | ${fmt(summary[v].p99, 1)} | ${pct(ratio(v))} | ${v === 'bare' ? 'n/a' : pct(overhead(v))} |`).join('\n')}
+
+Raceway keeps **${pct(ratio('raceway'))}** of bare throughput (target >= 90%); its overhead is
+**${relative.toFixed(2)}×** OpenTelemetry's (target < 0.5×).
+
+Per run:
+
+| round | variant | requests/s | p50 ms | p99 ms | non-2xx | errors |
+|---|---|---|---|---|---|---|
+${runs.map((r) => `| ${r.round} | ${r.variant} | ${fmt(r.rps)} | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${r.non2xx} | ${r.errors} |`).join('\n')}
+
+Export check: Raceway's transport reported ${racewayRuns.map((r) => `${fmt(r.exported?.sent ?? 0)} events sent / ${fmt(r.exported?.dropped ?? 0)} dropped`).join(', ')} (round by round);
+the sink received ${Object.entries(sinkStats ?? {}).map(([path, s]) => `${fmt(s.requests)} requests (${fmt(s.bytes / 1048576, 1)} MiB) on \`${path}\``).join(', ')}.
+`;
+writeFileSync(join(here, 'results', 'http-overhead.md'), report);
+console.log(report);

@@ -1,0 +1,116 @@
+import { describe, expect, it } from 'vitest';
+import { formatSummary, groupRaces, type Summary } from './summary.mjs';
+
+const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
+const OTHER = '0af7651916cd43dd8448eb211c80319c';
+
+function race(
+  scope: 'trace' | 'cross',
+  traceIds: string[],
+  kind = 'lost_update',
+  services = ['order', 'inventory'],
+) {
+  return { scope, resource: 'stock:mug', services, trace_ids: traceIds, race: { kind, services } };
+}
+
+function summary(): Summary {
+  return {
+    collectorUrl: 'http://127.0.0.1:8080',
+    storage: 'SQLite /tmp/demo.db',
+    counts: { traces: 2, events: 40 },
+    trafficLine: '2 checkouts',
+    services: [
+      { service: 'payment', requests: 2, errors: 0, latencyMs: { p50: 61.2, p99: 70 } },
+      { service: 'frontend', requests: 2, errors: 0, latencyMs: { p50: 95, p99: 101 } },
+    ],
+    edges: [
+      { from: 'order', to: 'payment', calls: 2, errors: 0, latencyMs: { p50: 62, p99: 71 } },
+      { from: 'frontend', to: 'api', calls: 2, errors: 0, latencyMs: { p50: 90, p99: 99 } },
+    ],
+    criticalPath: {
+      traceId: TRACE,
+      path: {
+        totalMs: 100,
+        biggestContributor: 'payment',
+        sections: [
+          { service: 'frontend' },
+          { service: 'api' },
+          { service: 'order' },
+          { service: 'payment' },
+          { service: 'order' },
+          { service: 'frontend' },
+        ],
+        services: [
+          { service: 'payment', ms: 60 },
+          { service: 'order', ms: 20 },
+          { service: 'frontend', ms: 12 },
+          { service: 'api', ms: 8 },
+        ],
+      },
+    },
+    races: groupRaces([race('trace', [TRACE]), race('cross', [TRACE, OTHER])]),
+    checkoutRaces: { checkouts: 1, racy: 1, sequential: 1, sequentialRacy: 0 },
+    brokenChains: [],
+    stock: { sku: 'mug', expected: 9996, actual: 9997 },
+  };
+}
+
+describe('groupRaces', () => {
+  it('counts races of one scope, kind and resource once, with their traces and pairs', () => {
+    const groups = groupRaces([
+      race('cross', [TRACE, OTHER]),
+      race('trace', [TRACE]),
+      race('trace', [OTHER]),
+      race('cross', [TRACE, OTHER], 'lost_update', ['order']),
+      race('trace', [OTHER], 'write_write'),
+    ]);
+    expect(groups.map((g) => [g.scope, g.kind, g.count, g.traces])).toEqual([
+      ['trace', 'lost_update', 2, 2],
+      ['trace', 'write_write', 1, 1],
+      ['cross', 'lost_update', 2, 2],
+    ]);
+    expect(groups[0]?.services).toEqual(['inventory', 'order']);
+    expect(groups[2]?.pairs).toEqual([
+      { label: 'inventory <-> order', count: 1 },
+      { label: 'order <-> order', count: 1 },
+    ]);
+  });
+});
+
+describe('formatSummary', () => {
+  it('draws the critical path in the order the path reaches each service', () => {
+    const text = formatSummary(summary());
+    const lines = text.split('\n');
+    const start = lines.findIndex((l) =>
+      l.startsWith('Critical path of checkout 4bf92f35… (100 ms)'),
+    );
+    expect(start).toBeGreaterThan(-1);
+    expect(lines.slice(start + 1, start + 5)).toEqual([
+      '  frontend  ██░░░░░░░░░░░░░    12 ms',
+      '  api       █░░░░░░░░░░░░░░   8.0 ms',
+      '  order     ███░░░░░░░░░░░░    20 ms',
+      '  payment   █████████░░░░░░    60 ms   <- biggest contributor: optimise payment first',
+    ]);
+  });
+
+  it('lists services and edges in the shop order, races and the lost stock', () => {
+    const text = formatSummary(summary());
+    expect(text.indexOf('  frontend')).toBeLessThan(text.indexOf('  payment'));
+    expect(text).toMatch(/frontend -> api\s+2\s+90 ms\s+99 ms\s+0/);
+    expect(text).toContain(
+      'lost update on stock:mug inside one checkout: inventory <-> order (1 checkout, e.g. 4bf92f35…)',
+    );
+    expect(text).toContain(
+      'lost update on stock:mug across checkouts: 1 pair of simultaneous requests (inventory <-> order 1)',
+    );
+    expect(text).toContain('stock of mug: 9996 expected, 9997 in the database (1 decrement lost)');
+    expect(text).toMatch(
+      /its critical path\s+http:\/\/127.0.0.1:8080\/api\/traces\/4bf92f35\w+\/critical-path/,
+    );
+  });
+
+  it('uses colour only when asked', () => {
+    expect(formatSummary(summary())).not.toContain('\u001b[');
+    expect(formatSummary(summary(), { color: true })).toContain('\u001b[1m');
+  });
+});

@@ -1,0 +1,42 @@
+/**
+ * Raceway's analysis: pure functions over events (no I/O). See README.md in this folder for
+ * the semantics decided here (race definitions, skew tolerance, critical path rules).
+ */
+export { type AnalysisOptions, analyzeTrace, type TraceAnalysis } from './analyze-trace.js';
+export {
+  type CriticalPath,
+  type CriticalPathSection,
+  type CriticalPathSegment,
+  computeCriticalPath,
+  type ServiceContribution,
+} from './critical-path.js';
+export { detectCrossTraceRaces } from './cross-trace-races.js';
+export {
+  buildDependencyGraph,
+  type DependencyEdge,
+  type DependencyGraph,
+  type DependencyNode,
+  type LatencySummary,
+} from './dependency-graph.js';
+export {
+  type BrokenChain,
+  type BrokenChainKind,
+  type ClockSkew,
+  type DiagnosticsSummary,
+  type ErrorPropagation,
+  mergeDiagnostics,
+  type ServiceTime,
+  type TraceDiagnostics,
+  traceDiagnostics,
+} from './diagnostics.js';
+export type { Event, EventError, EventKind } from './event.js';
+export { LatencySketch, LatencySketchError, type LatencySketchJSON } from './latency-sketch.js';
+export type { Race, RaceAccess, RaceEvidence, RaceKind } from './race.js';
+export { type ServiceMetrics, serviceMetrics } from './service-metrics.js';
+export { buildSpanTree, type Span, type SpanKind, type SpanTree } from './spans.js';
+export {
+  DEFAULT_SKEW_TOLERANCE_MS,
+  detectRacesBruteForce,
+  detectTraceRaces,
+  type RaceOptions,
+} from './trace-races.js';

@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import { describeStorage, parseDuration, parsePort, parseStorage, redactUrl } from './config.js';
+
+describe('parseDuration', () => {
+  it.each([
+    ['7d', 604_800_000],
+    ['12h', 43_200_000],
+    ['30m', 1_800_000],
+    ['45s', 45_000],
+    ['500ms', 500],
+    ['2w', 1_209_600_000],
+    ['1.5h', 5_400_000],
+  ])('%s is %d ms', (text, ms) => {
+    expect(parseDuration(text)).toBe(ms);
+  });
+
+  it.each(['7', '7 days', 'd', '-1d', '0h', ''])('rejects %j with a coded error', (text) => {
+    expect(() => parseDuration(text, 'retention')).toThrow(
+      expect.objectContaining({ name: 'RacewayConfigError', code: 'RACEWAY_INVALID_DURATION' }),
+    );
+  });
+});
+
+describe('parseStorage', () => {
+  it('resolves a relative SQLite path against the working directory', () => {
+    expect(parseStorage('sqlite:./data/r.db', '/srv/app')).toEqual({ kind: 'sqlite', path: '/srv/app/data/r.db' });
+    expect(parseStorage('sqlite:/var/r.db', '/srv')).toEqual({ kind: 'sqlite', path: '/var/r.db' });
+    expect(parseStorage('sqlite::memory:')).toEqual({ kind: 'sqlite', path: ':memory:' });
+  });
+
+  it('accepts postgres:// and postgresql:// URLs', () => {
+    expect(parseStorage('postgres://u:p@db:5432/raceway')).toEqual({ kind: 'postgres', url: 'postgres://u:p@db:5432/raceway' });
+    expect(parseStorage('postgresql://db/raceway').kind).toBe('postgres');
+  });
+
+  it.each(['mysql://x', 'sqlite:', 'raceway.db', 'postgres://'])('rejects %j', (text) => {
+    expect(() => parseStorage(text)).toThrow(expect.objectContaining({ code: 'RACEWAY_INVALID_STORAGE' }));
+  });
+
+  it('never shows a password', () => {
+    expect(redactUrl('postgres://user:secret@db/x')).toBe('postgres://user:***@db/x');
+    expect(describeStorage({ kind: 'postgres', url: 'postgres://user:secret@db/x' })).not.toContain('secret');
+    expect(() => parseStorage('postgres://user:secret@')).toThrow(expect.not.stringContaining('secret'));
+  });
+});
+
+describe('parsePort', () => {
+  it('accepts 0..65535 only', () => {
+    expect(parsePort('0')).toBe(0);
+    expect(parsePort(8080)).toBe(8080);
+    for (const bad of ['-1', '65536', 'http', '80.5']) {
+      expect(() => parsePort(bad)).toThrow(expect.objectContaining({ code: 'RACEWAY_INVALID_PORT' }));
+    }
+  });
+});

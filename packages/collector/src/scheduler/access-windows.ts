@@ -1,0 +1,112 @@
+import { resourceOf, type StoredEvent } from '../event.js';
+import type { Storage } from '../storage/types.js';
+
+/**
+ * Where the cross-trace race pass gets the recent accesses of one resource: the state events
+ * in a time range plus the lock events of the contexts that made them (a window held under a
+ * common lock is not a race).
+ */
+export interface AccessWindows {
+  /** Called with every newly stored event. */
+  add(events: StoredEvent[]): void;
+  read(resource: string, fromUs: number, toUs: number): Promise<StoredEvent[]>;
+}
+
+const isLock = (e: StoredEvent) => e.kind === 'lock_acquire' || e.kind === 'lock_release';
+
+/**
+ * Per-resource windows kept in memory from ingestion: no read-back and no JSON parsing per
+ * pass. Each resource keeps its accesses of the last `horizonUs` (by event time) and at most
+ * `maxPerResource` of them; the least recently touched resources are forgotten past
+ * `maxResources`. For a store that one collector owns (SQLite): every access passes here.
+ */
+export class MemoryAccessWindows implements AccessWindows {
+  private readonly resources = new Map<string, StoredEvent[]>();
+  private readonly locks = new Map<string, { events: StoredEvent[]; lastUs: number }>();
+  private newestUs = 0;
+  private sinceSweep = 0;
+
+  constructor(
+    private readonly horizonUs: number,
+    private readonly maxPerResource = 2000,
+    private readonly maxResources = 20_000,
+  ) {}
+
+  add(events: StoredEvent[]): void {
+    for (const event of events) {
+      const resource = resourceOf(event);
+      if (resource !== null) {
+        let list = this.resources.get(resource);
+        if (list) {
+          // Re-inserted: the Map's order is least recently touched first.
+          this.resources.delete(resource);
+        } else {
+          list = [];
+        }
+        this.resources.set(resource, list);
+        list.push(event);
+        const oldest = event.ts_us - this.horizonUs;
+        let drop = Math.max(0, list.length - this.maxPerResource);
+        while (drop < list.length && list[drop]!.ts_us < oldest) drop++;
+        if (drop > 0) list.splice(0, drop);
+        if (this.resources.size > this.maxResources) {
+          this.resources.delete(this.resources.keys().next().value!);
+        }
+      } else if (isLock(event)) {
+        const held = this.locks.get(event.component) ?? { events: [], lastUs: 0 };
+        held.events.push(event);
+        held.lastUs = Math.max(held.lastUs, event.ts_us);
+        this.locks.set(event.component, held);
+      } else {
+        continue;
+      }
+      this.newestUs = Math.max(this.newestUs, event.ts_us);
+      if (++this.sinceSweep >= 10_000) this.sweepLocks();
+    }
+  }
+
+  private sweepLocks(): void {
+    this.sinceSweep = 0;
+    const oldest = this.newestUs - this.horizonUs;
+    for (const [component, held] of this.locks) {
+      if (held.lastUs < oldest) this.locks.delete(component);
+    }
+  }
+
+  async read(resource: string, fromUs: number, toUs: number): Promise<StoredEvent[]> {
+    const accesses = (this.resources.get(resource) ?? []).filter(
+      (e) => e.ts_us >= fromUs && e.ts_us <= toUs,
+    );
+    const components = new Set(accesses.map((e) => e.component));
+    const locks = [...components].flatMap((c) => this.locks.get(c)?.events ?? []);
+    return [...accesses, ...locks];
+  }
+}
+
+/**
+ * Windows read from storage: for a database several collectors write to (PostgreSQL), where
+ * one collector's memory does not hold the accesses the others ingested. An indexed range read
+ * per resource, never a scan of the store.
+ */
+export class StorageAccessWindows implements AccessWindows {
+  constructor(
+    private readonly storage: Storage,
+    private readonly maxPerResource = 20_000,
+  ) {}
+
+  add(): void {}
+
+  async read(resource: string, fromUs: number, toUs: number): Promise<StoredEvent[]> {
+    const accesses = await this.storage.getStateAccesses(
+      resource,
+      fromUs,
+      toUs,
+      this.maxPerResource,
+    );
+    accesses.reverse();
+    const components = new Set(accesses.map((e) => e.component));
+    const traces = [...new Set(accesses.map((e) => e.trace_id))];
+    const locks = traces.length > 0 ? await this.storage.getLockEvents(traces) : [];
+    return [...accesses, ...locks.filter((e) => components.has(e.component))];
+  }
+}

@@ -1,0 +1,146 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type Database from 'better-sqlite3';
+import { GroupCommit } from './sqlite-group-commit.js';
+import type { BatchResult, RetentionStep, SqliteWriter } from './sqlite-writer.js';
+import type { EventRow } from './trace-delta.js';
+import type { AnalysisItem, RaceRecord } from './types.js';
+
+/** How the SQLite storage reaches its writer: on its own thread, or in a writer thread. */
+export interface WriterPort {
+  insert(rows: EventRow[]): Promise<BatchResult>;
+  saveTraceAnalyses(items: AnalysisItem[]): Promise<void>;
+  saveCrossTraceRaces(races: RaceRecord[]): Promise<void>;
+  retentionStep(cutoffUs: number): Promise<RetentionStep>;
+  close(): Promise<void>;
+}
+
+/** A request to the writer thread. */
+export type WriterRequest =
+  | { id: number; op: 'insert'; rows: EventRow[] }
+  | { id: number; op: 'analysis'; items: AnalysisItem[] }
+  | { id: number; op: 'races'; races: RaceRecord[] }
+  | { id: number; op: 'retention'; cutoffUs: number }
+  | { id: number; op: 'close' };
+
+type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
+
+type Reply =
+  | { id: number; ok: true; result?: unknown }
+  | { id: number; ok: false; message: string };
+
+/** Writes on the calling thread (an in-memory database, or no built writer script). */
+export class InlineWriter implements WriterPort {
+  private readonly commits: GroupCommit;
+
+  constructor(
+    private readonly writer: SqliteWriter,
+    private readonly db: Database.Database,
+  ) {
+    this.commits = new GroupCommit(writer);
+  }
+
+  insert(rows: EventRow[]): Promise<BatchResult> {
+    return this.commits.insert(rows);
+  }
+
+  async saveTraceAnalyses(items: AnalysisItem[]): Promise<void> {
+    this.commits.flush();
+    this.writer.saveTraceAnalyses(items);
+  }
+
+  async saveCrossTraceRaces(races: RaceRecord[]): Promise<void> {
+    this.commits.flush();
+    this.writer.saveCrossTraceRaces(races);
+  }
+
+  async retentionStep(cutoffUs: number): Promise<RetentionStep> {
+    this.commits.flush();
+    return this.writer.retentionStep(cutoffUs);
+  }
+
+  async close(): Promise<void> {
+    this.commits.flush();
+    this.db.close();
+  }
+}
+
+/**
+ * The writer thread's script, built beside the bundle (dist/sqlite-writer-worker.js); null
+ * when running from sources, where the storage writes on its own thread.
+ */
+export function writerScript(): URL | null {
+  const url = new URL('./sqlite-writer-worker.js', import.meta.url);
+  return url.protocol === 'file:' && existsSync(fileURLToPath(url)) ? url : null;
+}
+
+/** Writes in a worker thread that owns the writing connection. */
+export class ThreadWriter implements WriterPort {
+  private readonly worker: Worker;
+  private readonly pending = new Map<
+    number,
+    { resolve: (v: unknown) => void; reject: (e: Error) => void }
+  >();
+  private nextId = 1;
+  private failure: Error | null = null;
+  private readonly ready: Promise<unknown>;
+
+  constructor(script: URL, path: string) {
+    this.worker = new Worker(script, { workerData: { path } });
+    this.ready = new Promise((resolve, reject) => this.pending.set(0, { resolve, reject }));
+    this.worker.on('message', (reply: Reply) => {
+      const waiter = this.pending.get(reply.id);
+      this.pending.delete(reply.id);
+      if (!waiter) return;
+      if (reply.ok) waiter.resolve(reply.result);
+      else waiter.reject(new Error(`SQLite writer: ${reply.message}`));
+    });
+    const fail = (error: Error) => {
+      this.failure = error;
+      for (const waiter of this.pending.values()) waiter.reject(error);
+      this.pending.clear();
+    };
+    this.worker.on('error', (error) =>
+      fail(new Error(`SQLite writer thread failed: ${error.message}`)),
+    );
+    this.worker.on('exit', (code) => fail(new Error(`SQLite writer thread exited (${code})`)));
+  }
+
+  /** Resolves once the thread has opened the database. */
+  start(): Promise<unknown> {
+    return this.ready;
+  }
+
+  private call<T>(request: WithoutId<WriterRequest>): Promise<T> {
+    if (this.failure) return Promise.reject(this.failure);
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.worker.postMessage({ ...request, id });
+    });
+  }
+
+  insert(rows: EventRow[]): Promise<BatchResult> {
+    return this.call({ op: 'insert', rows });
+  }
+
+  saveTraceAnalyses(items: AnalysisItem[]): Promise<void> {
+    return this.call({ op: 'analysis', items });
+  }
+
+  saveCrossTraceRaces(races: RaceRecord[]): Promise<void> {
+    return this.call({ op: 'races', races });
+  }
+
+  retentionStep(cutoffUs: number): Promise<RetentionStep> {
+    return this.call({ op: 'retention', cutoffUs });
+  }
+
+  async close(): Promise<void> {
+    if (this.failure) return;
+    const exited = new Promise((resolve) => this.worker.once('exit', resolve));
+    await this.call({ op: 'close' });
+    await exited;
+  }
+}

@@ -1,0 +1,188 @@
+import type Database from 'better-sqlite3';
+import { blob, RACE_COUNT, UPSERT_TRACE } from './sqlite-schema.js';
+import { type EventRow, traceDeltas } from './trace-delta.js';
+import type { AnalysisItem, RaceRecord, RetentionResult, TraceAnalysisRecord } from './types.js';
+
+/** Which rows of a batch were new (by index); the others were already stored. */
+export interface BatchResult {
+  inserted: number[];
+}
+
+/** What one retention step deleted; `done` when nothing older than the cutoff is left. */
+export interface RetentionStep extends RetentionResult {
+  done: boolean;
+}
+
+/**
+ * Every write of the SQLite storage, on one connection: synchronous, so it runs either on the
+ * collector's thread or in a writer thread (sqlite-writer-worker.ts) that keeps the event loop
+ * free for HTTP while SQLite works.
+ */
+export class SqliteWriter {
+  private readonly s;
+
+  constructor(private readonly db: Database.Database) {
+    this.s = {
+      insertEvent: db.prepare(
+        `INSERT INTO events (id, trace_id, span_id, parent_span_id, service, kind, ts_us, resource, body)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (trace_id, id) DO NOTHING`,
+      ),
+      upsertTrace: db.prepare(UPSERT_TRACE),
+      insertService: db.prepare(
+        'INSERT INTO trace_services (trace_id, service) VALUES (?, ?) ON CONFLICT DO NOTHING',
+      ),
+      traceExists: db.prepare('SELECT 1 FROM traces WHERE trace_id = ?'),
+      upsertAnalysis: db.prepare(
+        `INSERT INTO trace_analysis (trace_id, version, analyzed_at_ms, diagnostic_count, races,
+           critical_path, diagnostics) VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (trace_id) DO UPDATE SET version = excluded.version,
+           analyzed_at_ms = excluded.analyzed_at_ms, diagnostic_count = excluded.diagnostic_count,
+           races = excluded.races, critical_path = excluded.critical_path,
+           diagnostics = excluded.diagnostics`,
+      ),
+      deleteTraceRaces: db.prepare("DELETE FROM races WHERE scope = 'trace' AND trace_a = ?"),
+      upsertRace: db.prepare(
+        `INSERT INTO races (id, scope, trace_a, trace_b, resource, service_a, service_b, ts_us, body)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET scope = excluded.scope, trace_a = excluded.trace_a,
+           trace_b = excluded.trace_b, resource = excluded.resource, service_a = excluded.service_a,
+           service_b = excluded.service_b, ts_us = excluded.ts_us, body = excluded.body`,
+      ),
+      markAnalyzed: db.prepare(
+        `UPDATE traces SET analyzed_version = max(analyzed_version, ?), race_count = ${RACE_COUNT}
+         WHERE trace_id = ?`,
+      ),
+      recountRaces: db.prepare(`UPDATE traces SET race_count = ${RACE_COUNT} WHERE trace_id = ?`),
+      expiredTraces: db.prepare('SELECT trace_id FROM traces WHERE last_ts_us < ? LIMIT ?'),
+      deleteTraceEvents: db.prepare('DELETE FROM events WHERE trace_id = ?'),
+      deleteTrace: db.prepare('DELETE FROM traces WHERE trace_id = ?'),
+      deleteTraceServices: db.prepare('DELETE FROM trace_services WHERE trace_id = ?'),
+      deleteTraceAnalysis: db.prepare('DELETE FROM trace_analysis WHERE trace_id = ?'),
+      deleteRacesOfTrace: db.prepare('DELETE FROM races WHERE trace_a = ? OR trace_b = ?'),
+      deleteOldRaces: db.prepare('DELETE FROM races WHERE ts_us < ?'),
+    };
+  }
+
+  /** Group commit: several batches, one transaction (one fsync). */
+  insertBatches(batches: EventRow[][], now = Date.now()): BatchResult[] {
+    return this.db.transaction(() => batches.map((rows) => this.insertBatch(rows, now)))();
+  }
+
+  private insertBatch(rows: EventRow[], now: number): BatchResult {
+    const { insertEvent, upsertTrace, insertService } = this.s;
+    const inserted: number[] = [];
+    const fresh: EventRow[] = [];
+    rows.forEach((r, i) => {
+      const info = insertEvent.run(
+        blob(r.id),
+        blob(r.traceId),
+        r.spanId,
+        r.parentSpanId,
+        r.service,
+        r.kind,
+        r.tsUs,
+        r.resource,
+        r.body,
+      );
+      if (info.changes > 0) {
+        inserted.push(i);
+        fresh.push(r);
+      }
+    });
+    for (const delta of traceDeltas(fresh)) {
+      upsertTrace.run({
+        traceId: delta.traceId,
+        firstTsUs: delta.firstTsUs,
+        lastTsUs: delta.lastTsUs,
+        rootExact: delta.root?.exact ?? 0,
+        rootTsUs: delta.root?.tsUs ?? null,
+        rootService: delta.root?.service ?? null,
+        rootMethod: delta.root?.method ?? null,
+        rootRoute: delta.root?.route ?? null,
+        spanCount: delta.spanCount,
+        eventCount: delta.eventCount,
+        errorCount: delta.errorCount,
+        now,
+      });
+      for (const service of delta.services) insertService.run(delta.traceId, service);
+    }
+    return { inserted };
+  }
+
+  saveTraceAnalyses(items: AnalysisItem[]): void {
+    this.db.transaction(() => {
+      for (const { record, races } of items) this.saveTraceAnalysis(record, races);
+    })();
+  }
+
+  private saveTraceAnalysis(record: TraceAnalysisRecord, races: RaceRecord[]): void {
+    const s = this.s;
+    if (!s.traceExists.get(record.traceId)) return;
+    s.upsertAnalysis.run(
+      record.traceId,
+      record.version,
+      record.analyzedAtMs,
+      record.diagnosticCount,
+      JSON.stringify(record.races),
+      JSON.stringify(record.criticalPath ?? null),
+      JSON.stringify(record.diagnostics ?? null),
+    );
+    s.deleteTraceRaces.run(record.traceId);
+    for (const race of races) this.upsertRace(race);
+    s.markAnalyzed.run(record.version, record.traceId);
+  }
+
+  saveCrossTraceRaces(races: RaceRecord[]): void {
+    if (races.length === 0) return;
+    this.db.transaction(() => {
+      const touched = new Set<string>();
+      for (const race of races) {
+        this.upsertRace(race);
+        touched.add(race.traceA);
+        if (race.traceB) touched.add(race.traceB);
+      }
+      for (const traceId of touched) this.s.recountRaces.run(traceId);
+    })();
+  }
+
+  private upsertRace(race: RaceRecord): void {
+    this.s.upsertRace.run(
+      race.id,
+      race.scope,
+      race.traceA,
+      race.traceB,
+      race.resource,
+      race.serviceA,
+      race.serviceB,
+      race.tsUs,
+      JSON.stringify(race.race),
+    );
+  }
+
+  /**
+   * Deletes up to 200 traces whose last event is older than the cutoff (their events,
+   * services, analyses and races), in one short transaction; the caller repeats until `done`,
+   * so ingestion is never blocked for long.
+   */
+  retentionStep(cutoffUs: number): RetentionStep {
+    const s = this.s;
+    const step: RetentionStep = { events: 0, traces: 0, races: 0, done: false };
+    this.db.transaction(() => {
+      const ids = (s.expiredTraces.all(cutoffUs, 200) as Array<{ trace_id: string }>).map(
+        (r) => r.trace_id,
+      );
+      for (const id of ids) {
+        step.events += s.deleteTraceEvents.run(blob(id)).changes;
+        step.traces += s.deleteTrace.run(id).changes;
+        s.deleteTraceServices.run(id);
+        s.deleteTraceAnalysis.run(id);
+        step.races += s.deleteRacesOfTrace.run(id, id).changes;
+      }
+      if (ids.length === 0) {
+        step.races += s.deleteOldRaces.run(cutoffUs).changes;
+        step.done = true;
+      }
+    })();
+    return step;
+  }
+}

@@ -513,7 +513,7 @@ log();
 log('## Dependency graph and service metrics');
 log();
 log(
-  `${callEvents.length.toLocaleString('en-US')} request/response events of ${(callEvents.length / 38).toFixed(0)} traces, 20 services, 5% of calls to an`,
+  `${callEvents.length.toLocaleString('en-US')} request/response events of ${new Set(callEvents.map((e) => e.trace_id)).size.toLocaleString('en-US')} traces (10 calls each), 20 services, 5% of calls to an`,
 );
 log(
   'uninstrumented host, 2% failing; latency percentiles from one LatencySketch per edge/service.',

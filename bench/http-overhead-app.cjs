@@ -55,6 +55,30 @@ if (variant === 'als') {
   const als = new AsyncLocalStorage();
   app.use((_req, _res, next) => als.run({}, next));
 }
+if (variant === 'wm') {
+  const a = new WeakMap(), b = new WeakMap(), c = new WeakMap();
+  app.use((req, res, next) => { a.set(res, 1); b.set(req, 1); b.set(res, 1); c.set(req.socket, 1); next(); });
+}
+if (variant === 'ctx') {
+  const core = require('@raceway/core');
+  const tracer = core.Tracer.fromOptions({ serviceName: 'bench', serverUrl: sinkUrl, maxQueueSize: 10 });
+  app.use((req, res, next) => { const ctx = tracer.startContext({}); core.runInContext(ctx, next); });
+}
+if (variant === 'ctxrec') {
+  const core = require('@raceway/core');
+  const tracer = core.Tracer.fromOptions({ serviceName: 'bench', serverUrl: sinkUrl, maxQueueSize: 10 });
+  app.use((req, res, next) => { const ctx = tracer.startContext({}); ctx.record('custom', {name: 'x'}); ctx.record('custom', {name: 'y'}); core.runInContext(ctx, next); });
+}
+if (variant === 'ctxfake') {
+  const core = require('@raceway/core');
+  const tracer = new core.Tracer({ serviceName: 'bench', serverUrl: sinkUrl }, { transport: { enqueue() {}, flush: async () => {}, shutdown: async () => {}, stats: () => ({}) } });
+  app.use((req, res, next) => { const ctx = tracer.startContext({}); ctx.record('custom', {name: 'x'}); ctx.record('custom', {name: 'y'}); core.runInContext(ctx, next); });
+}
+if (variant === 'ctxtick') {
+  const core = require('@raceway/core');
+  const tracer = core.Tracer.fromOptions({ serviceName: 'bench', serverUrl: sinkUrl, maxQueueSize: 10 });
+  app.use((req, res, next) => { const ctx = tracer.startContext({}); ctx.tick(); ctx.tick(); core.runInContext(ctx, next); });
+}
 if (variant === 'noexport') {
   const { racewayMiddleware } = require('@raceway/express');
   app.use(racewayMiddleware({ serviceName: 'bench', serverUrl: sinkUrl, disabled: false, batchSize: 5000, maxQueueSize: 10, flushIntervalMs: 3600000 }));

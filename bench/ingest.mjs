@@ -22,7 +22,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { createRequire } from 'node:module';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -189,6 +189,8 @@ try {
     console.error(
       `${backend}: ${server.url}, ${seconds} s, ${connections} connections, ${batch} events per batch`,
     );
+    // Other work on the machine competes for the same cores: recorded with the result.
+    const loadBefore = loadavg()[0];
     const cpuBefore = cpuSeconds(server.child.pid);
     const load = runLoad(server.url);
     const rss = peakRssMiB(server.child.pid);
@@ -214,6 +216,7 @@ try {
       peakRssMiB: rss,
       serverCpuUsPerEvent: (serverCpu * 1e6) / load.events,
       analysis,
+      loadAverage: loadBefore,
     });
     console.error(JSON.stringify(results[results.length - 1]));
   }
@@ -257,9 +260,19 @@ state_read/state_write, lock_acquire/release, custom, error; ~${Math.round(first
 ~${Math.round((first?.avgBatchGzipBytes ?? 0) / 1024)} KiB per gzip'd batch), every id new. Acknowledgements are durable: the collector answers 200 only
 after the commit (SQLite WAL + synchronous=FULL: fsync per group commit; PostgreSQL: fsync and synchronous_commit on).
 
-| server | events/s sustained | vs baseline | p50 ack ms | p99 ack ms | peak RSS MiB | server CPU µs/event | analysis backlog at end | failed batches |
-|---|---|---|---|---|---|---|---|---|
+| server | events/s sustained | vs baseline | p50 ack ms | p99 ack ms | peak RSS MiB | server CPU µs/event | analysis backlog at end | failed batches | load avg before |
+|---|---|---|---|---|---|---|---|---|---|
 ${rows.join('\n')}
+
+- events/s sustained: events acknowledged (200) divided by the measured time.
+- p50/p99 ack ms: from sending a batch to its acknowledgement, i.e. including the commit.
+- peak RSS: the collector process's VmHWM (its writer thread included).
+- server CPU µs/event: CPU time (user + system, all threads) the server used during the run,
+  divided by the events acknowledged; background analysis included.
+- analysis backlog at end: traces not yet analysed when the load stopped (the scheduler waits
+  for a trace to be quiet for 1 s), and how long \`POST /api/analysis/run\` then took.
+- load avg before: the machine's 1-minute load average before the run (other work competes
+  for the same 2 cores; the figures move with it).
 
 Target: >= 50,000 events/s into SQLite with durable acknowledgements.
 `;

@@ -124,10 +124,15 @@ describe('the example shop, traced end to end', () => {
     for (const section of path.sections) {
       if (!reached.includes(section.service)) reached.push(section.service);
     }
+    const described = JSON.stringify({ sections: path.sections, services: path.services });
     // inventory runs alongside order and finishes first: it is not on the path.
-    expect(reached).toEqual(['frontend', 'api', 'auth', 'order', 'payment']);
-    expect(path.totalMs).toBeGreaterThan(0);
-    expect(path.biggestContributor).toBe('payment');
+    expect(reached, described).toEqual(['frontend', 'api', 'auth', 'order', 'payment']);
+    // payment works for at least 48 ms (60 ms +- 20 %; 45 allows for timer granularity), all of
+    // it on the path. No upper bound: on a busy machine any process can stall, so which service
+    // is the biggest contributor is not asserted.
+    const payment = path.services.find((s: { service: string }) => s.service === 'payment');
+    expect(payment?.ms, described).toBeGreaterThanOrEqual(45);
+    expect(path.totalMs).toBeGreaterThan(payment.ms);
   });
 
   it('reports the lost update on stock:mug between order and inventory', async () => {

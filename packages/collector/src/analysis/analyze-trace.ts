@@ -1,18 +1,10 @@
 import { type CriticalPath, computeCriticalPath } from './critical-path.js';
 import { type TraceDiagnostics, traceDiagnostics } from './diagnostics.js';
 import type { Event } from './event.js';
+import type { AnalysisOptions } from './options.js';
 import type { Race } from './race.js';
 import { buildSpanTree } from './spans.js';
 import { detectTraceRaces } from './trace-races.js';
-
-/** Options of every analysis. */
-export interface AnalysisOptions {
-  /**
-   * How far apart (ms) the clocks of two hosts may be before their timestamps are trusted to
-   * order events; default 5 (see `DEFAULT_SKEW_TOLERANCE_MS`).
-   */
-  skewToleranceMs?: number;
-}
 
 /** Everything the collector stores about one trace. */
 export interface TraceAnalysis {

@@ -1,6 +1,7 @@
 import { type Access, compareIds, prepareAccesses } from './accesses.js';
 import { getOrCreate } from './collections.js';
 import type { Event } from './event.js';
+import { type AnalysisOptions, toleranceUs } from './options.js';
 import {
   distinct,
   type Race,
@@ -13,7 +14,6 @@ import {
   showValue,
   sideNames,
 } from './race.js';
-import { DEFAULT_SKEW_TOLERANCE_MS, type RaceOptions } from './trace-races.js';
 
 /** A read-modify-write window: a read, then a non-atomic write of the same resource. */
 interface Window {
@@ -61,8 +61,11 @@ const EVIDENCE_RANK: Record<RaceEvidence, number> = {
  * detectCrossTraceRaces([...accessesOfTraceA, ...accessesOfTraceB])[0]?.explanation;
  * // 'inventory (trace 4bf92f35) and inventory (trace 9a1c44e0) both read stock:42 = 5 ...'
  */
-export function detectCrossTraceRaces(events: readonly Event[], options: RaceOptions = {}): Race[] {
-  const toleranceUs = (options.skewToleranceMs ?? DEFAULT_SKEW_TOLERANCE_MS) * 1000;
+export function detectCrossTraceRaces(
+  events: readonly Event[],
+  options: AnalysisOptions = {},
+): Race[] {
+  const tolerance = toleranceUs(options);
   const windowsByResource = new Map<string, Window[]>();
   for (const window of readModifyWriteWindows(prepareAccesses(events))) {
     getOrCreate(windowsByResource, window.read.resource, () => []).push(window);
@@ -78,10 +81,10 @@ export function detectCrossTraceRaces(events: readonly Event[], options: RaceOpt
       // A window that ended more than the tolerance before w starts cannot reach w or any
       // later window (they start later still).
       let kept = 0;
-      for (const a of active) if (a.endUs > w.startUs - toleranceUs) active[kept++] = a;
+      for (const a of active) if (a.endUs > w.startUs - tolerance) active[kept++] = a;
       active.length = kept;
       for (const a of active) {
-        const found = lostUpdate(a, w, toleranceUs);
+        const found = lostUpdate(a, w, tolerance);
         if (found) ranked.push(found);
       }
       active.push(w);
@@ -144,13 +147,13 @@ function readModifyWriteWindows(accesses: readonly Access[]): Window[] {
 function lostUpdate(
   x: Window,
   y: Window,
-  toleranceUs: number,
+  skewUs: number,
 ): { race: Race; rank: number; overlapUs: number } | null {
   if (x.read.event.trace_id === y.read.event.trace_id) return null;
   if (x.locks.some((lock) => y.locks.includes(lock))) return null;
   const overlapUs = Math.min(x.endUs, y.endUs) - Math.max(x.startUs, y.startUs);
   const sameClock = x.read.event.instance === y.read.event.instance;
-  const tolerance = sameClock ? 0 : toleranceUs;
+  const tolerance = sameClock ? 0 : skewUs;
   const [first, second] =
     x.read.event.ts_us < y.read.event.ts_us ||
     (x.read.event.ts_us === y.read.event.ts_us && x.read.event.id < y.read.event.id)
@@ -180,7 +183,7 @@ function lostUpdate(
   const timing =
     confidence === 'certain'
       ? `their read-modify-write windows overlap by ${overlapMs} ms`
-      : `their read-modify-write windows are within the ${toleranceUs / 1000} ms clock-skew tolerance of overlapping (uncertain)`;
+      : `their read-modify-write windows are within the ${skewUs / 1000} ms clock-skew tolerance of overlapping (uncertain)`;
   const race: Race = {
     id: raceId(
       'cross_trace',

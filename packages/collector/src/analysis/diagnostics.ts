@@ -2,8 +2,8 @@ import { compareIds } from './accesses.js';
 import { ntpEstimate } from './clock-skew.js';
 import { getOrCreate } from './collections.js';
 import type { Event, EventError } from './event.js';
+import { type AnalysisOptions, toleranceUs } from './options.js';
 import type { Span, SpanKind, SpanTree } from './spans.js';
-import { DEFAULT_SKEW_TOLERANCE_MS } from './trace-races.js';
 
 /**
  * - `callee_missing`: a client call no server span answers (an uninstrumented callee, or,
@@ -132,16 +132,16 @@ export interface TraceDiagnostics {
 export function traceDiagnostics(
   events: readonly Event[],
   tree: SpanTree,
-  options: { skewToleranceMs?: number } = {},
+  options: AnalysisOptions = {},
 ): TraceDiagnostics {
-  const toleranceUs = (options.skewToleranceMs ?? DEFAULT_SKEW_TOLERANCE_MS) * 1000;
+  const tolerance = toleranceUs(options);
   const traceId = events[0]?.trace_id ?? '';
   const spans = [...tree.spans.values()].sort(
     (a, b) => a.startUs - b.startUs || compareIds(a.spanId, b.spanId),
   );
   return {
     brokenChains: brokenChains(spans, traceId),
-    clockSkew: clockSkew(spans, toleranceUs),
+    clockSkew: clockSkew(spans, tolerance),
     errors: errorPropagation(tree, spans, traceId),
     summary: {
       traces: 1,

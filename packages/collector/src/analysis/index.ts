@@ -2,7 +2,7 @@
  * Raceway's analysis: pure functions over events (no I/O). See README.md in this folder for
  * the semantics decided here (race definitions, skew tolerance, critical path rules).
  */
-export { type AnalysisOptions, analyzeTrace, type TraceAnalysis } from './analyze-trace.js';
+export { analyzeTrace, type TraceAnalysis } from './analyze-trace.js';
 export {
   type CriticalPath,
   type CriticalPathSection,
@@ -31,12 +31,8 @@ export {
 } from './diagnostics.js';
 export type { Event, EventError, EventKind } from './event.js';
 export { LatencySketch, LatencySketchError, type LatencySketchJSON } from './latency-sketch.js';
+export { type AnalysisOptions, DEFAULT_SKEW_TOLERANCE_MS } from './options.js';
 export type { Race, RaceAccess, RaceEvidence, RaceKind } from './race.js';
 export { type ServiceMetrics, serviceMetrics } from './service-metrics.js';
 export { buildSpanTree, type Span, type SpanKind, type SpanTree } from './spans.js';
-export {
-  DEFAULT_SKEW_TOLERANCE_MS,
-  detectRacesBruteForce,
-  detectTraceRaces,
-  type RaceOptions,
-} from './trace-races.js';
+export { detectRacesBruteForce, detectTraceRaces } from './trace-races.js';

@@ -23,9 +23,16 @@ describe('buildSpanTree', () => {
     expect(top?.name).toBe('POST /orders');
     expect(top?.status).toBe(201);
     const [client] = top!.children;
-    expect(client).toMatchObject({ kind: 'client', host: 'inventory:8080', remoteClock: true, service: 'order' });
+    expect(client).toMatchObject({
+      kind: 'client',
+      host: 'inventory:8080',
+      remoteClock: true,
+      service: 'order',
+    });
     expect(client?.name).toBe('PUT http://inventory:8080/stock/42');
-    expect(client?.children.map((s) => [s.kind, s.service, s.name])).toEqual([['server', 'inventory', 'PUT /stock/:id']]);
+    expect(client?.children.map((s) => [s.kind, s.service, s.name])).toEqual([
+      ['server', 'inventory', 'PUT /stock/:id'],
+    ]);
   });
 
   it('makes an internal span of a context that only made calls, such as a job', () => {
@@ -37,9 +44,17 @@ describe('buildSpanTree', () => {
     sim.at(5);
     call.serve().respond();
     call.receive();
-    const events = sim.events.filter((e) => e.kind !== 'request_received' || e.service !== 'nightly-job');
+    const events = sim.events.filter(
+      (e) => e.kind !== 'request_received' || e.service !== 'nightly-job',
+    );
     const tree = buildSpanTree(events);
-    expect(tree.root).toMatchObject({ kind: 'internal', service: 'nightly-job', parentSpanId: null, startUs: sim.startUs, endUs: sim.startUs + 5000 });
+    expect(tree.root).toMatchObject({
+      kind: 'internal',
+      service: 'nightly-job',
+      parentSpanId: null,
+      startUs: sim.startUs,
+      endUs: sim.startUs + 5000,
+    });
     expect(tree.roots).toHaveLength(1);
     expect(computeCriticalPath(events)?.totalMs).toBe(5);
   });
@@ -59,7 +74,10 @@ describe('buildSpanTree', () => {
       span_id: spanId,
       parent_span_id: parent,
     });
-    const cyclic = buildSpanTree([event('aaaaaaaaaaaaaaaa', 'bbbbbbbbbbbbbbbb'), event('bbbbbbbbbbbbbbbb', 'aaaaaaaaaaaaaaaa')]);
+    const cyclic = buildSpanTree([
+      event('aaaaaaaaaaaaaaaa', 'bbbbbbbbbbbbbbbb'),
+      event('bbbbbbbbbbbbbbbb', 'aaaaaaaaaaaaaaaa'),
+    ]);
     expect(cyclic.roots).toHaveLength(1);
     expect(cyclic.spans.size).toBe(2);
     expect(cyclic.root?.children).toHaveLength(1);

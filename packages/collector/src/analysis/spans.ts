@@ -156,7 +156,8 @@ function makeSpan(spanId: string, g: Gathered): Span {
   let startUs = start?.ts_us ?? g.minUs;
   if (start === undefined && end !== undefined) {
     const duration = numberField(end, 'duration_ms');
-    if (duration !== undefined) startUs = Math.min(startUs, end.ts_us - Math.round(duration * 1000));
+    if (duration !== undefined)
+      startUs = Math.min(startUs, end.ts_us - Math.round(duration * 1000));
   }
   let incoming: Span['incoming'];
   if (kind === 'server' && start !== undefined) {

@@ -1,6 +1,7 @@
 import { type Access, compareIds, prepareAccesses } from './accesses.js';
 import { getOrCreate } from './collections.js';
 import type { Event } from './event.js';
+import { type AnalysisOptions, toleranceUs } from './options.js';
 import {
   distinct,
   type Race,
@@ -13,19 +14,6 @@ import {
 } from './race.js';
 import { findRacePairs, type RacePair } from './race-pairs.js';
 import { findRacePairsBruteForce } from './race-pairs-brute-force.js';
-
-/**
- * How far apart (ms) two hosts' clocks may be before timestamps are trusted to order events.
- * 5 ms: well above what NTP keeps hosts of one network within, so timestamps alone never
- * overrule the clocks for ordinary drift, small enough to keep real interleavings.
- */
-export const DEFAULT_SKEW_TOLERANCE_MS = 5;
-
-/** Options of the race detectors. */
-export interface RaceOptions {
-  /** See {@link DEFAULT_SKEW_TOLERANCE_MS}. */
-  skewToleranceMs?: number;
-}
 
 /**
  * The races within one trace (DESIGN 4): the mutually latest racing pairs of `findRacePairs`,
@@ -42,7 +30,7 @@ export interface RaceOptions {
  * detectTraceRaces(events).map((race) => race.explanation);
  * // ['order and inventory both read stock:42 = 5 and wrote it back concurrently; one update is lost']
  */
-export function detectTraceRaces(events: readonly Event[], options: RaceOptions = {}): Race[] {
+export function detectTraceRaces(events: readonly Event[], options: AnalysisOptions = {}): Race[] {
   const accesses = prepareAccesses(events);
   return racesFromPairs(findRacePairs(accesses), accesses, options);
 }
@@ -50,8 +38,14 @@ export function detectTraceRaces(events: readonly Event[], options: RaceOptions 
 /**
  * {@link detectTraceRaces} with the quadratic brute-force pair finder: the reference the fast
  * detector is tested and benchmarked against. Same output, same order.
+ *
+ * @example
+ * expect(detectTraceRaces(events)).toEqual(detectRacesBruteForce(events));
  */
-export function detectRacesBruteForce(events: readonly Event[], options: RaceOptions = {}): Race[] {
+export function detectRacesBruteForce(
+  events: readonly Event[],
+  options: AnalysisOptions = {},
+): Race[] {
   const accesses = prepareAccesses(events);
   return racesFromPairs(findRacePairsBruteForce(accesses), accesses, options);
 }
@@ -100,12 +94,12 @@ function basisRead(write: Access, previous: Map<Access, Access>): Access | undef
 export function racesFromPairs(
   pairs: readonly RacePair[],
   accesses: readonly Access[],
-  options: RaceOptions,
+  options: AnalysisOptions,
 ): Race[] {
-  const toleranceUs = (options.skewToleranceMs ?? DEFAULT_SKEW_TOLERANCE_MS) * 1000;
+  const tolerance = toleranceUs(options);
   const kept = pairs.filter(
     ([a, b]) =>
-      !(a.uncertain || b.uncertain) || Math.abs(a.event.ts_us - b.event.ts_us) <= toleranceUs,
+      !(a.uncertain || b.uncertain) || Math.abs(a.event.ts_us - b.event.ts_us) <= tolerance,
   );
   const plainWrites = new Set<Access>();
   for (const [a, b] of kept) {

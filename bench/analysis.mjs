@@ -6,7 +6,8 @@
 //   pnpm --filter @raceway/bench exec node --expose-gc --import tsx analysis.mjs
 //
 // Options: --sizes 1e4,1e5,1e6 (race detection sizes), --brute-max 1e5 (largest size the
-// brute force runs at), --runs 3 (timed runs per figure; the median is reported),
+// brute force runs at), --hot-sizes 1e3,1e4,1e5 and --hot-brute-max 1e4 (the same for one hot
+// resource), --runs 3 (timed runs per figure; the median is reported),
 // --out results/analysis.md (where the markdown goes; '-' for stdout only).
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -28,6 +29,8 @@ const args = parseArgs(process.argv.slice(2));
 const SIZES = (args.sizes ?? '1e4,1e5,1e6').split(',').map(Number);
 const BRUTE_MAX = Number(args['brute-max'] ?? 1e5);
 const RUNS = Number(args.runs ?? 3);
+const HOT_SIZES = (args['hot-sizes'] ?? '1e3,1e4,1e5').split(',').map(Number);
+const HOT_BRUTE_MAX = Number(args['hot-brute-max'] ?? 1e4);
 const OUT = args.out ?? 'results/analysis.md';
 
 function parseArgs(argv) {
@@ -88,7 +91,10 @@ function check(condition, message) {
  * accesses), half of those under the resource's lock. 40% writes, 5% of them atomic. Clocks
  * follow the rules: each event increments its context's own entry.
  */
-function raceWorkload(n, { contexts = 16, resources = 1000, syncRate = 0.15, seed = 42 } = {}) {
+function raceWorkload(
+  n,
+  { contexts = 16, resources = 1000, privateShare = 0.6, syncRate = 0.15, seed = 42 } = {},
+) {
   const random = rng(seed);
   const traceId = newId();
   const spanId = newSpan();
@@ -130,10 +136,10 @@ function raceWorkload(n, { contexts = 16, resources = 1000, syncRate = 0.15, see
     }
     let resource;
     let lock = null;
-    if (random() < 0.6) {
+    if (random() < privateShare) {
       resource = `cart:${t}:${Math.floor(random() * 50)}`;
     } else {
-      const r = Math.floor(random() * (random() < 0.2 ? resources / 100 : resources));
+      const r = Math.floor(random() * (random() < 0.2 ? Math.ceil(resources / 100) : resources));
       resource = `stock:${r}`;
       if (random() < 0.5) lock = `lock-${r}`;
     }
@@ -356,6 +362,27 @@ const log = (line = '') => {
   console.log(line);
 };
 
+// ---------------------------------------------------------------- critical path
+gc();
+let { events: spanEvents, spans } = spanWorkload(1e5);
+const spanEventCount = spanEvents.length;
+// First, on a fresh heap (the other sections leave a large one behind).
+const path = time(() => computeCriticalPath(spanEvents));
+const tree = time(() => buildSpanTree(spanEvents));
+const walk = time(() => computeCriticalPath(spanEvents, tree.result));
+const whole = time(() => analyzeTrace(spanEvents));
+check(
+  path.result !== null && path.result.totalMs === 10_000,
+  'critical path must cover the root span',
+);
+check(
+  whole.result.diagnostics.clockSkew.some((skew) => skew.calleeService === 'svc-7'),
+  'the skewed host must be reported',
+);
+console.error(`critical path ${spans} spans: ${fmt(path.ms)} ms`);
+for (const run of [path, tree, walk, whole]) run.result = null;
+spanEvents = null;
+
 // ---------------------------------------------------------------- intra-trace races
 const raceRows = [];
 for (const n of SIZES) {
@@ -387,6 +414,28 @@ for (const n of SIZES) {
   );
 }
 
+// One hot resource: every shared access on the same stock entry, where all-pairs is quadratic.
+const hotRows = [];
+for (const n of HOT_SIZES) {
+  gc();
+  let events = raceWorkload(n, { resources: 1, privateShare: 0.5, seed: 43 });
+  const fast = time(() => detectTraceRaces(events));
+  let brute = null;
+  if (n <= HOT_BRUTE_MAX) {
+    brute = time(() => detectRacesBruteForce(events), 1);
+    check(
+      JSON.stringify(brute.result.map((r) => r.id)) ===
+        JSON.stringify(fast.result.map((r) => r.id)),
+      `fast and brute-force races differ on the hot resource at ${n} accesses`,
+    );
+  }
+  hotRows.push({ n, fast: fast.ms, brute: brute?.ms ?? null, races: fast.result.length });
+  console.error(
+    `hot ${n}: fast ${fmt(fast.ms)} ms, brute ${brute ? fmt(brute.ms) : '-'} ms, ${fast.result.length} races`,
+  );
+  events = null;
+}
+
 // ---------------------------------------------------------------- cross-trace races
 const crossRows = [];
 for (const n of [1e5, 1e6]) {
@@ -397,20 +446,6 @@ for (const n of [1e5, 1e6]) {
   crossRows.push({ n, ms: run.ms, races: run.result.length });
   console.error(`cross-trace ${n}: ${fmt(run.ms)} ms, ${run.result.length} lost updates`);
 }
-
-// ---------------------------------------------------------------- critical path
-gc();
-const { events: spanEvents, spans } = spanWorkload(1e5);
-const tree = time(() => buildSpanTree(spanEvents));
-const walk = time(() => computeCriticalPath(spanEvents, tree.result));
-const path = time(() => computeCriticalPath(spanEvents));
-const whole = time(() => analyzeTrace(spanEvents));
-check(
-  path.result !== null && path.result.totalMs === 10_000,
-  'critical path must cover the root span',
-);
-check(path.result.skewAdjusted, 'the skewed host must be adjusted');
-console.error(`critical path ${spans} spans: ${fmt(path.ms)} ms`);
 
 // ---------------------------------------------------------------- dependency graph
 gc();
@@ -483,6 +518,17 @@ log(
   `Growth: ${last.n / first.n}x the accesses took ${(last.fast / first.fast).toFixed(0)}x the time (µs per access ${((first.fast * 1000) / first.n).toFixed(2)} -> ${((last.fast * 1000) / last.n).toFixed(2)}).`,
 );
 log();
+log('One hot resource: the same workload with half of the accesses on a single stock entry');
+log('(half of those under its lock), the case where comparing all pairs is quadratic.');
+log();
+log('| accesses | fast ms | µs / access | brute force ms | speed-up | races |');
+log('|---:|---:|---:|---:|---:|---:|');
+for (const row of hotRows) {
+  log(
+    `| ${row.n.toLocaleString('en-US')} | ${fmt(row.fast)} | ${((row.fast * 1000) / row.n).toFixed(2)} | ${row.brute === null ? 'not run' : fmt(row.brute)} | ${row.brute === null ? '' : `${(row.brute / row.fast).toFixed(0)}x`} | ${row.races.toLocaleString('en-US')} |`,
+  );
+}
+log();
 log('## Cross-trace lost updates');
 log();
 log('n state accesses of n/2 requests, each read-modify-writing one of 2000 resources over');
@@ -498,7 +544,7 @@ log();
 log('## Critical path');
 log();
 log(
-  `One trace of ${spans.toLocaleString('en-US')} spans (${spanEvents.length.toLocaleString('en-US')} events): a request fanning out level by level,`,
+  `One trace of ${spans.toLocaleString('en-US')} spans (${spanEventCount.toLocaleString('en-US')} events): a request fanning out level by level,`,
 );
 log('1-4 calls per server span in parallel or in sequence, 12 services, one host 40 ms ahead (its');
 log("spans are shifted into their callers' windows).");

@@ -6,7 +6,8 @@ import { createServer } from 'node:http';
 
 const stats = {};
 const server = createServer((req, res) => {
-  const entry = (stats[req.url] ??= { requests: 0, bytes: 0 });
+  stats[req.url] ??= { requests: 0, bytes: 0 };
+  const entry = stats[req.url];
   entry.requests += 1;
   req.on('data', (chunk) => {
     entry.bytes += chunk.length;

@@ -1,10 +1,10 @@
 // One variant of the hello-world Express app measured by http-overhead.mjs, in a process of its
-// own: `bare`, `raceway` (@raceway/express, events exported to the sink) or `otel`
-// (OpenTelemetry's Node tracer with the http and express instrumentations, BatchSpanProcessor,
-// OTLP/HTTP exporter to the sink). CommonJS on purpose: OpenTelemetry instruments express
-// through require hooks, which must be in place before express is loaded.
+// own: `bare`, `raceway` / `raceway-batch1000` (@raceway/express, events exported to the sink)
+// or `otel` (OpenTelemetry's Node tracer with the http and express instrumentations,
+// BatchSpanProcessor, OTLP/HTTP exporter to the sink). CommonJS on purpose: OpenTelemetry
+// instruments express through require hooks, which must be in place before express is loaded.
 //
-//   node bench/http-overhead-app.cjs <bare|raceway|otel> <sink url>
+//   node bench/http-overhead-app.cjs <bare|raceway|raceway-batch1000|otel> <sink url>
 //
 // Prints `listening on <url>`; on SIGTERM flushes, prints one `stats <json>` line and exits.
 const { createServer } = require('node:http');
@@ -22,7 +22,9 @@ if (variant === 'otel') {
   const provider = new NodeTracerProvider({
     resource: resourceFromAttributes({ 'service.name': 'bench' }),
     // Default batching (queue 2048, batches of 512, every 5 s), as a user gets it.
-    spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: `${sinkUrl}/v1/traces` }))],
+    spanProcessors: [
+      new BatchSpanProcessor(new OTLPTraceExporter({ url: `${sinkUrl}/v1/traces` })),
+    ],
   });
   provider.register();
   registerInstrumentations({
@@ -37,11 +39,13 @@ if (variant === 'otel') {
 const express = require('express');
 const app = express();
 
-if (variant === 'raceway') {
+if (variant === 'raceway' || variant === 'raceway-batch1000') {
   const { Tracer } = require('@raceway/core');
   const { racewayMiddleware } = require('@raceway/express');
-  // Default batching (batches of 200, every 1 s, queue 10000), as a user gets it.
-  const options = { serviceName: 'bench', serverUrl: sinkUrl };
+  // `raceway`: the defaults a user gets (batches of 200, every 1 s, queue of 10000 events).
+  // `raceway-batch1000`: batches of 1000, for a service at thousands of requests per second.
+  const options = { serviceName: variant, serverUrl: sinkUrl };
+  if (variant === 'raceway-batch1000') options.batchSize = 1000;
   app.use(racewayMiddleware(options));
   shutdown = async () => {
     const tracer = Tracer.fromOptions(options);
@@ -50,39 +54,6 @@ if (variant === 'raceway') {
   };
 }
 
-if (variant === 'als') {
-  const { AsyncLocalStorage } = require('node:async_hooks');
-  const als = new AsyncLocalStorage();
-  app.use((_req, _res, next) => als.run({}, next));
-}
-if (variant === 'wm') {
-  const a = new WeakMap(), b = new WeakMap(), c = new WeakMap();
-  app.use((req, res, next) => { a.set(res, 1); b.set(req, 1); b.set(res, 1); c.set(req.socket, 1); next(); });
-}
-if (variant === 'ctx') {
-  const core = require('@raceway/core');
-  const tracer = core.Tracer.fromOptions({ serviceName: 'bench', serverUrl: sinkUrl, maxQueueSize: 10 });
-  app.use((req, res, next) => { const ctx = tracer.startContext({}); core.runInContext(ctx, next); });
-}
-if (variant === 'ctxrec') {
-  const core = require('@raceway/core');
-  const tracer = core.Tracer.fromOptions({ serviceName: 'bench', serverUrl: sinkUrl, maxQueueSize: 10 });
-  app.use((req, res, next) => { const ctx = tracer.startContext({}); ctx.record('custom', {name: 'x'}); ctx.record('custom', {name: 'y'}); core.runInContext(ctx, next); });
-}
-if (variant === 'ctxfake') {
-  const core = require('@raceway/core');
-  const tracer = new core.Tracer({ serviceName: 'bench', serverUrl: sinkUrl }, { transport: { enqueue() {}, flush: async () => {}, shutdown: async () => {}, stats: () => ({}) } });
-  app.use((req, res, next) => { const ctx = tracer.startContext({}); ctx.record('custom', {name: 'x'}); ctx.record('custom', {name: 'y'}); core.runInContext(ctx, next); });
-}
-if (variant === 'ctxtick') {
-  const core = require('@raceway/core');
-  const tracer = core.Tracer.fromOptions({ serviceName: 'bench', serverUrl: sinkUrl, maxQueueSize: 10 });
-  app.use((req, res, next) => { const ctx = tracer.startContext({}); ctx.tick(); ctx.tick(); core.runInContext(ctx, next); });
-}
-if (variant === 'noexport') {
-  const { racewayMiddleware } = require('@raceway/express');
-  app.use(racewayMiddleware({ serviceName: 'bench', serverUrl: sinkUrl, disabled: false, batchSize: 5000, maxQueueSize: 10, flushIntervalMs: 3600000 }));
-}
 app.get('/', (_req, res) => {
   res.send('hello world');
 });

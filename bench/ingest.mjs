@@ -225,6 +225,7 @@ try {
 }
 
 const sink = results.find((r) => r.backend === 'sink');
+const sqlite = results.find((r) => r.backend === 'sqlite');
 const name = (r) =>
   r.backend === 'sink'
     ? 'baseline: bare HTTP sink (gunzip + JSON.parse, no validation, no storage)'
@@ -274,7 +275,9 @@ ${rows.join('\n')}
 - load avg before: the machine's 1-minute load average before the run (other work competes
   for the same 2 cores; the figures move with it).
 
-Target: >= 50,000 events/s into SQLite with durable acknowledgements.
+Target: >= 50,000 events/s into SQLite with durable acknowledgements${
+  sqlite ? `: ${sqlite.eventsPerSec >= 50_000 ? 'met' : 'not met'} in this run (${Math.round(sqlite.eventsPerSec).toLocaleString('en-US')} events/s at a load average of ${sqlite.loadAverage.toFixed(1)}).` : '.'
+}
 `;
 writeFileSync(join(here, 'results', 'ingest.md'), report);
 console.log(report);

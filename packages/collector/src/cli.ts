@@ -61,6 +61,9 @@ async function serve(args: string[]): Promise<void> {
       values['analysis-delay'] ?? env.RACEWAY_ANALYSIS_DELAY ?? 1000,
       'analysis delay',
     ),
+    // Failures (a storage error, an analysis that threw) are logged as JSON lines; requests
+    // are not.
+    logger: { level: 'warn' },
   };
 
   let collector: Collector;

@@ -23,24 +23,36 @@ describe('parseDuration', () => {
 
 describe('parseStorage', () => {
   it('resolves a relative SQLite path against the working directory', () => {
-    expect(parseStorage('sqlite:./data/r.db', '/srv/app')).toEqual({ kind: 'sqlite', path: '/srv/app/data/r.db' });
+    expect(parseStorage('sqlite:./data/r.db', '/srv/app')).toEqual({
+      kind: 'sqlite',
+      path: '/srv/app/data/r.db',
+    });
     expect(parseStorage('sqlite:/var/r.db', '/srv')).toEqual({ kind: 'sqlite', path: '/var/r.db' });
     expect(parseStorage('sqlite::memory:')).toEqual({ kind: 'sqlite', path: ':memory:' });
   });
 
   it('accepts postgres:// and postgresql:// URLs', () => {
-    expect(parseStorage('postgres://u:p@db:5432/raceway')).toEqual({ kind: 'postgres', url: 'postgres://u:p@db:5432/raceway' });
+    expect(parseStorage('postgres://u:p@db:5432/raceway')).toEqual({
+      kind: 'postgres',
+      url: 'postgres://u:p@db:5432/raceway',
+    });
     expect(parseStorage('postgresql://db/raceway').kind).toBe('postgres');
   });
 
   it.each(['mysql://x', 'sqlite:', 'raceway.db', 'postgres://'])('rejects %j', (text) => {
-    expect(() => parseStorage(text)).toThrow(expect.objectContaining({ code: 'RACEWAY_INVALID_STORAGE' }));
+    expect(() => parseStorage(text)).toThrow(
+      expect.objectContaining({ code: 'RACEWAY_INVALID_STORAGE' }),
+    );
   });
 
   it('never shows a password', () => {
     expect(redactUrl('postgres://user:secret@db/x')).toBe('postgres://user:***@db/x');
-    expect(describeStorage({ kind: 'postgres', url: 'postgres://user:secret@db/x' })).not.toContain('secret');
-    expect(() => parseStorage('postgres://user:secret@')).toThrow(expect.not.stringContaining('secret'));
+    expect(describeStorage({ kind: 'postgres', url: 'postgres://user:secret@db/x' })).not.toContain(
+      'secret',
+    );
+    expect(() => parseStorage('postgres://user:secret@')).toThrow(
+      expect.not.stringContaining('secret'),
+    );
   });
 });
 
@@ -49,7 +61,9 @@ describe('parsePort', () => {
     expect(parsePort('0')).toBe(0);
     expect(parsePort(8080)).toBe(8080);
     for (const bad of ['-1', '65536', 'http', '80.5']) {
-      expect(() => parsePort(bad)).toThrow(expect.objectContaining({ code: 'RACEWAY_INVALID_PORT' }));
+      expect(() => parsePort(bad)).toThrow(
+        expect.objectContaining({ code: 'RACEWAY_INVALID_PORT' }),
+      );
     }
   });
 });

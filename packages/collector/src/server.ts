@@ -171,30 +171,38 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
     }),
   );
 
-  await app.register(ingestRoutes, {
-    storage,
-    validators: createValidators(),
-    apiKeys,
-    maxBodyBytes,
-    maxDecompressedBytes,
-    onStored: (events) => scheduler.onStored(events),
-    onDropped: (count) => {
-      sdkDropped += count;
-    },
-  });
-  await app.register(queryRoutes, {
-    storage,
-    engine,
-    scheduler,
-    maxEventsPerAggregate: options.maxEventsPerAggregate ?? 200_000,
-    health: () => ({
-      uptime_s: Math.round((Date.now() - startedAt) / 1000),
-      retention_ms: retentionMs,
-      sdk_reported_dropped_events: sdkDropped,
-    }),
-  });
+  try {
+    await registerRoutes();
+    await scheduler.start();
+  } catch (error) {
+    if (ownsStorage) await storage.close();
+    throw error;
+  }
 
-  await scheduler.start();
+  async function registerRoutes() {
+    await app.register(ingestRoutes, {
+      storage,
+      validators: createValidators(),
+      apiKeys,
+      maxBodyBytes,
+      maxDecompressedBytes,
+      onStored: (events) => scheduler.onStored(events),
+      onDropped: (count) => {
+        sdkDropped += count;
+      },
+    });
+    await app.register(queryRoutes, {
+      storage,
+      engine,
+      scheduler,
+      maxEventsPerAggregate: options.maxEventsPerAggregate ?? 200_000,
+      health: () => ({
+        uptime_s: Math.round((Date.now() - startedAt) / 1000),
+        retention_ms: retentionMs,
+        sdk_reported_dropped_events: sdkDropped,
+      }),
+    });
+  }
 
   async function applyRetention() {
     return storage.deleteOlderThan((Date.now() - retentionMs) * 1000);

@@ -32,6 +32,17 @@ async function openThreaded() {
 
 describe('SQLite storage, writer thread', () => {
   storageSuite(openThreaded);
+
+  it('reports a writer thread that died: writes fail (so SDKs retry) and ping fails', async () => {
+    const storage = await openThreaded();
+    await storage.insertEvents(makeTrace());
+    // Simulates a crash of the thread (the storage holds it privately).
+    const { writer } = storage as unknown as { writer: { worker: { terminate(): Promise<number> } } };
+    await writer.worker.terminate();
+    await expect(storage.insertEvents(makeTrace())).rejects.toThrow(/writer thread exited/);
+    await expect(storage.ping()).rejects.toThrow(/writer thread exited/);
+    await storage.close();
+  });
 });
 
 describe('SQLite storage', () => {

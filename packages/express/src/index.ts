@@ -1,17 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createServerLifecycle, type RacewayOptions, type ServerSpan } from '@raceway/core';
+import { createServerLifecycle, type RacewayOptions, serverSpanOf } from '@raceway/core';
 
 export type { RacewayOptions } from '@raceway/core';
-
-// Where the middleware leaves the request's span for racewayErrorHandler. A registered symbol,
-// so that the ESM and CJS builds of this package find each other's spans.
-const SPAN = Symbol.for('raceway.express.span');
 
 /** The parts of Express' request this adapter reads (Express 4 and 5 alike). */
 type ExpressRequest = IncomingMessage & {
   route?: { path?: unknown };
   baseUrl?: string;
-  [SPAN]?: ServerSpan;
 };
 
 /** Express' `next`. */
@@ -38,12 +33,8 @@ export function racewayMiddleware(options: RacewayOptions = {}) {
   return function racewayExpress(req: IncomingMessage, res: ServerResponse, next: Next): void {
     const request = req as ExpressRequest;
     const span = lifecycle.start({ request, response: res, getRoute: routeOf });
-    if (span === undefined) {
-      next();
-      return;
-    }
-    request[SPAN] = span;
-    span.run(next);
+    if (span === undefined) next();
+    else span.run(next);
   };
 }
 
@@ -64,7 +55,7 @@ export function racewayErrorHandler() {
     _res: ServerResponse,
     next: Next,
   ): void {
-    (req as ExpressRequest)[SPAN]?.recordError(error);
+    serverSpanOf(req)?.recordError(error);
     next(error);
   };
 }

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { analyzeTrace } from './analyze-trace.js';
+import { detectCrossTraceRaces } from './cross-trace-races.js';
+import { buildDependencyGraph } from './dependency-graph.js';
+import { serviceMetrics } from './service-metrics.js';
 import { checkoutFanOut } from './test-support/scenarios.js';
 import { TraceSimulator } from './test-support/trace-simulator.js';
 
@@ -33,6 +36,27 @@ describe('analyzeTrace', () => {
     expect(analysis.diagnostics.summary.events).toBe(sim.events.length);
     // The same events in another order give the same analysis.
     expect(analyzeTrace([...sim.events].reverse())).toEqual(analyzeTrace(sim.events));
+  });
+
+  it('never throws on fields of the wrong type', () => {
+    const { events } = checkoutFanOut({ taxSkewMs: 30 });
+    const odd = events.map((e, i) => ({
+      ...e,
+      clock: i % 5 === 0 ? {} : e.clock,
+      data: {
+        ...e.data,
+        resource: i,
+        status: 'bad',
+        incoming: null,
+        host: 7,
+        error: 'boom',
+        lock: [],
+      },
+    }));
+    expect(() => analyzeTrace(odd)).not.toThrow();
+    expect(() => buildDependencyGraph(odd)).not.toThrow();
+    expect(() => serviceMetrics(odd)).not.toThrow();
+    expect(() => detectCrossTraceRaces(odd)).not.toThrow();
   });
 
   it('handles an empty trace', () => {

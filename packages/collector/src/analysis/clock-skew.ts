@@ -1,3 +1,4 @@
+import { compareIds } from './accesses.js';
 import type { Span } from './spans.js';
 
 /**
@@ -39,4 +40,107 @@ export function shiftIntoWindow(
   const window = parentEndUs - parentStartUs;
   if (duration <= window) return parentStartUs + (window - duration) / 2 - span.startUs;
   return parentStartUs - span.startUs;
+}
+
+/** Clock skew between a caller's and a callee's instance, estimated as NTP does. */
+export interface ClockSkew {
+  callerService: string;
+  callerInstance: string;
+  calleeService: string;
+  calleeInstance: string;
+  /** How far the callee's clock is ahead of the caller's, in ms (negative: behind). */
+  offsetMs: number;
+  /** Round trip outside the callee of the call the estimate comes from (the smallest). */
+  roundTripMs: number;
+  /** Calls with all four timestamps. */
+  samples: number;
+  /** Calls whose timestamps contradict happens-before by more than the tolerance. */
+  violations: number;
+  /** The largest contradiction, in ms. */
+  maxViolationMs: number;
+  explanation: string;
+}
+
+/**
+ * Clock skew per caller/callee instance pair: for every answered call between two instances,
+ * the four timestamps give NTP's offset estimate, and the estimate of the call with the
+ * smallest round trip is kept. A pair is reported when that offset, or a contradiction of
+ * happens-before (the callee received before the caller sent, or answered after the caller got
+ * the answer), exceeds the tolerance.
+ */
+export function clockSkew(spans: readonly Span[], toleranceUs: number): ClockSkew[] {
+  interface Acc {
+    caller: Span;
+    callee: Span;
+    best: { offsetUs: number; delayUs: number };
+    samples: number;
+    violations: number;
+    maxViolationUs: number;
+  }
+  const pairs = new Map<string, Acc>();
+  for (const client of spans) {
+    if (client.kind !== 'client' || !client.complete) continue;
+    for (const server of client.children) {
+      if (server.kind !== 'server' || !server.complete || server.instance === client.instance)
+        continue;
+      const t1 = client.startUs;
+      const t2 = server.startUs;
+      const t3 = server.endUs;
+      const t4 = client.endUs;
+      const estimate = ntpEstimate(t1, t2, t3, t4);
+      const violationUs = Math.max(t1 - t2, t3 - t4, 0);
+      const key = `${client.instance}\u0000${server.instance}`;
+      const acc = pairs.get(key);
+      const violation = violationUs > toleranceUs ? 1 : 0;
+      if (acc === undefined) {
+        pairs.set(key, {
+          caller: client,
+          callee: server,
+          best: estimate,
+          samples: 1,
+          violations: violation,
+          maxViolationUs: violationUs,
+        });
+        continue;
+      }
+      acc.samples++;
+      acc.violations += violation;
+      acc.maxViolationUs = Math.max(acc.maxViolationUs, violationUs);
+      if (estimate.delayUs < acc.best.delayUs) acc.best = estimate;
+    }
+  }
+  const out: ClockSkew[] = [];
+  for (const acc of pairs.values()) {
+    if (Math.abs(acc.best.offsetUs) <= toleranceUs && acc.violations === 0) continue;
+    out.push(
+      skewEntry({
+        callerService: acc.caller.service,
+        callerInstance: acc.caller.instance,
+        calleeService: acc.callee.service,
+        calleeInstance: acc.callee.instance,
+        offsetMs: Math.round(acc.best.offsetUs) / 1000,
+        roundTripMs: Math.round(acc.best.delayUs) / 1000,
+        samples: acc.samples,
+        violations: acc.violations,
+        maxViolationMs: Math.round(acc.maxViolationUs) / 1000,
+      }),
+    );
+  }
+  return out.sort(
+    (a, b) =>
+      Math.abs(b.offsetMs) - Math.abs(a.offsetMs) || compareIds(a.calleeInstance, b.calleeInstance),
+  );
+}
+
+export function skewEntry(entry: Omit<ClockSkew, 'explanation'>): ClockSkew {
+  const direction = entry.offsetMs >= 0 ? 'ahead of' : 'behind';
+  const calls = entry.samples === 1 ? '1 call' : `${entry.samples} calls`;
+  const contradiction =
+    entry.violations > 0
+      ? `; ${entry.violations} of them contradict happens-before by up to ${entry.maxViolationMs} ms (received before sent, or answered after the answer arrived)`
+      : '';
+  return {
+    ...entry,
+    explanation: `${entry.calleeInstance} (${entry.calleeService}) runs about ${Math.abs(entry.offsetMs)} ms ${direction} ${entry.callerInstance} (${entry.callerService}), estimated from ${calls}${contradiction}`,
+  };
 }

@@ -54,7 +54,7 @@ export interface CriticalPath {
   services: ServiceContribution[];
   /** The service to optimise first: the largest share of the path. */
   biggestContributor: string | null;
-  /** Whether some span was shifted to fit its caller's window (clock skew between hosts). */
+  /** Whether a span on the path was shifted to fit its caller's window (clock skew between hosts). */
   skewAdjusted: boolean;
 }
 
@@ -64,8 +64,8 @@ interface Node {
   shift: number;
   start: number;
   end: number;
-  /** Children kept after clipping, latest end first. */
-  kids: Node[];
+  /** Children kept after clipping, latest end first; computed when the walk first enters. */
+  kids: Node[] | null;
   next: number;
   parent: Node | null;
 }
@@ -84,7 +84,9 @@ interface Node {
  *    rest of the span back to its start is its own, and the walk returns to the parent at the
  *    span's start.
  *
- * Each span's children are scanned once, so the walk is linear after one sort per span.
+ * Steps 1 and 2 happen for a span's children when the walk first enters the span, and each
+ * child is looked at once afterwards, so the walk is linear in the spans it enters (never more
+ * than the trace) after one sort of their children.
  * Time is attributed per service; a call nobody answered counts for the callee's host
  * (an uninstrumented dependency), the network part of an answered call for the caller.
  *
@@ -99,49 +101,24 @@ export function computeCriticalPath(
 ): CriticalPath | null {
   const root = tree.root;
   if (root === null) return null;
-  let skewAdjusted = false;
   const rootNode: Node = {
     span: root,
     shift: 0,
     start: root.startUs,
     end: root.endUs,
-    kids: [],
+    kids: null,
     next: 0,
     parent: null,
   };
-  const stack: Node[] = [rootNode];
-  while (stack.length > 0) {
-    const node = stack.pop()!;
-    const span = node.span;
-    for (const child of span.children) {
-      // Skew: a span of another instance is fitted into its parent's (shifted, unclipped) window;
-      // one of the same instance shares its parent's clock, so its shift.
-      let shift = node.shift;
-      if (child.instance !== span.instance) {
-        shift = shiftIntoWindow(child, span.startUs + node.shift, span.endUs + node.shift);
-        if (shift !== 0) skewAdjusted = true;
-      }
-      const start = Math.max(child.startUs + shift, node.start);
-      const end = Math.min(child.endUs + shift, node.end);
-      if (start > end || child.startUs + shift >= node.end) continue;
-      const kid: Node = { span: child, shift, start, end, kids: [], next: 0, parent: node };
-      node.kids.push(kid);
-      stack.push(kid);
-    }
-    if (node.kids.length > 1) {
-      node.kids.sort(
-        (a, b) => b.end - a.end || b.start - a.start || compareIds(a.span.spanId, b.span.spanId),
-      );
-    }
-  }
 
   const reversed: Array<{ node: Node; start: number; end: number }> = [];
   let current = rootNode;
   let until = rootNode.end;
   for (;;) {
     let chosen: Node | undefined;
-    while (current.next < current.kids.length) {
-      const kid = current.kids[current.next++]!;
+    const kids = current.kids ?? expand(current);
+    while (current.next < kids.length) {
+      const kid = kids[current.next++]!;
       // A child ending after `until` ran alongside the branch we came back from: not on the path.
       if (kid.end <= until) {
         chosen = kid;
@@ -220,8 +197,36 @@ export function computeCriticalPath(
     sections,
     services,
     biggestContributor: services[0]?.service ?? null,
-    skewAdjusted,
+    skewAdjusted: [...perSpan.keys()].some((node) => node.shift !== 0),
   };
+}
+
+/**
+ * The children of a span the walk entered, shifted for skew, clipped to the span, latest end
+ * first. Only spans the walk enters are expanded, so the walk rarely touches the whole tree.
+ */
+function expand(node: Node): Node[] {
+  const span = node.span;
+  const kids: Node[] = [];
+  for (const child of span.children) {
+    // Skew: a span of another instance is fitted into its parent's (shifted, unclipped) window;
+    // one of the same instance shares its parent's clock, so its shift.
+    const shift =
+      child.instance === span.instance
+        ? node.shift
+        : shiftIntoWindow(child, span.startUs + node.shift, span.endUs + node.shift);
+    const start = Math.max(child.startUs + shift, node.start);
+    const end = Math.min(child.endUs + shift, node.end);
+    if (start > end || child.startUs + shift >= node.end) continue;
+    kids.push({ span: child, shift, start, end, kids: null, next: 0, parent: node });
+  }
+  if (kids.length > 1) {
+    kids.sort(
+      (a, b) => b.end - a.end || b.start - a.start || compareIds(a.span.spanId, b.span.spanId),
+    );
+  }
+  node.kids = kids;
+  return kids;
 }
 
 function attribution(span: Span): { service: string; uninstrumented: boolean } {

@@ -19,7 +19,7 @@ describe('buildSpanTree', () => {
     sim.at(10);
     root.respond({ status: 201 });
     const { root: top, spans } = buildSpanTree(sim.events);
-    expect(spans.size).toBe(3);
+    expect(spans).toHaveLength(3);
     expect(top?.name).toBe('POST /orders');
     expect(top?.status).toBe(201);
     const [client] = top!.children;
@@ -79,7 +79,7 @@ describe('buildSpanTree', () => {
       event('bbbbbbbbbbbbbbbb', 'aaaaaaaaaaaaaaaa'),
     ]);
     expect(cyclic.roots).toHaveLength(1);
-    expect(cyclic.spans.size).toBe(2);
+    expect(cyclic.spans).toHaveLength(2);
     expect(cyclic.root?.children).toHaveLength(1);
   });
 });

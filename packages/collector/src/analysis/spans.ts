@@ -49,7 +49,8 @@ export interface Span {
 
 /** The span tree of one trace. */
 export interface SpanTree {
-  spans: Map<string, Span>;
+  /** Every span, in no particular order. */
+  spans: Span[];
   /** Spans without a parent in the trace, earliest first. */
   roots: Span[];
   /** The trace's root span: the earliest root (the longest on a tie). */
@@ -63,17 +64,23 @@ interface Gathered {
   first: Event;
   minUs: number;
   maxUs: number;
-  error?: EventError;
+  error?: EventError | undefined;
   /** Known only from the client calls made under it (its `first` event is such a call). */
-  viaCall?: true | undefined;
+  viaCall?: true;
+  parent?: Gathered | undefined;
+  span?: Span;
 }
+
+const isClientEvent = (event: Event | undefined) =>
+  event !== undefined && (event.kind === 'request_sent' || event.kind === 'response_received');
 
 /**
  * Rebuilds the spans of one trace (spec 4, "Spans"): a server span per `request_received` /
  * `response_sent` span id, a client span per `request_sent` / `response_received` span id
  * (child of the calling context's span), and the server span a client call caused is the one
  * whose parent span id is the client span id. Never throws on partial or odd input: a span
- * missing an end ends at the last event seen for it, and parent cycles are cut.
+ * missing an end ends at the last event seen for it (its own or its calls'), and parent
+ * cycles are cut. Linear: one map lookup per event and one per span.
  *
  * @example
  * const { root } = buildSpanTree(events);
@@ -82,64 +89,85 @@ interface Gathered {
 export function buildSpanTree(events: readonly Event[]): SpanTree {
   const gathered = new Map<string, Gathered>();
   for (const event of events) {
-    let g = gathered.get(event.span_id);
+    const g = gathered.get(event.span_id);
     if (g === undefined) {
-      g = { first: event, minUs: event.ts_us, maxUs: event.ts_us };
-      gathered.set(event.span_id, g);
-    } else {
-      if (g.viaCall) {
-        g.first = event;
-        g.viaCall = undefined;
-      }
-      if (event.ts_us < g.minUs) g.minUs = event.ts_us;
-      else if (event.ts_us > g.maxUs) g.maxUs = event.ts_us;
+      const fresh: Gathered = { first: event, minUs: event.ts_us, maxUs: event.ts_us };
+      gathered.set(event.span_id, fresh);
+      gather(fresh, event);
+      continue;
     }
-    switch (event.kind) {
-      case 'request_received':
-      case 'response_sent':
-        if (event.kind === 'request_received') g.start ??= event;
-        else g.end ??= event;
-        break;
-      case 'request_sent':
-      case 'response_received': {
-        if (event.kind === 'request_sent') g.start ??= event;
-        else g.end ??= event;
-        // A client call also shows that the calling span was alive then.
-        const caller =
-          event.parent_span_id === null ? undefined : gathered.get(event.parent_span_id);
-        if (caller === undefined) {
-          if (event.parent_span_id !== null) {
-            gathered.set(event.parent_span_id, {
-              first: event,
-              minUs: event.ts_us,
-              maxUs: event.ts_us,
-              viaCall: true,
-            });
-          }
-        } else if (event.ts_us < caller.minUs) caller.minUs = event.ts_us;
-        else if (event.ts_us > caller.maxUs) caller.maxUs = event.ts_us;
-        break;
-      }
-      case 'error':
-        g.error ??= errorOf(event);
-        break;
-      default:
-        break;
+    if (event.ts_us < g.minUs) g.minUs = event.ts_us;
+    else if (event.ts_us > g.maxUs) g.maxUs = event.ts_us;
+    gather(g, event);
+  }
+  // Parents, once per span. A calling span that reported nothing but its calls (a job that
+  // only calls services) exists through them; every caller lasts at least as long as its calls.
+  for (const g of gathered.values()) {
+    const source = g.start ?? g.end ?? g.first;
+    const parentId = g.viaCall ? null : source.parent_span_id;
+    if (parentId === null) continue;
+    let parent = gathered.get(parentId);
+    if (parent === undefined && isClientEvent(source)) {
+      parent = { first: source, minUs: g.minUs, maxUs: g.maxUs, viaCall: true };
+      gathered.set(parentId, parent);
+    }
+    if (parent === undefined || parent === g) continue;
+    g.parent = parent;
+    if (isClientEvent(source)) {
+      if (g.minUs < parent.minUs) parent.minUs = g.minUs;
+      if (g.maxUs > parent.maxUs) parent.maxUs = g.maxUs;
     }
   }
-  const spans = new Map<string, Span>();
-  for (const [spanId, g] of gathered) spans.set(spanId, makeSpan(spanId, g));
-  const roots = link(spans);
+  const spans: Span[] = [];
+  for (const [spanId, g] of gathered) {
+    const span = makeSpan(spanId, g);
+    g.span = span;
+    spans.push(span);
+  }
+  const roots: Span[] = [];
+  for (const g of gathered.values()) {
+    const span = g.span!;
+    const parent = g.parent?.span;
+    if (parent === undefined) roots.push(span);
+    else {
+      span.parent = parent;
+      parent.children.push(span);
+    }
+  }
+  cutCycles(spans, roots);
   roots.sort(
     (a, b) => a.startUs - b.startUs || b.endUs - a.endUs || compareIds(a.spanId, b.spanId),
   );
-  for (const span of spans.values()) {
+  for (const span of spans) {
     // An unfinished client call lasts at least as long as what it caused.
     if (!span.complete && span.kind === 'client') {
       for (const child of span.children) if (child.endUs > span.endUs) span.endUs = child.endUs;
     }
   }
   return { spans, roots, root: roots[0] ?? null };
+}
+
+function gather(g: Gathered, event: Event): void {
+  if (g.viaCall) {
+    // The span's own events say more about it than the calls made under it.
+    g.first = event;
+    g.viaCall = undefined;
+  }
+  switch (event.kind) {
+    case 'request_received':
+    case 'request_sent':
+      g.start ??= event;
+      break;
+    case 'response_sent':
+    case 'response_received':
+      g.end ??= event;
+      break;
+    case 'error':
+      g.error ??= errorOf(event);
+      break;
+    default:
+      break;
+  }
 }
 
 /** A span from what its events say; every field is present, so all spans share one shape. */
@@ -212,23 +240,15 @@ function spanName(
 }
 
 /**
- * Links children to parents and returns the roots. Spans that no root reaches sit on a parent
- * cycle (only malformed ids make one): each cycle is cut, its first span becoming a root.
+ * Spans that no root reaches sit on a parent cycle (only malformed ids make one): each cycle is
+ * cut, its first span becoming a root.
  */
-function link(spans: Map<string, Span>): Span[] {
-  const roots: Span[] = [];
-  for (const span of spans.values()) {
-    const parent = span.parentSpanId === null ? undefined : spans.get(span.parentSpanId);
-    if (parent !== undefined && parent !== span) {
-      span.parent = parent;
-      parent.children.push(span);
-    } else roots.push(span);
-  }
+function cutCycles(spans: readonly Span[], roots: Span[]): void {
   const queue = [...roots];
   for (let i = 0; i < queue.length; i++) for (const child of queue[i]!.children) queue.push(child);
-  if (queue.length === spans.size) return roots;
+  if (queue.length === spans.length) return;
   const reached = new Set<Span>(queue);
-  for (const span of spans.values()) {
+  for (const span of spans) {
     if (reached.has(span)) continue;
     // Walk up until a span repeats: it is on the cycle; cut its parent link.
     const seen = new Set<Span>();
@@ -249,7 +269,6 @@ function link(spans: Map<string, Span>): Span[] {
       }
     }
   }
-  return roots;
 }
 
 /** Span duration in ms. */

@@ -1,10 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { HttpError } from '../errors.js';
-import { cursorParam, encodeCursor, limitParam, rangeParams, timeParam, traceIdParam } from './params.js';
+import {
+  cursorParam,
+  encodeCursor,
+  limitParam,
+  rangeParams,
+  timeParam,
+  traceIdParam,
+} from './params.js';
 
 describe('query parameters', () => {
   it('reads times as ISO 8601 or epoch milliseconds, in microseconds', () => {
-    expect(timeParam({ from: '2026-01-31T12:00:00Z' }, 'from')).toBe(Date.UTC(2026, 0, 31, 12) * 1000);
+    expect(timeParam({ from: '2026-01-31T12:00:00Z' }, 'from')).toBe(
+      Date.UTC(2026, 0, 31, 12) * 1000,
+    );
     expect(timeParam({ from: '1769860800000' }, 'from')).toBe(1_769_860_800_000_000);
     expect(timeParam({}, 'from')).toBeUndefined();
     expect(() => timeParam({ from: 'monday' }, 'from')).toThrow(HttpError);
@@ -25,7 +34,9 @@ describe('query parameters', () => {
   it('round-trips cursors and rejects forged ones', () => {
     const cursor = encodeCursor(1_700_000_000_000_000, 'abc');
     expect(cursorParam({ cursor })).toEqual({ tsUs: 1_700_000_000_000_000, id: 'abc' });
-    expect(() => cursorParam({ cursor: Buffer.from('[1]').toString('base64url') })).toThrow(/not a cursor/);
+    expect(() => cursorParam({ cursor: Buffer.from('[1]').toString('base64url') })).toThrow(
+      /not a cursor/,
+    );
     expect(() => cursorParam({ cursor: '!!!' })).toThrow(/not a cursor/);
   });
 

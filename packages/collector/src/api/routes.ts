@@ -73,6 +73,10 @@ export async function queryRoutes(app: FastifyInstance, options: QueryRouteOptio
         storage: { kind: storage.kind, location: storage.location, reachable: true },
         counts,
         analysis: scheduler.status(),
+        memory_mib: {
+          rss: Math.round(process.memoryUsage().rss / 1048576),
+          heap_used: Math.round(process.memoryUsage().heapUsed / 1048576),
+        },
         ...options.health(),
       };
     } catch (error) {

@@ -3,7 +3,7 @@ import { HttpError } from '../errors.js';
 import type { StoredEvent } from '../event.js';
 import type { Storage } from '../storage/types.js';
 import { checkApiKey } from './api-key.js';
-import { type BodyLimits, decodeBody, formatBytes } from './body.js';
+import { type BodyLimits, decodeBody } from './body.js';
 import type { Validators } from './validate.js';
 
 /** Largest batch the contract allows (spec/schemas/batch.schema.json `maxItems`). */
@@ -122,4 +122,3 @@ function readEnvelope(body: unknown, validators: Validators): unknown[] {
   return events;
 }
 
-export { formatBytes };

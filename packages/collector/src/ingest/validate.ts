@@ -17,7 +17,9 @@ export interface Validators {
 }
 
 export function createValidators(): Validators {
-  const ajv = new Ajv2020({ allErrors: true, strict: false });
+  // Every pattern of the contract is ASCII: non-unicode regular expressions do the same
+  // checks about a quarter faster.
+  const ajv = new Ajv2020({ allErrors: true, strict: false, unicodeRegExp: false });
   const batch = ajv.compile(batchSchema);
   const event = ajv.compile(eventSchema);
   return {

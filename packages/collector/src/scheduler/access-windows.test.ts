@@ -33,9 +33,9 @@ describe('MemoryAccessWindows', () => {
     const other = event('state_write', 120, 'svc#2', { resource: 'q' });
     const otherLock = event('lock_acquire', 120, 'svc#3', { lock: 'L' });
     windows.add([lock, read, other, otherLock, event('custom', 130, 'svc#1', { name: 'x' })]);
-    expect(await windows.read('r', 0, 1000)).toEqual([read, lock]);
-    expect(await windows.read('r', 200, 1000)).toEqual([]);
-    expect(await windows.read('unknown', 0, 1000)).toEqual([]);
+    expect(windows.read('r', 0, 1000)).toEqual([read, lock]);
+    expect(windows.read('r', 200, 1000)).toEqual([]);
+    expect(windows.read('unknown', 0, 1000)).toEqual([]);
   });
 
   it('forgets accesses older than the horizon and beyond the per-resource cap', async () => {
@@ -45,13 +45,22 @@ describe('MemoryAccessWindows', () => {
       event('state_write', ts, 'c#1', { resource: 'r' }),
     );
     windows.add([old, ...recent]);
-    expect(await windows.read('r', 0, 10_000)).toEqual(recent.slice(1));
+    expect(windows.read('r', 0, 10_000)).toEqual(recent.slice(1));
+  });
+
+  it('forgets the least recently touched resources past its total of accesses', () => {
+    const windows = new MemoryAccessWindows(1000, 10, 100, 3);
+    windows.add(['a', 'b'].map((r) => event('state_read', 5, 'c#1', { resource: r })));
+    windows.add(['c', 'c'].map((r) => event('state_read', 6, 'c#1', { resource: r })));
+    expect(windows.read('a', 0, 10)).toEqual([]);
+    expect(windows.read('b', 0, 10)).toHaveLength(1);
+    expect(windows.read('c', 0, 10)).toHaveLength(2);
   });
 
   it('forgets the least recently touched resources beyond its capacity', async () => {
     const windows = new MemoryAccessWindows(1000, 10, 2);
     windows.add(['a', 'b', 'c'].map((r) => event('state_read', 5, 'c#1', { resource: r })));
-    expect(await windows.read('a', 0, 10)).toEqual([]);
-    expect(await windows.read('c', 0, 10)).toHaveLength(1);
+    expect(windows.read('a', 0, 10)).toEqual([]);
+    expect(windows.read('c', 0, 10)).toHaveLength(1);
   });
 });

@@ -9,7 +9,14 @@ import type { Storage } from '../storage/types.js';
 export interface AccessWindows {
   /** Called with every newly stored event. */
   add(events: StoredEvent[]): void;
-  read(resource: string, fromUs: number, toUs: number): Promise<StoredEvent[]>;
+  /** The window of each resource asked for. */
+  readMany(ranges: AccessRange[]): Promise<Map<string, StoredEvent[]>>;
+}
+
+export interface AccessRange {
+  resource: string;
+  fromUs: number;
+  toUs: number;
 }
 
 const isLock = (e: StoredEvent) => e.kind === 'lock_acquire' || e.kind === 'lock_release';
@@ -25,11 +32,14 @@ export class MemoryAccessWindows implements AccessWindows {
   private readonly locks = new Map<string, { events: StoredEvent[]; lastUs: number }>();
   private newestUs = 0;
   private sinceSweep = 0;
+  private held = 0;
 
   constructor(
     private readonly horizonUs: number,
     private readonly maxPerResource = 2000,
     private readonly maxResources = 20_000,
+    /** Most accesses kept over all resources (memory bound). */
+    private readonly maxAccesses = 50_000,
   ) {}
 
   add(events: StoredEvent[]): void {
@@ -45,12 +55,19 @@ export class MemoryAccessWindows implements AccessWindows {
         }
         this.resources.set(resource, list);
         list.push(event);
+        this.held++;
         const oldest = event.ts_us - this.horizonUs;
         let drop = Math.max(0, list.length - this.maxPerResource);
         while (drop < list.length && list[drop]!.ts_us < oldest) drop++;
-        if (drop > 0) list.splice(0, drop);
-        if (this.resources.size > this.maxResources) {
-          this.resources.delete(this.resources.keys().next().value!);
+        if (drop > 0) {
+          list.splice(0, drop);
+          this.held -= drop;
+        }
+        // Past the bounds, the least recently touched resources are forgotten first.
+        while (this.resources.size > this.maxResources || this.held > this.maxAccesses) {
+          const [first, accesses] = this.resources.entries().next().value!;
+          this.resources.delete(first);
+          this.held -= accesses.length;
         }
       } else if (isLock(event)) {
         const held = this.locks.get(event.component) ?? { events: [], lastUs: 0 };
@@ -73,7 +90,12 @@ export class MemoryAccessWindows implements AccessWindows {
     }
   }
 
-  async read(resource: string, fromUs: number, toUs: number): Promise<StoredEvent[]> {
+  async readMany(ranges: AccessRange[]): Promise<Map<string, StoredEvent[]>> {
+    return new Map(ranges.map((r) => [r.resource, this.read(r.resource, r.fromUs, r.toUs)]));
+  }
+
+  /** The accesses of one resource in [fromUs, toUs], then the lock events of their contexts. */
+  read(resource: string, fromUs: number, toUs: number): StoredEvent[] {
     const accesses = (this.resources.get(resource) ?? []).filter(
       (e) => e.ts_us >= fromUs && e.ts_us <= toUs,
     );
@@ -96,17 +118,17 @@ export class StorageAccessWindows implements AccessWindows {
 
   add(): void {}
 
-  async read(resource: string, fromUs: number, toUs: number): Promise<StoredEvent[]> {
-    const accesses = await this.storage.getStateAccesses(
-      resource,
-      fromUs,
-      toUs,
-      this.maxPerResource,
-    );
-    accesses.reverse();
-    const components = new Set(accesses.map((e) => e.component));
-    const traces = [...new Set(accesses.map((e) => e.trace_id))];
+  async readMany(ranges: AccessRange[]): Promise<Map<string, StoredEvent[]>> {
+    const byResource = await this.storage.getStateAccessesMany(ranges, this.maxPerResource);
+    const all = [...byResource.values()].flat();
+    const traces = [...new Set(all.map((e) => e.trace_id))];
     const locks = traces.length > 0 ? await this.storage.getLockEvents(traces) : [];
-    return [...accesses, ...locks.filter((e) => components.has(e.component))];
+    const out = new Map<string, StoredEvent[]>();
+    for (const [resource, newestFirst] of byResource) {
+      const accesses = newestFirst.reverse();
+      const components = new Set(accesses.map((e) => e.component));
+      out.set(resource, [...accesses, ...locks.filter((e) => components.has(e.component))]);
+    }
+    return out;
   }
 }

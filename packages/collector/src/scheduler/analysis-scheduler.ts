@@ -1,7 +1,12 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { resourceOf, type StoredEvent } from '../event.js';
 import type { AnalysisItem, RaceRecord, Storage } from '../storage/types.js';
-import { type AccessWindows, MemoryAccessWindows, StorageAccessWindows } from './access-windows.js';
+import {
+  type AccessRange,
+  type AccessWindows,
+  MemoryAccessWindows,
+  StorageAccessWindows,
+} from './access-windows.js';
 import type { AnalysisEngine } from './engine.js';
 import { countFindings, type DetectedRace, raceRecord } from './race-record.js';
 
@@ -46,9 +51,10 @@ export interface AnalysisStatus {
   delay_ms: number;
 }
 
-const SLICE_MS = 15;
-/** Most traces (or resources) analysed in one slice, and so saved in one transaction. */
-const SLICE_MAX = 500;
+/** Traces (or resources) analysed together: read in one go, saved in one transaction. */
+const CHUNK = 100;
+/** Unanalysed traces of a previous run taken from storage at a time. */
+const PENDING_BATCH = 10_000;
 
 interface Dirty {
   lastSeenMs: number;
@@ -99,6 +105,7 @@ export class AnalysisScheduler {
   private crossTracePasses = 0;
   private failures = 0;
   private lastRunAt: number | null = null;
+  private morePending = false;
   private readonly crossTraceWindowUs: number;
 
   constructor(private readonly options: SchedulerOptions) {
@@ -106,25 +113,32 @@ export class AnalysisScheduler {
     const mode = options.windows ?? (options.storage.kind === 'sqlite' ? 'memory' : 'storage');
     this.windows =
       mode === 'memory'
-        ? new MemoryAccessWindows(2 * this.crossTraceWindowUs)
+        ? // Enough history for the lookback of a pass that comes up to ~3 s after the accesses.
+          new MemoryAccessWindows(this.crossTraceWindowUs + 3_000_000)
         : new StorageAccessWindows(options.storage);
   }
 
   /** Picks up traces left unanalysed by a previous run, then starts the periodic pass. */
   async start(): Promise<void> {
-    for (const { traceId } of await this.options.storage.pendingTraces(10_000)) {
-      if (!this.dirtyTraces.has(traceId)) {
-        this.dirtyTraces.set(traceId, {
-          lastSeenMs: 0,
-          generation: ++this.generation,
-          events: null,
-        });
-      }
-    }
+    await this.loadPending();
     const interval =
       this.options.intervalMs ?? Math.min(Math.max(this.options.delayMs / 2, 50), 1000);
     this.timer = setInterval(() => this.tick(), interval);
     this.timer.unref();
+  }
+
+  /**
+   * Marks dirty the traces storage says are not analysed (left by a stopped collector), a
+   * bounded number at a time; the rest are loaded once these are done.
+   */
+  private async loadPending(): Promise<void> {
+    const pending = await this.options.storage.pendingTraces(PENDING_BATCH);
+    this.morePending = pending.length === PENDING_BATCH;
+    for (const { traceId } of pending) {
+      if (!this.dirtyTraces.has(traceId)) {
+        this.dirtyTraces.set(traceId, { lastSeenMs: 0, generation: ++this.generation, events: null });
+      }
+    }
   }
 
   /** Stops the periodic pass and waits for the one in progress. */
@@ -196,12 +210,14 @@ export class AnalysisScheduler {
   async runNow(): Promise<AnalysisStatus> {
     while (this.current) await this.current;
     await this.run(true);
+    // Storage held more unanalysed traces than one pass takes (bounded: ingestion never stops).
+    for (let i = 0; i < 100 && this.dirtyTraces.size > 0 && !this.stopped; i++) await this.run(true);
     return this.status();
   }
 
   private tick(): void {
     if (this.current || this.stopped) return;
-    if (this.dirtyTraces.size === 0 && this.dirtyResources.size === 0) return;
+    if (this.dirtyTraces.size === 0 && this.dirtyResources.size === 0 && !this.morePending) return;
     void this.run(false);
   }
 
@@ -216,37 +232,12 @@ export class AnalysisScheduler {
   private async pass(force: boolean): Promise<void> {
     const quietBefore = force ? Number.POSITIVE_INFINITY : Date.now() - this.options.delayMs;
     const traces = [...this.dirtyTraces].filter(([, d]) => d.lastSeenMs <= quietBefore);
-    // Analysis is synchronous CPU work: it runs in slices of SLICE_MS (ingestion and queries
-    // get the event loop in between), and each slice's results are saved in one transaction.
-    for (let i = 0; i < traces.length && !this.stopped; ) {
-      const sliceStart = performance.now();
-      const done: Array<{ traceId: string; dirty: DirtyTrace; item: AnalysisItem | null }> = [];
-      while (
-        i < traces.length &&
-        performance.now() - sliceStart < SLICE_MS &&
-        done.length < SLICE_MAX
-      ) {
-        const [traceId, dirty] = traces[i++]!;
-        done.push({ traceId, dirty, item: await this.analyzeTrace(traceId, dirty) });
-      }
-      const items = done.flatMap((d) => (d.item ? [d.item] : []));
-      try {
-        if (items.length > 0) await this.options.storage.saveTraceAnalyses(items);
-        this.tracesAnalyzed += items.length;
-      } catch (error) {
-        this.failures += items.length;
-        this.options.onError?.(error, `saving the analysis of ${items.length} traces`);
-      }
-      // A failed trace is not retried in a loop; its next event makes it dirty again.
-      for (const { traceId, dirty } of done) {
-        if (this.dirtyTraces.get(traceId)?.generation === dirty.generation) {
-          this.dirtyTraces.delete(traceId);
-          this.cachedEvents -= dirty.events?.length ?? 0;
-        }
-      }
+    // Chunks: one read of the summaries (and of the events not kept in memory) and one write
+    // of the results per chunk; ingestion and queries get the event loop between chunks.
+    for (let i = 0; i < traces.length && !this.stopped; i += CHUNK) {
+      await this.analyzeChunk(traces.slice(i, i + CHUNK));
       await nextTurn();
     }
-
     // A resource is checked once quiet, and at least every crossTraceIntervalMs while busy.
     const dueBefore = force
       ? Number.POSITIVE_INFINITY
@@ -254,99 +245,128 @@ export class AnalysisScheduler {
     const resources = [...this.dirtyResources].filter(
       ([, d]) => d.lastSeenMs <= quietBefore || d.lastPassMs <= dueBefore,
     );
-    for (let i = 0; i < resources.length && !this.stopped; ) {
-      const sliceStart = performance.now();
-      const done: Array<[string, number]> = [];
-      const races: RaceRecord[] = [];
-      while (
-        i < resources.length &&
-        performance.now() - sliceStart < SLICE_MS &&
-        done.length < SLICE_MAX
-      ) {
-        const [resource, dirty] = resources[i++]!;
-        done.push([resource, dirty.generation]);
-        races.push(...(await this.crossTracePass(resource, dirty)));
-      }
-      try {
-        await this.options.storage.saveCrossTraceRaces(races);
-        this.crossTracePasses += done.length;
-      } catch (error) {
-        this.failures += done.length;
-        this.options.onError?.(error, `saving the cross-trace races of ${done.length} resources`);
-      }
-      for (const [resource, generation] of done) {
-        if (this.dirtyResources.get(resource)?.generation === generation)
-          this.dirtyResources.delete(resource);
-      }
+    for (let i = 0; i < resources.length && !this.stopped; i += CHUNK) {
+      await this.crossTraceChunk(resources.slice(i, i + CHUNK));
       await nextTurn();
     }
+    if (this.morePending && this.dirtyTraces.size === 0 && !this.stopped) await this.loadPending();
     this.lastRunAt = Date.now();
   }
 
-  /** Analyses one trace; null when it is gone or its analysis failed (counted and reported). */
-  private async analyzeTrace(traceId: string, dirty: DirtyTrace): Promise<AnalysisItem | null> {
+  private async analyzeChunk(chunk: Array<[string, DirtyTrace]>): Promise<void> {
     const { storage, engine } = this.options;
+    const items: AnalysisItem[] = [];
     try {
-      const summary = await storage.getTrace(traceId);
-      if (!summary) return null;
-      const cached = dirty.events?.slice();
-      const events =
-        cached && cached.length === summary.eventCount
-          ? cached.sort((a, b) => a.ts_us - b.ts_us || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
-          : await storage.getTraceEvents(traceId);
-      const result = engine.analyzeTrace(events, { skewToleranceMs: this.options.skewToleranceMs });
-      const races = result.races
-        .map((race) => raceRecord(race, 'trace', traceId))
-        .filter((r): r is DetectedRace => r !== null)
-        .map(({ lastTsUs: _, ...race }): RaceRecord => race);
-      return {
-        record: {
-          traceId,
-          version: summary.version,
-          analyzedAtMs: Date.now(),
-          races: result.races,
-          criticalPath: result.criticalPath ?? null,
-          diagnostics: result.diagnostics ?? null,
-          diagnosticCount: countFindings(result.diagnostics),
-        },
-        races,
-      };
+      const summaries = await storage.getTraces(chunk.map(([traceId]) => traceId));
+      const byId = new Map(summaries.map((s) => [s.traceId, s]));
+      // Events kept in memory are used when they are all the trace has; others are read back.
+      const cached = new Map<string, StoredEvent[]>();
+      const missing: string[] = [];
+      for (const [traceId, dirty] of chunk) {
+        const summary = byId.get(traceId);
+        if (!summary) continue;
+        if (dirty.events && dirty.events.length === summary.eventCount) {
+          cached.set(traceId, dirty.events.slice().sort(byTimeThenId));
+        } else {
+          missing.push(traceId);
+        }
+      }
+      const read =
+        missing.length > 0
+          ? await storage.getEventsOfTraces(missing)
+          : new Map<string, StoredEvent[]>();
+      for (const summary of summaries) {
+        const events = cached.get(summary.traceId) ?? read.get(summary.traceId);
+        if (!events) continue;
+        try {
+          const result = engine.analyzeTrace(events, {
+            skewToleranceMs: this.options.skewToleranceMs,
+          });
+          items.push({
+            record: {
+              traceId: summary.traceId,
+              version: summary.version,
+              analyzedAtMs: Date.now(),
+              races: result.races,
+              criticalPath: result.criticalPath ?? null,
+              diagnostics: result.diagnostics ?? null,
+              diagnosticCount: countFindings(result.diagnostics),
+            },
+            races: result.races
+              .map((race) => raceRecord(race, 'trace', summary.traceId))
+              .filter((r): r is DetectedRace => r !== null)
+              .map(({ lastTsUs: _, ...race }): RaceRecord => race),
+          });
+        } catch (error) {
+          this.failures++;
+          this.options.onError?.(error, `analysis of trace ${summary.traceId}`);
+        }
+      }
+      await storage.saveTraceAnalyses(items);
+      this.tracesAnalyzed += items.length;
     } catch (error) {
-      this.failures++;
-      this.options.onError?.(error, `analysis of trace ${traceId}`);
-      return null;
+      this.failures += chunk.length;
+      this.options.onError?.(error, `analysis of ${chunk.length} traces`);
+    }
+    // A failed trace is not retried in a loop; its next event makes it dirty again.
+    for (const [traceId, dirty] of chunk) {
+      if (this.dirtyTraces.get(traceId)?.generation === dirty.generation) {
+        this.dirtyTraces.delete(traceId);
+        this.cachedEvents -= dirty.events?.length ?? 0;
+      }
     }
   }
 
-  /** The new cross-trace races of one resource (empty when its pass failed: reported). */
-  private async crossTracePass(resource: string, dirty: DirtyResource): Promise<RaceRecord[]> {
-    const newFromUs = dirty.minTsUs;
-    const newToUs = dirty.maxTsUs;
-    // Accesses stored while this pass runs start a new range (and keep the resource dirty).
-    dirty.minTsUs = Number.POSITIVE_INFINITY;
-    dirty.maxTsUs = Number.NEGATIVE_INFINITY;
-    dirty.lastPassMs = Date.now();
-    try {
-      const accesses = await this.windows.read(
+  private async crossTraceChunk(chunk: Array<[string, DirtyResource]>): Promise<void> {
+    const ranges: AccessRange[] = [];
+    const fresh = new Map<string, { fromUs: number; toUs: number }>();
+    const generations = chunk.map(([resource, dirty]) => [resource, dirty.generation] as const);
+    for (const [resource, dirty] of chunk) {
+      ranges.push({
         resource,
-        newFromUs - this.crossTraceWindowUs,
-        newToUs + this.crossTraceWindowUs,
-      );
-      return (
-        this.options.engine
-          .detectCrossTraceRaces(accesses, { skewToleranceMs: this.options.skewToleranceMs })
-          .map((race) => raceRecord(race, 'cross'))
-          // Races among older accesses only were saved by an earlier pass.
-          .filter(
-            (r): r is DetectedRace =>
-              r !== null && r.traceB !== null && r.tsUs <= newToUs && r.lastTsUs >= newFromUs,
-          )
-          .map(({ lastTsUs: _, ...race }): RaceRecord => race)
-      );
+        fromUs: dirty.minTsUs - this.crossTraceWindowUs,
+        toUs: dirty.maxTsUs + this.crossTraceWindowUs,
+      });
+      fresh.set(resource, { fromUs: dirty.minTsUs, toUs: dirty.maxTsUs });
+      // Accesses stored while this pass runs start a new range (and keep the resource dirty).
+      dirty.minTsUs = Number.POSITIVE_INFINITY;
+      dirty.maxTsUs = Number.NEGATIVE_INFINITY;
+      dirty.lastPassMs = Date.now();
+    }
+    try {
+      const windows = await this.windows.readMany(ranges);
+      const races: RaceRecord[] = [];
+      for (const [resource, accesses] of windows) {
+        const { fromUs, toUs } = fresh.get(resource)!;
+        try {
+          for (const race of this.options.engine.detectCrossTraceRaces(accesses, {
+            skewToleranceMs: this.options.skewToleranceMs,
+          })) {
+            const r = raceRecord(race, 'cross');
+            // Races among older accesses only were saved by an earlier pass.
+            if (r && r.traceB !== null && r.tsUs <= toUs && r.lastTsUs >= fromUs) {
+              const { lastTsUs: _, ...record } = r;
+              races.push(record);
+            }
+          }
+        } catch (error) {
+          this.failures++;
+          this.options.onError?.(error, `cross-trace race pass over resource ${resource}`);
+        }
+      }
+      await this.options.storage.saveCrossTraceRaces(races);
+      this.crossTracePasses += chunk.length;
     } catch (error) {
-      this.failures++;
-      this.options.onError?.(error, `cross-trace race pass over resource ${resource}`);
-      return [];
+      this.failures += chunk.length;
+      this.options.onError?.(error, `cross-trace race pass over ${chunk.length} resources`);
+    }
+    for (const [resource, generation] of generations) {
+      if (this.dirtyResources.get(resource)?.generation === generation)
+        this.dirtyResources.delete(resource);
     }
   }
+}
+
+function byTimeThenId(a: StoredEvent, b: StoredEvent): number {
+  return a.ts_us - b.ts_us || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 }

@@ -327,6 +327,57 @@ export class PostgresStorage implements Storage {
     return rows[0] ? toSummary(rows[0]) : null;
   }
 
+  async getTraces(traceIds: string[]): Promise<TraceSummary[]> {
+    if (traceIds.length === 0) return [];
+    const { rows } = await this.pool.query(
+      `SELECT ${TRACE_COLUMNS} FROM traces t WHERE t.trace_id = ANY($1::text[])`,
+      [traceIds],
+    );
+    return rows.map(toSummary);
+  }
+
+  async getEventsOfTraces(traceIds: string[]): Promise<Map<string, StoredEvent[]>> {
+    const out = new Map<string, StoredEvent[]>();
+    if (traceIds.length === 0) return out;
+    const { rows } = await this.pool.query(
+      'SELECT body FROM events WHERE trace_id = ANY($1::text[]) ORDER BY trace_id, ts_us, id',
+      [traceIds],
+    );
+    for (const event of parseBodies(rows)) {
+      const list = out.get(event.trace_id);
+      if (list) list.push(event);
+      else out.set(event.trace_id, [event]);
+    }
+    return out;
+  }
+
+  async getStateAccessesMany(
+    ranges: Array<{ resource: string; fromUs: number; toUs: number }>,
+    limitPerResource: number,
+  ): Promise<Map<string, StoredEvent[]>> {
+    const out = new Map<string, StoredEvent[]>(ranges.map((r) => [r.resource, []]));
+    if (ranges.length === 0) return out;
+    // One round trip: each range is an index range scan of its own (LATERAL ... LIMIT).
+    const { rows } = await this.pool.query(
+      `SELECT r.resource, e.body
+       FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS r (resource, from_us, to_us)
+       CROSS JOIN LATERAL (
+         SELECT body, ts_us FROM events
+         WHERE resource = r.resource AND ts_us >= r.from_us AND ts_us <= r.to_us
+         ORDER BY ts_us DESC LIMIT $4
+       ) AS e
+       ORDER BY r.resource, e.ts_us DESC`,
+      [
+        ranges.map((r) => r.resource),
+        ranges.map((r) => r.fromUs),
+        ranges.map((r) => r.toUs),
+        limitPerResource,
+      ],
+    );
+    for (const row of rows as Row[]) out.get(row.resource as string)?.push(parseBodies([row])[0]!);
+    return out;
+  }
+
   async getTraceEvents(traceId: string): Promise<StoredEvent[]> {
     const { rows } = await this.pool.query(
       'SELECT body FROM events WHERE trace_id = $1 ORDER BY ts_us, id',
@@ -383,50 +434,55 @@ export class PostgresStorage implements Storage {
 
   async saveTraceAnalyses(items: AnalysisItem[]): Promise<void> {
     if (items.length === 0) return;
-    // Trace id order: the same lock order in every collector.
-    const sorted = [...items].sort((x, y) => (x.record.traceId < y.record.traceId ? -1 : 1));
+    // Set-based, a few statements per call whatever its size. Trace id order: the same lock
+    // order in every collector sharing the database.
+    const byTrace = new Map(items.map((item) => [item.record.traceId, item]));
+    const ids = [...byTrace.keys()].sort();
     await this.transaction(async (client) => {
-      for (const { record, races } of sorted) await this.saveTraceAnalysis(client, record, races);
+      // Locks the summary rows, so that a concurrent retention pass cannot delete a trace
+      // between this check and the writes below; traces deleted already are skipped.
+      const found = await client.query(
+        'SELECT trace_id FROM traces WHERE trace_id = ANY($1::text[]) ORDER BY trace_id FOR UPDATE',
+        [ids],
+      );
+      const live = (found.rows as Row[]).map((r) => byTrace.get(r.trace_id as string)!);
+      if (live.length === 0) return;
+      const records = live.map((item) => item.record);
+      const liveIds = records.map((r) => r.traceId);
+      await client.query(
+        `INSERT INTO trace_analysis (trace_id, version, analyzed_at_ms, diagnostic_count, races,
+           critical_path, diagnostics)
+         SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[], $4::int[], $5::jsonb[],
+           $6::jsonb[], $7::jsonb[])
+         ON CONFLICT (trace_id) DO UPDATE SET version = excluded.version,
+           analyzed_at_ms = excluded.analyzed_at_ms, diagnostic_count = excluded.diagnostic_count,
+           races = excluded.races, critical_path = excluded.critical_path,
+           diagnostics = excluded.diagnostics`,
+        [
+          liveIds,
+          records.map((r) => r.version),
+          records.map((r) => r.analyzedAtMs),
+          records.map((r) => r.diagnosticCount),
+          records.map((r) => JSON.stringify(r.races)),
+          records.map((r) => JSON.stringify(r.criticalPath ?? null)),
+          records.map((r) => JSON.stringify(r.diagnostics ?? null)),
+        ],
+      );
+      await client.query("DELETE FROM races WHERE scope = 'trace' AND trace_a = ANY($1::text[])", [
+        liveIds,
+      ]);
+      await this.upsertRaces(
+        client,
+        live.flatMap((item) => item.races),
+      );
+      await client.query(
+        `UPDATE traces SET analyzed_version = greatest(traces.analyzed_version, v.version),
+           race_count = ${RACE_COUNT}
+         FROM unnest($1::text[], $2::int[]) AS v (trace_id, version)
+         WHERE traces.trace_id = v.trace_id`,
+        [liveIds, records.map((r) => r.version)],
+      );
     });
-  }
-
-  private async saveTraceAnalysis(
-    client: pg.PoolClient,
-    record: TraceAnalysisRecord,
-    races: RaceRecord[],
-  ): Promise<void> {
-    // Locks the summary row so that a concurrent retention pass cannot delete the trace
-    // between this check and the writes below.
-    const found = await client.query('SELECT 1 FROM traces WHERE trace_id = $1 FOR UPDATE', [
-      record.traceId,
-    ]);
-    if (found.rowCount === 0) return;
-    await client.query(
-      `INSERT INTO trace_analysis (trace_id, version, analyzed_at_ms, diagnostic_count, races,
-         critical_path, diagnostics) VALUES ($1, $2, $3, $4, $5, $6, $7)
-       ON CONFLICT (trace_id) DO UPDATE SET version = excluded.version,
-         analyzed_at_ms = excluded.analyzed_at_ms, diagnostic_count = excluded.diagnostic_count,
-         races = excluded.races, critical_path = excluded.critical_path,
-         diagnostics = excluded.diagnostics`,
-      [
-        record.traceId,
-        record.version,
-        record.analyzedAtMs,
-        record.diagnosticCount,
-        JSON.stringify(record.races),
-        JSON.stringify(record.criticalPath ?? null),
-        JSON.stringify(record.diagnostics ?? null),
-      ],
-    );
-    await client.query("DELETE FROM races WHERE scope = 'trace' AND trace_a = $1", [
-      record.traceId,
-    ]);
-    await this.upsertRaces(client, races);
-    await client.query(
-      `UPDATE traces SET analyzed_version = greatest(analyzed_version, $1), race_count = ${RACE_COUNT}
-       WHERE trace_id = $2`,
-      [record.version, record.traceId],
-    );
   }
 
   private async upsertRaces(client: pg.PoolClient, races: RaceRecord[]): Promise<void> {

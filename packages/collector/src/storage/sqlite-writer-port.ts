@@ -9,6 +9,8 @@ import type { AnalysisItem, RaceRecord } from './types.js';
 
 /** How the SQLite storage reaches its writer: on its own thread, or in a writer thread. */
 export interface WriterPort {
+  /** Why the writer cannot write any more, or null while it works. */
+  readonly failure: Error | null;
   insert(rows: EventRow[]): Promise<BatchResult>;
   saveTraceAnalyses(items: AnalysisItem[]): Promise<void>;
   saveCrossTraceRaces(races: RaceRecord[]): Promise<void>;
@@ -32,6 +34,7 @@ type Reply =
 
 /** Writes on the calling thread (an in-memory database, or no built writer script). */
 export class InlineWriter implements WriterPort {
+  readonly failure = null;
   private readonly commits: GroupCommit;
 
   constructor(
@@ -83,7 +86,7 @@ export class ThreadWriter implements WriterPort {
     { resolve: (v: unknown) => void; reject: (e: Error) => void }
   >();
   private nextId = 1;
-  private failure: Error | null = null;
+  failure: Error | null = null;
   private readonly ready: Promise<unknown>;
 
   constructor(script: URL, path: string) {

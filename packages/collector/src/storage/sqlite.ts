@@ -81,6 +81,8 @@ export class SqliteStorage implements Storage {
       const thread = new ThreadWriter(script, this.location);
       await thread.start();
       this.writer = thread;
+      // This connection only reads now: the writer's large page cache is not needed here.
+      this.db.pragma('cache_size = -16384');
     } else {
       this.writer = new InlineWriter(new SqliteWriter(this.db), this.db);
     }
@@ -116,6 +118,7 @@ export class SqliteStorage implements Storage {
   }
 
   async ping(): Promise<void> {
+    if (this.writer?.failure) throw this.writer.failure;
     this.db.prepare('SELECT 1').get();
   }
 
@@ -200,6 +203,34 @@ export class SqliteStorage implements Storage {
   async getTrace(traceId: string): Promise<TraceSummary | null> {
     const row = this.statements.getTrace.get(traceId) as Row | undefined;
     return row ? toSummary(row) : null;
+  }
+
+  async getTraces(traceIds: string[]): Promise<TraceSummary[]> {
+    const rows = traceIds.map((id) => this.statements.getTrace.get(id) as Row | undefined);
+    return rows.filter((r): r is Row => r !== undefined).map(toSummary);
+  }
+
+  async getEventsOfTraces(traceIds: string[]): Promise<Map<string, StoredEvent[]>> {
+    const out = new Map<string, StoredEvent[]>();
+    for (const id of traceIds) {
+      const events = parseBodies(this.statements.traceEvents.all(blob(id)) as Row[]);
+      if (events.length > 0) out.set(id, events);
+    }
+    return out;
+  }
+
+  async getStateAccessesMany(
+    ranges: Array<{ resource: string; fromUs: number; toUs: number }>,
+    limitPerResource: number,
+  ): Promise<Map<string, StoredEvent[]>> {
+    const out = new Map<string, StoredEvent[]>();
+    for (const r of ranges) {
+      out.set(
+        r.resource,
+        await this.getStateAccesses(r.resource, r.fromUs, r.toUs, limitPerResource),
+      );
+    }
+    return out;
   }
 
   async getTraceEvents(traceId: string): Promise<StoredEvent[]> {

@@ -145,6 +145,10 @@ export interface Storage {
 
   listTraces(query: TraceQuery): Promise<TracePage>;
   getTrace(traceId: string): Promise<TraceSummary | null>;
+  /** The summaries of the given traces that exist (any order). */
+  getTraces(traceIds: string[]): Promise<TraceSummary[]>;
+  /** Every event of each given trace, ordered by timestamp then id; absent traces are left out. */
+  getEventsOfTraces(traceIds: string[]): Promise<Map<string, StoredEvent[]>>;
   /** Every event of a trace, ordered by timestamp then id. */
   getTraceEvents(traceId: string): Promise<StoredEvent[]>;
   /** Events of the given kinds in [fromUs, toUs], at most `limit`, newest first. */
@@ -162,6 +166,14 @@ export interface Storage {
     limit: number,
   ): Promise<StoredEvent[]>;
 
+  /**
+   * {@link getStateAccesses} for several resources at once (one round trip): accesses by
+   * resource, each list newest first and at most `limitPerResource` long.
+   */
+  getStateAccessesMany(
+    ranges: Array<{ resource: string; fromUs: number; toUs: number }>,
+    limitPerResource: number,
+  ): Promise<Map<string, StoredEvent[]>>;
   /** lock_acquire/lock_release events of the given traces. */
   getLockEvents(traceIds: string[]): Promise<StoredEvent[]>;
 

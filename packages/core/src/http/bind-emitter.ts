@@ -64,7 +64,11 @@ function onBound(this: BoundEmitter, event: string | symbol, listener: Listener)
 
 function onceBound(this: BoundEmitter, event: string | symbol, listener: Listener): unknown {
   if (typeof listener !== 'function') return this[ORIGINAL_ON].call(this, event, listener);
-  return this[ORIGINAL_ON].call(this, event, bindOnceListener(this, event, listener, this[CONTEXT]));
+  return this[ORIGINAL_ON].call(
+    this,
+    event,
+    bindOnceListener(this, event, listener, this[CONTEXT]),
+  );
 }
 
 /**

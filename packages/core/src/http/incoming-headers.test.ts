@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { extractContext } from '../propagation/index.js';
-import { incomingHeaders, traceHeadersFromRawList } from './incoming-headers.js';
+import { incomingHeaders, noTraceHeaders, traceHeadersFromRawList } from './incoming-headers.js';
+import { ABSENT_CONTEXT } from './server-lifecycle.js';
 
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 
@@ -41,6 +42,12 @@ describe('incomingHeaders', () => {
     const extracted = extractContext(incomingHeaders(request));
     expect(extracted.traceId).toBe(TRACE);
     expect(extracted.reasons).toEqual(['duplicate_conflict']);
+  });
+
+  it('hands out the shared empty getter when no trace header came, which extraction reads as absent', () => {
+    const get = incomingHeaders({ headers: {}, rawHeaders: ['Host', 'x', 'Accept', '*/*'] });
+    expect(get).toBe(noTraceHeaders);
+    expect(extractContext(get)).toEqual(ABSENT_CONTEXT);
   });
 
   it('falls back to the headers object', () => {

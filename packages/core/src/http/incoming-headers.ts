@@ -49,12 +49,20 @@ export function traceHeadersFromRawList(
   } catch {
     // A list that is not what it claims to be: read what was collected so far.
   }
+  if (found === undefined) return noTraceHeaders;
+  const headers = found;
   return function getTraceHeader(name: string): HeaderValue {
-    const copies = found?.get(name.toLowerCase());
+    const copies = headers.get(name.toLowerCase());
     if (copies === undefined) return undefined;
     return copies.length === 1 ? copies[0] : copies;
   };
 }
+
+/**
+ * The getter {@link traceHeadersFromRawList} returns for a message without any trace header
+ * (most requests that start a trace): callers may compare against it to skip extraction.
+ */
+export const noTraceHeaders: HeaderGetter = () => undefined;
 
 /**
  * The header getter the server lifecycle extracts from: node's `rawHeaders` when present (node's

@@ -20,4 +20,5 @@ export {
   type ServerLifecycle,
   type ServerRequestInit,
   ServerSpan,
+  serverSpanOf,
 } from './server-lifecycle.js';

@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { createServer, request, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -6,13 +7,15 @@ import { decodeClock } from '../clock/codec.js';
 import { getCurrentContext } from '../context/async-context.js';
 import { Tracer } from '../context/tracer.js';
 import type { RacewayEvent } from '../events.js';
-import { createServerLifecycle, type ServerLifecycle } from './server-lifecycle.js';
+import { createServerLifecycle, type ServerLifecycle, serverSpanOf } from './server-lifecycle.js';
 
 let server: Server | undefined;
 afterEach(async () => {
-  server?.closeAllConnections();
-  await new Promise((resolve) => server?.close(resolve));
+  const running = server;
   server = undefined;
+  if (running === undefined) return;
+  running.closeAllConnections();
+  await new Promise((resolve) => running.close(resolve));
 });
 
 /** A node:http server whose every request goes through the lifecycle, then `handle`. */
@@ -125,5 +128,39 @@ describe('server lifecycle', () => {
     const response = await get(`${url}/x`);
     expect(response.status).toBe(200);
     expect(response.headers['x-raceway-trace-id']).toBe(seen);
+  });
+
+  it("hooks request and response objects that are not node's own", () => {
+    const { tracer, events } = recordingTracer('api');
+    const request = Object.assign(new EventEmitter(), { method: 'GET', url: '/x', headers: {} });
+    const headers: Record<string, string> = {};
+    let written = 0;
+    const response = Object.assign(new EventEmitter(), {
+      statusCode: 204,
+      headersSent: false,
+      writableFinished: true,
+      setHeader: (name: string, value: string) => {
+        headers[name] = value;
+      },
+      writeHead: (_status?: number) => {
+        written += 1;
+      },
+    });
+    const span = createServerLifecycle(tracer).start({ request, response });
+    expect(serverSpanOf(request)).toBe(span);
+    let seen: unknown;
+    request.on('data', () => {
+      seen = getCurrentContext();
+    });
+    request.emit('data');
+    expect(seen).toBe(span?.context);
+    response.writeHead(204);
+    expect(written).toBe(1);
+    expect(headers['X-Raceway-Trace-Id']).toBe(span?.context.traceId);
+    response.emit('close');
+    const sent = events.find((e) => e.kind === 'response_sent') as RacewayEvent<'response_sent'>;
+    expect(sent.data.status).toBe(204);
+    const clock = decodeClock(headers['X-Raceway-VC'] ?? '');
+    expect(clock.ok && clock.clock.toJSON()).toEqual(sent.clock);
   });
 });

@@ -4,11 +4,17 @@ import { runInContext } from '../context/async-context.js';
 import type { ClockTick, ExecutionContext } from '../context/execution-context.js';
 import { Tracer } from '../context/tracer.js';
 import { type ErrorInfo, type EventData, serializeError } from '../events.js';
-import { extractContext, HEADER_TRACE_ID, HEADER_VC } from '../propagation/index.js';
+import {
+  type ExtractedContext,
+  extractContext,
+  HEADER_TRACE_ID,
+  HEADER_VC,
+  type RejectionReason,
+} from '../propagation/index.js';
 import { bindEmitter, type ListenerEmitterLike } from './bind-emitter.js';
 import { eventMethod, eventPath, eventRoute, eventStatus, pathOf } from './event-fields.js';
-import { type IncomingHeadersLike, incomingHeaders } from './incoming-headers.js';
-import { trackNodeExchange } from './node-http-hooks.js';
+import { type IncomingHeadersLike, incomingHeaders, noTraceHeaders } from './incoming-headers.js';
+import { nodeExchangeSpan, trackNodeExchange } from './node-http-hooks.js';
 
 /** The part of node's `IncomingMessage` the server lifecycle reads. */
 export interface IncomingRequestLike extends IncomingHeadersLike {
@@ -46,6 +52,21 @@ export interface ServerRequestInit<Request extends IncomingRequestLike = Incomin
  * "client closed request". No status line was sent, and 200 would claim a success.
  */
 export const CLIENT_CLOSED_STATUS = 499;
+
+/** What extraction gives for a request without trace headers (shared, never mutated). */
+export const ABSENT_CONTEXT: Readonly<ExtractedContext> = Object.freeze({
+  traceId: null,
+  parentSpanId: null,
+  clock: null,
+  clockDropped: 0,
+  tracestate: null,
+  status: 'absent',
+  reasons: Object.freeze([]) as unknown as RejectionReason[],
+});
+const ABSENT_INCOMING: EventData['request_received']['incoming'] = Object.freeze({
+  status: 'absent',
+  reasons: ABSENT_CONTEXT.reasons,
+});
 
 const ABORTED: ErrorInfo = {
   type: 'ConnectionClosed',
@@ -170,15 +191,16 @@ export class ServerSpan {
   #readRoute(): string | null {
     if (this.#getRoute === undefined) return null;
     try {
-      return (this.#getRoute as (request: IncomingRequestLike) => string | null | undefined)(
-        this.#request,
-      ) ?? null;
+      return (
+        (this.#getRoute as (request: IncomingRequestLike) => string | null | undefined)(
+          this.#request,
+        ) ?? null
+      );
     } catch {
       return null;
     }
   }
 }
-
 
 /**
  * The one node:http server lifecycle behind every framework adapter. Made once per middleware
@@ -194,7 +216,9 @@ export interface ServerLifecycle {
    * recorded when it finishes. Returns `undefined` (the request goes on untraced) when the
    * tracer is disabled, the path is ignored, or anything goes wrong. Never throws.
    */
-  start<Request extends IncomingRequestLike>(init: ServerRequestInit<Request>): ServerSpan | undefined;
+  start<Request extends IncomingRequestLike>(
+    init: ServerRequestInit<Request>,
+  ): ServerSpan | undefined;
 }
 
 /**
@@ -221,14 +245,18 @@ export function createServerLifecycle(options: RacewayOptions | Tracer = {}): Se
         const { request, response } = init;
         const path = pathOf(request.url);
         if (tracer.shouldIgnorePath(path)) return undefined;
-        const incoming = extractContext(incomingHeaders(request));
+        const headers = incomingHeaders(request);
+        const incoming = headers === noTraceHeaders ? ABSENT_CONTEXT : extractContext(headers);
         const context = tracer.startContext(incoming);
         const method = eventMethod(request.method);
         const span = new ServerSpan(context, method, init as unknown as ServerRequestInit<never>);
         const data: EventData['request_received'] = {
           method,
           path: eventPath(path),
-          incoming: { status: incoming.status, reasons: incoming.reasons },
+          incoming:
+            incoming === ABSENT_CONTEXT
+              ? ABSENT_INCOMING
+              : { status: incoming.status, reasons: incoming.reasons },
         };
         const route = eventRoute(init.route);
         if (route !== null) data.route = route;
@@ -238,6 +266,7 @@ export function createServerLifecycle(options: RacewayOptions | Tracer = {}): Se
         // application adds to the request or response (reading the body itself, cleaning up
         // when the client goes away) run in the request's context.
         if (!trackNodeExchange(request, response, span, context)) {
+          (request as { [FALLBACK_SPAN]?: ServerSpan })[FALLBACK_SPAN] = span;
           watchResponse(response, span);
           if (isEmitter(request)) bindEmitter(request, context);
           if (isEmitter(response)) bindEmitter(response, context);
@@ -248,6 +277,26 @@ export function createServerLifecycle(options: RacewayOptions | Tracer = {}): Se
       }
     },
   };
+}
+
+const FALLBACK_SPAN = Symbol('raceway.request-span');
+
+/**
+ * The span of a request that a {@link ServerLifecycle} is tracing, while the request is in
+ * flight; `undefined` otherwise. For adapters that meet the request again in a separate
+ * callback (Express error middleware).
+ *
+ * @example
+ * app.use((err, req, res, next) => {
+ *   serverSpanOf(req)?.recordError(err);
+ *   next(err);
+ * });
+ */
+export function serverSpanOf(request: unknown): ServerSpan | undefined {
+  const span = nodeExchangeSpan(request);
+  if (span !== undefined) return span as ServerSpan;
+  if (request === null || typeof request !== 'object') return undefined;
+  return (request as { [FALLBACK_SPAN]?: ServerSpan })[FALLBACK_SPAN];
 }
 
 function isEmitter(value: unknown): value is ListenerEmitterLike {

@@ -52,6 +52,11 @@ export interface ShutdownOptions {
   timeoutMs?: number;
 }
 
+/** A queue this many batches deep is a backlog: batches grow up to {@link BACKLOG_BATCH_SIZE}. */
+const BACKLOG_FACTOR = 4;
+/** Largest batch sent when events pile up faster than batches of `batchSize` can carry them. */
+const BACKLOG_BATCH_SIZE = 2000;
+
 interface FlushWaiter {
   target: number;
   resolve: () => void;
@@ -236,7 +241,15 @@ export class Transport {
       return;
     }
     this.#clearTimer();
-    const batch = this.#queue.splice(0, this.#options.batchSize);
+    // With one request in flight, a fixed batch size caps throughput at batchSize events per
+    // round trip. When a backlog builds up (the service records faster than that), send larger
+    // batches, still well below the collector's 5000-event limit, so that a busy service
+    // catches up instead of dropping events.
+    const backlog = this.#queue.length >= BACKLOG_FACTOR * this.#options.batchSize;
+    const size = backlog
+      ? Math.max(this.#options.batchSize, Math.min(this.#queue.length, BACKLOG_BATCH_SIZE))
+      : this.#options.batchSize;
+    const batch = this.#queue.splice(0, size);
     this.#inFlight = batch.length;
     this.#sending = runOutsideContext(() => this.#send(batch))
       .catch(() => {

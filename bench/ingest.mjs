@@ -244,6 +244,7 @@ const rows = results
         ? `${r.analysis.pendingTracesAtEnd.toLocaleString('en-US')} traces, caught up in ${r.analysis.catchUpSeconds.toFixed(1)} s`
         : 'n/a',
       `${r.failures}${r.exhausted ? ' (load generator ran out of batches)' : ''}`,
+      r.loadAverage.toFixed(1),
     ].join(' | '),
   )
   .map((line) => `| ${line} |`);

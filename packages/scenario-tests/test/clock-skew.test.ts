@@ -10,14 +10,15 @@ import {
   startSkewProxy,
 } from '../src/fixtures/index.js';
 
-describe.each([80, -80])('a host %i ms off', (SKEW_MS) => {
+describe.each([80, -80])('a host %i ms off', (skewMs) => {
   it('estimates the skew of a host from its calls and still finds the right critical path', async () => {
     const s = await startScenario();
     onTestFinished(() => s.close());
-    const proxy = await startSkewProxy(s.collector.url, SKEW_MS);
+    const proxy = await startSkewProxy(s.collector.url, skewMs);
     s.defer(proxy.close);
 
-    // gateway (Koa) -> pricing (Fastify, skewed host, 30 ms of its own) -> db (Express, 10 ms).
+    // gateway (Koa) -> pricing (Fastify, skewed host, 60 ms of its own) -> db (Express, 10 ms).
+    // Pricing's share is far above what a busy machine adds to the others.
     const db = await s.service({
       name: 'db',
       framework: 'express',
@@ -29,7 +30,7 @@ describe.each([80, -80])('a host %i ms off', (SKEW_MS) => {
       serverUrl: proxy.url,
       routes: {
         '/price': async () => {
-          await delay(30);
+          await delay(60);
           return callService('fetch', `${db.url}/query`);
         },
       },
@@ -55,10 +56,10 @@ describe.each([80, -80])('a host %i ms off', (SKEW_MS) => {
     const call = spans.find((x) => x.kind === 'client' && x.service === 'gateway')!;
     const served = spans.find((x) => x.kind === 'server' && x.service === 'pricing')!;
     const contradictionUs =
-      SKEW_MS > 0
+      skewMs > 0
         ? served.start_us + served.duration_ms * 1000 - (call.start_us + call.duration_ms * 1000)
         : call.start_us - served.start_us;
-    expect(contradictionUs).toBeGreaterThan(Math.abs(SKEW_MS) * 0.75 * 1000);
+    expect(contradictionUs).toBeGreaterThan(Math.abs(skewMs) * 0.5 * 1000);
 
     // The skew, from both sides of the skewed host: off one way from its caller, and its callee
     // off the other way from it.
@@ -73,11 +74,11 @@ describe.each([80, -80])('a host %i ms off', (SKEW_MS) => {
       calleeInstance: 'pricing-host',
     });
     expect(toCallee).toMatchObject({ callerInstance: 'pricing-host', calleeInstance: 'db-host' });
-    expect(Math.abs(fromCaller!.offsetMs - SKEW_MS)).toBeLessThan(Math.abs(SKEW_MS) * 0.25);
-    expect(Math.abs(toCallee!.offsetMs + SKEW_MS)).toBeLessThan(Math.abs(SKEW_MS) * 0.25);
+    expect(Math.abs(fromCaller!.offsetMs - skewMs)).toBeLessThan(Math.abs(skewMs) * 0.25);
+    expect(Math.abs(toCallee!.offsetMs + skewMs)).toBeLessThan(Math.abs(skewMs) * 0.25);
     expect(skew).toHaveLength(2);
 
-    // The critical path puts the skewed span back inside its call: pricing's 30 ms lead.
+    // The critical path puts the skewed span back inside its call: pricing's 60 ms lead.
     const { critical_path: path } = await s.api.criticalPath(traceId);
     expect(path!.skewAdjusted).toBe(true);
     expect([...new Set(path!.segments.map((x) => x.service))]).toEqual([
@@ -86,7 +87,7 @@ describe.each([80, -80])('a host %i ms off', (SKEW_MS) => {
       'db',
     ]);
     expect(path!.biggestContributor).toBe('pricing');
-    expect(path!.services.find((x) => x.service === 'pricing')!.ms).toBeGreaterThanOrEqual(25);
+    expect(path!.services.find((x) => x.service === 'pricing')!.ms).toBeGreaterThanOrEqual(55);
     for (const section of path!.sections) {
       expect(section.startMs).toBeGreaterThanOrEqual(0);
       expect(section.startMs + section.durationMs).toBeLessThanOrEqual(path!.totalMs + 0.001);

@@ -10,12 +10,12 @@ it('follows the slowest branch of a fan-out through five services to the biggest
   const s = await startScenario();
   onTestFinished(() => s.close());
 
-  // gateway -> api -> { search, pricing } in parallel; pricing -> db. The db's 60 ms query is
-  // the biggest single cost, and pricing (10 ms + db) the slower branch of the fan-out.
+  // gateway -> api -> { search, pricing } in parallel; pricing -> db. The db's 80 ms query is
+  // the biggest single cost by far, and pricing (10 ms + db) the slower branch of the fan-out.
   const db = await s.service({
     name: 'db',
     framework: 'fastify',
-    routes: { '/query': () => delay(60).then(() => ({ rows: 3 })) },
+    routes: { '/query': () => delay(80).then(() => ({ rows: 3 })) },
   });
   const pricing = await s.service({
     name: 'pricing',
@@ -73,15 +73,27 @@ it('follows the slowest branch of a fan-out through five services to the biggest
   expect(path!.segments.map((x) => x.service)).not.toContain('search');
   expect(path!.segments[0]).toMatchObject({ service: 'gateway', kind: 'server' });
   expect(path!.biggestContributor).toBe('db');
-  // The db's share is its whole 60 ms span: nothing runs beside it on the path.
+  // The db's share is its whole 80 ms span: nothing runs beside it on the path.
   const dbShare = path!.services[0]!;
   expect(dbShare.service).toBe('db');
-  expect(dbShare.ms).toBeGreaterThanOrEqual(55);
+  expect(dbShare.ms).toBeGreaterThanOrEqual(75);
   expect(dbShare.ms).toBe(path!.segments.find((x) => x.service === 'db')!.durationMs);
   // At least the sum of the delays on the path, and the path covers the root exactly.
-  expect(path!.totalMs).toBeGreaterThanOrEqual(5 + 5 + 10 + 60 - 1);
+  expect(path!.totalMs).toBeGreaterThanOrEqual(5 + 5 + 10 + 80 - 1);
   const attributed = path!.services.reduce((sum, x) => sum + x.ms, 0);
   expect(Math.abs(attributed - path!.totalMs)).toBeLessThan(0.05);
+  // Its sections follow one another from the root's start to its end.
+  let at = 0;
+  for (const section of path!.sections) {
+    expect(Math.abs(section.startMs - at)).toBeLessThan(0.01);
+    at = section.startMs + section.durationMs;
+  }
+  expect(Math.abs(at - path!.totalMs)).toBeLessThan(0.01);
+
+  // A healthy chain: every call answered by a service that reported it.
+  const { diagnostics } = await s.api.traceDiagnostics(traceId);
+  expect(diagnostics!.brokenChains).toEqual([]);
+  expect(diagnostics!.summary.services).toEqual(['api', 'db', 'gateway', 'pricing', 'search']);
 
   // The same trace gives the dependency graph its edges, each called once.
   const { edges, nodes } = await s.api.dependencies();

@@ -349,4 +349,44 @@ describe('two concurrent branches of one handler', () => {
     expect(new Set(race.race.accesses.map((a) => a.component))).toEqual(new Set(branches));
     expect(race.race.accesses.map((a) => a.eventId)).not.toContain(readAfterJoin.id);
   });
+
+  it('orders what follows the join after the services the branches called', async () => {
+    const s = await scenario();
+    const stock = new StockTable({ '1': 10 });
+    const bothRead = barrier(2);
+    const order = await s.service({
+      name: 'order',
+      framework: 'fastify',
+      routes: { '/reserve': reserve(stock, bothRead) },
+    });
+    const inventory = await s.service({
+      name: 'inventory',
+      framework: 'express',
+      routes: { '/reserve': reserve(stock, bothRead) },
+    });
+    const api = await s.service({
+      name: 'api',
+      framework: 'koa',
+      routes: {
+        '/checkout': async () => {
+          await Promise.all([
+            fork(() => callService('axios', `${order.url}/reserve`)),
+            fork(() => callService('fetch', `${inventory.url}/reserve`)),
+          ]);
+          // After the join: ordered after both callees through the branches' merged clocks.
+          return { left: stock.read('1') };
+        },
+      },
+    });
+
+    const { traceId, body } = await rootRequest(`${api.url}/checkout`);
+    expect(body).toEqual({ left: 9 });
+    const [trace] = await s.settle([traceId], { serverSpans: 3 });
+    expect(stateAccesses(trace!).at(-1)).toMatchObject({ service: 'api', kind: 'state_read' });
+
+    const { races, analysis } = await s.api.traceRaces(traceId);
+    expect(analysis).toBe('done');
+    expect(races.map((r) => r.race.kind)).toEqual(['lost_update']);
+    expect([...races[0]!.services].sort()).toEqual(['inventory', 'order']);
+  });
 });

@@ -3,7 +3,7 @@ import Database from 'better-sqlite3';
 import { GroupCommit } from './sqlite-group-commit.js';
 import { applyWriterPragmas } from './sqlite-schema.js';
 import { SqliteWriter } from './sqlite-writer.js';
-import type { WriterRequest } from './sqlite-writer-port.js';
+import { fromColumns, type WriterRequest } from './sqlite-writer-port.js';
 
 // The writer thread of the SQLite storage: owns the connection that writes, so that SQLite's
 // work (B-tree updates, fsync, checkpoints) runs beside the HTTP event loop, not on it.
@@ -34,7 +34,7 @@ const reply = (id: number, work: () => unknown) => {
 port.on('message', (request: WriterRequest) => {
   const { id } = request;
   if (request.op === 'insert') {
-    commits.insert(request.rows).then(
+    commits.insert(fromColumns(request.columns)).then(
       (result) => port.postMessage({ id, ok: true, result }),
       (error: Error) => port.postMessage({ id, ok: false, message: error.message }),
     );

@@ -109,13 +109,15 @@ async function stop(child) {
   await exited;
 }
 
+let clusters = 0;
+
 function startPostgres() {
   if (process.env.RACEWAY_BENCH_PG_URL) return { url: process.env.RACEWAY_BENCH_PG_URL, stop() {} };
   const root = '/usr/lib/postgresql';
   const version = existsSync(root) ? readdirSync(root).sort((a, b) => b - a)[0] : undefined;
   if (!version) return null;
   const bin = join(root, version, 'bin');
-  const dir = join(work, 'pg');
+  const dir = join(work, `pg-${++clusters}`);
   const data = join(dir, 'data');
   execFileSync('mkdir', ['-p', dir]);
   const asRoot = process.getuid() === 0;
@@ -153,7 +155,10 @@ function startPostgres() {
   ]);
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
-    stop: () => run('pg_ctl', ['-D', data, '-m', 'fast', '-w', 'stop']),
+    stop: () => {
+      run('pg_ctl', ['-D', data, '-m', 'fast', '-w', 'stop']);
+      rmSync(dir, { recursive: true, force: true });
+    },
   };
 }
 
@@ -170,7 +175,8 @@ try {
         '--port',
         '0',
         '--storage',
-        `sqlite:${join(work, 'bench.db')}`,
+        // A new file per run: each run starts from an empty database.
+        `sqlite:${join(work, `bench-${results.length}.db`)}`,
         '--analysis-delay',
         '1000',
       ]);
@@ -217,6 +223,7 @@ try {
     }
     await stop(server.child);
     pg?.stop();
+    for (const name of readdirSync(work)) if (name.startsWith('bench-')) rmSync(join(work, name));
     results.push({
       backend,
       ...load,

@@ -42,8 +42,12 @@ export interface Span {
   incoming?: { status: string; reasons: string[] } | undefined;
   /** The event that started the span (or the first one seen). */
   firstEvent: Event;
+  /** `request_received` or `request_sent`, when recorded. */
+  startEvent: Event | undefined;
+  /** `response_sent` or `response_received`, when recorded. */
+  endEvent: Event | undefined;
   parent: Span | null;
-  /** In no particular order (the analyses sort what they need). */
+  /** By start time (then span id). Read-only: leaves share one frozen empty array. */
   children: Span[];
 }
 
@@ -57,22 +61,41 @@ export interface SpanTree {
   root: Span | null;
 }
 
-/** What the events of one span id say, gathered in one pass. */
-interface Gathered {
-  start?: Event;
-  end?: Event;
-  first: Event;
-  minUs: number;
-  maxUs: number;
-  error?: EventError | undefined;
-  /** Known only from the client calls made under it (its `first` event is such a call). */
-  viaCall?: true;
-  parent?: Gathered | undefined;
-  span?: Span;
-}
+/** The children of a leaf: shared, frozen, replaced by a real array on the first child. */
+const NO_CHILDREN: Span[] = Object.freeze([]) as unknown as Span[];
 
 const isClientEvent = (event: Event | undefined) =>
   event !== undefined && (event.kind === 'request_sent' || event.kind === 'response_received');
+
+/**
+ * A span as first seen, every field present (one object shape for all spans keeps the walks
+ * over 10^5 spans fast). Until `finish`, `startUs`/`endUs` are the first and last timestamps
+ * seen for the span id.
+ */
+function newSpan(spanId: string, event: Event): Span {
+  return {
+    spanId,
+    parentSpanId: null,
+    kind: 'internal',
+    service: event.service,
+    instance: event.instance,
+    name: '',
+    startUs: event.ts_us,
+    endUs: event.ts_us,
+    complete: false,
+    status: undefined,
+    error: undefined,
+    failed: false,
+    host: undefined,
+    remoteClock: undefined,
+    incoming: undefined,
+    firstEvent: event,
+    startEvent: undefined,
+    endEvent: undefined,
+    parent: null,
+    children: NO_CHILDREN,
+  };
+}
 
 /**
  * Rebuilds the spans of one trace (spec 4, "Spans"): a server span per `request_received` /
@@ -87,58 +110,76 @@ const isClientEvent = (event: Event | undefined) =>
  * root?.children.map((child) => child.name); // ['POST http://inventory:8080/reserve']
  */
 export function buildSpanTree(events: readonly Event[]): SpanTree {
-  const gathered = new Map<string, Gathered>();
+  const byId = new Map<string, Span>();
   for (const event of events) {
-    const g = gathered.get(event.span_id);
-    if (g === undefined) {
-      const fresh: Gathered = { first: event, minUs: event.ts_us, maxUs: event.ts_us };
-      gathered.set(event.span_id, fresh);
-      gather(fresh, event);
-      continue;
+    let span = byId.get(event.span_id);
+    if (span === undefined) {
+      span = newSpan(event.span_id, event);
+      byId.set(event.span_id, span);
+    } else if (event.ts_us < span.startUs) span.startUs = event.ts_us;
+    else if (event.ts_us > span.endUs) span.endUs = event.ts_us;
+    switch (event.kind) {
+      case 'request_received':
+      case 'request_sent':
+        span.startEvent ??= event;
+        break;
+      case 'response_sent':
+      case 'response_received':
+        span.endEvent ??= event;
+        break;
+      case 'error':
+        span.error ??= errorOf(event);
+        break;
+      default:
+        break;
     }
-    if (event.ts_us < g.minUs) g.minUs = event.ts_us;
-    else if (event.ts_us > g.maxUs) g.maxUs = event.ts_us;
-    gather(g, event);
   }
+  const spans = [...byId.values()];
   // Parents, once per span. A calling span that reported nothing but its calls (a job that
   // only calls services) exists through them; every caller lasts at least as long as its calls.
-  for (const g of gathered.values()) {
-    const source = g.start ?? g.end ?? g.first;
-    const parentId = g.viaCall ? null : source.parent_span_id;
-    if (parentId === null) continue;
-    let parent = gathered.get(parentId);
+  const seen = spans.length;
+  for (let i = 0; i < seen; i++) {
+    const span = spans[i]!;
+    const source = span.startEvent ?? span.endEvent ?? span.firstEvent;
+    span.parentSpanId = source.parent_span_id;
+    if (source.parent_span_id === null) continue;
+    let parent = byId.get(source.parent_span_id);
     if (parent === undefined && isClientEvent(source)) {
-      parent = { first: source, minUs: g.minUs, maxUs: g.maxUs, viaCall: true };
-      gathered.set(parentId, parent);
+      parent = newSpan(source.parent_span_id, source);
+      parent.startUs = span.startUs;
+      parent.endUs = span.endUs;
+      parent.name = source.service;
+      parent.complete = true;
+      byId.set(source.parent_span_id, parent);
+      spans.push(parent);
     }
-    if (parent === undefined || parent === g) continue;
-    g.parent = parent;
+    if (parent === undefined || parent === span) continue;
+    span.parent = parent;
+    if (parent.children === NO_CHILDREN) parent.children = [span];
+    else parent.children.push(span);
     if (isClientEvent(source)) {
-      if (g.minUs < parent.minUs) parent.minUs = g.minUs;
-      if (g.maxUs > parent.maxUs) parent.maxUs = g.maxUs;
+      if (span.startUs < parent.startUs) parent.startUs = span.startUs;
+      if (span.endUs > parent.endUs) parent.endUs = span.endUs;
     }
   }
-  const spans: Span[] = [];
-  for (const [spanId, g] of gathered) {
-    const span = makeSpan(spanId, g);
-    g.span = span;
-    spans.push(span);
+  for (let i = 0; i < seen; i++) {
+    const span = spans[i]!;
+    if (span.startEvent !== undefined || span.endEvent !== undefined) finish(span);
+    else {
+      span.name = span.service;
+      span.complete = true;
+    }
   }
   const roots: Span[] = [];
-  for (const g of gathered.values()) {
-    const span = g.span!;
-    const parent = g.parent?.span;
-    if (parent === undefined) roots.push(span);
-    else {
-      span.parent = parent;
-      parent.children.push(span);
-    }
-  }
+  for (const span of spans) if (span.parent === null) roots.push(span);
   cutCycles(spans, roots);
   roots.sort(
     (a, b) => a.startUs - b.startUs || b.endUs - a.endUs || compareIds(a.spanId, b.spanId),
   );
   for (const span of spans) {
+    if (span.children.length > 1) {
+      span.children.sort((a, b) => a.startUs - b.startUs || compareIds(a.spanId, b.spanId));
+    }
     // An unfinished client call lasts at least as long as what it caused.
     if (!span.complete && span.kind === 'client') {
       for (const child of span.children) if (child.endUs > span.endUs) span.endUs = child.endUs;
@@ -147,52 +188,38 @@ export function buildSpanTree(events: readonly Event[]): SpanTree {
   return { spans, roots, root: roots[0] ?? null };
 }
 
-function gather(g: Gathered, event: Event): void {
-  if (g.viaCall) {
-    // The span's own events say more about it than the calls made under it.
-    g.first = event;
-    g.viaCall = undefined;
-  }
-  switch (event.kind) {
-    case 'request_received':
-    case 'request_sent':
-      g.start ??= event;
-      break;
-    case 'response_sent':
-    case 'response_received':
-      g.end ??= event;
-      break;
-    case 'error':
-      g.error ??= errorOf(event);
-      break;
-    default:
-      break;
-  }
-}
-
-/** A span from what its events say; every field is present, so all spans share one shape. */
-function makeSpan(spanId: string, g: Gathered): Span {
-  const { start, end } = g;
-  const anchor = start ?? end;
-  const kind: SpanKind =
-    anchor === undefined
-      ? 'internal'
-      : anchor.kind === 'request_received' || anchor.kind === 'response_sent'
-        ? 'server'
-        : 'client';
-  const source = anchor ?? g.first;
-  let startUs = start?.ts_us ?? g.minUs;
+/** Fills in a server or client span from its start and end events. */
+function finish(span: Span): void {
+  const { startEvent: start, endEvent: end } = span;
+  const anchor = (start ?? end)!;
+  span.kind =
+    anchor.kind === 'request_received' || anchor.kind === 'response_sent' ? 'server' : 'client';
+  span.firstEvent = anchor;
+  span.service = anchor.service;
+  span.instance = anchor.instance;
+  span.name = spanName(span.kind, start, end, anchor);
+  let startUs = start?.ts_us ?? span.startUs;
   if (start === undefined && end !== undefined) {
     const duration = numberField(end, 'duration_ms');
     if (duration !== undefined)
       startUs = Math.min(startUs, end.ts_us - Math.round(duration * 1000));
   }
-  let incoming: Span['incoming'];
-  if (kind === 'server' && start !== undefined) {
+  span.startUs = startUs;
+  span.endUs = Math.max(end?.ts_us ?? span.endUs, startUs);
+  span.complete = start !== undefined && end !== undefined;
+  if (end !== undefined) {
+    span.status = statusOf(end);
+    span.error = errorOf(end) ?? span.error;
+    span.failed = isFailure(end);
+  }
+  if (span.kind === 'client') {
+    span.host = stringField(anchor, 'host');
+    span.remoteClock = end?.data.remote_clock === true;
+  } else if (start !== undefined) {
     const data = start.data.incoming as { status?: unknown; reasons?: unknown } | undefined;
     if (data && typeof data.status === 'string') {
       const reasons = Array.isArray(data.reasons) ? (data.reasons as unknown[]) : [];
-      incoming = {
+      span.incoming = {
         status: data.status,
         // Validated events carry strings only; the filter is for anything else.
         reasons: reasons.every((r) => typeof r === 'string')
@@ -201,27 +228,6 @@ function makeSpan(spanId: string, g: Gathered): Span {
       };
     }
   }
-  return {
-    spanId,
-    // A span seen only through calls made under it: its own parent is unknown.
-    parentSpanId: g.viaCall ? null : source.parent_span_id,
-    kind,
-    service: source.service,
-    instance: source.instance,
-    name: spanName(kind, start, end, source),
-    startUs,
-    endUs: Math.max(end?.ts_us ?? g.maxUs, startUs),
-    complete: kind === 'internal' || (start !== undefined && end !== undefined),
-    status: end === undefined ? undefined : statusOf(end),
-    error: (end === undefined ? undefined : errorOf(end)) ?? g.error,
-    failed: end !== undefined && isFailure(end),
-    host: kind === 'client' ? stringField(source, 'host') : undefined,
-    remoteClock: kind === 'client' ? end?.data.remote_clock === true : undefined,
-    incoming,
-    firstEvent: source,
-    parent: null,
-    children: [],
-  };
 }
 
 function spanName(

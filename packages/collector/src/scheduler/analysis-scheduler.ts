@@ -30,7 +30,7 @@ export interface SchedulerOptions {
    * for SQLite, storage for PostgreSQL.
    */
   windows?: 'memory' | 'storage';
-  /** Most events kept in memory for traces waiting to be analysed (default 150,000). */
+  /** Most events kept in memory for traces waiting to be analysed (default 50,000). */
   maxCachedEvents?: number;
   skewToleranceMs?: number;
   /** Where failures of one analysis are reported (they never stop the scheduler). */
@@ -152,7 +152,7 @@ export class AnalysisScheduler {
   /** Marks the traces and resources of newly stored events dirty. Cheap: called on ingest. */
   onStored(events: StoredEvent[]): void {
     const now = Date.now();
-    const maxCached = this.options.maxCachedEvents ?? 150_000;
+    const maxCached = this.options.maxCachedEvents ?? 50_000;
     this.windows.add(events);
     for (const event of events) {
       let traceDirty = this.dirtyTraces.get(event.trace_id);

@@ -37,7 +37,9 @@ describe('SQLite storage, writer thread', () => {
     const storage = await openThreaded();
     await storage.insertEvents(makeTrace());
     // Simulates a crash of the thread (the storage holds it privately).
-    const { writer } = storage as unknown as { writer: { worker: { terminate(): Promise<number> } } };
+    const { writer } = storage as unknown as {
+      writer: { worker: { terminate(): Promise<number> } };
+    };
     await writer.worker.terminate();
     await expect(storage.insertEvents(makeTrace())).rejects.toThrow(/writer thread exited/);
     await expect(storage.ping()).rejects.toThrow(/writer thread exited/);

@@ -121,4 +121,3 @@ function readEnvelope(body: unknown, validators: Validators): unknown[] {
   }
   return events;
 }
-

@@ -136,7 +136,11 @@ export class AnalysisScheduler {
     this.morePending = pending.length === PENDING_BATCH;
     for (const { traceId } of pending) {
       if (!this.dirtyTraces.has(traceId)) {
-        this.dirtyTraces.set(traceId, { lastSeenMs: 0, generation: ++this.generation, events: null });
+        this.dirtyTraces.set(traceId, {
+          lastSeenMs: 0,
+          generation: ++this.generation,
+          events: null,
+        });
       }
     }
   }
@@ -211,7 +215,8 @@ export class AnalysisScheduler {
     while (this.current) await this.current;
     await this.run(true);
     // Storage held more unanalysed traces than one pass takes (bounded: ingestion never stops).
-    for (let i = 0; i < 100 && this.dirtyTraces.size > 0 && !this.stopped; i++) await this.run(true);
+    for (let i = 0; i < 100 && this.dirtyTraces.size > 0 && !this.stopped; i++)
+      await this.run(true);
     return this.status();
   }
 

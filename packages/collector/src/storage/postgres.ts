@@ -1,6 +1,12 @@
 import pg from 'pg';
 import { redactUrl } from '../config.js';
 import type { EventKind, StoredEvent } from '../event.js';
+import {
+  diagnosticsFilters,
+  POSTGRES_PLACEHOLDER,
+  raceFilters,
+  traceFilters,
+} from './query-filters.js';
 import { parseBodies, type Row, toAnalysis, toRace, toSummary } from './rows.js';
 import { toEventRow, traceDeltas } from './trace-delta.js';
 import type {
@@ -148,29 +154,6 @@ ON CONFLICT (id) DO UPDATE SET scope = excluded.scope, trace_a = excluded.trace_
   service_b = excluded.service_b, ts_us = excluded.ts_us, body = excluded.body`;
 
 /** A query builder that numbers its placeholders ($1, $2, ...). */
-class Where {
-  readonly clauses: string[] = [];
-  readonly params: unknown[] = [];
-
-  add(clause: (p: (value: unknown) => string) => string): void {
-    this.clauses.push(
-      clause((value) => {
-        this.params.push(value);
-        return `$${this.params.length}`;
-      }),
-    );
-  }
-
-  param(value: unknown): string {
-    this.params.push(value);
-    return `$${this.params.length}`;
-  }
-
-  toString(): string {
-    return this.clauses.length ? `WHERE ${this.clauses.join(' AND ')}` : '';
-  }
-}
-
 /**
  * PostgreSQL storage (node-postgres): for several collector processes sharing one database.
  * Schema creation is idempotent and serialised by an advisory lock; each batch is one
@@ -288,23 +271,7 @@ export class PostgresStorage implements Storage {
   }
 
   async listTraces(query: TraceQuery): Promise<TracePage> {
-    const w = new Where();
-    if (query.fromUs !== undefined) w.add((p) => `t.first_ts_us >= ${p(query.fromUs)}`);
-    if (query.toUs !== undefined) w.add((p) => `t.first_ts_us <= ${p(query.toUs)}`);
-    if (query.status === 'error') w.add(() => 't.error_count > 0');
-    if (query.status === 'ok') w.add(() => 't.error_count = 0');
-    if (query.hasRaces === true) w.add(() => 't.race_count > 0');
-    if (query.hasRaces === false) w.add(() => 't.race_count = 0');
-    if (query.service !== undefined) {
-      w.add(
-        (p) =>
-          `EXISTS (SELECT 1 FROM trace_services s WHERE s.trace_id = t.trace_id AND s.service = ${p(query.service)})`,
-      );
-    }
-    if (query.after) {
-      const { tsUs, traceId } = query.after;
-      w.add((p) => `(t.first_ts_us, t.trace_id) < (${p(tsUs)}, ${p(traceId)})`);
-    }
+    const w = traceFilters(query, POSTGRES_PLACEHOLDER);
     const { rows } = await this.pool.query(
       `SELECT ${TRACE_COLUMNS} FROM traces t ${w} ORDER BY t.first_ts_us DESC, t.trace_id DESC
        LIMIT ${w.param(query.limit + 1)}`,
@@ -524,27 +491,7 @@ export class PostgresStorage implements Storage {
   }
 
   async listRaces(query: RaceQuery): Promise<RaceRecord[]> {
-    const w = new Where();
-    if (query.resource !== undefined) w.add((p) => `resource = ${p(query.resource)}`);
-    if (query.service !== undefined) {
-      w.add((p) => {
-        const s = p(query.service);
-        return `(service_a = ${s} OR service_b = ${s})`;
-      });
-    }
-    if (query.scope !== undefined) w.add((p) => `scope = ${p(query.scope)}`);
-    if (query.traceId !== undefined) {
-      w.add((p) => {
-        const t = p(query.traceId);
-        return `(trace_a = ${t} OR trace_b = ${t})`;
-      });
-    }
-    if (query.fromUs !== undefined) w.add((p) => `ts_us >= ${p(query.fromUs)}`);
-    if (query.toUs !== undefined) w.add((p) => `ts_us <= ${p(query.toUs)}`);
-    if (query.after) {
-      const { tsUs, id } = query.after;
-      w.add((p) => `(ts_us, id) < (${p(tsUs)}, ${p(id)})`);
-    }
+    const w = raceFilters(query, POSTGRES_PLACEHOLDER);
     const { rows } = await this.pool.query(
       `SELECT * FROM races ${w} ORDER BY ts_us DESC, id DESC LIMIT ${w.param(query.limit)}`,
       w.params,
@@ -555,14 +502,7 @@ export class PostgresStorage implements Storage {
   async listDiagnostics(
     query: DiagnosticsQuery,
   ): Promise<Array<{ summary: TraceSummary; analysis: TraceAnalysisRecord }>> {
-    const w = new Where();
-    w.add(() => 'a.diagnostic_count > 0');
-    if (query.fromUs !== undefined) w.add((p) => `t.first_ts_us >= ${p(query.fromUs)}`);
-    if (query.toUs !== undefined) w.add((p) => `t.first_ts_us <= ${p(query.toUs)}`);
-    if (query.after) {
-      const { tsUs, traceId } = query.after;
-      w.add((p) => `(t.first_ts_us, t.trace_id) < (${p(tsUs)}, ${p(traceId)})`);
-    }
+    const w = diagnosticsFilters(query, POSTGRES_PLACEHOLDER);
     const { rows } = await this.pool.query(
       `SELECT ${TRACE_COLUMNS}, a.version AS a_version, a.analyzed_at_ms, a.diagnostic_count,
          a.races, a.critical_path, a.diagnostics

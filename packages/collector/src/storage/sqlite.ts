@@ -2,6 +2,12 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { EventKind, StoredEvent } from '../event.js';
+import {
+  diagnosticsFilters,
+  raceFilters,
+  SQLITE_PLACEHOLDER,
+  traceFilters,
+} from './query-filters.js';
 import { parseBodies, type Row, toAnalysis, toRace, toSummary } from './rows.js';
 import {
   applyWriterPragmas,
@@ -161,36 +167,13 @@ export class SqliteStorage implements Storage {
   }
 
   async listTraces(query: TraceQuery): Promise<TracePage> {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    if (query.fromUs !== undefined) {
-      where.push('t.first_ts_us >= ?');
-      params.push(query.fromUs);
-    }
-    if (query.toUs !== undefined) {
-      where.push('t.first_ts_us <= ?');
-      params.push(query.toUs);
-    }
-    if (query.status === 'error') where.push('t.error_count > 0');
-    if (query.status === 'ok') where.push('t.error_count = 0');
-    if (query.hasRaces === true) where.push('t.race_count > 0');
-    if (query.hasRaces === false) where.push('t.race_count = 0');
-    if (query.service !== undefined) {
-      where.push(
-        'EXISTS (SELECT 1 FROM trace_services s WHERE s.trace_id = t.trace_id AND s.service = ?)',
-      );
-      params.push(query.service);
-    }
-    if (query.after) {
-      where.push('(t.first_ts_us < ? OR (t.first_ts_us = ? AND t.trace_id < ?))');
-      params.push(query.after.tsUs, query.after.tsUs, query.after.traceId);
-    }
+    const w = traceFilters(query, SQLITE_PLACEHOLDER);
     const rows = this.db
       .prepare(
-        `SELECT ${TRACE_COLUMNS} FROM traces t ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-         ORDER BY t.first_ts_us DESC, t.trace_id DESC LIMIT ?`,
+        `SELECT ${TRACE_COLUMNS} FROM traces t ${w}
+         ORDER BY t.first_ts_us DESC, t.trace_id DESC LIMIT ${w.param(query.limit + 1)}`,
       )
-      .all(...params, query.limit + 1) as Row[];
+      .all(...w.params) as Row[];
     const traces = rows.slice(0, query.limit).map(toSummary);
     const last = traces[traces.length - 1];
     return {
@@ -284,70 +267,27 @@ export class SqliteStorage implements Storage {
   }
 
   async listRaces(query: RaceQuery): Promise<RaceRecord[]> {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    if (query.resource !== undefined) {
-      where.push('resource = ?');
-      params.push(query.resource);
-    }
-    if (query.service !== undefined) {
-      where.push('(service_a = ? OR service_b = ?)');
-      params.push(query.service, query.service);
-    }
-    if (query.scope !== undefined) {
-      where.push('scope = ?');
-      params.push(query.scope);
-    }
-    if (query.traceId !== undefined) {
-      where.push('(trace_a = ? OR trace_b = ?)');
-      params.push(query.traceId, query.traceId);
-    }
-    if (query.fromUs !== undefined) {
-      where.push('ts_us >= ?');
-      params.push(query.fromUs);
-    }
-    if (query.toUs !== undefined) {
-      where.push('ts_us <= ?');
-      params.push(query.toUs);
-    }
-    if (query.after) {
-      where.push('(ts_us < ? OR (ts_us = ? AND id < ?))');
-      params.push(query.after.tsUs, query.after.tsUs, query.after.id);
-    }
+    const w = raceFilters(query, SQLITE_PLACEHOLDER);
     const rows = this.db
       .prepare(
-        `SELECT * FROM races ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-         ORDER BY ts_us DESC, id DESC LIMIT ?`,
+        `SELECT * FROM races ${w} ORDER BY ts_us DESC, id DESC LIMIT ${w.param(query.limit)}`,
       )
-      .all(...params, query.limit) as Row[];
+      .all(...w.params) as Row[];
     return rows.map(toRace);
   }
 
   async listDiagnostics(
     query: DiagnosticsQuery,
   ): Promise<Array<{ summary: TraceSummary; analysis: TraceAnalysisRecord }>> {
-    const where = ['a.diagnostic_count > 0'];
-    const params: unknown[] = [];
-    if (query.fromUs !== undefined) {
-      where.push('t.first_ts_us >= ?');
-      params.push(query.fromUs);
-    }
-    if (query.toUs !== undefined) {
-      where.push('t.first_ts_us <= ?');
-      params.push(query.toUs);
-    }
-    if (query.after) {
-      where.push('(t.first_ts_us < ? OR (t.first_ts_us = ? AND t.trace_id < ?))');
-      params.push(query.after.tsUs, query.after.tsUs, query.after.traceId);
-    }
+    const w = diagnosticsFilters(query, SQLITE_PLACEHOLDER);
     const rows = this.db
       .prepare(
         `SELECT ${TRACE_COLUMNS}, a.version AS a_version, a.analyzed_at_ms, a.diagnostic_count,
            a.races, a.critical_path, a.diagnostics
          FROM trace_analysis a JOIN traces t ON t.trace_id = a.trace_id
-         WHERE ${where.join(' AND ')} ORDER BY t.first_ts_us DESC, t.trace_id DESC LIMIT ?`,
+         ${w} ORDER BY t.first_ts_us DESC, t.trace_id DESC LIMIT ${w.param(query.limit)}`,
       )
-      .all(...params, query.limit) as Row[];
+      .all(...w.params) as Row[];
     return rows.map((row) => ({
       summary: toSummary(row),
       analysis: toAnalysis({ ...row, version: row.a_version }),

@@ -1,6 +1,6 @@
 import { getCurrentContext } from '../context/async-context.js';
 import type { ExecutionContext } from '../context/execution-context.js';
-import { type ErrorInfo, serializeError } from '../events.js';
+import { durationSince, type ErrorInfo, serializeError } from '../events.js';
 import { newSpanId } from '../ids.js';
 import {
   HEADER_TRACEPARENT,
@@ -160,7 +160,7 @@ export class ClientCall {
         method: this.#method,
         url: this.#url,
         host: this.#host,
-        duration_ms: Math.max(0, performance.now() - this.#startedAt),
+        duration_ms: durationSince(this.#startedAt),
         remote_clock: this.#remoteClock,
       };
       if (this.#status !== undefined) data.status = this.#status;

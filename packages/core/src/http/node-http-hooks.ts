@@ -16,37 +16,38 @@ interface Exchange {
   readonly request: object;
   readonly response: object;
   readonly span: HookedSpan;
+  readonly context: ExecutionContext;
 }
 
 /**
  * The process-wide hooks behind the server lifecycle for node's own request and response
  * objects. Per request the lifecycle adds no property and no listener to the request or the
- * response: on Express, whose objects get a new prototype per request, each one cost
- * microseconds, more than all the rest of the tracing together.
+ * response, and makes no WeakMap entry keyed by them: on Express, whose objects get a new
+ * prototype per request, each added property cost microseconds; a WeakMap entry per request
+ * object costs a hash for the young object and ephemeron work in every young-generation
+ * collection, and a WeakMap value that leads back to its key (a span holds its response) kept
+ * whole requests alive through those collections and had them promoted.
  *
- * Spans are found through the connection (the socket), not through WeakMaps keyed by the
- * request or response: a WeakMap value that leads back to its young key (a span holds its
- * response) kept whole requests alive through V8's young-generation collections and had them
- * promoted (measured: +35% promoted bytes per request). The connection is long-lived; its
- * entry is removed when the response finishes.
+ * Everything is found through the connection (the socket) instead: it is long-lived, its entry
+ * is made once per connection, and the request's own entry in it is removed when the response
+ * finishes. Listeners registered on a request or response after that (node's own clean-up)
+ * are not bound: the request is over.
  */
 interface Hooks {
   /** socket -> the requests in flight on it (one, unless the client pipelines). */
   readonly exchanges: WeakMap<object, Exchange[]>;
-  /** request or response -> context: listeners registered on them run in it. */
-  readonly contexts: WeakMap<object, ExecutionContext>;
 }
 
 // Installed once per process, even when both the ESM and the CJS build of this package are
 // loaded: the hooks wrap node's prototypes, and wrapping them twice would run everything twice.
-const HOOKS_KEY = Symbol.for('raceway.core.node-http-hooks.v2');
+const HOOKS_KEY = Symbol.for('raceway.core.node-http-hooks.v3');
 type Holder = { [HOOKS_KEY]?: Hooks };
 
 function hooks(): Hooks {
   const holder = globalThis as Holder;
   let installed = holder[HOOKS_KEY];
   if (installed === undefined) {
-    installed = { exchanges: new WeakMap(), contexts: new WeakMap() };
+    installed = { exchanges: new WeakMap() };
     install(installed);
     holder[HOOKS_KEY] = installed;
   }
@@ -58,6 +59,18 @@ function find(installed: Hooks, socket: unknown, response: object): Exchange | u
   const list = installed.exchanges.get(socket);
   if (list === undefined) return undefined;
   for (const exchange of list) if (exchange.response === response) return exchange;
+  return undefined;
+}
+
+/** The context of a traced request or response still in flight, found through its connection. */
+function contextOf(installed: Hooks, emitter: { socket?: unknown }): ExecutionContext | undefined {
+  const socket = emitter.socket;
+  if (socket == null) return undefined;
+  const list = installed.exchanges.get(socket);
+  if (list === undefined) return undefined;
+  for (const exchange of list) {
+    if (exchange.request === emitter || exchange.response === emitter) return exchange.context;
+  }
   return undefined;
 }
 
@@ -98,8 +111,8 @@ function install(installed: Hooks): void {
   });
 
   // A request's `data` and `end` events fire from the socket, outside the async context of the
-  // handler that listens to them: listeners registered on a traced request or response run in
-  // its context. Untraced objects pay one WeakMap lookup per registration.
+  // handler that listens to them: listeners registered on a traced request or response while it
+  // is in flight run in its context. Untraced objects pay one lookup per registration.
   for (const target of [IncomingMessage.prototype, ServerResponse.prototype]) {
     const emitter = target as unknown as {
       on: (event: string | symbol, listener: Listener) => unknown;
@@ -110,21 +123,21 @@ function install(installed: Hooks): void {
     const on = emitter.on;
     const once = emitter.once;
     const onInContext = function onInContext(
-      this: object,
+      this: { socket?: unknown },
       event: string | symbol,
       listener: Listener,
     ): unknown {
-      const ctx = typeof listener === 'function' ? installed.contexts.get(this) : undefined;
+      const ctx = typeof listener === 'function' ? contextOf(installed, this) : undefined;
       return on.call(this, event, ctx === undefined ? listener : bindListener(listener, ctx));
     };
     emitter.on = onInContext;
     emitter.addListener = onInContext;
     emitter.once = function onceInContext(
-      this: object,
+      this: { socket?: unknown },
       event: string | symbol,
       listener: Listener,
     ): unknown {
-      const ctx = typeof listener === 'function' ? installed.contexts.get(this) : undefined;
+      const ctx = typeof listener === 'function' ? contextOf(installed, this) : undefined;
       if (ctx === undefined) return once.call(this, event, listener);
       const self = this as typeof emitter;
       return on.call(this, event, bindOnceListener(self, event, listener, ctx));
@@ -156,10 +169,8 @@ export function trackNodeExchange(
   const socket = request.socket;
   if (socket == null) return false;
   const installed = hooks();
-  installed.contexts.set(request, ctx);
-  installed.contexts.set(response, ctx);
   const list = installed.exchanges.get(socket);
-  const exchange: Exchange = { request, response, span };
+  const exchange: Exchange = { request, response, span, context: ctx };
   if (list !== undefined) list.push(exchange);
   else {
     // The first request on this connection: one listener for the connection's lifetime.

@@ -3,7 +3,7 @@ import type { RacewayOptions } from '../config.js';
 import { runInContext } from '../context/async-context.js';
 import type { ClockTick, ExecutionContext } from '../context/execution-context.js';
 import { Tracer } from '../context/tracer.js';
-import { type ErrorInfo, type EventData, serializeError } from '../events.js';
+import { durationSince, type ErrorInfo, type EventData, serializeError } from '../events.js';
 import {
   type ExtractedContext,
   extractContext,
@@ -174,7 +174,7 @@ export class ServerSpan {
       } = {
         method: this.#method,
         status,
-        duration_ms: Math.max(0, performance.now() - this.#startedAt),
+        duration_ms: durationSince(this.#startedAt),
       };
       if (route !== null) data.route = route;
       if (error !== undefined) data.error = error;

@@ -54,14 +54,29 @@ export function newSpanId(): string {
   return randomNonZeroHex(8);
 }
 
+// Event ids are the most frequent ids (every recorded event needs one) and need only be
+// unique, not unpredictable: a random 64-bit prefix, drawn again in a forked process and
+// before the counter could wrap, followed by a 64-bit counter.
+const MAX_EVENT_COUNTER = 0xffffffff;
+let eventIdPrefix = '';
+let eventIdPid = -1;
+let eventIdCounter = MAX_EVENT_COUNTER;
+
 /**
- * A new random event id: 32 lowercase hex digits, never all zero (spec 1).
+ * A new event id: 32 lowercase hex digits, never all zero, unique per event (spec 1): a random
+ * per-process prefix (16 digits, never all zero) followed by a counter (16 digits).
  *
  * @example
- * newEventId(); // '9c4b3f1e2a7d4e0f8b6a5c3d2e1f0a9b'
+ * newEventId(); // '9c4b3f1e2a7d4e0f0000000000000001'
  */
 export function newEventId(): string {
-  return randomNonZeroHex(16);
+  if (eventIdCounter >= MAX_EVENT_COUNTER || eventIdPid !== process.pid) {
+    eventIdPrefix = randomNonZeroHex(8);
+    eventIdPid = process.pid;
+    eventIdCounter = 0;
+  }
+  eventIdCounter += 1;
+  return eventIdPrefix + eventIdCounter.toString(16).padStart(16, '0');
 }
 
 /**
@@ -91,8 +106,17 @@ export function sanitizeServiceName(service: string): string {
  * newComponent('inventory'); // 'inventory#1f3a9c07'
  */
 export function newComponent(service: string): string {
-  return `${sanitizeServiceName(service)}#${randomHex(4)}`;
+  if (service !== lastService) {
+    lastServicePart = sanitizeServiceName(service);
+    lastService = service;
+  }
+  return `${lastServicePart}#${randomHex(4)}`;
 }
+
+// A process nearly always names one service: the sanitised name of the last one is kept, so
+// that a new context (one per request) does not sanitise it again.
+let lastService: string | undefined;
+let lastServicePart = '';
 
 /**
  * Normalises a trace id received on input: 32 hex digits in any case, or the dashed UUID form

@@ -72,6 +72,27 @@ describe('Transport (msw)', () => {
     await transport.shutdown();
   });
 
+  it('leaves out an event JSON cannot represent, counts it, and sends the rest', async () => {
+    const received = collect();
+    const { transport, ctx } = transportUnderTest(COLLECTOR, { batchSize: 10 });
+    const before = recordMany(ctx, 4);
+    // The recorder snapshots application values; a broken event can still reach a transport
+    // that is fed directly.
+    const broken = { ...before[0], id: 'f'.repeat(32), data: { name: 'x', attributes: { n: 1n } } };
+    transport.enqueue(broken as never);
+    const after = recordMany(ctx, 5, 10);
+    await transport.flush();
+
+    const ids = received.flatMap((r) => r.batch.events.map((e) => e.id));
+    expect(ids).toEqual([...before, ...after].map((e) => e.id));
+    expect(transport.stats()).toMatchObject({ queued: 0, sent: 9, dropped: 1 });
+    expect(transport.stats().lastError).toMatch(/^encoding failed: .*BigInt/);
+    // The drop is reported to the collector once, with a batch sent after it.
+    expect(received.map((r) => r.batch.dropped)).toContain(1);
+    expect(received.reduce((sum, r) => sum + (r.batch.dropped ?? 0), 0)).toBe(1);
+    await transport.shutdown();
+  });
+
   it('sends on the flush interval without being asked', async () => {
     const arrived = new Promise<EventBatch>((resolve) => {
       server.use(

@@ -77,6 +77,11 @@ function contextOf(installed: Hooks, emitter: { socket?: unknown }): ExecutionCo
 function remove(installed: Hooks, socket: object, exchange: Exchange): void {
   const list = installed.exchanges.get(socket);
   if (list === undefined) return;
+  // Without pipelining a connection has one request in flight.
+  if (list.length === 1 && list[0] === exchange) {
+    list.pop();
+    return;
+  }
   const index = list.indexOf(exchange);
   if (index !== -1) list.splice(index, 1);
 }

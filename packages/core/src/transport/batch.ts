@@ -33,11 +33,72 @@ export const SDK_INFO: SdkInfo = Object.freeze({
 // between the thread pool and the event loop (one per chunk) for a batch.
 const GZIP_OPTIONS = { level: constants.Z_BEST_SPEED, chunkSize: 128 * 1024 };
 
+const SDK_JSON = JSON.stringify(SDK_INFO);
+
 /**
- * A batch as sent: JSON, gzip-compressed on the libuv thread pool so that compression never
- * holds up the event loop.
+ * Events already encoded: the JSON text of `count` events, separated by commas, ready to go
+ * between the brackets of a batch's `events` array.
  */
-export function encodeBatch(events: RacewayEvent[], dropped: number): Promise<Buffer> {
-  const batch: EventBatch = { sdk: SDK_INFO, dropped, events };
-  return gzipAsync(Buffer.from(JSON.stringify(batch), 'utf8'), GZIP_OPTIONS);
+export interface EncodedEvents {
+  readonly json: string;
+  readonly count: number;
+}
+
+/** What {@link encodeEvents} made of a list of events. */
+export interface EncodeResult {
+  /** The events that could be encoded, or null when none could. */
+  encoded: EncodedEvents | null;
+  /** Events left out because JSON cannot represent them. */
+  failed: number;
+  /** Why the first of them failed. */
+  error: string | null;
+}
+
+/**
+ * Encodes events as JSON text. The transport does this as soon as a few dozen events have been
+ * recorded and queues the text: the encoding cost comes in small steps (a backlog batch of 2000
+ * events no longer holds the event loop for milliseconds while it is encoded), and a queued
+ * event takes about a third less memory as text than as an object graph (measured with 50,000
+ * queued events: 373 instead of 549 bytes of heap per event).
+ *
+ * An event that JSON cannot represent (an application value with a cycle or a BigInt that got
+ * past the recorder) is left out and counted, and the others are kept. Never throws.
+ */
+export function encodeEvents(events: readonly RacewayEvent[]): EncodeResult {
+  if (events.length === 0) return { encoded: null, failed: 0, error: null };
+  try {
+    const json = JSON.stringify(events);
+    return { encoded: { json: json.slice(1, -1), count: events.length }, failed: 0, error: null };
+  } catch {
+    // Find the culprits one by one; this path is for broken values only.
+  }
+  const parts: string[] = [];
+  let error: string | null = null;
+  for (const event of events) {
+    try {
+      parts.push(JSON.stringify(event));
+    } catch (cause) {
+      error ??= cause instanceof Error ? cause.message : String(cause);
+    }
+  }
+  return {
+    encoded: parts.length === 0 ? null : { json: parts.join(','), count: parts.length },
+    failed: events.length - parts.length,
+    error,
+  };
+}
+
+/**
+ * A batch as sent (`spec/schemas/batch.schema.json`): the encoded events inside the batch
+ * object, gzip-compressed on the libuv thread pool so that compression never holds up the
+ * event loop.
+ */
+export function encodeBatch(events: readonly EncodedEvents[], dropped: number): Promise<Buffer> {
+  let json = `{"sdk":${SDK_JSON},"dropped":${dropped},"events":[`;
+  for (let i = 0; i < events.length; i++) {
+    if (i > 0) json += ',';
+    json += (events[i] as EncodedEvents).json;
+  }
+  json += ']}';
+  return gzipAsync(Buffer.from(json, 'utf8'), GZIP_OPTIONS);
 }

@@ -3,7 +3,7 @@ import https from 'node:https';
 import { runOutsideContext } from '../context/async-context.js';
 import type { RacewayEvent } from '../events.js';
 import { backoffDelay, parseRetryAfter } from './backoff.js';
-import { encodeBatch } from './batch.js';
+import { type EncodedEvents, encodeBatch, encodeEvents } from './batch.js';
 import { offBeforeExit, onBeforeExit } from './exit-hook.js';
 import { type PendingPost, type PostResult, postBatch } from './http-post.js';
 import { classifyStatus, countRejected } from './outcome.js';
@@ -56,6 +56,14 @@ export interface ShutdownOptions {
 const BACKLOG_FACTOR = 4;
 /** Largest batch sent when events pile up faster than batches of `batchSize` can carry them. */
 const BACKLOG_BATCH_SIZE = 2000;
+/** Events are encoded as JSON in groups of this many (or of `batchSize`, when smaller). */
+const ENCODE_GROUP_SIZE = 50;
+
+/** Encoded events taken from the queue for one request to the collector. */
+interface Batch {
+  readonly events: EncodedEvents[];
+  readonly count: number;
+}
 
 interface FlushWaiter {
   target: number;
@@ -86,7 +94,13 @@ interface FlushWaiter {
 export class Transport {
   readonly #options: Required<TransportOptions>;
   readonly #agent: http.Agent;
-  #queue: RacewayEvent[] = [];
+  /** Recorded events not encoded yet: fewer than one encoding group. */
+  #fresh: RacewayEvent[] = [];
+  /** Encoded events waiting to be sent, oldest first. */
+  #encoded: EncodedEvents[] = [];
+  /** Events held in `#fresh` and `#encoded`. */
+  #queued = 0;
+  readonly #groupSize: number;
   #inFlight = 0;
   #sending: Promise<void> | null = null;
   #timer: NodeJS.Timeout | null = null;
@@ -110,7 +124,7 @@ export class Transport {
   #stopping = false;
   #hooked = false;
   readonly #beforeExit = () => {
-    if (this.#queue.length > 0 || this.#sending !== null) void this.shutdown();
+    if (this.#queued > 0 || this.#sending !== null) void this.shutdown();
   };
 
   constructor(options: TransportOptions) {
@@ -125,6 +139,7 @@ export class Transport {
     // keep the process alive either.
     const AgentClass = options.endpoint.protocol === 'https:' ? https.Agent : http.Agent;
     this.#agent = new AgentClass({ keepAlive: true, maxSockets: 1 });
+    this.#groupSize = Math.max(1, Math.min(ENCODE_GROUP_SIZE, options.batchSize));
   }
 
   /**
@@ -133,14 +148,16 @@ export class Transport {
    */
   enqueue(event: RacewayEvent): void {
     try {
-      if (this.#queue.length + this.#inFlight >= this.#options.maxQueueSize) {
+      if (this.#queued + this.#inFlight >= this.#options.maxQueueSize) {
         this.#stats.dropped++;
         this.#unreported++;
         this.#stats.lastError = `queue full (${this.#options.maxQueueSize} events): event dropped`;
         return;
       }
-      this.#queue.push(event);
+      this.#fresh.push(event);
+      this.#queued++;
       this.#enqueued++;
+      if (this.#fresh.length >= this.#groupSize) this.#encodeFresh();
       if (!this.#hooked) {
         this.#hooked = true;
         onBeforeExit(this.#beforeExit);
@@ -187,7 +204,7 @@ export class Transport {
         await this.#abandon(`shutdown: not delivered within ${timeoutMs} ms`);
       }
       this.#clearTimer();
-      if (this.#hooked && this.#queue.length === 0) {
+      if (this.#hooked && this.#queued === 0) {
         this.#hooked = false;
         offBeforeExit(this.#beforeExit);
       }
@@ -199,13 +216,47 @@ export class Transport {
 
   /** Counters since the transport was created. */
   stats(): TransportStats {
-    return { queued: this.#queue.length + this.#inFlight, ...this.#stats };
+    return { queued: this.#queued + this.#inFlight, ...this.#stats };
+  }
+
+  /** Encodes the fresh events into the queue of encoded ones; what cannot be encoded is dropped. */
+  #encodeFresh(): void {
+    const events = this.#fresh;
+    if (events.length === 0) return;
+    this.#fresh = [];
+    const { encoded, failed, error } = encodeEvents(events);
+    if (encoded !== null) this.#encoded.push(encoded);
+    if (failed > 0) {
+      this.#queued -= failed;
+      this.#settled += failed;
+      this.#stats.dropped += failed;
+      this.#unreported += failed;
+      this.#stats.lastError = `encoding failed: ${error}`;
+    }
+  }
+
+  /** Takes the oldest encoded events, about `size` of them, for one request. */
+  #take(size: number): Batch {
+    const queue = this.#encoded;
+    let groups = 0;
+    let count = 0;
+    // Groups hold at most batchSize events, so a batch of at least one group is never larger
+    // than `size`, which is at least batchSize.
+    while (
+      groups < queue.length &&
+      (groups === 0 || count + (queue[groups] as EncodedEvents).count <= size)
+    ) {
+      count += (queue[groups] as EncodedEvents).count;
+      groups++;
+    }
+    this.#queued -= count;
+    return { events: queue.splice(0, groups), count };
   }
 
   /** Arms the batch timer: at once when a batch is full or a flush waits, else after the flush interval. */
   #schedule(): void {
-    if (this.#queue.length === 0) return;
-    if (this.#queue.length >= this.#options.batchSize || this.#waiters.length > 0) {
+    if (this.#queued === 0) return;
+    if (this.#queued >= this.#options.batchSize || this.#waiters.length > 0) {
       this.#arm(0);
     } else if (this.#timer === null) {
       this.#arm(this.#options.flushIntervalMs);
@@ -236,7 +287,8 @@ export class Transport {
   /** Starts sending the next batch unless a request is already in flight. */
   #pump(): void {
     if (this.#sending !== null) return;
-    if (this.#queue.length === 0) {
+    this.#encodeFresh();
+    if (this.#queued === 0) {
       this.#resolveWaiters();
       return;
     }
@@ -245,24 +297,24 @@ export class Transport {
     // round trip. When a backlog builds up (the service records faster than that), send larger
     // batches, still well below the collector's 5000-event limit, so that a busy service
     // catches up instead of dropping events.
-    const backlog = this.#queue.length >= BACKLOG_FACTOR * this.#options.batchSize;
+    const backlog = this.#queued >= BACKLOG_FACTOR * this.#options.batchSize;
     const size = backlog
-      ? Math.max(this.#options.batchSize, Math.min(this.#queue.length, BACKLOG_BATCH_SIZE))
+      ? Math.max(this.#options.batchSize, Math.min(this.#queued, BACKLOG_BATCH_SIZE))
       : this.#options.batchSize;
-    const batch = this.#queue.splice(0, size);
-    this.#inFlight = batch.length;
+    const batch = this.#take(size);
+    this.#inFlight = batch.count;
     this.#sending = runOutsideContext(() => this.#send(batch))
       .catch(() => {
         // #send never rejects; this keeps an unexpected bug from becoming an unhandled rejection.
       })
       .then(() => {
         this.#inFlight = 0;
-        this.#settled += batch.length;
+        this.#settled += batch.count;
         this.#sending = null;
         this.#resolveWaiters();
         // A flush waits or a batch is full: go on at once, without a timer (in `beforeExit`
         // an unref'd timer would let the process exit first).
-        if (this.#waiters.length > 0 || this.#queue.length >= this.#options.batchSize) {
+        if (this.#waiters.length > 0 || this.#queued >= this.#options.batchSize) {
           runOutsideContext(() => this.#pump());
         } else {
           this.#schedule();
@@ -281,39 +333,39 @@ export class Transport {
   }
 
   /** Sends one batch, retrying as spec 4.1 says. Never rejects. */
-  async #send(batch: RacewayEvent[]): Promise<void> {
+  async #send(batch: Batch): Promise<void> {
     const reported = this.#unreported;
     this.#unreported = 0;
     let body: Buffer;
     try {
       // Encoded once: every retry sends the same bytes, so the same event ids, and the
       // collector stores each id once.
-      body = await encodeBatch(batch, reported);
+      body = await encodeBatch(batch.events, reported);
     } catch (error) {
-      this.#lose(batch.length, reported, `encoding failed: ${(error as Error).message}`);
+      this.#lose(batch.count, reported, `encoding failed: ${(error as Error).message}`);
       return;
     }
     for (let attempt = 0; ; attempt++) {
       const result = await this.#post(body);
       const outcome = classifyStatus(result.status);
       if (outcome === 'delivered') {
-        this.#stats.sent += batch.length;
+        this.#stats.sent += batch.count;
         this.#stats.batchesSent++;
         return;
       }
       if (outcome === 'partial') {
-        const rejected = countRejected(result.body, batch.length);
-        this.#stats.sent += batch.length - rejected;
+        const rejected = countRejected(result.body, batch.count);
+        this.#stats.sent += batch.count - rejected;
         this.#stats.batchesSent++;
         this.#stats.rejected += rejected;
         this.#stats.dropped += rejected;
         this.#unreported += rejected;
-        this.#stats.lastError = `HTTP 422: ${rejected} of ${batch.length} events rejected`;
+        this.#stats.lastError = `HTTP 422: ${rejected} of ${batch.count} events rejected`;
         return;
       }
       const reason = describeFailure(result);
       if (outcome === 'dropped' || attempt >= this.#options.maxRetries || this.#stopping) {
-        this.#lose(batch.length, reported, reason);
+        this.#lose(batch.count, reported, reason);
         return;
       }
       this.#stats.retries++;
@@ -327,7 +379,7 @@ export class Transport {
         ),
       );
       if (this.#stopping) {
-        this.#lose(batch.length, reported, reason);
+        this.#lose(batch.count, reported, reason);
         return;
       }
     }
@@ -377,8 +429,10 @@ export class Transport {
     try {
       this.#request?.abort();
       this.#wake?.();
-      const left = this.#queue.length;
-      this.#queue = [];
+      const left = this.#queued;
+      this.#fresh = [];
+      this.#encoded = [];
+      this.#queued = 0;
       this.#stats.dropped += left;
       this.#unreported += left;
       this.#settled += left;

@@ -1,10 +1,10 @@
 // One variant of the hello-world Express app measured by http-overhead.mjs, in a process of its
-// own: `bare`, `raceway` / `raceway-batch1000` (@raceway/express, events exported to the sink)
-// or `otel` (OpenTelemetry's Node tracer with the http and express instrumentations,
+// own: `bare`, `raceway` (@raceway/express, events exported to the sink), `minimal` (the lower
+// bound of minimal-tracer.cjs) or `otel` (OpenTelemetry's Node tracer with the http and express instrumentations,
 // BatchSpanProcessor, OTLP/HTTP exporter to the sink). CommonJS on purpose: OpenTelemetry
 // instruments express through require hooks, which must be in place before express is loaded.
 //
-//   node bench/http-overhead-app.cjs <bare|raceway|raceway-batch1000|otel> <sink url>
+//   node bench/http-overhead-app.cjs <bare|raceway|minimal|otel> <sink url>
 //
 // Prints `listening on <url>`; on SIGTERM flushes, prints one `stats <json>` line and exits.
 const { createServer } = require('node:http');
@@ -39,19 +39,22 @@ if (variant === 'otel') {
 const express = require('express');
 const app = express();
 
-if (variant === 'raceway' || variant === 'raceway-batch1000') {
+if (variant === 'raceway') {
   const { Tracer } = require('@raceway/core');
   const { racewayMiddleware } = require('@raceway/express');
-  // `raceway`: the defaults a user gets (batches of 200, every 1 s, queue of 10000 events).
-  // `raceway-batch1000`: batches of 1000, for a service at thousands of requests per second.
+  // The defaults a user gets (batches of 200, every 1 s, queue of 10000 events).
   const options = { serviceName: variant, serverUrl: sinkUrl };
-  if (variant === 'raceway-batch1000') options.batchSize = 1000;
   app.use(racewayMiddleware(options));
   shutdown = async () => {
     const tracer = Tracer.fromOptions(options);
     await tracer.shutdown();
     return tracer.transport.stats();
   };
+}
+
+if (variant === 'minimal') {
+  const { minimalTracerMiddleware } = require('./minimal-tracer.cjs');
+  app.use(minimalTracerMiddleware(variant, sinkUrl));
 }
 
 app.get('/', (_req, res) => {

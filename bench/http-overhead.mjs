@@ -34,7 +34,7 @@ const seconds = Number(values.seconds);
 const rounds = Number(values.rounds);
 const warmup = Number(values.warmup);
 const connections = Number(values.connections);
-const VARIANTS = ['bare', 'raceway', 'raceway-batch1000', 'otel'];
+const VARIANTS = ['bare', 'raceway', 'minimal', 'otel'];
 
 for (const pkg of ['@raceway/core', '@raceway/express']) {
   try {
@@ -140,7 +140,7 @@ const version = (pkg) =>
 const fmt = (n, digits = 0) =>
   n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 const pct = (n) => `${(n * 100).toFixed(1)}%`;
-const RACEWAY = ['raceway', 'raceway-batch1000'];
+const RACEWAY = ['raceway'];
 const exportNote = (v) =>
   `${fmt(summary[v].sent)} events sent, ${fmt(summary[v].dropped)} dropped${summary[v].dropped > 0 ? ' (queue full)' : ''}`;
 
@@ -163,7 +163,10 @@ over the measured run, divided by the requests it served.
 - **raceway**: \`app.use(racewayMiddleware({ serviceName, serverUrl }))\` with the default transport
   settings (batches of 200). Two events per request (request_received, response_sent), gzip'd
   JSON batches POSTed to a sink process that reads and discards them.
-- **raceway-batch1000**: the same with \`batchSize: 1000\`.
+- **minimal**: not a tracer but a lower bound (\`bench/minimal-tracer.cjs\`): only the work no
+  implementation of the contract can skip (an AsyncLocalStorage context per request, the two
+  response headers, two events of the contract's shape exported as gzip'd JSON), with none of
+  what a real SDK does besides (incoming headers, random ids, bounded queue, retries).
 - **otel**: \`@opentelemetry/sdk-trace-node\` ${version('@opentelemetry/sdk-trace-node')} with
   \`instrumentation-http\` ${version('@opentelemetry/instrumentation-http')} and
   \`instrumentation-express\` ${version('@opentelemetry/instrumentation-express')}, BatchSpanProcessor
@@ -179,13 +182,15 @@ Targets: Raceway >= 90% of bare throughput; Raceway's overhead < 0.5× OpenTelem
 |---|---|---|---|---|
 ${RACEWAY.map((v) => `| ${v} | ${pct(ratio(v))} | ${(overhead(v) / overhead('otel')).toFixed(2)}× | ${(cpuOverhead(v) / cpuOverhead('otel')).toFixed(2)}× | ${exportNote(v)} |`).join('\n')}
 
-Where Raceway's share goes (profiled while tuning): per request the adapter starts an execution
-context (ids, a clock), records two events (event id, timestamp, clock snapshot each), puts the
-trace id and clock on the response, and the transport exports the events (JSON, gzip, POST).
-With export replaced by a no-op, about 60% of the added CPU remains: the request path; the other
-40% is the export. The transport sends batches of 200 and, when a backlog builds up (as under
-this load), batches of up to 2000, so the default settings deliver every event; the export
-column says whether any event was dropped.
+How much of it the contract itself costs: **minimal** keeps ${pct(ratio('minimal'))} of bare
+throughput, so an implementation of the contract on this machine and Node version loses at
+least ${pct(overhead('minimal'))}; Raceway's own share beyond that lower bound is
+${pct(ratio('minimal') - ratio('raceway'))} of bare throughput. Per request Raceway starts an
+execution context (ids, a clock, the incoming headers checked), records two events, puts the
+trace id and the clock of the moment the headers are written on the response, and the transport
+encodes the events in groups of 50 while they are fresh, then gzips and POSTs them (batches of
+200, up to 2000 under a backlog, so the default settings deliver every event; the export column
+says whether any event was dropped).
 
 Per run:
 

@@ -39,19 +39,53 @@ export type DecodedClock =
  * // '{"api#00000001":3,"web#00000002":1}'
  */
 export function encodeClock(clock: VectorClock, options: EncodeClockOptions = {}): string {
-  let dropped = isDroppedCount(options.dropped) ? options.dropped : 0;
+  const given = isDroppedCount(options.dropped) ? options.dropped : 0;
+  const { json, cut } = encodeClockEntries(clock, options.own);
+  return withDroppedMarker(json, cut > 0 ? Math.min(given + cut, MAX_CLOCK_COUNTER) : given);
+}
+
+/** The entries of a clock in canonical form, and how many entries were cut to get there. */
+export interface EncodedClockEntries {
+  /** A compact JSON object, keys in byte order, at most 64 entries, no `~dropped` marker. */
+  readonly json: string;
+  /** Entries left out because the clock had more than 64. */
+  readonly cut: number;
+}
+
+/**
+ * The entries part of {@link encodeClock}: the canonical JSON of the clock, cut to 64 entries
+ * as spec 3.4 says (`own` kept), without the marker. Events carry this text as their clock
+ * snapshot, with the count in their `clock_dropped` field instead of the marker.
+ *
+ * @example
+ * encodeClockEntries(new VectorClock({ 'api#00000001': 3 })); // { json: '{"api#00000001":3}', cut: 0 }
+ */
+export function encodeClockEntries(clock: VectorClock, own?: string): EncodedClockEntries {
   let keys = clock.sortedKeys();
+  let cut = 0;
   if (keys.length > MAX_CLOCK_ENTRIES) {
-    dropped = Math.min(dropped + keys.length - MAX_CLOCK_ENTRIES, MAX_CLOCK_COUNTER);
-    keys = keptKeys(clock, options.own);
+    cut = keys.length - MAX_CLOCK_ENTRIES;
+    keys = keptKeys(clock, own);
   }
-  let out = '{';
+  let json = '{';
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i] as string;
-    out += `${i === 0 ? '"' : ',"'}${key}":${clock.get(key)}`;
+    json += `${i === 0 ? '"' : ',"'}${key}":${clock.get(key)}`;
   }
-  if (dropped > 0) out += `${keys.length > 0 ? ',' : ''}"${CLOCK_DROPPED_KEY}":${dropped}`;
-  return `${out}}`;
+  return { json: `${json}}`, cut };
+}
+
+/**
+ * Appends the `"~dropped":<n>` marker (spec 3.4) to clock entries made by
+ * {@link encodeClockEntries}; nothing when `dropped` is 0.
+ *
+ * @example
+ * withDroppedMarker('{"api#00000001":3}', 2); // '{"api#00000001":3,"~dropped":2}'
+ */
+export function withDroppedMarker(json: string, dropped: number): string {
+  if (!(dropped > 0)) return json;
+  const marker = `"${CLOCK_DROPPED_KEY}":${dropped}}`;
+  return json.length > 2 ? `${json.slice(0, -1)},${marker}` : `{${marker}`;
 }
 
 /** The 64 keys a cut clock keeps (spec 3.4), in canonical order. */

@@ -1,8 +1,10 @@
-import { decodeClock, encodeClock, MAX_CLOCK_ENTRIES } from '../clock/codec.js';
+import { encodeClockEntries, withDroppedMarker } from '../clock/codec.js';
 import type { VectorClock } from '../clock/vector-clock.js';
+import { MAX_CLOCK_COUNTER } from '../clock/vector-clock.js';
 import type { EventData, EventKind, RacewayEvent } from '../events.js';
 import { nowMicros } from '../events.js';
 import { newComponent, newEventId } from '../ids.js';
+import { RecordedEvent } from '../recorded-event.js';
 import type { Tracer } from './tracer.js';
 
 /** What a new {@link ExecutionContext} is made of. */
@@ -39,8 +41,35 @@ export interface RecordOverrides {
  * recorded when the response finishes.
  */
 export interface ClockTick {
+  /** The snapshot: at most 64 entries (spec 3.4). */
   readonly clock: Readonly<Record<string, number>>;
+  /** Entries missing from the snapshot: received missing, or cut to fit 64. */
   readonly dropped: number;
+  /** The snapshot in canonical form (spec 3.3), without the `~dropped` marker. */
+  readonly json: string;
+  /** The snapshot as `X-Raceway-VC` carries it: {@link ClockTick.json} with the marker. */
+  readonly header: string;
+}
+
+/** A {@link ClockTick} that keeps the snapshot as text and builds the object when read. */
+class ClockSnapshot implements ClockTick {
+  readonly json: string;
+  readonly dropped: number;
+  #clock: Record<string, number> | undefined;
+
+  constructor(json: string, dropped: number) {
+    this.json = json;
+    this.dropped = dropped;
+  }
+
+  get clock(): Record<string, number> {
+    this.#clock ??= JSON.parse(this.json) as Record<string, number>;
+    return this.#clock;
+  }
+
+  get header(): string {
+    return withDroppedMarker(this.json, this.dropped);
+  }
 }
 
 /**
@@ -92,22 +121,24 @@ export class ExecutionContext {
     data: EventData[K],
     overrides?: RecordOverrides,
   ): RacewayEvent<K> {
-    const { clock, dropped } = overrides?.tick ?? this.tick();
-    const event = {
-      id: newEventId(),
-      trace_id: this.traceId,
-      span_id: overrides?.spanId ?? this.spanId,
-      parent_span_id:
-        overrides?.parentSpanId !== undefined ? overrides.parentSpanId : this.parentSpanId,
-      service: this.tracer.service,
-      instance: this.tracer.instance,
-      component: this.component,
-      ts_us: nowMicros(),
-      kind,
-      clock,
-      data,
-    } as RacewayEvent<K>;
-    if (dropped > 0) event.clock_dropped = dropped;
+    const tick = overrides?.tick ?? this.tick();
+    const event = new RecordedEvent<K>(
+      {
+        id: newEventId(),
+        trace_id: this.traceId,
+        span_id: overrides?.spanId ?? this.spanId,
+        parent_span_id:
+          overrides?.parentSpanId !== undefined ? overrides.parentSpanId : this.parentSpanId,
+        service: this.tracer.service,
+        instance: this.tracer.instance,
+        component: this.component,
+        ts_us: nowMicros(),
+        kind,
+        data,
+      },
+      tick.json,
+      tick.dropped,
+    ) as unknown as RacewayEvent<K>;
     try {
       this.tracer.emit(event as RacewayEvent);
     } catch {
@@ -122,7 +153,7 @@ export class ExecutionContext {
    *
    * @example
    * const tick = ctx.tick(); // when the response headers are written
-   * res.setHeader('X-Raceway-VC', encodeClock(ctx.clock, { own: ctx.component }));
+   * res.setHeader('X-Raceway-VC', tick.header);
    * // ...when the response has finished:
    * ctx.record('response_sent', data, { tick });
    */
@@ -180,28 +211,10 @@ export class ExecutionContext {
   }
 
   /** The clock as an event carries it: at most 64 entries (spec 3.4), with what was left out. */
-  #snapshot(): { clock: Record<string, number>; dropped: number } {
-    if (this.clock.size <= MAX_CLOCK_ENTRIES) {
-      return { clock: snapshotOf(this.clock), dropped: this.clockDropped };
-    }
-    // Rare (a context that merged clocks from more than 64 contexts): reuse the wire encoder's
-    // truncation rule so that events and headers agree on which entries survive.
-    const decoded = decodeClock(
-      encodeClock(this.clock, { own: this.component, dropped: this.clockDropped }),
-    );
-    if (!decoded.ok) return { clock: this.clock.toJSON(), dropped: this.clockDropped };
-    return { clock: decoded.clock.toJSON(), dropped: decoded.dropped };
+  #snapshot(): ClockSnapshot {
+    const { json, cut } = encodeClockEntries(this.clock, this.component);
+    const dropped =
+      cut > 0 ? Math.min(this.clockDropped + cut, MAX_CLOCK_COUNTER) : this.clockDropped;
+    return new ClockSnapshot(json, dropped);
   }
-}
-
-/**
- * The clock as a plain JSON object, keys in canonical order. A prototype-less object: every
- * request has a component name of its own, and an ordinary object with a never-seen key makes
- * V8 build a new hidden class each time (measured at several times the cost, on the path of
- * every event). The key `__proto__` stays an own property too.
- */
-function snapshotOf(clock: VectorClock): Record<string, number> {
-  const out = Object.create(null) as Record<string, number>;
-  for (const key of clock.sortedKeys()) out[key] = clock.get(key);
-  return out;
 }

@@ -1,4 +1,3 @@
-import { encodeClock } from '../clock/index.js';
 import type { RacewayOptions } from '../config.js';
 import { runInContext } from '../context/async-context.js';
 import type { ClockTick, ExecutionContext } from '../context/execution-context.js';
@@ -138,13 +137,11 @@ export class ServerSpan {
   writeHeaders(): void {
     if (this.#tick !== undefined || this.#ended) return;
     const ctx = this.context;
-    this.#tick = ctx.tick();
+    const tick = ctx.tick();
+    this.#tick = tick;
     try {
       this.#response.setHeader(HEADER_TRACE_ID, ctx.traceId);
-      this.#response.setHeader(
-        HEADER_VC,
-        encodeClock(ctx.clock, { own: ctx.component, dropped: ctx.clockDropped }),
-      );
+      this.#response.setHeader(HEADER_VC, tick.header);
     } catch {
       // Headers refused (already flushed by a lower layer): the response goes out without them.
     }

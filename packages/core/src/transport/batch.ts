@@ -2,6 +2,7 @@ import { promisify } from 'node:util';
 import { constants, gzip } from 'node:zlib';
 import pkg from '../../package.json' with { type: 'json' };
 import type { RacewayEvent } from '../events.js';
+import { eventToJSON } from '../recorded-event.js';
 
 const gzipAsync = promisify(gzip);
 
@@ -65,18 +66,11 @@ export interface EncodeResult {
  * past the recorder) is left out and counted, and the others are kept. Never throws.
  */
 export function encodeEvents(events: readonly RacewayEvent[]): EncodeResult {
-  if (events.length === 0) return { encoded: null, failed: 0, error: null };
-  try {
-    const json = JSON.stringify(events);
-    return { encoded: { json: json.slice(1, -1), count: events.length }, failed: 0, error: null };
-  } catch {
-    // Find the culprits one by one; this path is for broken values only.
-  }
   const parts: string[] = [];
   let error: string | null = null;
   for (const event of events) {
     try {
-      parts.push(JSON.stringify(event));
+      parts.push(eventToJSON(event));
     } catch (cause) {
       error ??= cause instanceof Error ? cause.message : String(cause);
     }

@@ -1,0 +1,112 @@
+import type { EventData, EventKind, RacewayEvent } from './events.js';
+
+/** The fields of a {@link RecordedEvent} other than its clock. */
+export interface RecordedEventFields<K extends EventKind = EventKind> {
+  id: string;
+  trace_id: string;
+  span_id: string;
+  parent_span_id: string | null;
+  service: string;
+  instance: string;
+  component: string;
+  ts_us: number;
+  kind: K;
+  data: EventData[K];
+}
+
+/**
+ * An event as `ExecutionContext.record` makes it: the fields of `RacewayEvent`, with the clock
+ * snapshot held as its canonical JSON text (spec 3.3), which is also what goes on the wire.
+ *
+ * Why not a plain object: every request has a clock component of its own, so a snapshot object
+ * has keys never seen before, and V8 internalises each new key string, the largest single cost
+ * on the path of a traced request before this (measured with node's own request and response
+ * objects and no network: about a sixth of the time Raceway added). The `clock` object is built
+ * when something reads it; the transport never does, it writes {@link RecordedEvent.toWireJSON}.
+ */
+export class RecordedEvent<K extends EventKind = EventKind> {
+  readonly id: string;
+  readonly trace_id: string;
+  readonly span_id: string;
+  readonly parent_span_id: string | null;
+  readonly service: string;
+  readonly instance: string;
+  readonly component: string;
+  readonly ts_us: number;
+  readonly kind: K;
+  readonly data: EventData[K];
+  /** Present when the clock was truncated: how many entries are missing. */
+  // Declared, not defined: an own property only when the clock was truncated (as in the schema).
+  declare readonly clock_dropped?: number;
+  readonly #clockJson: string;
+  #clock: Record<string, number> | undefined;
+
+  constructor(fields: RecordedEventFields<K>, clockJson: string, clockDropped: number) {
+    this.id = fields.id;
+    this.trace_id = fields.trace_id;
+    this.span_id = fields.span_id;
+    this.parent_span_id = fields.parent_span_id;
+    this.service = fields.service;
+    this.instance = fields.instance;
+    this.component = fields.component;
+    this.ts_us = fields.ts_us;
+    this.kind = fields.kind;
+    this.data = fields.data;
+    if (clockDropped > 0) this.clock_dropped = clockDropped;
+    this.#clockJson = clockJson;
+  }
+
+  /** The clock after this event's own increment, at most 64 entries, keys in canonical order. */
+  get clock(): Record<string, number> {
+    // JSON.parse defines own properties: even a component named `__proto__` stays an entry.
+    this.#clock ??= JSON.parse(this.#clockJson) as Record<string, number>;
+    return this.#clock;
+  }
+
+  /** The event as the schema describes it (`JSON.stringify(event)` gives the wire form). */
+  toJSON(): RacewayEvent<K> {
+    const json = {
+      id: this.id,
+      trace_id: this.trace_id,
+      span_id: this.span_id,
+      parent_span_id: this.parent_span_id,
+      service: this.service,
+      instance: this.instance,
+      component: this.component,
+      ts_us: this.ts_us,
+      kind: this.kind,
+      clock: this.clock,
+      data: this.data,
+    } as RacewayEvent<K> & { clock_dropped?: number };
+    if (this.clock_dropped !== undefined) json.clock_dropped = this.clock_dropped;
+    return json;
+  }
+
+  /**
+   * The event's JSON text (`spec/schemas/event.schema.json`), the clock written from its text.
+   * Throws what `JSON.stringify` throws for a value JSON cannot represent.
+   */
+  toWireJSON(): string {
+    // One JSON.stringify of the fixed-shape fields (V8's fast path), then the clock text and
+    // the data: a template with a JSON.stringify per string field measured no faster.
+    const head = JSON.stringify({
+      id: this.id,
+      trace_id: this.trace_id,
+      span_id: this.span_id,
+      parent_span_id: this.parent_span_id,
+      service: this.service,
+      instance: this.instance,
+      component: this.component,
+      ts_us: this.ts_us,
+      kind: this.kind,
+    });
+    const dropped =
+      this.clock_dropped === undefined ? '' : `,"clock_dropped":${this.clock_dropped}`;
+    return `${head.slice(0, -1)},"clock":${this.#clockJson}${dropped},"data":${JSON.stringify(this.data)}}`;
+  }
+}
+
+/** The JSON text of an event, recorded here or built elsewhere. */
+export function eventToJSON(event: RacewayEvent | RecordedEvent): string {
+  return event instanceof RecordedEvent ? event.toWireJSON() : JSON.stringify(event);
+}

@@ -27,9 +27,20 @@ describe('random ids', () => {
   });
 
   it('newEventId gives distinct 32-digit ids', () => {
-    const ids = Array.from({ length: 500 }, () => newEventId());
+    const ids = Array.from({ length: 1000 }, () => newEventId());
     for (const id of ids) expect(id).toMatch(/^[0-9a-f]{32}$/);
     expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it('newEventId is a per-process prefix and a counter, carried across every 256th id', () => {
+    const ids = Array.from({ length: 1000 }, () => newEventId());
+    const prefixes = new Set(ids.map((id) => id.slice(0, 16)));
+    expect(prefixes.size).toBe(1);
+    expect([...prefixes][0]).not.toBe('0'.repeat(16));
+    const counters = ids.map((id) => BigInt(`0x${id.slice(16)}`));
+    for (let i = 1; i < counters.length; i++) {
+      expect(counters[i]).toBe((counters[i - 1] as bigint) + 1n);
+    }
   });
 });
 

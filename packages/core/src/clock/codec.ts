@@ -1,6 +1,7 @@
 import {
   adoptValidatedEntries,
   compareKeys,
+  KEY_CHAR,
   MAX_CLOCK_COUNTER,
   type VectorClock,
 } from './vector-clock.js';
@@ -106,11 +107,7 @@ function isDroppedCount(value: unknown): value is number {
   return Number.isSafeInteger(value) && (value as number) > 0;
 }
 
-// Character classes of the grammar, indexed by char code (ASCII only; anything else is invalid).
-const KEY_CHAR = new Uint8Array(128);
-for (const ch of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:#@/+-') {
-  KEY_CHAR[ch.charCodeAt(0)] = 1;
-}
+// Characters of the grammar; those of component names are KEY_CHAR (vector-clock.ts).
 const SPACE = 0x20;
 const TAB = 0x09;
 const LF = 0x0a;

@@ -7,7 +7,18 @@ export type ClockOrder = 'before' | 'after' | 'equal' | 'concurrent';
 /** The largest counter a clock may hold: 2^53-1, exact in every language's JSON. */
 export const MAX_CLOCK_COUNTER = Number.MAX_SAFE_INTEGER;
 
-const CLOCK_KEY = /^[A-Za-z0-9._:#@/+-]{1,64}$/;
+/** Longest component name (spec 3.1). */
+const MAX_KEY_LENGTH = 64;
+
+/**
+ * 1 for the characters a component name may use (spec 3.1), by char code (ASCII only). Shared
+ * with the header decoder; a table lookup per character, because every new execution context
+ * checks its component when its clock first counts it.
+ */
+export const KEY_CHAR = new Uint8Array(128);
+for (const ch of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:#@/+-') {
+  KEY_CHAR[ch.charCodeAt(0)] = 1;
+}
 
 /**
  * True when `key` may name a clock component on the wire (spec 3.1): 1..64 characters from
@@ -18,7 +29,11 @@ const CLOCK_KEY = /^[A-Za-z0-9._:#@/+-]{1,64}$/;
  * isClockKey('~dropped'); // false
  */
 export function isClockKey(key: unknown): key is string {
-  return typeof key === 'string' && CLOCK_KEY.test(key);
+  if (typeof key !== 'string' || key.length === 0 || key.length > MAX_KEY_LENGTH) return false;
+  for (let i = 0; i < key.length; i++) {
+    if (KEY_CHAR[key.charCodeAt(i)] !== 1) return false;
+  }
+  return true;
 }
 
 function isCounter(value: unknown): value is number {

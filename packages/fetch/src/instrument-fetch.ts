@@ -73,6 +73,10 @@ function createHandlers(installation: Installation): Record<string, (message: un
         // Instrumentation never breaks the application's request.
       }
     },
+    // response_received is recorded when the headers arrive, which is when fetch() (or
+    // undici.request) hands the response to the application: a body nobody reads, or a stream
+    // that never ends, must not leave the call unrecorded. The call stays known until the body
+    // ends, so that a body that breaks off is recorded too.
     [HEADERS](message) {
       try {
         const request = requestOf(message);
@@ -81,24 +85,23 @@ function createHandlers(installation: Installation): Record<string, (message: un
         const response = (message as { response?: { statusCode?: number; headers?: unknown } })
           .response;
         const raw = Array.isArray(response?.headers) ? response.headers : [];
-        call.responded(response?.statusCode, traceHeadersFromRawList(raw));
+        call.end({ status: response?.statusCode, headers: traceHeadersFromRawList(raw) });
       } catch {
         // Instrumentation never breaks the application's request.
       }
     },
     [TRAILERS](message) {
       const request = requestOf(message);
-      const call = request && installation.calls.get(request);
-      if (request === undefined || call === undefined) return;
-      installation.calls.delete(request);
-      call.end();
+      if (request !== undefined) installation.calls.delete(request);
     },
     [ERROR](message) {
       const request = requestOf(message);
       const call = request && installation.calls.get(request);
       if (request === undefined || call === undefined) return;
       installation.calls.delete(request);
-      call.end({ error: (message as { error?: unknown }).error });
+      const error = (message as { error?: unknown }).error;
+      if (call.ended) call.recordError(error);
+      else call.end({ error });
     },
   };
 }

@@ -1,4 +1,7 @@
 // The client instrumentations on their own: calls made from a context the test starts itself.
+
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { instrumentAxios } from '@raceway/axios';
 import { type ExecutionContext, type RacewayOptions, runInContext, Tracer } from '@raceway/core';
 import { instrumentFetch, uninstrumentFetch, wrapFetch } from '@raceway/fetch';
@@ -13,6 +16,7 @@ import {
   http,
   instrumentClients,
   ofKind,
+  order,
   type RunningServer,
   serviceOptions,
   single,
@@ -106,6 +110,73 @@ describe.each(ALL_CLIENTS)('%s', (client) => {
     expect(failed.data.remote_clock).toBe(false);
   });
 });
+
+describe.each(['fetch', 'undici'] as const)(
+  '%s: the response as the application gets it',
+  (client) => {
+    /** The response of `url` with its body left for the test to read or not. */
+    const respond = async (url: string) => {
+      if (client === 'fetch') {
+        const response = await fetch(url);
+        return { status: response.status, body: () => response.text() };
+      }
+      const response = await undiciRequest(url);
+      return { status: response.statusCode, body: () => response.body.text() };
+    };
+
+    // An uninstrumented peer that sends its headers and part of a body, then either keeps the
+    // body open (/stream) or drops the connection (/broken).
+    let peer: Server;
+    let peerUrl: string;
+    beforeAll(async () => {
+      peer = createServer((req, res) => {
+        res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '100' });
+        res.write('only part of it', () => {
+          if (req.url === '/broken') res.socket?.destroy();
+        });
+      });
+      await new Promise<void>((resolve) => peer.listen(0, '127.0.0.1', resolve));
+      peerUrl = `http://127.0.0.1:${(peer.address() as AddressInfo).port}`;
+    });
+    afterAll(async () => {
+      peer.closeAllConnections();
+      await new Promise<void>((resolve) => peer.close(() => resolve()));
+    });
+
+    it('records response_received when the headers arrive, for a body that never ends', async () => {
+      const ctx = await inContext(async (ctx) => {
+        const response = await respond(`${peerUrl}/stream`);
+        expect(response.status).toBe(200);
+        return ctx;
+      });
+      const events = await traceEvents(collector, [callerOptions], ctx.traceId, (all) =>
+        all.some((e) => e.kind === 'response_received'),
+      );
+      expect(single(events, 'response_received').data).toMatchObject({
+        status: 200,
+        remote_clock: false,
+      });
+    });
+
+    it("records a body that breaks off as an error in the call's span", async () => {
+      const ctx = await inContext(async (ctx) => {
+        const response = await respond(`${peerUrl}/broken`);
+        await expect(response.body()).rejects.toBeTruthy();
+        return ctx;
+      });
+      const events = await traceEvents(collector, [callerOptions], ctx.traceId, (all) =>
+        all.some((e) => e.kind === 'error'),
+      );
+      const received = single(events, 'response_received');
+      expect(received.data).toMatchObject({ status: 200, remote_clock: false });
+      expect(received.data.error).toBeUndefined();
+      const broken = single(events, 'error');
+      expect(broken.span_id).toBe(received.span_id);
+      expect(broken.parent_span_id).toBe(ctx.spanId);
+      expect(order(received, broken)).toBe('before');
+    });
+  },
+);
 
 describe('propagateTo', () => {
   // A public host name that resolves to the callee on loopback: no packet leaves the machine.

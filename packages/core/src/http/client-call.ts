@@ -173,6 +173,26 @@ export class ClientCall {
       // Recording is best effort.
     }
   }
+
+  /** True once `response_received` has been recorded. */
+  get ended(): boolean {
+    return this.#ended;
+  }
+
+  /**
+   * Records a failure that came after the response was recorded (the body broke off while the
+   * application read it): an `error` event in the call's span. Never throws.
+   */
+  recordError(error: unknown): void {
+    try {
+      this.context.record('error', serializeError(error), {
+        spanId: this.spanId,
+        parentSpanId: this.context.spanId,
+      });
+    } catch {
+      // Recording is best effort.
+    }
+  }
 }
 
 /**

@@ -1,10 +1,11 @@
 // One variant of the hello-world Express app measured by http-overhead.mjs, in a process of its
-// own: `bare`, `raceway` (@raceway/express, events exported to the sink), `minimal` (the lower
-// bound of minimal-tracer.cjs) or `otel` (OpenTelemetry's Node tracer with the http and express instrumentations,
+// own: `bare`, `context-only` (an AsyncLocalStorage context per request, nothing else), `raceway`
+// (@raceway/express, events exported to the sink), `minimal` (the lower bound of
+// minimal-tracer.cjs) or `otel` (OpenTelemetry's Node tracer with the http and express instrumentations,
 // BatchSpanProcessor, OTLP/HTTP exporter to the sink). CommonJS on purpose: OpenTelemetry
 // instruments express through require hooks, which must be in place before express is loaded.
 //
-//   node bench/http-overhead-app.cjs <bare|raceway|minimal|otel> <sink url>
+//   node bench/http-overhead-app.cjs <bare|context-only|raceway|minimal|otel> <sink url>
 //
 // Prints `listening on <url>`; on SIGTERM flushes, prints one `stats <json>` line and exits.
 const { createServer } = require('node:http');
@@ -50,6 +51,12 @@ if (variant === 'raceway') {
     await tracer.shutdown();
     return tracer.transport.stats();
   };
+}
+
+if (variant === 'context-only') {
+  const { AsyncLocalStorage } = require('node:async_hooks');
+  const storage = new AsyncLocalStorage();
+  app.use((_req, _res, next) => storage.run({}, next));
 }
 
 if (variant === 'minimal') {

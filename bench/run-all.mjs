@@ -7,7 +7,7 @@ const benches = [
   ['node', ['clock.bench.mjs']],
   ['node', ['--expose-gc', '--import', 'tsx', 'analysis.mjs']],
   ['node', ['ingest.mjs', '--seconds', '15', '--connections', '16']],
-  ['node', ['http-overhead.mjs', '--seconds', '10', '--rounds', '2']],
+  ['node', ['http-overhead.mjs', '--seconds', '10', '--rounds', '3']],
 ];
 
 for (const [command, args] of benches) {

@@ -61,7 +61,7 @@ export interface EventData {
 }
 
 /** The fields every event has (spec 4). */
-interface EventCommon {
+export interface EventCommon {
   /** 32 lowercase hex, unique: the collector stores each id once, so a retried batch never double counts. */
   id: string;
   trace_id: string;

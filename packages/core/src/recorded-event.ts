@@ -1,18 +1,10 @@
-import type { EventData, EventKind, RacewayEvent } from './events.js';
+import type { EventCommon, EventData, EventKind, RacewayEvent } from './events.js';
 
 /** The fields of a {@link RecordedEvent} other than its clock. */
-export interface RecordedEventFields<K extends EventKind = EventKind> {
-  id: string;
-  trace_id: string;
-  span_id: string;
-  parent_span_id: string | null;
-  service: string;
-  instance: string;
-  component: string;
-  ts_us: number;
-  kind: K;
-  data: EventData[K];
-}
+export type RecordedEventFields<K extends EventKind = EventKind> = Omit<
+  EventCommon,
+  'clock' | 'clock_dropped'
+> & { kind: K; data: EventData[K] };
 
 /**
  * An event as `ExecutionContext.record` makes it: the fields of `RacewayEvent`, with the clock
@@ -65,20 +57,11 @@ export class RecordedEvent<K extends EventKind = EventKind> {
 
   /** The event as the schema describes it (`JSON.stringify(event)` gives the wire form). */
   toJSON(): RacewayEvent<K> {
-    const json = {
-      id: this.id,
-      trace_id: this.trace_id,
-      span_id: this.span_id,
-      parent_span_id: this.parent_span_id,
-      service: this.service,
-      instance: this.instance,
-      component: this.component,
-      ts_us: this.ts_us,
-      kind: this.kind,
-      clock: this.clock,
-      data: this.data,
-    } as RacewayEvent<K> & { clock_dropped?: number };
+    const json = { ...this.#head(), clock: this.clock } as RacewayEvent<K> & {
+      clock_dropped?: number;
+    };
     if (this.clock_dropped !== undefined) json.clock_dropped = this.clock_dropped;
+    json.data = this.data;
     return json;
   }
 
@@ -89,7 +72,15 @@ export class RecordedEvent<K extends EventKind = EventKind> {
   toWireJSON(): string {
     // One JSON.stringify of the fixed-shape fields (V8's fast path), then the clock text and
     // the data: a template with a JSON.stringify per string field measured no faster.
-    const head = JSON.stringify({
+    const head = JSON.stringify(this.#head());
+    const dropped =
+      this.clock_dropped === undefined ? '' : `,"clock_dropped":${this.clock_dropped}`;
+    return `${head.slice(0, -1)},"clock":${this.#clockJson}${dropped},"data":${JSON.stringify(this.data)}}`;
+  }
+
+  /** The fields that come before the clock, in the schema's order. */
+  #head(): Omit<RecordedEventFields<K>, 'data'> {
+    return {
       id: this.id,
       trace_id: this.trace_id,
       span_id: this.span_id,
@@ -99,10 +90,7 @@ export class RecordedEvent<K extends EventKind = EventKind> {
       component: this.component,
       ts_us: this.ts_us,
       kind: this.kind,
-    });
-    const dropped =
-      this.clock_dropped === undefined ? '' : `,"clock_dropped":${this.clock_dropped}`;
-    return `${head.slice(0, -1)},"clock":${this.#clockJson}${dropped},"data":${JSON.stringify(this.data)}}`;
+    };
   }
 }
 

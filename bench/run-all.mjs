@@ -8,6 +8,8 @@ const benches = [
   ['node', ['--expose-gc', '--import', 'tsx', 'analysis.mjs']],
   ['node', ['ingest.mjs', '--seconds', '15', '--connections', '16']],
   ['node', ['http-overhead.mjs', '--seconds', '10', '--rounds', '3']],
+  ['node', ['request-path.mjs']],
+  ['node', ['--expose-gc', 'transport-memory.mjs']],
 ];
 
 for (const [command, args] of benches) {

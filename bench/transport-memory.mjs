@@ -20,18 +20,20 @@ const here = dirname(fileURLToPath(import.meta.url));
 const { values } = parseArgs({ options: { events: { type: 'string', default: '50000' } } });
 const count = Number(values.events);
 
+/** JavaScript heap plus the memory of Buffers (compressed groups live there, off the heap). */
 function heapUsed() {
   globalThis.gc();
-  return process.memoryUsage().heapUsed;
+  const { heapUsed, arrayBuffers } = process.memoryUsage();
+  return heapUsed + arrayBuffers;
 }
 
 /** Records `count` events (two per request, as a server does) into `transport`. */
-function record(transport) {
+function record(transport, events = count) {
   const tracer = new Tracer(
     { serviceName: 'bench', serverUrl: 'http://127.0.0.1:9' },
     { transport, env: {} },
   );
-  for (let i = 0; i < count / 2; i++) {
+  for (let i = 0; i < events / 2; i++) {
     const ctx = tracer.startContext({});
     const incoming = { status: 'absent', reasons: [] };
     ctx.record('request_received', { method: 'GET', path: `/orders/${i}`, incoming });
@@ -43,6 +45,9 @@ function record(transport) {
     });
   }
 }
+
+// Warm-up, so that neither measurement includes compiling the code it runs.
+record({ enqueue: (event) => event.toJSON() }, 20_000);
 
 let before = heapUsed();
 const objects = [];
@@ -68,12 +73,12 @@ const report = `# Transport memory: heap per queued event
 Command: \`pnpm --filter @raceway/core build && node --expose-gc bench/transport-memory.mjs --events ${count}\`
 
 Node ${process.version}, ${new Date().toISOString().slice(0, 10)}. ${count.toLocaleString('en-US')} events (two per request, as a
-server records them), heap used after a full GC, divided by the events held.
+server records them), heap used plus Buffer memory after a full GC, divided by the events held.
 
 | held as | bytes of heap per event |
 |---|---|
 | plain event objects (baseline, same run) | ${asObjects.toFixed(0)} |
-| the transport's queue (JSON text, encoded as recorded) | ${asText.toFixed(0)} (${queued.toLocaleString('en-US')} queued) |
+| the transport's queue (JSON text, encoded in groups of 50 as recorded) | ${asText.toFixed(0)} (${queued.toLocaleString('en-US')} queued) |
 | ratio | ${(asText / asObjects).toFixed(2)} |
 `;
 writeFileSync(join(here, 'results', 'transport-memory.md'), report);

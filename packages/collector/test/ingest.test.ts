@@ -54,6 +54,21 @@ describe('POST /v1/events: valid batches', () => {
     expect(res.json).toEqual({ accepted: events.length, duplicates: 0 });
   });
 
+  it('accepts a gzip body of several members (RFC 1952), as the SDKs send it', async () => {
+    const events = makeTrace();
+    const text = JSON.stringify({ events });
+    const cut = text.indexOf('"events":[') + '"events":['.length;
+    const members = [text.slice(0, cut), text.slice(cut, -2), text.slice(-2)].map((part) =>
+      gzipSync(part),
+    );
+    const res = await postBatch(collector.url, null, {
+      raw: Buffer.concat(members),
+      headers: { 'content-encoding': 'gzip' },
+    });
+    expect(res.status).toBe(200);
+    expect(res.json).toEqual({ accepted: events.length, duplicates: 0 });
+  });
+
   it('does not double count a retried batch', async () => {
     const events = makeTrace();
     await postBatch(collector.url, { events });

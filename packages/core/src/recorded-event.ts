@@ -1,3 +1,4 @@
+import type { ClockTick } from './context/execution-context.js';
 import type { EventCommon, EventData, EventKind, RacewayEvent } from './events.js';
 
 /** The fields of a {@link RecordedEvent} other than its clock. */
@@ -8,13 +9,15 @@ export type RecordedEventFields<K extends EventKind = EventKind> = Omit<
 
 /**
  * An event as `ExecutionContext.record` makes it: the fields of `RacewayEvent`, with the clock
- * snapshot held as its canonical JSON text (spec 3.3), which is also what goes on the wire.
+ * snapshot held as the clock step it was recorded with: canonical JSON text (spec 3.3), which is
+ * also what goes on the wire.
  *
  * Why not a plain object: every request has a clock component of its own, so a snapshot object
  * has keys never seen before, and V8 internalises each new key string, the largest single cost
  * on the path of a traced request before this (measured with node's own request and response
  * objects and no network: about a sixth of the time Raceway added). The `clock` object is built
- * when something reads it; the transport never does, it writes {@link RecordedEvent.toWireJSON}.
+ * (by the tick) when something reads it; the transport never does, it writes
+ * {@link RecordedEvent.toWireJSON}.
  */
 export class RecordedEvent<K extends EventKind = EventKind> {
   readonly id: string;
@@ -30,10 +33,9 @@ export class RecordedEvent<K extends EventKind = EventKind> {
   /** Present when the clock was truncated: how many entries are missing. */
   // Declared, not defined: an own property only when the clock was truncated (as in the schema).
   declare readonly clock_dropped?: number;
-  readonly #clockJson: string;
-  #clock: Record<string, number> | undefined;
+  readonly #tick: ClockTick;
 
-  constructor(fields: RecordedEventFields<K>, clockJson: string, clockDropped: number) {
+  constructor(fields: RecordedEventFields<K>, tick: ClockTick) {
     this.id = fields.id;
     this.trace_id = fields.trace_id;
     this.span_id = fields.span_id;
@@ -44,15 +46,13 @@ export class RecordedEvent<K extends EventKind = EventKind> {
     this.ts_us = fields.ts_us;
     this.kind = fields.kind;
     this.data = fields.data;
-    if (clockDropped > 0) this.clock_dropped = clockDropped;
-    this.#clockJson = clockJson;
+    if (tick.dropped > 0) this.clock_dropped = tick.dropped;
+    this.#tick = tick;
   }
 
   /** The clock after this event's own increment, at most 64 entries, keys in canonical order. */
   get clock(): Record<string, number> {
-    // JSON.parse defines own properties: even a component named `__proto__` stays an entry.
-    this.#clock ??= JSON.parse(this.#clockJson) as Record<string, number>;
-    return this.#clock;
+    return this.#tick.clock as Record<string, number>;
   }
 
   /** The event as the schema describes it (`JSON.stringify(event)` gives the wire form). */
@@ -75,7 +75,7 @@ export class RecordedEvent<K extends EventKind = EventKind> {
     const head = JSON.stringify(this.#head());
     const dropped =
       this.clock_dropped === undefined ? '' : `,"clock_dropped":${this.clock_dropped}`;
-    return `${head.slice(0, -1)},"clock":${this.#clockJson}${dropped},"data":${JSON.stringify(this.data)}}`;
+    return `${head.slice(0, -1)},"clock":${this.#tick.json}${dropped},"data":${JSON.stringify(this.data)}}`;
   }
 
   /** The fields that come before the clock, in the schema's order. */

@@ -40,40 +40,43 @@ export type DecodedClock =
  * // '{"api#00000001":3,"web#00000002":1}'
  */
 export function encodeClock(clock: VectorClock, options: EncodeClockOptions = {}): string {
-  const given = isDroppedCount(options.dropped) ? options.dropped : 0;
-  const { json, cut } = encodeClockEntries(clock, options.own);
-  return withDroppedMarker(json, cut > 0 ? Math.min(given + cut, MAX_CLOCK_COUNTER) : given);
+  const { json, dropped } = encodeClockEntries(clock, options);
+  return withDroppedMarker(json, dropped);
 }
 
-/** The entries of a clock in canonical form, and how many entries were cut to get there. */
+/** The entries of a clock in canonical form, and how many entries the wire form lacks. */
 export interface EncodedClockEntries {
   /** A compact JSON object, keys in byte order, at most 64 entries, no `~dropped` marker. */
   readonly json: string;
-  /** Entries left out because the clock had more than 64. */
-  readonly cut: number;
+  /** `options.dropped` plus the entries cut to fit 64: what the `~dropped` marker says. */
+  readonly dropped: number;
 }
 
 /**
  * The entries part of {@link encodeClock}: the canonical JSON of the clock, cut to 64 entries
- * as spec 3.4 says (`own` kept), without the marker. Events carry this text as their clock
- * snapshot, with the count in their `clock_dropped` field instead of the marker.
+ * as spec 3.4 says (`own` kept), without the marker, and the count the marker would carry.
+ * Events carry this text as their clock snapshot, with the count in their `clock_dropped`
+ * field instead of the marker.
  *
  * @example
- * encodeClockEntries(new VectorClock({ 'api#00000001': 3 })); // { json: '{"api#00000001":3}', cut: 0 }
+ * encodeClockEntries(new VectorClock({ 'api#00000001': 3 })); // { json: '{"api#00000001":3}', dropped: 0 }
  */
-export function encodeClockEntries(clock: VectorClock, own?: string): EncodedClockEntries {
+export function encodeClockEntries(
+  clock: VectorClock,
+  options: EncodeClockOptions = {},
+): EncodedClockEntries {
+  let dropped = isDroppedCount(options.dropped) ? options.dropped : 0;
   let keys = clock.sortedKeys();
-  let cut = 0;
   if (keys.length > MAX_CLOCK_ENTRIES) {
-    cut = keys.length - MAX_CLOCK_ENTRIES;
-    keys = keptKeys(clock, own);
+    dropped = Math.min(dropped + keys.length - MAX_CLOCK_ENTRIES, MAX_CLOCK_COUNTER);
+    keys = keptKeys(clock, options.own);
   }
   let json = '{';
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i] as string;
     json += `${i === 0 ? '"' : ',"'}${key}":${clock.get(key)}`;
   }
-  return { json: `${json}}`, cut };
+  return { json: `${json}}`, dropped };
 }
 
 /**

@@ -1,6 +1,5 @@
 import { encodeClockEntries, withDroppedMarker } from '../clock/codec.js';
 import type { VectorClock } from '../clock/vector-clock.js';
-import { MAX_CLOCK_COUNTER } from '../clock/vector-clock.js';
 import type { EventData, EventKind, RacewayEvent } from '../events.js';
 import { nowMicros } from '../events.js';
 import { newComponent, newEventId } from '../ids.js';
@@ -63,6 +62,7 @@ class ClockSnapshot implements ClockTick {
   }
 
   get clock(): Record<string, number> {
+    // JSON.parse defines own properties: even a component named `__proto__` stays an entry.
     this.#clock ??= JSON.parse(this.json) as Record<string, number>;
     return this.#clock;
   }
@@ -136,8 +136,7 @@ export class ExecutionContext {
         kind,
         data,
       },
-      tick.json,
-      tick.dropped,
+      tick,
     ) as unknown as RacewayEvent<K>;
     try {
       this.tracer.emit(event as RacewayEvent);
@@ -212,9 +211,10 @@ export class ExecutionContext {
 
   /** The clock as an event carries it: at most 64 entries (spec 3.4), with what was left out. */
   #snapshot(): ClockSnapshot {
-    const { json, cut } = encodeClockEntries(this.clock, this.component);
-    const dropped =
-      cut > 0 ? Math.min(this.clockDropped + cut, MAX_CLOCK_COUNTER) : this.clockDropped;
+    const { json, dropped } = encodeClockEntries(this.clock, {
+      own: this.component,
+      dropped: this.clockDropped,
+    });
     return new ClockSnapshot(json, dropped);
   }
 }

@@ -229,9 +229,7 @@ export class Transport {
     if (failed > 0) {
       this.#queued -= failed;
       this.#settled += failed;
-      this.#stats.dropped += failed;
-      this.#unreported += failed;
-      this.#stats.lastError = `encoding failed: ${error}`;
+      this.#lose(failed, 0, `encoding failed: ${error}`);
     }
   }
 

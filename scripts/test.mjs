@@ -3,7 +3,7 @@
 // to find: build, lint, types, tests, then the published shape of every package. It ends with
 // a single "N passed, N failed, N skipped" line so any CI can read the outcome.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -14,6 +14,12 @@ const steps = [
   ['build', 'pnpm', ['run', 'build']],
   ['lint', 'pnpm', ['run', 'lint']],
   ['typecheck', 'pnpm', ['run', 'typecheck']],
+  // Each SDK in another language owns one script that sets up its own toolchain's dependencies
+  // (a virtualenv, modules, crates), runs its linters and its own test suite, and builds what the
+  // cross-language tests below start as real processes.
+  ...['python', 'go', 'rust']
+    .filter((language) => existsSync(`sdks/${language}/scripts/test.sh`))
+    .map((language) => [`${language} SDK`, 'bash', [`sdks/${language}/scripts/test.sh`]]),
   [
     'tests',
     'pnpm',

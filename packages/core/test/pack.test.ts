@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,7 +23,11 @@ beforeAll(async () => {
   await mkdir(staged);
   await mkdir(app);
   await run('pnpm', ['exec', 'tsup', '--out-dir', join(staged, 'dist')], { cwd: packageDir });
-  await copyFile(join(packageDir, 'package.json'), join(staged, 'package.json'));
+  // The staged copy is already built: its manifest goes without the prepack build, which needs
+  // the sources.
+  const manifest = JSON.parse(await readFile(join(packageDir, 'package.json'), 'utf8'));
+  delete manifest.scripts.prepack;
+  await writeFile(join(staged, 'package.json'), JSON.stringify(manifest));
   await run('pnpm', ['pack', '--pack-destination', root], { cwd: staged });
   const tarball = (await readdir(root)).find((name) => name.endsWith('.tgz'));
   expect(tarball).toBeDefined();

@@ -1,0 +1,265 @@
+package raceway
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// vectorDir is the contract's vectors, read in place: no SDK keeps a copy (spec/vectors/README.md).
+var vectorDir = filepath.Join("..", "..", "..", "spec", "vectors")
+
+// vectorRunners runs one case of each vector file, by file name. A file in spec/vectors that
+// is not listed here fails TestVectors: a new concern of the contract needs a runner here.
+var vectorRunners = map[string]func(t *testing.T, c vectorCase){
+	"extract":     runExtractCase,
+	"clock-codec": runClockCodecCase,
+	"clock-ops":   runClockOpsCase,
+	"inject":      runInjectCase,
+	"events":      runEventsCase,
+}
+
+type vectorFile struct {
+	Name  string       `json:"name"`
+	Cases []vectorCase `json:"cases"`
+}
+
+type vectorCase struct {
+	ID       string          `json:"id"`
+	Note     string          `json:"note"`
+	Op       string          `json:"op"`
+	Input    json.RawMessage `json:"input"`
+	Expected json.RawMessage `json:"expected"`
+}
+
+func TestVectors(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join(vectorDir, "*.json"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no vector files in %s (err %v)", vectorDir, err)
+	}
+	for _, path := range files {
+		name := strings.TrimSuffix(filepath.Base(path), ".json")
+		t.Run(name, func(t *testing.T) {
+			run, ok := vectorRunners[name]
+			if !ok {
+				t.Fatalf("spec/vectors/%s.json has no runner in the Go SDK: add one to vectorRunners", name)
+			}
+			file := readVectorFile(t, path)
+			if file.Name != name || len(file.Cases) == 0 {
+				t.Fatalf("%s: name %q, %d cases", path, file.Name, len(file.Cases))
+			}
+			for _, c := range file.Cases {
+				t.Run(c.ID, func(t *testing.T) { run(t, c) })
+			}
+		})
+	}
+}
+
+func readVectorFile(t testing.TB, path string) vectorFile {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var file vectorFile
+	if err := json.Unmarshal(raw, &file); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return file
+}
+
+// decodeInto decodes a case's JSON strictly into v.
+func decodeInto(t *testing.T, raw json.RawMessage, v any) {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		t.Fatalf("decoding %s: %v", raw, err)
+	}
+}
+
+// assertSameJSON compares the whole expected object with what the SDK produced, by value
+// (object key order is not significant; numbers compare by their decimal text).
+func assertSameJSON(t *testing.T, c vectorCase, got any) {
+	t.Helper()
+	encoded, err := json.Marshal(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want, have any
+	decodeInto(t, c.Expected, &want)
+	decodeInto(t, encoded, &have)
+	if !reflect.DeepEqual(want, have) {
+		t.Errorf("%s (%s)\n got: %s\nwant: %s", c.ID, c.Note, encoded, c.Expected)
+	}
+}
+
+// vectorHeaders builds a header map keeping every name as the vector spells it.
+func vectorHeaders(t *testing.T, raw map[string]json.RawMessage) http.Header {
+	h := http.Header{}
+	for name, value := range raw {
+		var one string
+		if err := json.Unmarshal(value, &one); err == nil {
+			h[name] = append(h[name], one)
+			continue
+		}
+		var many []string
+		if err := json.Unmarshal(value, &many); err != nil {
+			t.Fatalf("header %s: %s", name, value)
+		}
+		h[name] = append(h[name], many...)
+	}
+	return h
+}
+
+func clockJSON(c vclock) map[string]uint64 {
+	if c == nil {
+		return nil
+	}
+	return map[string]uint64(c)
+}
+
+func runExtractCase(t *testing.T, c vectorCase) {
+	var input struct {
+		Headers map[string]json.RawMessage `json:"headers"`
+	}
+	decodeInto(t, c.Input, &input)
+	in := extract(vectorHeaders(t, input.Headers))
+	reasons := in.reasons
+	if reasons == nil {
+		reasons = []string{}
+	}
+	assertSameJSON(t, c, map[string]any{
+		"traceId":      nullable(in.traceID),
+		"parentSpanId": nullable(in.parentSpanID),
+		"clock":        clockJSON(in.clock),
+		"clockDropped": in.clockDropped,
+		"tracestate":   nullable(in.tracestate),
+		"status":       in.status,
+		"reasons":      reasons,
+	})
+}
+
+func nullable(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func runClockCodecCase(t *testing.T, c vectorCase) {
+	switch c.Op {
+	case "encode":
+		var input struct {
+			Entries vclock `json:"entries"`
+			Own     string `json:"own"`
+			Dropped uint64 `json:"dropped"`
+		}
+		decodeInto(t, c.Input, &input)
+		assertSameJSON(t, c, map[string]string{
+			"header": encodeClock(input.Entries, input.Own, input.Dropped).header(),
+		})
+	case "decode":
+		var input struct {
+			Header string `json:"header"`
+		}
+		decodeInto(t, c.Input, &input)
+		d := decodeClock(input.Header)
+		if d.reason != "" {
+			assertSameJSON(t, c, map[string]any{"ok": false, "reason": d.reason})
+			return
+		}
+		assertSameJSON(t, c, map[string]any{"ok": true, "entries": clockJSON(d.clock), "dropped": d.dropped})
+	default:
+		t.Fatalf("unknown op %q", c.Op)
+	}
+}
+
+func runClockOpsCase(t *testing.T, c vectorCase) {
+	var input struct {
+		Clock     vclock `json:"clock"`
+		Component string `json:"component"`
+		A         vclock `json:"a"`
+		B         vclock `json:"b"`
+	}
+	decodeInto(t, c.Input, &input)
+	switch c.Op {
+	case "increment":
+		clock := input.Clock.clone()
+		clock.increment(input.Component)
+		assertSameJSON(t, c, map[string]any{"clock": clockJSON(clock)})
+	case "merge":
+		merged := input.A.clone()
+		merged.merge(input.B)
+		assertSameJSON(t, c, map[string]any{"clock": clockJSON(merged)})
+	case "compare":
+		assertSameJSON(t, c, map[string]any{"order": compare(input.A, input.B)})
+	default:
+		t.Fatalf("unknown op %q", c.Op)
+	}
+}
+
+func runInjectCase(t *testing.T, c vectorCase) {
+	var input struct {
+		Context struct {
+			TraceID      string  `json:"traceId"`
+			SpanID       string  `json:"spanId"`
+			Clock        vclock  `json:"clock"`
+			Own          string  `json:"own"`
+			ClockDropped uint64  `json:"clockDropped"`
+			Tracestate   *string `json:"tracestate"`
+		} `json:"context"`
+		Carrier map[string]string `json:"carrier"`
+	}
+	decodeInto(t, c.Input, &input)
+	h := http.Header{}
+	for name, value := range input.Carrier {
+		h[name] = []string{value}
+	}
+	ctx := input.Context
+	o := outgoing{
+		traceID: ctx.TraceID,
+		spanID:  ctx.SpanID,
+		clock:   encodeClock(ctx.Clock, ctx.Own, ctx.ClockDropped),
+	}
+	if ctx.Tracestate != nil {
+		o.tracestate = *ctx.Tracestate
+	}
+	inject(o, h)
+
+	// Go's http.Header canonicalises names: compare them case-insensitively, one copy each.
+	var expected struct {
+		Headers map[string]string `json:"headers"`
+	}
+	decodeInto(t, c.Expected, &expected)
+	want := map[string]string{}
+	for name, value := range expected.Headers {
+		want[strings.ToLower(name)] = value
+	}
+	got := map[string]string{}
+	for name, values := range h {
+		lower := strings.ToLower(name)
+		if _, dup := got[lower]; dup || len(values) != 1 {
+			t.Fatalf("%s: header %s present more than once: %v", c.ID, name, h)
+		}
+		got[lower] = values[0]
+	}
+	if !reflect.DeepEqual(want, got) {
+		t.Errorf("%s (%s)\n got: %v\nwant: %v", c.ID, c.Note, sortedPairs(got), sortedPairs(want))
+	}
+}
+
+func sortedPairs(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k, v := range m {
+		out = append(out, k+": "+v)
+	}
+	sort.Strings(out)
+	return out
+}

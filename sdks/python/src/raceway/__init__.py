@@ -1,0 +1,1 @@
+"""Raceway: distributed tracing with vector clocks."""

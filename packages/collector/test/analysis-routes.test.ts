@@ -128,7 +128,8 @@ describe.each(backends)('analysis through the API (%s)', (_name, storage) => {
       trace_ids: [id(forked)],
       services: ['cart'],
     });
-    expect(races[0].race).toMatchObject({ kind: 'write_write', scope: 'trace' });
+    expect(races[0]).toMatchObject({ kind: 'write_write', count: 1, count_exact: true });
+    expect(races[0].examples[0]).toMatchObject({ kind: 'write_write', scope: 'trace' });
   });
 
   it('finds the lost update across the two requests, from either side', async () => {
@@ -137,7 +138,8 @@ describe.each(backends)('analysis through the API (%s)', (_name, storage) => {
       expect(races).toHaveLength(1);
       expect(races[0]).toMatchObject({ scope: 'cross', resource: 'stock:42' });
       expect([...races[0].trace_ids].sort()).toEqual([id(first), id(second)].sort());
-      expect(races[0].race).toMatchObject({ kind: 'lost_update', evidence: 'same_version' });
+      expect(races[0]).toMatchObject({ kind: 'lost_update', evidence: 'same_version', count: 1 });
+      expect(races[0].examples[0]).toMatchObject({ kind: 'lost_update', evidence: 'same_version' });
     }
     const listed = await api('/api/races?scope=cross&resource=stock:42');
     expect(listed.races).toHaveLength(1);

@@ -2,14 +2,16 @@ import { type CriticalPath, computeCriticalPath } from './critical-path.js';
 import { type TraceDiagnostics, traceDiagnostics } from './diagnostics.js';
 import type { Event } from './event.js';
 import type { AnalysisOptions } from './options.js';
-import type { Race } from './race.js';
+import { budgetOf } from './options.js';
+import type { RaceGroup } from './race-groups.js';
 import { buildSpanTree } from './spans.js';
-import { detectTraceRaces } from './trace-races.js';
+import { detectTraceRaceGroups } from './trace-races.js';
 
 /** Everything the collector stores about one trace. */
 export interface TraceAnalysis {
   traceId: string;
-  races: Race[];
+  /** Race groups (DESIGN 9): one per resource, kind and pair of sides. */
+  races: RaceGroup[];
   /** Null when the trace has no span yet (only state events, say). */
   criticalPath: CriticalPath | null;
   diagnostics: TraceDiagnostics;
@@ -31,14 +33,33 @@ export function analyzeTrace(
   options: AnalysisOptions = {},
 ): TraceAnalysis {
   const traceId = events[0]?.trace_id ?? '';
-  const own = events.every((e) => e.trace_id === traceId)
+  const all = events.every((e) => e.trace_id === traceId)
     ? events
     : events.filter((e) => e.trace_id === traceId);
+  // The memory budget: a trace with more events is analysed on its earliest ones.
+  const { maxEvents } = budgetOf(options);
+  const own = all.length > maxEvents ? earliest(all, maxEvents) : all;
   const tree = buildSpanTree(own);
+  const races = detectTraceRaceGroups(own, options);
+  const diagnostics = traceDiagnostics(own, tree, options);
+  if (own.length < all.length) {
+    diagnostics.analysisLimits.push({
+      kind: 'events_cut',
+      events: all.length,
+      explanation: `the trace has ${all.length} events; one analysis takes ${maxEvents}: the latest ${all.length - own.length} were left out`,
+    });
+  }
+  diagnostics.analysisLimits.push(...races.limits);
   return {
     traceId,
-    races: detectTraceRaces(own, options),
+    races: races.groups,
     criticalPath: computeCriticalPath(own, tree),
-    diagnostics: traceDiagnostics(own, tree, options),
+    diagnostics,
   };
+}
+
+function earliest(events: readonly Event[], count: number): Event[] {
+  return [...events]
+    .sort((a, b) => a.ts_us - b.ts_us || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+    .slice(0, count);
 }

@@ -1,5 +1,6 @@
 import { compareIds } from './accesses.js';
 import { type BrokenChain, brokenChains } from './broken-chains.js';
+import type { AnalysisLimit } from './budget.js';
 import { type ClockSkew, clockSkew, skewEntry } from './clock-skew.js';
 import { type ErrorPropagation, errorPropagation } from './error-propagation.js';
 import type { Event } from './event.js';
@@ -30,6 +31,8 @@ export interface DiagnosticsSummary {
  */
 export interface TraceDiagnostics {
   brokenChains: BrokenChain[];
+  /** What the analysis cut or simplified to stay within its budget (DESIGN 9). */
+  analysisLimits: AnalysisLimit[];
   clockSkew: ClockSkew[];
   errors: ErrorPropagation[];
   summary: DiagnosticsSummary;
@@ -57,6 +60,7 @@ export function traceDiagnostics(
   );
   return {
     brokenChains: brokenChains(spans, traceId),
+    analysisLimits: [],
     clockSkew: clockSkew(spans, tolerance),
     errors: errorPropagation(tree, spans, traceId),
     summary: {
@@ -154,6 +158,7 @@ export function mergeDiagnostics(list: readonly TraceDiagnostics[]): TraceDiagno
   summary.slowestServices = sortServiceTimes([...times.values()]);
   return {
     brokenChains: [...broken.values()].sort((a, b) => b.count - a.count),
+    analysisLimits: list.flatMap((d) => d.analysisLimits ?? []),
     clockSkew: [...skew.values()].sort((a, b) => Math.abs(b.offsetMs) - Math.abs(a.offsetMs)),
     errors: [...errors.values()].sort((a, b) => b.count - a.count),
     summary,

@@ -3,6 +3,7 @@
  * the semantics decided here (race definitions, skew tolerance, critical path rules).
  */
 export { analyzeTrace, type TraceAnalysis } from './analyze-trace.js';
+export { type AnalysisLimit, Budget } from './budget.js';
 export {
   type CriticalPath,
   type CriticalPathSection,
@@ -31,8 +32,19 @@ export {
 } from './diagnostics.js';
 export type { Event, EventError, EventKind } from './event.js';
 export { LatencySketch, LatencySketchError, type LatencySketchJSON } from './latency-sketch.js';
-export { type AnalysisOptions, DEFAULT_SKEW_TOLERANCE_MS } from './options.js';
+export {
+  type AnalysisBudget,
+  type AnalysisOptions,
+  DEFAULT_BUDGET,
+  DEFAULT_SKEW_TOLERANCE_MS,
+} from './options.js';
 export type { Race, RaceAccess, RaceEvidence, RaceKind } from './race.js';
+export { type RaceGroup, RaceGroups, type RaceSide, raceAsGroup } from './race-groups.js';
 export { type ServiceMetrics, serviceMetrics } from './service-metrics.js';
 export { buildSpanTree, type Span, type SpanKind, type SpanTree } from './spans.js';
-export { detectRacesBruteForce, detectTraceRaces } from './trace-races.js';
+export {
+  detectRacesBruteForce,
+  detectTraceRaceGroups,
+  detectTraceRaces,
+  type TraceRaceGroups,
+} from './trace-races.js';

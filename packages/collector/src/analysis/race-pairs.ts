@@ -109,7 +109,8 @@ export function groupByResource(accesses: readonly Access[]): Access[][] {
   return out;
 }
 
-function isConcurrent(a: Access, b: Access): boolean {
+/** Neither access happens before the other (FastTrack's epoch test). */
+export function isConcurrent(a: Access, b: Access): boolean {
   return (
     a.epoch > entry(b.event.clock, a.event.component) &&
     b.epoch > entry(a.event.clock, b.event.component)

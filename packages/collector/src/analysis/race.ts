@@ -19,6 +19,8 @@ export interface RaceAccess {
   instance: string;
   component: string;
   spanId: string;
+  /** Method and route template of the server span the access ran in, when known. */
+  route?: string | null;
   tsUs: number;
   clock: Record<string, number>;
   clockDropped?: number;

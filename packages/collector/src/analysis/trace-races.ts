@@ -1,19 +1,24 @@
 import { type Access, compareIds, prepareAccesses } from './accesses.js';
+import { type AnalysisLimit, Budget } from './budget.js';
 import { getOrCreate } from './collections.js';
 import type { Event } from './event.js';
-import { type AnalysisOptions, toleranceUs } from './options.js';
+import { type AnalysisOptions, budgetOf, toleranceUs } from './options.js';
 import {
   distinct,
   type Race,
   type RaceAccess,
+  type RaceKind,
   raceAccess,
   raceId,
   sameValue,
   seen,
   sideNames,
 } from './race.js';
-import { findRacePairs, type RacePair } from './race-pairs.js';
+import { ConflictClasses } from './race-classes.js';
+import { type RaceGroup, RaceGroups, type RaceSide, spanRoutes } from './race-groups.js';
+import { findRacePairs, groupByResource, type RacePair } from './race-pairs.js';
 import { findRacePairsBruteForce } from './race-pairs-brute-force.js';
+import { sweepSites } from './race-sites.js';
 
 /**
  * The races within one trace (DESIGN 4): the mutually latest racing pairs of `findRacePairs`,
@@ -141,7 +146,7 @@ function uncertainSuffix(uncertain: boolean): string {
   return uncertain ? ' (uncertain: a truncated clock may hide an order between them)' : '';
 }
 
-function lostUpdate(four: Access[]): Race {
+export function lostUpdate(four: Access[]): Race {
   const accesses = four.map(raceAccess);
   const [readA, , readB] = accesses as [RaceAccess, RaceAccess, RaceAccess, RaceAccess];
   const resource = four[0]!.resource;
@@ -173,7 +178,7 @@ function lostUpdate(four: Access[]): Race {
   };
 }
 
-function pairRace(x: Access, y: Access): Race {
+export function pairRace(x: Access, y: Access): Race {
   const [first, second] =
     x.event.ts_us < y.event.ts_us || (x.event.ts_us === y.event.ts_us && x.event.id < y.event.id)
       ? [x, y]
@@ -206,4 +211,99 @@ function pairRace(x: Access, y: Access): Race {
     traceIds: distinct(accesses, (r) => r.traceId),
     explanation: explanation + uncertainSuffix(uncertain),
   };
+}
+
+/** What {@link detectTraceRaceGroups} found, and what it cut to stay within budget. */
+export interface TraceRaceGroups {
+  groups: RaceGroup[];
+  limits: AnalysisLimit[];
+}
+
+/**
+ * The races within one trace, as groups (DESIGN 9): per resource, race kind and pair of sides
+ * (service and route), a count, first/last time and up to three examples with full evidence.
+ *
+ * A resource accessed by few contexts (`budget.exactMaxContexts`) gets the exact detector
+ * ({@link detectTraceRaces}: every mutually latest racing pair, lost updates folded), its
+ * pairs counted into groups. A resource with more gets the bounded site sweep
+ * ({@link sweepSites}), which never enumerates pairs: same groups, counts of racing accesses,
+ * and an `analysisLimits` entry saying so. Race detection stops at `budget.timeMs`; the
+ * resources left are named in a `time_budget` limit.
+ *
+ * @example
+ * const { groups } = detectTraceRaceGroups(events);
+ * groups[0]; // { kind: 'lost_update', resource: 'stock:42', count: 1, examples: [...] }
+ */
+export function detectTraceRaceGroups(
+  events: readonly Event[],
+  options: AnalysisOptions = {},
+): TraceRaceGroups {
+  const budgetOptions = budgetOf(options);
+  const budget = new Budget(budgetOptions.timeMs);
+  const tolerance = toleranceUs(options);
+  const routes = spanRoutes(events);
+  const groups = new RaceGroups('trace', routes, events[0]?.trace_id ?? '');
+  const limits: AnalysisLimit[] = [];
+  const classes = new ConflictClasses();
+  const sideOf = (a: Access): RaceSide => ({
+    service: a.event.service,
+    route: routes.get(a.event.span_id) ?? null,
+  });
+  const accept = (g: Access, f: Access) =>
+    !(g.uncertain || f.uncertain) || Math.abs(g.event.ts_us - f.event.ts_us) <= tolerance;
+  const skipped: string[] = [];
+  for (const group of groupByResource(prepareAccesses(events))) {
+    const resource = group[0]!.resource;
+    if (budget.exhausted()) {
+      skipped.push(resource);
+      continue;
+    }
+    const contexts = new Set(group.map((a) => a.ctx)).size;
+    if (
+      contexts <= budgetOptions.exactMaxContexts &&
+      group.length <= budgetOptions.exactMaxAccesses
+    ) {
+      for (const race of racesFromPairs(findRacePairs(group), group, options)) groups.add(race);
+      continue;
+    }
+    limits.push({
+      kind: 'bounded_detector',
+      resources: [resource],
+      contexts,
+      accesses: group.length,
+      explanation: `${resource} was accessed ${group.length} times by ${contexts} contexts (the exact detector takes ${budgetOptions.exactMaxContexts}): its races are grouped by the bounded detector, which counts racing accesses instead of every racing pair`,
+    });
+    const complete = sweepSites(
+      group,
+      classes,
+      sideOf,
+      accept,
+      budget,
+      ({ g, f, basis }, fSide, gSide) => {
+        const kind: RaceKind =
+          g.write && f.write ? (basis ? 'lost_update' : 'write_write') : 'read_write';
+        const tsUs: [number, number] = [
+          Math.min(g.event.ts_us, basis?.[0].event.ts_us ?? g.event.ts_us),
+          Math.max(g.event.ts_us, f.event.ts_us),
+        ];
+        groups.addInstance(kind, resource, gSide, fSide, tsUs, false, () => {
+          if (!basis) return pairRace(g, f);
+          const [rg, rf] = basis;
+          const gFirst =
+            rg.event.ts_us < rf.event.ts_us ||
+            (rg.event.ts_us === rf.event.ts_us && rg.event.id < rf.event.id);
+          return lostUpdate(gFirst ? [rg, g, rf, f] : [rf, f, rg, g]);
+        });
+      },
+    );
+    if (!complete) skipped.push(resource);
+  }
+  if (skipped.length > 0) {
+    limits.push({
+      kind: 'time_budget',
+      resources: skipped.slice(0, 20),
+      explanation: `race detection stopped at its ${budgetOptions.timeMs} ms budget: ${skipped.length} resource${skipped.length === 1 ? ' was' : 's were'} not (fully) checked${skipped.length > 20 ? ' (the first 20 are listed)' : ''}`,
+    });
+  }
+  return { groups: groups.list(), limits };
 }

@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { RaceGroup } from '../analysis/race-groups.js';
 import { HttpError } from '../errors.js';
 import type { AnalysisScheduler } from '../scheduler/analysis-scheduler.js';
 import type { AnalysisEngine } from '../scheduler/engine.js';
@@ -34,16 +35,34 @@ function query(request: FastifyRequest): Query {
   return request.query as Query;
 }
 
+/**
+ * A race group as the API answers it (OpenAPI `Race`). Rows written by a substitute engine
+ * that are not groups still answer with the columns storage keeps.
+ */
 function raceJson(r: RaceRecord) {
+  const g = (r.race ?? {}) as Partial<RaceGroup>;
+  const lastTsUs = typeof g.lastTsUs === 'number' ? g.lastTsUs : r.tsUs;
   return {
     id: r.id,
     scope: r.scope,
-    trace_ids: r.traceB ? [r.traceA, r.traceB] : [r.traceA],
+    kind: g.kind ?? null,
     resource: r.resource,
+    sides: g.sides ?? [
+      { service: r.serviceA, route: null },
+      { service: r.serviceB, route: null },
+    ],
     services: [...new Set([r.serviceA, r.serviceB])],
+    trace_ids: r.traceB ? [r.traceA, r.traceB] : [r.traceA],
+    count: typeof g.count === 'number' ? g.count : 1,
+    count_exact: g.countExact ?? true,
+    confidence: g.confidence ?? 'certain',
+    evidence: g.evidence ?? 'clock',
     ts_us: r.tsUs,
     time: isoMicros(r.tsUs),
-    race: r.race,
+    last_ts_us: lastTsUs,
+    last_time: isoMicros(lastTsUs),
+    explanation: g.explanation ?? '',
+    examples: Array.isArray(g.examples) ? g.examples : [r.race],
   };
 }
 

@@ -2,6 +2,7 @@ import {
   analyzeTrace,
   buildDependencyGraph,
   detectCrossTraceRaces,
+  raceAsGroup,
   serviceMetrics,
 } from '../analysis/index.js';
 import type { AnalysisEngine } from './engine.js';
@@ -9,7 +10,9 @@ import type { AnalysisEngine } from './engine.js';
 /** The collector's own analysis module (src/analysis) behind the scheduler's interface. */
 export const defaultEngine: AnalysisEngine = {
   analyzeTrace: (events, options) => analyzeTrace(events, options),
-  detectCrossTraceRaces: (accesses, options) => detectCrossTraceRaces(accesses, options),
+  // Each cross-trace lost update names its two requests: a group of its own.
+  detectCrossTraceRaces: (accesses, options) =>
+    detectCrossTraceRaces(accesses, options).map(raceAsGroup),
   buildDependencyGraph: (events) => buildDependencyGraph(events),
   serviceMetrics: (events, options) => serviceMetrics(events, options),
 };

@@ -41,6 +41,36 @@ function eventRefs(
   return out;
 }
 
+interface GroupFields {
+  id: string;
+  resource: string;
+  sides: [{ service: string }, { service: string }];
+  firstTsUs: number;
+  lastTsUs: number;
+  traceIds: string[];
+}
+
+/** The fields of a race group (the analysis module's `RaceGroup`), or null for another shape. */
+function groupFields(o: Record<string, unknown>): GroupFields | null {
+  const sides = o.sides as Array<{ service?: unknown }> | undefined;
+  const traceIds = o.traceIds as unknown[] | undefined;
+  if (
+    typeof o.id === 'string' &&
+    typeof o.resource === 'string' &&
+    Array.isArray(sides) &&
+    sides.length === 2 &&
+    sides.every((side) => typeof side?.service === 'string') &&
+    typeof o.firstTsUs === 'number' &&
+    typeof o.lastTsUs === 'number' &&
+    Array.isArray(traceIds) &&
+    traceIds.length > 0 &&
+    traceIds.every((t) => typeof t === 'string')
+  ) {
+    return o as unknown as GroupFields;
+  }
+  return null;
+}
+
 /** A race's storage row, and the timestamp of the latest event involved. */
 export type DetectedRace = RaceRecord & { lastTsUs: number };
 
@@ -56,6 +86,22 @@ export function raceRecord(
   traceId?: string,
 ): DetectedRace | null {
   const o = (race ?? {}) as Record<string, unknown>;
+  const group = groupFields(o);
+  if (group) {
+    const traces = [...group.traceIds].sort();
+    return {
+      id: group.id,
+      scope,
+      traceA: scope === 'trace' ? (traceId ?? traces[0]!) : traces[0]!,
+      traceB: scope === 'cross' ? (traces[1] ?? null) : null,
+      resource: group.resource,
+      serviceA: group.sides[0].service,
+      serviceB: group.sides[1].service,
+      tsUs: group.firstTsUs,
+      lastTsUs: group.lastTsUs,
+      race,
+    };
+  }
   const refs = [...eventRefs(race).values()].sort(
     (x, y) => x.tsUs - y.tsUs || (x.id < y.id ? -1 : 1),
   );

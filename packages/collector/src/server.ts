@@ -16,6 +16,7 @@ import { defaultEngine } from './scheduler/default-engine.js';
 import type { AnalysisEngine } from './scheduler/engine.js';
 import { openStorage } from './storage/index.js';
 import type { Storage } from './storage/types.js';
+import { webUi } from './web-ui.js';
 
 /** Options of {@link startCollector}; every one has a default. */
 export interface CollectorOptions {
@@ -164,12 +165,15 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
       message: `the collector could not complete the request (${err.message}); retry later`,
     });
   });
-  app.setNotFoundHandler((request, reply) =>
-    reply.code(404).send({
+  const ui = webUi();
+  app.setNotFoundHandler(async (request, reply) => {
+    // The web UI answers the GETs the API does not (its files, and its deep links).
+    if (await ui.serve(request, reply)) return reply;
+    return reply.code(404).send({
       error: 'not_found',
       message: `no route ${request.method} ${request.url.split('?')[0]}: see /api/openapi.json`,
-    }),
-  );
+    });
+  });
 
   try {
     await registerRoutes();

@@ -33,7 +33,7 @@ async function openThreaded() {
 describe('SQLite storage, writer thread', () => {
   storageSuite(openThreaded);
 
-  it('reports a writer thread that died: writes fail (so SDKs retry) and ping fails', async () => {
+  it('restarts a writer thread that died; meanwhile writes and ping fail (so SDKs retry)', async () => {
     const storage = await openThreaded();
     await storage.insertEvents(makeTrace());
     // Simulates a crash of the thread (the storage holds it privately).
@@ -43,6 +43,18 @@ describe('SQLite storage, writer thread', () => {
     await writer.worker.terminate();
     await expect(storage.insertEvents(makeTrace())).rejects.toThrow(/writer thread exited/);
     await expect(storage.ping()).rejects.toThrow(/writer thread exited/);
+    expect(storage.writerHealth()).toMatchObject({
+      state: 'restarting',
+      lastFailure: expect.stringMatching(/exited/),
+    });
+    const deadline = Date.now() + 5000;
+    while (storage.writerHealth().state !== 'ok' && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(storage.writerHealth()).toMatchObject({ state: 'ok', restarts: 1 });
+    const trace = makeTrace();
+    expect((await storage.insertEvents(trace)).accepted).toBe(trace.length);
+    await storage.ping();
     await storage.close();
   });
 });

@@ -1,7 +1,7 @@
 import { type Access, compareIds, prepareAccesses } from './accesses.js';
 import { getOrCreate } from './collections.js';
 import type { Event } from './event.js';
-import { type AnalysisOptions, toleranceUs } from './options.js';
+import { type AnalysisOptions, budgetOf, toleranceUs } from './options.js';
 import {
   distinct,
   type Race,
@@ -66,6 +66,9 @@ export function detectCrossTraceRaces(
   options: AnalysisOptions = {},
 ): Race[] {
   const tolerance = toleranceUs(options);
+  // k requests read-modify-writing one resource at once are k(k-1)/2 lost updates: found up
+  // to the budget, then the sweep stops (the ranking below is over those found).
+  const { maxCrossTraceRaces } = budgetOf(options);
   const windowsByResource = new Map<string, Window[]>();
   for (const window of readModifyWriteWindows(prepareAccesses(events))) {
     getOrCreate(windowsByResource, window.read.resource, () => []).push(window);
@@ -84,6 +87,7 @@ export function detectCrossTraceRaces(
       for (const a of active) if (a.endUs > w.startUs - tolerance) active[kept++] = a;
       active.length = kept;
       for (const a of active) {
+        if (ranked.length >= maxCrossTraceRaces) break;
         const found = lostUpdate(a, w, tolerance);
         if (found) ranked.push(found);
       }

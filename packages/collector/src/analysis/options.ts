@@ -39,6 +39,8 @@ export interface AnalysisBudget {
    */
   exactMaxContexts?: number;
   exactMaxAccesses?: number;
+  /** Most cross-trace lost updates one pass over a resource's window reports (default 1000). */
+  maxCrossTraceRaces?: number;
 }
 
 export const DEFAULT_BUDGET: Required<AnalysisBudget> = {
@@ -46,6 +48,7 @@ export const DEFAULT_BUDGET: Required<AnalysisBudget> = {
   maxEvents: 200_000,
   exactMaxContexts: 64,
   exactMaxAccesses: 20_000,
+  maxCrossTraceRaces: 1000,
 };
 
 /** The budget of `options`, defaults filled in. */

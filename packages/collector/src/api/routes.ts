@@ -84,12 +84,22 @@ export async function queryRoutes(app: FastifyInstance, options: QueryRouteOptio
   }
 
   app.get('/healthz', async (_request, reply) => {
+    const writer = storage.writerHealth?.() ?? null;
+    if (writer?.state === 'restarting') {
+      return reply.code(503).send({
+        error: 'storage_restarting',
+        message: `the ${storage.kind} writer stopped (${writer.lastFailure}) and is being started again: ingestion answers 503 meanwhile and SDKs retry`,
+        status: 'restarting',
+        storage: { kind: storage.kind, location: storage.location, reachable: false, writer },
+        analysis: scheduler.status(),
+      });
+    }
     try {
       await storage.ping();
       const counts = await storage.stats();
       return {
         status: 'ok',
-        storage: { kind: storage.kind, location: storage.location, reachable: true },
+        storage: { kind: storage.kind, location: storage.location, reachable: true, writer },
         counts,
         analysis: scheduler.status(),
         memory_mib: {

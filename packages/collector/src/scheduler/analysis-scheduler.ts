@@ -213,10 +213,19 @@ export class AnalysisScheduler {
    */
   async runNow(): Promise<AnalysisStatus> {
     while (this.current) await this.current;
+    // Storage knows every trace whose stored version is ahead of its analysis: those this
+    // collector saw, those a previous run left, and (PostgreSQL) those other collectors stored.
+    await this.loadPending();
     await this.run(true);
-    // Storage held more unanalysed traces than one pass takes (bounded: ingestion never stops).
-    for (let i = 0; i < 100 && this.dirtyTraces.size > 0 && !this.stopped; i++)
+    // More than one pass takes, or events that arrived meanwhile (bounded: ingestion never
+    // stops, so neither would an unbounded loop).
+    for (let i = 0; i < 100 && !this.stopped; i++) {
+      if (this.dirtyTraces.size === 0 && !this.morePending) {
+        await this.loadPending();
+        if (this.dirtyTraces.size === 0) break;
+      }
       await this.run(true);
+    }
     return this.status();
   }
 
@@ -261,6 +270,9 @@ export class AnalysisScheduler {
   private async analyzeChunk(chunk: Array<[string, DirtyTrace]>): Promise<void> {
     const { storage, engine } = this.options;
     const items: AnalysisItem[] = [];
+    // The dirty entries are updated in place by onStored: their generations are read now, so
+    // that events stored while this chunk is analysed keep their trace dirty.
+    const generations = chunk.map(([traceId, dirty]) => [traceId, dirty.generation] as const);
     try {
       const summaries = await storage.getTraces(chunk.map(([traceId]) => traceId));
       const byId = new Map(summaries.map((s) => [s.traceId, s]));
@@ -305,6 +317,27 @@ export class AnalysisScheduler {
         } catch (error) {
           this.failures++;
           this.options.onError?.(error, `analysis of trace ${summary.traceId}`);
+          // Recorded as analysed (with the failure as its diagnostic), so that a trace the
+          // analysis cannot handle is not tried again at every start.
+          items.push({
+            record: {
+              traceId: summary.traceId,
+              version: summary.version,
+              analyzedAtMs: Date.now(),
+              races: [],
+              criticalPath: null,
+              diagnostics: {
+                analysisLimits: [
+                  {
+                    kind: 'analysis_failed',
+                    explanation: `the analysis of this trace failed: ${(error as Error)?.message ?? String(error)}`,
+                  },
+                ],
+              },
+              diagnosticCount: 1,
+            },
+            races: [],
+          });
         }
       }
       await storage.saveTraceAnalyses(items);
@@ -314,8 +347,9 @@ export class AnalysisScheduler {
       this.options.onError?.(error, `analysis of ${chunk.length} traces`);
     }
     // A failed trace is not retried in a loop; its next event makes it dirty again.
-    for (const [traceId, dirty] of chunk) {
-      if (this.dirtyTraces.get(traceId)?.generation === dirty.generation) {
+    for (const [traceId, generation] of generations) {
+      const dirty = this.dirtyTraces.get(traceId);
+      if (dirty?.generation === generation) {
         this.dirtyTraces.delete(traceId);
         this.cachedEvents -= dirty.events?.length ?? 0;
       }

@@ -115,21 +115,45 @@ export function writerScript(): URL | null {
   return url.protocol === 'file:' && existsSync(fileURLToPath(url)) ? url : null;
 }
 
-/** Writes in a worker thread that owns the writing connection. */
+/** What the writer is doing, for /healthz. */
+export interface WriterHealth {
+  state: 'ok' | 'restarting' | 'closed';
+  restarts: number;
+  lastFailure: string | null;
+}
+
+/**
+ * Writes in a worker thread that owns the writing connection. A thread that dies (out of
+ * memory, a native crash) is started again, with a growing pause between attempts; meanwhile
+ * writes fail (ingestion answers 503, SDKs retry) and {@link health} says so.
+ */
 export class ThreadWriter implements WriterPort {
-  private readonly worker: Worker;
+  private worker!: Worker;
   private readonly pending = new Map<
     number,
     { resolve: (v: unknown) => void; reject: (e: Error) => void }
   >();
   private nextId = 1;
   failure: Error | null = null;
-  private readonly ready: Promise<unknown>;
+  private restarts = 0;
+  private lastFailure: string | null = null;
+  private pauseMs = 50;
+  private closing = false;
+  private restartTimer: NodeJS.Timeout | null = null;
+  private ready: Promise<unknown>;
 
-  constructor(script: URL, path: string) {
-    this.worker = new Worker(script, { workerData: { path } });
-    this.ready = new Promise((resolve, reject) => this.pending.set(0, { resolve, reject }));
-    this.worker.on('message', (reply: Reply) => {
+  constructor(
+    private readonly script: URL,
+    private readonly path: string,
+  ) {
+    this.ready = this.spawn();
+  }
+
+  private spawn(): Promise<unknown> {
+    const worker = new Worker(this.script, { workerData: { path: this.path } });
+    this.worker = worker;
+    const ready = new Promise((resolve, reject) => this.pending.set(0, { resolve, reject }));
+    worker.on('message', (reply: Reply) => {
       const waiter = this.pending.get(reply.id);
       this.pending.delete(reply.id);
       if (!waiter) return;
@@ -137,19 +161,52 @@ export class ThreadWriter implements WriterPort {
       else waiter.reject(new Error(`SQLite writer: ${reply.message}`));
     });
     const fail = (error: Error) => {
+      if (this.worker !== worker) return;
       this.failure = error;
+      this.lastFailure = error.message;
       for (const waiter of this.pending.values()) waiter.reject(error);
       this.pending.clear();
     };
-    this.worker.on('error', (error) =>
-      fail(new Error(`SQLite writer thread failed: ${error.message}`)),
+    worker.on('error', (error) => fail(new Error(`SQLite writer thread failed: ${error.message}`)));
+    worker.on('exit', (code) => {
+      fail(new Error(`SQLite writer thread exited (${code})`));
+      if (this.worker === worker && !this.closing) this.scheduleRestart();
+    });
+    ready.then(
+      () => {
+        if (this.worker === worker) {
+          this.failure = null;
+          this.pauseMs = 50;
+        }
+      },
+      () => {},
     );
-    this.worker.on('exit', (code) => fail(new Error(`SQLite writer thread exited (${code})`)));
+    return ready;
+  }
+
+  private scheduleRestart(): void {
+    if (this.restartTimer) return;
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = null;
+      if (this.closing) return;
+      this.restarts++;
+      this.ready = this.spawn();
+    }, this.pauseMs);
+    this.restartTimer.unref();
+    this.pauseMs = Math.min(this.pauseMs * 2, 5000);
   }
 
   /** Resolves once the thread has opened the database. */
   start(): Promise<unknown> {
     return this.ready;
+  }
+
+  health(): WriterHealth {
+    return {
+      state: this.closing ? 'closed' : this.failure ? 'restarting' : 'ok',
+      restarts: this.restarts,
+      lastFailure: this.lastFailure,
+    };
   }
 
   private call<T>(request: WithoutId<WriterRequest>): Promise<T> {
@@ -178,7 +235,12 @@ export class ThreadWriter implements WriterPort {
   }
 
   async close(): Promise<void> {
-    if (this.failure) return;
+    this.closing = true;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    if (this.failure) {
+      await this.worker.terminate();
+      return;
+    }
     const exited = new Promise((resolve) => this.worker.once('exit', resolve));
     await this.call({ op: 'close' });
     await exited;

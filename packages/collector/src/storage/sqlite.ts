@@ -18,7 +18,13 @@ import {
   TRACE_COLUMNS,
 } from './sqlite-schema.js';
 import { SqliteWriter } from './sqlite-writer.js';
-import { InlineWriter, ThreadWriter, type WriterPort, writerScript } from './sqlite-writer-port.js';
+import {
+  InlineWriter,
+  ThreadWriter,
+  type WriterHealth,
+  type WriterPort,
+  writerScript,
+} from './sqlite-writer-port.js';
 import { toEventRow } from './trace-delta.js';
 import type {
   AnalysisItem,
@@ -121,6 +127,12 @@ export class SqliteStorage implements Storage {
     // Batches already queued are committed before the file is closed.
     await this.writer?.close();
     if (this.db.open) this.db.close();
+  }
+
+  /** What the writer is doing: `restarting` after its thread died, until the new one is up. */
+  writerHealth(): WriterHealth {
+    if (this.writer instanceof ThreadWriter) return this.writer.health();
+    return { state: this.closed ? 'closed' : 'ok', restarts: 0, lastFailure: null };
   }
 
   async ping(): Promise<void> {

@@ -134,6 +134,15 @@ export interface Storage {
   close(): Promise<void>;
   /** Throws when the store cannot be reached. */
   ping(): Promise<void>;
+  /**
+   * What the component that writes is doing, when the backend has one of its own (SQLite's
+   * writer thread): `restarting` after it died, until its replacement is up.
+   */
+  writerHealth?(): {
+    state: 'ok' | 'restarting' | 'closed';
+    restarts: number;
+    lastFailure: string | null;
+  };
   stats(): Promise<StorageStats>;
 
   /**

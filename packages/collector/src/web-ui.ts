@@ -1,0 +1,112 @@
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { extname, join, posix } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+
+// The web UI's static files (built by `vite build` into dist/ui) served at `/`. Every GET the
+// API does not answer and that names no file falls back to index.html, so a deep link such as
+// /traces/<id>?event=... opens the right view. Nothing here touches stored data: the files are
+// served without an API key; the UI sends the key on its own /api calls.
+
+const CONTENT_TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.json': 'application/json; charset=utf-8',
+  '.map': 'application/json; charset=utf-8',
+  '.txt': 'text/plain; charset=utf-8',
+};
+
+// The UI loads nothing from the network: the browser is told so too.
+const CONTENT_SECURITY_POLICY = [
+  "default-src 'self'",
+  "img-src 'self' data:",
+  "style-src 'self' 'unsafe-inline'",
+  "connect-src 'self'",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+/** Paths that belong to the API: a miss there is a JSON 404, never the UI's page. */
+function isApiPath(path: string): boolean {
+  return path.startsWith('/api/') || path === '/api' || path.startsWith('/v1/') || path === '/healthz';
+}
+
+/** Where the built UI is: beside the bundle (dist/ui), or dist/ui seen from src/ in tests. */
+function defaultUiDir(): string | null {
+  const candidates = [new URL('./ui/', import.meta.url), new URL('../dist/ui/', import.meta.url)];
+  for (const candidate of candidates) {
+    const dir = fileURLToPath(candidate);
+    if (existsSync(join(dir, 'index.html'))) return dir;
+  }
+  return null;
+}
+
+interface StaticFile {
+  body: Buffer;
+  type: string;
+}
+
+/** Serves the web UI's files from `dir` (default: the package's built dist/ui). */
+export function webUi(dir: string | null = defaultUiDir()) {
+  const cache = new Map<string, StaticFile | null>();
+
+  async function load(relative: string): Promise<StaticFile | null> {
+    if (dir === null) return null;
+    if (cache.has(relative)) return cache.get(relative) ?? null;
+    const type = CONTENT_TYPES[extname(relative)] ?? 'application/octet-stream';
+    let file: StaticFile | null = null;
+    try {
+      file = { body: await readFile(join(dir, relative)), type };
+    } catch {
+      // Not a file of the UI: the caller falls back to index.html or a 404.
+    }
+    cache.set(relative, file);
+    return file;
+  }
+
+  /**
+   * Answers the request with a file of the UI, or index.html for a deep link. Resolves false
+   * when the request is not the UI's (an API path, another method, a missing asset).
+   */
+  async function serve(request: FastifyRequest, reply: FastifyReply): Promise<boolean> {
+    if (request.method !== 'GET' && request.method !== 'HEAD') return false;
+    let path: string;
+    try {
+      path = decodeURIComponent((request.url.split('?')[0] ?? '/').split('#')[0] ?? '/');
+    } catch {
+      return false;
+    }
+    if (isApiPath(path) || path.includes('\0')) return false;
+    // normalize() resolves `..` against the root, so no path leaves the UI's folder.
+    const relative = posix.normalize(`/${path}`).slice(1);
+    const asset = relative === '' ? null : await load(relative);
+    // A deep link names no file and has no extension; a missing script or image is a 404.
+    const file =
+      asset ?? (relative === '' || extname(relative) === '' ? await load('index.html') : null);
+    if (file === null) {
+      if (dir !== null || relative !== '') return false;
+      reply
+        .code(503)
+        .type('text/plain; charset=utf-8')
+        .send('The web UI is not built: run `pnpm build` in packages/collector.\n');
+      return true;
+    }
+    const immutable = asset !== null && relative.startsWith('assets/');
+    reply
+      .code(200)
+      .type(file.type)
+      .header('cache-control', immutable ? 'public, max-age=31536000, immutable' : 'no-cache')
+      .header('x-content-type-options', 'nosniff')
+      .header('content-security-policy', CONTENT_SECURITY_POLICY)
+      .send(file.body);
+    return true;
+  }
+
+  return { dir, serve };
+}

@@ -1,6 +1,6 @@
 module github.com/raceway-dev/raceway/sdks/go
 
-go 1.22
+go 1.23
 
 require github.com/santhosh-tekuri/jsonschema/v6 v6.0.3
 

@@ -34,6 +34,7 @@ type incoming struct {
 	traceID      string // "" starts a new trace
 	parentSpanID string // "" when there is none
 	parent       *traceparent
+	traceFlags   string // the flags to propagate, "" when no traceparent of the trace was kept
 	clock        vclock // nil when none was taken
 	clockDropped uint64
 	tracestate   string // "" when none is passed on
@@ -99,6 +100,7 @@ func extract(h http.Header) incoming {
 	if sameTrace {
 		in.parentSpanID = parent.parentID
 		in.parent = &parent
+		in.traceFlags = knownFlags(parent.flags)
 	}
 
 	if vc, present, conflict := singleValue(vcCopies); conflict {
@@ -157,4 +159,27 @@ func readTraceparentHeader(copies []string, reasons *reasonSet) (traceparent, bo
 		reasons.add(reasonTraceparentInvalid)
 	}
 	return tp, ok
+}
+
+// Trace flags Raceway knows (W3C Trace Context level 2): sampled and random. Unknown bits are
+// zeroed, the known ones propagated as received (spec 2.2).
+const (
+	flagSampled = 0x01
+	flagRandom  = 0x02
+)
+
+// knownFlags keeps the known bits of two lowercase hex digits of trace flags.
+func knownFlags(flags string) string {
+	return formatFlags(hexNibble(flags[1]) & (flagSampled | flagRandom))
+}
+
+func formatFlags(bits byte) string {
+	return "0" + string("0123"[bits&3])
+}
+
+func hexNibble(c byte) byte {
+	if c >= 'a' {
+		return c - 'a' + 10
+	}
+	return c - '0'
 }

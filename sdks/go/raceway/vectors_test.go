@@ -138,6 +138,7 @@ func runExtractCase(t *testing.T, c vectorCase) {
 	assertSameJSON(t, c, map[string]any{
 		"traceId":      nullable(in.traceID),
 		"parentSpanId": nullable(in.parentSpanID),
+		"traceFlags":   nullable(in.traceFlags),
 		"clock":        clockJSON(in.clock),
 		"clockDropped": in.clockDropped,
 		"tracestate":   nullable(in.tracestate),

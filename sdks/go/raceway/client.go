@@ -1,0 +1,196 @@
+// Package raceway records how the work of a Go service relates to the other services of a
+// trace, with vector clocks, so that the Raceway collector can rebuild one causal picture per
+// request: call graph, critical path, and races on shared state between services.
+//
+// A client (New) owns the configuration and the background transport to the collector.
+// Middleware traces incoming requests, Client.Transport outgoing ones; the request's execution
+// context travels in its context.Context, and TrackStateRead, TrackStateWrite, WithLock,
+// RecordError and RecordEvent record into it. Goroutines the application starts with the
+// request's ctx share its execution context (safely); Fork and Go give a goroutine its own.
+package raceway
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+)
+
+// Client records events and sends them to the collector in the background. Make one per
+// process with New and call Shutdown before exit. A nil or disabled client does nothing: its
+// middleware and transport pass requests through unchanged.
+type Client struct {
+	cfg         config
+	servicePart string
+	exporter    *exporter // nil when disabled
+}
+
+// New makes a client from options and the environment (RACEWAY_SERVICE_NAME, RACEWAY_URL,
+// RACEWAY_API_KEY, RACEWAY_DISABLED, RACEWAY_SAMPLE_RATE, RACEWAY_DEBUG, RACEWAY_PROPAGATE_TO,
+// RACEWAY_INSTANCE). It returns a *ConfigError for an option it refuses, so that a
+// misconfiguration shows at startup, and starts the transport goroutine unless disabled.
+func New(opts ...Option) (*Client, error) {
+	cfg, err := resolveConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	c := &Client{cfg: cfg, servicePart: sanitizeServiceName(cfg.serviceName)}
+	if !cfg.disabled {
+		c.exporter = newExporter(cfg)
+	}
+	return c, nil
+}
+
+// Disabled reports whether the client records nothing (WithDisabled, RACEWAY_DISABLED, nil).
+func (c *Client) Disabled() bool { return c == nil || c.exporter == nil }
+
+// ServiceName is the configured service name.
+func (c *Client) ServiceName() string {
+	if c == nil {
+		return ""
+	}
+	return c.cfg.serviceName
+}
+
+// Shutdown flushes what is queued and stops the transport. Events still queued when ctx ends
+// are dropped and counted; Shutdown then returns ctx.Err(). Events recorded after Shutdown are
+// dropped and counted. Safe to call more than once.
+func (c *Client) Shutdown(ctx context.Context) error {
+	if c.Disabled() {
+		return nil
+	}
+	return c.exporter.shutdown(ctx)
+}
+
+// Flush sends what is queued now and waits until it is delivered, dropped, or ctx ends.
+func (c *Client) Flush(ctx context.Context) error {
+	if c.Disabled() {
+		return nil
+	}
+	return c.exporter.flush(ctx)
+}
+
+// Stats are the transport's counters since New.
+type Stats struct {
+	Queued      int    // events held now, in flight included
+	Sent        uint64 // events the collector acknowledged (new or duplicates)
+	Dropped     uint64 // events lost: queue full, refused by the collector, retries exhausted, shutdown
+	Rejected    uint64 // events the collector refused one by one (422); included in Dropped
+	Retries     uint64 // batch retries
+	BatchesSent uint64 // batches acknowledged
+	LastError   string // the last problem, "" when none
+}
+
+// Stats returns the transport's counters.
+func (c *Client) Stats() Stats {
+	if c.Disabled() {
+		return Stats{}
+	}
+	return c.exporter.stats()
+}
+
+func (c *Client) emit(e *event) {
+	if c.exporter != nil {
+		c.exporter.enqueue(e)
+	}
+}
+
+// startServer starts the execution context of one incoming request (spec 3.2): it joins the
+// incoming trace or roots a new one, takes the incoming clock, and follows the caller's
+// sampling decision when there is one.
+func (c *Client) startServer(in incoming) *execContext {
+	x := &execContext{
+		client:       c,
+		traceID:      in.traceID,
+		spanID:       newSpanID(),
+		parentSpanID: in.parentSpanID,
+		component:    newComponent(c.servicePart),
+		tracestate:   in.tracestate,
+		clock:        vclock{},
+		clockDropped: in.clockDropped,
+	}
+	if x.traceID == "" {
+		x.traceID = newTraceID()
+	}
+	if in.clock != nil {
+		x.clock = in.clock
+	}
+	x.sampled, x.flags = c.samplingDecision(in, x.traceID)
+	return x
+}
+
+// samplingDecision is parent-based head sampling (DESIGN 8): a valid traceparent of the joined
+// trace carries the decision in its sampled flag, which is never overridden downstream;
+// otherwise the decision is a pure function of the trace id.
+func (c *Client) samplingDecision(in incoming, traceID string) (bool, string) {
+	if in.parent != nil {
+		flags := in.parent.flags
+		sampled := hexNibble(flags[1])&1 == 1
+		return sampled, flags
+	}
+	if sampledByTraceID(traceID, c.cfg.sampleRate) {
+		return true, "01"
+	}
+	return false, "00"
+}
+
+// shouldPropagate applies the allow-list to an outgoing URL.
+func (c *Client) shouldPropagate(u *url.URL) bool {
+	return u != nil && c.cfg.propagate(u)
+}
+
+// GetTraceHeaders returns the headers of an outgoing call made by hand, for an HTTP client
+// that Client.Transport does not wrap, keyed by the names the contract emits:
+//
+//	headers := client.GetTraceHeaders(ctx)
+//	req.Header.Set("X-Raceway-Trace-Id", headers["X-Raceway-Trace-Id"])
+//	req.Header.Set("X-Raceway-VC", headers["X-Raceway-VC"])
+//	req.Header.Set("traceparent", headers["traceparent"])
+//
+// Each call is one client call of its own: a new span id and a request_sent event, whose clock
+// step is the one sent. The map is empty when ctx carries no Raceway context. Pass the
+// response's headers to MergeResponseHeaders afterwards.
+func (c *Client) GetTraceHeaders(ctx context.Context) map[string]string {
+	headers := map[string]string{}
+	x := execFrom(ctx)
+	if x == nil || c.Disabled() {
+		return headers
+	}
+	h := http.Header{}
+	call := x.startCall("GET", nil)
+	inject(call.outgoing(), h)
+	for name, values := range h {
+		headers[name] = values[0]
+	}
+	return headers
+}
+
+// MergeResponseHeaders takes the callee's clock from a response to a call made with
+// GetTraceHeaders (spec 2.6), so that what ctx records next is ordered after what the callee
+// did. Headers of another trace and invalid clocks are ignored.
+func (c *Client) MergeResponseHeaders(ctx context.Context, h http.Header) {
+	if x := execFrom(ctx); x != nil && !c.Disabled() {
+		x.mergeResponse(h)
+	}
+}
+
+// mergeResponse merges a valid X-Raceway-VC of a response of the same trace; it reports
+// whether it did.
+func (x *execContext) mergeResponse(h http.Header) bool {
+	id, present, conflict := singleValue(headerCopies(headerValues(h, HeaderTraceID), true))
+	if !present || conflict {
+		return false
+	}
+	if traceID, ok := normalizeTraceID(id); !ok || traceID != x.traceID {
+		return false
+	}
+	vc, present, conflict := singleValue(headerCopies(headerValues(h, HeaderVC), false))
+	if !present || conflict {
+		return false
+	}
+	d := decodeClock(vc)
+	if d.reason != "" {
+		return false
+	}
+	x.merge(d.clock, d.dropped)
+	return true
+}

@@ -1,0 +1,102 @@
+package raceway
+
+import (
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+)
+
+// clientCall is one outgoing call: a span of its own, child of the context's span, whose id is
+// the one sent in traceparent (spec 4). request_sent is recorded when it starts;
+// response_received once, when it ends.
+type clientCall struct {
+	x       *execContext
+	spanID  string
+	clock   encodedClock // after the request_sent step: the clock sent
+	method  string
+	url     string
+	host    string
+	started time.Time
+
+	once sync.Once
+}
+
+// unknownTarget stands for the target of a call made by hand (GetTraceHeaders), whose URL the
+// SDK does not see.
+const unknownTarget = "unknown"
+
+// startCall records request_sent (the call's clock step, spec 2.5) and returns the call.
+func (x *execContext) startCall(method string, u *url.URL) *clientCall {
+	call := &clientCall{x: x, spanID: newSpanID(), method: eventMethod(method), started: time.Now()}
+	call.url, call.host = eventTarget(u)
+	call.clock = x.tick()
+	x.record(kindRequestSent, requestSentData{Method: call.method, URL: call.url, Host: call.host},
+		&recordOptions{spanID: call.spanID, parentSpanID: x.spanID, clock: &call.clock})
+	return call
+}
+
+// outgoing is what the call injects.
+func (c *clientCall) outgoing() outgoing {
+	return outgoing{
+		traceID:    c.x.traceID,
+		spanID:     c.spanID,
+		clock:      c.clock,
+		flags:      c.x.flags,
+		tracestate: c.x.tracestate,
+	}
+}
+
+// end records response_received, once: with the status when there was a response, the error
+// when the call failed, and whether the callee's clock was merged.
+func (c *clientCall) end(status int, remoteClock bool, err error) {
+	c.once.Do(func() {
+		data := responseReceivedData{
+			Method:      c.method,
+			URL:         c.url,
+			Host:        c.host,
+			Status:      eventStatus(status),
+			DurationMs:  durationMs(time.Since(c.started)),
+			RemoteClock: remoteClock,
+		}
+		if err != nil {
+			data.Error = errorInfo(err, "")
+		}
+		c.x.record(kindResponseReceived, data, &recordOptions{spanID: c.spanID, parentSpanID: c.x.spanID})
+	})
+}
+
+var methodPattern = regexp.MustCompile(`^[A-Z][A-Z0-9_-]{0,31}$`)
+
+// eventMethod is a method as the schema takes it: upper case, or OTHER.
+func eventMethod(m string) string {
+	if m == "" {
+		return "GET"
+	}
+	if methodPattern.MatchString(m) {
+		return m
+	}
+	if upper := strings.ToUpper(m); methodPattern.MatchString(upper) {
+		return upper
+	}
+	return "OTHER"
+}
+
+// eventStatus is a status the schema takes (100..599), or 0 (left out).
+func eventStatus(status int) int {
+	if status >= 100 && status <= 599 {
+		return status
+	}
+	return 0
+}
+
+// eventTarget is a call's target as recorded: the URL without credentials, query or fragment
+// (they may carry secrets), and its host[:port].
+func eventTarget(u *url.URL) (target, host string) {
+	if u == nil || u.Host == "" {
+		return unknownTarget, unknownTarget
+	}
+	clean := url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path, RawPath: u.RawPath}
+	return cutString(clean.String(), maxURL), cutString(u.Host, maxHost)
+}

@@ -1,0 +1,387 @@
+package raceway
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// DefaultServerURL is the collector a client talks to when neither WithServerURL nor
+// RACEWAY_URL is set.
+const DefaultServerURL = "http://127.0.0.1:8080"
+
+// Defaults of the transport options; the same as every other Raceway SDK.
+const (
+	DefaultBatchSize      = 200
+	DefaultFlushInterval  = time.Second
+	DefaultMaxQueueSize   = 10_000
+	DefaultMaxRetries     = 5
+	DefaultRequestTimeout = 10 * time.Second
+)
+
+// disabledServiceName names a disabled client that was given none; it never reaches the wire.
+const disabledServiceName = "unknown_service"
+
+const maxNameLength = 128 // event.schema.json: service and instance
+
+// DefaultIgnorePaths are the server paths not traced unless WithIgnorePaths says otherwise.
+var DefaultIgnorePaths = []string{"/healthz", "/health", "/favicon.ico"}
+
+// ConfigError is what New returns for an option or environment variable it refuses. Code is
+// stable (the same codes as the TypeScript SDK) so that a program can test it.
+type ConfigError struct {
+	Code    string
+	Message string
+}
+
+func (e *ConfigError) Error() string { return "raceway: " + e.Code + ": " + e.Message }
+
+func configErr(code, format string, args ...any) error {
+	return &ConfigError{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// An Option configures New. Every option can be left out: the environment fills in what the
+// code leaves out, and an option given in code always wins over the environment.
+type Option func(*options)
+
+type options struct {
+	serviceName, serverURL, apiKey, instance *string
+	disabled, debug                          *bool
+	sampleRate                               *float64
+	batchSize, maxQueueSize, maxRetries      *int
+	flushInterval, requestTimeout            *time.Duration
+	propagateTo                              []string
+	propagateFunc                            func(*url.URL) bool
+	ignorePaths                              *[]string
+	routeFunc                                func(*http.Request) string
+	logger                                   *slog.Logger
+	httpClient                               *http.Client
+	getenv                                   func(string) string
+}
+
+// WithServiceName names the service (1-128 characters). Env RACEWAY_SERVICE_NAME. Required
+// unless the client is disabled.
+func WithServiceName(name string) Option { return func(o *options) { o.serviceName = &name } }
+
+// WithServerURL sets the collector's base URL (`/v1/events` is appended). Env RACEWAY_URL.
+// Default DefaultServerURL.
+func WithServerURL(u string) Option { return func(o *options) { o.serverURL = &u } }
+
+// WithAPIKey is sent as `Authorization: Bearer <key>`. Env RACEWAY_API_KEY.
+func WithAPIKey(key string) Option { return func(o *options) { o.apiKey = &key } }
+
+// WithDisabled turns everything off: no context, no events, no headers. Env RACEWAY_DISABLED
+// (1, true, yes, on / 0, false, no, off).
+func WithDisabled(disabled bool) Option { return func(o *options) { o.disabled = &disabled } }
+
+// WithDebug logs the transport's problems (dropped events, failed batches) to stderr, or to the
+// WithLogger logger. Env RACEWAY_DEBUG (same words as RACEWAY_DISABLED).
+func WithDebug(debug bool) Option { return func(o *options) { o.debug = &debug } }
+
+// WithLogger sends the debug log to l instead of stderr; it implies WithDebug(true) unless
+// WithDebug(false) is given.
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithSampleRate sets the share of new traces that are recorded, from 0 to 1 (default 1). Env
+// RACEWAY_SAMPLE_RATE. The decision is made once, by the service that starts the trace, and
+// followed downstream. A race within a sampled trace is always seen; a race across traces
+// needs both traces sampled, so a rate r finds about r*r of cross-trace races.
+func WithSampleRate(rate float64) Option { return func(o *options) { o.sampleRate = &rate } }
+
+// WithInstance names this process of the service. Env RACEWAY_INSTANCE. Default
+// `<hostname>:<pid>`.
+func WithInstance(instance string) Option { return func(o *options) { o.instance = &instance } }
+
+// WithBatchSize sets the events per request to the collector (1-5000). Default 200.
+func WithBatchSize(n int) Option { return func(o *options) { o.batchSize = &n } }
+
+// WithFlushInterval sets the longest time an event waits before its batch is sent. Default 1s.
+func WithFlushInterval(d time.Duration) Option { return func(o *options) { o.flushInterval = &d } }
+
+// WithMaxQueueSize bounds the events held in memory, in flight included (1-10,000,000);
+// beyond it new events are dropped and counted. Default 10,000.
+func WithMaxQueueSize(n int) Option { return func(o *options) { o.maxQueueSize = &n } }
+
+// WithMaxRetries sets the retries of a batch after a network error, 408, 429 or 5xx (0-100).
+// Default 5.
+func WithMaxRetries(n int) Option { return func(o *options) { o.maxRetries = &n } }
+
+// WithRequestTimeout bounds one request to the collector. Default 10s.
+func WithRequestTimeout(d time.Duration) Option { return func(o *options) { o.requestTimeout = &d } }
+
+// WithPropagateTo sets the outgoing hosts that receive trace headers, replacing the default
+// (loopback, single-label names, *.local, *.internal, private IPv4): hostnames, `host:port`,
+// `*.suffix` wildcards (subdomains only) and origins (`https://api.example.com`). Env
+// RACEWAY_PROPAGATE_TO, comma-separated. Client calls are recorded either way.
+func WithPropagateTo(patterns ...string) Option {
+	return func(o *options) { o.propagateTo = append([]string{}, patterns...) }
+}
+
+// WithPropagateFunc decides per URL which outgoing calls receive trace headers; it wins over
+// WithPropagateTo. DefaultPropagateTo can be called from it to extend the default.
+func WithPropagateFunc(f func(*url.URL) bool) Option {
+	return func(o *options) { o.propagateFunc = f }
+}
+
+// WithIgnorePaths sets the server paths that are not traced: exact paths or whole-segment
+// prefixes (`/health` ignores `/health/live`, not `/healthcheck`). Default DefaultIgnorePaths.
+func WithIgnorePaths(paths ...string) Option {
+	return func(o *options) { p := append([]string{}, paths...); o.ignorePaths = &p }
+}
+
+// WithRouteFunc tells the middleware a request's route template for routers other than
+// net/http's ServeMux (whose patterns are read from Request.Pattern). It is called after the
+// handler returned; an empty answer falls back to Request.Pattern. With chi:
+//
+//	raceway.WithRouteFunc(func(r *http.Request) string {
+//		return chi.RouteContext(r.Context()).RoutePattern()
+//	})
+func WithRouteFunc(f func(*http.Request) string) Option {
+	return func(o *options) { o.routeFunc = f }
+}
+
+// WithHTTPClient sets the client that sends events to the collector (for proxies or TLS
+// settings). Its Transport must not be one made by Client.Transport: Raceway never traces its
+// own calls. Its Timeout is left alone; WithRequestTimeout bounds each request.
+func WithHTTPClient(c *http.Client) Option { return func(o *options) { o.httpClient = c } }
+
+// withGetenv replaces os.Getenv, for tests.
+func withGetenv(f func(string) string) Option { return func(o *options) { o.getenv = f } }
+
+// config is the validated configuration with every default applied.
+type config struct {
+	serviceName    string
+	serverURL      string // without a trailing slash
+	endpoint       string // serverURL + "/v1/events"
+	apiKey         string // "" when none
+	disabled       bool
+	instance       string
+	sampleRate     float64
+	batchSize      int
+	flushInterval  time.Duration
+	maxQueueSize   int
+	maxRetries     int
+	requestTimeout time.Duration
+	propagate      func(*url.URL) bool
+	ignorePath     func(string) bool
+	routeFunc      func(*http.Request) string
+	logger         *slog.Logger // nil: no debug log
+	httpClient     *http.Client
+}
+
+func resolveConfig(opts []Option) (config, error) {
+	var o options
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&o)
+		}
+	}
+	getenv := o.getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	var cfg config
+	var err error
+	if cfg.disabled, err = resolveBool(o.disabled, getenv("RACEWAY_DISABLED"), "RACEWAY_DISABLED", "RACEWAY_INVALID_DISABLED"); err != nil {
+		return cfg, err
+	}
+	if cfg.serviceName, err = resolveServiceName(o.serviceName, getenv("RACEWAY_SERVICE_NAME"), cfg.disabled); err != nil {
+		return cfg, err
+	}
+	if cfg.serverURL, cfg.endpoint, err = resolveServerURL(o.serverURL, getenv("RACEWAY_URL")); err != nil {
+		return cfg, err
+	}
+	if cfg.apiKey, err = resolveAPIKey(o.apiKey, getenv("RACEWAY_API_KEY")); err != nil {
+		return cfg, err
+	}
+	if cfg.instance, err = resolveInstance(o.instance, getenv("RACEWAY_INSTANCE")); err != nil {
+		return cfg, err
+	}
+	if cfg.sampleRate, err = resolveSampleRate(o.sampleRate, getenv("RACEWAY_SAMPLE_RATE")); err != nil {
+		return cfg, err
+	}
+	debug, err := resolveBool(o.debug, getenv("RACEWAY_DEBUG"), "RACEWAY_DEBUG", "RACEWAY_INVALID_DEBUG")
+	if err != nil {
+		return cfg, err
+	}
+	switch {
+	case o.logger != nil && (o.debug == nil || *o.debug):
+		cfg.logger = o.logger
+	case debug:
+		cfg.logger = slog.New(slog.NewTextHandler(os.Stderr, nil)).With("component", "raceway")
+	}
+	if cfg.batchSize, err = intOption(o.batchSize, DefaultBatchSize, "batch size", "RACEWAY_INVALID_BATCH_SIZE", 1, 5000); err != nil {
+		return cfg, err
+	}
+	if cfg.maxQueueSize, err = intOption(o.maxQueueSize, DefaultMaxQueueSize, "max queue size", "RACEWAY_INVALID_MAX_QUEUE_SIZE", 1, 10_000_000); err != nil {
+		return cfg, err
+	}
+	if cfg.maxRetries, err = intOption(o.maxRetries, DefaultMaxRetries, "max retries", "RACEWAY_INVALID_MAX_RETRIES", 0, 100); err != nil {
+		return cfg, err
+	}
+	if cfg.flushInterval, err = durationOption(o.flushInterval, DefaultFlushInterval, "flush interval", "RACEWAY_INVALID_FLUSH_INTERVAL"); err != nil {
+		return cfg, err
+	}
+	if cfg.requestTimeout, err = durationOption(o.requestTimeout, DefaultRequestTimeout, "request timeout", "RACEWAY_INVALID_REQUEST_TIMEOUT"); err != nil {
+		return cfg, err
+	}
+	if cfg.propagate, err = resolvePropagate(o.propagateFunc, o.propagateTo, getenv("RACEWAY_PROPAGATE_TO")); err != nil {
+		return cfg, err
+	}
+	ignore := DefaultIgnorePaths
+	if o.ignorePaths != nil {
+		ignore = *o.ignorePaths
+	}
+	if cfg.ignorePath, err = compileIgnorePaths(ignore); err != nil {
+		return cfg, err
+	}
+	cfg.routeFunc = o.routeFunc
+	cfg.httpClient = o.httpClient
+	return cfg, nil
+}
+
+var (
+	trueWords  = map[string]bool{"1": true, "true": true, "yes": true, "on": true}
+	falseWords = map[string]bool{"0": true, "false": true, "no": true, "off": true, "": true}
+)
+
+func resolveBool(option *bool, env, envName, code string) (bool, error) {
+	if option != nil {
+		return *option, nil
+	}
+	word := strings.ToLower(strings.TrimSpace(env))
+	switch {
+	case trueWords[word]:
+		return true, nil
+	case falseWords[word]:
+		return false, nil
+	}
+	return false, configErr(code, "%s must be one of 1, true, yes, on, 0, false, no, off, got %q", envName, env)
+}
+
+func resolveServiceName(option *string, env string, disabled bool) (string, error) {
+	raw, source := strings.TrimSpace(env), "RACEWAY_SERVICE_NAME"
+	if option != nil {
+		raw, source = *option, "service name"
+	}
+	if raw == "" && option == nil {
+		if disabled {
+			return disabledServiceName, nil
+		}
+		return "", configErr("RACEWAY_MISSING_SERVICE_NAME", "a service name is required: pass WithServiceName or set RACEWAY_SERVICE_NAME")
+	}
+	return validName(raw, source, "RACEWAY_INVALID_SERVICE_NAME")
+}
+
+func resolveInstance(option *string, env string) (string, error) {
+	raw, source := strings.TrimSpace(env), "RACEWAY_INSTANCE"
+	if option != nil {
+		raw, source = *option, "instance"
+	}
+	if raw == "" && option == nil {
+		host, _ := os.Hostname()
+		name := host + ":" + strconv.Itoa(os.Getpid())
+		if len(name) > maxNameLength {
+			name = name[len(name)-maxNameLength:]
+		}
+		return name, nil
+	}
+	return validName(raw, source, "RACEWAY_INVALID_INSTANCE")
+}
+
+func validName(raw, source, code string) (string, error) {
+	name := strings.TrimSpace(raw)
+	bad := name == "" || len([]rune(name)) > maxNameLength
+	for _, r := range name {
+		if r < 0x20 || r == 0x7f {
+			bad = true
+		}
+	}
+	if bad {
+		return "", configErr(code, "%s must be 1-%d characters without control characters, got %q", source, maxNameLength, raw)
+	}
+	return name, nil
+}
+
+func resolveServerURL(option *string, env string) (serverURL, endpoint string, err error) {
+	raw := strings.TrimSpace(env)
+	if option != nil {
+		raw = strings.TrimSpace(*option)
+	}
+	if raw == "" {
+		raw = DefaultServerURL
+	}
+	u, perr := url.Parse(raw)
+	switch {
+	case perr != nil || u.Host == "":
+		return "", "", configErr("RACEWAY_INVALID_URL", "server URL is not a valid URL: %q", raw)
+	case u.Scheme != "http" && u.Scheme != "https":
+		return "", "", configErr("RACEWAY_INVALID_URL", "server URL must be http: or https:, got %q", raw)
+	case u.User != nil:
+		return "", "", configErr("RACEWAY_INVALID_URL", "server URL must not contain credentials; use WithAPIKey instead")
+	case u.RawQuery != "" || u.Fragment != "" || u.ForceQuery:
+		return "", "", configErr("RACEWAY_INVALID_URL", "server URL must not have a query or fragment, got %q", raw)
+	}
+	// A base path is kept (a collector behind a reverse proxy at /raceway).
+	base := u.Scheme + "://" + u.Host + strings.TrimSuffix(u.EscapedPath(), "/")
+	return base, base + "/v1/events", nil
+}
+
+func resolveAPIKey(option *string, env string) (string, error) {
+	raw, source := env, "RACEWAY_API_KEY"
+	if option != nil {
+		raw, source = *option, "API key"
+	}
+	// An empty value is what an unset variable interpolated into the options looks like.
+	key := strings.TrimSpace(raw)
+	for i := 0; i < len(key); i++ {
+		if key[i] < 0x21 || key[i] > 0x7e {
+			// The key itself is never echoed: it is a secret.
+			return "", configErr("RACEWAY_INVALID_API_KEY", "%s must be visible ASCII characters without spaces", source)
+		}
+	}
+	return key, nil
+}
+
+func resolveSampleRate(option *float64, env string) (float64, error) {
+	if option != nil {
+		if !(*option >= 0 && *option <= 1) {
+			return 0, configErr("RACEWAY_INVALID_SAMPLE_RATE", "sample rate must be a number from 0 to 1, got %v", *option)
+		}
+		return *option, nil
+	}
+	text := strings.TrimSpace(env)
+	if text == "" {
+		return 1, nil
+	}
+	rate, err := strconv.ParseFloat(text, 64)
+	if err != nil || !(rate >= 0 && rate <= 1) {
+		return 0, configErr("RACEWAY_INVALID_SAMPLE_RATE", "RACEWAY_SAMPLE_RATE must be a number from 0 to 1, got %q", env)
+	}
+	return rate, nil
+}
+
+func intOption(v *int, def int, name, code string, lo, hi int) (int, error) {
+	if v == nil {
+		return def, nil
+	}
+	if *v < lo || *v > hi {
+		return 0, configErr(code, "%s must be an integer from %d to %d, got %d", name, lo, hi, *v)
+	}
+	return *v, nil
+}
+
+func durationOption(v *time.Duration, def time.Duration, name, code string) (time.Duration, error) {
+	if v == nil {
+		return def, nil
+	}
+	if *v <= 0 {
+		return 0, configErr(code, "%s must be positive, got %v", name, *v)
+	}
+	return *v, nil
+}

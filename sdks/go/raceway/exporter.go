@@ -1,0 +1,432 @@
+package raceway
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// SDK identifies this SDK in every batch (batch.schema.json's sdk field).
+const (
+	sdkName     = "raceway-go"
+	SDKVersion  = "0.1.0"
+	sdkLanguage = "go"
+)
+
+// Retry delays: retry n waits a random time up to min(retryMax, retryBase * 2^n) ("full
+// jitter", so that processes that lost the collector together do not come back in waves).
+const (
+	retryBase       = 250 * time.Millisecond
+	retryMax        = 10 * time.Second
+	maxAnswerBytes  = 1 << 20
+	userAgentHeader = sdkName + "/" + SDKVersion
+)
+
+// exporter is the transport to the collector: a bounded queue that the request path appends
+// to without blocking, and one goroutine that batches, compresses and sends it.
+type exporter struct {
+	cfg    config
+	client *http.Client
+
+	mu         sync.Mutex
+	queue      []*event
+	held       int // queued + in flight: what maxQueueSize bounds
+	closed     bool
+	unreported uint64 // drops not yet reported to the collector in a batch's dropped field
+	counters   Stats
+
+	wake      chan struct{} // a full batch is waiting
+	flushes   chan flushRequest
+	stop      chan context.Context
+	done      chan struct{}
+	runCtx    context.Context // the goroutine's own sends; cancelled when Shutdown starts
+	cancelRun context.CancelFunc
+	stopOnce  sync.Once
+	gz        *gzip.Writer
+}
+
+type flushRequest struct {
+	ctx  context.Context
+	done chan struct{}
+}
+
+func newExporter(cfg config) *exporter {
+	client := cfg.httpClient
+	if client == nil {
+		// A transport of its own: never http.DefaultTransport, which an application may have
+		// wrapped with Client.Transport (Raceway never traces its own calls).
+		client = &http.Client{Transport: &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			ForceAttemptHTTP2:     true,
+			MaxIdleConns:          2,
+			IdleConnTimeout:       90 * time.Second,
+			TLSHandshakeTimeout:   10 * time.Second,
+			ExpectContinueTimeout: time.Second,
+		}}
+	}
+	e := &exporter{
+		cfg:     cfg,
+		client:  client,
+		wake:    make(chan struct{}, 1),
+		flushes: make(chan flushRequest),
+		stop:    make(chan context.Context),
+		done:    make(chan struct{}),
+		gz:      gzip.NewWriter(io.Discard),
+	}
+	e.runCtx, e.cancelRun = context.WithCancel(context.Background())
+	go e.run()
+	return e
+}
+
+// enqueue never blocks: beyond maxQueueSize, or after Shutdown, the event is dropped and counted.
+func (e *exporter) enqueue(ev *event) {
+	e.mu.Lock()
+	if e.closed || e.held >= e.cfg.maxQueueSize {
+		e.countDroppedLocked(1, "queue full or shut down: event dropped")
+		e.mu.Unlock()
+		return
+	}
+	e.queue = append(e.queue, ev)
+	e.held++
+	full := len(e.queue) >= e.cfg.batchSize
+	e.mu.Unlock()
+	if full {
+		select {
+		case e.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (e *exporter) countDroppedLocked(n int, why string) {
+	e.counters.Dropped += uint64(n)
+	e.unreported += uint64(n)
+	e.counters.LastError = why
+}
+
+func (e *exporter) stats() Stats {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s := e.counters
+	s.Queued = e.held
+	return s
+}
+
+func (e *exporter) logf(format string, args ...any) {
+	if e.cfg.logger != nil {
+		e.cfg.logger.Warn(fmt.Sprintf(format, args...))
+	}
+}
+
+func (e *exporter) run() {
+	defer close(e.done)
+	ticker := time.NewTicker(e.cfg.flushInterval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-e.wake:
+			e.sendAll(e.runCtx)
+		case <-ticker.C:
+			e.sendAll(e.runCtx)
+		case req := <-e.flushes:
+			e.sendAll(req.ctx)
+			close(req.done)
+		case ctx := <-e.stop:
+			if !e.sendAll(ctx) {
+				e.abandon("shutdown: not delivered before the context ended")
+			}
+			return
+		}
+	}
+}
+
+// flush asks the goroutine to send everything queued now and waits for it.
+func (e *exporter) flush(ctx context.Context) error {
+	req := flushRequest{ctx: ctx, done: make(chan struct{})}
+	select {
+	case e.flushes <- req:
+	case <-e.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-req.done:
+		return ctx.Err()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (e *exporter) shutdown(ctx context.Context) error {
+	first := false
+	e.stopOnce.Do(func() {
+		first = true
+		e.mu.Lock()
+		e.closed = true
+		e.mu.Unlock()
+		// A send or a backoff of the goroutine's own gives way to the shutdown's, which has
+		// the caller's deadline.
+		e.cancelRun()
+	})
+	if first {
+		select {
+		case e.stop <- ctx:
+		case <-e.done:
+		}
+	}
+	select {
+	case <-e.done:
+	case <-ctx.Done():
+		<-e.done // the goroutine's requests use ctx: it ends promptly
+	}
+	if e.stats().Queued > 0 {
+		return ctx.Err()
+	}
+	return nil
+}
+
+// abandon drops and counts everything still queued.
+func (e *exporter) abandon(why string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if n := len(e.queue); n > 0 {
+		e.countDroppedLocked(n, why)
+		e.held -= n
+		e.queue = nil
+		e.logf("%s: %d events dropped", why, n)
+	}
+}
+
+// sendAll sends batches until the queue is empty; false when ctx ended first (the batch in
+// hand is put back at the head of the queue).
+func (e *exporter) sendAll(ctx context.Context) bool {
+	for {
+		e.mu.Lock()
+		n := min(len(e.queue), e.cfg.batchSize)
+		if n == 0 {
+			e.mu.Unlock()
+			return true
+		}
+		batch := e.queue[:n:n]
+		e.queue = e.queue[n:]
+		if len(e.queue) == 0 {
+			e.queue = nil // let the backing array go
+		}
+		e.mu.Unlock()
+		if !e.send(ctx, batch) {
+			e.mu.Lock()
+			e.queue = append(batch, e.queue...)
+			e.mu.Unlock()
+			return false
+		}
+	}
+}
+
+// send delivers one batch, retrying as spec 4.1 says; false when ctx ended before an outcome.
+func (e *exporter) send(ctx context.Context, batch []*event) bool {
+	body, encoded, reported := e.encode(batch)
+	if encoded == 0 {
+		return true
+	}
+	for attempt := 0; ; attempt++ {
+		status, retryAfter, answer, err := e.post(ctx, body)
+		switch outcome := classifyStatus(status, err); {
+		case outcome == outcomeDelivered || outcome == outcomePartial:
+			rejected := 0
+			if outcome == outcomePartial {
+				rejected = countRejected(answer, encoded)
+			}
+			e.mu.Lock()
+			e.held -= len(batch)
+			e.unreported -= min(reported, e.unreported)
+			e.counters.Sent += uint64(encoded - rejected)
+			e.counters.BatchesSent++
+			if rejected > 0 {
+				e.counters.Rejected += uint64(rejected)
+				e.countDroppedLocked(rejected, fmt.Sprintf("collector rejected %d events (422)", rejected))
+			}
+			e.mu.Unlock()
+			if rejected > 0 {
+				e.logf("collector rejected %d of %d events: %s", rejected, encoded, truncate(answer, 512))
+			}
+			return true
+		case outcome == outcomeDropped:
+			e.lose(batch, encoded, fmt.Sprintf("collector answered %d: batch dropped", status))
+			return true
+		case ctx.Err() != nil:
+			return false
+		case attempt >= e.cfg.maxRetries:
+			why := fmt.Sprintf("batch dropped after %d retries: status %d, %v", attempt, status, err)
+			e.lose(batch, encoded, why)
+			return true
+		}
+		delay := backoffDelay(attempt, retryBase, retryMax, rand.Float64)
+		delay = min(retryMax, max(delay, retryAfter))
+		timer := time.NewTimer(delay)
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+			timer.Stop()
+			return false
+		}
+		e.mu.Lock()
+		e.counters.Retries++
+		e.mu.Unlock()
+	}
+}
+
+// lose counts a batch as lost: its events go into the next batch's dropped field.
+func (e *exporter) lose(batch []*event, encoded int, why string) {
+	e.mu.Lock()
+	e.held -= len(batch)
+	e.countDroppedLocked(encoded, why)
+	e.mu.Unlock()
+	e.logf("%s (%d events)", why, encoded)
+}
+
+// encode makes the gzip body of a batch. An event that cannot be encoded is dropped and
+// counted; reported is the dropped count the batch carries.
+func (e *exporter) encode(batch []*event) (body []byte, encoded int, reported uint64) {
+	e.mu.Lock()
+	reported = e.unreported
+	e.mu.Unlock()
+	var raw bytes.Buffer
+	fmt.Fprintf(&raw, `{"sdk":{"name":%q,"version":%q,"language":%q},"dropped":%d,"events":[`,
+		sdkName, SDKVersion, sdkLanguage, reported)
+	failed := 0
+	for _, ev := range batch {
+		line, err := ev.MarshalJSON()
+		if err != nil {
+			failed++
+			continue
+		}
+		if encoded > 0 {
+			raw.WriteByte(',')
+		}
+		raw.Write(line)
+		encoded++
+	}
+	raw.WriteString("]}")
+	if failed > 0 {
+		e.mu.Lock()
+		e.countDroppedLocked(failed, "event could not be encoded")
+		if encoded == 0 {
+			e.held -= len(batch)
+		} else {
+			e.held -= failed
+		}
+		e.mu.Unlock()
+	}
+	if encoded == 0 {
+		return nil, 0, reported
+	}
+	var out bytes.Buffer
+	e.gz.Reset(&out)
+	_, _ = e.gz.Write(raw.Bytes())
+	_ = e.gz.Close()
+	return out.Bytes(), encoded, reported
+}
+
+// post sends one body; status 0 means no answer (err says why).
+func (e *exporter) post(ctx context.Context, body []byte) (status int, retryAfter time.Duration, answer string, err error) {
+	ctx, cancel := context.WithTimeout(ctx, e.cfg.requestTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.cfg.endpoint, bytes.NewReader(body))
+	if err != nil {
+		return 0, 0, "", err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Content-Encoding", "gzip")
+	req.Header.Set("User-Agent", userAgentHeader)
+	if e.cfg.apiKey != "" {
+		req.Header.Set("Authorization", "Bearer "+e.cfg.apiKey)
+	}
+	resp, err := e.client.Do(req)
+	if err != nil {
+		return 0, 0, "", err
+	}
+	defer resp.Body.Close()
+	text, _ := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxAnswerBytes))
+	return resp.StatusCode, parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()), string(text), nil
+}
+
+type sendOutcome int
+
+const (
+	outcomeDelivered sendOutcome = iota // every event is durable
+	outcomePartial                      // 422: the valid ones are durable, the rejected are dropped
+	outcomeDropped                      // 400, 401, 413, 415, other 4xx: unusable as sent, never retried
+	outcomeRetry                        // no answer, 408, 429, 5xx: nothing guaranteed durable
+)
+
+// classifyStatus is spec 4.1.
+func classifyStatus(status int, err error) sendOutcome {
+	switch {
+	case err != nil || status == 0:
+		return outcomeRetry
+	case status >= 200 && status < 300:
+		return outcomeDelivered
+	case status == http.StatusUnprocessableEntity:
+		return outcomePartial
+	case status == http.StatusRequestTimeout || status == http.StatusTooManyRequests || status >= 500:
+		return outcomeRetry
+	default:
+		return outcomeDropped
+	}
+}
+
+// countRejected reads a 422 answer's rejected list; an unreadable answer counts the whole
+// batch, so that the drop counter errs towards reporting a problem.
+func countRejected(answer string, batchSize int) int {
+	var parsed struct {
+		Rejected []json.RawMessage `json:"rejected"`
+	}
+	if err := json.Unmarshal([]byte(answer), &parsed); err != nil || parsed.Rejected == nil {
+		return batchSize
+	}
+	return min(len(parsed.Rejected), batchSize)
+}
+
+// backoffDelay is full jitter: a random delay in [0, min(cap, base * 2^attempt)).
+func backoffDelay(attempt int, base, cap time.Duration, random func() float64) time.Duration {
+	ceiling := cap
+	if attempt < 30 {
+		ceiling = min(cap, base*time.Duration(1<<attempt))
+	}
+	return time.Duration(random() * float64(ceiling))
+}
+
+// parseRetryAfter reads Retry-After (seconds or an HTTP date); 0 when absent or unreadable.
+func parseRetryAfter(value string, now time.Time) time.Duration {
+	value = strings.TrimSpace(value)
+	if value == "" {
+		return 0
+	}
+	if secs, err := strconv.ParseUint(value, 10, 32); err == nil {
+		return time.Duration(secs) * time.Second
+	}
+	if at, err := http.ParseTime(value); err == nil && at.After(now) {
+		return at.Sub(now)
+	}
+	return 0
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return cutString(s, n) + "…"
+}

@@ -1,0 +1,85 @@
+package raceway
+
+import (
+	"errors"
+	"io"
+	"net/http"
+)
+
+// Transport wraps base (http.DefaultTransport when nil) so that every request whose context
+// carries a Raceway execution context is traced: request_sent, the trace headers on a clone of
+// the request (never the caller's) when the allow-list lets them through, the callee's clock
+// merged from the response, and response_received when the response body is read to its end,
+// closed, or fails. Requests without a Raceway context pass through untouched.
+//
+//	httpClient := &http.Client{Transport: client.Transport(nil)}
+//	req, _ := http.NewRequestWithContext(r.Context(), "GET", "http://inventory:8080/items/7", nil)
+//	resp, err := httpClient.Do(req)
+func (c *Client) Transport(base http.RoundTripper) http.RoundTripper {
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	if c.Disabled() {
+		return base
+	}
+	return &roundTripper{client: c, base: base}
+}
+
+type roundTripper struct {
+	client *Client
+	base   http.RoundTripper
+}
+
+func (t *roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
+	x := execFrom(req.Context())
+	if x == nil {
+		return t.base.RoundTrip(req)
+	}
+	call := x.startCall(req.Method, req.URL)
+	out := req
+	if t.client.shouldPropagate(req.URL) {
+		// RoundTrippers must not modify the request: the headers go on a clone.
+		out = req.Clone(req.Context())
+		inject(call.outgoing(), out.Header)
+	}
+	resp, err := t.base.RoundTrip(out)
+	if err != nil {
+		call.end(0, false, err)
+		return resp, err
+	}
+	// The callee's clock is merged now, before the caller's next event (spec 2.6).
+	remote := x.mergeResponse(resp.Header)
+	if resp.Body == nil || resp.Body == http.NoBody || resp.StatusCode == http.StatusSwitchingProtocols {
+		// Nothing to wait for; a 101's body is the connection itself and must keep its type.
+		call.end(resp.StatusCode, remote, nil)
+		return resp, nil
+	}
+	resp.Body = &callBody{body: resp.Body, call: call, status: resp.StatusCode, remote: remote}
+	return resp, nil
+}
+
+// callBody ends the call when the body is read to EOF, fails, or is closed.
+type callBody struct {
+	body   io.ReadCloser
+	call   *clientCall
+	status int
+	remote bool
+}
+
+func (b *callBody) Read(p []byte) (int, error) {
+	n, err := b.body.Read(p)
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			b.call.end(b.status, b.remote, nil)
+		} else {
+			b.call.end(b.status, b.remote, err)
+		}
+	}
+	return n, err
+}
+
+func (b *callBody) Close() error {
+	err := b.body.Close()
+	b.call.end(b.status, b.remote, nil)
+	return err
+}

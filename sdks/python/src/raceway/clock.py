@@ -143,9 +143,14 @@ def encode_clock(clock: VectorClock, own: str | None = None, dropped: int = 0) -
     '{"api#00000001":3,"web#00000002":1}'
     """
     entries, missing = encode_clock_entries(clock, own, dropped)
+    return format_clock(entries, missing)
+
+
+def format_clock(entries: Mapping[str, int], dropped: int = 0) -> str:
+    """The wire text of entries already cut and sorted by `encode_clock_entries`."""
     parts = [f'"{key}":{value}' for key, value in entries.items()]
-    if missing > 0:
-        parts.append(f'"{CLOCK_DROPPED_KEY}":{missing}')
+    if dropped > 0:
+        parts.append(f'"{CLOCK_DROPPED_KEY}":{dropped}')
     return "{" + ",".join(parts) + "}"
 
 

@@ -1,0 +1,297 @@
+"""Options, environment variables and defaults: the same as the TypeScript SDK's, in Python
+spelling (`serviceName` is `service_name`, `RACEWAY_URL` is `RACEWAY_URL`)."""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import socket
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TypedDict
+from urllib.parse import urlsplit
+
+from raceway.errors import ConfigErrorCode, RacewayConfigError, describe_value
+from raceway.url_filters import (
+    PropagateTo,
+    compile_ignore_paths,
+    compile_propagate_to,
+    parse_propagate_to_env,
+)
+
+DEFAULT_SERVER_URL = "http://127.0.0.1:8080"
+"""The collector used when neither `server_url` nor `RACEWAY_URL` is set."""
+
+_DISABLED_SERVICE_NAME = "unknown_service"
+_MAX_NAME_LENGTH = 128  # event.schema.json: service and instance
+_API_KEY = re.compile(r"[\x21-\x7e]+")
+_TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+_FALSE_WORDS = frozenset({"0", "false", "no", "off", ""})
+
+
+class RacewayOptions(TypedDict, total=False):
+    """Every option of a tracer. Each can be omitted; the environment fills in what the code
+    leaves out, and an option given in code always wins."""
+
+    service_name: str
+    """The service's name. Env `RACEWAY_SERVICE_NAME`. Required unless disabled."""
+    server_url: str
+    """Collector base URL (`/v1/events` is appended). Env `RACEWAY_URL`."""
+    api_key: str | None
+    """Sent as `Authorization: Bearer <api_key>`. Env `RACEWAY_API_KEY`."""
+    disabled: bool
+    """No context, no events, no headers. Env `RACEWAY_DISABLED` (`1`, `true`, `yes`, `on`)."""
+    debug: bool
+    """Log transport problems on the `raceway` logger at WARNING. Env `RACEWAY_DEBUG`."""
+    instance: str
+    """Which process of the service this is. Env `RACEWAY_INSTANCE`. Default `<host>:<pid>`."""
+    sample_rate: float
+    """Share of new traces recorded, 0..1. Env `RACEWAY_SAMPLE_RATE`. Default 1. A race across
+    traces is only seen when both traces are sampled."""
+    batch_size: int
+    flush_interval_ms: int
+    max_queue_size: int
+    max_retries: int
+    request_timeout_ms: int
+    propagate_to: PropagateTo
+    """Outgoing URLs that receive trace headers. Env `RACEWAY_PROPAGATE_TO` (comma-separated)."""
+    ignore_paths: Sequence[str | re.Pattern[str]]
+
+
+@dataclass(frozen=True)
+class Config:
+    """A validated configuration with every default applied."""
+
+    service_name: str
+    server_url: str
+    """Normalised collector base URL, without a trailing slash."""
+    endpoint: str
+    """`<server_url>/v1/events`."""
+    api_key: str | None
+    disabled: bool
+    debug: bool
+    instance: str
+    sample_rate: float
+    batch_size: int
+    flush_interval_ms: int
+    max_queue_size: int
+    max_retries: int
+    request_timeout_ms: int
+    propagate_to: Callable[[str], bool]
+    ignore_path: Callable[[str], bool]
+
+
+TRANSPORT_DEFAULTS: Mapping[str, int] = {
+    "batch_size": 200,
+    "flush_interval_ms": 1000,
+    "max_queue_size": 10_000,
+    "max_retries": 5,
+    "request_timeout_ms": 10_000,
+}
+_INTEGER_BOUNDS: Mapping[str, tuple[ConfigErrorCode, int, int]] = {
+    "batch_size": ("RACEWAY_INVALID_BATCH_SIZE", 1, 5000),
+    "flush_interval_ms": ("RACEWAY_INVALID_FLUSH_INTERVAL", 1, 2_147_483_647),
+    "max_queue_size": ("RACEWAY_INVALID_MAX_QUEUE_SIZE", 1, 10_000_000),
+    "max_retries": ("RACEWAY_INVALID_MAX_RETRIES", 0, 100),
+    "request_timeout_ms": ("RACEWAY_INVALID_REQUEST_TIMEOUT", 1, 2_147_483_647),
+}
+
+
+def resolve_config(options: RacewayOptions, env: Mapping[str, str] | None = None) -> Config:
+    """Validates options and fills in the environment and defaults. Raises RacewayConfigError
+    with a stable code for anything refused, so that a misconfiguration shows at startup.
+
+    >>> resolve_config({"service_name": "checkout"}, {"RACEWAY_URL": "http://collector:8080"}).endpoint
+    'http://collector:8080/v1/events'
+    """
+    environ = os.environ if env is None else env
+    known = set(RacewayOptions.__annotations__)
+    unknown = set(options) - known
+    if unknown:
+        raise TypeError(f"unknown Raceway option(s): {', '.join(sorted(unknown))}")
+    disabled = _flag(options.get("disabled"), environ.get("RACEWAY_DISABLED"), "disabled")
+    server_url, endpoint = _server_url(options.get("server_url") or _non_empty(environ.get("RACEWAY_URL")))
+    integers = {
+        name: _integer(options.get(name), name)  # type: ignore[misc]
+        for name in TRANSPORT_DEFAULTS
+    }
+    propagate_to: PropagateTo | None = options.get("propagate_to")
+    if propagate_to is None and _non_empty(environ.get("RACEWAY_PROPAGATE_TO")) is not None:
+        propagate_to = parse_propagate_to_env(environ["RACEWAY_PROPAGATE_TO"])
+    return Config(
+        service_name=_service_name(options.get("service_name"), environ, disabled),
+        server_url=server_url,
+        endpoint=endpoint,
+        api_key=_api_key(options.get("api_key"), environ.get("RACEWAY_API_KEY")),
+        disabled=disabled,
+        debug=_flag(options.get("debug"), environ.get("RACEWAY_DEBUG"), "debug"),
+        instance=_instance(options.get("instance"), environ.get("RACEWAY_INSTANCE")),
+        sample_rate=_sample_rate(options.get("sample_rate"), environ.get("RACEWAY_SAMPLE_RATE")),
+        propagate_to=_compiled(
+            lambda: compile_propagate_to(propagate_to), "propagate_to", "RACEWAY_INVALID_PROPAGATE_TO"
+        ),
+        ignore_path=_compiled(
+            lambda: compile_ignore_paths(options.get("ignore_paths")),
+            "ignore_paths",
+            "RACEWAY_INVALID_IGNORE_PATHS",
+        ),
+        **integers,
+    )
+
+
+def _non_empty(value: str | None) -> str | None:
+    if value is None:
+        return None
+    trimmed = value.strip()
+    return trimmed or None
+
+
+def _flag(option: object, env_value: str | None, name: str) -> bool:
+    code: ConfigErrorCode = "RACEWAY_INVALID_DISABLED" if name == "disabled" else "RACEWAY_INVALID_DEBUG"
+    if option is not None:
+        if not isinstance(option, bool):
+            raise RacewayConfigError(code, f"{name} must be a bool, got {describe_value(option)}")
+        return option
+    if env_value is None:
+        return False
+    word = env_value.strip().lower()
+    if word in _TRUE_WORDS:
+        return True
+    if word in _FALSE_WORDS:
+        return False
+    raise RacewayConfigError(
+        code,
+        f"RACEWAY_{name.upper()} must be one of 1, true, yes, on, 0, false, no, off, "
+        f"got {describe_value(env_value)}",
+    )
+
+
+def _valid_name(raw: object, source: str, code: ConfigErrorCode) -> str:
+    if not isinstance(raw, str):
+        raise RacewayConfigError(code, f"{source} must be a string, got {describe_value(raw)}")
+    name = raw.strip()
+    if not name or len(name) > _MAX_NAME_LENGTH or any(ord(c) < 0x20 or ord(c) == 0x7F for c in name):
+        raise RacewayConfigError(
+            code,
+            f"{source} must be 1-{_MAX_NAME_LENGTH} characters without control characters, "
+            f"got {describe_value(raw)}",
+        )
+    return name
+
+
+def _service_name(option: object, environ: Mapping[str, str], disabled: bool) -> str:
+    if option is not None:
+        return _valid_name(option, "service_name", "RACEWAY_INVALID_SERVICE_NAME")
+    raw = _non_empty(environ.get("RACEWAY_SERVICE_NAME"))
+    if raw is None:
+        if disabled:
+            return _DISABLED_SERVICE_NAME
+        raise RacewayConfigError(
+            "RACEWAY_MISSING_SERVICE_NAME",
+            "a service name is required: pass service_name=... or set RACEWAY_SERVICE_NAME",
+        )
+    return _valid_name(raw, "RACEWAY_SERVICE_NAME", "RACEWAY_INVALID_SERVICE_NAME")
+
+
+def _instance(option: object, env_value: str | None) -> str:
+    if option is not None:
+        return _valid_name(option, "instance", "RACEWAY_INVALID_INSTANCE")
+    raw = _non_empty(env_value)
+    if raw is None:
+        return f"{socket.gethostname()}:{os.getpid()}"[-_MAX_NAME_LENGTH:]
+    return _valid_name(raw, "RACEWAY_INSTANCE", "RACEWAY_INVALID_INSTANCE")
+
+
+def _server_url(raw: object) -> tuple[str, str]:
+    if raw is None:
+        raw = DEFAULT_SERVER_URL
+    if not isinstance(raw, str):
+        raise RacewayConfigError(
+            "RACEWAY_INVALID_URL", f"server_url must be a string, got {describe_value(raw)}"
+        )
+    try:
+        parts = urlsplit(raw.strip())
+        port = parts.port  # raises for a port that is not a number
+    except ValueError:
+        raise RacewayConfigError(
+            "RACEWAY_INVALID_URL", f"server_url is not a valid URL: {describe_value(raw)}"
+        ) from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise RacewayConfigError(
+            "RACEWAY_INVALID_URL",
+            f"server_url must be an http: or https: URL, got {describe_value(raw)}",
+        )
+    if parts.username is not None or parts.password is not None:
+        raise RacewayConfigError(
+            "RACEWAY_INVALID_URL", "server_url must not contain credentials; use api_key instead"
+        )
+    if parts.query or parts.fragment:
+        raise RacewayConfigError(
+            "RACEWAY_INVALID_URL",
+            f"server_url must not have a query or fragment, got {describe_value(raw)}",
+        )
+    host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+    origin = f"{parts.scheme}://{host}" + (f":{port}" if port is not None else "")
+    # A base path is kept (a collector behind a reverse proxy at /raceway).
+    base = origin + parts.path.rstrip("/")
+    return base, f"{base}/v1/events"
+
+
+def _api_key(option: object, env_value: str | None) -> str | None:
+    source = "api_key" if option is not None else "RACEWAY_API_KEY"
+    raw = option if option is not None else env_value
+    if raw is None:
+        return None
+    if not isinstance(raw, str):
+        raise RacewayConfigError(
+            "RACEWAY_INVALID_API_KEY", f"{source} must be a string, got {type(raw).__name__}"
+        )
+    key = raw.strip()
+    if not key:
+        return None  # what an unset variable interpolated into the options looks like
+    if not _API_KEY.fullmatch(key):
+        # The key itself is never echoed: it is a secret.
+        raise RacewayConfigError(
+            "RACEWAY_INVALID_API_KEY", f"{source} must be visible ASCII characters without spaces"
+        )
+    return key
+
+
+def _sample_rate(option: object, env_value: str | None) -> float:
+    source = "sample_rate" if option is not None else "RACEWAY_SAMPLE_RATE"
+    raw: object = option
+    if raw is None:
+        text = _non_empty(env_value)
+        if text is None:
+            return 1.0
+        try:
+            raw = float(text)
+        except ValueError:
+            raw = text
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not math.isfinite(raw) or not 0 <= raw <= 1:
+        raise RacewayConfigError(
+            "RACEWAY_INVALID_SAMPLE_RATE",
+            f"{source} must be a number from 0 to 1, got {describe_value(raw)}",
+        )
+    return float(raw)
+
+
+def _integer(value: object, name: str) -> int:
+    if value is None:
+        return TRANSPORT_DEFAULTS[name]
+    code, low, high = _INTEGER_BOUNDS[name]
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise RacewayConfigError(
+            code, f"{name} must be an integer from {low} to {high}, got {describe_value(value)}"
+        )
+    return value
+
+
+def _compiled(
+    compile_option: Callable[[], Callable[[str], bool]], name: str, code: ConfigErrorCode
+) -> Callable[[str], bool]:
+    try:
+        return compile_option()
+    except ValueError as error:
+        raise RacewayConfigError(code, f"{name} {error}") from None

@@ -1,0 +1,192 @@
+"""Execution contexts on `contextvars` (spec 3.1, 3.2): one sequential thread of work, the
+handling of one request or a branch forked explicitly, with its own clock component."""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from raceway.clock import VectorClock, encode_clock_entries, format_clock
+from raceway.ids import new_component, new_event_id
+
+if TYPE_CHECKING:
+    from raceway.tracer import Tracer
+
+Event = dict[str, Any]
+
+_current: contextvars.ContextVar[ExecutionContext | None] = contextvars.ContextVar(
+    "raceway_execution_context", default=None
+)
+
+
+@dataclass(frozen=True)
+class ClockTick:
+    """An increment of a context's own component and the snapshot after it: the clock an event
+    carries (at most 64 entries) and how many entries the snapshot lacks."""
+
+    entries: dict[str, int]
+    dropped: int
+
+    @property
+    def header(self) -> str:
+        """The snapshot as `X-Raceway-VC` carries it (with the `~dropped` marker)."""
+        return format_clock(self.entries, self.dropped)
+
+
+_UNSET: Any = object()
+
+
+class ExecutionContext:
+    """One sequential thread of work with its own clock component. Every event it records
+    increments that component and carries a snapshot of the clock (spec 3.2).
+
+    Server middleware creates one per request; `fork` creates branches. Applications normally
+    only read the current one through `current_context()`. The methods are thread-safe, since
+    a context can be handed to a thread pool without forking.
+    """
+
+    __slots__ = (
+        "_lock",
+        "clock",
+        "clock_dropped",
+        "component",
+        "name",
+        "parent_span_id",
+        "route",
+        "sampled",
+        "span_id",
+        "trace_flags",
+        "trace_id",
+        "tracer",
+        "tracestate",
+    )
+
+    def __init__(
+        self,
+        tracer: Tracer,
+        trace_id: str,
+        span_id: str,
+        parent_span_id: str | None,
+        component: str,
+        clock: VectorClock,
+        clock_dropped: int = 0,
+        tracestate: str | None = None,
+        trace_flags: str = "01",
+        sampled: bool = True,
+        name: str | None = None,
+    ) -> None:
+        self.tracer = tracer
+        self.trace_id = trace_id
+        self.span_id = span_id
+        self.parent_span_id = parent_span_id
+        self.component = component
+        self.clock = clock
+        self.clock_dropped = clock_dropped
+        self.tracestate = tracestate
+        self.trace_flags = trace_flags
+        self.sampled = sampled
+        self.name = name
+        self.route: str | None = None
+        """The route template of the request being handled, when the framework or the
+        application (`set_route`) names it."""
+        self._lock = threading.Lock()
+
+    def tick(self) -> ClockTick:
+        """Increments the own component and returns the snapshot, for an event recorded later
+        with `record(..., tick=tick)`. Never raises."""
+        with self._lock:
+            self.clock.increment(self.component)
+            entries, dropped = encode_clock_entries(self.clock, self.component, self.clock_dropped)
+        return ClockTick(entries, dropped)
+
+    def record(
+        self,
+        kind: str,
+        data: dict[str, Any],
+        *,
+        span_id: str | None = None,
+        parent_span_id: str | None = _UNSET,
+        tick: ClockTick | None = None,
+    ) -> Event | None:
+        """Records one event: increments the own component (unless given the `tick` taken for
+        it), snapshots the clock and hands the event to the transport. Returns the event, or
+        None when the trace is not sampled. Never raises."""
+        step = tick if tick is not None else self.tick()
+        if not self.sampled:
+            return None
+        event: Event = {
+            "id": new_event_id(),
+            "trace_id": self.trace_id,
+            "span_id": span_id if span_id is not None else self.span_id,
+            "parent_span_id": self.parent_span_id if parent_span_id is _UNSET else parent_span_id,
+            "service": self.tracer.service,
+            "instance": self.tracer.instance,
+            "component": self.component,
+            "ts_us": time.time_ns() // 1000,
+            "kind": kind,
+            "clock": step.entries,
+            "data": data,
+        }
+        if step.dropped > 0:
+            event["clock_dropped"] = step.dropped
+        try:
+            self.tracer.emit(event)
+        except Exception:
+            pass  # the application never pays for a transport problem
+        return event
+
+    def merge_clock(self, remote: VectorClock, dropped: int = 0) -> None:
+        """Merges a clock received from elsewhere (a response, a joined branch): element-wise
+        maximum (spec 2.6). A truncated remote clock marks this context truncated."""
+        with self._lock:
+            self.clock.merge(remote)
+            if isinstance(dropped, int) and dropped > self.clock_dropped:
+                self.clock_dropped = dropped
+
+    def fork_child(self, name: str | None = None) -> ExecutionContext:
+        """Starts a concurrent branch: records `fork` here and returns the child, whose clock is
+        this clock after that event (spec 3.2). Prefer `raceway.fork`, which also joins."""
+        component = new_component(self.tracer.service)
+        self.record("fork", {"child": component})
+        with self._lock:
+            clock = self.clock.copy()
+        return ExecutionContext(
+            self.tracer,
+            self.trace_id,
+            self.span_id,
+            self.parent_span_id,
+            component,
+            clock,
+            self.clock_dropped,
+            self.tracestate,
+            self.trace_flags,
+            self.sampled,
+            name,
+        )
+
+    def join_child(self, child: ExecutionContext) -> None:
+        """Ends a branch made by `fork_child`: merges its clock here and records `join`."""
+        with child._lock:
+            clock = child.clock.copy()
+        self.merge_clock(clock, child.clock_dropped)
+        self.record("join", {"child": child.component})
+
+
+def current_context() -> ExecutionContext | None:
+    """The execution context of the code running now, or None outside a traced request."""
+    return _current.get()
+
+
+@contextmanager
+def use_context(ctx: ExecutionContext | None) -> Iterator[ExecutionContext | None]:
+    """Makes `ctx` the current context inside the block (and what it awaits or calls)."""
+    token = _current.set(ctx)
+    try:
+        yield ctx
+    finally:
+        _current.reset(token)

@@ -1,0 +1,1 @@
+"""Client integrations; each imports its library only when used."""

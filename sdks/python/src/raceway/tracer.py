@@ -1,0 +1,123 @@
+"""The tracer: one service's configuration, its transport, and where contexts start."""
+
+from __future__ import annotations
+
+import threading
+
+from raceway.clock import VectorClock
+from raceway.config import Config, RacewayOptions, resolve_config
+from raceway.context import Event, ExecutionContext
+from raceway.ids import is_valid_span_id, new_component, new_span_id, new_trace_id
+from raceway.propagation import ExtractedContext
+from raceway.sampling import SamplingDecision, decide_sampling
+from raceway.transport import Transport, TransportStats
+
+_tracers: dict[tuple[str, str, str | None], Tracer] = {}
+_tracers_lock = threading.Lock()
+_default: Tracer | None = None
+
+
+class Tracer:
+    """One service as Raceway sees it.
+
+    >>> tracer = Tracer(service_name="checkout", server_url="http://collector:8080")  # doctest: +SKIP
+    """
+
+    def __init__(self, transport: Transport | None = None, **options: object) -> None:
+        self.config: Config = resolve_config(options)  # type: ignore[arg-type]
+        self.service = self.config.service_name
+        self.instance = self.config.instance
+        self.disabled = self.config.disabled
+        self.transport: Transport | None = None
+        if not self.disabled:
+            self.transport = transport if transport is not None else Transport(self.config)
+
+    @classmethod
+    def from_options(cls, **options: object) -> Tracer:
+        """The tracer for these options, shared by every caller that passes the same service,
+        collector and key (two middlewares of one service then share one transport)."""
+        config = resolve_config(options)  # type: ignore[arg-type]
+        key = (config.service_name, config.server_url, config.api_key)
+        with _tracers_lock:
+            tracer = _tracers.get(key)
+            if tracer is None:
+                tracer = cls(**options)
+                _tracers[key] = tracer
+        return tracer
+
+    def start_context(self, incoming: ExtractedContext | None = None) -> ExecutionContext:
+        """A new execution context for a request: joining the incoming trace, or a new one."""
+        joined = incoming is not None and incoming.trace_id is not None
+        trace_id = incoming.trace_id if incoming is not None and incoming.trace_id else new_trace_id()
+        clock = VectorClock()
+        dropped = 0
+        if joined and incoming is not None and incoming.clock is not None:
+            clock = incoming.clock.copy()
+            dropped = incoming.clock_dropped
+        parent = incoming.parent_span_id if joined and incoming is not None else None
+        decision: SamplingDecision = decide_sampling(
+            trace_id, incoming if joined else None, self.config.sample_rate
+        )
+        return ExecutionContext(
+            self,
+            trace_id,
+            new_span_id(),
+            parent if is_valid_span_id(parent) else None,
+            new_component(self.service),
+            clock,
+            dropped,
+            incoming.tracestate if joined and incoming is not None else None,
+            decision.flags,
+            decision.sampled,
+        )
+
+    def should_propagate(self, url: str) -> bool:
+        """Whether an outgoing call to `url` gets trace headers (`propagate_to`)."""
+        return not self.disabled and self.config.propagate_to(url)
+
+    def should_ignore_path(self, path: str) -> bool:
+        return self.config.ignore_path(path)
+
+    def emit(self, event: Event) -> None:
+        if self.transport is not None:
+            self.transport.enqueue(event)
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Sends what is queued; True when everything went out within `timeout` seconds."""
+        return self.transport.flush(timeout) if self.transport is not None else True
+
+    def shutdown(self, timeout: float = 5.0) -> None:
+        """Flushes for at most `timeout` seconds and stops the transport."""
+        if self.transport is not None:
+            self.transport.shutdown(timeout)
+
+    def stats(self) -> TransportStats:
+        return self.transport.stats() if self.transport is not None else TransportStats()
+
+
+def init(**options: object) -> Tracer:
+    """Configures the process's default tracer (used by integrations given no options) and
+    returns it. Options as `RacewayOptions`; the environment fills in the rest."""
+    global _default
+    _default = Tracer.from_options(**options)
+    return _default
+
+
+def tracer_for(tracer: Tracer | None, options: RacewayOptions | dict[str, object]) -> Tracer:
+    """The tracer an integration uses: the one given, else one for its options, else the
+    default (`init`), else one configured from the environment alone."""
+    global _default
+    if tracer is not None:
+        return tracer
+    if options:
+        found = Tracer.from_options(**options)
+        if _default is None:
+            _default = found
+        return found
+    if _default is None:
+        _default = Tracer.from_options()
+    return _default
+
+
+def default_tracer() -> Tracer | None:
+    return _default

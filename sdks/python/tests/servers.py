@@ -1,0 +1,111 @@
+"""Real servers on loopback, port 0, in threads: the collector stand-in, WSGI and ASGI apps."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import uvicorn
+from werkzeug.serving import make_server
+
+
+class FakeCollector:
+    """Accepts `POST /v1/events` like the collector: gzip or not, answers 200 with the counts,
+    or whatever status the test sets. Keeps the decoded batches."""
+
+    def __init__(self) -> None:
+        self.batches: list[dict[str, Any]] = []
+        self.requests: list[dict[str, str]] = []
+        self.status = 200
+        self.lock = threading.Lock()
+        collector = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("content-length", "0"))
+                body = self.rfile.read(length)
+                if self.headers.get("content-encoding") == "gzip":
+                    body = gzip.decompress(body)
+                batch = json.loads(body)
+                with collector.lock:
+                    collector.requests.append(dict(self.headers.items()))
+                    status = collector.status
+                    if status == 200:
+                        collector.batches.append(batch)
+                answer = json.dumps({"accepted": len(batch["events"]), "duplicates": 0}).encode()
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return [event for batch in self.batches for event in batch["events"]]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@contextmanager
+def fake_collector() -> Iterator[FakeCollector]:
+    collector = FakeCollector()
+    collector.thread.start()
+    try:
+        yield collector
+    finally:
+        collector.close()
+
+
+@contextmanager
+def serve_wsgi(app: Any) -> Iterator[str]:
+    """Serves a WSGI app with werkzeug's threaded server; yields its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextmanager
+def serve_asgi(app: Any) -> Iterator[str]:
+    """Serves an ASGI app with uvicorn in a thread on an ephemeral port; yields its base URL."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(app, log_level="warning", lifespan="off", loop="asyncio")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=5)
+        sock.close()

@@ -82,17 +82,55 @@ export function encodeEvents(events: readonly RacewayEvent[]): EncodeResult {
   };
 }
 
+/** Bodies below this size are sent as they are: compressing them saves too little. */
+const COMPRESS_MIN_BYTES = 1024;
+
+/** How batch bodies travel: `auto` compresses unless the collector is on this host. */
+export type Compression = 'auto' | 'gzip' | 'none';
+
+/** A batch body ready to POST. */
+export interface BatchBody {
+  readonly bytes: Buffer;
+  readonly gzip: boolean;
+}
+
+/**
+ * True when `auto` compression should gzip for this endpoint: not for a collector on loopback,
+ * where bytes cost nothing and gzip would take CPU from the traced application (measured in
+ * bench/http-overhead.mjs: a quarter of what the SDK costs per request at full recording).
+ */
+export function compressesFor(endpoint: URL, compression: Compression): boolean {
+  if (compression !== 'auto') return compression === 'gzip';
+  return !isLoopbackHost(endpoint.hostname);
+}
+
+function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.toLowerCase();
+  return (
+    host === 'localhost' ||
+    host.endsWith('.localhost') ||
+    host === '[::1]' ||
+    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host)
+  );
+}
+
 /**
  * A batch as sent (`spec/schemas/batch.schema.json`): the encoded events inside the batch
- * object, gzip-compressed on the libuv thread pool so that compression never holds up the
- * event loop.
+ * object, gzip-compressed on the libuv thread pool (so that compression never holds up the
+ * event loop) when `gzip` is true and the body is large enough to gain from it.
  */
-export function encodeBatch(events: readonly EncodedEvents[], dropped: number): Promise<Buffer> {
+export async function encodeBatch(
+  events: readonly EncodedEvents[],
+  dropped: number,
+  gzip = true,
+): Promise<BatchBody> {
   let json = `{"sdk":${SDK_JSON},"dropped":${dropped},"events":[`;
   for (let i = 0; i < events.length; i++) {
     if (i > 0) json += ',';
     json += (events[i] as EncodedEvents).json;
   }
   json += ']}';
-  return gzipAsync(Buffer.from(json, 'utf8'), GZIP_OPTIONS);
+  const raw = Buffer.from(json, 'utf8');
+  if (!gzip || raw.length < COMPRESS_MIN_BYTES) return { bytes: raw, gzip: false };
+  return { bytes: await gzipAsync(raw, GZIP_OPTIONS), gzip: true };
 }

@@ -17,8 +17,10 @@ export interface PostResult {
 /** Parameters of one request. */
 export interface PostRequest {
   endpoint: URL;
-  /** The gzip-compressed JSON batch. */
+  /** The JSON batch. */
   body: Buffer;
+  /** True when `body` is gzip-compressed. */
+  gzip: boolean;
   apiKey: string | null;
   agent: http.Agent;
   timeoutMs: number;
@@ -52,10 +54,10 @@ export function postBatch(request: PostRequest): PendingPost {
 
   const headers: Record<string, string | number> = {
     'content-type': 'application/json',
-    'content-encoding': 'gzip',
     'content-length': request.body.length,
     'user-agent': `raceway-node/${SDK_INFO.version}`,
   };
+  if (request.gzip) headers['content-encoding'] = 'gzip';
   if (request.apiKey !== null) headers.authorization = `Bearer ${request.apiKey}`;
 
   let req: http.ClientRequest | undefined;

@@ -29,11 +29,12 @@ export function transportUnderTest(
 /** Records `count` custom events numbered from `from`. */
 export function recordMany(ctx: ExecutionContext, count: number, from = 0): RacewayEvent[] {
   const events: RacewayEvent[] = [];
-  for (let i = from; i < from + count; i++) events.push(ctx.record('custom', { name: `e${i}` }));
+  for (let i = from; i < from + count; i++) events.push(ctx.record('custom', { name: `e${i}` })!);
   return events;
 }
 
-/** A request body as the collector sees it. */
+/** A request body as the collector sees it (gzip or plain JSON). */
 export function decodeBody(body: Buffer): EventBatch {
-  return JSON.parse(gunzipSync(body).toString('utf8')) as EventBatch;
+  const gzipped = body[0] === 0x1f && body[1] === 0x8b;
+  return JSON.parse((gzipped ? gunzipSync(body) : body).toString('utf8')) as EventBatch;
 }

@@ -32,7 +32,7 @@ import { SERVICES } from './catalogue.mjs';
  * @property {string} resource
  * @property {string[]} services  every service involved
  * @property {{ label: string, count: number }[]} pairs  races per pair of services, e.g. `inventory <-> order`
- * @property {number} count       races found
+ * @property {number} count       race instances found (the groups' counts added up)
  * @property {number} traces      traces involved
  * @property {string} example     a trace id to look at
  */
@@ -87,17 +87,17 @@ export async function gatherSummary({ api, storage, traffic, stock }) {
 }
 
 /**
- * Races of the same scope and kind on the same resource, counted once, with the pairs of
- * services involved.
+ * The collector's race groups (one per trace, resource, kind and pair of sides) merged across
+ * traces: per scope, kind and resource, the instances found and the pairs of sides involved.
  *
- * @param {any[]} races  /api/races
+ * @param {any[]} races  /api/races (race groups)
  * @returns {RaceGroup[]}
  */
 export function groupRaces(races) {
   /** @type {Map<string, RaceGroup & { traceSet: Set<string>, pairMap: Map<string, number> }>} */
   const groups = new Map();
   for (const r of races) {
-    const kind = String(r.race?.kind ?? 'race');
+    const kind = String(r.kind ?? 'race');
     const key = `${r.scope}|${kind}|${r.resource}`;
     let group = groups.get(key);
     if (group === undefined) {
@@ -115,13 +115,16 @@ export function groupRaces(races) {
       };
       groups.set(key, group);
     }
-    group.count += 1;
+    const instances = typeof r.count === 'number' ? r.count : 1;
+    group.count += instances;
     for (const id of r.trace_ids) group.traceSet.add(id);
-    const services = [...new Set(/** @type {string[]} */ (r.race?.services ?? r.services))].sort();
+    /** @type {{ service: string }[]} */
+    const sides = r.sides ?? r.services.map((/** @type {string} */ service) => ({ service }));
+    const services = sides.map((side) => side.service).sort();
     // Two requests to the same service race too (two checkouts, both in order).
     const label =
       services.length === 1 ? `${services[0]} <-> ${services[0]}` : services.join(' <-> ');
-    group.pairMap.set(label, (group.pairMap.get(label) ?? 0) + 1);
+    group.pairMap.set(label, (group.pairMap.get(label) ?? 0) + instances);
     group.services = [...new Set([...group.services, ...services])].sort();
   }
   return [...groups.values()]

@@ -27,7 +27,10 @@ interface Race {
   resource: string;
   services: string[];
   trace_ids: string[];
-  race: { kind: string; services: string[]; explanation: string };
+  kind: string;
+  count: number;
+  explanation: string;
+  examples: Array<{ kind: string; services: string[]; explanation: string }>;
 }
 
 function flatten(spans: Span[]): Span[] {
@@ -139,12 +142,13 @@ describe('the example shop, traced end to end', () => {
     const { races } = (await api.traceRaces(concurrent.traceId!)) as { races: Race[] };
     const inside = races.filter((r) => r.scope === 'trace');
     expect(inside.length).toBeGreaterThan(0);
-    const lost = inside.find((r) => r.race.kind === 'lost_update');
+    const lost = inside.find((r) => r.kind === 'lost_update');
     expect(lost).toBeDefined();
     expect(lost!.resource).toBe('stock:mug');
     expect(lost!.trace_ids).toEqual([concurrent.traceId]);
     expect([...lost!.services].sort()).toEqual(['inventory', 'order']);
-    expect(lost!.race.explanation).toMatch(/lost/);
+    expect(lost!.explanation).toMatch(/lost/);
+    expect(lost!.examples[0]!.explanation).toMatch(/lost/);
   });
 
   it('finds no race in the sequential checkout', async () => {

@@ -74,21 +74,21 @@ describe.each([1, 2] as const)(
       expect(found).toMatchObject({ scope: 'cross', resource: 'stock:7' });
       expect([...found.services].sort()).toEqual(services);
       expect([...found.trace_ids].sort()).toEqual(traceIds);
-      expect(found.race).toMatchObject({
+      expect(found.examples[0]!).toMatchObject({
         kind: 'lost_update',
         scope: 'cross_trace',
         confidence: 'certain',
         // Both reads saw the row at the same version: the strongest evidence there is.
         evidence: 'same_version',
       });
-      expect(found.race.overlapMs).toBeGreaterThan(10);
-      expect(found.race.accesses.map((x) => x.kind)).toEqual([
+      expect(found.examples[0]!.overlapMs).toBeGreaterThan(10);
+      expect(found.examples[0]!.accesses.map((x) => x.kind)).toEqual([
         'state_read',
         'state_write',
         'state_read',
         'state_write',
       ]);
-      expect(new Set(found.race.accesses.map((x) => x.traceId))).toEqual(new Set(traceIds));
+      expect(new Set(found.examples[0]!.accesses.map((x) => x.traceId))).toEqual(new Set(traceIds));
 
       // Each trace lists it; neither has a race of its own.
       for (const traceId of traceIds) {

@@ -69,13 +69,13 @@ describe('two services read-modify-writing one row in one trace', () => {
     const [found] = answer.races as [RaceJson];
     expect(found).toMatchObject({ scope: 'trace', resource: 'stock:1', trace_ids: [traceId] });
     expect([...found.services].sort()).toEqual(['inventory', 'order']);
-    expect(found.race).toMatchObject({
+    expect(found.examples[0]!).toMatchObject({
       kind: 'lost_update',
       confidence: 'certain',
       evidence: 'clock',
     });
     // [read A, write A, read B, write B]: each side read 10 and wrote 9.
-    const accesses = found.race.accesses;
+    const accesses = found.examples[0]!.accesses;
     expect(accesses.map((a) => a.kind)).toEqual([
       'state_read',
       'state_write',
@@ -88,8 +88,8 @@ describe('two services read-modify-writing one row in one trace', () => {
     expect(new Set([accesses[0]?.service, accesses[2]?.service])).toEqual(
       new Set(['order', 'inventory']),
     );
-    expect(found.race.explanation).toMatch(/order/);
-    expect(found.race.explanation).toMatch(/inventory/);
+    expect(found.examples[0]!.explanation).toMatch(/order/);
+    expect(found.examples[0]!.explanation).toMatch(/inventory/);
 
     // The listing of every race says the same, and the row itself lost a decrement.
     const listed = await s.api.races('resource=stock:1');
@@ -183,7 +183,7 @@ describe('a read after a call whose callee wrote', () => {
       return;
     }
     expect(races).toHaveLength(1);
-    const race = races[0]!.race;
+    const race = races[0]!.examples[0]!;
     expect(race.kind).toBe('read_write');
     expect(race.accesses.map((a) => `${a.service} ${a.kind}`)).toEqual([
       'inventory state_write',
@@ -251,7 +251,7 @@ describe('the same concurrent read-modify-writes under a common lock', () => {
       expect(stock.quantity('1')).toBe(8);
       return;
     }
-    expect(races.map((r) => r.race.kind)).toEqual(['lost_update']);
+    expect(races.map((r) => r.kind)).toEqual(['lost_update']);
     expect([...races[0]!.services].sort()).toEqual(['inventory', 'order']);
     expect(stock.quantity('1')).toBe(9);
   });
@@ -302,7 +302,7 @@ describe('concurrent writes that declare themselves atomic', () => {
 
     const { races, analysis } = await s.api.traceRaces(traceId);
     expect(analysis).toBe('done');
-    expect(races.map((r) => r.race.kind)).toEqual(kind === null ? [] : [kind]);
+    expect(races.map((r) => r.kind)).toEqual(kind === null ? [] : [kind]);
     if (atomic) expect(stock.quantity('1')).toBe(8);
   });
 });
@@ -345,9 +345,9 @@ describe('two concurrent branches of one handler', () => {
     expect(races).toHaveLength(1);
     const race = races[0]!;
     expect(race.services).toEqual(['inventory']);
-    expect(race.race.kind).toBe('lost_update');
-    expect(new Set(race.race.accesses.map((a) => a.component))).toEqual(new Set(branches));
-    expect(race.race.accesses.map((a) => a.eventId)).not.toContain(readAfterJoin.id);
+    expect(race.kind).toBe('lost_update');
+    expect(new Set(race.examples[0]!.accesses.map((a) => a.component))).toEqual(new Set(branches));
+    expect(race.examples[0]!.accesses.map((a) => a.eventId)).not.toContain(readAfterJoin.id);
   });
 
   it('orders what follows the join after the services the branches called', async () => {
@@ -386,7 +386,7 @@ describe('two concurrent branches of one handler', () => {
 
     const { races, analysis } = await s.api.traceRaces(traceId);
     expect(analysis).toBe('done');
-    expect(races.map((r) => r.race.kind)).toEqual(['lost_update']);
+    expect(races.map((r) => r.kind)).toEqual(['lost_update']);
     expect([...races[0]!.services].sort()).toEqual(['inventory', 'order']);
   });
 });

@@ -114,23 +114,9 @@ func (c *Client) startServer(in incoming) *execContext {
 	if in.clock != nil {
 		x.clock = in.clock
 	}
-	x.sampled, x.flags = c.samplingDecision(in, x.traceID)
+	x.flags = decideFlags(x.traceID, c.cfg.sampleRate, in.traceID != "", in.traceFlags)
+	x.sampled = isSampled(x.flags)
 	return x
-}
-
-// samplingDecision is parent-based head sampling (DESIGN 8): a valid traceparent of the joined
-// trace carries the decision in its sampled flag, which is never overridden downstream;
-// otherwise the decision is a pure function of the trace id.
-func (c *Client) samplingDecision(in incoming, traceID string) (bool, string) {
-	if in.parent != nil {
-		flags := in.parent.flags
-		sampled := hexNibble(flags[1])&1 == 1
-		return sampled, flags
-	}
-	if sampledByTraceID(traceID, c.cfg.sampleRate) {
-		return true, "01"
-	}
-	return false, "00"
 }
 
 // shouldPropagate applies the allow-list to an outgoing URL.
@@ -138,44 +124,111 @@ func (c *Client) shouldPropagate(u *url.URL) bool {
 	return u != nil && c.cfg.propagate(u)
 }
 
-// GetTraceHeaders returns the headers of an outgoing call made by hand, for an HTTP client
-// that Client.Transport does not wrap, keyed by the names the contract emits:
+// A CallOption describes a call made by hand (GetTraceHeaders, MergeResponseHeaders).
+type CallOption func(*manualCall)
+
+type manualCall struct {
+	method, url string
+	status      int
+	err         error
+	headers     map[string]string
+}
+
+// Target names the method and URL of a call made by hand, so that it is recorded as an edge
+// of the dependency graph like an instrumented call (spec 2.7).
+func Target(method, url string) CallOption {
+	return func(m *manualCall) { m.method, m.url = method, url }
+}
+
+// Status is the status of the response a call made by hand got.
+func Status(code int) CallOption { return func(m *manualCall) { m.status = code } }
+
+// CallError is the error a call made by hand failed with.
+func CallError(err error) CallOption { return func(m *manualCall) { m.err = err } }
+
+// ForHeaders says which call made by hand a response ends: the one GetTraceHeaders returned
+// these headers for. Without it, MergeResponseHeaders ends the oldest call still open.
+func ForHeaders(headers map[string]string) CallOption {
+	return func(m *manualCall) { m.headers = headers }
+}
+
+// GetTraceHeaders starts one client call made by hand, for an HTTP client that
+// Client.Transport does not wrap (spec 2.7): a new span id and a request_sent event, and the
+// headers to send, keyed by the names the contract emits:
 //
-//	headers := client.GetTraceHeaders(ctx)
+//	headers := client.GetTraceHeaders(ctx, raceway.Target("GET", url))
 //	req.Header.Set("X-Raceway-Trace-Id", headers["X-Raceway-Trace-Id"])
 //	req.Header.Set("X-Raceway-VC", headers["X-Raceway-VC"])
 //	req.Header.Set("traceparent", headers["traceparent"])
+//	...
+//	client.MergeResponseHeaders(ctx, resp.Header, raceway.Status(resp.StatusCode))
 //
-// Each call is one client call of its own: a new span id and a request_sent event, whose clock
-// step is the one sent. The map is empty when ctx carries no Raceway context. Pass the
-// response's headers to MergeResponseHeaders afterwards.
-func (c *Client) GetTraceHeaders(ctx context.Context) map[string]string {
+// Go has no ambient context: the request's ctx is the argument that the other SDKs' form
+// (getTraceHeaders()) leaves implicit. The headers are returned whatever the allow-list says
+// (the application chose to send them); an unsampled trace gets no X-Raceway-VC (spec 5.4).
+// The map is empty when ctx carries no Raceway context.
+func (c *Client) GetTraceHeaders(ctx context.Context, opts ...CallOption) map[string]string {
 	headers := map[string]string{}
 	x := execFrom(ctx)
 	if x == nil || c.Disabled() {
 		return headers
 	}
+	var m manualCall
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&m)
+		}
+	}
+	u, err := url.Parse(m.url)
+	if err != nil || m.url == "" {
+		u = nil
+	}
+	method := m.method
+	if u == nil {
+		method = "GET"
+	}
+	call := x.startCall(method, u)
 	h := http.Header{}
-	call := x.startCall("GET", nil)
 	inject(call.outgoing(), h)
 	for name, values := range h {
 		headers[name] = values[0]
 	}
+	x.openManualCall(call)
 	return headers
 }
 
-// MergeResponseHeaders takes the callee's clock from a response to a call made with
-// GetTraceHeaders (spec 2.6), so that what ctx records next is ordered after what the callee
-// did. Headers of another trace and invalid clocks are ignored.
-func (c *Client) MergeResponseHeaders(ctx context.Context, h http.Header) {
-	if x := execFrom(ctx); x != nil && !c.Disabled() {
-		x.mergeResponse(h)
+// MergeResponseHeaders ends a call made by hand (spec 2.7): it takes the callee's clock from
+// the response headers (spec 2.6), so that what ctx records next is ordered after what the
+// callee did, then records the call's response_received, with Status or CallError when given.
+// The call is the one ForHeaders names, else the oldest still open; with none open only the
+// clock is merged. Headers of another trace and invalid clocks are ignored.
+func (c *Client) MergeResponseHeaders(ctx context.Context, h http.Header, opts ...CallOption) {
+	x := execFrom(ctx)
+	if x == nil || c.Disabled() {
+		return
+	}
+	var m manualCall
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&m)
+		}
+	}
+	remote := x.mergeResponse(h)
+	traceparent := ""
+	if m.headers != nil {
+		traceparent = m.headers[HeaderTraceparent]
+	}
+	if call := x.closeManualCall(traceparent); call != nil {
+		call.end(m.status, remote, m.err)
 	}
 }
 
 // mergeResponse merges a valid X-Raceway-VC of a response of the same trace; it reports
 // whether it did.
 func (x *execContext) mergeResponse(h http.Header) bool {
+	if !x.sampled {
+		return false // an unsampled context has no clock to merge into (spec 5.4)
+	}
 	id, present, conflict := singleValue(headerCopies(headerValues(h, HeaderTraceID), true))
 	if !present || conflict {
 		return false

@@ -31,6 +31,9 @@ const unknownTarget = "unknown"
 func (x *execContext) startCall(method string, u *url.URL) *clientCall {
 	call := &clientCall{x: x, spanID: newSpanID(), method: eventMethod(method), started: time.Now()}
 	call.url, call.host = eventTarget(u)
+	if !x.sampled {
+		return call // no clock step, no event; the headers still go out (spec 5.4)
+	}
 	call.clock = x.tick()
 	x.record(kindRequestSent, requestSentData{Method: call.method, URL: call.url, Host: call.host},
 		&recordOptions{spanID: call.spanID, parentSpanID: x.spanID, clock: &call.clock})
@@ -46,6 +49,11 @@ func (c *clientCall) outgoing() outgoing {
 		flags:      c.x.flags,
 		tracestate: c.x.tracestate,
 	}
+}
+
+// traceparent is the header value the call sent, which identifies it.
+func (c *clientCall) traceparent() string {
+	return formatTraceparent(c.x.traceID, c.spanID, c.x.flags)
 }
 
 // end records response_received, once: with the status when there was a response, the error

@@ -350,18 +350,18 @@ func resolveAPIKey(option *string, env string) (string, error) {
 
 func resolveSampleRate(option *float64, env string) (float64, error) {
 	if option != nil {
+		// NaN fails both comparisons.
 		if !(*option >= 0 && *option <= 1) {
 			return 0, configErr("RACEWAY_INVALID_SAMPLE_RATE", "sample rate must be a number from 0 to 1, got %v", *option)
 		}
 		return *option, nil
 	}
-	text := strings.TrimSpace(env)
-	if text == "" {
+	rate, set, ok := parseSampleRate(env)
+	switch {
+	case !ok:
+		return 0, configErr("RACEWAY_INVALID_SAMPLE_RATE", "RACEWAY_SAMPLE_RATE must be a decimal number from 0 to 1 (such as 0.25), got %q", env)
+	case !set:
 		return 1, nil
-	}
-	rate, err := strconv.ParseFloat(text, 64)
-	if err != nil || !(rate >= 0 && rate <= 1) {
-		return 0, configErr("RACEWAY_INVALID_SAMPLE_RATE", "RACEWAY_SAMPLE_RATE must be a number from 0 to 1, got %q", env)
 	}
 	return rate, nil
 }

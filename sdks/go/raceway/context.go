@@ -21,7 +21,36 @@ type execContext struct {
 
 	mu           sync.Mutex
 	clock        vclock
-	clockDropped uint64 // entries the clock lacks since it was received truncated
+	clockDropped uint64        // entries the clock lacks since it was received truncated
+	manualCalls  []*clientCall // calls made by hand still open, oldest first (spec 2.7)
+}
+
+// maxManualCalls bounds the open calls made by hand per context; beyond, the oldest is
+// forgotten (spec 2.7).
+const maxManualCalls = 256
+
+func (x *execContext) openManualCall(call *clientCall) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if len(x.manualCalls) == maxManualCalls {
+		x.manualCalls[0] = nil
+		x.manualCalls = x.manualCalls[1:]
+	}
+	x.manualCalls = append(x.manualCalls, call)
+}
+
+// closeManualCall removes and returns the open call that sent traceparent, or the oldest
+// one when traceparent is ""; nil when there is none.
+func (x *execContext) closeManualCall(traceparent string) *clientCall {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for i, call := range x.manualCalls {
+		if traceparent == "" || call.traceparent() == traceparent {
+			x.manualCalls = append(x.manualCalls[:i:i], x.manualCalls[i+1:]...)
+			return call
+		}
+	}
+	return nil
 }
 
 type contextKey struct{}
@@ -116,6 +145,9 @@ func (x *execContext) fork() *execContext {
 		sampled:      x.sampled,
 		tracestate:   x.tracestate,
 	}
+	if !x.sampled {
+		return child // records nothing and sends no clock: no copy to make (spec 5.4)
+	}
 	x.record(kindFork, branchData{Child: child.component}, nil)
 	child.clock, child.clockDropped = x.snapshot()
 	return child
@@ -123,6 +155,9 @@ func (x *execContext) fork() *execContext {
 
 // join merges the child's final clock into the parent and records a join event (spec 3.2).
 func (x *execContext) join(child *execContext) {
+	if !x.sampled {
+		return
+	}
 	clock, dropped := child.snapshot()
 	x.merge(clock, dropped)
 	x.record(kindJoin, branchData{Child: child.component}, nil)

@@ -52,7 +52,12 @@ type exporter struct {
 	runCtx    context.Context // the goroutine's own sends; cancelled when Shutdown starts
 	cancelRun context.CancelFunc
 	stopOnce  sync.Once
-	gz        *gzip.Writer
+	stopErr   error // what shutdown returns: the context's error when events were left
+	// Owned by the run goroutine: set while shutting down, once a batch ran out of retries.
+	// The collector is then taken as gone and the rest is dropped at once, so that a
+	// Shutdown(context.Background()) does not retry every queued batch in turn.
+	stopping, gaveUp bool
+	gz               *gzip.Writer
 }
 
 type flushRequest struct {
@@ -143,8 +148,10 @@ func (e *exporter) run() {
 			e.sendAll(req.ctx)
 			close(req.done)
 		case ctx := <-e.stop:
+			e.stopping = true
 			if !e.sendAll(ctx) {
 				e.abandon("shutdown: not delivered before the context ended")
+				e.stopErr = ctx.Err()
 			}
 			return
 		}
@@ -191,10 +198,7 @@ func (e *exporter) shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		<-e.done // the goroutine's requests use ctx: it ends promptly
 	}
-	if e.stats().Queued > 0 {
-		return ctx.Err()
-	}
-	return nil
+	return e.stopErr // written before done was closed
 }
 
 // abandon drops and counts everything still queued.
@@ -213,6 +217,10 @@ func (e *exporter) abandon(why string) {
 // hand is put back at the head of the queue).
 func (e *exporter) sendAll(ctx context.Context) bool {
 	for {
+		if e.gaveUp {
+			e.abandon("shutdown: the collector did not answer, the rest is dropped")
+			return true
+		}
 		e.mu.Lock()
 		n := min(len(e.queue), e.cfg.batchSize)
 		if n == 0 {
@@ -270,6 +278,7 @@ func (e *exporter) send(ctx context.Context, batch []*event) bool {
 		case attempt >= e.cfg.maxRetries:
 			why := fmt.Sprintf("batch dropped after %d retries: status %d, %v", attempt, status, err)
 			e.lose(batch, encoded, why)
+			e.gaveUp = e.stopping
 			return true
 		}
 		delay := backoffDelay(attempt, retryBase, retryMax, rand.Float64)

@@ -89,6 +89,9 @@ func (c *Client) startServerSpan(r *http.Request) *serverSpan {
 		reasons = []string{}
 	}
 	s.route = routeTemplate(r.Pattern)
+	if !s.x.sampled {
+		return s // records nothing: no event data to build (spec 5.4)
+	}
 	s.x.record(kindRequestReceived, requestReceivedData{
 		Method:   s.method,
 		Path:     cutString(r.URL.Path, maxPath),
@@ -119,6 +122,9 @@ func (s *serverSpan) recordPanic(v any, stack []byte) {
 }
 
 func (s *serverSpan) end(status int, route string) {
+	if !s.x.sampled {
+		return
+	}
 	if route == "" {
 		route = s.route
 	}
@@ -204,9 +210,12 @@ func (w *spanWriter) Write(p []byte) (int, error) {
 }
 
 func (w *spanWriter) setTraceHeaders() {
-	clock := w.span.responseHeaders()
 	h := w.ResponseWriter.Header()
 	setHeader(h, HeaderTraceID, w.span.x.traceID)
+	if !w.span.x.sampled {
+		return // an unsampled request is answered without a clock (spec 2.6, 5.4)
+	}
+	clock := w.span.responseHeaders()
 	setHeader(h, HeaderVC, clock.header())
 }
 

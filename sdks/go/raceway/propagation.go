@@ -44,12 +44,17 @@ func headerValues(h http.Header, name string) []string {
 // setHeader replaces every spelling of name with one copy under the name as given (spec 2.5):
 // an injector installed twice, or a retried request, still carries one copy.
 func setHeader(h http.Header, name, value string) {
+	deleteHeader(h, name)
+	h[name] = []string{value}
+}
+
+// deleteHeader removes every spelling of name.
+func deleteHeader(h http.Header, name string) {
 	for k := range h {
 		if len(k) == len(name) && strings.EqualFold(k, name) {
 			delete(h, k)
 		}
 	}
-	h[name] = []string{value}
 }
 
 // trimOWS trims optional whitespace, space and horizontal tab only (spec 2.1).

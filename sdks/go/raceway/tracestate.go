@@ -8,9 +8,10 @@ const (
 )
 
 // parseTracestate validates and normalises tracestate (spec 2.3): copies joined with `,`,
-// members trimmed, empty members dropped, joined with `,`. More than 32 members, more than 512
-// characters, an invalid member or a key present twice invalidate the whole value. An empty
-// result is ("", true).
+// members trimmed, empty members dropped, joined with `,`. A repeated key keeps its first
+// (leftmost) member; the later ones are still validated, then dropped. More than 32 members or
+// more than 512 characters (both after duplicates are dropped), or an invalid member,
+// invalidate the whole value. An empty result is ("", true).
 func parseTracestate(copies []string) (string, bool) {
 	joined := strings.Join(copies, ",")
 	var members []string
@@ -21,13 +22,6 @@ func parseTracestate(copies []string) (string, bool) {
 		if member == "" {
 			continue
 		}
-		if len(members) > 0 {
-			length++
-		}
-		length += len(member)
-		if len(members) == maxTracestateMembers || length > maxTracestateLength {
-			return "", false
-		}
 		eq := strings.IndexByte(member, '=')
 		if eq < 0 {
 			return "", false
@@ -37,31 +31,29 @@ func parseTracestate(copies []string) (string, bool) {
 			return "", false
 		}
 		if _, dup := keys[key]; dup {
-			return "", false
+			continue
 		}
 		keys[key] = struct{}{}
+		if len(members) > 0 {
+			length++
+		}
+		length += len(member)
+		if len(members) == maxTracestateMembers || length > maxTracestateLength {
+			return "", false
+		}
 		members = append(members, member)
 	}
 	return strings.Join(members, ","), true
 }
 
-// isTracestateKey: `[a-z][a-z0-9_\-*/]{0,255}` or
-// `[a-z0-9][a-z0-9_\-*/]{0,240}@[a-z][a-z0-9_\-*/]{0,13}`.
+// isTracestateKey is W3C Trace Context level 2: `[a-z0-9][a-z0-9_\-*/@]{0,255}`.
 func isTracestateKey(key string) bool {
-	at := strings.IndexByte(key, '@')
-	if at < 0 {
-		return len(key) >= 1 && len(key) <= 256 && isLowerAlpha(key[0]) && allKeyChars(key[1:])
+	if len(key) == 0 || len(key) > 256 || !isLowerAlpha(key[0]) && !isDigit(key[0]) {
+		return false
 	}
-	tenant, system := key[:at], key[at+1:]
-	return len(tenant) >= 1 && len(tenant) <= 241 &&
-		(isLowerAlpha(tenant[0]) || isDigit(tenant[0])) && allKeyChars(tenant[1:]) &&
-		len(system) >= 1 && len(system) <= 14 && isLowerAlpha(system[0]) && allKeyChars(system[1:])
-}
-
-func allKeyChars(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !isLowerAlpha(c) && !isDigit(c) && c != '_' && c != '-' && c != '*' && c != '/' {
+	for i := 1; i < len(key); i++ {
+		c := key[i]
+		if !isLowerAlpha(c) && !isDigit(c) && c != '_' && c != '-' && c != '*' && c != '/' && c != '@' {
 			return false
 		}
 	}

@@ -3,6 +3,7 @@ package raceway
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -23,6 +24,7 @@ var vectorRunners = map[string]func(t *testing.T, c vectorCase){
 	"clock-ops":   runClockOpsCase,
 	"inject":      runInjectCase,
 	"events":      runEventsCase,
+	"sampling":    runSamplingCase,
 }
 
 type vectorFile struct {
@@ -211,6 +213,7 @@ func runInjectCase(t *testing.T, c vectorCase) {
 		Context struct {
 			TraceID      string  `json:"traceId"`
 			SpanID       string  `json:"spanId"`
+			TraceFlags   string  `json:"traceFlags"`
 			Clock        vclock  `json:"clock"`
 			Own          string  `json:"own"`
 			ClockDropped uint64  `json:"clockDropped"`
@@ -227,6 +230,7 @@ func runInjectCase(t *testing.T, c vectorCase) {
 	o := outgoing{
 		traceID: ctx.TraceID,
 		spanID:  ctx.SpanID,
+		flags:   ctx.TraceFlags,
 		clock:   encodeClock(ctx.Clock, ctx.Own, ctx.ClockDropped),
 	}
 	if ctx.Tracestate != nil {
@@ -263,4 +267,39 @@ func sortedPairs(m map[string]string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+func runSamplingCase(t *testing.T, c vectorCase) {
+	var input struct {
+		TraceID    string  `json:"traceId"`
+		Rate       float64 `json:"rate"`
+		Joined     bool    `json:"joined"`
+		TraceFlags *string `json:"traceFlags"`
+		Value      string  `json:"value"`
+	}
+	decodeInto(t, c.Input, &input)
+	switch c.Op {
+	case "threshold":
+		assertSameJSON(t, c, map[string]string{"threshold": fmt.Sprintf("%014x", samplingThreshold(input.Rate))})
+	case "root":
+		assertSameJSON(t, c, map[string]bool{"sampled": sampledRoot(input.TraceID, input.Rate)})
+	case "decide":
+		received := ""
+		if input.TraceFlags != nil {
+			received = *input.TraceFlags
+		}
+		assertSameJSON(t, c, map[string]string{"traceFlags": decideFlags(input.TraceID, input.Rate, input.Joined, received)})
+	case "parse":
+		rate, set, ok := parseSampleRate(input.Value)
+		switch {
+		case !ok:
+			assertSameJSON(t, c, map[string]bool{"ok": false})
+		case !set:
+			assertSameJSON(t, c, map[string]any{"ok": true, "rate": nil})
+		default:
+			assertSameJSON(t, c, map[string]any{"ok": true, "rate": rate})
+		}
+	default:
+		t.Fatalf("unknown op %q", c.Op)
+	}
 }

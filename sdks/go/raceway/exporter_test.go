@@ -1,0 +1,208 @@
+package raceway
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"runtime"
+	"testing"
+	"time"
+)
+
+// recordN records n custom events in one execution context of client, outside any server.
+func recordN(client *Client, n int) {
+	x := client.startServer(incoming{status: statusAbsent})
+	ctx := withExec(context.Background(), x)
+	for i := 0; i < n; i++ {
+		RecordEvent(ctx, "tick", nil)
+	}
+}
+
+func TestTransportSendsGzipBatchesWithTheSDKAndAPIKey(t *testing.T) {
+	col := newFakeCollector(t)
+	client := newTestClient(t, col, WithAPIKey("s3cret"), WithBatchSize(3))
+	recordN(client, 7)
+	flushed(t, client, col)
+	col.mu.Lock()
+	defer col.mu.Unlock()
+	if len(col.batches) != 3 {
+		t.Fatalf("7 events in batches of 3: want 3 batches, got %d", len(col.batches))
+	}
+	b := col.batches[0]
+	if b.header.Get("Content-Encoding") != "gzip" || b.header.Get("Authorization") != "Bearer s3cret" ||
+		b.header.Get("Content-Type") != "application/json" {
+		t.Errorf("headers %v", b.header)
+	}
+	if b.SDK["name"] != sdkName || b.SDK["language"] != "go" || b.SDK["version"] != SDKVersion {
+		t.Errorf("sdk %v", b.SDK)
+	}
+	if s := client.Stats(); s.Sent != 7 || s.BatchesSent != 3 || s.Queued != 0 || s.Dropped != 0 {
+		t.Errorf("stats %+v", s)
+	}
+}
+
+func TestTransportFollowsCollectorAnswers(t *testing.T) {
+	cases := []struct {
+		name                             string
+		status                           int
+		body                             string
+		wantSent, wantDropped, wantRetry uint64
+		wantRejected                     uint64
+	}{
+		{"422 counts the rejected as dropped", 422, `{"accepted":3,"duplicates":0,"rejected":[{"index":0,"errors":["x"]},{"index":2,"errors":["y"]}]}`, 3, 2, 0, 2},
+		{"400 drops the batch", 400, `{"error":"bad"}`, 0, 5, 0, 0},
+		{"401 drops the batch", 401, `{"error":"key"}`, 0, 5, 0, 0},
+		{"413 drops the batch", 413, ``, 0, 5, 0, 0},
+		{"415 drops the batch", 415, ``, 0, 5, 0, 0},
+		{"503 is retried", 503, ``, 5, 0, 1, 0},
+		{"429 is retried", 429, ``, 5, 0, 1, 0},
+		{"408 is retried", 408, ``, 5, 0, 1, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			col := newFakeCollector(t)
+			col.answer = func(n int, b wireBatch) (int, string, http.Header) {
+				if n == 0 {
+					return tc.status, tc.body, http.Header{"Retry-After": {"0"}}
+				}
+				return 200, `{"accepted":5,"duplicates":0}`, nil
+			}
+			client := newTestClient(t, col, WithBatchSize(5))
+			recordN(client, 5)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := client.Flush(ctx); err != nil {
+				t.Fatal(err)
+			}
+			s := client.Stats()
+			if s.Sent != tc.wantSent || s.Dropped != tc.wantDropped || s.Retries != tc.wantRetry ||
+				s.Rejected != tc.wantRejected || s.Queued != 0 {
+				t.Errorf("stats %+v", s)
+			}
+		})
+	}
+}
+
+func TestDropsAreReportedInTheNextBatch(t *testing.T) {
+	col := newFakeCollector(t)
+	col.answer = func(n int, b wireBatch) (int, string, http.Header) {
+		if n == 0 {
+			return 400, `{"error":"bad"}`, nil
+		}
+		return 200, `{"accepted":1,"duplicates":0}`, nil
+	}
+	client := newTestClient(t, col, WithBatchSize(2))
+	recordN(client, 2)
+	flushed(t, client, col)
+	recordN(client, 1)
+	flushed(t, client, col)
+	col.mu.Lock()
+	defer col.mu.Unlock()
+	if len(col.batches) != 1 || col.batches[0].Dropped != 2 {
+		t.Fatalf("want the next batch to report 2 dropped, got %+v", col.batches)
+	}
+}
+
+func TestRetriesAreBoundedAndDropped(t *testing.T) {
+	col := newFakeCollector(t)
+	col.answer = func(int, wireBatch) (int, string, http.Header) { return 500, "", nil }
+	client := newTestClient(t, col, WithMaxRetries(2))
+	recordN(client, 4)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = client.Flush(ctx)
+	if s := client.Stats(); s.Dropped != 4 || s.Retries != 2 || col.requestCount() != 3 || s.Queued != 0 {
+		t.Errorf("stats %+v after %d requests", s, col.requestCount())
+	}
+}
+
+// deadAddress is a loopback URL where nothing listens.
+func deadAddress(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := "http://" + ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// A collector that is gone never blocks the application and never holds more than
+// maxQueueSize events: the rest are dropped and counted.
+func TestDeadCollectorKeepsMemoryBounded(t *testing.T) {
+	client, err := New(WithServiceName("go-test"), WithServerURL(deadAddress(t)), WithMaxQueueSize(1000),
+		WithFlushInterval(5*time.Millisecond), withGetenv(func(string) string { return "" }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	const events = 200_000
+	recordN(client, events)
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	s := client.Stats()
+	if s.Queued > 1000 || s.Dropped < events-1000 {
+		t.Errorf("queue not bounded: %+v", s)
+	}
+	// 200,000 events held would take tens of MB; 1,000 take well under one.
+	if grown := int64(after.HeapAlloc) - int64(before.HeapAlloc); grown > 8<<20 {
+		t.Errorf("heap grew by %d bytes with a dead collector", grown)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if err := client.Shutdown(ctx); err == nil {
+		t.Errorf("Shutdown should report that events were left undelivered")
+	}
+	t.Logf("Shutdown with a 300ms context returned after %v", time.Since(start))
+	if waited := time.Since(start); waited > 3*time.Second {
+		t.Errorf("Shutdown overran its context by far: %v", waited)
+	}
+	if s := client.Stats(); s.Queued != 0 || s.Dropped != events {
+		t.Errorf("after shutdown every event is sent or counted: %+v", s)
+	}
+}
+
+func TestShutdownFlushesAndLaterEventsAreCounted(t *testing.T) {
+	col := newFakeCollector(t)
+	client, err := New(WithServiceName("go-test"), WithServerURL(col.server.URL),
+		WithFlushInterval(time.Hour), withGetenv(func(string) string { return "" }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	recordN(client, 5)
+	if err := client.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(col.events()); n != 5 {
+		t.Errorf("Shutdown delivered %d of 5 events", n)
+	}
+	recordN(client, 1)
+	if s := client.Stats(); s.Dropped != 1 {
+		t.Errorf("an event after Shutdown must be counted as dropped: %+v", s)
+	}
+	if err := client.Shutdown(context.Background()); err != nil {
+		t.Errorf("second Shutdown: %v", err)
+	}
+}
+
+func TestBackoffAndRetryAfter(t *testing.T) {
+	if d := backoffDelay(3, 250*time.Millisecond, 10*time.Second, func() float64 { return 0.999999 }); d < 1999*time.Millisecond || d > 2*time.Second {
+		t.Errorf("attempt 3 ceiling should be 2s, got %v", d)
+	}
+	if d := backoffDelay(40, 250*time.Millisecond, 10*time.Second, func() float64 { return 0.5 }); d != 5*time.Second {
+		t.Errorf("the cap applies: %v", d)
+	}
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	if d := parseRetryAfter("7", now); d != 7*time.Second {
+		t.Errorf("seconds: %v", d)
+	}
+	if d := parseRetryAfter(now.Add(3*time.Second).Format(http.TimeFormat), now); d != 3*time.Second {
+		t.Errorf("date: %v", d)
+	}
+	if d := parseRetryAfter("-1", now); d != 0 {
+		t.Errorf("garbage: %v", d)
+	}
+}

@@ -12,8 +12,16 @@ Options (each also read from the environment variable shown):
   --port <n>            TCP port, 0 for any free port           RACEWAY_PORT       (8080)
   --host <address>      address to listen on                    RACEWAY_HOST       (127.0.0.1)
   --storage <spec>      sqlite:<path> or postgres://...         RACEWAY_STORAGE    (sqlite:./raceway.db)
-  --api-key <key>       require this key on ingestion; repeat   RACEWAY_API_KEYS   (comma-separated)
-                        for several keys
+  --api-key <key>       require this key on ingestion (and on   RACEWAY_API_KEYS   (comma-separated)
+                        /api unless read keys are set); repeat
+  --read-key <key>      require this key on /api (ingest keys   RACEWAY_READ_KEYS  (comma-separated)
+                        then do not read); repeat
+  --allowed-host <name> accept this Host besides localhost when RACEWAY_ALLOWED_HOSTS
+                        listening on loopback; repeat
+  --cors-origin <url>   let this browser origin read answers;   RACEWAY_CORS_ORIGINS
+                        repeat (default: no CORS)
+  --max-clock-ahead <d> reject events timestamped further ahead RACEWAY_MAX_CLOCK_AHEAD (10m)
+                        of this collector's clock
   --retention <d>       keep data this long: 7d, 12h, 30m       RACEWAY_RETENTION  (7d)
   --analysis-delay <ms> analyse a trace once quiet this long    RACEWAY_ANALYSIS_DELAY (1000)
   -h, --help            show this help
@@ -33,6 +41,10 @@ async function serve(args: string[]): Promise<void> {
       host: { type: 'string' },
       storage: { type: 'string' },
       'api-key': { type: 'string', multiple: true },
+      'read-key': { type: 'string', multiple: true },
+      'allowed-host': { type: 'string', multiple: true },
+      'cors-origin': { type: 'string', multiple: true },
+      'max-clock-ahead': { type: 'string' },
       retention: { type: 'string' },
       'analysis-delay': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -45,17 +57,27 @@ async function serve(args: string[]): Promise<void> {
   }
   const env = process.env;
   const retention = values.retention ?? env.RACEWAY_RETENTION ?? '7d';
-  const apiKeys =
-    values['api-key'] ??
-    (env.RACEWAY_API_KEYS ?? '')
+  const list = (flag: string[] | undefined, variable: string | undefined) =>
+    flag ??
+    (variable ?? '')
       .split(',')
       .map((k) => k.trim())
       .filter((k) => k !== '');
+  const apiKeys = list(values['api-key'], env.RACEWAY_API_KEYS);
+  const readKeys = list(values['read-key'], env.RACEWAY_READ_KEYS);
+  const maxClockAhead = values['max-clock-ahead'] ?? env.RACEWAY_MAX_CLOCK_AHEAD;
   const options = {
     port: parsePort(values.port ?? env.RACEWAY_PORT ?? 8080),
     host: values.host ?? env.RACEWAY_HOST ?? '127.0.0.1',
     storage: values.storage ?? env.RACEWAY_STORAGE ?? 'sqlite:./raceway.db',
     apiKeys,
+    readKeys,
+    allowedHosts: list(values['allowed-host'], env.RACEWAY_ALLOWED_HOSTS),
+    corsOrigins: list(values['cors-origin'], env.RACEWAY_CORS_ORIGINS),
+    eventLimits:
+      maxClockAhead === undefined
+        ? {}
+        : { maxClockAheadMs: parseDuration(maxClockAhead, 'max clock ahead') },
     retention: parseDuration(retention, 'retention'),
     analysisDelayMs: parseMillis(
       values['analysis-delay'] ?? env.RACEWAY_ANALYSIS_DELAY ?? 1000,
@@ -84,7 +106,7 @@ async function serve(args: string[]): Promise<void> {
     fail(`cannot start: ${err.message}`, 1);
   }
   process.stdout.write(
-    `raceway collector ${pkg.version} listening on ${collector.url} | data: ${collector.storageDescription} | retention: ${retention}${apiKeys.length ? ` | API keys: ${apiKeys.length}` : ''}\n`,
+    `raceway collector ${pkg.version} listening on ${collector.url} | data: ${collector.storageDescription} | retention: ${retention}${apiKeys.length ? ` | API keys: ${apiKeys.length}` : ''}${readKeys.length ? ` | read keys: ${readKeys.length}` : ''}\n`,
   );
 
   let stopping = false;

@@ -1,4 +1,6 @@
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import type { AnalysisBudget } from './analysis/options.js';
+import { accessControl } from './api/access.js';
 import { queryRoutes } from './api/routes.js';
 import {
   describeStorage,
@@ -9,6 +11,7 @@ import {
 } from './config.js';
 import { HttpError, RacewayConfigError } from './errors.js';
 import { formatBytes } from './ingest/body.js';
+import { DEFAULT_EVENT_LIMITS, type EventLimits } from './ingest/limits.js';
 import { ingestRoutes } from './ingest/route.js';
 import { createValidators } from './ingest/validate.js';
 import { AnalysisScheduler, type AnalysisStatus } from './scheduler/analysis-scheduler.js';
@@ -30,8 +33,21 @@ export interface CollectorOptions {
    * `sqlite:./raceway.db`.
    */
   storage?: string | Storage;
-  /** When non-empty, `POST /v1/events` requires `Authorization: Bearer <one of these>`. */
+  /**
+   * Ingest keys: when non-empty, `POST /v1/events` requires `Authorization: Bearer <one of
+   * these>`, and so does every `/api` route unless `readKeys` are set.
+   */
   apiKeys?: string[];
+  /** Read keys: when non-empty, every `/api` route requires one of these (ingest keys do not do). */
+  readKeys?: string[];
+  /** More Host names accepted when listening on a loopback address (DNS-rebinding guard). */
+  allowedHosts?: string[];
+  /** Browser origins allowed to read answers (CORS); none by default. */
+  corsOrigins?: string[];
+  /** Limits on events beyond the schema (depth, size, clock ahead, counters); see EventLimits. */
+  eventLimits?: Partial<EventLimits>;
+  /** Time and memory budgets of the analysis of one trace; see AnalysisBudget. */
+  analysisBudget?: AnalysisBudget;
   /** How long data is kept: `7d`, `12h`, or milliseconds (default 7d). */
   retention?: string | number;
   /** How often the retention job runs, in ms (default: every 10 minutes, at most retention/4). */
@@ -117,6 +133,7 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
     engine,
     delayMs: options.analysisDelayMs ?? 1000,
     skewToleranceMs: options.skewToleranceMs,
+    budget: options.analysisBudget,
     onError: (error, what) => app.log.error({ err: error }, `${what} failed`),
   });
   let sdkDropped = 0;
@@ -127,6 +144,13 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
     // Ingestion sets its own, larger limit; the query API takes no bodies.
     bodyLimit: 64 * 1024,
     forceCloseConnections: 'idle',
+  });
+  accessControl(app, {
+    ingestKeys: apiKeys,
+    readKeys: (options.readKeys ?? []).filter((k) => k !== ''),
+    host,
+    allowedHosts: options.allowedHosts ?? [],
+    corsOrigins: options.corsOrigins ?? [],
   });
   const routes: Array<{ method: string; url: string }> = [];
   app.addHook('onRoute', (route) => {
@@ -187,6 +211,7 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
     await app.register(ingestRoutes, {
       storage,
       validators: createValidators(),
+      eventLimits: { ...DEFAULT_EVENT_LIMITS, ...options.eventLimits },
       apiKeys,
       maxBodyBytes,
       maxDecompressedBytes,

@@ -30,9 +30,10 @@ export interface AnalysisLimit {
    * `bounded_detector`: a resource with many concurrent contexts got the bounded race detector
    * (groups complete, counts are racing accesses); `time_budget`: race detection stopped at the
    * time budget, the resources listed were not (fully) checked; `events_cut`: the trace had more
-   * events than one analysis takes, the latest were left out.
+   * events than one analysis takes, the latest were left out; `analysis_failed`: the analysis
+   * threw (recorded, so the trace is not tried again at every start).
    */
-  kind: 'bounded_detector' | 'time_budget' | 'events_cut';
+  kind: 'bounded_detector' | 'time_budget' | 'events_cut' | 'analysis_failed';
   resources?: string[];
   contexts?: number;
   accesses?: number;

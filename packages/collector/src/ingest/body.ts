@@ -6,6 +6,8 @@ export interface BodyLimits {
   maxBodyBytes: number;
   /** Largest body accepted after gzip decompression, in bytes: the gzip-bomb guard. */
   maxDecompressedBytes: number;
+  /** Bounds how many bodies are decompressed at once (memory: slots x maxDecompressedBytes). */
+  gate?: DecompressionGate;
 }
 
 /**
@@ -21,7 +23,8 @@ export async function decodeBody(
   const encoding = (contentEncoding ?? 'identity').trim().toLowerCase();
   let text: Buffer;
   if (encoding === 'gzip' || encoding === 'x-gzip') {
-    text = await gunzipLimited(raw, limits.maxDecompressedBytes);
+    const gunzip = () => gunzipLimited(raw, limits.maxDecompressedBytes);
+    text = await (limits.gate ? limits.gate.run(gunzip) : gunzip());
   } else if (encoding === 'identity' || encoding === '') {
     text = raw;
   } else {
@@ -80,4 +83,46 @@ export function formatBytes(bytes: number): string {
   if (bytes >= 1024 * 1024 && bytes % (1024 * 1024) === 0) return `${bytes / (1024 * 1024)} MiB`;
   if (bytes >= 1024 && bytes % 1024 === 0) return `${bytes / 1024} KiB`;
   return `${bytes} bytes`;
+}
+
+/**
+ * Bounds the memory of concurrent decompression: at most `slots` bodies are gunzipped at once
+ * (each up to `maxDecompressedBytes`), a bounded number wait, and beyond that a request is
+ * answered 503 (SDKs retry with backoff).
+ *
+ * @example
+ * const gate = new DecompressionGate(4, 64);
+ * const text = await gate.run(() => gunzipLimited(raw, limit));
+ */
+export class DecompressionGate {
+  private active = 0;
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(
+    private readonly slots: number,
+    private readonly maxWaiting: number,
+  ) {}
+
+  async run<T>(work: () => Promise<T>): Promise<T> {
+    if (this.active >= this.slots) {
+      if (this.waiting.length >= this.maxWaiting) {
+        throw new HttpError(
+          503,
+          'busy',
+          `${this.active} gzip bodies are being decompressed and ${this.waiting.length} wait: retry later`,
+        );
+      }
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+    } else {
+      this.active++;
+    }
+    try {
+      return await work();
+    } finally {
+      const next = this.waiting.shift();
+      // The slot passes straight to the next waiter (active stays the same).
+      if (next) next();
+      else this.active--;
+    }
+  }
 }

@@ -3,7 +3,8 @@ import { HttpError } from '../errors.js';
 import type { StoredEvent } from '../event.js';
 import type { Storage } from '../storage/types.js';
 import { checkApiKey } from './api-key.js';
-import { type BodyLimits, decodeBody } from './body.js';
+import { type BodyLimits, DecompressionGate, decodeBody } from './body.js';
+import { checkEventLimits, type EventLimits, MAX_BATCH_DROPPED } from './limits.js';
 import type { Validators } from './validate.js';
 
 /** Largest batch the contract allows (spec/schemas/batch.schema.json `maxItems`). */
@@ -12,6 +13,10 @@ export const MAX_EVENTS_PER_BATCH = 5000;
 export interface IngestOptions extends BodyLimits {
   storage: Storage;
   validators: Validators;
+  /** Limits beyond the schema (depth, size, clock, counters). */
+  eventLimits: EventLimits;
+  /** Most gzip bodies decompressed at once (default 4); a few times that many may wait. */
+  maxConcurrentDecompressions?: number;
   apiKeys: string[];
   /** Told about every newly stored event after its batch committed. */
   onStored(events: StoredEvent[]): void;
@@ -34,6 +39,8 @@ interface Rejected {
  */
 export async function ingestRoutes(app: FastifyInstance, options: IngestOptions): Promise<void> {
   const { storage, validators, apiKeys } = options;
+  const slots = options.maxConcurrentDecompressions ?? 4;
+  const limits: BodyLimits = { ...options, gate: new DecompressionGate(slots, slots * 16) };
 
   // This scope parses bodies itself: raw bytes up to maxBodyBytes, then gunzip and JSON.
   app.removeAllContentTypeParsers();
@@ -41,7 +48,7 @@ export async function ingestRoutes(app: FastifyInstance, options: IngestOptions)
     'application/json',
     { parseAs: 'buffer', bodyLimit: options.maxBodyBytes },
     (request, body, done) => {
-      decodeBody(body as Buffer, request.headers['content-encoding'], options).then(
+      decodeBody(body as Buffer, request.headers['content-encoding'], limits).then(
         (value) => done(null, value),
         (error: Error) => done(error, undefined),
       );
@@ -63,8 +70,11 @@ export async function ingestRoutes(app: FastifyInstance, options: IngestOptions)
     const events = readEnvelope(request.body, validators);
     const valid: StoredEvent[] = [];
     const rejected: Rejected[] = [];
+    const nowMs = Date.now();
     events.forEach((event, index) => {
-      const errors = validators.event(event);
+      const errors =
+        validators.event(event) ??
+        checkEventLimits(event as Record<string, unknown>, options.eventLimits, nowMs);
       if (errors) {
         const id = (event as { id?: unknown } | null)?.id;
         rejected.push({ index, id: typeof id === 'string' ? id : null, errors });
@@ -107,6 +117,14 @@ function readEnvelope(body: unknown, validators: Validators): unknown[] {
       'too_many_events',
       `the batch holds ${events.length} events; at most ${MAX_EVENTS_PER_BATCH} are accepted per batch: split it`,
       { limit_events: MAX_EVENTS_PER_BATCH },
+    );
+  }
+  const dropped = (body as { dropped?: unknown }).dropped;
+  if (typeof dropped === 'number' && dropped > MAX_BATCH_DROPPED) {
+    throw new HttpError(
+      400,
+      'invalid_batch',
+      `"dropped" is ${dropped}: no SDK drops more than ${MAX_BATCH_DROPPED} events between two batches; send the count of events dropped since the previous batch`,
     );
   }
   // Items that are not objects are reported one by one (422), not as a broken batch.

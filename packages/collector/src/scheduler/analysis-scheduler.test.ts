@@ -120,6 +120,13 @@ describe('AnalysisScheduler', () => {
     expect(status).toMatchObject({ failures: 1, traces_analyzed: 1, pending_traces: 0 });
     expect(errors).toEqual([`analysis of trace ${bad[0]!.trace_id}`]);
     expect(seen.map((e) => e[0]!.trace_id)).toEqual([good[0]!.trace_id]);
+    // Recorded with its failure, so a restart does not try it again.
+    expect(await store.pendingTraces(10)).toEqual([]);
+    expect((await store.getTraceAnalysis(bad[0]!.trace_id))?.diagnostics).toMatchObject({
+      analysisLimits: [
+        { kind: 'analysis_failed', explanation: expect.stringMatching(/analysis bug/) },
+      ],
+    });
     await scheduler.stop();
   });
 });

@@ -1,4 +1,5 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
+import type { AnalysisBudget } from '../analysis/options.js';
 import { resourceOf, type StoredEvent } from '../event.js';
 import type { AnalysisItem, RaceRecord, Storage } from '../storage/types.js';
 import {
@@ -33,6 +34,8 @@ export interface SchedulerOptions {
   /** Most events kept in memory for traces waiting to be analysed (default 50,000). */
   maxCachedEvents?: number;
   skewToleranceMs?: number;
+  /** Time and memory budgets of the analysis of one trace. */
+  budget?: AnalysisBudget;
   /** Where failures of one analysis are reported (they never stop the scheduler). */
   onError?: (error: unknown, what: string) => void;
 }
@@ -273,6 +276,7 @@ export class AnalysisScheduler {
     // The dirty entries are updated in place by onStored: their generations are read now, so
     // that events stored while this chunk is analysed keep their trace dirty.
     const generations = chunk.map(([traceId, dirty]) => [traceId, dirty.generation] as const);
+    let failed = 0;
     try {
       const summaries = await storage.getTraces(chunk.map(([traceId]) => traceId));
       const byId = new Map(summaries.map((s) => [s.traceId, s]));
@@ -298,6 +302,7 @@ export class AnalysisScheduler {
         try {
           const result = engine.analyzeTrace(events, {
             skewToleranceMs: this.options.skewToleranceMs,
+            budget: this.options.budget,
           });
           items.push({
             record: {
@@ -316,6 +321,7 @@ export class AnalysisScheduler {
           });
         } catch (error) {
           this.failures++;
+          failed++;
           this.options.onError?.(error, `analysis of trace ${summary.traceId}`);
           // Recorded as analysed (with the failure as its diagnostic), so that a trace the
           // analysis cannot handle is not tried again at every start.
@@ -341,7 +347,7 @@ export class AnalysisScheduler {
         }
       }
       await storage.saveTraceAnalyses(items);
-      this.tracesAnalyzed += items.length;
+      this.tracesAnalyzed += items.length - failed;
     } catch (error) {
       this.failures += chunk.length;
       this.options.onError?.(error, `analysis of ${chunk.length} traces`);
@@ -380,6 +386,7 @@ export class AnalysisScheduler {
         try {
           for (const race of this.options.engine.detectCrossTraceRaces(accesses, {
             skewToleranceMs: this.options.skewToleranceMs,
+            budget: this.options.budget,
           })) {
             const r = raceRecord(race, 'cross');
             // Races among older accesses only were saved by an earlier pass.

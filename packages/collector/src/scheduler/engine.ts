@@ -1,9 +1,12 @@
+import type { AnalysisBudget } from '../analysis/options.js';
 import type { StoredEvent } from '../event.js';
 
 /** Options every analysis takes. */
 export interface AnalysisOptions {
   /** How far apart two clocks' timestamps may be before they count as skewed. */
   skewToleranceMs?: number;
+  /** Time and memory budgets of one analysis. */
+  budget?: AnalysisBudget;
 }
 
 /** What analysing one trace gives (the analysis module's `TraceAnalysis`). */

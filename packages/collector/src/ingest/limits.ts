@@ -1,0 +1,125 @@
+/**
+ * Limits the collector puts on events beyond the contract's schema (which leaves free-form
+ * values such as `data.value` and `data.attributes` open). An event over them is one rejected
+ * entry of a 422 answer; the rest of its batch is stored.
+ */
+export interface EventLimits {
+  /** Deepest nesting of an event, free-form values included (default 32). */
+  maxDepth: number;
+  /**
+   * Largest `data` of an event, in bytes of JSON text, estimated while walking it (default
+   * 64 KiB; SDKs cut values to 1 KiB of text).
+   */
+  maxDataBytes: number;
+  /** How far ahead of the collector's clock a timestamp may be, in ms (default 10 minutes). */
+  maxClockAheadMs: number;
+  /** Largest `duration_ms` (default 7 days). */
+  maxDurationMs: number;
+  /** Largest `clock_dropped`: entries a clock can lose (default 1,000,000). */
+  maxClockDropped: number;
+}
+
+export const DEFAULT_EVENT_LIMITS: EventLimits = {
+  maxDepth: 32,
+  maxDataBytes: 64 * 1024,
+  maxClockAheadMs: 10 * 60_000,
+  maxDurationMs: 7 * 86_400_000,
+  maxClockDropped: 1_000_000,
+};
+
+/** Largest SDK-reported `dropped` count of one batch: beyond it, the count is not believable. */
+export const MAX_BATCH_DROPPED = 1_000_000_000;
+
+/**
+ * Why an event (already valid against the schema) is over the limits, or null when it is
+ * within them. Iterative, so any nesting is measured without exhausting the stack.
+ *
+ * @example
+ * checkEventLimits(event, DEFAULT_EVENT_LIMITS, Date.now());
+ * // ['/data/value is nested deeper than 32 levels']
+ */
+export function checkEventLimits(
+  event: Record<string, unknown>,
+  limits: EventLimits,
+  nowMs: number,
+): string[] | null {
+  const errors: string[] = [];
+  const shape = measure(event, limits.maxDepth);
+  const short = (path: string) => (path.length > 200 ? `${path.slice(0, 199)}…` : path);
+  if (shape.tooDeep !== null) {
+    errors.push(`${short(shape.tooDeep)} is nested deeper than ${limits.maxDepth} levels`);
+  }
+  if (shape.nonFinite !== null) {
+    errors.push(`${short(shape.nonFinite)} is not a finite number`);
+  }
+  if (shape.tooDeep === null) {
+    const dataBytes = measure(event.data, limits.maxDepth).bytes;
+    if (dataBytes > limits.maxDataBytes) {
+      errors.push(
+        `/data is about ${dataBytes} bytes of JSON, above the limit of ${limits.maxDataBytes}: record smaller values`,
+      );
+    }
+  }
+  const tsUs = event.ts_us;
+  if (typeof tsUs === 'number' && tsUs > (nowMs + limits.maxClockAheadMs) * 1000) {
+    errors.push(
+      `/ts_us is ${new Date(tsUs / 1000).toISOString()}, more than ${limits.maxClockAheadMs / 60_000} minutes ahead of the collector's clock: check the host's clock`,
+    );
+  }
+  const data = event.data as Record<string, unknown> | undefined;
+  const duration = data?.duration_ms;
+  if (typeof duration === 'number' && duration > limits.maxDurationMs) {
+    errors.push(`/data/duration_ms is ${duration}, above ${limits.maxDurationMs}`);
+  }
+  const dropped = event.clock_dropped;
+  if (typeof dropped === 'number' && dropped > limits.maxClockDropped) {
+    errors.push(`/clock_dropped is ${dropped}, above ${limits.maxClockDropped}`);
+  }
+  return errors.length > 0 ? errors : null;
+}
+
+interface Shape {
+  /** Path of the first value nested too deep, or null. */
+  tooDeep: string | null;
+  /** Path of the first non-finite number (JSON's 1e999 parses to Infinity), or null. */
+  nonFinite: string | null;
+  /** Approximate size as JSON text. */
+  bytes: number;
+}
+
+/** Walks a parsed JSON value breadth-first, stopping below `maxDepth`. */
+function measure(value: unknown, maxDepth: number): Shape {
+  const shape: Shape = { tooDeep: null, nonFinite: null, bytes: 0 };
+  let level: Array<[unknown, string]> = [[value, '']];
+  for (let depth = 0; level.length > 0; depth++) {
+    const next: Array<[unknown, string]> = [];
+    for (const [item, path] of level) {
+      if (typeof item === 'string') shape.bytes += item.length + 2;
+      else if (typeof item === 'number') {
+        shape.bytes += 8;
+        if (!Number.isFinite(item) && shape.nonFinite === null) shape.nonFinite = path || '(event)';
+      } else if (item === null || typeof item === 'boolean') shape.bytes += 5;
+      else if (typeof item === 'object') {
+        if (depth >= maxDepth) {
+          shape.tooDeep ??= path || '(event)';
+          continue;
+        }
+        shape.bytes += 2;
+        if (Array.isArray(item)) {
+          item.forEach((child, i) => {
+            shape.bytes += 1;
+            next.push([child, `${path}/${i}`]);
+          });
+        } else {
+          for (const key of Object.keys(item)) {
+            shape.bytes += key.length + 4;
+            next.push([(item as Record<string, unknown>)[key], `${path}/${key}`]);
+          }
+        }
+      }
+    }
+    if (shape.tooDeep !== null) break;
+    level = next;
+  }
+  return shape;
+}

@@ -19,7 +19,7 @@ import raceway
 from raceway import Tracer, raceway_middleware
 
 
-class Boom(RuntimeError):
+class BoomError(RuntimeError):
     pass
 
 
@@ -44,7 +44,7 @@ def flask_app(tracer: Tracer) -> Any:
 
     @app.get("/boom")
     def boom() -> str:
-        raise Boom("kaput")
+        raise BoomError("kaput")
 
     @app.get("/stream")
     def stream() -> Response:
@@ -67,7 +67,7 @@ def bare_wsgi_app(tracer: Tracer) -> Any:
             start_response("200 OK", [("Content-Type", "application/json")])
             return [b'{"id": 1}']
         if path == "/boom":
-            raise Boom("kaput")
+            raise BoomError("kaput")
         if path == "/stream":
             start_response("200 OK", [("Content-Type", "text/plain")])
             return _stream_chunks()
@@ -87,7 +87,7 @@ def fastapi_app(tracer: Tracer) -> Any:
 
     @app.get("/boom")
     async def boom() -> None:
-        raise Boom("kaput")
+        raise BoomError("kaput")
 
     @app.get("/stream")
     async def stream() -> FastAPIStreaming:
@@ -108,7 +108,7 @@ def starlette_app(tracer: Tracer) -> Any:
         return JSONResponse({"id": item_id})
 
     async def boom(_request: Request) -> JSONResponse:
-        raise Boom("kaput")
+        raise BoomError("kaput")
 
     async def stream(_request: Request) -> StreamingResponse:
         return StreamingResponse(_astream_chunks(), media_type="text/plain")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 from raceway import Tracer
@@ -10,9 +12,24 @@ from tests.servers import FakeCollector
 Event = dict[str, Any]
 
 
-def flushed_events(tracer: Tracer, collector: FakeCollector) -> list[Event]:
-    assert tracer.flush(timeout=5), "the transport did not flush"
-    return collector.events
+def _responses_complete(events: list[Event]) -> bool:
+    return len(of_kind(events, "response_sent")) >= len(of_kind(events, "request_received"))
+
+
+def flushed_events(
+    tracer: Tracer,
+    collector: FakeCollector,
+    until: Callable[[list[Event]], bool] = _responses_complete,
+) -> list[Event]:
+    """The events at the collector once `until` holds (by default: every request has its
+    `response_sent`, which a server records after the client may already have its answer)."""
+    deadline = time.monotonic() + 5
+    while True:
+        assert tracer.flush(timeout=5), "the transport did not flush"
+        events = collector.events
+        if until(events) or time.monotonic() > deadline:
+            return events
+        time.sleep(0.01)
 
 
 def of_kind(events: list[Event], kind: str) -> list[Event]:

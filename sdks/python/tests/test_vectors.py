@@ -10,6 +10,8 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from raceway.clock import ClockRejected, VectorClock, decode_clock, encode_clock
+from raceway.config import resolve_config
+from raceway.errors import RacewayConfigError
 from raceway.propagation import (
     OutgoingContext,
     extract_context,
@@ -17,6 +19,7 @@ from raceway.propagation import (
     headers_into_mapping,
     inject_context,
 )
+from raceway.sampling import decide_flags, parse_sample_rate, root_sampled, sampling_threshold
 from tests.vectors import SPEC_DIR, load_cases, vector_files
 
 Case = dict[str, Any]
@@ -27,6 +30,7 @@ def run_extract(case: Case) -> None:
     assert {
         "traceId": result.trace_id,
         "parentSpanId": result.parent_span_id,
+        "traceFlags": result.trace_flags,
         "clock": result.clock.to_dict() if result.clock is not None else None,
         "clockDropped": result.clock_dropped,
         "tracestate": result.tracestate,
@@ -81,6 +85,7 @@ def run_inject(case: Case) -> None:
             own=ctx.get("own"),
             clock_dropped=ctx.get("clockDropped", 0),
             tracestate=ctx.get("tracestate"),
+            trace_flags=ctx["traceFlags"],
         ),
         headers_into_mapping(carrier),
     )
@@ -97,7 +102,35 @@ def run_events(case: Case) -> None:
     assert {"valid": valid} == case["expected"]
 
 
+def run_sampling(case: Case) -> None:
+    given = case["input"]
+    if case["op"] == "threshold":
+        assert {"threshold": f"{sampling_threshold(given['rate']):014x}"} == case["expected"]
+    elif case["op"] == "root":
+        assert {"sampled": root_sampled(given["traceId"], given["rate"])} == case["expected"]
+    elif case["op"] == "decide":
+        flags = decide_flags(given["traceId"], given["rate"], given["joined"], given["traceFlags"])
+        assert {"traceFlags": flags} == case["expected"]
+    else:
+        assert case["op"] == "parse"
+        try:
+            result: dict[str, object] = {"ok": True, "rate": parse_sample_rate(given["value"])}
+        except ValueError:
+            result = {"ok": False}
+        assert result == case["expected"]
+        # The configuration refuses exactly what the parser refuses.
+        env = {"RACEWAY_SAMPLE_RATE": given["value"]}
+        if result["ok"]:
+            rate = result["rate"]
+            expected_rate = 1.0 if rate is None else rate
+            assert resolve_config({"service_name": "s"}, env).sample_rate == expected_rate
+        else:
+            with pytest.raises(RacewayConfigError):
+                resolve_config({"service_name": "s"}, env)
+
+
 RUNNERS: dict[str, Callable[[Case], None]] = {
+    "sampling": run_sampling,
     "extract": run_extract,
     "clock-codec": run_clock_codec,
     "clock-ops": run_clock_ops,

@@ -24,7 +24,7 @@ from raceway.context import ExecutionContext, current_context
 from raceway.errors import RacewayConfigError
 from raceway.fork import bind, fork, submit
 from raceway.middleware import raceway_middleware
-from raceway.tracer import Tracer, init
+from raceway.tracer import Tracer, default_tracer, init
 from raceway.transport import TransportStats
 from raceway.version import __version__
 from raceway.wsgi import RacewayWSGIMiddleware
@@ -59,8 +59,6 @@ __all__ = [
 
 def flush(timeout: float | None = None) -> bool:
     """Sends what the default tracer has queued; True when done within `timeout` seconds."""
-    from raceway.tracer import default_tracer
-
     tracer = default_tracer()
     return tracer.flush(timeout) if tracer is not None else True
 
@@ -68,8 +66,6 @@ def flush(timeout: float | None = None) -> bool:
 def shutdown(timeout: float = 5.0) -> None:
     """Flushes the default tracer for at most `timeout` seconds and stops its transport.
     (Every transport is also flushed at interpreter exit.)"""
-    from raceway.tracer import default_tracer
-
     tracer = default_tracer()
     if tracer is not None:
         tracer.shutdown(timeout)

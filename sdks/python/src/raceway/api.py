@@ -6,15 +6,12 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from raceway.client_call import merge_response_clock
-from raceway.clock import VectorClock
+from raceway.client_call import ClientCall, merge_response_clock
 from raceway.context import current_context
 from raceway.event_fields import custom_name, error_data, json_value, resource_name
 from raceway.propagation import (
     HeaderGetter,
-    OutgoingContext,
     headers_from_mapping,
-    trace_header_values,
 )
 
 _NO_VALUE: Any = object()
@@ -97,53 +94,60 @@ def set_route(route: str) -> None:
         ctx.route = route
 
 
-def get_trace_headers() -> dict[str, str]:
-    """Trace headers for a call made with a client Raceway does not instrument. The call is an
-    event of the caller (its clock is incremented). Returns `{}` outside a traced request.
+def get_trace_headers(url: str | None = None, method: str | None = None) -> dict[str, str]:
+    """Trace headers for one call made with a client Raceway does not instrument (spec 2.7).
 
-    Pass the response's headers to `merge_response_headers` afterwards, or what the callee did
-    looks concurrent with what the caller does next.
+    Each call is a client call of its own: a new span id, a `request_sent` event with the
+    target when given (`url` and `method`; without one they are recorded as `unknown` and
+    `GET`). The headers are returned whatever `propagate_to` says: the application chose to
+    send them. Returns `{}` outside a traced request.
+
+    Pass the response's headers to `merge_response_headers` afterwards: it merges the callee's
+    clock (or what the callee did looks concurrent with what the caller does next) and records
+    the call's `response_received`.
 
     >>> headers = raceway.get_trace_headers()  # doctest: +SKIP
     >>> response = requests.post("http://service-b/api", headers=headers)  # doctest: +SKIP
-    >>> raceway.merge_response_headers(response.headers)  # doctest: +SKIP
+    >>> raceway.merge_response_headers(response.headers, status=200)  # doctest: +SKIP
     """
     ctx = current_context()
     if ctx is None or ctx.tracer.disabled:
         return {}
-    tick = ctx.tick()
-    return dict(
-        trace_header_values(
-            OutgoingContext(
-                ctx.trace_id,
-                ctx.span_id,
-                VectorClock(tick.entries),
-                ctx.component,
-                tick.dropped,
-                ctx.tracestate,
-                ctx.trace_flags,
-            )
-        )
-    )
+    try:
+        call = ClientCall(ctx, method, url, propagate=True)
+    except Exception:
+        return {}
+    headers = dict(call.headers)
+    ctx.open_manual_call(headers, call)
+    return headers
 
 
-def merge_response_headers(headers: Mapping[str, Any] | HeaderGetter) -> bool:
-    """Merges the clock a callee sent back (`X-Raceway-VC`) into the current context when the
-    response belongs to the same trace. Takes a headers mapping (case-insensitive matching) or
-    a getter. True when a clock was merged; never raises."""
+def merge_response_headers(
+    headers: Mapping[str, Any] | HeaderGetter,
+    *,
+    status: int | None = None,
+    error: BaseException | None = None,
+    request: Mapping[str, str] | None = None,
+) -> bool:
+    """Ends a manual call (spec 2.7): merges the clock the callee sent back (`X-Raceway-VC`,
+    when the response belongs to the same trace), then records the call's `response_received`
+    with `status` or `error`. The call ended is the one whose `get_trace_headers()` dict is
+    passed as `request`, else the oldest one still open; with none open, only the clock is
+    merged. Takes a headers mapping (matched case-insensitively) or a getter. True when a
+    clock was merged; never raises."""
     ctx = current_context()
     if ctx is None:
         return False
-    if callable(headers):
-        getter: HeaderGetter = headers
-    else:
-        getter = _mapping_getter(headers)
-    return merge_response_clock(ctx, getter)
+    getter: HeaderGetter = headers if callable(headers) else _mapping_getter(headers)
+    call = ctx.close_manual_call(request)
+    if call is None:
+        return merge_response_clock(ctx, getter)
+    return call.finish(status, getter, error)
 
 
 def _mapping_getter(headers: Mapping[str, Any]) -> HeaderGetter:
     get = getattr(headers, "get", None)
     # requests' and httpx's header objects are case-insensitive already.
     if type(headers).__name__ in ("CaseInsensitiveDict", "Headers") and callable(get):
-        return lambda name: get(name)
+        return get  # type: ignore[no-any-return]
     return headers_from_mapping(headers)

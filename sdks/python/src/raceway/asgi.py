@@ -55,7 +55,7 @@ class RacewayASGIMiddleware:
     >>> app.add_middleware(RacewayASGIMiddleware, service_name="orders")  # doctest: +SKIP
     """
 
-    def __init__(self, app: ASGIApp, *, tracer: Tracer | None = None, **options: Any) -> None:
+    def __init__(self, app: ASGIApp, /, *, tracer: Tracer | None = None, **options: Any) -> None:
         self.app = app
         self.tracer = tracer_for(tracer, options)
 

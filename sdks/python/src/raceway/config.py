@@ -13,6 +13,7 @@ from typing import TypedDict
 from urllib.parse import urlsplit
 
 from raceway.errors import ConfigErrorCode, RacewayConfigError, describe_value
+from raceway.sampling import parse_sample_rate
 from raceway.url_filters import (
     PropagateTo,
     compile_ignore_paths,
@@ -111,11 +112,10 @@ def resolve_config(options: RacewayOptions, env: Mapping[str, str] | None = None
     if unknown:
         raise TypeError(f"unknown Raceway option(s): {', '.join(sorted(unknown))}")
     disabled = _flag(options.get("disabled"), environ.get("RACEWAY_DISABLED"), "disabled")
-    server_url, endpoint = _server_url(options.get("server_url") or _non_empty(environ.get("RACEWAY_URL")))
-    integers = {
-        name: _integer(options.get(name), name)  # type: ignore[misc]
-        for name in TRANSPORT_DEFAULTS
-    }
+    server_url, endpoint = _server_url(
+        options.get("server_url") or _non_empty(environ.get("RACEWAY_URL"))
+    )
+    integers = {name: _integer(options.get(name), name) for name in TRANSPORT_DEFAULTS}
     propagate_to: PropagateTo | None = options.get("propagate_to")
     if propagate_to is None and _non_empty(environ.get("RACEWAY_PROPAGATE_TO")) is not None:
         propagate_to = parse_propagate_to_env(environ["RACEWAY_PROPAGATE_TO"])
@@ -129,7 +129,9 @@ def resolve_config(options: RacewayOptions, env: Mapping[str, str] | None = None
         instance=_instance(options.get("instance"), environ.get("RACEWAY_INSTANCE")),
         sample_rate=_sample_rate(options.get("sample_rate"), environ.get("RACEWAY_SAMPLE_RATE")),
         propagate_to=_compiled(
-            lambda: compile_propagate_to(propagate_to), "propagate_to", "RACEWAY_INVALID_PROPAGATE_TO"
+            lambda: compile_propagate_to(propagate_to),
+            "propagate_to",
+            "RACEWAY_INVALID_PROPAGATE_TO",
         ),
         ignore_path=_compiled(
             lambda: compile_ignore_paths(options.get("ignore_paths")),
@@ -148,7 +150,9 @@ def _non_empty(value: str | None) -> str | None:
 
 
 def _flag(option: object, env_value: str | None, name: str) -> bool:
-    code: ConfigErrorCode = "RACEWAY_INVALID_DISABLED" if name == "disabled" else "RACEWAY_INVALID_DEBUG"
+    code: ConfigErrorCode = (
+        "RACEWAY_INVALID_DISABLED" if name == "disabled" else "RACEWAY_INVALID_DEBUG"
+    )
     if option is not None:
         if not isinstance(option, bool):
             raise RacewayConfigError(code, f"{name} must be a bool, got {describe_value(option)}")
@@ -171,7 +175,11 @@ def _valid_name(raw: object, source: str, code: ConfigErrorCode) -> str:
     if not isinstance(raw, str):
         raise RacewayConfigError(code, f"{source} must be a string, got {describe_value(raw)}")
     name = raw.strip()
-    if not name or len(name) > _MAX_NAME_LENGTH or any(ord(c) < 0x20 or ord(c) == 0x7F for c in name):
+    if (
+        not name
+        or len(name) > _MAX_NAME_LENGTH
+        or any(ord(c) < 0x20 or ord(c) == 0x7F for c in name)
+    ):
         raise RacewayConfigError(
             code,
             f"{source} must be 1-{_MAX_NAME_LENGTH} characters without control characters, "
@@ -259,17 +267,25 @@ def _api_key(option: object, env_value: str | None) -> str | None:
 
 
 def _sample_rate(option: object, env_value: str | None) -> float:
-    source = "sample_rate" if option is not None else "RACEWAY_SAMPLE_RATE"
-    raw: object = option
-    if raw is None:
-        text = _non_empty(env_value)
-        if text is None:
+    if option is None:
+        if env_value is None:
             return 1.0
         try:
-            raw = float(text)
-        except ValueError:
-            raw = text
-    if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not math.isfinite(raw) or not 0 <= raw <= 1:
+            rate = parse_sample_rate(env_value)
+        except ValueError as error:
+            raise RacewayConfigError(
+                "RACEWAY_INVALID_SAMPLE_RATE",
+                f"RACEWAY_SAMPLE_RATE {error}, got {describe_value(env_value)}",
+            ) from None
+        return 1.0 if rate is None else rate
+    source = "sample_rate"
+    raw = option
+    if (
+        isinstance(raw, bool)
+        or not isinstance(raw, (int, float))
+        or not math.isfinite(raw)
+        or not 0 <= raw <= 1
+    ):
         raise RacewayConfigError(
             "RACEWAY_INVALID_SAMPLE_RATE",
             f"{source} must be a number from 0 to 1, got {describe_value(raw)}",

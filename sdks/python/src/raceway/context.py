@@ -6,10 +6,11 @@ from __future__ import annotations
 import contextvars
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from raceway.clock import VectorClock, encode_clock_entries, format_clock
 from raceway.ids import new_component, new_event_id
@@ -18,6 +19,15 @@ if TYPE_CHECKING:
     from raceway.tracer import Tracer
 
 Event = dict[str, Any]
+MAX_OPEN_MANUAL_CALLS = 256
+
+
+class ManualCall(Protocol):
+    """A client call opened by `get_trace_headers` (see `raceway.client_call.ClientCall`)."""
+
+    def finish(self, status: int | None, get: Any, error: BaseException | None = None) -> bool: ...
+    def fail(self, error: BaseException) -> None: ...
+
 
 _current: contextvars.ContextVar[ExecutionContext | None] = contextvars.ContextVar(
     "raceway_execution_context", default=None
@@ -52,6 +62,7 @@ class ExecutionContext:
 
     __slots__ = (
         "_lock",
+        "_manual_calls",
         "clock",
         "clock_dropped",
         "component",
@@ -69,6 +80,7 @@ class ExecutionContext:
     def __init__(
         self,
         tracer: Tracer,
+        *,
         trace_id: str,
         span_id: str,
         parent_span_id: str | None,
@@ -95,6 +107,27 @@ class ExecutionContext:
         """The route template of the request being handled, when the framework or the
         application (`set_route`) names it."""
         self._lock = threading.Lock()
+        self._manual_calls: deque[tuple[dict[str, str], ManualCall]] | None = None
+
+    def open_manual_call(self, headers: dict[str, str], call: ManualCall) -> None:
+        """Remembers a call made with `get_trace_headers` until its response is merged; at most
+        256 per context, the oldest forgotten beyond (spec 2.7)."""
+        with self._lock:
+            if self._manual_calls is None:
+                self._manual_calls = deque(maxlen=MAX_OPEN_MANUAL_CALLS)
+            self._manual_calls.append((headers, call))
+
+    def close_manual_call(self, headers: object = None) -> ManualCall | None:
+        """The manual call whose headers object is `headers`, else the oldest one still open."""
+        with self._lock:
+            calls = self._manual_calls
+            if not calls:
+                return None
+            for index, (sent, call) in enumerate(calls):
+                if headers is None or sent is headers:
+                    del calls[index]
+                    return call
+            return None
 
     def tick(self) -> ClockTick:
         """Increments the own component and returns the snapshot, for an event recorded later
@@ -115,10 +148,11 @@ class ExecutionContext:
     ) -> Event | None:
         """Records one event: increments the own component (unless given the `tick` taken for
         it), snapshots the clock and hands the event to the transport. Returns the event, or
-        None when the trace is not sampled. Never raises."""
-        step = tick if tick is not None else self.tick()
+        None in an unsampled context, which records nothing and keeps its clock as it is (spec
+        5.4). Never raises."""
         if not self.sampled:
             return None
+        step = tick if tick is not None else self.tick()
         event: Event = {
             "id": new_event_id(),
             "trace_id": self.trace_id,
@@ -134,10 +168,9 @@ class ExecutionContext:
         }
         if step.dropped > 0:
             event["clock_dropped"] = step.dropped
-        try:
+        # The application never pays for a transport problem.
+        with suppress(Exception):
             self.tracer.emit(event)
-        except Exception:
-            pass  # the application never pays for a transport problem
         return event
 
     def merge_clock(self, remote: VectorClock, dropped: int = 0) -> None:
@@ -157,16 +190,16 @@ class ExecutionContext:
             clock = self.clock.copy()
         return ExecutionContext(
             self.tracer,
-            self.trace_id,
-            self.span_id,
-            self.parent_span_id,
-            component,
-            clock,
-            self.clock_dropped,
-            self.tracestate,
-            self.trace_flags,
-            self.sampled,
-            name,
+            trace_id=self.trace_id,
+            span_id=self.span_id,
+            parent_span_id=self.parent_span_id,
+            component=component,
+            clock=clock,
+            clock_dropped=self.clock_dropped,
+            tracestate=self.tracestate,
+            trace_flags=self.trace_flags,
+            sampled=self.sampled,
+            name=name,
         )
 
     def join_child(self, child: ExecutionContext) -> None:

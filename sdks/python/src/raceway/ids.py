@@ -20,7 +20,9 @@ _MAX_SERVICE_PART = 55
 def is_valid_trace_id(value: object) -> bool:
     """True for 32 lowercase hex digits, not all zero (spec 1)."""
     return (
-        isinstance(value, str) and _TRACE_ID.fullmatch(value) is not None and value != _ZERO_TRACE_ID
+        isinstance(value, str)
+        and _TRACE_ID.fullmatch(value) is not None
+        and value != _ZERO_TRACE_ID
     )
 
 

@@ -27,6 +27,7 @@ class ServerRequest:
 
     def __init__(self, tracer: Tracer, method: str, path: str, get_header: HeaderGetter) -> None:
         self._started = time.perf_counter()
+        # Unsampled requests still build a context (it propagates) but record nothing.
         incoming = extract_context(get_header)
         self.ctx: ExecutionContext = tracer.start_context(incoming)
         self.method = event_method(method)
@@ -47,6 +48,8 @@ class ServerRequest:
         """`X-Raceway-Trace-Id` and `X-Raceway-VC`, the clock after the `response_sent`
         increment (spec 2.6), taken now although the event is recorded when the response
         finishes."""
+        if not self.ctx.sampled:
+            return [(HEADER_TRACE_ID, self.ctx.trace_id)]  # no clock to send (spec 5.4)
         if self._tick is None:
             self._tick = self.ctx.tick()
         return [(HEADER_TRACE_ID, self.ctx.trace_id), (HEADER_VC, self._tick.header)]

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 from raceway.clock import VectorClock
 from raceway.config import Config, RacewayOptions, resolve_config
-from raceway.context import Event, ExecutionContext
+from raceway.context import Event, ExecutionContext, use_context
 from raceway.ids import is_valid_span_id, new_component, new_span_id, new_trace_id
 from raceway.propagation import ExtractedContext
-from raceway.sampling import SamplingDecision, decide_sampling
+from raceway.sampling import decide_sampling
 from raceway.transport import Transport, TransportStats
 
 _tracers: dict[tuple[str, str, str | None], Tracer] = {}
@@ -20,10 +23,10 @@ _default: Tracer | None = None
 class Tracer:
     """One service as Raceway sees it.
 
-    >>> tracer = Tracer(service_name="checkout", server_url="http://collector:8080")  # doctest: +SKIP
+    >>> tracer = Tracer(service_name="checkout", server_url="http://collector:8080")
     """
 
-    def __init__(self, transport: Transport | None = None, **options: object) -> None:
+    def __init__(self, *, transport: Transport | None = None, **options: Any) -> None:
         self.config: Config = resolve_config(options)  # type: ignore[arg-type]
         self.service = self.config.service_name
         self.instance = self.config.instance
@@ -33,7 +36,7 @@ class Tracer:
             self.transport = transport if transport is not None else Transport(self.config)
 
     @classmethod
-    def from_options(cls, **options: object) -> Tracer:
+    def from_options(cls, **options: Any) -> Tracer:
         """The tracer for these options, shared by every caller that passes the same service,
         collector and key (two middlewares of one service then share one transport)."""
         config = resolve_config(options)  # type: ignore[arg-type]
@@ -48,28 +51,46 @@ class Tracer:
     def start_context(self, incoming: ExtractedContext | None = None) -> ExecutionContext:
         """A new execution context for a request: joining the incoming trace, or a new one."""
         joined = incoming is not None and incoming.trace_id is not None
-        trace_id = incoming.trace_id if incoming is not None and incoming.trace_id else new_trace_id()
+        trace_id = (
+            incoming.trace_id if incoming is not None and incoming.trace_id else new_trace_id()
+        )
         clock = VectorClock()
         dropped = 0
         if joined and incoming is not None and incoming.clock is not None:
             clock = incoming.clock.copy()
             dropped = incoming.clock_dropped
         parent = incoming.parent_span_id if joined and incoming is not None else None
-        decision: SamplingDecision = decide_sampling(
-            trace_id, incoming if joined else None, self.config.sample_rate
+        decision = decide_sampling(
+            trace_id,
+            self.config.sample_rate,
+            joined,
+            incoming.trace_flags if joined and incoming is not None else None,
         )
         return ExecutionContext(
             self,
-            trace_id,
-            new_span_id(),
-            parent if is_valid_span_id(parent) else None,
-            new_component(self.service),
-            clock,
-            dropped,
-            incoming.tracestate if joined and incoming is not None else None,
-            decision.flags,
-            decision.sampled,
+            trace_id=trace_id,
+            span_id=new_span_id(),
+            parent_span_id=parent if is_valid_span_id(parent) else None,
+            component=new_component(self.service),
+            clock=clock,
+            clock_dropped=dropped,
+            tracestate=incoming.tracestate if joined and incoming is not None else None,
+            trace_flags=decision.flags,
+            sampled=decision.sampled,
         )
+
+    @contextmanager
+    def start_trace(self) -> Iterator[ExecutionContext | None]:
+        """Runs a block as the root of a new trace, outside any request (a job, a script).
+
+        >>> with tracer.start_trace():  # doctest: +SKIP
+        ...     session.post("http://billing/run")
+        """
+        if self.disabled:
+            yield None
+            return
+        with use_context(self.start_context()) as ctx:
+            yield ctx
 
     def should_propagate(self, url: str) -> bool:
         """Whether an outgoing call to `url` gets trace headers (`propagate_to`)."""
@@ -95,7 +116,7 @@ class Tracer:
         return self.transport.stats() if self.transport is not None else TransportStats()
 
 
-def init(**options: object) -> Tracer:
+def init(**options: Any) -> Tracer:
     """Configures the process's default tracer (used by integrations given no options) and
     returns it. Options as `RacewayOptions`; the environment fills in the rest."""
     global _default
@@ -103,7 +124,7 @@ def init(**options: object) -> Tracer:
     return _default
 
 
-def tracer_for(tracer: Tracer | None, options: RacewayOptions | dict[str, object]) -> Tracer:
+def tracer_for(tracer: Tracer | None, options: RacewayOptions | dict[str, Any]) -> Tracer:
     """The tracer an integration uses: the one given, else one for its options, else the
     default (`init`), else one configured from the environment alone."""
     global _default

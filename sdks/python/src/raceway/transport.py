@@ -20,6 +20,7 @@ import time
 import weakref
 from collections import deque
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, replace
 from email.utils import parsedate_to_datetime
 from typing import Any, Literal
@@ -64,7 +65,7 @@ def backoff_delay(attempt: int, rand: Callable[[], float] = random.random) -> fl
     """Seconds before retry number `attempt` (0 first): full jitter, a random delay between 0
     and min(cap, base * 2^attempt), so that processes that lost the collector at the same
     moment do not come back in waves."""
-    return rand() * min(_BACKOFF_CAP_S, _BACKOFF_BASE_S * 2 ** min(attempt, 30))
+    return rand() * min(_BACKOFF_CAP_S, _BACKOFF_BASE_S * (1 << min(attempt, 30)))
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
@@ -137,10 +138,8 @@ class HttpSender:
 
     def close(self) -> None:
         if self._connection is not None:
-            try:
+            with suppress(Exception):
                 self._connection.close()
-            except Exception:
-                pass
             self._connection = None
 
 
@@ -240,9 +239,7 @@ class Transport:
             self._sender = HttpSender(self._config.endpoint)
 
     def _count_drop(self, count: int, reason: str) -> None:
-        self._stats = replace(
-            self._stats, dropped=self._stats.dropped + count, last_error=reason
-        )
+        self._stats = replace(self._stats, dropped=self._stats.dropped + count, last_error=reason)
         self._unreported_drops += count
         if self._config.debug:
             logger.warning("raceway: %d event(s) dropped: %s", count, reason)
@@ -332,7 +329,9 @@ class Transport:
                     self._unreported_drops += dropped_report
                     self._count_drop(len(batch), problem)
                     return
-                self._stats = replace(self._stats, retries=self._stats.retries + 1, last_error=problem)
+                self._stats = replace(
+                    self._stats, retries=self._stats.retries + 1, last_error=problem
+                )
                 if self._config.debug:
                     logger.warning("raceway: collector %s; retrying", problem)
                 delay = parse_retry_after(result.retry_after)
@@ -363,7 +362,5 @@ _live_transports: weakref.WeakSet[Transport] = weakref.WeakSet()
 @atexit.register
 def _flush_at_exit() -> None:
     for transport in list(_live_transports):
-        try:
+        with suppress(Exception):
             transport.shutdown(timeout=_SHUTDOWN_TIMEOUT_S)
-        except Exception:
-            pass

@@ -102,6 +102,17 @@ def parse_propagate_to_env(value: str) -> list[str]:
     return [entry.strip() for entry in value.split(",") if entry.strip()]
 
 
+def _compile_path(entry: object, index: int) -> Callable[[str], bool]:
+    if isinstance(entry, re.Pattern):
+        pattern: re.Pattern[str] = entry
+        return lambda path: pattern.search(path) is not None
+    if not isinstance(entry, str) or not entry.startswith("/"):
+        raise ValueError(f"entry {index} must be a path starting with '/' or a re.Pattern")
+    exact = entry
+    prefix = entry if entry.endswith("/") else entry + "/"
+    return lambda path: path == exact or path.startswith(prefix)
+
+
 def compile_ignore_paths(
     option: Sequence[str | re.Pattern[str]] | None,
 ) -> Callable[[str], bool]:
@@ -111,17 +122,7 @@ def compile_ignore_paths(
     entries = DEFAULT_IGNORE_PATHS if option is None else option
     if isinstance(entries, str):
         raise ValueError("must be a list of path strings and re.Patterns")
-    matchers: list[Callable[[str], bool]] = []
-    for index, entry in enumerate(entries):
-        if isinstance(entry, re.Pattern):
-            matchers.append(lambda path, pattern=entry: pattern.search(path) is not None)
-        elif isinstance(entry, str) and entry.startswith("/"):
-            prefix = entry if entry.endswith("/") else entry + "/"
-            matchers.append(
-                lambda path, exact=entry, prefix=prefix: path == exact or path.startswith(prefix)
-            )
-        else:
-            raise ValueError(f"entry {index} must be a path starting with '/' or a re.Pattern")
+    matchers = [_compile_path(entry, index) for index, entry in enumerate(entries)]
 
     def ignored(path: str) -> bool:
         bare = re.split(r"[?#]", path, maxsplit=1)[0]

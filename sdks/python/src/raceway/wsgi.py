@@ -11,9 +11,9 @@ from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
 from typing import Any
 
+from raceway.api import set_route
 from raceway.context import _current
 from raceway.propagation.carrier import HeaderValue
-from raceway.api import set_route
 from raceway.server import (
     RESPONSE_HEADER_NAMES,
     ServerRequest,

@@ -55,7 +55,8 @@ class ExtractedContext:
     status: IncomingStatus
     reasons: list[RejectionReason] = field(default_factory=list)
     trace_flags: str | None = None
-    """The flags of the `traceparent` that named the joined trace, as received."""
+    """The flags to propagate (spec 2.2), from the `traceparent` of the joined trace; None
+    without one (the decision is then taken locally, spec 5.2)."""
 
 
 def _read_trace_id_header(value: object) -> tuple[str | None, RejectionReason | None]:
@@ -113,7 +114,9 @@ def _extract(get: HeaderGetter) -> ExtractedContext:
         return _empty("rejected", _ordered(reasons))
     # A traceparent of another trace names a span of that trace: neither its parent id nor its
     # tracestate belong here.
-    same_trace = traceparent if traceparent is not None and traceparent.trace_id == trace_id else None
+    same_trace = (
+        traceparent if traceparent is not None and traceparent.trace_id == trace_id else None
+    )
 
     clock: VectorClock | None = None
     clock_dropped = 0
@@ -143,7 +146,7 @@ def _extract(get: HeaderGetter) -> ExtractedContext:
         tracestate=tracestate,
         status="degraded" if reasons else "accepted",
         reasons=_ordered(reasons),
-        trace_flags=same_trace.flags if same_trace is not None else None,
+        trace_flags=same_trace.propagated_flags if same_trace is not None else None,
     )
 
 

@@ -13,7 +13,7 @@ from raceway.propagation.carrier import (
     HEADER_VC,
     HeaderSetter,
 )
-from raceway.propagation.traceparent import format_traceparent
+from raceway.propagation.traceparent import PROPAGATED_FLAGS, format_traceparent
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,7 @@ class OutgoingContext:
     clock_dropped: int = 0
     tracestate: str | None = None
     trace_flags: str = "01"
+    """The context's flags (spec 2.2); without the sampled bit no clock is sent (spec 5.4)."""
 
 
 def trace_header_values(ctx: OutgoingContext) -> list[tuple[str, str]]:
@@ -37,11 +38,14 @@ def trace_header_values(ctx: OutgoingContext) -> list[tuple[str, str]]:
     try:
         if not (is_valid_trace_id(ctx.trace_id) and is_valid_span_id(ctx.span_id)):
             return []
-        values = [
-            (HEADER_TRACE_ID, ctx.trace_id),
-            (HEADER_VC, encode_clock(ctx.clock, ctx.own, ctx.clock_dropped)),
-            (HEADER_TRACEPARENT, format_traceparent(ctx.trace_id, ctx.span_id, ctx.trace_flags)),
-        ]
+        if ctx.trace_flags not in PROPAGATED_FLAGS:
+            return []
+        values = [(HEADER_TRACE_ID, ctx.trace_id)]
+        if int(ctx.trace_flags, 16) & 0x01:
+            values.append((HEADER_VC, encode_clock(ctx.clock, ctx.own, ctx.clock_dropped)))
+        values.append(
+            (HEADER_TRACEPARENT, format_traceparent(ctx.trace_id, ctx.span_id, ctx.trace_flags))
+        )
         if isinstance(ctx.tracestate, str) and ctx.tracestate:
             values.append((HEADER_TRACESTATE, ctx.tracestate))
     except Exception:

@@ -20,6 +20,14 @@ class Traceparent:
     parent_id: str
     """The span id of the caller's span."""
     flags: str
+    """The flags as received (two lowercase hex digits)."""
+
+    @property
+    def propagated_flags(self) -> str:
+        """The flags a context that joins this parent takes (spec 2.2): the sampled and random
+        bits as received, every other bit zero (W3C: a vendor zeroes the flags it does not
+        know)."""
+        return f"{int(self.flags, 16) & 0x03:02x}"
 
 
 def parse_traceparent(value: str) -> Traceparent | None:
@@ -45,8 +53,12 @@ def parse_traceparent(value: str) -> Traceparent | None:
     return Traceparent(version, trace_id, parent_id, flags)
 
 
-def format_traceparent(trace_id: str, span_id: str, flags: str = "01") -> str:
-    """The `traceparent` Raceway emits: version 00."""
+PROPAGATED_FLAGS = frozenset({"00", "01", "02", "03"})
+"""The only flags a Raceway context has and sends (spec 2.2)."""
+
+
+def format_traceparent(trace_id: str, span_id: str, flags: str) -> str:
+    """The `traceparent` Raceway emits: version 00, the context's flags."""
     return f"00-{trace_id}-{span_id}-{flags}"
 
 

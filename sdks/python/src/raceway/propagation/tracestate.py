@@ -11,8 +11,8 @@ from raceway.propagation.carrier import trim_ows
 MAX_TRACESTATE_MEMBERS = 32
 MAX_TRACESTATE_LENGTH = 512
 
-_SIMPLE_KEY = re.compile(r"[a-z][a-z0-9_\-*/]{0,255}")
-_TENANT_KEY = re.compile(r"[a-z0-9][a-z0-9_\-*/]{0,240}@[a-z][a-z0-9_\-*/]{0,13}")
+# W3C Trace Context level 2: the tenant@system split of level 1 is no longer enforced.
+_KEY = re.compile(r"[a-z0-9][a-z0-9_\-*/@]{0,255}")
 # 1..256 printable ASCII characters except `,` and `=`, the last one not a space.
 _VALUE = re.compile(r"[\x20-\x2b\x2d-\x3c\x3e-\x7e]{0,255}[\x21-\x2b\x2d-\x3c\x3e-\x7e]")
 
@@ -30,7 +30,9 @@ _EMPTY = ParsedTracestate(ok=True)
 
 
 def parse_tracestate(copies: Sequence[str]) -> ParsedTracestate:
-    """Validates and normalises `tracestate` copies (spec 2.3).
+    """Validates and normalises `tracestate` copies (spec 2.3): every member is validated; of
+    a repeated key the first member (the leftmost, W3C's most recently updated) is kept; the
+    limits are counted on what is kept.
 
     >>> parse_tracestate(["rojo=00f067aa0ba902b7 ", " congo=t61rcWkgMzE"]).value
     'rojo=00f067aa0ba902b7,congo=t61rcWkgMzE'
@@ -42,15 +44,13 @@ def parse_tracestate(copies: Sequence[str]) -> ParsedTracestate:
         member = trim_ows(part)
         if not member:
             continue
+        key, eq, value = member.partition("=")
+        if not eq or not _KEY.fullmatch(key) or not _VALUE.fullmatch(value):
+            return INVALID
+        if key in keys:
+            continue
         length += (1 if members else 0) + len(member)
         if len(members) == MAX_TRACESTATE_MEMBERS or length > MAX_TRACESTATE_LENGTH:
-            return INVALID
-        key, eq, value = member.partition("=")
-        if not eq:
-            return INVALID
-        if not (_SIMPLE_KEY.fullmatch(key) or _TENANT_KEY.fullmatch(key)):
-            return INVALID
-        if not _VALUE.fullmatch(value) or key in keys:
             return INVALID
         keys.add(key)
         members.append(member)

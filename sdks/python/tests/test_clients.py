@@ -1,0 +1,192 @@
+"""requests and httpx (sync and async) against real traced servers on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+
+import httpx
+import pytest
+import requests
+from flask import Flask, request
+
+import raceway
+from raceway import Tracer, raceway_middleware
+from raceway.integrations.httpx import AsyncRacewayTransport, RacewayTransport
+from raceway.integrations.requests import traced_session
+from tests.helpers import Event, flushed_events, happens_before, of_kind
+from tests.servers import FakeCollector, serve_wsgi
+
+
+@pytest.fixture
+def callee_tracer(collector: FakeCollector) -> Iterator[Tracer]:
+    traced = Tracer(service_name="callee", server_url=collector.url, flush_interval_ms=20)
+    yield traced
+    traced.shutdown(timeout=2)
+
+
+@pytest.fixture
+def callee(callee_tracer: Tracer) -> Iterator[tuple[str, list[dict[str, str]]]]:
+    """A traced Flask service that keeps the headers it received."""
+    seen: list[dict[str, str]] = []
+    app = Flask("callee")
+
+    @app.get("/stock")
+    def stock() -> dict[str, int]:
+        seen.append(dict(request.headers))
+        raceway.track_state_write("stock:1", 4)
+        return {"stock": 4}
+
+    app.wsgi_app = raceway_middleware(app.wsgi_app, tracer=callee_tracer)  # type: ignore[method-assign]
+    with serve_wsgi(app) as url:
+        yield url, seen
+
+
+def _sync_requests(url: str, headers: dict[str, str]) -> int:
+    return traced_session().get(url, headers=headers, timeout=5).status_code
+
+
+def _sync_httpx(url: str, headers: dict[str, str]) -> int:
+    with httpx.Client(transport=RacewayTransport()) as client:
+        return client.get(url, headers=headers).status_code
+
+
+def _async_httpx(url: str, headers: dict[str, str]) -> int:
+    async def call() -> int:
+        async with httpx.AsyncClient(transport=AsyncRacewayTransport()) as client:
+            return (await client.get(url, headers=headers)).status_code
+
+    return asyncio.run(call())
+
+
+def _manual(url: str, headers: dict[str, str]) -> int:
+    response = requests.get(url, headers={**headers, **raceway.get_trace_headers()}, timeout=5)
+    raceway.merge_response_headers(response.headers)
+    return response.status_code
+
+
+CLIENTS: dict[str, Callable[[str, dict[str, str]], int]] = {
+    "requests": _sync_requests,
+    "httpx": _sync_httpx,
+    "httpx-async": _async_httpx,
+}
+
+
+def _call_chain(
+    client: Callable[[str, dict[str, str]], int],
+    tracer: Tracer,
+    url: str,
+    headers: dict[str, str] | None = None,
+) -> str:
+    with tracer.start_trace() as ctx:
+        assert ctx is not None
+        assert client(url, headers or {}) == 200
+        raceway.track_state_read("stock:1", 4)
+        return ctx.trace_id
+
+
+@pytest.mark.parametrize("client", sorted(CLIENTS))
+def test_a_call_propagates_and_merges_the_callee_clock(
+    client: str,
+    tracer: Tracer,
+    callee_tracer: Tracer,
+    collector: FakeCollector,
+    callee: tuple[str, list[dict[str, str]]],
+) -> None:
+    url, seen = callee
+    trace_id = _call_chain(CLIENTS[client], tracer, f"{url}/stock")
+    callee_tracer.flush(5)
+    events = flushed_events(tracer, collector)
+    sent = _one(events, "request_sent", "py-test")
+    received = _one(events, "response_received", "py-test")
+    server_in = _one(events, "request_received", "callee")
+    write = _one(events, "state_write", "callee")
+    after = _one(events, "state_read", "py-test")
+    assert seen[0]["X-Raceway-Trace-Id"] == trace_id
+    assert seen[0]["Traceparent"] == f"00-{trace_id}-{sent['span_id']}-03"
+    assert server_in["trace_id"] == trace_id
+    assert server_in["parent_span_id"] == sent["span_id"]
+    assert received["span_id"] == sent["span_id"]
+    assert received["data"]["remote_clock"] is True
+    assert received["data"]["status"] == 200
+    # The callee's work is after the send and before the caller's next event (spec 2.6).
+    assert happens_before(sent, server_in)
+    assert happens_before(write, received)
+    assert happens_before(write, after)
+
+
+@pytest.mark.parametrize("client", sorted(CLIENTS))
+def test_existing_trace_headers_are_replaced_not_appended(
+    client: str, tracer: Tracer, callee: tuple[str, list[dict[str, str]]]
+) -> None:
+    url, seen = callee
+    stale = {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}
+    trace_id = _call_chain(CLIENTS[client], tracer, f"{url}/stock", stale)
+    assert trace_id in seen[0]["Traceparent"]
+    assert "," not in seen[0]["Traceparent"]
+
+
+def test_get_trace_headers_and_merge_response_headers(
+    tracer: Tracer,
+    callee_tracer: Tracer,
+    collector: FakeCollector,
+    callee: tuple[str, list[dict[str, str]]],
+) -> None:
+    url, seen = callee
+    trace_id = _call_chain(_manual, tracer, f"{url}/stock")
+    callee_tracer.flush(5)
+    events = flushed_events(tracer, collector)
+    assert seen[0]["X-Raceway-Trace-Id"] == trace_id
+    write = _one(events, "state_write", "callee")
+    after = _one(events, "state_read", "py-test")
+    assert happens_before(write, after)
+
+
+def test_get_trace_headers_outside_a_request_is_empty() -> None:
+    assert raceway.get_trace_headers() == {}
+
+
+@pytest.mark.parametrize("client", sorted(CLIENTS))
+def test_targets_outside_propagate_to_get_no_headers_but_are_recorded(
+    client: str, collector: FakeCollector, callee: tuple[str, list[dict[str, str]]]
+) -> None:
+    url, seen = callee
+    private = Tracer(
+        service_name="private", server_url=collector.url, propagate_to=["only.example.com"]
+    )
+    _call_chain(CLIENTS[client], private, f"{url}/stock")
+    assert "X-Raceway-Trace-Id" not in seen[0]
+    assert "Traceparent" not in seen[0]
+    events = flushed_events(
+        private, collector, until=lambda e: bool(of_kind(e, "response_received"))
+    )
+    assert len(of_kind(events, "request_sent")) == 1
+    private.shutdown(1)
+
+
+@pytest.mark.parametrize("client", sorted(CLIENTS))
+def test_a_failed_call_is_recorded_and_raised(
+    client: str, tracer: Tracer, collector: FakeCollector
+) -> None:
+    with pytest.raises((requests.ConnectionError, httpx.ConnectError)):
+        _call_chain(CLIENTS[client], tracer, "http://127.0.0.1:9/nothing")
+    events = flushed_events(
+        tracer, collector, until=lambda e: bool(of_kind(e, "response_received"))
+    )
+    failed = of_kind(events, "response_received")[0]
+    assert "error" in failed["data"]
+    assert "status" not in failed["data"]
+
+
+def test_outside_a_context_the_clients_just_work(callee: tuple[str, list[dict[str, str]]]) -> None:
+    url, seen = callee
+    assert traced_session().get(f"{url}/stock", timeout=5).status_code == 200
+    with httpx.Client(transport=RacewayTransport()) as client:
+        assert client.get(f"{url}/stock").status_code == 200
+    assert "X-Raceway-Trace-Id" not in seen[0]
+
+
+def _one(events: list[Event], kind: str, service: str) -> Event:
+    found = [e for e in of_kind(events, kind) if e["service"] == service]
+    assert len(found) == 1, (kind, service, found)
+    return found[0]

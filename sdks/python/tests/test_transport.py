@@ -1,0 +1,223 @@
+"""The transport: spec 4.1 answers, bounded queue, retries, gzip, flush and shutdown."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import socket
+import threading
+from typing import Any, cast
+
+import pytest
+import requests
+
+import raceway
+from raceway import Tracer
+from raceway.config import RacewayOptions, resolve_config
+from raceway.transport import (
+    SendResult,
+    Transport,
+    backoff_delay,
+    classify_status,
+    parse_retry_after,
+)
+from tests.servers import FakeCollector, serve_wsgi
+
+
+class ScriptedSender:
+    """Answers with the given results in turn (the last one repeats); keeps the batches."""
+
+    def __init__(self, *results: SendResult, gate: threading.Event | None = None) -> None:
+        self.results = list(results)
+        self.batches: list[dict[str, Any]] = []
+        self.gate = gate
+
+    def __call__(self, body: bytes, headers: dict[str, str], timeout: float) -> SendResult:
+        if self.gate is not None:
+            self.gate.wait(10)
+        self.batches.append(json.loads(gzip.decompress(body)))
+        return self.results.pop(0) if len(self.results) > 1 else self.results[0]
+
+
+def _transport(sender: ScriptedSender, **options: Any) -> Transport:
+    config = resolve_config(
+        cast(
+            RacewayOptions,
+            {"service_name": "t", "flush_interval_ms": 10, "max_retries": 2, **options},
+        )
+    )
+    return Transport(config, sender)
+
+
+def _event(index: int) -> dict[str, Any]:
+    return {"id": f"{index:032x}", "kind": "custom"}
+
+
+@pytest.mark.parametrize(
+    ("status", "outcome"),
+    [
+        (200, "delivered"),
+        (422, "partial"),
+        (400, "dropped"),
+        (401, "dropped"),
+        (413, "dropped"),
+        (415, "dropped"),
+        (408, "retry"),
+        (429, "retry"),
+        (500, "retry"),
+        (503, "retry"),
+        (None, "retry"),
+    ],
+)
+def test_collector_answers_are_classified_as_spec_4_1_says(
+    status: int | None, outcome: str
+) -> None:
+    assert classify_status(status) == outcome
+
+
+def test_delivered_events_are_counted_as_sent() -> None:
+    sender = ScriptedSender(SendResult(200))
+    transport = _transport(sender)
+    for index in range(5):
+        transport.enqueue(_event(index))
+    assert transport.flush(timeout=5)
+    assert transport.stats().sent == 5
+    assert sum(len(batch["events"]) for batch in sender.batches) == 5
+    assert sender.batches[0]["sdk"]["language"] == "python"
+    transport.shutdown(1)
+
+
+def test_a_422_counts_the_rejected_as_dropped_and_never_retries() -> None:
+    body = json.dumps({"accepted": 1, "duplicates": 0, "rejected": [{"index": 1, "errors": []}]})
+    sender = ScriptedSender(SendResult(422, body.encode()))
+    transport = _transport(sender)
+    transport.enqueue(_event(1))
+    transport.enqueue(_event(2))
+    assert transport.flush(timeout=5)
+    stats = transport.stats()
+    assert (stats.sent, stats.rejected, stats.dropped, stats.retries) == (1, 1, 1, 0)
+    assert len(sender.batches) == 1
+    transport.shutdown(1)
+
+
+@pytest.mark.parametrize("status", [400, 401, 413, 415])
+def test_an_unusable_batch_is_dropped_and_never_retried(status: int) -> None:
+    sender = ScriptedSender(SendResult(status))
+    transport = _transport(sender)
+    transport.enqueue(_event(1))
+    assert transport.flush(timeout=5)
+    assert transport.stats().dropped == 1
+    assert len(sender.batches) == 1
+    transport.shutdown(1)
+
+
+@pytest.mark.parametrize("status", [408, 429, 503, None])
+def test_retryable_answers_are_retried_until_delivered(status: int | None) -> None:
+    sender = ScriptedSender(SendResult(status, retry_after="0"), SendResult(200))
+    transport = _transport(sender)
+    transport.enqueue(_event(1))
+    assert transport.flush(timeout=10)
+    stats = transport.stats()
+    assert (stats.sent, stats.retries, stats.dropped) == (1, 1, 0)
+    transport.shutdown(1)
+
+
+def test_retries_are_bounded_and_the_lost_batch_is_reported_in_the_next() -> None:
+    sender = ScriptedSender(
+        SendResult(503, retry_after="0"),
+        SendResult(503, retry_after="0"),
+        SendResult(503, retry_after="0"),
+        SendResult(200),
+    )
+    transport = _transport(sender, max_retries=2)
+    transport.enqueue(_event(1))
+    assert transport.flush(timeout=10)
+    assert transport.stats().dropped == 1
+    transport.enqueue(_event(2))
+    assert transport.flush(timeout=10)
+    assert len(sender.batches) == 4
+    assert sender.batches[-1]["dropped"] == 1
+
+
+def test_a_full_queue_drops_and_counts_new_events() -> None:
+    gate = threading.Event()
+    sender = ScriptedSender(SendResult(200), gate=gate)
+    transport = _transport(sender, max_queue_size=10, batch_size=5)
+    for index in range(100):
+        transport.enqueue(_event(index))
+    stats = transport.stats()
+    assert stats.queued == 10
+    assert stats.dropped == 90
+    gate.set()
+    assert transport.flush(timeout=5)
+    assert transport.stats().sent == 10
+    transport.shutdown(1)
+
+
+def test_shutdown_flushes_and_later_events_are_dropped() -> None:
+    sender = ScriptedSender(SendResult(200))
+    transport = _transport(sender, flush_interval_ms=60_000)
+    transport.enqueue(_event(1))
+    transport.shutdown(timeout=5)
+    assert transport.stats().sent == 1
+    transport.enqueue(_event(2))
+    assert transport.stats().dropped == 1
+
+
+def test_batches_are_gzip_json_with_the_api_key(collector: FakeCollector) -> None:
+    tracer = Tracer(service_name="gz", server_url=collector.url, api_key="s3cret")
+    with tracer.start_trace():
+        raceway.record_event("hello")
+    assert tracer.flush(timeout=5)
+    headers = {key.lower(): value for key, value in collector.requests[0].items()}
+    assert headers["content-encoding"] == "gzip"
+    assert headers["content-type"] == "application/json"
+    assert headers["authorization"] == "Bearer s3cret"
+    assert collector.events[0]["data"] == {"name": "hello"}
+    tracer.shutdown(1)
+
+
+def test_backoff_is_full_jitter_under_a_cap() -> None:
+    assert backoff_delay(0, lambda: 0.999) < 0.5
+    assert backoff_delay(3, lambda: 1.0) == 4.0
+    assert backoff_delay(50, lambda: 1.0) == 30.0
+    assert backoff_delay(5, lambda: 0.0) == 0.0
+
+
+def test_retry_after_is_read_as_seconds_or_a_date() -> None:
+    assert parse_retry_after("7") == 7.0
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470.0) == 10.0
+    assert parse_retry_after("soon") is None
+    assert parse_retry_after(None) is None
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+def test_a_dead_collector_keeps_memory_bounded_and_the_app_unaffected() -> None:
+    tracer = Tracer(
+        service_name="dead",
+        server_url=f"http://127.0.0.1:{_closed_port()}",
+        max_queue_size=50,
+        flush_interval_ms=10,
+    )
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        raceway.track_state_write("row", 1)
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    with serve_wsgi(raceway.raceway_middleware(app, tracer=tracer)) as url, requests.Session() as s:
+        statuses = {s.get(f"{url}/x", timeout=5).status_code for _ in range(200)}
+    assert statuses == {200}
+    stats = tracer.stats()
+    # 200 requests record 600 events; at most 50 are held, the rest are dropped and counted.
+    assert stats.queued <= 50
+    assert stats.dropped >= 600 - 50
+    assert stats.sent == 0
+    assert stats.last_error is not None
+    tracer.shutdown(timeout=0.5)

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The Python SDK's checks, run by `pnpm test`: set up the virtualenv (from scratch when it is
+# missing or the pins changed), then ruff, mypy --strict, pytest, and a wheel installed into a
+# fresh virtualenv that must import and trace a request. Idempotent; a second run reuses the
+# virtualenv.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+VENV=.venv
+STAMP="$VENV/.pins"
+PINS=$(cat requirements-dev.txt pyproject.toml | sha256sum | cut -d' ' -f1)
+
+if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$PINS" ]; then
+  echo "python SDK: creating $VENV"
+  rm -rf "$VENV"
+  "$PYTHON" -m venv "$VENV"
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+  echo "$PINS" > "$STAMP"
+fi
+
+echo "python SDK: ruff"
+"$VENV/bin/ruff" format --check src tests bench scripts
+"$VENV/bin/ruff" check src tests bench scripts
+echo "python SDK: mypy --strict"
+"$VENV/bin/mypy"
+echo "python SDK: pytest"
+"$VENV/bin/pytest" -p no:cacheprovider
+echo "python SDK: wheel in a fresh virtualenv"
+bash scripts/wheel-check.sh

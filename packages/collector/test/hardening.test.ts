@@ -183,3 +183,37 @@ describe('Host check and CORS', () => {
     expect(preflight.headers.get('access-control-allow-headers')).toMatch(/authorization/);
   });
 });
+
+describe('bounded reads', () => {
+  it('pages the events of a large trace, 5,000 by default', async () => {
+    const collector = await startCollector({ port: 0, storage: 'sqlite::memory:' });
+    try {
+      const traceId = makeTrace()[0]!.trace_id;
+      const events: StoredEvent[] = [];
+      while (events.length < 12_000) {
+        for (const e of makeTrace({ traceId })) events.push(e);
+      }
+      for (let i = 0; i < events.length; i += 5000) {
+        expect((await postBatch(collector.url, { events: events.slice(i, i + 5000) })).status).toBe(
+          200,
+        );
+      }
+      const countEvents = (spans: Array<{ events: unknown[]; children: unknown[] }>): number =>
+        spans.reduce((n, s) => n + s.events.length + countEvents(s.children as never), 0);
+      let cursor: string | null = null;
+      const pages: number[] = [];
+      do {
+        const query: string = cursor ? `?cursor=${cursor}` : '';
+        const { status, json } = await getJson(`${collector.url}/api/traces/${traceId}${query}`);
+        expect(status).toBe(200);
+        expect(countEvents(json.spans)).toBe(json.events_returned);
+        pages.push(json.events_returned);
+        cursor = json.next_cursor;
+      } while (cursor !== null && pages.length < 10);
+      expect(pages.slice(0, 2)).toEqual([5000, 5000]);
+      expect(pages.reduce((a, b) => a + b, 0)).toBe(events.length);
+    } finally {
+      await collector.close();
+    }
+  });
+});

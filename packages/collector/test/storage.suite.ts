@@ -115,6 +115,27 @@ export function storageSuite(open: () => Promise<Storage>) {
       expect(await storage.getTrace(newTraceId())).toBeNull();
       expect(await storage.getTraceEvents(newTraceId())).toEqual([]);
     });
+
+    it('pages the events of a trace by event id, without gaps or repeats', async () => {
+      const traceId = newTraceId();
+      const events = [...makeTrace(), ...makeTrace()].map((e, i) => ({
+        ...e,
+        trace_id: traceId,
+        id: hex(16),
+        ts_us: e.ts_us + i,
+      }));
+      await storage.insertEvents(events);
+      const seen: string[] = [];
+      let after: string | null = null;
+      for (let i = 0; i < 10; i++) {
+        const page = await storage.getTraceEventsPage(traceId, after, 5);
+        seen.push(...page.map((e) => e.id));
+        if (page.length < 5) break;
+        after = page[page.length - 1]!.id;
+      }
+      expect(seen).toEqual(events.map((e) => e.id).sort());
+      expect(await storage.getTraceEventsPage(newTraceId(), null, 5)).toEqual([]);
+    });
   });
 
   describe('listTraces', () => {

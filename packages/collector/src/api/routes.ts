@@ -25,11 +25,37 @@ export interface QueryRouteOptions {
   scheduler: AnalysisScheduler;
   /** Most events `/api/services` and `/api/dependencies` read for one answer. */
   maxEventsPerAggregate: number;
+  /** Largest answer of a listing in bytes (default 8 MiB): longer pages are cut. */
+  maxResponseBytes?: number;
   /** Counters shown by /healthz. */
   health: () => Record<string, unknown>;
 }
 
 const HOUR_MS = 3_600_000;
+
+/** Largest answer of a listing, in bytes of JSON (approximate): beyond, the page is cut. */
+const DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
+
+/** The longest prefix of `items` whose JSON stays within `maxBytes` (at least one item). */
+function withinBytes<T>(items: T[], maxBytes: number): T[] {
+  let bytes = 0;
+  for (let i = 0; i < items.length; i++) {
+    bytes += JSON.stringify(items[i]).length + 1;
+    if (bytes > maxBytes && i > 0) return items.slice(0, i);
+  }
+  return items;
+}
+
+function byTimeThenId(a: { ts_us: number; id: string }, b: { ts_us: number; id: string }) {
+  return a.ts_us - b.ts_us || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+
+const badCursor = () =>
+  new HttpError(
+    400,
+    'bad_request',
+    'query parameter "cursor" is not a cursor this API returned: pass "next_cursor" of the previous page unchanged',
+  );
 
 function query(request: FastifyRequest): Query {
   return request.query as Query;
@@ -69,6 +95,7 @@ function raceJson(r: RaceRecord) {
 /** The query API under /api, and /healthz. Every answer is JSON; see openapi.ts. */
 export async function queryRoutes(app: FastifyInstance, options: QueryRouteOptions): Promise<void> {
   const { storage, engine, scheduler } = options;
+  const maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
 
   async function traceOr404(rawId: string): Promise<TraceSummary> {
     const traceId = traceIdParam(rawId);
@@ -140,8 +167,23 @@ export async function queryRoutes(app: FastifyInstance, options: QueryRouteOptio
 
   app.get<{ Params: { traceId: string } }>('/api/traces/:traceId', async (request) => {
     const summary = await traceOr404(request.params.traceId);
-    const events = await storage.getTraceEvents(summary.traceId);
-    return { ...summaryJson(summary), spans: spanTreeJson(events) };
+    const q = query(request);
+    const limit = limitParam(q, 5000, 20_000);
+    const after = cursorParam(q)?.id ?? null;
+    if (after !== null && !/^[0-9a-f]{32}$/.test(after)) throw badCursor();
+    // Pages follow the storage key (event id), so a page never sorts the whole trace; each
+    // page is shown in time order. Cut early when the events get large (response size cap).
+    const read = await storage.getTraceEventsPage(summary.traceId, after, limit);
+    const page = withinBytes(read, maxResponseBytes);
+    const last = page[page.length - 1];
+    const more = page.length < read.length || read.length === limit;
+    page.sort(byTimeThenId);
+    return {
+      ...summaryJson(summary),
+      spans: spanTreeJson(page),
+      events_returned: page.length,
+      next_cursor: more && last ? encodeCursor(0, last.id) : null,
+    };
   });
 
   async function analysisOf(rawId: string) {
@@ -174,7 +216,8 @@ export async function queryRoutes(app: FastifyInstance, options: QueryRouteOptio
   app.get<{ Params: { traceId: string } }>('/api/traces/:traceId/races', async (request) => {
     const { head } = await analysisOf(request.params.traceId);
     const races = await storage.listRaces({ traceId: head.trace_id, limit: 1000 });
-    return { ...head, races: races.map(raceJson) };
+    const kept = withinBytes(races.map(raceJson), maxResponseBytes);
+    return { ...head, races: kept, truncated: kept.length < races.length || races.length === 1000 };
   });
 
   app.get('/api/races', async (request) => {
@@ -190,10 +233,14 @@ export async function queryRoutes(app: FastifyInstance, options: QueryRouteOptio
       limit,
       after: cursorParam(q),
     });
-    const last = races[races.length - 1];
+    const kept = withinBytes(races, maxResponseBytes);
+    const last = kept[kept.length - 1];
     return {
-      races: races.map(raceJson),
-      next_cursor: races.length === limit && last ? encodeCursor(last.tsUs, last.id) : null,
+      races: kept.map(raceJson),
+      next_cursor:
+        (kept.length < races.length || races.length === limit) && last
+          ? encodeCursor(last.tsUs, last.id)
+          : null,
     };
   });
 
@@ -207,15 +254,16 @@ export async function queryRoutes(app: FastifyInstance, options: QueryRouteOptio
       limit,
       after: cursor ? { tsUs: cursor.tsUs, traceId: cursor.id } : undefined,
     });
-    const last = rows[rows.length - 1];
+    const kept = withinBytes(rows, maxResponseBytes);
+    const last = kept[kept.length - 1];
     return {
-      traces: rows.map(({ summary, analysis }) => ({
+      traces: kept.map(({ summary, analysis }) => ({
         ...summaryJson(summary),
         diagnostic_count: analysis.diagnosticCount,
         diagnostics: analysis.diagnostics,
       })),
       next_cursor:
-        rows.length === limit && last
+        (kept.length < rows.length || rows.length === limit) && last
           ? encodeCursor(last.summary.firstTsUs, last.summary.traceId)
           : null,
     };

@@ -345,6 +345,18 @@ export class PostgresStorage implements Storage {
     return out;
   }
 
+  async getTraceEventsPage(
+    traceId: string,
+    afterId: string | null,
+    limit: number,
+  ): Promise<StoredEvent[]> {
+    const { rows } = await this.pool.query(
+      'SELECT body FROM events WHERE trace_id = $1 AND id > $2 ORDER BY trace_id, id LIMIT $3',
+      [traceId, afterId ?? '', limit],
+    );
+    return parseBodies(rows);
+  }
+
   async getTraceEvents(traceId: string): Promise<StoredEvent[]> {
     const { rows } = await this.pool.query(
       'SELECT body FROM events WHERE trace_id = $1 ORDER BY ts_us, id',

@@ -105,6 +105,9 @@ export class SqliteStorage implements Storage {
     return {
       getTrace: db.prepare(`SELECT ${TRACE_COLUMNS} FROM traces t WHERE t.trace_id = ?`),
       traceEvents: db.prepare('SELECT body FROM events WHERE trace_id = ? ORDER BY ts_us, id'),
+      traceEventsPage: db.prepare(
+        'SELECT body FROM events WHERE trace_id = ? AND id > ? ORDER BY trace_id, id LIMIT ?',
+      ),
       lockEvents: db.prepare(
         `SELECT body FROM events WHERE trace_id = ? AND kind IN ('lock_acquire', 'lock_release')
          ORDER BY ts_us, id`,
@@ -230,6 +233,16 @@ export class SqliteStorage implements Storage {
 
   async getTraceEvents(traceId: string): Promise<StoredEvent[]> {
     return parseBodies(this.statements.traceEvents.all(blob(traceId)) as Row[]);
+  }
+
+  async getTraceEventsPage(
+    traceId: string,
+    afterId: string | null,
+    limit: number,
+  ): Promise<StoredEvent[]> {
+    // An empty blob sorts before every id.
+    const after = afterId === null ? Buffer.alloc(0) : blob(afterId);
+    return parseBodies(this.statements.traceEventsPage.all(blob(traceId), after, limit) as Row[]);
   }
 
   async getEventsByKind(

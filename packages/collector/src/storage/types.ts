@@ -160,6 +160,11 @@ export interface Storage {
   getEventsOfTraces(traceIds: string[]): Promise<Map<string, StoredEvent[]>>;
   /** Every event of a trace, ordered by timestamp then id. */
   getTraceEvents(traceId: string): Promise<StoredEvent[]>;
+  /**
+   * One page of a trace's events, in event id order (the storage key: no sort, whatever the
+   * trace's size): at most `limit` events with an id above `afterId`.
+   */
+  getTraceEventsPage(traceId: string, afterId: string | null, limit: number): Promise<StoredEvent[]>;
   /** Events of the given kinds in [fromUs, toUs], at most `limit`, newest first. */
   getEventsByKind(
     kinds: EventKind[],

@@ -1,0 +1,124 @@
+package bench
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/raceway-dev/raceway/sdks/go/raceway"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/propagation"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+)
+
+// The application: a route of a ServeMux that answers a small body, as most API routes do.
+func app() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /orders/{id}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"id":"`+r.PathValue("id")+`","status":"paid"}`)
+	})
+	return mux
+}
+
+// collectorSink answers every batch 200, as a healthy collector does, so that the transport
+// does its real work (batching, JSON, gzip, POST) in the background during the run.
+func collectorSink(b *testing.B) string {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		_, _ = io.WriteString(w, `{"accepted":1,"duplicates":0}`)
+	}))
+	b.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func racewayClient(b *testing.B, opts ...raceway.Option) *raceway.Client {
+	base := []raceway.Option{
+		raceway.WithServiceName("bench"),
+		raceway.WithServerURL(collectorSink(b)),
+		raceway.WithInstance("bench-host"),
+	}
+	client, err := raceway.New(append(base, opts...)...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = client.Shutdown(ctx)
+	})
+	return client
+}
+
+// otelHandler is otelhttp with the SDK's tracer provider, every span sampled and exported
+// through a batch processor to an in-memory exporter that is reset as it fills (the closest
+// equivalent of Raceway's transport without a network).
+func otelHandler(b *testing.B, next http.Handler) http.Handler {
+	exporter := tracetest.NewInMemoryExporter()
+	provider := sdktrace.NewTracerProvider(
+		sdktrace.WithSampler(sdktrace.AlwaysSample()),
+		sdktrace.WithBatcher(discarding{exporter}),
+	)
+	b.Cleanup(func() { _ = provider.Shutdown(context.Background()) })
+	return otelhttp.NewHandler(next, "orders",
+		otelhttp.WithTracerProvider(provider),
+		otelhttp.WithPropagators(propagation.TraceContext{}),
+	)
+}
+
+type discarding struct{ *tracetest.InMemoryExporter }
+
+func (d discarding) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
+	d.Reset()
+	return nil
+}
+
+// serve runs b.N requests through h in process: no network, so what differs between the
+// variants is the middleware alone.
+func serve(b *testing.B, h http.Handler, headers map[string]string) {
+	req := httptest.NewRequest("GET", "/orders/42", nil)
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != http.StatusOK {
+			b.Fatalf("status %d", w.Code)
+		}
+	}
+}
+
+// A caller that is itself traced: the join path (extract, decode the clock, parent span).
+var tracedCaller = map[string]string{
+	"X-Raceway-Trace-Id": "4bf92f3577b34da6a3ce929d0e0e4736",
+	"X-Raceway-VC":       `{"web#0a1b2c3d":4}`,
+	"traceparent":        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+}
+
+func BenchmarkMiddleware(b *testing.B) {
+	b.Run("bare", func(b *testing.B) {
+		serve(b, app(), nil)
+	})
+	b.Run("raceway/new-trace", func(b *testing.B) {
+		serve(b, raceway.Middleware(racewayClient(b))(app()), nil)
+	})
+	b.Run("raceway/joined", func(b *testing.B) {
+		serve(b, raceway.Middleware(racewayClient(b))(app()), tracedCaller)
+	})
+	b.Run("raceway/unsampled", func(b *testing.B) {
+		serve(b, raceway.Middleware(racewayClient(b, raceway.WithSampleRate(0)))(app()), nil)
+	})
+	b.Run("otelhttp/new-trace", func(b *testing.B) {
+		serve(b, otelHandler(b, app()), nil)
+	})
+	b.Run("otelhttp/joined", func(b *testing.B) {
+		serve(b, otelHandler(b, app()), tracedCaller)
+	})
+}

@@ -21,10 +21,12 @@ if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$PINS" ]; 
 fi
 
 echo "python SDK: ruff"
-"$VENV/bin/ruff" format --check src tests bench scripts
-"$VENV/bin/ruff" check src tests bench scripts
+INTEROP=../../packages/interop-tests/src/python
+"$VENV/bin/ruff" format --check src tests bench scripts "$INTEROP"
+"$VENV/bin/ruff" check src tests bench scripts "$INTEROP"
 echo "python SDK: mypy --strict"
 "$VENV/bin/mypy"
+"$VENV/bin/mypy" --strict "$INTEROP"/service.py
 echo "python SDK: pytest"
 "$VENV/bin/pytest" -p no:cacheprovider
 echo "python SDK: wheel in a fresh virtualenv"

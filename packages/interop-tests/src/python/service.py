@@ -1,0 +1,144 @@
+"""The Python side of the cross-language tests: a small service on the Raceway Python SDK.
+
+Run by python-service.ts with the SDK's virtualenv. Configured by the environment alone
+(RACEWAY_SERVICE_NAME, RACEWAY_URL, RACEWAY_INSTANCE) and RACEWAY_INTEROP_FRAMEWORK (`flask`,
+the default, or `fastapi`). Prints `{"url": ...}` once it listens on 127.0.0.1 (an ephemeral
+port); SIGTERM flushes and exits.
+
+Routes:
+- GET /chain?next=URL: writes `hop:<service>`, calls `next` (if any) and reads `hop:<service>`;
+  answers {service, traceId, downstream}.
+- GET /reserve?value=N&barrier=URL: reads `stock:1` (N), waits at the barrier (an untraced
+  call), writes `stock:1` (N - 1).
+- POST /flush: sends what the transport holds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import sys
+import threading
+import urllib.request
+from typing import Any
+
+import httpx
+import uvicorn
+from fastapi import FastAPI
+from flask import Flask, request
+from werkzeug.serving import make_server
+
+import raceway
+from raceway import current_context, raceway_middleware
+from raceway.integrations.httpx import AsyncRacewayTransport
+from raceway.integrations.requests import traced_session
+
+SERVICE = os.environ["RACEWAY_SERVICE_NAME"]
+tracer = raceway.init()
+
+
+def trace_id() -> str | None:
+    ctx = current_context()
+    return ctx.trace_id if ctx is not None else None
+
+
+def wait_at(barrier: str) -> None:
+    # The barrier is test machinery, not part of the system under test: plain urllib.
+    with urllib.request.urlopen(barrier, timeout=30) as response:
+        response.read()
+
+
+def flask_app() -> Any:
+    app = Flask(SERVICE)
+    session = traced_session()
+
+    @app.get("/chain")
+    def chain() -> dict[str, Any]:
+        raceway.track_state_write(f"hop:{SERVICE}", 1)
+        downstream = None
+        if request.args.get("next"):
+            downstream = session.get(request.args["next"], timeout=30).json()
+        raceway.track_state_read(f"hop:{SERVICE}", 1)
+        return {"service": SERVICE, "traceId": trace_id(), "downstream": downstream}
+
+    @app.get("/reserve")
+    def reserve() -> dict[str, int]:
+        value = int(request.args["value"])
+        raceway.track_state_read("stock:1", value)
+        wait_at(request.args["barrier"])
+        raceway.track_state_write("stock:1", value - 1)
+        return {"left": value - 1}
+
+    @app.post("/flush")
+    def flush() -> dict[str, bool]:
+        return {"flushed": tracer.flush(timeout=10)}
+
+    app.wsgi_app = raceway_middleware(app.wsgi_app)  # type: ignore[method-assign]
+    return app
+
+
+def fastapi_app() -> Any:
+    app = FastAPI()
+    client = httpx.AsyncClient(transport=AsyncRacewayTransport(), timeout=30)
+
+    @app.get("/chain")
+    async def chain(next: str | None = None) -> dict[str, Any]:
+        raceway.track_state_write(f"hop:{SERVICE}", 1)
+        downstream = (await client.get(next)).json() if next else None
+        raceway.track_state_read(f"hop:{SERVICE}", 1)
+        return {"service": SERVICE, "traceId": trace_id(), "downstream": downstream}
+
+    @app.get("/reserve")
+    async def reserve(value: int, barrier: str) -> dict[str, int]:
+        raceway.track_state_read("stock:1", value)
+        await asyncio.to_thread(wait_at, barrier)
+        raceway.track_state_write("stock:1", value - 1)
+        return {"left": value - 1}
+
+    @app.post("/flush")
+    def flush() -> dict[str, bool]:
+        return {"flushed": tracer.flush(timeout=10)}
+
+    app.add_middleware(raceway.RacewayASGIMiddleware)
+    return app
+
+
+def main() -> None:
+    framework = os.environ.get("RACEWAY_INTEROP_FRAMEWORK", "flask")
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    port = sock.getsockname()[1]
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    if framework == "fastapi":
+        server = uvicorn.Server(uvicorn.Config(fastapi_app(), log_level="warning", lifespan="off"))
+        thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])))
+        thread.start()
+        while not server.started:
+            stop.wait(0.01)
+
+        def close() -> None:
+            server.should_exit = True
+            thread.join()
+    else:
+        wsgi = make_server("127.0.0.1", port, flask_app(), threaded=True, fd=sock.fileno())
+        thread = threading.Thread(target=wsgi.serve_forever, kwargs={"poll_interval": 0.05})
+        thread.start()
+
+        def close() -> None:
+            wsgi.shutdown()
+            thread.join()
+
+    print(json.dumps({"url": f"http://127.0.0.1:{port}"}), flush=True)
+    stop.wait()
+    close()
+    raceway.shutdown(timeout=5)
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

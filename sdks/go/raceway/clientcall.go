@@ -2,7 +2,6 @@ package raceway
 
 import (
 	"net/url"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -75,20 +74,32 @@ func (c *clientCall) end(status int, remoteClock bool, err error) {
 	})
 }
 
-var methodPattern = regexp.MustCompile(`^[A-Z][A-Z0-9_-]{0,31}$`)
-
-// eventMethod is a method as the schema takes it: upper case, or OTHER.
+// eventMethod is a method as the schema takes it (`[A-Z][A-Z0-9_-]{0,31}`): upper-cased,
+// or OTHER.
 func eventMethod(m string) string {
 	if m == "" {
 		return "GET"
 	}
-	if methodPattern.MatchString(m) {
+	if isEventMethod(m) {
 		return m
 	}
-	if upper := strings.ToUpper(m); methodPattern.MatchString(upper) {
+	if upper := strings.ToUpper(m); isEventMethod(upper) {
 		return upper
 	}
 	return "OTHER"
+}
+
+func isEventMethod(m string) bool {
+	if len(m) == 0 || len(m) > 32 || m[0] < 'A' || m[0] > 'Z' {
+		return false
+	}
+	for i := 1; i < len(m); i++ {
+		c := m[i]
+		if !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // eventStatus is a status the schema takes (100..599), or 0 (left out).

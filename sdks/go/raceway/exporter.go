@@ -87,11 +87,19 @@ func newExporter(cfg config) *exporter {
 		flushes: make(chan flushRequest),
 		stop:    make(chan context.Context),
 		done:    make(chan struct{}),
-		gz:      gzip.NewWriter(io.Discard),
+		gz:      newGzipWriter(),
 	}
 	e.runCtx, e.cancelRun = context.WithCancel(context.Background())
 	go e.run()
 	return e
+}
+
+// newGzipWriter compresses at BestSpeed: event JSON is repetitive enough that the fastest
+// level already shrinks it several times, and the background goroutine shares the CPU with
+// the application.
+func newGzipWriter() *gzip.Writer {
+	w, _ := gzip.NewWriterLevel(io.Discard, gzip.BestSpeed) // a valid level never fails
+	return w
 }
 
 // enqueue never blocks: beyond maxQueueSize, or after Shutdown, the event is dropped and counted.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import random
 import re
 
 _TRACE_ID = re.compile(r"[0-9a-f]{32}")
@@ -49,11 +50,13 @@ def normalize_trace_id(value: str) -> str | None:
 
 
 def _random_hex(nbytes: int) -> str:
-    # The all-zero id is invalid everywhere (W3C); ruling it out costs one comparison.
+    # Ids must be unique, not secret: the `random` module's generator (seeded from the OS, and
+    # reseeded in a forked child) is what OpenTelemetry's Python SDK uses too; `os.urandom` is a
+    # system call per id. The all-zero id is invalid everywhere (W3C) and is drawn again.
     while True:
-        value = os.urandom(nbytes).hex()
-        if value.strip("0"):
-            return value
+        value = random.getrandbits(nbytes * 8)
+        if value:
+            return f"{value:0{nbytes * 2}x}"
 
 
 def new_trace_id() -> str:
@@ -107,4 +110,4 @@ def new_component(service: str) -> str:
     >>> new_component("api service")  # doctest: +SKIP
     'api_service#1f3a9c07'
     """
-    return f"{service_part(service)}#{os.urandom(4).hex()}"
+    return f"{service_part(service)}#{random.getrandbits(32):08x}"

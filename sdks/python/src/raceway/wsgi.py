@@ -7,6 +7,7 @@ holds the request's execution context, so a streaming body is still inside the r
 from __future__ import annotations
 
 import contextvars
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
 from typing import Any
@@ -142,8 +143,8 @@ def _connect_framework_signals(app: object) -> None:
 
 
 def _on_flask_request(_sender: object, **_extra: object) -> None:
-    from flask import request  # noqa: PLC0415
-
+    # Flask sends `request_started` inside the request context, so its proxy is the request.
+    request = sys.modules["flask"].request
     rule = getattr(request.url_rule, "rule", None)
     if isinstance(rule, str):
         set_route(rule)

@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { describeValue, RacewayConfigError, type RacewayConfigErrorCode } from './errors.js';
+import { DEFAULT_SAMPLE_RATE, isSampleRate, parseSampleRate } from './sampling/sample-rate.js';
 import { compileIgnorePaths, compilePropagateTo, type PropagateToOption } from './url-filters.js';
 
 /**
@@ -36,6 +37,12 @@ export interface RacewayOptions {
   propagateTo?: PropagateToOption;
   /** Server paths that are not traced. Default `['/healthz', '/health', '/favicon.ico']`. */
   ignorePaths?: Array<string | RegExp>;
+  /**
+   * Share of new traces recorded, from 0 to 1 (spec 5). Env `RACEWAY_SAMPLE_RATE`. Default 1.
+   * Only traces that start here are decided by it: a caller's `traceparent` decision is kept.
+   * Within a sampled trace every race is seen; a race across two traces needs both sampled.
+   */
+  sampleRate?: number;
 }
 
 /** A validated configuration with every default applied. */
@@ -57,6 +64,8 @@ export interface ResolvedConfig {
   readonly propagateTo: (url: URL) => boolean;
   /** Compiled `ignorePaths`; never throws. */
   readonly ignorePath: (path: string) => boolean;
+  /** Root sampling rate, 0 to 1. */
+  readonly sampleRate: number;
 }
 
 /** The collector a tracer talks to when neither `serverUrl` nor `RACEWAY_URL` is set. */
@@ -140,7 +149,28 @@ export function resolveConfig(
       'ignorePaths',
       'RACEWAY_INVALID_IGNORE_PATHS',
     ),
+    sampleRate: resolveSampleRate(options.sampleRate, env.RACEWAY_SAMPLE_RATE),
   };
+}
+
+function resolveSampleRate(option: unknown, envValue: string | undefined): number {
+  if (option !== undefined) {
+    if (!isSampleRate(option)) {
+      fail(
+        'RACEWAY_INVALID_SAMPLE_RATE',
+        `sampleRate must be a number from 0 to 1, got ${describeValue(option)}`,
+      );
+    }
+    return option;
+  }
+  const rate = parseSampleRate(envValue);
+  if (rate === null) {
+    fail(
+      'RACEWAY_INVALID_SAMPLE_RATE',
+      `RACEWAY_SAMPLE_RATE must be a decimal number from 0 to 1 (such as 0.25), got ${describeValue(envValue)}`,
+    );
+  }
+  return rate ?? DEFAULT_SAMPLE_RATE;
 }
 
 function fail(code: RacewayConfigErrorCode, message: string): never {

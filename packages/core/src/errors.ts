@@ -16,7 +16,8 @@ export type RacewayConfigErrorCode =
   | 'RACEWAY_INVALID_MAX_RETRIES'
   | 'RACEWAY_INVALID_REQUEST_TIMEOUT'
   | 'RACEWAY_INVALID_PROPAGATE_TO'
-  | 'RACEWAY_INVALID_IGNORE_PATHS';
+  | 'RACEWAY_INVALID_IGNORE_PATHS'
+  | 'RACEWAY_INVALID_SAMPLE_RATE';
 
 /**
  * Thrown when Raceway is configured wrongly: always at construction (`Tracer.fromOptions`,

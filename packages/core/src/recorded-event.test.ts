@@ -8,7 +8,7 @@ describe('RecordedEvent', () => {
   it('writes the same JSON as JSON.stringify of its plain form, valid against the schema', () => {
     const { tracer } = recordingTracer('svc');
     const ctx = tracer.startContext({});
-    const event = ctx.record('custom', { name: 'a "quoted" name', attributes: { n: 1 } });
+    const event = ctx.record('custom', { name: 'a "quoted" name', attributes: { n: 1 } })!;
     const wire = JSON.parse(encodeEvents([event]).encoded!.json);
     expect(wire).toEqual(JSON.parse(JSON.stringify(event)));
     expect(wire.clock).toEqual({ [ctx.component]: 1 });
@@ -24,7 +24,7 @@ describe('RecordedEvent', () => {
       traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
       clock: new VectorClock(peers),
     });
-    const event = ctx.record('custom', { name: 'late' });
+    const event = ctx.record('custom', { name: 'late' })!;
     const wire = JSON.parse(encodeEvents([event]).encoded!.json);
     expect(Object.keys(wire.clock)).toHaveLength(64);
     expect(wire.clock_dropped).toBe(7);
@@ -39,7 +39,7 @@ describe('RecordedEvent', () => {
       traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
       clock: new VectorClock([['__proto__', 3]]),
     });
-    const event = ctx.record('custom', { name: 'x' });
+    const event = ctx.record('custom', { name: 'x' })!;
     expect(Object.keys(event.clock)).toContain('__proto__');
     expect(Object.getOwnPropertyDescriptor(event.clock, '__proto__')?.value).toBe(3);
   });

@@ -8,8 +8,8 @@ describe('ExecutionContext.record', () => {
   it('increments the own component and snapshots the clock', () => {
     const { tracer, events } = recordingTracer('svc');
     const ctx = tracer.startContext({});
-    const first = ctx.record('custom', { name: 'a' });
-    const second = ctx.record('custom', { name: 'b' });
+    const first = ctx.record('custom', { name: 'a' })!;
+    const second = ctx.record('custom', { name: 'b' })!;
     expect(first.clock).toEqual({ [ctx.component]: 1 });
     expect(second.clock).toEqual({ [ctx.component]: 2 });
     expect(events).toEqual([first, second]);
@@ -33,7 +33,7 @@ describe('ExecutionContext.record', () => {
       'request_sent',
       { method: 'GET', url: 'http://inventory/items', host: 'inventory' },
       { spanId: '1111111111111111', parentSpanId: ctx.spanId },
-    );
+    )!;
     expect(event.span_id).toBe('1111111111111111');
     expect(event.parent_span_id).toBe(ctx.spanId);
   });
@@ -92,7 +92,7 @@ describe('ExecutionContext.record', () => {
       clock: new VectorClock({ 'web#00000001': 1 }),
       clockDropped: 5,
     });
-    expect(ctx.record('custom', { name: 'x' }).clock_dropped).toBe(5);
+    expect(ctx.record('custom', { name: 'x' })!.clock_dropped).toBe(5);
   });
 
   it('cuts a clock of more than 64 entries in the snapshot, keeping its own component', () => {
@@ -102,7 +102,7 @@ describe('ExecutionContext.record', () => {
       Array.from({ length: 70 }, (_, i) => [`peer#${String(i).padStart(8, '0')}`, i + 10] as const),
     );
     ctx.mergeClock(others);
-    const event = ctx.record('custom', { name: 'x' });
+    const event = ctx.record('custom', { name: 'x' })!;
     expect(Object.keys(event.clock)).toHaveLength(64);
     expect(event.clock[ctx.component]).toBe(1);
     expect(event.clock_dropped).toBe(7);

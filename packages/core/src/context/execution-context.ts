@@ -3,6 +3,7 @@ import type { VectorClock } from '../clock/vector-clock.js';
 import type { EventData, EventKind, RacewayEvent } from '../events.js';
 import { nowMicros } from '../events.js';
 import { newComponent, newEventId } from '../ids.js';
+import { isSampledFlags, type TraceFlags } from '../propagation/trace-flags.js';
 import { RecordedEvent } from '../recorded-event.js';
 import type { Tracer } from './tracer.js';
 
@@ -12,6 +13,11 @@ export interface ExecutionContextInit {
   traceId: string;
   spanId: string;
   parentSpanId: string | null;
+  /**
+   * The trace flags the context propagates (spec 2.2); its sampled bit decides whether the
+   * context records anything (spec 5).
+   */
+  traceFlags: TraceFlags;
   /** The context's own clock component (`<service>#<8 hex>`). */
   component: string;
   /** Taken over as is (not copied): the context mutates it. */
@@ -90,6 +96,13 @@ export class ExecutionContext {
   readonly traceId: string;
   readonly spanId: string;
   readonly parentSpanId: string | null;
+  readonly traceFlags: TraceFlags;
+  /**
+   * False when the trace is not sampled (spec 5): the context records nothing and sends no
+   * clock, but still propagates the trace id, flags and `tracestate` so that downstream
+   * services decide alike.
+   */
+  readonly sampled: boolean;
   readonly component: string;
   readonly clock: VectorClock;
   /** Entries missing from this context's clock because a clock it received was truncated. */
@@ -102,6 +115,8 @@ export class ExecutionContext {
     this.traceId = init.traceId;
     this.spanId = init.spanId;
     this.parentSpanId = init.parentSpanId;
+    this.traceFlags = init.traceFlags;
+    this.sampled = isSampledFlags(init.traceFlags);
     this.component = init.component;
     this.clock = init.clock;
     this.clockDropped = init.clockDropped ?? 0;
@@ -111,7 +126,8 @@ export class ExecutionContext {
 
   /**
    * Records one event: increments the own component, snapshots the clock, hands the event to
-   * the tracer's transport (unless the tracer is disabled) and returns it. Never throws.
+   * the tracer's transport (unless the tracer is disabled) and returns it. An unsampled
+   * context records nothing and returns `undefined`. Never throws.
    *
    * @example
    * ctx.record('state_write', { resource: 'orders/42', atomic: true });
@@ -120,7 +136,8 @@ export class ExecutionContext {
     kind: K,
     data: EventData[K],
     overrides?: RecordOverrides,
-  ): RacewayEvent<K> {
+  ): RacewayEvent<K> | undefined {
+    if (!this.sampled) return undefined;
     const tick = overrides?.tick ?? this.tick();
     const event = new RecordedEvent<K>(
       {
@@ -195,6 +212,7 @@ export class ExecutionContext {
       traceId: this.traceId,
       spanId: this.spanId,
       parentSpanId: this.parentSpanId,
+      traceFlags: this.traceFlags,
       component,
       clock: this.clock.clone(),
       clockDropped: this.clockDropped,

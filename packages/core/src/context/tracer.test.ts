@@ -104,7 +104,7 @@ describe('Tracer', () => {
     const tracer = new Tracer({ serviceName: 'off', disabled: true }, { env: {} });
     expect(tracer.transport).toBeNull();
     expect(tracer.shouldPropagate('http://localhost/')).toBe(false);
-    const event = tracer.startContext({}).record('custom', { name: 'x' });
+    const event = tracer.startContext({}).record('custom', { name: 'x' })!;
     expect(event.kind).toBe('custom');
   });
 });

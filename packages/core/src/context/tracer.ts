@@ -2,6 +2,9 @@ import { VectorClock } from '../clock/vector-clock.js';
 import { type RacewayOptions, type ResolvedConfig, resolveConfig } from '../config.js';
 import type { RacewayEvent } from '../events.js';
 import { isValidSpanId, newComponent, newSpanId, newTraceId, normalizeTraceId } from '../ids.js';
+import { isSampledFlags } from '../propagation/trace-flags.js';
+import { decideTraceFlags } from '../sampling/decide.js';
+import { type RootSampler, rootSampler } from '../sampling/root-sampler.js';
 import { sharedTransport } from '../transport/registry.js';
 import type { ShutdownOptions, Transport } from '../transport/transport.js';
 import { ExecutionContext } from './execution-context.js';
@@ -12,6 +15,11 @@ export interface StartContextInit {
   traceId?: string | null;
   /** The caller's span id (from `traceparent`); ignored unless it is a valid span id. */
   parentSpanId?: string | null;
+  /**
+   * The flags of the caller's `traceparent`, when one of the joined trace came in: its
+   * sampling decision is kept. Without them the tracer's `sampleRate` decides (spec 5).
+   */
+  traceFlags?: string | null;
   /** The incoming clock; copied, never mutated. Ignored when a new trace is started. */
   clock?: VectorClock | null;
   /** Entries the incoming clock lacked (its `~dropped` marker). */
@@ -66,6 +74,8 @@ export class Tracer {
   /** `null` when disabled. */
   readonly transport: Transport | null;
   readonly config: ResolvedConfig;
+  /** The root sampling decision for this tracer's `sampleRate` (spec 5.1). */
+  readonly sampleRoot: RootSampler;
 
   /**
    * A tracer that is not cached. Prefer {@link Tracer.fromOptions}. Throws a
@@ -76,6 +86,7 @@ export class Tracer {
     this.service = this.config.serviceName;
     this.instance = this.config.instance;
     this.disabled = this.config.disabled;
+    this.sampleRoot = rootSampler(this.config.sampleRate);
     if (this.disabled) this.transport = null;
     else if (dependencies.transport !== undefined) this.transport = dependencies.transport;
     else this.transport = sharedTransport(this.config);
@@ -114,17 +125,23 @@ export class Tracer {
    */
   startContext(init: StartContextInit = {}): ExecutionContext {
     const joined = typeof init.traceId === 'string' ? normalizeTraceId(init.traceId) : null;
+    const traceId = joined ?? newTraceId();
+    const traceFlags = decideTraceFlags(init.traceFlags, traceId, joined !== null, this.sampleRoot);
     let clock = new VectorClock();
-    if (joined !== null && init.clock instanceof VectorClock) clock = init.clock.clone();
+    // An unsampled context never sends or records its clock: no copy of the incoming one.
+    if (joined !== null && init.clock instanceof VectorClock && isSampledFlags(traceFlags)) {
+      clock = init.clock.clone();
+    }
     const clockDropped =
       joined !== null && Number.isSafeInteger(init.clockDropped) && (init.clockDropped ?? 0) > 0
         ? (init.clockDropped as number)
         : 0;
     return new ExecutionContext({
       tracer: this,
-      traceId: joined ?? newTraceId(),
+      traceId,
       spanId: newSpanId(),
       parentSpanId: joined !== null && isValidSpanId(init.parentSpanId) ? init.parentSpanId : null,
+      traceFlags,
       component: newComponent(this.service),
       clock,
       clockDropped,

@@ -32,7 +32,7 @@ describe('client call', () => {
       host: 'inventory:3000',
     });
     expect(call?.headers['X-Raceway-Trace-Id']).toBe(ctx.traceId);
-    expect(call?.headers.traceparent).toBe(`00-${ctx.traceId}-${call?.spanId}-01`);
+    expect(call?.headers.traceparent).toBe(`00-${ctx.traceId}-${call?.spanId}-03`);
     const sentClock = decodeClock(String(call?.headers['X-Raceway-VC']));
     expect(sentClock.ok && sentClock.clock.toJSON()).toEqual(sent.clock);
     expect(isTracedCall(call?.headers.traceparent)).toBe(true);

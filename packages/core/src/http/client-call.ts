@@ -51,6 +51,8 @@ function inFlight(): Set<string> {
   return set;
 }
 
+const UNKNOWN_TARGET = Object.freeze({ url: 'unknown', host: 'unknown' });
+
 /**
  * True when `traceparent` is the header of a client call that Raceway is tracing right now.
  * A client instrumentation that sees such a request leaves it alone: an outer instrumentation
@@ -87,11 +89,15 @@ export class ClientCall {
   #responded = false;
   #ended = false;
 
-  constructor(context: ExecutionContext, method: string, target: URL, propagate: boolean) {
+  /**
+   * `target` is null for a manual call made without naming its target (spec 2.7): the events
+   * then say `unknown` for the url and host.
+   */
+  constructor(context: ExecutionContext, method: string, target: URL | null, propagate: boolean) {
     this.context = context;
     this.spanId = newSpanId();
     this.#method = method;
-    const { url, host } = eventTarget(target);
+    const { url, host } = target === null ? UNKNOWN_TARGET : eventTarget(target);
     this.#url = url;
     this.#host = host;
     const overrides = { spanId: this.spanId, parentSpanId: context.spanId };
@@ -103,6 +109,7 @@ export class ClientCall {
         {
           traceId: context.traceId,
           spanId: this.spanId,
+          traceFlags: context.traceFlags,
           clock: context.clock,
           own: context.component,
           clockDropped: context.clockDropped,

@@ -56,6 +56,7 @@ export const CLIENT_CLOSED_STATUS = 499;
 export const ABSENT_CONTEXT: Readonly<ExtractedContext> = Object.freeze({
   traceId: null,
   parentSpanId: null,
+  traceFlags: null,
   clock: null,
   clockDropped: 0,
   tracestate: null,
@@ -137,6 +138,11 @@ export class ServerSpan {
   writeHeaders(): void {
     if (this.#tick !== undefined || this.#ended) return;
     const ctx = this.context;
+    if (!ctx.sampled) {
+      // An unsampled request has no clock to return (spec 5.4): the trace id only.
+      this.#setHeader(HEADER_TRACE_ID, ctx.traceId);
+      return;
+    }
     const tick = ctx.tick();
     this.#tick = tick;
     try {
@@ -182,6 +188,14 @@ export class ServerSpan {
       );
     } catch {
       // Recording is best effort.
+    }
+  }
+
+  #setHeader(name: string, value: string): void {
+    try {
+      this.#response.setHeader(name, value);
+    } catch {
+      // Headers refused (already flushed by a lower layer): the response goes out without them.
     }
   }
 

@@ -116,16 +116,18 @@ describe('extractContext properties', () => {
         clockArb(12),
         fc.nat({ max: 3 }),
         tracestate,
-        (traceId, spanId, clock, clockDropped, state) => {
+        fc.constantFrom('01', '03'),
+        (traceId, spanId, clock, clockDropped, state, traceFlags) => {
           const carrier: Record<string, unknown> = {};
           injectContext(
-            { traceId, spanId, clock, clockDropped, tracestate: state },
+            { traceId, spanId, traceFlags, clock, clockDropped, tracestate: state },
             headersIntoRecord(carrier),
           );
           const got = extractContext(headersFromRecord(carrier as Record<string, string>));
           expect(got).toMatchObject({
             traceId,
             parentSpanId: spanId,
+            traceFlags,
             clockDropped,
             tracestate: state,
             status: 'accepted',

@@ -1,6 +1,7 @@
 import { decodeClock } from '../clock/codec.js';
 import type { VectorClock } from '../clock/vector-clock.js';
 import { type HeaderGetter, headerCopies, safeGet, singleHeader } from './carrier.js';
+import { propagatedFlags, type TraceFlags } from './trace-flags.js';
 import { readTraceIdHeader } from './trace-id.js';
 import { readTraceparentHeader } from './traceparent.js';
 import { parseTracestate } from './tracestate.js';
@@ -32,6 +33,12 @@ export interface ExtractedContext {
   traceId: string | null;
   /** The caller's span id, from a `traceparent` of the joined trace. */
   parentSpanId: string | null;
+  /**
+   * The flags to propagate, from a `traceparent` of the joined trace (sampled and random as
+   * received, other bits zeroed); null when there is none: the sampling decision is then taken
+   * here (spec 5).
+   */
+  traceFlags: TraceFlags | null;
   /** The incoming clock, when a trace is joined and `X-Raceway-VC` was valid. */
   clock: VectorClock | null;
   /** Entries the incoming clock left out (its `~dropped` marker), 0 otherwise. */
@@ -45,7 +52,7 @@ export interface ExtractedContext {
 
 /**
  * Reads the incoming trace context (spec 2.1): trace id from `X-Raceway-Trace-Id`, else from
- * `traceparent`; parent span from a `traceparent` of the same trace; the clock from
+ * `traceparent`; parent span and trace flags from a `traceparent` of the same trace; the clock from
  * `X-Raceway-VC` when a trace is joined; `tracestate` when its `traceparent` was kept. Never
  * throws: whatever is malformed is left out and named in `reasons`.
  *
@@ -115,6 +122,7 @@ export function extractContext(get: HeaderGetter): ExtractedContext {
   return {
     traceId,
     parentSpanId: sameTrace ? traceparent.parentId : null,
+    traceFlags: sameTrace ? propagatedFlags(traceparent.flags) : null,
     clock,
     clockDropped,
     tracestate,
@@ -127,6 +135,7 @@ function emptyContext(status: IncomingStatus, reasons: RejectionReason[]): Extra
   return {
     traceId: null,
     parentSpanId: null,
+    traceFlags: null,
     clock: null,
     clockDropped: 0,
     tracestate: null,

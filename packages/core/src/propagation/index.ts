@@ -17,6 +17,12 @@ export {
   type RejectionReason,
 } from './extract.js';
 export { injectContext, type OutgoingContext } from './inject.js';
+export {
+  decidedFlags,
+  isSampledFlags,
+  propagatedFlags,
+  type TraceFlags,
+} from './trace-flags.js';
 export { formatTraceparent, parseTraceparent, type Traceparent } from './traceparent.js';
 export {
   MAX_TRACESTATE_LENGTH,

@@ -7,6 +7,7 @@ import { injectContext, type OutgoingContext } from './inject.js';
 const ctx: OutgoingContext = {
   traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
   spanId: '00f067aa0ba902b7',
+  traceFlags: '03',
   clock: new VectorClock({ 'api#1f3a9c07': 3 }),
   own: 'api#1f3a9c07',
 };

@@ -8,6 +8,7 @@ import {
   HEADER_VC,
   type HeaderSetter,
 } from './carrier.js';
+import { isSampledFlags, propagatedFlags } from './trace-flags.js';
 import { formatTraceparent } from './traceparent.js';
 
 /** What an outgoing call carries (spec 2.5). */
@@ -15,7 +16,9 @@ export interface OutgoingContext {
   traceId: string;
   /** The client call's span id: sent as the parent id in `traceparent`. */
   spanId: string;
-  /** The context's clock, already incremented for this call. */
+  /** The context's trace flags (`00`..`03`); without the sampled bit no clock is sent (spec 5). */
+  traceFlags: string;
+  /** The context's clock, already incremented for this call; not read when unsampled. */
   clock: VectorClock;
   /** The context's own component, kept if the clock has to be cut (spec 3.4). */
   own?: string;
@@ -26,25 +29,28 @@ export interface OutgoingContext {
 }
 
 /**
- * Writes `X-Raceway-Trace-Id`, `X-Raceway-VC`, `traceparent` and, when there is one,
- * `tracestate` through a setter that replaces existing values (spec 2.5). The caller
- * increments the clock first (the `request_sent` event). Never throws: a context without a
- * valid trace id and span id writes nothing, and a failing setter is ignored.
+ * Writes `X-Raceway-Trace-Id`, `X-Raceway-VC` (sampled contexts only), `traceparent` and, when
+ * there is one, `tracestate` through a setter that replaces existing values (spec 2.5). The
+ * caller increments the clock first (the `request_sent` event). Never throws: a context
+ * without a valid trace id, span id and trace flags writes nothing, and a failing setter is
+ * ignored.
  *
  * @example
  * const headers: Record<string, string> = {};
- * injectContext({ traceId, spanId: newSpanId(), clock, own: component }, headersIntoRecord(headers));
- * // headers: { 'X-Raceway-Trace-Id': …, 'X-Raceway-VC': '{"api#1f3a9c07":3}', traceparent: '00-…-01' }
+ * injectContext({ traceId, spanId: newSpanId(), traceFlags: '03', clock, own: component }, headersIntoRecord(headers));
+ * // headers: { 'X-Raceway-Trace-Id': …, 'X-Raceway-VC': '{"api#1f3a9c07":3}', traceparent: '00-…-03' }
  */
 export function injectContext(ctx: OutgoingContext, set: HeaderSetter): void {
   let values: Array<[string, string]>;
   try {
     if (!isValidTraceId(ctx.traceId) || !isValidSpanId(ctx.spanId)) return;
-    values = [
-      [HEADER_TRACE_ID, ctx.traceId],
-      [HEADER_VC, encodeClock(ctx.clock, { own: ctx.own, dropped: ctx.clockDropped })],
-      [HEADER_TRACEPARENT, formatTraceparent(ctx.traceId, ctx.spanId)],
-    ];
+    // Only the two flags Raceway knows go out, and only from a context that holds them already.
+    if (propagatedFlags(ctx.traceFlags) !== ctx.traceFlags) return;
+    values = [[HEADER_TRACE_ID, ctx.traceId]];
+    if (isSampledFlags(ctx.traceFlags)) {
+      values.push([HEADER_VC, encodeClock(ctx.clock, { own: ctx.own, dropped: ctx.clockDropped })]);
+    }
+    values.push([HEADER_TRACEPARENT, formatTraceparent(ctx.traceId, ctx.spanId, ctx.traceFlags)]);
     if (typeof ctx.tracestate === 'string' && ctx.tracestate !== '') {
       values.push([HEADER_TRACESTATE, ctx.tracestate]);
     }

@@ -9,6 +9,9 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import { describe, expect, it } from 'vitest';
 import { decodeClock, encodeClock } from '../clock/codec.js';
 import { type ClockEntries, VectorClock } from '../clock/vector-clock.js';
+import { decideTraceFlags } from '../sampling/decide.js';
+import { rootSampler, samplingThreshold } from '../sampling/root-sampler.js';
+import { parseSampleRate } from '../sampling/sample-rate.js';
 import { type HeaderValue, headersFromRecord, headersIntoRecord } from './carrier.js';
 import { extractContext } from './extract.js';
 import { injectContext } from './inject.js';
@@ -40,6 +43,7 @@ const runners: Record<string, (c: VectorCase) => void> = {
   'clock-ops.json': runClockOps,
   'inject.json': runInject,
   'events.json': runEvent,
+  'sampling.json': runSampling,
 };
 
 const files = readdirSync(vectorsDir)
@@ -136,6 +140,7 @@ function runInject(c: VectorCase): void {
     context: {
       traceId: string;
       spanId: string;
+      traceFlags: string;
       clock: ClockEntries;
       own?: string;
       clockDropped?: number;
@@ -156,4 +161,46 @@ const validateEvent = ajv.compile(
 function runEvent(c: VectorCase): void {
   const valid = validateEvent(c.input.event);
   expect({ valid }, JSON.stringify(validateEvent.errors)).toEqual(c.expected);
+}
+
+function runSampling(c: VectorCase): void {
+  const input = c.input as {
+    rate?: number;
+    traceId?: string;
+    joined?: boolean;
+    traceFlags?: string | null;
+    value?: string;
+  };
+  switch (c.op) {
+    case 'threshold': {
+      const threshold = samplingThreshold(input.rate!);
+      expect({ threshold: BigInt(threshold).toString(16).padStart(14, '0') }).toEqual(c.expected);
+      return;
+    }
+    case 'root': {
+      const sampled = rootSampler(input.rate!)(input.traceId!);
+      expect({ sampled }).toEqual(c.expected);
+      // The same decision in exact integers: R >= T over BigInt.
+      const r = BigInt(`0x${input.traceId!.slice(18)}`);
+      expect(r >= BigInt(samplingThreshold(input.rate!))).toBe(sampled);
+      return;
+    }
+    case 'decide': {
+      const flags = decideTraceFlags(
+        input.traceFlags,
+        input.traceId!,
+        input.joined!,
+        rootSampler(input.rate!),
+      );
+      expect({ traceFlags: flags }).toEqual(c.expected);
+      return;
+    }
+    case 'parse': {
+      const rate = parseSampleRate(input.value);
+      expect(rate === null ? { ok: false } : { ok: true, rate: rate ?? null }).toEqual(c.expected);
+      return;
+    }
+    default:
+      throw new Error(`unknown op ${String(c.op)} in ${c.id}`);
+  }
 }

@@ -4,9 +4,9 @@ import { formatTraceparent, parseTraceparent } from './traceparent.js';
 
 // Accepted and rejected forms are pinned by spec/vectors/extract.json.
 describe('traceparent', () => {
-  it('formats version 00, sampled', () => {
-    expect(formatTraceparent('4bf92f3577b34da6a3ce929d0e0e4736', '00f067aa0ba902b7')).toBe(
-      '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+  it('formats version 00 with the flags given', () => {
+    expect(formatTraceparent('4bf92f3577b34da6a3ce929d0e0e4736', '00f067aa0ba902b7', '02')).toBe(
+      '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-02',
     );
   });
 
@@ -25,14 +25,19 @@ describe('traceparent', () => {
     const hex = (digits: number) =>
       fc.stringMatching(new RegExp(`^[0-9a-f]{${digits}}$`)).filter((id) => /[1-9a-f]/.test(id));
     fc.assert(
-      fc.property(hex(32), hex(16), (traceId, spanId) => {
-        expect(parseTraceparent(formatTraceparent(traceId, spanId))).toEqual({
-          version: '00',
-          traceId,
-          parentId: spanId,
-          flags: '01',
-        });
-      }),
+      fc.property(
+        hex(32),
+        hex(16),
+        fc.constantFrom('00', '01', '02', '03'),
+        (traceId, spanId, flags) => {
+          expect(parseTraceparent(formatTraceparent(traceId, spanId, flags))).toEqual({
+            version: '00',
+            traceId,
+            parentId: spanId,
+            flags,
+          });
+        },
+      ),
     );
   });
 

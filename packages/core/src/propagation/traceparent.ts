@@ -40,15 +40,14 @@ export function parseTraceparent(value: string): Traceparent | null {
 }
 
 /**
- * The `traceparent` Raceway emits: version 00, sampled (`01`), because Raceway records every
- * request (spec 2.2).
+ * The `traceparent` Raceway emits: version 00, with the context's trace flags (spec 2.2).
  *
  * @example
- * formatTraceparent('4bf92f3577b34da6a3ce929d0e0e4736', '00f067aa0ba902b7');
- * // '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'
+ * formatTraceparent('4bf92f3577b34da6a3ce929d0e0e4736', '00f067aa0ba902b7', '03');
+ * // '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-03'
  */
-export function formatTraceparent(traceId: string, spanId: string): string {
-  return `00-${traceId}-${spanId}-01`;
+export function formatTraceparent(traceId: string, spanId: string, flags: string): string {
+  return `00-${traceId}-${spanId}-${flags}`;
 }
 
 /** What a `traceparent` header gave (spec 2.1, 2.2, 2.4). */

@@ -5,8 +5,9 @@ export const MAX_TRACESTATE_MEMBERS = 32;
 /** Longest normalised `tracestate` passed on, in characters (spec 2.3). */
 export const MAX_TRACESTATE_LENGTH = 512;
 
-const SIMPLE_KEY = /^[a-z][a-z0-9_\-*/]{0,255}$/;
-const TENANT_KEY = /^[a-z0-9][a-z0-9_\-*/]{0,240}@[a-z][a-z0-9_\-*/]{0,13}$/;
+// W3C Trace Context level 2: a lowercase letter or a digit, then up to 255 of the key
+// characters, `@` among them (level 1's tenant@system split is no longer enforced).
+const KEY = /^[a-z0-9][a-z0-9_\-*/@]{0,255}$/;
 // 1..256 printable ASCII characters except `,` and `=`, the last one not a space.
 const VALUE = /^[\x20-\x2b\x2d-\x3c\x3e-\x7e]{0,255}[\x21-\x2b\x2d-\x3c\x3e-\x7e]$/;
 
@@ -18,14 +19,15 @@ const EMPTY: ParsedTracestate = { ok: true, value: null };
 
 /**
  * Validates and normalises `tracestate` (spec 2.3): copies are joined with `,`, members are
- * trimmed, empty members dropped, members joined with `,`. More than 32 members, more than 512
- * characters after normalising, an invalid member or a key present twice make the whole value
- * invalid. Never throws.
+ * trimmed, empty members dropped, a member whose key appeared earlier dropped (the first one
+ * is kept), members joined with `,`. More than 32 members, more than 512 characters after
+ * normalising or an invalid member make the whole value invalid. Never throws.
  *
  * @example
  * parseTracestate(['rojo=00f067aa0ba902b7 ', ' congo=t61rcWkgMzE']);
  * // { ok: true, value: 'rojo=00f067aa0ba902b7,congo=t61rcWkgMzE' }
- * parseTracestate('rojo=1,rojo=2'); // { ok: false }
+ * parseTracestate('rojo=1,rojo=2'); // { ok: true, value: 'rojo=1' }
+ * parseTracestate('Rojo=1'); // { ok: false }
  */
 export function parseTracestate(value: string | readonly string[]): ParsedTracestate {
   const joined = typeof value === 'string' ? value : Array.isArray(value) ? value.join(',') : '';
@@ -36,17 +38,18 @@ export function parseTracestate(value: string | readonly string[]): ParsedTraces
   for (const part of joined.split(',')) {
     const member = trimOws(part);
     if (member === '') continue;
+    const eq = member.indexOf('=');
+    if (eq < 0) return INVALID;
+    const key = member.slice(0, eq);
+    if (!KEY.test(key) || !VALUE.test(member.slice(eq + 1))) return INVALID;
+    // A repeated key is a vendor's mistake upstream: keep its first (most recent) member
+    // rather than lose every vendor's state.
+    if (keys.has(key)) continue;
+    keys.add(key);
     length += (members.length > 0 ? 1 : 0) + member.length;
     if (members.length === MAX_TRACESTATE_MEMBERS || length > MAX_TRACESTATE_LENGTH) {
       return INVALID;
     }
-    const eq = member.indexOf('=');
-    if (eq < 0) return INVALID;
-    const key = member.slice(0, eq);
-    if (!(SIMPLE_KEY.test(key) || TENANT_KEY.test(key))) return INVALID;
-    if (!VALUE.test(member.slice(eq + 1))) return INVALID;
-    if (keys.has(key)) return INVALID;
-    keys.add(key);
     members.push(member);
   }
   return members.length === 0 ? EMPTY : { ok: true, value: members.join(',') };

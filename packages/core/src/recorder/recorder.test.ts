@@ -119,8 +119,12 @@ describe('recording API', () => {
 });
 
 describe('manual propagation', () => {
-  it('getTraceHeaders increments the clock and returns headers a callee can extract', () => {
-    const { ctx, result: headers } = traced(() => {
+  it('getTraceHeaders is a client call: request_sent, and headers a callee can extract', () => {
+    const {
+      ctx,
+      events,
+      result: headers,
+    } = traced(() => {
       trackEvent('before');
       return getTraceHeaders();
     });
@@ -133,7 +137,10 @@ describe('manual propagation', () => {
     const extracted = extractContext(headersFromRecord(headers));
     expect(extracted.status).toBe('accepted');
     expect(extracted.traceId).toBe(ctx.traceId);
-    expect(extracted.parentSpanId).toBe(ctx.spanId);
+    const sent = events.find((event) => event.kind === 'request_sent');
+    expect(sent?.parent_span_id).toBe(ctx.spanId);
+    expect(extracted.parentSpanId).toBe(sent?.span_id);
+    expect(extracted.parentSpanId).not.toBe(ctx.spanId);
     expect(extracted.clock?.toJSON()).toEqual({ [ctx.component]: 2 });
   });
 
@@ -169,7 +176,7 @@ describe('manual propagation', () => {
       );
       expect(ctx.clock.get(callee)).toBe(5);
     });
-    const next = ctx.record('custom', { name: 'after' });
+    const next = ctx.record('custom', { name: 'after' })!;
     expect(decodeClock(JSON.stringify(next.clock))).toMatchObject({ ok: true });
     expect(next.clock[callee]).toBe(5);
   });

@@ -19,10 +19,16 @@ const DefaultServerURL = "http://127.0.0.1:8080"
 const (
 	DefaultBatchSize      = 200
 	DefaultFlushInterval  = time.Second
-	DefaultMaxQueueSize   = 10_000
-	DefaultMaxRetries     = 5
+	DefaultMaxQueueSize   = 100_000
+	DefaultMaxQueueBytes  = 64 << 20
 	DefaultRequestTimeout = 10 * time.Second
+	// DefaultShutdownTimeout bounds a Shutdown whose context has no deadline.
+	DefaultShutdownTimeout = 5 * time.Second
 )
+
+// unlimitedRetries: by default a batch is retried until the collector takes it, while the
+// queue has room, so that an outage loses nothing the queue can hold.
+const unlimitedRetries = -1
 
 // disabledServiceName names a disabled client that was given none; it never reaches the wire.
 const disabledServiceName = "unknown_service"
@@ -54,6 +60,7 @@ type options struct {
 	disabled, debug                          *bool
 	sampleRate                               *float64
 	batchSize, maxQueueSize, maxRetries      *int
+	maxQueueBytes                            *int
 	flushInterval, requestTimeout            *time.Duration
 	propagateTo                              []string
 	propagateFunc                            func(*url.URL) bool
@@ -107,8 +114,13 @@ func WithFlushInterval(d time.Duration) Option { return func(o *options) { o.flu
 // beyond it new events are dropped and counted. Default 10,000.
 func WithMaxQueueSize(n int) Option { return func(o *options) { o.maxQueueSize = &n } }
 
-// WithMaxRetries sets the retries of a batch after a network error, 408, 429 or 5xx (0-100).
-// Default 5.
+// WithMaxQueueBytes bounds the memory the held events take, in bytes of their encoded size
+// (estimated as they are queued), in flight included (1 KiB-4 GiB). Default 64 MiB.
+func WithMaxQueueBytes(n int) Option { return func(o *options) { o.maxQueueBytes = &n } }
+
+// WithMaxRetries limits the retries of a batch after a network error, 408, 429 or 5xx (0-100),
+// after which it is dropped and counted. Default: no limit, a batch is retried (backoff with
+// jitter, at most 5s apart) until the collector takes it, while the queue has room.
 func WithMaxRetries(n int) Option { return func(o *options) { o.maxRetries = &n } }
 
 // WithRequestTimeout bounds one request to the collector. Default 10s.
@@ -165,7 +177,8 @@ type config struct {
 	batchSize      int
 	flushInterval  time.Duration
 	maxQueueSize   int
-	maxRetries     int
+	maxQueueBytes  int
+	maxRetries     int // unlimitedRetries or 0-100
 	requestTimeout time.Duration
 	propagate      func(*url.URL) bool
 	ignorePath     func(string) bool
@@ -221,7 +234,10 @@ func resolveConfig(opts []Option) (config, error) {
 	if cfg.maxQueueSize, err = intOption(o.maxQueueSize, DefaultMaxQueueSize, "max queue size", "RACEWAY_INVALID_MAX_QUEUE_SIZE", 1, 10_000_000); err != nil {
 		return cfg, err
 	}
-	if cfg.maxRetries, err = intOption(o.maxRetries, DefaultMaxRetries, "max retries", "RACEWAY_INVALID_MAX_RETRIES", 0, 100); err != nil {
+	if cfg.maxQueueBytes, err = intOption(o.maxQueueBytes, DefaultMaxQueueBytes, "max queue bytes", "RACEWAY_INVALID_MAX_QUEUE_BYTES", 1024, 1<<32); err != nil {
+		return cfg, err
+	}
+	if cfg.maxRetries, err = intOption(o.maxRetries, unlimitedRetries, "max retries", "RACEWAY_INVALID_MAX_RETRIES", 0, 100); err != nil {
 		return cfg, err
 	}
 	if cfg.flushInterval, err = durationOption(o.flushInterval, DefaultFlushInterval, "flush interval", "RACEWAY_INVALID_FLUSH_INTERVAL"); err != nil {

@@ -101,6 +101,50 @@ func (e *event) MarshalJSON() ([]byte, error) {
 	return append(b, '}'), nil
 }
 
+// estimatedSize approximates the event's encoded size, what the queue's byte bound counts:
+// the fixed fields, the clock, and the variable parts of the data, without encoding anything.
+func (e *event) estimatedSize() int {
+	size := 320 + len(e.Service) + len(e.Instance) + len(e.Clock.json)
+	switch d := e.Data.(type) {
+	case requestReceivedData:
+		size += len(d.Path) + len(maxOf(d.Route)) + 40*len(d.Incoming.Reasons)
+	case responseSentData:
+		size += len(maxOf(d.Route)) + errorSize(d.Error)
+	case requestSentData:
+		size += len(d.URL) + len(d.Host)
+	case responseReceivedData:
+		size += len(d.URL) + len(d.Host) + errorSize(d.Error)
+	case stateData:
+		size += len(d.Resource) + len(d.Value) + 32
+	case lockData:
+		size += len(d.Lock)
+	case errorData:
+		size += errorSize(&d)
+	case customData:
+		size += len(d.Name)
+		for k, v := range d.Attributes {
+			if raw, ok := v.(json.RawMessage); ok {
+				size += len(k) + len(raw) + 4
+			}
+		}
+	}
+	return size
+}
+
+func maxOf(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+func errorSize(e *errorData) int {
+	if e == nil {
+		return 0
+	}
+	return len(e.Type) + len(e.Message) + len(e.Stack) + 40
+}
+
 func appendJSONString(b []byte, s string) []byte {
 	quoted, _ := json.Marshal(s) // a string always marshals
 	return append(b, quoted...)

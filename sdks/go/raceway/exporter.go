@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,8 +28,11 @@ const (
 // jitter", so that processes that lost the collector together do not come back in waves).
 const (
 	retryBase       = 250 * time.Millisecond
-	retryMax        = 10 * time.Second
+	retryMax        = 5 * time.Second
 	maxAnswerBytes  = 1 << 20
+	// shutdownRetries bounds the retries of a batch while shutting down, so that a collector
+	// that is gone ends the shutdown instead of holding it until its deadline.
+	shutdownRetries = 3
 	userAgentHeader = sdkName + "/" + SDKVersion
 )
 
@@ -41,6 +45,7 @@ type exporter struct {
 	mu         sync.Mutex
 	queue      []*event
 	held       int // queued + in flight: what maxQueueSize bounds
+	heldBytes  int // their estimated encoded size: what maxQueueBytes bounds
 	closed     bool
 	unreported uint64 // drops not yet reported to the collector in a batch's dropped field
 	counters   Stats
@@ -87,7 +92,7 @@ func newExporter(cfg config) *exporter {
 		flushes: make(chan flushRequest),
 		stop:    make(chan context.Context),
 		done:    make(chan struct{}),
-		gz:      newGzipWriter(),
+		gz:      newGzipWriter(cfg.endpoint),
 	}
 	e.runCtx, e.cancelRun = context.WithCancel(context.Background())
 	go e.run()
@@ -97,21 +102,35 @@ func newExporter(cfg config) *exporter {
 // newGzipWriter compresses at BestSpeed: event JSON is repetitive enough that the fastest
 // level already shrinks it several times, and the background goroutine shares the CPU with
 // the application.
-func newGzipWriter() *gzip.Writer {
+// A collector on loopback gets plain JSON: compressing costs CPU and saves no network.
+func newGzipWriter(endpoint string) *gzip.Writer {
+	if u, err := url.Parse(endpoint); err == nil && isLoopbackHost(u.Hostname()) {
+		return nil
+	}
 	w, _ := gzip.NewWriterLevel(io.Discard, gzip.BestSpeed) // a valid level never fails
 	return w
 }
 
+func isLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
 // enqueue never blocks: beyond maxQueueSize, or after Shutdown, the event is dropped and counted.
 func (e *exporter) enqueue(ev *event) {
+	size := ev.estimatedSize()
 	e.mu.Lock()
-	if e.closed || e.held >= e.cfg.maxQueueSize {
+	if e.closed || e.held >= e.cfg.maxQueueSize || e.heldBytes+size > e.cfg.maxQueueBytes {
 		e.countDroppedLocked(1, "queue full or shut down: event dropped")
 		e.mu.Unlock()
 		return
 	}
 	e.queue = append(e.queue, ev)
 	e.held++
+	e.heldBytes += size
 	full := len(e.queue) >= e.cfg.batchSize
 	e.mu.Unlock()
 	if full {
@@ -119,6 +138,14 @@ func (e *exporter) enqueue(ev *event) {
 		case e.wake <- struct{}{}:
 		default:
 		}
+	}
+}
+
+// releaseLocked gives back the room of events that left the queue for good.
+func (e *exporter) releaseLocked(events []*event) {
+	for _, ev := range events {
+		e.held--
+		e.heldBytes -= ev.estimatedSize()
 	}
 }
 
@@ -185,6 +212,11 @@ func (e *exporter) flush(ctx context.Context) error {
 }
 
 func (e *exporter) shutdown(ctx context.Context) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, DefaultShutdownTimeout)
+		defer cancel()
+	}
 	first := false
 	e.stopOnce.Do(func() {
 		first = true
@@ -215,7 +247,7 @@ func (e *exporter) abandon(why string) {
 	defer e.mu.Unlock()
 	if n := len(e.queue); n > 0 {
 		e.countDroppedLocked(n, why)
-		e.held -= n
+		e.releaseLocked(e.queue)
 		e.queue = nil
 		e.logf("%s: %d events dropped", why, n)
 	}
@@ -265,7 +297,7 @@ func (e *exporter) send(ctx context.Context, batch []*event) bool {
 				rejected = countRejected(answer, encoded)
 			}
 			e.mu.Lock()
-			e.held -= len(batch)
+			e.releaseLocked(batch)
 			e.unreported -= min(reported, e.unreported)
 			e.counters.Sent += uint64(encoded - rejected)
 			e.counters.BatchesSent++
@@ -283,7 +315,8 @@ func (e *exporter) send(ctx context.Context, batch []*event) bool {
 			return true
 		case ctx.Err() != nil:
 			return false
-		case attempt >= e.cfg.maxRetries:
+		case e.cfg.maxRetries != unlimitedRetries && attempt >= e.cfg.maxRetries,
+			e.stopping && attempt >= shutdownRetries:
 			why := fmt.Sprintf("batch dropped after %d retries: status %d, %v", attempt, status, err)
 			e.lose(batch, encoded, why)
 			e.gaveUp = e.stopping
@@ -307,7 +340,7 @@ func (e *exporter) send(ctx context.Context, batch []*event) bool {
 // lose counts a batch as lost: its events go into the next batch's dropped field.
 func (e *exporter) lose(batch []*event, encoded int, why string) {
 	e.mu.Lock()
-	e.held -= len(batch)
+	e.releaseLocked(batch)
 	e.countDroppedLocked(encoded, why)
 	e.mu.Unlock()
 	e.logf("%s (%d events)", why, encoded)
@@ -322,11 +355,11 @@ func (e *exporter) encode(batch []*event) (body []byte, encoded int, reported ui
 	var raw bytes.Buffer
 	fmt.Fprintf(&raw, `{"sdk":{"name":%q,"version":%q,"language":%q},"dropped":%d,"events":[`,
 		sdkName, SDKVersion, sdkLanguage, reported)
-	failed := 0
+	var failed []*event
 	for _, ev := range batch {
 		line, err := ev.MarshalJSON()
 		if err != nil {
-			failed++
+			failed = append(failed, ev)
 			continue
 		}
 		if encoded > 0 {
@@ -336,18 +369,17 @@ func (e *exporter) encode(batch []*event) (body []byte, encoded int, reported ui
 		encoded++
 	}
 	raw.WriteString("]}")
-	if failed > 0 {
+	if len(failed) > 0 {
 		e.mu.Lock()
-		e.countDroppedLocked(failed, "event could not be encoded")
-		if encoded == 0 {
-			e.held -= len(batch)
-		} else {
-			e.held -= failed
-		}
+		e.countDroppedLocked(len(failed), "event could not be encoded")
+		e.releaseLocked(failed)
 		e.mu.Unlock()
 	}
 	if encoded == 0 {
 		return nil, 0, reported
+	}
+	if e.gz == nil {
+		return raw.Bytes(), encoded, reported
 	}
 	var out bytes.Buffer
 	e.gz.Reset(&out)
@@ -365,7 +397,9 @@ func (e *exporter) post(ctx context.Context, body []byte) (status int, retryAfte
 		return 0, 0, "", err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Content-Encoding", "gzip")
+	if e.gz != nil {
+		req.Header.Set("Content-Encoding", "gzip")
+	}
 	req.Header.Set("User-Agent", userAgentHeader)
 	if e.cfg.apiKey != "" {
 		req.Header.Set("Authorization", "Bearer "+e.cfg.apiKey)

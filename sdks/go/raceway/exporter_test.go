@@ -3,6 +3,7 @@ package raceway
 import (
 	"context"
 	"net"
+	"strings"
 	"net/http"
 	"runtime"
 	"testing"
@@ -18,9 +19,21 @@ func recordN(client *Client, n int) {
 	}
 }
 
+// redirectTo sends every request to the fake collector, whatever its URL says: the client
+// then believes it talks to a remote collector (and compresses).
+func redirectTo(col *fakeCollector) *http.Client {
+	target := col.server.Listener.Addr().String()
+	return &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, network, target)
+		},
+	}}
+}
+
 func TestTransportSendsGzipBatchesWithTheSDKAndAPIKey(t *testing.T) {
 	col := newFakeCollector(t)
-	client := newTestClient(t, col, WithAPIKey("s3cret"), WithBatchSize(3))
+	client := newTestClient(t, col, WithAPIKey("s3cret"), WithBatchSize(3),
+		WithServerURL("http://collector.example:8080"), WithHTTPClient(redirectTo(col)))
 	recordN(client, 7)
 	flushed(t, client, col)
 	col.mu.Lock()
@@ -80,6 +93,42 @@ func TestTransportFollowsCollectorAnswers(t *testing.T) {
 				t.Errorf("stats %+v", s)
 			}
 		})
+	}
+}
+
+func TestLoopbackCollectorsGetPlainJSON(t *testing.T) {
+	col := newFakeCollector(t)
+	client := newTestClient(t, col)
+	recordN(client, 1)
+	flushed(t, client, col)
+	col.mu.Lock()
+	defer col.mu.Unlock()
+	if len(col.batches) != 1 || col.batches[0].header.Get("Content-Encoding") != "" {
+		t.Errorf("a collector on loopback is sent uncompressed JSON: %+v", col.batches)
+	}
+}
+
+func TestQueueIsBoundedInBytes(t *testing.T) {
+	client, err := New(WithServiceName("go-test"), WithServerURL(deadAddress(t)), WithMaxQueueBytes(64<<10),
+		withGetenv(func(string) string { return "" }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		_ = client.Shutdown(ctx)
+	}()
+	x := client.startServer(incoming{status: statusAbsent})
+	ctx := withExec(context.Background(), x)
+	big := strings.Repeat("x", 900)
+	for i := 0; i < 1000; i++ {
+		TrackStateWrite(ctx, "blob", Value(big))
+	}
+	s := client.Stats()
+	// About 1.3 KB an event: 64 KiB hold a few dozen.
+	if s.Queued < 20 || s.Queued > 64 || s.Dropped != uint64(1000-s.Queued) {
+		t.Errorf("byte bound not applied: %+v", s)
 	}
 }
 

@@ -27,9 +27,9 @@ const (
 // Retry delays: retry n waits a random time up to min(retryMax, retryBase * 2^n) ("full
 // jitter", so that processes that lost the collector together do not come back in waves).
 const (
-	retryBase       = 250 * time.Millisecond
-	retryMax        = 5 * time.Second
-	maxAnswerBytes  = 1 << 20
+	retryBase      = 250 * time.Millisecond
+	retryMax       = 5 * time.Second
+	maxAnswerBytes = 1 << 20
 	// shutdownRetries bounds the retries of a batch while shutting down, so that a collector
 	// that is gone ends the shutdown instead of holding it until its deadline.
 	shutdownRetries = 3

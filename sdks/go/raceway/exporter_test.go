@@ -3,9 +3,9 @@ package raceway
 import (
 	"context"
 	"net"
-	"strings"
 	"net/http"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 )

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import socket
+import subprocess
+import sys
 import threading
 from typing import Any, cast
 
@@ -221,3 +224,44 @@ def test_a_dead_collector_keeps_memory_bounded_and_the_app_unaffected() -> None:
     assert stats.sent == 0
     assert stats.last_error is not None
     tracer.shutdown(timeout=0.5)
+
+
+def test_events_are_flushed_when_the_interpreter_exits(collector: FakeCollector) -> None:
+    script = (
+        "import raceway\n"
+        f"tracer = raceway.init(service_name='exiting', server_url={collector.url!r},"
+        " flush_interval_ms=60000)\n"
+        "with tracer.start_trace():\n"
+        "    raceway.record_event('last words')\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=30)
+    assert [event["data"]["name"] for event in collector.events] == ["last words"]
+
+
+def test_the_transport_never_traces_its_own_calls(collector: FakeCollector) -> None:
+    tracer = Tracer(service_name="self", server_url=collector.url)
+    with tracer.start_trace():
+        raceway.record_event("one")
+        assert tracer.flush(timeout=5)
+        raceway.record_event("two")
+        assert tracer.flush(timeout=5)
+    kinds = [event["kind"] for event in collector.events]
+    assert kinds == ["custom", "custom"]
+    tracer.shutdown(1)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork is POSIX only")
+def test_a_forked_child_starts_its_own_transport(collector: FakeCollector) -> None:
+    tracer = Tracer(service_name="forking", server_url=collector.url)
+    with tracer.start_trace():
+        raceway.record_event("parent")
+    pid = os.fork()
+    if pid == 0:  # the child: record and flush through a transport of its own
+        with tracer.start_trace():
+            raceway.record_event("child")
+        os._exit(0 if tracer.flush(timeout=5) else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert tracer.flush(timeout=5)
+    assert sorted(event["data"]["name"] for event in collector.events) == ["child", "parent"]
+    tracer.shutdown(1)

@@ -162,15 +162,12 @@ class Transport:
         self._oldest_at = 0.0
         self._stopping = False
         self._thread: threading.Thread | None = None
-        self._pid = os.getpid()
         _live_transports.add(self)
 
     def enqueue(self, event: dict[str, Any]) -> None:
         """Queues an event. When the queue is full the event is dropped and counted. Never
         blocks beyond a short lock, never raises."""
         with self._condition:
-            if self._pid != os.getpid():
-                self._after_fork()
             if self._stopping or len(self._queue) + self._in_flight >= self._config.max_queue_size:
                 self._count_drop(1, f"queue full ({self._config.max_queue_size} events)")
                 return
@@ -229,8 +226,8 @@ class Transport:
         self._thread.start()
 
     def _after_fork(self) -> None:
-        # A forked child has the parent's queue but not its thread: start afresh.
-        self._pid = os.getpid()
+        # A forked child has the parent's queue but not its thread, and maybe a lock held by a
+        # thread that does not exist there: start afresh (the child runs one thread here).
         self._condition = threading.Condition(threading.Lock())
         self._queue.clear()
         self._in_flight = 0
@@ -357,6 +354,15 @@ def _describe(result: SendResult) -> str:
 
 
 _live_transports: weakref.WeakSet[Transport] = weakref.WeakSet()
+
+
+def _reset_after_fork() -> None:
+    for transport in list(_live_transports):
+        transport._after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork)
 
 
 @atexit.register

@@ -28,9 +28,20 @@ StartResponse = Callable[..., Callable[[bytes], object]]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 
+_ENVIRON_KEYS: dict[str, str] = {}
+
+
+def _environ_key(name: str) -> str:
+    key = _ENVIRON_KEYS.get(name)
+    if key is None:
+        key = _ENVIRON_KEYS[name] = "HTTP_" + name.upper().replace("-", "_")
+    return key
+
+
 def _environ_getter(environ: dict[str, Any]) -> Callable[[str], HeaderValue]:
+    # A WSGI server joins repeated headers with "," (PEP 3333), which extraction reads as copies.
     def get_header(name: str) -> HeaderValue:
-        value = environ.get("HTTP_" + name.upper().replace("-", "_"))
+        value = environ.get(_environ_key(name))
         return value if isinstance(value, str) else None
 
     return get_header

@@ -179,13 +179,12 @@ func (c *Client) GetTraceHeaders(ctx context.Context, opts ...CallOption) map[st
 			opt(&m)
 		}
 	}
-	u, err := url.Parse(m.url)
-	if err != nil || m.url == "" {
-		u = nil
-	}
+	// Without a target, or with one that is not an absolute URL, the call is recorded as a GET
+	// of `unknown` (spec 2.7).
 	method := m.method
-	if u == nil {
-		method = "GET"
+	u, err := url.Parse(m.url)
+	if err != nil || u.Host == "" {
+		u, method = nil, "GET"
 	}
 	call := x.startCall(method, u)
 	h := http.Header{}

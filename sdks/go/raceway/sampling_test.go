@@ -88,7 +88,7 @@ func TestManualCallsEachHaveTheirOwnSpan(t *testing.T) {
 	serveOne(t, client, func(ctx context.Context) {
 		a := client.GetTraceHeaders(ctx, Target("POST", "http://inventory:8080/reserve?x=1"))
 		b := client.GetTraceHeaders(ctx)
-		c := client.GetTraceHeaders(ctx)
+		c := client.GetTraceHeaders(ctx, Target("POST", "not a url"))
 		if a[HeaderTraceparent] == b[HeaderTraceparent] || b[HeaderTraceparent] == c[HeaderTraceparent] {
 			t.Errorf("three calls, one parent id: %v %v %v", a, b, c)
 		}
@@ -102,7 +102,8 @@ func TestManualCallsEachHaveTheirOwnSpan(t *testing.T) {
 		t.Fatalf("request_sent %d, response_received %d", len(sent), len(got))
 	}
 	if sent[0].Data["url"] != "http://inventory:8080/reserve" || sent[0].Data["method"] != "POST" ||
-		sent[0].Data["host"] != "inventory:8080" || sent[1].Data["url"] != "unknown" {
+		sent[0].Data["host"] != "inventory:8080" || sent[1].Data["url"] != "unknown" ||
+		sent[2].Data["url"] != "unknown" || sent[2].Data["method"] != "GET" {
 		t.Errorf("targets %v / %v", sent[0].Data, sent[1].Data)
 	}
 	if got[0].SpanID != sent[2].SpanID || got[0].Data["status"] != float64(204) {

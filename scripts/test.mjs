@@ -33,6 +33,7 @@ const steps = [
       ...extraArgs,
     ],
   ],
+  ['collector API fuzz', 'bash', ['packages/collector/scripts/schemathesis.sh']],
   ['package checks', 'pnpm', ['run', 'check:packages']],
 ];
 

@@ -1,6 +1,12 @@
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, {
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
 import type { AnalysisBudget } from './analysis/options.js';
 import { accessControl } from './api/access.js';
+import { allowedMethodsOf } from './api/allowed-methods.js';
 import { queryRoutes } from './api/routes.js';
 import {
   describeStorage,
@@ -158,7 +164,24 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
       if (method !== 'HEAD') routes.push({ method, url: route.url });
     }
   });
+  const allowedMethods = allowedMethodsOf(routes);
+  /** A known path asked with another method: answers 405 with the methods it takes. */
+  function methodNotAllowed(request: FastifyRequest, reply: FastifyReply): boolean {
+    const path = request.url.split('?')[0] ?? '';
+    const allowed = allowedMethods(path);
+    if (allowed.length === 0 || allowed.includes(request.method)) return false;
+    reply
+      .code(405)
+      .header('allow', allowed.join(', '))
+      .send({
+        error: 'method_not_allowed',
+        message: `${request.method} is not served at ${path}: use ${allowed.join(' or ')}`,
+      });
+    return true;
+  }
   app.setErrorHandler((err: FastifyError | HttpError, request, reply) => {
+    // Methods with a body (QUERY, say) fail body parsing before routing finds no route.
+    if (!(err instanceof HttpError) && methodNotAllowed(request, reply)) return reply;
     if (err instanceof HttpError) {
       if (err.statusCode === 401) reply.header('www-authenticate', 'Bearer');
       return reply
@@ -191,6 +214,7 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
   });
   const ui = webUi();
   app.setNotFoundHandler(async (request, reply) => {
+    if (methodNotAllowed(request, reply)) return reply;
     // The web UI answers the GETs the API does not (its files, and its deep links).
     if (await ui.serve(request, reply)) return reply;
     return reply.code(404).send({

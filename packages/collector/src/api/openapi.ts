@@ -1,8 +1,11 @@
 import batchSchema from '../schemas/batch.schema.json' with { type: 'json' };
+import eventSchema from '../schemas/event.schema.json' with { type: 'json' };
 import ingestResponseSchema from '../schemas/ingest-response.schema.json' with { type: 'json' };
+import { EPOCH_MS_PATTERN } from './params.js';
 
 // The OpenAPI 3.1 description of every route, served at /api/openapi.json. A test walks the
-// routes Fastify registered and fails if one is missing here.
+// routes Fastify registered and fails if one is missing here; `scripts/schemathesis.sh` (run by
+// `pnpm test`) fuzzes the real collector against it with every check.
 
 const json = (schema: object, description: string) => ({
   description,
@@ -11,12 +14,29 @@ const json = (schema: object, description: string) => ({
 
 const error = (description: string) => json({ $ref: '#/components/schemas/Error' }, description);
 
+/** A contract schema embedded as a component: without its own `$id`/`$schema`. */
+function embedded<T extends Record<string, unknown>>(schema: T): Omit<T, '$id' | '$schema'> {
+  const { $id: _id, $schema: _schema, ...rest } = schema;
+  return rest;
+}
+
+const HEX32 = '^[0-9a-f]{32}$';
+/** RFC 3339 date-time as the server parses it (time params), or epoch milliseconds. */
+const DATE_TIME =
+  '^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\\.[0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$';
+
 const traceIdPath = {
   name: 'traceId',
   in: 'path',
   required: true,
-  description: '32 hex digits (a dashed UUID is accepted and normalised)',
-  schema: { type: 'string' },
+  description:
+    '32 hex digits, not all zero (upper case and a dashed UUID are accepted and normalised)',
+  schema: {
+    type: 'string',
+    pattern:
+      '^([0-9a-fA-F]{32}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$',
+    not: { pattern: '^[0-]*$' },
+  },
 };
 
 const param = (name: string, description: string, schema: object = { type: 'string' }) => ({
@@ -27,23 +47,53 @@ const param = (name: string, description: string, schema: object = { type: 'stri
   schema,
 });
 
-const from = param('from', 'Start of the time range: ISO 8601 date-time or epoch milliseconds');
-const to = param('to', 'End of the time range: ISO 8601 date-time or epoch milliseconds');
-const cursor = param('cursor', 'The `next_cursor` of the previous page, unchanged');
+const timeSchema = {
+  type: 'string',
+  anyOf: [{ pattern: DATE_TIME }, { pattern: EPOCH_MS_PATTERN }],
+  description:
+    'RFC 3339 date-time (`2026-01-31T12:00:00Z`) or epoch milliseconds, from 1970 to 9999 (other times: 400)',
+};
+const textFilter = (name: string, description: string) =>
+  param(name, `${description} (empty: no filter)`, { type: 'string', maxLength: 512 });
+const from = param('from', 'Start of the time range', timeSchema);
+const to = param('to', 'End of the time range (after `from`)', timeSchema);
+const cursor = param('cursor', 'The `next_cursor` of the previous page, unchanged (opaque)', {
+  type: 'string',
+  pattern: '^[A-Za-z0-9_-]+$',
+});
 const limit = (fallback: number, max: number) =>
   param('limit', `Page size (default ${fallback})`, { type: 'integer', minimum: 1, maximum: max });
 
+const dateTime = { type: 'string', format: 'date-time' };
+const nullableDateTime = { type: ['string', 'null'], format: 'date-time' };
+const traceId = { type: 'string', pattern: HEX32 };
+
 const analysisHead = {
-  trace_id: { type: 'string' },
+  trace_id: traceId,
   analysis: {
     enum: ['done', 'pending'],
     description: '`pending` while events arrived after the last analysis (see /api/analysis/run)',
   },
-  analyzed_at: { type: ['string', 'null'], format: 'date-time' },
+  analyzed_at: nullableDateTime,
 };
+const analysisHeadRequired = ['trace_id', 'analysis', 'analyzed_at'];
 
 const traceNotFound = error('No trace with this id is stored');
 const badRequest = error('A parameter is malformed; `message` says which and how to fix it');
+/** Answers every route can give besides its own. */
+const common = {
+  '401': error('Keys are configured and the request has no valid key (`WWW-Authenticate: Bearer`)'),
+  '421': error('The collector listens on loopback and the Host header names another host'),
+  '503': error('The storage failed or is restarting; retry later'),
+};
+const page = (items: string, schema: object) => ({
+  type: 'object',
+  required: [items, 'next_cursor'],
+  properties: {
+    [items]: { type: 'array', items: schema },
+    next_cursor: { type: ['string', 'null'] },
+  },
+});
 
 export const openApiDocument = {
   openapi: '3.1.0',
@@ -51,14 +101,16 @@ export const openApiDocument = {
     title: 'Raceway collector',
     version: '1',
     description:
-      'Ingestion (`POST /v1/events`, spec/README.md section 4) and the query API of the Raceway collector. Errors are always JSON `{error, message, ...}`.',
+      'Ingestion (`POST /v1/events`, spec/README.md section 4) and the query API of the Raceway collector. Errors are always JSON `{error, message, ...}`. Keys: see the `apiKey` security scheme and packages/collector/README.md, "Access control".',
   },
+  security: [{ apiKey: [] }],
   components: {
     securitySchemes: {
       apiKey: {
         type: 'http',
         scheme: 'bearer',
-        description: 'Required on /v1/events when the collector is started with --api-key',
+        description:
+          'An ingest key (`--api-key`) on /v1/events; a read key (`--read-key`, or an ingest key when no read key is set) on /api. Not needed when the collector has no key configured.',
       },
     },
     schemas: {
@@ -70,30 +122,81 @@ export const openApiDocument = {
           message: { type: 'string', description: 'What went wrong and how to fix it' },
         },
       },
-      Batch: batchSchema,
-      IngestResponse: ingestResponseSchema,
+      Event: embedded(eventSchema),
+      Batch: {
+        ...embedded(batchSchema),
+        properties: {
+          ...batchSchema.properties,
+          events: {
+            ...batchSchema.properties.events,
+            items: { $ref: '#/components/schemas/Event' },
+          },
+        },
+      },
+      IngestResponse: embedded(ingestResponseSchema),
       TraceSummary: {
         type: 'object',
+        required: [
+          'trace_id',
+          'root_service',
+          'root_method',
+          'root_route',
+          'start_us',
+          'started_at',
+          'end_us',
+          'duration_ms',
+          'services',
+          'span_count',
+          'event_count',
+          'error_count',
+          'race_count',
+          'status',
+          'analysis',
+        ],
         properties: {
-          trace_id: { type: 'string' },
+          trace_id: traceId,
           root_service: { type: ['string', 'null'] },
           root_method: { type: ['string', 'null'] },
           root_route: { type: ['string', 'null'] },
           start_us: { type: 'integer' },
-          started_at: { type: 'string', format: 'date-time' },
+          started_at: dateTime,
           end_us: { type: 'integer' },
           duration_ms: { type: 'number' },
           services: { type: 'array', items: { type: 'string' } },
-          span_count: { type: 'integer' },
-          event_count: { type: 'integer' },
-          error_count: { type: 'integer' },
-          race_count: { type: 'integer' },
+          span_count: { type: 'integer', minimum: 0 },
+          event_count: { type: 'integer', minimum: 0 },
+          error_count: { type: 'integer', minimum: 0 },
+          race_count: { type: 'integer', minimum: 0, description: 'Race groups of the trace' },
           status: { enum: ['ok', 'error'] },
           analysis: { enum: ['done', 'pending'] },
         },
       },
+      SpanEvent: {
+        type: 'object',
+        required: ['id', 'kind', 'ts_us', 'component', 'clock', 'data'],
+        properties: {
+          id: { type: 'string', pattern: HEX32 },
+          kind: { type: 'string' },
+          ts_us: { type: 'integer' },
+          component: { type: 'string' },
+          clock: { type: 'object', additionalProperties: { type: 'integer' } },
+          clock_dropped: { type: 'integer' },
+          data: { type: 'object' },
+        },
+      },
       Span: {
         type: 'object',
+        required: [
+          'span_id',
+          'parent_span_id',
+          'service',
+          'kind',
+          'name',
+          'start_us',
+          'start',
+          'events',
+          'children',
+        ],
         properties: {
           span_id: { type: 'string' },
           parent_span_id: { type: ['string', 'null'] },
@@ -118,23 +221,9 @@ export const openApiDocument = {
             description: 'Server spans: how the incoming trace context was taken (spec 2.4)',
           },
           start_us: { type: 'integer' },
-          start: { type: 'string', format: 'date-time' },
+          start: dateTime,
           duration_ms: { type: 'number' },
-          events: {
-            type: 'array',
-            items: {
-              type: 'object',
-              properties: {
-                id: { type: 'string' },
-                kind: { type: 'string' },
-                ts_us: { type: 'integer' },
-                component: { type: 'string' },
-                clock: { type: 'object', additionalProperties: { type: 'integer' } },
-                clock_dropped: { type: 'integer' },
-                data: { type: 'object' },
-              },
-            },
-          },
+          events: { type: 'array', items: { $ref: '#/components/schemas/SpanEvent' } },
           children: { type: 'array', items: { $ref: '#/components/schemas/Span' } },
         },
       },
@@ -277,15 +366,34 @@ export const openApiDocument = {
       },
       AnalysisStatus: {
         type: 'object',
+        required: [
+          'pending_traces',
+          'pending_resources',
+          'running',
+          'traces_analyzed',
+          'cross_trace_passes',
+          'failures',
+          'last_run_at',
+          'delay_ms',
+        ],
         properties: {
-          pending_traces: { type: 'integer' },
-          pending_resources: { type: 'integer' },
+          pending_traces: { type: 'integer', minimum: 0 },
+          pending_resources: { type: 'integer', minimum: 0 },
           running: { type: 'boolean' },
-          traces_analyzed: { type: 'integer' },
-          cross_trace_passes: { type: 'integer' },
-          failures: { type: 'integer' },
-          last_run_at: { type: ['string', 'null'], format: 'date-time' },
+          traces_analyzed: { type: 'integer', minimum: 0 },
+          cross_trace_passes: { type: 'integer', minimum: 0 },
+          failures: { type: 'integer', minimum: 0 },
+          last_run_at: nullableDateTime,
           delay_ms: { type: 'number' },
+        },
+      },
+      Latency: {
+        type: 'object',
+        required: ['p50', 'p95', 'p99'],
+        properties: {
+          p50: { type: ['number', 'null'] },
+          p95: { type: ['number', 'null'] },
+          p99: { type: ['number', 'null'] },
         },
       },
     },
@@ -295,8 +403,7 @@ export const openApiDocument = {
       post: {
         summary: 'Ingest a batch of events',
         description:
-          'Body: a JSON batch (spec/schemas/batch.schema.json), optionally `Content-Encoding: gzip`. At most 5 MiB as received, 20 MiB decompressed, 5000 events. Answered only after the stored events are durable. Idempotent on event id. A batch mixing valid and invalid events: the valid ones are stored, the answer is 422 listing the rejected ones.',
-        security: [{}, { apiKey: [] }],
+          'Body: a JSON batch (spec/schemas/batch.schema.json), optionally `Content-Encoding: gzip`. At most 5 MiB as received, 20 MiB decompressed, 5000 events. Answered only after the stored events are durable. Idempotent on event id. A batch mixing valid and invalid events: the valid ones are stored, the answer is 422 listing the rejected ones. Beyond the schema, an event is rejected when nested deeper than 32 levels, when its `data` is above 64 KiB of JSON, when it holds a non-finite number, when its timestamp is more than 10 minutes (`--max-clock-ahead`) ahead of the collector, or when `duration_ms` or `clock_dropped` is out of range.',
         requestBody: {
           required: true,
           content: { 'application/json': { schema: { $ref: '#/components/schemas/Batch' } } },
@@ -304,38 +411,65 @@ export const openApiDocument = {
         responses: {
           '200': json({ $ref: '#/components/schemas/IngestResponse' }, 'Every event is stored'),
           '400': error('Not JSON, bad gzip, or not a batch'),
-          '401': error('API key missing or wrong'),
+          '401': error('An ingest key is configured and the request has no valid one'),
           '413': error('Body too large (compressed or decompressed) or more than 5000 events'),
           '415': error('Content-Type is not application/json, or an unsupported Content-Encoding'),
+          '421': common['421'],
           '422': json(
             { $ref: '#/components/schemas/IngestResponse' },
             'Some events were invalid: they are listed in `rejected`; the valid ones are stored',
+          ),
+          '503': error(
+            'Storage failed or is restarting, or too many bodies are being decompressed: nothing of the batch is guaranteed stored, retry',
           ),
         },
       },
     },
     '/healthz': {
       get: {
-        summary: 'Health: storage reachable, stored counts, analysis backlog',
+        summary: 'Health: storage reachable, stored counts, analysis backlog (no key needed)',
+        security: [],
         responses: {
-          '200': json({ type: 'object' }, 'The collector and its storage work'),
-          '503': error('The storage cannot be reached'),
+          '200': json(
+            {
+              type: 'object',
+              required: ['status', 'storage', 'counts', 'analysis'],
+              properties: {
+                status: { const: 'ok' },
+                storage: { type: 'object' },
+                counts: {
+                  type: 'object',
+                  properties: {
+                    events: { type: 'integer' },
+                    traces: { type: 'integer' },
+                    races: { type: 'integer' },
+                  },
+                },
+                analysis: { $ref: '#/components/schemas/AnalysisStatus' },
+              },
+            },
+            'The collector and its storage work',
+          ),
+          '421': common['421'],
+          '503': error(
+            'The storage cannot be reached, or its writer is restarting (`status: restarting`)',
+          ),
         },
       },
     },
     '/api/openapi.json': {
       get: {
         summary: 'This document',
-        responses: { '200': json({ type: 'object' }, 'OpenAPI 3.1 document') },
+        responses: { '200': json({ type: 'object' }, 'OpenAPI 3.1 document'), ...common },
       },
     },
     '/api/traces': {
       get: {
         summary: 'List traces, newest first',
         parameters: [
-          param('service', 'Only traces in which this service took part'),
-          param('from', 'Only traces that started at or after this time (ISO 8601 or epoch ms)'),
-          param('to', 'Only traces that started at or before this time (ISO 8601 or epoch ms)'),
+          textFilter('service', 'Only traces in which this service took part'),
+          param('from', 'Only traces that started at or after this time', timeSchema),
+          param('to', 'Only traces that started at or before this time', timeSchema),
           param('status', 'Only traces with (`error`) or without (`ok`) errors', {
             enum: ['error', 'ok'],
           }),
@@ -347,23 +481,20 @@ export const openApiDocument = {
         ],
         responses: {
           '200': json(
-            {
-              type: 'object',
-              properties: {
-                traces: { type: 'array', items: { $ref: '#/components/schemas/TraceSummary' } },
-                next_cursor: { type: ['string', 'null'] },
-              },
-            },
+            page('traces', { $ref: '#/components/schemas/TraceSummary' }),
             'One page of trace summaries',
           ),
           '400': badRequest,
+          ...common,
         },
       },
     },
     '/api/traces/{traceId}': {
       get: {
         summary: 'One trace: its summary and its spans as a tree, with their events and clocks',
-        parameters: [traceIdPath],
+        description:
+          'Events are paged in storage order (event id), `limit` at a time (default 5000), each page shown as a span tree in time order; a page is also cut at 8 MiB of JSON. `next_cursor` fetches the next page, null on the last.',
+        parameters: [traceIdPath, limit(5000, 20_000), cursor],
         responses: {
           '200': json(
             {
@@ -371,16 +502,20 @@ export const openApiDocument = {
                 { $ref: '#/components/schemas/TraceSummary' },
                 {
                   type: 'object',
+                  required: ['spans', 'events_returned', 'next_cursor'],
                   properties: {
                     spans: { type: 'array', items: { $ref: '#/components/schemas/Span' } },
+                    events_returned: { type: 'integer', minimum: 0 },
+                    next_cursor: { type: ['string', 'null'] },
                   },
                 },
               ],
             },
-            'The trace',
+            'The trace (one page of its events)',
           ),
           '400': badRequest,
           '404': traceNotFound,
+          ...common,
         },
       },
     },
@@ -392,62 +527,73 @@ export const openApiDocument = {
           '200': json(
             {
               type: 'object',
+              required: [...analysisHeadRequired, 'critical_path'],
               properties: { ...analysisHead, critical_path: { type: ['object', 'null'] } },
             },
-            'The critical path (null until the trace is analysed)',
+            'The critical path (null until the trace is analysed, or when it has no span)',
           ),
           '400': badRequest,
           '404': traceNotFound,
+          ...common,
         },
       },
     },
     '/api/traces/{traceId}/races': {
       get: {
-        summary: 'Races involving this trace: intra-trace and cross-trace',
+        summary: 'Race groups involving this trace: intra-trace and cross-trace',
         parameters: [traceIdPath],
         responses: {
           '200': json(
             {
               type: 'object',
+              required: [...analysisHeadRequired, 'races', 'truncated'],
               properties: {
                 ...analysisHead,
                 races: { type: 'array', items: { $ref: '#/components/schemas/Race' } },
+                truncated: {
+                  type: 'boolean',
+                  description: 'More groups exist than one answer holds (1000, or 8 MiB)',
+                },
               },
             },
-            'The races found so far',
+            'The race groups found so far',
           ),
           '400': badRequest,
           '404': traceNotFound,
+          ...common,
         },
       },
     },
     '/api/traces/{traceId}/diagnostics': {
       get: {
-        summary: 'Broken chains, clock skew, error propagation and slow services in this trace',
+        summary:
+          'Broken chains, clock skew, error propagation, slow services and analysis limits of this trace',
         parameters: [traceIdPath],
         responses: {
           '200': json(
             {
               type: 'object',
+              required: [...analysisHeadRequired, 'diagnostics'],
               properties: { ...analysisHead, diagnostics: { type: ['object', 'null'] } },
             },
             'The diagnostics (null until the trace is analysed)',
           ),
           '400': badRequest,
           '404': traceNotFound,
+          ...common,
         },
       },
     },
     '/api/races': {
       get: {
-        summary: 'Races across all traces, newest first',
+        summary: 'Race groups across all traces, newest first',
         parameters: [
-          param('resource', 'Only races on this resource'),
-          param('service', 'Only races involving this service'),
+          textFilter('resource', 'Only races on this resource'),
+          textFilter('service', 'Only races involving this service'),
           param('scope', 'Only intra-trace (`trace`) or cross-trace (`cross`) races', {
             enum: ['trace', 'cross'],
           }),
-          param('trace_id', 'Only races involving this trace'),
+          param('trace_id', 'Only races involving this trace', traceIdPath.schema),
           from,
           to,
           limit(100, 1000),
@@ -455,16 +601,11 @@ export const openApiDocument = {
         ],
         responses: {
           '200': json(
-            {
-              type: 'object',
-              properties: {
-                races: { type: 'array', items: { $ref: '#/components/schemas/Race' } },
-                next_cursor: { type: ['string', 'null'] },
-              },
-            },
-            'One page of races',
+            page('races', { $ref: '#/components/schemas/Race' }),
+            'One page of race groups',
           ),
           '400': badRequest,
+          ...common,
         },
       },
     },
@@ -474,16 +615,23 @@ export const openApiDocument = {
         parameters: [from, to, limit(50, 500), cursor],
         responses: {
           '200': json(
-            {
-              type: 'object',
-              properties: {
-                traces: { type: 'array', items: { type: 'object' } },
-                next_cursor: { type: ['string', 'null'] },
-              },
-            },
+            page('traces', {
+              allOf: [
+                { $ref: '#/components/schemas/TraceSummary' },
+                {
+                  type: 'object',
+                  required: ['diagnostic_count', 'diagnostics'],
+                  properties: {
+                    diagnostic_count: { type: 'integer' },
+                    diagnostics: { type: ['object', 'null'] },
+                  },
+                },
+              ],
+            }),
             'One page of traces with their diagnostics',
           ),
           '400': badRequest,
+          ...common,
         },
       },
     },
@@ -491,17 +639,33 @@ export const openApiDocument = {
       get: {
         summary: 'Per service: request count, error rate, p50/p95/p99 latency over a time range',
         parameters: [
-          param('from', 'Start of the range (default: one hour before `to`)'),
-          param('to', 'End of the range (default: now)'),
+          param('from', 'Start of the range (default: one hour before `to`)', timeSchema),
+          param('to', 'End of the range (default: now)', timeSchema),
         ],
         responses: {
           '200': json(
             {
               type: 'object',
+              required: ['from', 'to', 'services'],
               properties: {
-                from: { type: 'string' },
-                to: { type: 'string' },
-                services: { type: 'array', items: { type: 'object' } },
+                from: dateTime,
+                to: dateTime,
+                services: {
+                  type: 'array',
+                  items: {
+                    type: 'object',
+                    required: ['service', 'requests', 'errors', 'errorRate', 'latencyMs'],
+                    properties: {
+                      service: { type: 'string' },
+                      instances: { type: 'integer' },
+                      requests: { type: 'integer', minimum: 0 },
+                      errors: { type: 'integer', minimum: 0 },
+                      errorRate: { type: 'number', minimum: 0, maximum: 1 },
+                      latencyMs: { $ref: '#/components/schemas/Latency' },
+                      requestsPerSecond: { type: ['number', 'null'] },
+                    },
+                  },
+                },
                 events_considered: { type: 'integer' },
                 truncated: { type: 'boolean' },
               },
@@ -509,6 +673,7 @@ export const openApiDocument = {
             'Service metrics',
           ),
           '400': badRequest,
+          ...common,
         },
       },
     },
@@ -517,18 +682,41 @@ export const openApiDocument = {
         summary:
           'Which service calls which: nodes and edges with call counts, error counts and p50/p95/p99; calls to uninstrumented peers end at nodes flagged `uninstrumented`',
         parameters: [
-          param('from', 'Start of the range (default: one hour before `to`)'),
-          param('to', 'End of the range (default: now)'),
+          param('from', 'Start of the range (default: one hour before `to`)', timeSchema),
+          param('to', 'End of the range (default: now)', timeSchema),
         ],
         responses: {
           '200': json(
             {
               type: 'object',
+              required: ['from', 'to', 'nodes', 'edges'],
               properties: {
-                from: { type: 'string' },
-                to: { type: 'string' },
-                nodes: { type: 'array', items: { type: 'object' } },
-                edges: { type: 'array', items: { type: 'object' } },
+                from: dateTime,
+                to: dateTime,
+                nodes: {
+                  type: 'array',
+                  items: {
+                    type: 'object',
+                    required: ['name', 'uninstrumented'],
+                    properties: { name: { type: 'string' }, uninstrumented: { type: 'boolean' } },
+                  },
+                },
+                edges: {
+                  type: 'array',
+                  items: {
+                    type: 'object',
+                    required: ['from', 'to', 'calls', 'errors', 'errorRate', 'latencyMs'],
+                    properties: {
+                      from: { type: 'string' },
+                      to: { type: 'string' },
+                      calls: { type: 'integer', minimum: 0 },
+                      errors: { type: 'integer', minimum: 0 },
+                      errorRate: { type: 'number', minimum: 0, maximum: 1 },
+                      unmatched: { type: 'integer', minimum: 0 },
+                      latencyMs: { $ref: '#/components/schemas/Latency' },
+                    },
+                  },
+                },
                 events_considered: { type: 'integer' },
                 truncated: { type: 'boolean' },
               },
@@ -536,6 +724,7 @@ export const openApiDocument = {
             'The dependency graph',
           ),
           '400': badRequest,
+          ...common,
         },
       },
     },
@@ -544,15 +733,17 @@ export const openApiDocument = {
         summary: 'What the background analysis still has to do',
         responses: {
           '200': json({ $ref: '#/components/schemas/AnalysisStatus' }, 'Scheduler status'),
+          ...common,
         },
       },
     },
     '/api/analysis/run': {
       post: {
         summary:
-          'Analyse everything stored so far now (without waiting for traces to be quiet) and answer when done. No body. For tests, demos and scripts that must read analysis results right after sending events.',
+          'Analyse every trace whose stored events are not analysed yet, now (without waiting for traces to be quiet), and answer when done. No body. For tests, demos and scripts that must read analysis results right after sending events.',
         responses: {
           '200': json({ $ref: '#/components/schemas/AnalysisStatus' }, 'Status after the run'),
+          ...common,
         },
       },
     },

@@ -8,12 +8,13 @@ function single(query: Query, name: string): string | undefined {
   if (Array.isArray(value)) {
     throw new HttpError(400, 'bad_request', `query parameter "${name}" was given more than once`);
   }
-  return value === '' ? undefined : value;
+  return value;
 }
 
-/** A string parameter, or undefined when absent. */
+/** A text filter, or undefined when absent or empty (no filter). */
 export function stringParam(query: Query, name: string, maxLength = 512): string | undefined {
-  const value = single(query, name);
+  const raw = single(query, name);
+  const value = raw === '' ? undefined : raw;
   if (value !== undefined && value.length > maxLength) {
     throw new HttpError(
       400,
@@ -31,16 +32,51 @@ export function stringParam(query: Query, name: string, maxLength = 512): string
 export function timeParam(query: Query, name: string): number | undefined {
   const value = single(query, name);
   if (value === undefined) return undefined;
-  if (/^\d{1,16}$/.test(value)) return Number(value) * 1000;
-  const ms = /^\d{4}-\d{2}-\d{2}/.test(value) ? Date.parse(value) : Number.NaN;
-  if (Number.isNaN(ms)) {
+  const ms = EPOCH_MS.test(value) ? Number(value) : parseDateTime(value);
+  if (ms === null || ms < 0 || ms > MAX_EPOCH_MS) {
     throw new HttpError(
       400,
       'bad_request',
-      `query parameter "${name}" is "${value}": give an ISO 8601 time (2026-01-31T12:00:00Z) or epoch milliseconds`,
+      `query parameter "${name}" is "${value}": give an ISO 8601 time (2026-01-31T12:00:00Z) or epoch milliseconds, from 1970 to 9999`,
     );
   }
   return ms * 1000;
+}
+
+/** Times are 1970 to 9999 (what an ISO 8601 date-time of four-digit years can name). */
+export const MAX_EPOCH_MS = 253_399_999_999_999;
+/** Epoch milliseconds from 0 to {@link MAX_EPOCH_MS}, without leading zeros. */
+export const EPOCH_MS_PATTERN =
+  '^(0|[1-9][0-9]{0,13}|1[0-9]{14}|2[0-4][0-9]{13}|25[0-2][0-9]{12}|253[0-3][0-9]{11})$';
+const EPOCH_MS = new RegExp(EPOCH_MS_PATTERN);
+
+/**
+ * An RFC 3339 date-time (the pattern the OpenAPI document declares), in ms since the epoch;
+ * null for anything else. Fields roll over like Date.UTC's (a leap second is the next minute).
+ */
+export function parseDateTime(text: string): number | null {
+  const m =
+    /^(\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[Tt]([01]\d|2[0-3]):([0-5]\d):([0-5]\d|60)(\.\d{1,9})?([Zz]|([+-])([01]\d|2[0-3]):([0-5]\d))$/.exec(
+      text,
+    );
+  if (!m) return null;
+  const fraction = m[7] ? Math.floor(Number(`0${m[7]}`) * 1000) : 0;
+  // Date.UTC reads years 0-99 as 1900-1999: the year is set on its own.
+  const date = new Date(
+    Date.UTC(
+      2000,
+      Number(m[2]) - 1,
+      Number(m[3]),
+      Number(m[4]),
+      Number(m[5]),
+      Number(m[6]),
+      fraction,
+    ),
+  );
+  date.setUTCFullYear(Number(m[1]));
+  const utc = date.getTime();
+  const offsetMin = m[9] ? (m[9] === '-' ? -1 : 1) * (Number(m[10]) * 60 + Number(m[11])) : 0;
+  return utc - offsetMin * 60_000;
 }
 
 /** A time range; `to` defaults to now and `from` to `to - defaultSpanMs`. */
@@ -57,7 +93,7 @@ export function rangeParams(query: Query, defaultSpanMs: number): { fromUs: numb
 export function limitParam(query: Query, fallback: number, max: number): number {
   const value = single(query, 'limit');
   if (value === undefined) return fallback;
-  const n = Number(value);
+  const n = /^\d{1,9}$/.test(value) ? Number(value) : Number.NaN;
   if (!Number.isInteger(n) || n < 1 || n > max) {
     throw new HttpError(
       400,
@@ -68,12 +104,12 @@ export function limitParam(query: Query, fallback: number, max: number): number 
   return n;
 }
 
-/** `true`/`false` (also `1`/`0`), undefined when absent. */
+/** `true`/`false`, undefined when absent. */
 export function boolParam(query: Query, name: string): boolean | undefined {
   const value = single(query, name);
   if (value === undefined) return undefined;
-  if (value === 'true' || value === '1') return true;
-  if (value === 'false' || value === '0') return false;
+  if (value === 'true') return true;
+  if (value === 'false') return false;
   throw new HttpError(400, 'bad_request', `query parameter "${name}" must be true or false`);
 }
 

@@ -227,7 +227,7 @@ export async function queryRoutes(app: FastifyInstance, options: QueryRouteOptio
       resource: stringParam(q, 'resource'),
       service: stringParam(q, 'service'),
       scope: enumParam(q, 'scope', ['trace', 'cross'] as const),
-      traceId: q.trace_id ? traceIdParam(stringParam(q, 'trace_id')!) : undefined,
+      traceId: q.trace_id !== undefined ? traceIdParam(String(q.trace_id)) : undefined,
       fromUs: timeParam(q, 'from'),
       toUs: timeParam(q, 'to'),
       limit,

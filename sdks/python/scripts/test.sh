@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 VENV=.venv
 STAMP="$VENV/.pins"
-PINS=$(cat requirements-dev.txt pyproject.toml | sha256sum | cut -d' ' -f1)
+PINS=$(sha256sum requirements-dev.txt | cut -d" " -f1)
 
 if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$PINS" ]; then
   echo "python SDK: creating $VENV"

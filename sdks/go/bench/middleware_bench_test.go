@@ -10,6 +10,7 @@ import (
 
 	"github.com/raceway-dev/raceway/sdks/go/raceway"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
@@ -54,14 +55,39 @@ func racewayClient(b *testing.B, opts ...raceway.Option) *raceway.Client {
 	return client
 }
 
-// otelHandler is otelhttp with the SDK's tracer provider, every span sampled and exported
-// through a batch processor to an in-memory exporter that is reset as it fills (the closest
-// equivalent of Raceway's transport without a network).
+// otelHandler is otelhttp with the SDK's tracer provider, every span sampled and handed to a
+// batch processor whose exporter drops the spans: OpenTelemetry's request path, without the
+// cost of serialising and sending that Raceway's figures include.
 func otelHandler(b *testing.B, next http.Handler) http.Handler {
 	exporter := tracetest.NewInMemoryExporter()
 	provider := sdktrace.NewTracerProvider(
 		sdktrace.WithSampler(sdktrace.AlwaysSample()),
 		sdktrace.WithBatcher(discarding{exporter}),
+	)
+	b.Cleanup(func() { _ = provider.Shutdown(context.Background()) })
+	return otelhttp.NewHandler(next, "orders",
+		otelhttp.WithTracerProvider(provider),
+		otelhttp.WithPropagators(propagation.TraceContext{}),
+	)
+}
+
+// otelOTLPHandler is otelhttp exporting for real: OTLP/HTTP protobuf to a loopback sink, the
+// counterpart of Raceway's transport sending JSON to its collector.
+func otelOTLPHandler(b *testing.B, next http.Handler) http.Handler {
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/x-protobuf")
+	}))
+	b.Cleanup(sink.Close)
+	exporter, err := otlptracehttp.New(context.Background(),
+		otlptracehttp.WithEndpointURL(sink.URL+"/v1/traces"),
+		otlptracehttp.WithCompression(otlptracehttp.NoCompression))
+	if err != nil {
+		b.Fatal(err)
+	}
+	provider := sdktrace.NewTracerProvider(
+		sdktrace.WithSampler(sdktrace.AlwaysSample()),
+		sdktrace.WithBatcher(exporter),
 	)
 	b.Cleanup(func() { _ = provider.Shutdown(context.Background()) })
 	return otelhttp.NewHandler(next, "orders",
@@ -120,5 +146,8 @@ func BenchmarkMiddleware(b *testing.B) {
 	})
 	b.Run("otelhttp/joined", func(b *testing.B) {
 		serve(b, otelHandler(b, app()), tracedCaller)
+	})
+	b.Run("otelhttp+otlp/new-trace", func(b *testing.B) {
+		serve(b, otelOTLPHandler(b, app()), nil)
 	})
 }

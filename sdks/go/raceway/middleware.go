@@ -2,6 +2,7 @@ package raceway
 
 import (
 	"bufio"
+	"io"
 	"net"
 	"net/http"
 	"runtime/debug"
@@ -233,6 +234,21 @@ func (w *spanWriter) statusOr(fallback int) int {
 	}
 	return w.status
 }
+
+// ReadFrom keeps io.Copy to the response on the connection's own path (sendfile for files).
+func (w *spanWriter) ReadFrom(r io.Reader) (int64, error) {
+	if w.status == 0 {
+		w.setTraceHeaders()
+		w.status = http.StatusOK
+	}
+	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(writerOnly{w.ResponseWriter}, r)
+}
+
+// writerOnly hides every method but Write, so that io.Copy does not come back to ReadFrom.
+type writerOnly struct{ io.Writer }
 
 // Unwrap is for http.ResponseController.
 func (w *spanWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

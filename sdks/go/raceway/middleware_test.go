@@ -165,6 +165,34 @@ func TestMiddlewareSetsHeadersOnImplicitResponsesAndSkipsIgnoredPaths(t *testing
 	}
 }
 
+func TestMiddlewareKeepsStreamingAndCopyPaths(t *testing.T) {
+	col := newFakeCollector(t)
+	client := newTestClient(t, col)
+	srv := httptest.NewServer(Middleware(client)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := w.(io.ReaderFrom); !ok {
+			t.Error("the wrapped writer lost io.ReaderFrom")
+		}
+		_, _ = io.Copy(w, strings.NewReader("copied"))
+		if err := http.NewResponseController(w).Flush(); err != nil {
+			t.Errorf("ResponseController through the wrapper: %v", err)
+		}
+	})))
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/copy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "copied" || resp.Header.Get("X-Raceway-VC") == "" {
+		t.Errorf("body %q headers %v", body, resp.Header)
+	}
+	sent := onlyOne(t, flushed(t, client, col), kindResponseSent)
+	if sent.Data["status"] != float64(200) {
+		t.Errorf("status %v", sent.Data["status"])
+	}
+}
+
 func TestRouteTemplate(t *testing.T) {
 	for pattern, want := range map[string]string{
 		"":                             "",

@@ -1,0 +1,356 @@
+//! The client: configuration, the transport, and the manual API the docs show
+//! (`client.get_trace_headers().await`, state, locks, errors, custom events).
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::HeaderMap;
+use reqwest::Url;
+use serde_json::{json, Value};
+
+use crate::client_call::{merge_response_clock, ClientCall};
+use crate::config::{Config, ConfigError, Options};
+use crate::context::{current, ContextInit, ExecutionContext};
+use crate::event::{clamp, error_data, EventKind};
+use crate::ids::{new_span_id, new_trace_id, sanitize_service_name};
+use crate::propagation::ExtractedContext;
+use crate::sampling::decide_flags;
+use crate::state::{name_of, StateAccess};
+use crate::transport::{Transport, TransportStats};
+
+/// What every context of one client shares.
+pub(crate) struct Tracer {
+    pub(crate) config: Config,
+    /// The service part of component names, sanitised once.
+    pub(crate) service_part: String,
+    /// `None` when disabled.
+    pub(crate) transport: Option<Transport>,
+}
+
+/// A Raceway client: one per service process. Cheap to clone (a shared handle).
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), raceway_client::ConfigError> {
+/// use raceway_client::RacewayClient;
+/// let client = RacewayClient::builder()
+///     .service_name("checkout")
+///     .server_url("http://127.0.0.1:8080")
+///     .build()?;
+/// // ... serve requests with RacewayLayer::new(client.clone()) ...
+/// client.shutdown().await;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct RacewayClient {
+    tracer: Arc<Tracer>,
+}
+
+impl std::fmt::Debug for RacewayClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RacewayClient")
+            .field("service", &self.tracer.config.service_name)
+            .field("disabled", &self.tracer.config.disabled)
+            .finish_non_exhaustive()
+    }
+}
+
+impl From<&RacewayClient> for RacewayClient {
+    fn from(client: &RacewayClient) -> Self {
+        client.clone()
+    }
+}
+
+/// Builds a [`RacewayClient`]; every option left out comes from the environment, then the
+/// default (see [`Options`]).
+#[derive(Debug, Default)]
+pub struct ClientBuilder {
+    options: Options,
+}
+
+macro_rules! setter {
+    ($(#[$doc:meta])* $name:ident: $t:ty => $conv:expr) => {
+        $(#[$doc])*
+        pub fn $name(mut self, value: $t) -> Self {
+            self.options.$name = Some($conv(value));
+            self
+        }
+    };
+}
+
+impl ClientBuilder {
+    setter!(/// The service's name (`RACEWAY_SERVICE_NAME`).
+        service_name: impl Into<String> => Into::into);
+    setter!(/// Collector base URL (`RACEWAY_URL`).
+        server_url: impl Into<String> => Into::into);
+    setter!(/// API key sent as a bearer token (`RACEWAY_API_KEY`).
+        api_key: impl Into<String> => Into::into);
+    setter!(/// No context, no events, no headers (`RACEWAY_DISABLED`).
+        disabled: bool => std::convert::identity);
+    setter!(/// Which process of the service this is (`RACEWAY_INSTANCE`).
+        instance: impl Into<String> => Into::into);
+    setter!(/// Head sampling rate of traces started here, 0-1 (`RACEWAY_SAMPLE_RATE`).
+        sample_rate: f64 => std::convert::identity);
+    setter!(/// Transport problems on stderr (`RACEWAY_DEBUG`).
+        debug: bool => std::convert::identity);
+    setter!(/// Events per batch (1-5000).
+        batch_size: usize => std::convert::identity);
+    setter!(/// Longest wait of an event before its batch is sent.
+        flush_interval: Duration => std::convert::identity);
+    setter!(/// Events held in memory at most; beyond it new events are dropped and counted.
+        max_queue_size: usize => std::convert::identity);
+    setter!(/// Retries of a batch after a network error, 408, 429 or 5xx.
+        max_retries: u32 => std::convert::identity);
+    setter!(/// Time limit of one request to the collector.
+        request_timeout: Duration => std::convert::identity);
+    setter!(/// Outgoing URLs that receive trace headers (`RACEWAY_PROPAGATE_TO`).
+        propagate_to: crate::PropagateTo => std::convert::identity);
+    setter!(/// Server paths that are not traced.
+        ignore_paths: Vec<String> => std::convert::identity);
+
+    /// Validates the options and starts the transport.
+    pub fn build(self) -> Result<RacewayClient, ConfigError> {
+        RacewayClient::new(self.options)
+    }
+}
+
+impl RacewayClient {
+    /// A builder of options.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// A client configured by the environment alone.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::new(Options::default())
+    }
+
+    /// A client from options; refuses a bad configuration with a coded [`ConfigError`]. Starts
+    /// the transport's background task on the current tokio runtime (or a thread of its own).
+    pub fn new(options: Options) -> Result<Self, ConfigError> {
+        Ok(Self::from_config(options.resolve()?))
+    }
+
+    /// A client from a configuration already resolved.
+    pub fn from_config(config: Config) -> Self {
+        let transport = (!config.disabled).then(|| Transport::start(&config));
+        RacewayClient {
+            tracer: Arc::new(Tracer {
+                service_part: sanitize_service_name(&config.service_name),
+                config,
+                transport,
+            }),
+        }
+    }
+
+    pub(crate) fn tracer_arc(&self) -> &Arc<Tracer> {
+        &self.tracer
+    }
+
+    /// The resolved configuration.
+    pub fn config(&self) -> &Config {
+        &self.tracer.config
+    }
+
+    /// True when the client records nothing and sends no headers.
+    pub fn is_disabled(&self) -> bool {
+        self.tracer.config.disabled
+    }
+
+    /// Starts the execution context of one incoming request (server adapters call this): a new
+    /// span, child of the caller's; the incoming clock; the sampling decision (spec 8). The
+    /// adapter then records `request_received`. `None` when disabled.
+    pub fn start_context(&self, incoming: &ExtractedContext) -> Option<ExecutionContext> {
+        if self.is_disabled() {
+            return None;
+        }
+        let joined = incoming.trace_id.is_some();
+        let trace_id = incoming.trace_id.clone().unwrap_or_else(new_trace_id);
+        let trace_flags = decide_flags(
+            &trace_id,
+            self.tracer.config.sample_rate,
+            joined,
+            incoming.trace_flags,
+        );
+        Some(ExecutionContext::new(
+            Arc::clone(&self.tracer),
+            ContextInit {
+                trace_id,
+                span_id: new_span_id(),
+                parent_span_id: incoming.parent_span_id.clone(),
+                trace_flags,
+                tracestate: incoming.tracestate.clone(),
+                clock: incoming.clock.clone().unwrap_or_default(),
+                clock_dropped: incoming.clock_dropped,
+            },
+        ))
+    }
+
+    /// The current task's context, when it belongs to this client and it is enabled.
+    fn context(&self) -> Option<ExecutionContext> {
+        current().filter(|ctx| Arc::ptr_eq(ctx.tracer(), &self.tracer))
+    }
+
+    /// Trace headers for an outgoing call made with a client Raceway does not instrument. Each
+    /// call is a client call of its own: a new span id and a `request_sent` event (the clock
+    /// step sent). Empty outside a context or when disabled. Pass the response's headers to
+    /// [`RacewayClient::merge_response_headers`] afterwards, or what the callee did looks
+    /// concurrent with what the caller does next.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: raceway_client::RacewayClient) {
+    /// let headers = client.get_trace_headers().await;
+    /// # }
+    /// ```
+    pub async fn get_trace_headers(&self) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        if let Some(ctx) = self.context() {
+            ManualCall::start(&ctx, &mut headers);
+        }
+        headers
+    }
+
+    /// Merges the clock a callee sent back (`X-Raceway-VC`, spec 2.6) into the current context,
+    /// when the response belongs to the same trace; true when a clock was merged. An absent,
+    /// foreign or invalid clock is ignored.
+    pub fn merge_response_headers(&self, headers: &HeaderMap) -> bool {
+        self.context()
+            .is_some_and(|ctx| merge_response_clock(&ctx, headers))
+    }
+
+    /// Records that the current context read a named piece of shared state. Two unordered
+    /// accesses to one resource from different contexts, one a write, are a race. No-op
+    /// outside a context.
+    ///
+    /// ```no_run
+    /// # fn demo(client: raceway_client::RacewayClient, stock: i64) {
+    /// use raceway_client::StateAccess;
+    /// client.track_state_read("items/42", StateAccess::value(&stock).version(7));
+    /// # }
+    /// ```
+    pub fn track_state_read(&self, resource: &str, seen: StateAccess) {
+        self.record_state(EventKind::StateRead, resource, seen);
+    }
+
+    /// Records that the current context wrote a named piece of shared state. No-op outside a
+    /// context.
+    pub fn track_state_write(&self, resource: &str, written: StateAccess) {
+        self.record_state(EventKind::StateWrite, resource, written);
+    }
+
+    fn record_state(&self, kind: EventKind, resource: &str, access: StateAccess) {
+        let (Some(ctx), Some(name)) = (self.context(), name_of(resource)) else {
+            return;
+        };
+        ctx.record(kind, access.into_data(name, kind == EventKind::StateWrite));
+    }
+
+    /// Records that the current context took a named lock.
+    pub fn track_lock_acquire(&self, lock: &str) {
+        self.record_lock(EventKind::LockAcquire, lock);
+    }
+
+    /// Records that the current context released a named lock.
+    pub fn track_lock_release(&self, lock: &str) {
+        self.record_lock(EventKind::LockRelease, lock);
+    }
+
+    fn record_lock(&self, kind: EventKind, lock: &str) {
+        if let (Some(ctx), Some(name)) = (self.context(), name_of(lock)) {
+            ctx.record(kind, json!({ "lock": name }));
+        }
+    }
+
+    /// Records `lock_acquire`, runs `work`, and records `lock_release` when it completes (or
+    /// is dropped). It locks nothing itself: call it inside the critical section of the lock
+    /// you already hold. Accesses made while two contexts hold a common lock are not races.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: raceway_client::RacewayClient, mutex: tokio::sync::Mutex<i64>) {
+    /// let mut stock = mutex.lock().await;
+    /// client.with_lock("inventory", async { *stock -= 1 }).await;
+    /// # }
+    /// ```
+    pub async fn with_lock<F: Future>(&self, lock: &str, work: F) -> F::Output {
+        struct Release<'a>(&'a RacewayClient, &'a str);
+        impl Drop for Release<'_> {
+            fn drop(&mut self) {
+                self.0.track_lock_release(self.1);
+            }
+        }
+        self.track_lock_acquire(lock);
+        let _release = Release(self, lock);
+        work.await
+    }
+
+    /// Records an `error` event: the error's type, message and chain of causes.
+    pub fn record_error<E: std::error::Error + 'static>(&self, error: &E) {
+        if let Some(ctx) = self.context() {
+            ctx.record(
+                EventKind::Error,
+                error_data(std::any::type_name::<E>(), error),
+            );
+        }
+    }
+
+    /// Records a `custom` event with a name and JSON attributes (an object; anything else is
+    /// recorded under `value`).
+    pub fn record_custom(&self, name: &str, attributes: Value) {
+        let (Some(ctx), Some(name)) = (self.context(), name_of(name)) else {
+            return;
+        };
+        let attributes = match attributes {
+            Value::Object(map) => Value::Object(map),
+            Value::Null => Value::Object(Default::default()),
+            other => json!({ "value": crate::event::event_value(other) }),
+        };
+        ctx.record(
+            EventKind::Custom,
+            json!({ "name": clamp(&name, 256), "attributes": attributes }),
+        );
+    }
+
+    /// What the transport has done so far.
+    pub fn stats(&self) -> TransportStats {
+        self.tracer
+            .transport
+            .as_ref()
+            .map(Transport::stats)
+            .unwrap_or_default()
+    }
+
+    /// Sends every queued event now; resolves when they were delivered or given up.
+    pub async fn flush(&self) {
+        if let Some(transport) = &self.tracer.transport {
+            transport.flush().await;
+        }
+    }
+
+    /// Flushes and stops the transport, waiting at most 10 seconds.
+    pub async fn shutdown(&self) -> TransportStats {
+        self.shutdown_with_timeout(Duration::from_secs(10)).await
+    }
+
+    /// Flushes and stops the transport, waiting at most `timeout`; what is undelivered then is
+    /// dropped and counted.
+    pub async fn shutdown_with_timeout(&self, timeout: Duration) -> TransportStats {
+        match &self.tracer.transport {
+            Some(transport) => transport.shutdown(timeout).await,
+            None => TransportStats::default(),
+        }
+    }
+}
+
+/// A client call made through [`RacewayClient::get_trace_headers`]: its target is unknown, so
+/// it is recorded with the method and URL Raceway cannot see as `OTHER` and `manual:`.
+struct ManualCall;
+
+impl ManualCall {
+    fn start(ctx: &ExecutionContext, headers: &mut HeaderMap) {
+        // A placeholder URL: the application did not say where the call goes.
+        if let Ok(url) = Url::parse("manual://unknown/") {
+            let call = ClientCall::start(ctx, "OTHER", &url, true, headers);
+            call.forget();
+        }
+    }
+}

@@ -1,0 +1,37 @@
+//! Raceway for Rust: distributed tracing with vector clocks, so that races between services
+//! (two requests that read and write the same data without ordering) show up in the collector.
+//!
+//! - Server: [`middleware::RacewayLayer`], a `tower::Layer` for axum 0.8 and any tower service.
+//! - Client: [`reqwest_middleware::RacewayMiddleware`] for `reqwest-middleware`, or
+//!   [`RacewayClient::get_trace_headers`] and [`RacewayClient::merge_response_headers`] for any
+//!   other client.
+//! - State and locks: [`RacewayClient::track_state_read`], [`RacewayClient::track_state_write`],
+//!   [`RacewayClient::with_lock`]; errors and custom events.
+//! - Context: each request's future runs in a tokio task-local execution context. A task
+//!   started with `tokio::spawn` does not inherit it: use [`spawn`], [`forked`] or [`fork`].
+//!
+//! The contract these implement is `spec/README.md` of the Raceway repository.
+
+mod client;
+mod client_call;
+pub mod clock;
+pub mod config;
+pub mod context;
+mod event;
+pub mod ids;
+pub mod middleware;
+pub mod propagation;
+#[cfg(feature = "reqwest")]
+pub mod reqwest_middleware;
+pub mod sampling;
+mod state;
+mod transport;
+mod url_filter;
+
+pub use client::{ClientBuilder, RacewayClient};
+pub use config::{Config, ConfigError, ConfigErrorCode, Options};
+pub use context::{fork, forked, spawn, Branch, BranchHandle, ExecutionContext};
+pub use event::EventKind;
+pub use state::{StateAccess, StateVersion};
+pub use transport::TransportStats;
+pub use url_filter::{IgnorePaths, PropagateTo};

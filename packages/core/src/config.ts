@@ -1,7 +1,12 @@
 import { hostname } from 'node:os';
 import { describeValue, RacewayConfigError, type RacewayConfigErrorCode } from './errors.js';
 import { DEFAULT_SAMPLE_RATE, isSampleRate, parseSampleRate } from './sampling/sample-rate.js';
-import { compileIgnorePaths, compilePropagateTo, type PropagateToOption } from './url-filters.js';
+import {
+  compileIgnorePaths,
+  compilePropagateTo,
+  compilePropagateToList,
+  type PropagateToOption,
+} from './url-filters.js';
 
 /**
  * Options of a {@link Tracer}. Every option can be omitted; the environment fills in what the
@@ -29,10 +34,12 @@ export interface RacewayOptions {
   /** Time limit of one request to the collector, in ms. Default 10000. */
   requestTimeoutMs?: number;
   /**
-   * Outgoing URLs that receive trace headers: hostnames, `host:port`, `*.suffix` wildcards,
-   * origins, RegExps tested against the whole URL, or a predicate. Replaces the default
-   * ({@link defaultPropagateTo}: loopback, single-label, `*.local`, `*.internal`, private IPv4).
-   * Client calls are recorded either way.
+   * Outgoing URLs that receive trace headers (spec 6): hostnames, `host:port`, `*.suffix`
+   * wildcards, CIDR ranges, addresses, `*` for every host, origins, RegExps tested against the
+   * whole URL, or a predicate. Env `RACEWAY_PROPAGATE_TO` (comma-separated host patterns).
+   * Replaces the default ({@link defaultPropagateTo}: loopback, private, shared and link-local
+   * addresses, `localhost`, single-label names, `*.local`, `*.internal`, `*.svc`). Client
+   * calls are recorded either way.
    */
   propagateTo?: PropagateToOption;
   /** Server paths that are not traced. Default `['/healthz', '/health', '/favicon.ico']`. */
@@ -140,8 +147,8 @@ export function resolveConfig(
       MAX_TIMER_MS,
     ),
     propagateTo: compileOrFail(
-      () => compilePropagateTo(options.propagateTo),
-      'propagateTo',
+      () => resolvePropagateTo(options.propagateTo, env.RACEWAY_PROPAGATE_TO),
+      options.propagateTo !== undefined ? 'propagateTo' : 'RACEWAY_PROPAGATE_TO',
       'RACEWAY_INVALID_PROPAGATE_TO',
     ),
     ignorePath: compileOrFail(
@@ -151,6 +158,15 @@ export function resolveConfig(
     ),
     sampleRate: resolveSampleRate(options.sampleRate, env.RACEWAY_SAMPLE_RATE),
   };
+}
+
+/** The option wins; else `RACEWAY_PROPAGATE_TO`; else the default internal hosts (spec 6). */
+function resolvePropagateTo(
+  option: PropagateToOption | undefined,
+  envValue: string | undefined,
+): (url: URL) => boolean {
+  if (option !== undefined) return compilePropagateTo(option);
+  return compilePropagateToList(envValue) ?? compilePropagateTo(undefined);
 }
 
 function resolveSampleRate(option: unknown, envValue: string | undefined): number {

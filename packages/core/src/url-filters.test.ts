@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { resolveConfig } from './config.js';
 import { compileIgnorePaths, compilePropagateTo, defaultPropagateTo } from './url-filters.js';
 
 describe('defaultPropagateTo', () => {
@@ -17,6 +18,11 @@ describe('defaultPropagateTo', () => {
     'http://172.16.0.1/',
     'http://172.31.255.255/',
     'http://192.168.1.10/',
+    'http://100.64.0.1/',
+    'http://169.254.169.254/',
+    'http://[fd00::1]/',
+    'http://[fe80::1]/',
+    'http://orders.shop.svc/',
   ])('sends headers to %s', (url) => {
     expect(defaultPropagateTo(new URL(url))).toBe(true);
   });
@@ -82,5 +88,30 @@ describe('compileIgnorePaths', () => {
     const ignore = compileIgnorePaths([/^\/static\//]);
     expect(ignore('/static/app.js')).toBe(true);
     expect(ignore('/healthz')).toBe(false);
+  });
+});
+
+describe('RACEWAY_PROPAGATE_TO', () => {
+  // Which hosts match is pinned by spec/vectors/propagate-to.json; here, how it meets the option.
+  it('is replaced by the propagateTo option', () => {
+    const config = resolveConfig(
+      { serviceName: 'svc', propagateTo: ['api.partner.example'] },
+      { RACEWAY_PROPAGATE_TO: '*' },
+    );
+    expect(config.propagateTo(new URL('https://api.partner.example/'))).toBe(true);
+    expect(config.propagateTo(new URL('https://example.com/'))).toBe(false);
+  });
+
+  it('names the variable and the entry it refuses', () => {
+    expect(() =>
+      resolveConfig({ serviceName: 'svc' }, { RACEWAY_PROPAGATE_TO: 'ok.example,10.0.0.0/33' }),
+    ).toThrow(/RACEWAY_PROPAGATE_TO.*10\.0\.0\.0\/33/);
+  });
+
+  it('accepts CIDR ranges and * in the option too', () => {
+    const match = compilePropagateTo(['192.0.2.0/24']);
+    expect(match(new URL('http://192.0.2.9/'))).toBe(true);
+    expect(match(new URL('http://192.0.3.9/'))).toBe(false);
+    expect(compilePropagateTo(['*'])(new URL('https://example.com/'))).toBe(true);
   });
 });

@@ -1,16 +1,21 @@
+import {
+  compileHostPattern,
+  isInternalHost,
+  normalizedHost,
+  splitPropagateToList,
+} from './url-filters-hosts.js';
+
 /** Which outgoing URLs receive trace headers: a list of host patterns, or a predicate. */
 export type PropagateToOption = Array<string | RegExp> | ((url: URL) => boolean);
 
-const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
-
 /**
- * The default `propagateTo` rule: true for hosts that are almost certainly part of the same
- * system, false for third-party hosts, which should not learn trace ids or clocks.
+ * The default `propagateTo` rule (spec 6.1): true for hosts that are almost certainly part of
+ * the same system, false for third-party hosts, which should not learn trace ids or clocks.
  *
- * Internal means: loopback (`localhost`, `*.localhost`, 127.0.0.0/8, `::1`), single-label
- * hostnames (service names such as `inventory`, as in Docker or Kubernetes), `*.local`,
- * `*.internal`, `*.svc.cluster.local`, and the private IPv4 ranges 10.0.0.0/8, 172.16.0.0/12
- * and 192.168.0.0/16.
+ * Internal means: an address in 127.0.0.0/8, 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16,
+ * 100.64.0.0/10, 169.254.0.0/16, `::1`, fc00::/7 or fe80::/10; `localhost`; a single-label
+ * name (service names such as `inventory`, as in Docker or Kubernetes); a name ending in
+ * `.localhost`, `.local`, `.internal` or `.svc` (`*.svc.cluster.local` included).
  *
  * @example
  * defaultPropagateTo(new URL('http://inventory:3000/items')); // true
@@ -22,28 +27,7 @@ const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
  * });
  */
 export function defaultPropagateTo(url: URL): boolean {
-  const host = hostnameOf(url);
-  if (host === '') return false;
-  if (host === 'localhost' || host.endsWith('.localhost')) return true;
-  if (host === '::1') return true;
-  const v4 = IPV4.exec(host);
-  if (v4) return isPrivateIpv4(Number(v4[1]), Number(v4[2]));
-  // Any other IPv6 literal is treated as public: nothing in the address says otherwise.
-  if (host.includes(':')) return false;
-  if (!host.includes('.')) return true;
-  return host.endsWith('.local') || host.endsWith('.internal');
-}
-
-function isPrivateIpv4(a: number, b: number): boolean {
-  return a === 127 || a === 10 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168);
-}
-
-/** `url.hostname` lowercased, without IPv6 brackets and without a trailing root dot. */
-function hostnameOf(url: URL): string {
-  let host = url.hostname.toLowerCase();
-  if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
-  if (host.endsWith('.')) host = host.slice(0, -1);
-  return host;
+  return isInternalHost(normalizedHost(url));
 }
 
 type UrlMatcher = (url: URL) => boolean;
@@ -52,8 +36,9 @@ type UrlMatcher = (url: URL) => boolean;
  * Compiles a `propagateTo` option into a predicate. Throws `Error` with a message naming the bad
  * entry (the config layer wraps it into a coded error); the predicate itself never throws.
  *
- * Entries: a hostname (`api.internal`), `host:port`, a wildcard (`*.example.com`, subdomains
- * only), an origin (`https://api.example.com`), or a RegExp tested against the full URL.
+ * Entries: the host patterns of spec 6.2 (`*`, `*.example.com` for subdomains only, a CIDR
+ * range such as `10.0.0.0/8`, an address, a hostname, either with `:port`), an origin
+ * (`https://api.example.com`), or a RegExp tested against the full URL.
  */
 export function compilePropagateTo(option: PropagateToOption | undefined): UrlMatcher {
   if (option === undefined) return safe(defaultPropagateTo);
@@ -61,6 +46,21 @@ export function compilePropagateTo(option: PropagateToOption | undefined): UrlMa
   if (!Array.isArray(option))
     throw new Error('must be an array of strings and RegExps or a function');
   const matchers = option.map(compileEntry);
+  return safe((url) => matchers.some((match) => match(url)));
+}
+
+/**
+ * Compiles `RACEWAY_PROPAGATE_TO` (spec 6.2): comma-separated host patterns (`*`, `*.suffix`,
+ * CIDR ranges, addresses, hostnames, with an optional `:port`). Undefined when unset or empty
+ * (the default applies). Throws `Error` naming a bad entry.
+ *
+ * @example
+ * compilePropagateToList('*.corp.example, 10.0.0.0/8')?.(new URL('http://10.1.1.1/')); // true
+ */
+export function compilePropagateToList(text: string | undefined): UrlMatcher | undefined {
+  const entries = splitPropagateToList(text);
+  if (entries === undefined) return undefined;
+  const matchers = entries.map((entry) => compileHostPattern(entry));
   return safe((url) => matchers.some((match) => match(url)));
 }
 
@@ -85,11 +85,11 @@ function compileEntry(entry: unknown, index: number): UrlMatcher {
     }
     return (url) => url.origin === origin;
   }
-  if (pattern.startsWith('*.')) {
-    const suffix = pattern.slice(1);
-    return (url) => hostnameOf(url).endsWith(suffix);
+  try {
+    return compileHostPattern(entry);
+  } catch (error) {
+    throw new Error(`entry ${index}: ${(error as Error).message}`);
   }
-  return (url) => hostnameOf(url) === pattern || url.host.toLowerCase() === pattern;
 }
 
 function safe(match: UrlMatcher): UrlMatcher {

@@ -9,6 +9,8 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import { describe, expect, it } from 'vitest';
 import { decodeClock, encodeClock } from '../clock/codec.js';
 import { type ClockEntries, VectorClock } from '../clock/vector-clock.js';
+import { resolveConfig } from '../config.js';
+import { RacewayConfigError } from '../errors.js';
 import { decideTraceFlags } from '../sampling/decide.js';
 import { rootSampler, samplingThreshold } from '../sampling/root-sampler.js';
 import { parseSampleRate } from '../sampling/sample-rate.js';
@@ -44,6 +46,7 @@ const runners: Record<string, (c: VectorCase) => void> = {
   'inject.json': runInject,
   'events.json': runEvent,
   'sampling.json': runSampling,
+  'propagate-to.json': runPropagateTo,
 };
 
 const files = readdirSync(vectorsDir)
@@ -203,4 +206,19 @@ function runSampling(c: VectorCase): void {
     default:
       throw new Error(`unknown op ${String(c.op)} in ${c.id}`);
   }
+}
+
+function runPropagateTo(c: VectorCase): void {
+  const { url, propagateTo } = c.input as { url: string; propagateTo: string | null };
+  const env = propagateTo === null ? {} : { RACEWAY_PROPAGATE_TO: propagateTo };
+  let config: ReturnType<typeof resolveConfig>;
+  try {
+    config = resolveConfig({ serviceName: 'svc' }, env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(RacewayConfigError);
+    expect((error as RacewayConfigError).code).toBe('RACEWAY_INVALID_PROPAGATE_TO');
+    expect({ configError: true }).toEqual(c.expected);
+    return;
+  }
+  expect({ propagate: config.propagateTo(new URL(url)) }).toEqual(c.expected);
 }

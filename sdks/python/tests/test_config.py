@@ -98,14 +98,14 @@ def test_propagate_to_entries() -> None:
     config = resolve_config(
         {
             "service_name": "a",
-            "propagate_to": ["api.example.com", "*.corp", "https://b.example", re.compile(r"/v2/")],
+            "propagate_to": ["api.example.com", "*.corp", "10.0.0.0/8", re.compile(r"/v2/")],
         },
         {},
     )
     assert config.propagate_to("http://api.example.com/x")
     assert config.propagate_to("http://x.corp/")
-    assert config.propagate_to("https://b.example/p")
-    assert not config.propagate_to("http://b.example/p")
+    assert config.propagate_to("http://10.2.3.4:8080/p")
+    assert not config.propagate_to("http://11.2.3.4/p")
     assert config.propagate_to("https://other.example/v2/items")
     assert not config.propagate_to("https://other.example/v1/items")
 

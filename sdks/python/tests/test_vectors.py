@@ -129,7 +129,19 @@ def run_sampling(case: Case) -> None:
                 resolve_config({"service_name": "s"}, env)
 
 
+def run_propagate_to(case: Case) -> None:
+    given = case["input"]
+    env = {} if given["propagateTo"] is None else {"RACEWAY_PROPAGATE_TO": given["propagateTo"]}
+    try:
+        config = resolve_config({"service_name": "s"}, env)
+    except RacewayConfigError:
+        assert case["expected"] == {"configError": True}
+        return
+    assert {"propagate": config.propagate_to(given["url"])} == case["expected"]
+
+
 RUNNERS: dict[str, Callable[[Case], None]] = {
+    "propagate-to": run_propagate_to,
     "sampling": run_sampling,
     "extract": run_extract,
     "clock-codec": run_clock_codec,

@@ -56,7 +56,8 @@ class RacewayOptions(TypedDict, total=False):
     max_retries: int
     request_timeout_ms: int
     propagate_to: PropagateTo
-    """Outgoing URLs that receive trace headers. Env `RACEWAY_PROPAGATE_TO` (comma-separated)."""
+    """Outgoing hosts that receive trace headers (spec 6); replaces the default internal hosts.
+    Env `RACEWAY_PROPAGATE_TO` (comma-separated host patterns)."""
     ignore_paths: Sequence[str | re.Pattern[str]]
 
 
@@ -117,7 +118,7 @@ def resolve_config(options: RacewayOptions, env: Mapping[str, str] | None = None
     )
     integers = {name: _integer(options.get(name), name) for name in TRANSPORT_DEFAULTS}
     propagate_to: PropagateTo | None = options.get("propagate_to")
-    if propagate_to is None and _non_empty(environ.get("RACEWAY_PROPAGATE_TO")) is not None:
+    if propagate_to is None and environ.get("RACEWAY_PROPAGATE_TO") is not None:
         propagate_to = parse_propagate_to_env(environ["RACEWAY_PROPAGATE_TO"])
     return Config(
         service_name=_service_name(options.get("service_name"), environ, disabled),

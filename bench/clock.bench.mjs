@@ -7,7 +7,7 @@
 //
 // Each sample runs the operation INNER times and reports the mean per operation, so timer
 // resolution does not dominate sub-microsecond operations.
-import { decodeClock, encodeClock, VectorClock } from '@raceway/core';
+import { decodeClock, encodeClock, VectorClock } from '@raceway/core/integration';
 import { Bench } from 'tinybench';
 
 const INNER = 100;

@@ -15,7 +15,8 @@ import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { createServerLifecycle, Tracer } from '@raceway/core';
+import { Tracer } from '@raceway/core';
+import { createServerLifecycle } from '@raceway/core/integration';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const { values } = parseArgs({

@@ -10,7 +10,8 @@ import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Tracer, Transport } from '@raceway/core';
+import { Tracer } from '@raceway/core';
+import { Transport } from '@raceway/core/integration';
 
 if (typeof globalThis.gc !== 'function') {
   console.error('run with node --expose-gc');

@@ -1,3 +1,8 @@
 import { racewayPackage } from '../../tooling/tsup.js';
 
-export default racewayPackage();
+export default racewayPackage({
+  entry: ['src/index.ts', 'src/integration.ts'],
+  // Both entry points must share one copy of the module state (the AsyncLocalStorage, the
+  // transports registry): code splitting puts it in a shared chunk, for CommonJS too.
+  splitting: true,
+});

@@ -2,7 +2,8 @@
 // lifecycle the Express, Koa and Fastify adapters are built on.
 import { createServer } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createServerLifecycle, trackStateRead, trackStateWrite, withLock } from '@raceway/core';
+import { trackStateRead, trackStateWrite, withLock } from '@raceway/core';
+import { createServerLifecycle } from '@raceway/core/integration';
 import { KeyedMutex } from './ledger.mjs';
 
 /**

@@ -5,7 +5,7 @@ import {
   headersFromRecord,
   headersIntoRecord,
   startClientCall,
-} from '@raceway/core';
+} from '@raceway/core/integration';
 import axios, {
   type AxiosInstance,
   type AxiosResponse,

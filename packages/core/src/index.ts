@@ -1,26 +1,30 @@
-export * from './clock/index.js';
+// The public API of @raceway/core: what an application calls. Framework and client
+// integrations build on the wider surface of `@raceway/core/integration` (integration.ts).
+export { DEFAULT_SERVER_URL, type RacewayOptions } from './config.js';
 export {
-  DEFAULT_SERVER_URL,
-  type RacewayOptions,
-  type ResolvedConfig,
-  resolveConfig,
-  TRANSPORT_DEFAULTS,
-} from './config.js';
-export * from './context/index.js';
+  bindContext,
+  getCurrentContext,
+  runInContext,
+  runOutsideContext,
+} from './context/async-context.js';
+export type { ExecutionContext } from './context/execution-context.js';
+export { type ForkOptions, fork } from './context/fork.js';
+export { type StartContextInit, Tracer } from './context/tracer.js';
 export { RacewayConfigError, type RacewayConfigErrorCode } from './errors.js';
+export type { ErrorInfo, EventData, EventKind, RacewayEvent } from './events.js';
 export {
-  type ErrorInfo,
-  type EventData,
-  type EventKind,
-  MAX_VALUE_BYTES,
-  nowMicros,
-  type RacewayEvent,
-  serializeError,
-  toEventValue,
-} from './events.js';
-export * from './http/index.js';
-export * from './ids.js';
-export * from './propagation/index.js';
-export * from './recorder/index.js';
-export * from './transport/index.js';
-export { DEFAULT_IGNORE_PATHS, defaultPropagateTo, type PropagateToOption } from './url-filters.js';
+  HEADER_TRACE_ID,
+  HEADER_TRACEPARENT,
+  HEADER_TRACESTATE,
+  HEADER_VC,
+} from './propagation/carrier.js';
+export { trackEvent } from './recorder/custom.js';
+export { trackError } from './recorder/error.js';
+export { getTraceHeaders, mergeResponseHeaders } from './recorder/headers.js';
+export { trackLockAcquire, trackLockRelease, withLock } from './recorder/locks.js';
+export {
+  type StateSeen,
+  type StateWritten,
+  trackStateRead,
+  trackStateWrite,
+} from './recorder/state.js';

@@ -59,11 +59,17 @@ const USE_THE_API = `
     headerNames: Object.keys(headers).sort(),
     joined: extracted.traceId === ctx.traceId,
     types: [fork, trackStateRead, trackStateWrite, withLock, mergeResponseHeaders, Transport, RacewayConfigError].map((f) => typeof f),
+    // Both entry points share one copy of the module state (one AsyncLocalStorage).
+    oneModuleState: integrationRunInContext === runInContext,
   };
   console.log(JSON.stringify(out));
 `;
-const NAMES =
-  'VectorClock, Tracer, runInContext, getTraceHeaders, extractContext, headersFromRecord, encodeClock, decodeClock, newTraceId, fork, trackStateRead, trackStateWrite, withLock, mergeResponseHeaders, Transport, RacewayConfigError';
+// What an application imports, and what integrations import from the documented subpath.
+const PUBLIC_NAMES =
+  'Tracer, runInContext, getTraceHeaders, fork, trackStateRead, trackStateWrite, withLock, mergeResponseHeaders, RacewayConfigError';
+const INTEGRATION_NAMES =
+  'VectorClock, extractContext, headersFromRecord, encodeClock, decodeClock, newTraceId, Transport, runInContext as integrationRunInContext';
+const INTEGRATION_NAMES_CJS = INTEGRATION_NAMES.replace(' as ', ': ');
 
 function expectWorking(stdout: string): void {
   expect(JSON.parse(stdout)).toEqual({
@@ -73,6 +79,7 @@ function expectWorking(stdout: string): void {
     headerNames: ['X-Raceway-Trace-Id', 'X-Raceway-VC', 'traceparent'],
     joined: true,
     types: ['function', 'function', 'function', 'function', 'function', 'function', 'function'],
+    oneModuleState: true,
   });
 }
 
@@ -80,7 +87,11 @@ describe('the packed @raceway/core', () => {
   it('imports as ESM', async () => {
     const { stdout } = await run(
       process.execPath,
-      ['--input-type=module', '-e', `import { ${NAMES} } from '@raceway/core';\n${USE_THE_API}`],
+      [
+        '--input-type=module',
+        '-e',
+        `import { ${PUBLIC_NAMES} } from '@raceway/core';\nimport { ${INTEGRATION_NAMES} } from '@raceway/core/integration';\n${USE_THE_API}`,
+      ],
       { cwd: app },
     );
     expectWorking(stdout);
@@ -89,7 +100,10 @@ describe('the packed @raceway/core', () => {
   it('requires as CJS', async () => {
     const { stdout } = await run(
       process.execPath,
-      ['-e', `const { ${NAMES} } = require('@raceway/core');\n${USE_THE_API}`],
+      [
+        '-e',
+        `const { ${PUBLIC_NAMES} } = require('@raceway/core');\nconst { ${INTEGRATION_NAMES_CJS} } = require('@raceway/core/integration');\n${USE_THE_API}`,
+      ],
       { cwd: app },
     );
     expectWorking(stdout);

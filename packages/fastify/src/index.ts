@@ -1,9 +1,9 @@
+import type { RacewayOptions } from '@raceway/core';
 import {
   createServerLifecycle,
-  type RacewayOptions,
   type ServerLifecycle,
   type ServerSpan,
-} from '@raceway/core';
+} from '@raceway/core/integration';
 import type { FastifyPluginCallback, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 

@@ -1,14 +1,13 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
+import { getCurrentContext, HEADER_TRACEPARENT } from '@raceway/core';
 import {
   type ClientCall,
   type ClientInstrumentationOptions,
   compileClientPropagateTo,
-  getCurrentContext,
-  HEADER_TRACEPARENT,
   isTracedCall,
   startClientCall,
   traceHeadersFromRawList,
-} from '@raceway/core';
+} from '@raceway/core/integration';
 import {
   readRequestHeader,
   replaceRequestHeader,

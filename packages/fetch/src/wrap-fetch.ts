@@ -2,7 +2,7 @@ import {
   type ClientInstrumentationOptions,
   compileClientPropagateTo,
   startClientCall,
-} from '@raceway/core';
+} from '@raceway/core/integration';
 
 /** The shape of a fetch function (global fetch, undici's, node-fetch's, a test double). */
 export type FetchLike = (input: never, init?: never) => Promise<ResponseLike>;

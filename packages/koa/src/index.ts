@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createServerLifecycle, type RacewayOptions } from '@raceway/core';
+import type { RacewayOptions } from '@raceway/core';
+import { createServerLifecycle } from '@raceway/core/integration';
 
 export type { RacewayOptions } from '@raceway/core';
 

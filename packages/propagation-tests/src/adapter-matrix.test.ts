@@ -1,5 +1,6 @@
 // One suite, run unchanged against every framework major: the adapters must behave the same.
-import { decodeClock, type RacewayOptions, VectorClock } from '@raceway/core';
+import type { RacewayOptions } from '@raceway/core';
+import { decodeClock, VectorClock } from '@raceway/core/integration';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ADAPTERS,

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"syscall"
 	"testing"
 	"time"
 
@@ -37,6 +38,17 @@ func collectorSink(b *testing.B) string {
 	return srv.URL
 }
 
+// flusher is what a variant exports at the end of a run, inside the measured CPU time.
+type flusher func()
+
+func racewayFlush(c *raceway.Client) flusher {
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = c.Flush(ctx)
+	}
+}
+
 func racewayClient(b *testing.B, opts ...raceway.Option) *raceway.Client {
 	base := []raceway.Option{
 		raceway.WithServiceName("bench"),
@@ -58,7 +70,7 @@ func racewayClient(b *testing.B, opts ...raceway.Option) *raceway.Client {
 // otelHandler is otelhttp with the SDK's tracer provider, every span sampled and handed to a
 // batch processor whose exporter drops the spans: OpenTelemetry's request path, without the
 // cost of serialising and sending that Raceway's figures include.
-func otelHandler(b *testing.B, next http.Handler) http.Handler {
+func otelHandler(b *testing.B, next http.Handler) (http.Handler, flusher) {
 	exporter := tracetest.NewInMemoryExporter()
 	provider := sdktrace.NewTracerProvider(
 		sdktrace.WithSampler(sdktrace.AlwaysSample()),
@@ -68,12 +80,12 @@ func otelHandler(b *testing.B, next http.Handler) http.Handler {
 	return otelhttp.NewHandler(next, "orders",
 		otelhttp.WithTracerProvider(provider),
 		otelhttp.WithPropagators(propagation.TraceContext{}),
-	)
+	), func() { _ = provider.ForceFlush(context.Background()) }
 }
 
 // otelOTLPHandler is otelhttp exporting for real: OTLP/HTTP protobuf to a loopback sink, the
 // counterpart of Raceway's transport sending JSON to its collector.
-func otelOTLPHandler(b *testing.B, next http.Handler) http.Handler {
+func otelOTLPHandler(b *testing.B, next http.Handler) (http.Handler, flusher) {
 	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
 		w.Header().Set("Content-Type", "application/x-protobuf")
@@ -93,7 +105,7 @@ func otelOTLPHandler(b *testing.B, next http.Handler) http.Handler {
 	return otelhttp.NewHandler(next, "orders",
 		otelhttp.WithTracerProvider(provider),
 		otelhttp.WithPropagators(propagation.TraceContext{}),
-	)
+	), func() { _ = provider.ForceFlush(context.Background()) }
 }
 
 type discarding struct{ *tracetest.InMemoryExporter }
@@ -104,13 +116,19 @@ func (d discarding) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySp
 }
 
 // serve runs b.N requests through h in process: no network, so what differs between the
-// variants is the middleware alone.
-func serve(b *testing.B, h http.Handler, headers map[string]string) {
+// variants is the middleware alone. Besides ns/op (wall time, which a background exporter on
+// the other core does not show) it reports cpu-ns/op: the process's CPU time, every thread,
+// with what the run queued exported (flush) before the clock stops.
+func serve(b *testing.B, h http.Handler, headers map[string]string, flush flusher) {
 	req := httptest.NewRequest("GET", "/orders/42", nil)
 	for k, v := range headers {
 		req.Header.Set(k, v)
 	}
 	b.ReportAllocs()
+	if flush != nil {
+		flush() // what setting up queued is not this run's work
+	}
+	cpuStart := processCPU()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		w := httptest.NewRecorder()
@@ -119,6 +137,20 @@ func serve(b *testing.B, h http.Handler, headers map[string]string) {
 			b.Fatalf("status %d", w.Code)
 		}
 	}
+	if flush != nil {
+		flush()
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(processCPU()-cpuStart)/float64(b.N), "cpu-ns/op")
+}
+
+// processCPU is the user and system time of the whole process.
+func processCPU() time.Duration {
+	var u syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &u); err != nil {
+		return 0
+	}
+	return time.Duration(u.Utime.Nano() + u.Stime.Nano())
 }
 
 // A caller that is itself traced: the join path (extract, decode the clock, parent span).
@@ -129,25 +161,35 @@ var tracedCaller = map[string]string{
 }
 
 func BenchmarkMiddleware(b *testing.B) {
+	withRaceway := func(b *testing.B, opts ...raceway.Option) (http.Handler, flusher) {
+		client := racewayClient(b, opts...)
+		return raceway.Middleware(client)(app()), racewayFlush(client)
+	}
 	b.Run("bare", func(b *testing.B) {
-		serve(b, app(), nil)
+		serve(b, app(), nil, nil)
 	})
 	b.Run("raceway/new-trace", func(b *testing.B) {
-		serve(b, raceway.Middleware(racewayClient(b))(app()), nil)
+		h, flush := withRaceway(b)
+		serve(b, h, nil, flush)
 	})
 	b.Run("raceway/joined", func(b *testing.B) {
-		serve(b, raceway.Middleware(racewayClient(b))(app()), tracedCaller)
+		h, flush := withRaceway(b)
+		serve(b, h, tracedCaller, flush)
 	})
 	b.Run("raceway/unsampled", func(b *testing.B) {
-		serve(b, raceway.Middleware(racewayClient(b, raceway.WithSampleRate(0)))(app()), nil)
+		h, flush := withRaceway(b, raceway.WithSampleRate(0))
+		serve(b, h, nil, flush)
 	})
 	b.Run("otelhttp/new-trace", func(b *testing.B) {
-		serve(b, otelHandler(b, app()), nil)
+		h, flush := otelHandler(b, app())
+		serve(b, h, nil, flush)
 	})
 	b.Run("otelhttp/joined", func(b *testing.B) {
-		serve(b, otelHandler(b, app()), tracedCaller)
+		h, flush := otelHandler(b, app())
+		serve(b, h, tracedCaller, flush)
 	})
 	b.Run("otelhttp+otlp/new-trace", func(b *testing.B) {
-		serve(b, otelOTLPHandler(b, app()), nil)
+		h, flush := otelOTLPHandler(b, app())
+		serve(b, h, nil, flush)
 	})
 }

@@ -2,65 +2,112 @@ package raceway
 
 import (
 	"net"
+	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 )
 
-// DefaultPropagateTo is the default allow-list of outgoing calls that receive trace headers:
-// true for hosts that are almost certainly part of the same system, false for third parties,
-// which should not learn trace ids or clocks. Internal means loopback (localhost, *.localhost,
-// 127.0.0.0/8, ::1), single-label hostnames (service names as in Docker or Kubernetes),
-// *.local, *.internal, and the private IPv4 ranges 10/8, 172.16/12 and 192.168/16.
-func DefaultPropagateTo(u *url.URL) bool {
-	host := hostnameOf(u)
-	switch {
-	case host == "":
-		return false
-	case host == "localhost" || strings.HasSuffix(host, ".localhost") || host == "::1":
-		return true
-	}
-	if ip := net.ParseIP(host); ip != nil {
-		v4 := ip.To4()
-		if v4 == nil || strings.Contains(host, ":") {
-			// Any other IPv6 literal is treated as public: nothing in the address says otherwise.
-			return false
-		}
-		return v4[0] == 127 || v4[0] == 10 || v4[0] == 172 && v4[1] >= 16 && v4[1] <= 31 ||
-			v4[0] == 192 && v4[1] == 168
-	}
-	if !strings.Contains(host, ".") {
-		return true
-	}
-	return strings.HasSuffix(host, ".local") || strings.HasSuffix(host, ".internal")
+// internalPrefixes are the addresses of spec 6.1: loopback, private, shared, link-local,
+// IPv6 unique local and link-local. An IPv4-mapped IPv6 address is judged as its IPv4 address.
+var internalPrefixes = []netip.Prefix{
+	netip.MustParsePrefix("127.0.0.0/8"),
+	netip.MustParsePrefix("10.0.0.0/8"),
+	netip.MustParsePrefix("172.16.0.0/12"),
+	netip.MustParsePrefix("192.168.0.0/16"),
+	netip.MustParsePrefix("100.64.0.0/10"),
+	netip.MustParsePrefix("169.254.0.0/16"),
+	netip.MustParsePrefix("::1/128"),
+	netip.MustParsePrefix("fc00::/7"),
+	netip.MustParsePrefix("fe80::/10"),
 }
 
-// hostnameOf is the URL's hostname in lower case, without brackets or a trailing root dot.
+// internalSuffixes are the name endings of spec 6.1 (`.svc` covers `*.svc.cluster.local`
+// through `.local`, and namespaced service names).
+var internalSuffixes = []string{".localhost", ".local", ".internal", ".svc"}
+
+// DefaultPropagateTo is the default allow-list of outgoing calls that receive trace headers
+// (spec 6.1): loopback, private, shared (100.64.0.0/10) and link-local addresses, IPv6 unique
+// local and link-local addresses, `localhost`, single-label names (a Docker or Kubernetes
+// service), and names under .localhost, .local, .internal or .svc. Every other host, a public
+// one, should not learn trace ids or clocks.
+func DefaultPropagateTo(u *url.URL) bool {
+	host := hostnameOf(u)
+	if host == "" {
+		return false
+	}
+	if addr, ok := parseAddr(host); ok {
+		for _, p := range internalPrefixes {
+			if p.Contains(addr) {
+				return true
+			}
+		}
+		return false
+	}
+	if host == "localhost" || !strings.Contains(host, ".") {
+		return true
+	}
+	for _, suffix := range internalSuffixes {
+		if strings.HasSuffix(host, suffix) {
+			return true
+		}
+	}
+	return false
+}
+
+// hostnameOf is the URL's host as spec 6 reads it: lowercased, without IPv6 brackets or a
+// trailing root dot.
 func hostnameOf(u *url.URL) string {
 	return strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
 }
 
-// resolvePropagate compiles the allow-list: a function wins, then patterns from code, then
-// RACEWAY_PROPAGATE_TO, then DefaultPropagateTo.
+// portOf is the URL's port, or its scheme's default (80, 443); "" when there is neither.
+func portOf(u *url.URL) string {
+	if p := u.Port(); p != "" {
+		return p
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "http", "ws":
+		return "80"
+	case "https", "wss":
+		return "443"
+	}
+	return ""
+}
+
+// parseAddr reads an IP address, IPv4-mapped IPv6 addresses as their IPv4 address.
+func parseAddr(s string) (netip.Addr, bool) {
+	addr, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	return addr.Unmap(), true
+}
+
+// resolvePropagate compiles the allow-list: a function wins, then entries from code, then
+// RACEWAY_PROPAGATE_TO, then DefaultPropagateTo (spec 6.2).
 func resolvePropagate(f func(*url.URL) bool, patterns []string, env string) (func(*url.URL) bool, error) {
 	if f != nil {
 		return safeMatch(f), nil
 	}
-	if patterns == nil && strings.TrimSpace(env) != "" {
-		patterns = strings.Split(env, ",")
-		for i := range patterns {
-			patterns[i] = strings.TrimSpace(patterns[i])
-		}
-	}
+	source := "propagate-to option"
 	if patterns == nil {
-		return DefaultPropagateTo, nil
+		patterns, source = strings.Split(env, ","), "RACEWAY_PROPAGATE_TO"
 	}
-	matchers := make([]func(*url.URL) bool, 0, len(patterns))
-	for i, p := range patterns {
-		m, err := compilePattern(p)
+	var matchers []func(*url.URL) bool
+	for _, p := range patterns {
+		entry := strings.Trim(p, " \t")
+		if entry == "" {
+			continue // empty entries are ignored; a list of none is unset
+		}
+		m, err := compileEntry(strings.ToLower(entry))
 		if err != nil {
-			return nil, configErr("RACEWAY_INVALID_PROPAGATE_TO", "propagate-to entry %d (%q): %v", i, p, err)
+			return nil, configErr("RACEWAY_INVALID_PROPAGATE_TO", "%s entry %q %v", source, entry, err)
 		}
 		matchers = append(matchers, m)
+	}
+	if matchers == nil {
+		return DefaultPropagateTo, nil
 	}
 	return func(u *url.URL) bool {
 		for _, m := range matchers {
@@ -76,42 +123,84 @@ type patternError string
 
 func (e patternError) Error() string { return string(e) }
 
-// compilePattern reads one allow-list entry: an origin, a `*.suffix` wildcard, a hostname or
-// `host:port`.
-func compilePattern(entry string) (func(*url.URL) bool, error) {
-	if entry == "" || strings.ContainsAny(entry, " \t\r\n") {
-		return nil, patternError("must be a non-empty hostname, host:port, *.suffix or origin")
+// compileEntry reads one entry of spec 6.2: `*`, `*.suffix`, a CIDR range, an address, a
+// hostname, or either of the last two with a port (`[v6]:port` for IPv6).
+func compileEntry(entry string) (func(*url.URL) bool, error) {
+	if strings.ContainsAny(entry, " \t\r\n") {
+		return nil, patternError("has a space inside")
 	}
-	pattern := strings.ToLower(entry)
-	if strings.Contains(pattern, "://") {
-		o, err := url.Parse(pattern)
-		if err != nil || o.Host == "" || (o.Path != "" && o.Path != "/") || o.RawQuery != "" {
-			return nil, patternError("is not a valid origin")
+	switch {
+	case entry == "*":
+		return func(*url.URL) bool { return true }, nil
+	case strings.HasPrefix(entry, "*."):
+		suffix := entry[1:]
+		if !isHostname(suffix[1:]) {
+			return nil, patternError("is not *.<hostname>")
 		}
-		origin := originOf(o)
-		return func(u *url.URL) bool { return originOf(u) == origin }, nil
-	}
-	if strings.HasPrefix(pattern, "*.") {
-		suffix := pattern[1:]
 		return func(u *url.URL) bool { return strings.HasSuffix(hostnameOf(u), suffix) }, nil
+	case strings.Contains(entry, "/"):
+		prefix, err := netip.ParsePrefix(entry)
+		if err != nil {
+			return nil, patternError("is not a CIDR range (a path or a scheme is not allowed)")
+		}
+		prefix = prefix.Masked()
+		return func(u *url.URL) bool {
+			addr, ok := parseAddr(hostnameOf(u))
+			return ok && prefix.Contains(addr)
+		}, nil
+	}
+	host, port := entry, ""
+	if strings.HasPrefix(entry, "[") || strings.Count(entry, ":") == 1 {
+		h, p, err := net.SplitHostPort(entry)
+		if err != nil {
+			return nil, patternError("is not host:port or [IPv6]:port")
+		}
+		if n, err := strconv.Atoi(p); err != nil || n < 0 || n > 65535 || p != strconv.Itoa(n) {
+			return nil, patternError("has a port that is not a number from 0 to 65535")
+		}
+		host, port = h, p
+	}
+	host = strings.TrimSuffix(host, ".")
+	hostMatches, err := hostMatcher(host)
+	if err != nil {
+		return nil, err
 	}
 	return func(u *url.URL) bool {
-		return hostnameOf(u) == pattern || strings.ToLower(u.Host) == pattern
+		return hostMatches(hostnameOf(u)) && (port == "" || portOf(u) == port)
 	}, nil
 }
 
-// originOf is scheme://host[:port] with the scheme's default port left out, as WHATWG does.
-func originOf(u *url.URL) string {
-	scheme := strings.ToLower(u.Scheme)
-	host := strings.ToLower(u.Hostname())
-	if strings.Contains(host, ":") {
-		host = "[" + host + "]"
+// hostMatcher matches an address (whatever its spelling) or a hostname exactly.
+func hostMatcher(host string) (func(string) bool, error) {
+	if addr, ok := parseAddr(host); ok {
+		return func(h string) bool {
+			other, ok := parseAddr(h)
+			return ok && other == addr
+		}, nil
 	}
-	port := u.Port()
-	if port != "" && !(scheme == "http" && port == "80" || scheme == "https" && port == "443") {
-		host += ":" + port
+	if !isHostname(host) {
+		return nil, patternError("is not a hostname, an address, a CIDR range, *.suffix or *")
 	}
-	return scheme + "://" + host
+	return func(h string) bool { return h == host }, nil
+}
+
+// isHostname: dot-separated labels of letters, digits, `-` and `_`, none empty.
+func isHostname(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, label := range strings.Split(s, ".") {
+		if label == "" {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if !(isLowerAlpha(c) || isDigit(c) || c == '-' || c == '_') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // safeMatch keeps a user predicate that panics from breaking the outgoing call: no headers.

@@ -13,15 +13,17 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"sync"
 )
 
 // Client records events and sends them to the collector in the background. Make one per
 // process with New and call Shutdown before exit. A nil or disabled client does nothing: its
 // middleware and transport pass requests through unchanged.
 type Client struct {
-	cfg         config
-	servicePart string
-	exporter    *exporter // nil when disabled
+	cfg          config
+	servicePart  string
+	exporter     *exporter // nil when disabled
+	unpropagated sync.Map  // hosts already named in the debug log as getting no headers
 }
 
 // New makes a client from options and the environment (RACEWAY_SERVICE_NAME, RACEWAY_URL,

@@ -126,10 +126,12 @@ func WithMaxRetries(n int) Option { return func(o *options) { o.maxRetries = &n 
 // WithRequestTimeout bounds one request to the collector. Default 10s.
 func WithRequestTimeout(d time.Duration) Option { return func(o *options) { o.requestTimeout = &d } }
 
-// WithPropagateTo sets the outgoing hosts that receive trace headers, replacing the default
-// (loopback, single-label names, *.local, *.internal, private IPv4): hostnames, `host:port`,
-// `*.suffix` wildcards (subdomains only) and origins (`https://api.example.com`). Env
-// RACEWAY_PROPAGATE_TO, comma-separated. Client calls are recorded either way.
+// WithPropagateTo sets the hosts whose outgoing calls receive trace headers, replacing the
+// default (spec 6.1, DefaultPropagateTo). Entries (spec 6.2): `*` (every host), `*.suffix`
+// (subdomains only), a CIDR range (`10.0.0.0/8`, `2001:db8::/32`), an address, a hostname, or
+// either of the last two with a port (`api.partner.example:8443`, `[2001:db8::1]:8080`). Env
+// RACEWAY_PROPAGATE_TO, comma-separated. Client calls are recorded either way; manual calls
+// (GetTraceHeaders) are not subject to it.
 func WithPropagateTo(patterns ...string) Option {
 	return func(o *options) { o.propagateTo = append([]string{}, patterns...) }
 }

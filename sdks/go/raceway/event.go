@@ -63,11 +63,11 @@ type event struct {
 
 // MarshalJSON writes the wire form of the event.
 func (e *event) MarshalJSON() ([]byte, error) {
-	data, err := json.Marshal(e.Data)
-	if err != nil {
-		return nil, err
-	}
-	b := make([]byte, 0, 320+len(e.Clock.json)+len(data))
+	return e.appendJSON(make([]byte, 0, 512+len(e.Clock.json)))
+}
+
+// appendJSON appends the wire form of the event to b.
+func (e *event) appendJSON(b []byte) ([]byte, error) {
 	b = append(b, `{"id":"`...)
 	b = append(b, e.ID...)
 	b = append(b, `","trace_id":"`...)
@@ -97,7 +97,10 @@ func (e *event) MarshalJSON() ([]byte, error) {
 		b = strconv.AppendUint(b, e.Clock.dropped, 10)
 	}
 	b = append(b, `,"data":`...)
-	b = append(b, data...)
+	b, err := appendData(b, e.Data)
+	if err != nil {
+		return nil, err
+	}
 	return append(b, '}'), nil
 }
 
@@ -145,9 +148,127 @@ func errorSize(e *errorData) int {
 	return len(e.Type) + len(e.Message) + len(e.Stack) + 40
 }
 
+// appendJSONString appends s as a JSON string. Names, paths and routes are nearly always
+// plain ASCII, which needs no escaping; anything else goes through encoding/json, whose
+// escaping (HTML characters and invalid UTF-8 included) stays the reference.
 func appendJSONString(b []byte, s string) []byte {
-	quoted, _ := json.Marshal(s) // a string always marshals
-	return append(b, quoted...)
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			quoted, _ := json.Marshal(s) // a string always marshals
+			return append(b, quoted...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
+
+// appendDuration writes a duration in ms with up to 3 decimals, as JSON numbers go.
+func appendDuration(b []byte, ms float64) []byte {
+	return strconv.AppendFloat(b, ms, 'f', -1, 64)
+}
+
+// The HTTP kinds are most of the events: they write their own JSON instead of going through
+// reflection. The field names and shapes are those of the struct tags below, which the other
+// kinds use; TestEventKindsEncodeLikeEncodingJSON holds the two paths equal.
+
+func (d requestReceivedData) appendJSON(b []byte) []byte {
+	b = append(b, `{"method":`...)
+	b = appendJSONString(b, d.Method)
+	b = append(b, `,"path":`...)
+	b = appendJSONString(b, d.Path)
+	if d.Route != nil {
+		b = append(b, `,"route":`...)
+		b = appendJSONString(b, *d.Route)
+	}
+	b = append(b, `,"incoming":{"status":`...)
+	b = appendJSONString(b, d.Incoming.Status)
+	b = append(b, `,"reasons":[`...)
+	for i, r := range d.Incoming.Reasons {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, r)
+	}
+	return append(b, "]}}"...)
+}
+
+func (d responseSentData) appendJSON(b []byte) []byte {
+	b = append(b, `{"method":`...)
+	b = appendJSONString(b, d.Method)
+	if d.Route != nil {
+		b = append(b, `,"route":`...)
+		b = appendJSONString(b, *d.Route)
+	}
+	b = append(b, `,"status":`...)
+	b = strconv.AppendInt(b, int64(d.Status), 10)
+	b = append(b, `,"duration_ms":`...)
+	b = appendDuration(b, d.DurationMs)
+	b = appendError(b, d.Error)
+	return append(b, '}')
+}
+
+func (d requestSentData) appendJSON(b []byte) []byte {
+	b = append(b, `{"method":`...)
+	b = appendJSONString(b, d.Method)
+	b = append(b, `,"url":`...)
+	b = appendJSONString(b, d.URL)
+	b = append(b, `,"host":`...)
+	b = appendJSONString(b, d.Host)
+	return append(b, '}')
+}
+
+func (d responseReceivedData) appendJSON(b []byte) []byte {
+	b = append(b, `{"method":`...)
+	b = appendJSONString(b, d.Method)
+	b = append(b, `,"url":`...)
+	b = appendJSONString(b, d.URL)
+	b = append(b, `,"host":`...)
+	b = appendJSONString(b, d.Host)
+	if d.Status != 0 {
+		b = append(b, `,"status":`...)
+		b = strconv.AppendInt(b, int64(d.Status), 10)
+	}
+	b = append(b, `,"duration_ms":`...)
+	b = appendDuration(b, d.DurationMs)
+	b = appendError(b, d.Error)
+	b = append(b, `,"remote_clock":`...)
+	b = strconv.AppendBool(b, d.RemoteClock)
+	return append(b, '}')
+}
+
+func appendError(b []byte, e *errorData) []byte {
+	if e == nil {
+		return b
+	}
+	b = append(b, `,"error":{"type":`...)
+	b = appendJSONString(b, e.Type)
+	b = append(b, `,"message":`...)
+	b = appendJSONString(b, e.Message)
+	if e.Stack != "" {
+		b = append(b, `,"stack":`...)
+		b = appendJSONString(b, e.Stack)
+	}
+	return append(b, '}')
+}
+
+// appendData writes the event's data: the HTTP kinds by hand, the others with encoding/json.
+func appendData(b []byte, data any) ([]byte, error) {
+	switch d := data.(type) {
+	case requestReceivedData:
+		return d.appendJSON(b), nil
+	case responseSentData:
+		return d.appendJSON(b), nil
+	case requestSentData:
+		return d.appendJSON(b), nil
+	case responseReceivedData:
+		return d.appendJSON(b), nil
+	}
+	raw, err := json.Marshal(data)
+	if err != nil {
+		return nil, err
+	}
+	return append(b, raw...), nil
 }
 
 func nowMicros() int64 { return time.Now().UnixMicro() }

@@ -57,3 +57,32 @@ func TestErrorInfo(t *testing.T) {
 		t.Errorf("panicInfo = %+v", info)
 	}
 }
+
+// The HTTP kinds write their JSON by hand; it must say what encoding/json says of the same
+// struct (whose tags the schema tests cover through every other kind).
+func TestEventKindsEncodeLikeEncodingJSON(t *testing.T) {
+	route := `/orders/{id}<"é">`
+	for _, data := range []any{
+		requestReceivedData{Method: "GET", Path: "/a\\b\n\u2028", Route: &route, Incoming: incomingData{Status: "degraded", Reasons: []string{"vc_invalid", "tracestate_invalid"}}},
+		requestReceivedData{Method: "GET", Path: "/", Incoming: incomingData{Status: "absent", Reasons: []string{}}},
+		responseSentData{Method: "POST", Route: &route, Status: 201, DurationMs: 12.345},
+		responseSentData{Method: "POST", Status: 500, DurationMs: 0, Error: &errorData{Type: "panic", Message: "bo\"om", Stack: "a\tb"}},
+		requestSentData{Method: "GET", URL: "http://inventory:8080/items/&x", Host: "inventory:8080"},
+		responseReceivedData{Method: "GET", URL: "unknown", Host: "unknown", DurationMs: 1.5, Error: &errorData{Type: "*net.OpError", Message: "refused"}},
+		responseReceivedData{Method: "GET", URL: "http://a/", Host: "a", Status: 204, DurationMs: 0.001, RemoteClock: true},
+	} {
+		hand, err := appendData(nil, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reference, _ := json.Marshal(data)
+		var a, b any
+		if err := json.Unmarshal(hand, &a); err != nil {
+			t.Fatalf("hand-written JSON does not parse: %s", hand)
+		}
+		_ = json.Unmarshal(reference, &b)
+		if fmt.Sprint(a) != fmt.Sprint(b) {
+			t.Errorf("hand-written %s\n   reference %s", hand, reference)
+		}
+	}
+}

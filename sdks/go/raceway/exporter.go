@@ -356,8 +356,10 @@ func (e *exporter) encode(batch []*event) (body []byte, encoded int, reported ui
 	fmt.Fprintf(&raw, `{"sdk":{"name":%q,"version":%q,"language":%q},"dropped":%d,"events":[`,
 		sdkName, SDKVersion, sdkLanguage, reported)
 	var failed []*event
+	line := make([]byte, 0, 1024)
 	for _, ev := range batch {
-		line, err := ev.MarshalJSON()
+		var err error
+		line, err = ev.appendJSON(line[:0])
 		if err != nil {
 			failed = append(failed, ev)
 			continue

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 )
 
 // Transport wraps base (http.DefaultTransport when nil) so that every request whose context
@@ -41,6 +42,8 @@ func (t *roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 		// RoundTrippers must not modify the request: the headers go on a clone.
 		out = req.Clone(req.Context())
 		inject(call.outgoing(), out.Header)
+	} else {
+		t.client.noteUnpropagated(req.URL)
 	}
 	resp, err := t.base.RoundTrip(out)
 	if err != nil {
@@ -82,4 +85,15 @@ func (b *callBody) Close() error {
 	err := b.body.Close()
 	b.call.end(b.status, b.remote, nil)
 	return err
+}
+
+// noteUnpropagated says in the debug log, once per host, that a host got no trace headers
+// (spec 6.3): the usual reason a trace stops at a service that is in fact instrumented.
+func (c *Client) noteUnpropagated(u *url.URL) {
+	if c.cfg.logger == nil || u == nil {
+		return
+	}
+	if _, seen := c.unpropagated.LoadOrStore(u.Host, struct{}{}); !seen {
+		c.cfg.logger.Info("outgoing calls to this host get no trace headers (not on the propagate-to allow-list)", "host", u.Host)
+	}
 }

@@ -3,8 +3,10 @@ package raceway
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -19,12 +21,13 @@ var vectorDir = filepath.Join("..", "..", "..", "spec", "vectors")
 // vectorRunners runs one case of each vector file, by file name. A file in spec/vectors that
 // is not listed here fails TestVectors: a new concern of the contract needs a runner here.
 var vectorRunners = map[string]func(t *testing.T, c vectorCase){
-	"extract":     runExtractCase,
-	"clock-codec": runClockCodecCase,
-	"clock-ops":   runClockOpsCase,
-	"inject":      runInjectCase,
-	"events":      runEventsCase,
-	"sampling":    runSamplingCase,
+	"extract":      runExtractCase,
+	"clock-codec":  runClockCodecCase,
+	"clock-ops":    runClockOpsCase,
+	"inject":       runInjectCase,
+	"events":       runEventsCase,
+	"sampling":     runSamplingCase,
+	"propagate-to": runPropagateToCase,
 }
 
 type vectorFile struct {
@@ -302,4 +305,30 @@ func runSamplingCase(t *testing.T, c vectorCase) {
 	default:
 		t.Fatalf("unknown op %q", c.Op)
 	}
+}
+
+func runPropagateToCase(t *testing.T, c vectorCase) {
+	var input struct {
+		URL         string  `json:"url"`
+		PropagateTo *string `json:"propagateTo"`
+	}
+	decodeInto(t, c.Input, &input)
+	env := ""
+	if input.PropagateTo != nil {
+		env = *input.PropagateTo
+	}
+	propagate, err := resolvePropagate(nil, nil, env)
+	if err != nil {
+		var cfgErr *ConfigError
+		if !errors.As(err, &cfgErr) || cfgErr.Code != "RACEWAY_INVALID_PROPAGATE_TO" {
+			t.Fatalf("unexpected error %v", err)
+		}
+		assertSameJSON(t, c, map[string]bool{"configError": true})
+		return
+	}
+	u, err := url.Parse(input.URL)
+	if err != nil {
+		t.Fatalf("url %q: %v", input.URL, err)
+	}
+	assertSameJSON(t, c, map[string]bool{"propagate": propagate(u)})
 }

@@ -6,6 +6,9 @@ pub const FLAG_SAMPLED: u8 = 0x01;
 /// `traceparent` flag (W3C level 2): the trace id's low 56 bits are random.
 pub const FLAG_RANDOM: u8 = 0x02;
 
+/// The flags Raceway propagates; other bits are zeroed on input and never sent.
+pub const PROPAGATED_FLAGS: u8 = FLAG_SAMPLED | FLAG_RANDOM;
+
 const TWO_POW_56: f64 = 72_057_594_037_927_936.0;
 
 /// The sampling threshold T = floor((1 - rate) * 2^56), computed in IEEE-754 doubles as the

@@ -40,7 +40,7 @@ version_from_int!(i8, i16, i32, i64, u8, u16, u32);
 ///
 /// ```
 /// use raceway_client::StateAccess;
-/// let seen = StateAccess::value(3).version(7);
+/// let seen = StateAccess::value(&3).version(7);
 /// let atomic = StateAccess::none().atomic(true); // an UPDATE ... SET x = x - 1 cannot lose a write
 /// ```
 #[derive(Clone, Debug, Default)]

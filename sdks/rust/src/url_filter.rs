@@ -2,24 +2,32 @@
 //! traced (`ignore_paths`).
 
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
 use reqwest::Url;
+use url::Host;
 
 use crate::config::UrlPredicate;
 
 #[derive(Clone)]
 enum Rule {
+    /// `*`: every host.
+    Any,
+    /// A hostname, matched exactly (any port).
     Host(String),
-    HostPort(String),
+    /// `*.suffix`: subdomains of the suffix (stored with its leading dot).
     Suffix(String),
-    Origin(String),
+    /// `host:port` or `[ipv6]:port`.
+    HostPort(String, u16),
+    /// An address, or a CIDR range.
+    Network(IpAddr, u8),
+    /// A predicate given in code.
     Predicate(UrlPredicate),
 }
 
-/// Outgoing URLs that receive trace headers. Client calls are recorded either way; third-party
-/// hosts should not learn trace ids or clocks.
+/// Outgoing URLs that receive trace headers (spec 6). Client calls are recorded either way;
+/// third-party hosts should not learn trace ids or clocks.
 ///
 /// ```
 /// use raceway_client::PropagateTo;
@@ -27,7 +35,7 @@ enum Rule {
 /// let rule = PropagateTo::default();
 /// assert!(rule.matches(&url("http://inventory:3000/items")));
 /// assert!(!rule.matches(&url("https://api.stripe.com/v1/charges")));
-/// let rule = PropagateTo::parse_list("api.partner.example, *.corp.example").unwrap();
+/// let rule = PropagateTo::parse_list("api.partner.example, *.corp.example, 10.0.0.0/8").unwrap();
 /// assert!(rule.matches(&url("https://x.corp.example/")));
 /// ```
 #[derive(Clone, Default)]
@@ -45,36 +53,106 @@ impl fmt::Debug for PropagateTo {
     }
 }
 
+/// A hostname pattern: dot-separated labels, none empty, of letters, digits, `-` and `_`.
+fn is_hostname(name: &str) -> bool {
+    !name.is_empty()
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+}
+
+fn parse_port(text: &str) -> Option<u16> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
 impl PropagateTo {
-    /// A list of hostnames, `host:port`, `*.suffix` wildcards (subdomains only) and origins
-    /// (`https://api.example.com`), comma-separated as in `RACEWAY_PROPAGATE_TO`. Replaces the
-    /// default rule.
+    /// The `RACEWAY_PROPAGATE_TO` grammar (spec 6): comma-separated entries, each `*`, a
+    /// hostname, `*.suffix` (subdomains only), `host:port`, an IPv4 or IPv6 address
+    /// (`[v6]:port` with a port), or a CIDR range. Empty entries are ignored; a list of none
+    /// keeps the default rule. Anything else is refused with the entry named.
     pub fn parse_list(list: &str) -> Result<Self, String> {
-        list.split(',')
-            .map(str::trim)
+        let rules = list
+            .split(',')
+            .map(|entry| entry.trim_matches([' ', '\t']))
             .filter(|entry| !entry.is_empty())
             .map(Self::parse_entry)
-            .collect::<Result<Vec<_>, _>>()
-            .map(|rules| PropagateTo { rules: Some(rules) })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(PropagateTo {
+            rules: (!rules.is_empty()).then_some(rules),
+        })
     }
 
     fn parse_entry(entry: &str) -> Result<Rule, String> {
-        if entry.chars().any(char::is_whitespace) {
-            return Err(format!("entry {entry:?} must not contain spaces"));
-        }
+        let bad = |why: &str| Err(format!("entry {entry:?} {why}"));
         let pattern = entry.to_ascii_lowercase();
+        if pattern == "*" {
+            return Ok(Rule::Any);
+        }
         if pattern.contains("://") {
-            let url = Url::parse(&pattern)
-                .map_err(|_| format!("entry {entry:?} is not a valid origin"))?;
-            return Ok(Rule::Origin(url.origin().ascii_serialization()));
+            return bad("is an origin; give a host pattern");
         }
-        if let Some(suffix) = pattern.strip_prefix('*') {
-            return Ok(Rule::Suffix(suffix.to_owned()));
+        if let Some((address, prefix)) = pattern.split_once('/') {
+            let Ok(ip) = address.parse::<IpAddr>() else {
+                return bad("is neither a host nor a CIDR range");
+            };
+            let max = if ip.is_ipv4() { 32 } else { 128 };
+            return match prefix.parse::<u8>() {
+                Ok(bits) if prefix.bytes().all(|b| b.is_ascii_digit()) && bits <= max => {
+                    Ok(Rule::Network(ip, bits))
+                }
+                _ => bad("has an invalid CIDR prefix"),
+            };
         }
-        if pattern.contains(':') && !pattern.starts_with('[') {
-            return Ok(Rule::HostPort(pattern));
+        if let Some(rest) = pattern.strip_prefix('[') {
+            let Some((address, after)) = rest.split_once(']') else {
+                return bad("has an unclosed bracket");
+            };
+            let Ok(ip) = address.parse::<Ipv6Addr>() else {
+                return bad("is not an IPv6 address");
+            };
+            return match after {
+                "" => Ok(Rule::Network(IpAddr::V6(ip), 128)),
+                _ => match after.strip_prefix(':').and_then(parse_port) {
+                    Some(port) => Ok(Rule::HostPort(format!("[{ip}]"), port)),
+                    None => bad("has an invalid port"),
+                },
+            };
         }
-        Ok(Rule::Host(pattern))
+        if let Ok(ip) = pattern.parse::<IpAddr>() {
+            let bits = if ip.is_ipv4() { 32 } else { 128 };
+            return Ok(Rule::Network(ip, bits));
+        }
+        if let Some(suffix) = pattern.strip_prefix("*.") {
+            return if is_hostname(suffix) {
+                Ok(Rule::Suffix(format!(".{suffix}")))
+            } else {
+                bad("must be *. followed by a hostname")
+            };
+        }
+        if let Some((host, port)) = pattern.split_once(':') {
+            return match (is_hostname(host), parse_port(port)) {
+                (true, Some(port)) => Ok(Rule::HostPort(host.to_owned(), port)),
+                _ => bad("must be host:port with a numeric port"),
+            };
+        }
+        if is_hostname(&pattern) {
+            Ok(Rule::Host(pattern))
+        } else {
+            bad("is not a hostname")
+        }
+    }
+
+    /// Every outgoing call gets trace headers.
+    pub fn all() -> Self {
+        PropagateTo {
+            rules: Some(vec![Rule::Any]),
+        }
     }
 
     /// A predicate of your own; combine it with [`PropagateTo::is_internal`] to extend the
@@ -90,14 +168,18 @@ impl PropagateTo {
         let Some(rules) = &self.rules else {
             return Self::is_internal(url);
         };
-        let host = host_of(url);
+        let host = TargetHost::of(url);
         rules.iter().any(|rule| match rule {
-            Rule::Host(name) => host == *name,
-            Rule::HostPort(name) => url
-                .port_or_known_default()
-                .is_some_and(|port| format!("{host}:{port}") == *name),
-            Rule::Suffix(suffix) => host.ends_with(suffix.as_str()),
-            Rule::Origin(origin) => url.origin().ascii_serialization() == *origin,
+            Rule::Any => true,
+            Rule::Host(name) => host.name.as_deref() == Some(name.as_str()),
+            Rule::Suffix(suffix) => host
+                .name
+                .as_deref()
+                .is_some_and(|name| name.ends_with(suffix.as_str())),
+            Rule::HostPort(name, port) => host.port == Some(*port) && host.display == *name,
+            Rule::Network(network, bits) => {
+                host.ip.is_some_and(|ip| in_network(ip, *network, *bits))
+            }
             // A user predicate that panics must not break the outgoing call.
             Rule::Predicate(predicate) => {
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| predicate(url)))
@@ -106,30 +188,111 @@ impl PropagateTo {
         })
     }
 
-    /// The default rule: loopback, single-label hostnames (service names), `*.local`,
-    /// `*.internal`, and the private IPv4 ranges.
+    /// The default rule (spec 6): loopback, private and link-local addresses (IPv4, IPv6, and
+    /// IPv4-mapped IPv6 judged by the IPv4 address), single-label names (service names),
+    /// `localhost`, and names under `.localhost`, `.local`, `.internal`, `.svc`.
     pub fn is_internal(url: &Url) -> bool {
-        let host = host_of(url);
-        if host.is_empty() {
+        let host = TargetHost::of(url);
+        if let Some(ip) = host.ip {
+            return is_internal_ip(ip);
+        }
+        let Some(name) = host.name.as_deref() else {
             return false;
-        }
-        if host == "localhost" || host.ends_with(".localhost") || host == "::1" {
-            return true;
-        }
-        if let Ok(ip) = host.parse::<Ipv4Addr>() {
-            return ip.is_loopback() || ip.is_private();
-        }
-        if host.contains(':') {
-            return false;
-        }
-        !host.contains('.') || host.ends_with(".local") || host.ends_with(".internal")
+        };
+        name == "localhost"
+            || !name.contains('.')
+            || [".localhost", ".local", ".internal", ".svc"]
+                .iter()
+                .any(|suffix| name.ends_with(suffix))
     }
 }
 
-fn host_of(url: &Url) -> String {
-    let host = url.host_str().unwrap_or("").to_ascii_lowercase();
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    host.strip_suffix('.').unwrap_or(host).to_owned()
+/// The host of a URL in the forms the rules compare.
+struct TargetHost {
+    /// A domain, lowercase, without the root dot.
+    name: Option<String>,
+    ip: Option<IpAddr>,
+    /// `name`, the IPv4 address, or `[v6]`: what `host:port` entries name.
+    display: String,
+    port: Option<u16>,
+}
+
+impl TargetHost {
+    fn of(url: &Url) -> Self {
+        let port = url.port_or_known_default();
+        match url.host() {
+            Some(Host::Domain(domain)) => {
+                let name = domain.to_ascii_lowercase();
+                let name = name.strip_suffix('.').unwrap_or(&name).to_owned();
+                TargetHost {
+                    display: name.clone(),
+                    name: Some(name),
+                    ip: None,
+                    port,
+                }
+            }
+            Some(Host::Ipv4(ip)) => TargetHost {
+                name: None,
+                ip: Some(IpAddr::V4(ip)),
+                display: ip.to_string(),
+                port,
+            },
+            Some(Host::Ipv6(ip)) => TargetHost {
+                name: None,
+                ip: Some(IpAddr::V6(ip)),
+                display: format!("[{ip}]"),
+                port,
+            },
+            None => TargetHost {
+                name: None,
+                ip: None,
+                display: String::new(),
+                port,
+            },
+        }
+    }
+}
+
+fn in_network(ip: IpAddr, network: IpAddr, bits: u8) -> bool {
+    match (ip, network) {
+        (IpAddr::V4(ip), IpAddr::V4(net)) => {
+            let mask = u32::MAX.checked_shl(32 - u32::from(bits)).unwrap_or(0);
+            u32::from(ip) & mask == u32::from(net) & mask
+        }
+        (IpAddr::V6(ip), IpAddr::V6(net)) => {
+            let mask = u128::MAX.checked_shl(128 - u32::from(bits)).unwrap_or(0);
+            u128::from(ip) & mask == u128::from(net) & mask
+        }
+        _ => false,
+    }
+}
+
+fn is_internal_ip(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(ip) => {
+            ip.is_loopback()
+                || ip.is_private()
+                || ip.is_link_local()
+                || in_network(IpAddr::V4(ip), IpAddr::V4(Ipv4Addr::new(100, 64, 0, 0)), 10)
+        }
+        IpAddr::V6(ip) => match ip.to_ipv4_mapped() {
+            Some(v4) => is_internal_ip(IpAddr::V4(v4)),
+            None => {
+                let v6 = IpAddr::V6(ip);
+                ip.is_loopback()
+                    || in_network(
+                        v6,
+                        IpAddr::V6(Ipv6Addr::new(0xfc00, 0, 0, 0, 0, 0, 0, 0)),
+                        7,
+                    )
+                    || in_network(
+                        v6,
+                        IpAddr::V6(Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0)),
+                        10,
+                    )
+            }
+        },
+    }
 }
 
 /// Server paths that are not traced: an entry matches the path exactly or as a whole-segment
@@ -165,32 +328,7 @@ mod tests {
     }
 
     #[test]
-    fn default_rule_keeps_headers_inside() {
-        for inside in [
-            "http://127.0.0.1:1/",
-            "http://[::1]/",
-            "http://inventory/",
-            "http://db.internal/",
-            "http://10.1.2.3/",
-        ] {
-            assert!(PropagateTo::default().matches(&url(inside)), "{inside}");
-        }
-        for outside in [
-            "https://api.stripe.com/",
-            "http://8.8.8.8/",
-            "http://[2001:db8::1]/",
-        ] {
-            assert!(!PropagateTo::default().matches(&url(outside)), "{outside}");
-        }
-    }
-
-    #[test]
-    fn lists_and_predicates() {
-        let rule = PropagateTo::parse_list("api.example.com:8443,https://pay.example").unwrap();
-        assert!(rule.matches(&url("https://api.example.com:8443/x")));
-        assert!(!rule.matches(&url("https://api.example.com/x")));
-        assert!(rule.matches(&url("https://pay.example/charge")));
-        assert!(PropagateTo::parse_list("a b").is_err());
+    fn a_panicking_predicate_sends_no_headers() {
         let panicking = PropagateTo::predicate(|_| panic!("user bug"));
         assert!(!panicking.matches(&url("http://x/")));
     }

@@ -65,7 +65,8 @@ pub struct ExtractedContext {
     pub trace_id: Option<String>,
     /// The caller's span id, from a `traceparent` of the joined trace.
     pub parent_span_id: Option<String>,
-    /// The `traceparent` flags received with the joined trace, when it named that trace.
+    /// The `traceparent` flags received with the joined trace (sampled and random bits only),
+    /// when a `traceparent` of that trace was received.
     pub trace_flags: Option<u8>,
     /// The incoming clock, when a trace is joined and `X-Raceway-VC` was valid.
     pub clock: Option<VectorClock>,
@@ -213,7 +214,10 @@ pub fn extract<S: HeaderSource + ?Sized>(headers: &S) -> ExtractedContext {
     ExtractedContext {
         trace_id: Some(trace_id),
         parent_span_id: same_trace.as_ref().map(|tp| tp.parent_id.clone()),
-        trace_flags: same_trace.as_ref().map(|tp| tp.flags),
+        // Only the flags Raceway propagates (sampled, random) are kept; unknown bits are zeroed.
+        trace_flags: same_trace
+            .as_ref()
+            .map(|tp| tp.flags & crate::sampling::PROPAGATED_FLAGS),
         clock,
         clock_dropped,
         tracestate,

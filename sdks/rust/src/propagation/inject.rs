@@ -1,5 +1,6 @@
 use crate::clock::{encode_clock, VectorClock};
 use crate::ids::{is_valid_span_id, is_valid_trace_id};
+use crate::sampling::{FLAG_SAMPLED, PROPAGATED_FLAGS};
 
 use super::carrier::{
     HeaderSink, HEADER_TRACEPARENT, HEADER_TRACESTATE, HEADER_TRACE_ID, HEADER_VC,
@@ -24,7 +25,9 @@ pub struct OutgoingContext<'a> {
 }
 
 /// Writes the trace headers into `sink`, replacing any existing copy (spec 2.5). A context
-/// without a valid trace id and span id injects nothing.
+/// without a valid trace id and span id, or with flags Raceway does not propagate, injects
+/// nothing. An unsampled context sends the trace id, `traceparent` and `tracestate` but no
+/// clock: it records nothing, so a clock would promise events that do not exist.
 ///
 /// ```
 /// use raceway_client::clock::VectorClock;
@@ -46,14 +49,17 @@ pub struct OutgoingContext<'a> {
 /// assert_eq!(headers["x-raceway-vc"], r#"{"api#1f3a9c07":3}"#);
 /// ```
 pub fn inject<S: HeaderSink + ?Sized>(context: &OutgoingContext<'_>, sink: &mut S) {
-    if !is_valid_trace_id(context.trace_id) || !is_valid_span_id(context.span_id) {
+    let flags_ok = context.trace_flags & !PROPAGATED_FLAGS == 0;
+    if !flags_ok || !is_valid_trace_id(context.trace_id) || !is_valid_span_id(context.span_id) {
         return;
     }
     sink.set_header(HEADER_TRACE_ID, context.trace_id);
-    sink.set_header(
-        HEADER_VC,
-        &encode_clock(context.clock, context.own, context.clock_dropped),
-    );
+    if context.trace_flags & FLAG_SAMPLED != 0 {
+        sink.set_header(
+            HEADER_VC,
+            &encode_clock(context.clock, context.own, context.clock_dropped),
+        );
+    }
     sink.set_header(
         HEADER_TRACEPARENT,
         &format_traceparent(context.trace_id, context.span_id, context.trace_flags),

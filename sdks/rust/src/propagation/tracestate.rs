@@ -5,32 +5,18 @@ use super::carrier::trim_ows;
 const MAX_MEMBERS: usize = 32;
 const MAX_LENGTH: usize = 512;
 
-fn is_key_char(b: u8) -> bool {
-    b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'-' | b'*' | b'/')
-}
-
-/// `[a-z][a-z0-9_\-*/]{0,255}` or `[a-z0-9][a-z0-9_\-*/]{0,240}@[a-z][a-z0-9_\-*/]{0,13}`.
+/// W3C Trace Context level 2: `key = (lcalpha / DIGIT) 0*255(keychar)`, where keychar is
+/// `[a-z0-9_\-*/@]` (a multi-tenant key is no longer a grammar of its own).
 fn is_valid_key(key: &str) -> bool {
     let bytes = key.as_bytes();
-    match key.split_once('@') {
-        None => {
-            !bytes.is_empty()
-                && bytes.len() <= 256
-                && bytes[0].is_ascii_lowercase()
-                && bytes.iter().all(|&b| is_key_char(b))
-        }
-        Some((tenant, system)) => {
-            let (t, s) = (tenant.as_bytes(), system.as_bytes());
-            !t.is_empty()
-                && t.len() <= 241
-                && (t[0].is_ascii_lowercase() || t[0].is_ascii_digit())
-                && t.iter().all(|&b| is_key_char(b))
-                && !s.is_empty()
-                && s.len() <= 14
-                && s[0].is_ascii_lowercase()
-                && s.iter().all(|&b| is_key_char(b))
-        }
-    }
+    !bytes.is_empty()
+        && bytes.len() <= 256
+        && (bytes[0].is_ascii_lowercase() || bytes[0].is_ascii_digit())
+        && bytes.iter().all(|&b| {
+            b.is_ascii_lowercase()
+                || b.is_ascii_digit()
+                || matches!(b, b'_' | b'-' | b'*' | b'/' | b'@')
+        })
 }
 
 /// 1..256 printable ASCII characters except `,` and `=`, not ending in a space.
@@ -45,13 +31,15 @@ fn is_valid_value(value: &str) -> bool {
 }
 
 /// Validates and normalises `tracestate` copies (spec 2.3): joined with `,`, members trimmed,
-/// empty members dropped. `Ok(None)` when nothing is left, `Err(())` when the whole value must
+/// empty members dropped, a member whose key was already seen dropped (the first one wins).
+/// The limits count the members kept. `Ok(None)` when nothing is left, `Err(())` when the whole value must
 /// be dropped (`tracestate_invalid`).
 ///
 /// ```
 /// use raceway_client::propagation::parse_tracestate;
 /// assert_eq!(parse_tracestate(&["rojo=1 ", " congo=2"]), Ok(Some("rojo=1,congo=2".into())));
-/// assert_eq!(parse_tracestate(&["rojo=1,rojo=2"]), Err(()));
+/// assert_eq!(parse_tracestate(&["rojo=1,rojo=2"]), Ok(Some("rojo=1".into())));
+/// assert_eq!(parse_tracestate(&["rojo"]), Err(()));
 /// ```
 #[allow(clippy::result_unit_err)]
 pub fn parse_tracestate(copies: &[&str]) -> Result<Option<String>, ()> {
@@ -62,13 +50,16 @@ pub fn parse_tracestate(copies: &[&str]) -> Result<Option<String>, ()> {
         if member.is_empty() {
             continue;
         }
+        let (key, value) = member.split_once('=').ok_or(())?;
+        if !is_valid_key(key) || !is_valid_value(value) {
+            return Err(());
+        }
+        if !keys.insert(key) {
+            continue;
+        }
         if members == MAX_MEMBERS
             || out.len() + usize::from(members > 0) + member.len() > MAX_LENGTH
         {
-            return Err(());
-        }
-        let (key, value) = member.split_once('=').ok_or(())?;
-        if !is_valid_key(key) || !is_valid_value(value) || !keys.insert(key) {
             return Err(());
         }
         if members > 0 {

@@ -1,0 +1,422 @@
+//! Runs every vector file of the repository's `spec/vectors/`, read in place through
+//! `CARGO_MANIFEST_DIR` (never a copy). A file without a runner fails the suite, so a concern
+//! added to the contract cannot be skipped silently.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use http::{HeaderMap, HeaderName, HeaderValue};
+use raceway_client::clock::{decode_clock, encode_clock, ClockDecodeError, VectorClock};
+use raceway_client::propagation::{extract, inject, ExtractedContext, OutgoingContext};
+use raceway_client::sampling;
+use raceway_client::{ConfigErrorCode, Options};
+use serde_json::{json, Value};
+
+fn vectors_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../spec/vectors")
+}
+
+type Runner = fn(&Value) -> Result<(), String>;
+
+/// Every vector file and its runner.
+const RUNNERS: &[(&str, Runner)] = &[
+    ("extract", run_extract),
+    ("clock-codec", run_clock_codec),
+    ("clock-ops", run_clock_ops),
+    ("inject", run_inject),
+    ("events", run_events),
+    ("sampling", run_sampling),
+    ("propagate-to", run_propagate_to),
+];
+
+fn load(name: &str) -> Value {
+    let path = vectors_dir().join(format!("{name}.json"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Runs every case of a file; the failure message names each failing case by its id.
+fn run_file(name: &str) {
+    let runner = RUNNERS
+        .iter()
+        .find(|(file, _)| *file == name)
+        .map(|(_, runner)| *runner)
+        .expect("a runner");
+    let file = load(name);
+    assert_eq!(file["name"], name, "the file's name field");
+    let cases = file["cases"].as_array().expect("cases");
+    assert!(!cases.is_empty(), "{name} has no cases");
+    let failures: Vec<String> = cases
+        .iter()
+        .filter_map(|case| {
+            let id = case["id"].as_str().unwrap_or("?");
+            runner(case).err().map(|why| format!("{id}: {why}"))
+        })
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases of {name}.json failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn every_vector_file_has_a_runner() {
+    let mut files: Vec<String> = std::fs::read_dir(vectors_dir())
+        .expect("spec/vectors next to the crate")
+        .filter_map(|entry| {
+            let name = entry.ok()?.file_name().into_string().ok()?;
+            name.strip_suffix(".json").map(str::to_owned)
+        })
+        .collect();
+    files.sort();
+    let missing: Vec<&String> = files
+        .iter()
+        .filter(|file| !RUNNERS.iter().any(|(name, _)| name == file))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "vector files without a runner: {missing:?}"
+    );
+    assert!(files.len() >= 5, "found only {files:?}");
+}
+
+#[test]
+fn extract_vectors() {
+    run_file("extract");
+}
+
+#[test]
+fn clock_codec_vectors() {
+    run_file("clock-codec");
+}
+
+#[test]
+fn clock_ops_vectors() {
+    run_file("clock-ops");
+}
+
+#[test]
+fn inject_vectors() {
+    run_file("inject");
+}
+
+#[test]
+fn events_vectors() {
+    run_file("events");
+}
+
+#[test]
+fn propagate_to_vectors() {
+    run_file("propagate-to");
+}
+
+#[test]
+fn sampling_vectors() {
+    run_file("sampling");
+}
+
+fn check(actual: Value, expected: &Value) -> Result<(), String> {
+    if actual == *expected {
+        Ok(())
+    } else {
+        Err(format!("expected {expected}, got {actual}"))
+    }
+}
+
+fn clock_of(value: &Value) -> VectorClock {
+    value
+        .as_object()
+        .map(|entries| {
+            entries
+                .iter()
+                .map(|(k, v)| (k.clone(), v.as_u64().expect("counter")))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn clock_json(clock: &VectorClock) -> Value {
+    Value::Object(
+        clock
+            .iter()
+            .map(|(k, v)| (k.to_owned(), json!(v)))
+            .collect(),
+    )
+}
+
+/// Flags as the vectors write them: exactly two lowercase hex digits, else `None`.
+fn flags_of(value: &Value) -> Option<u8> {
+    let text = value.as_str()?;
+    let valid = text.len() == 2
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    valid.then(|| u8::from_str_radix(text, 16).ok()).flatten()
+}
+
+fn extracted_json(context: &ExtractedContext) -> Value {
+    json!({
+        "traceId": context.trace_id,
+        "parentSpanId": context.parent_span_id,
+        "clock": context.clock.as_ref().map(clock_json),
+        "clockDropped": context.clock_dropped,
+        "tracestate": context.tracestate,
+        "status": context.status.as_str(),
+        "reasons": context.reasons.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
+    })
+}
+
+/// The fields of `expected` that the runner compares: every field but the ones 1.1 adds and
+/// that `extracted_json` also reports when present.
+fn extract_expected(expected: &Value, context: &ExtractedContext) -> (Value, Value) {
+    let mut actual = extracted_json(context);
+    if let Some(flags) = expected.get("traceFlags") {
+        actual["traceFlags"] = match context.trace_flags {
+            Some(flags) => json!(format!("{flags:02x}")),
+            None => Value::Null,
+        };
+        let _ = flags;
+    }
+    (actual, expected.clone())
+}
+
+fn header_pairs(headers: &Value) -> Vec<(String, String)> {
+    let mut pairs = Vec::new();
+    for (name, value) in headers.as_object().expect("headers") {
+        match value {
+            Value::String(text) => pairs.push((name.clone(), text.clone())),
+            Value::Array(items) => pairs.extend(
+                items
+                    .iter()
+                    .map(|item| (name.clone(), item.as_str().expect("string").to_owned())),
+            ),
+            other => panic!("header value {other}"),
+        }
+    }
+    pairs
+}
+
+/// The same headers in an `http::HeaderMap`, when every value is one HTTP allows.
+fn header_map(pairs: &[(String, String)]) -> Option<HeaderMap> {
+    let mut map = HeaderMap::new();
+    for (name, value) in pairs {
+        let name = HeaderName::from_bytes(name.as_bytes()).ok()?;
+        let value = HeaderValue::from_bytes(value.as_bytes()).ok()?;
+        map.append(name, value);
+    }
+    Some(map)
+}
+
+fn run_extract(case: &Value) -> Result<(), String> {
+    let pairs = header_pairs(&case["input"]["headers"]);
+    let context = extract(&pairs);
+    let (actual, expected) = extract_expected(&case["expected"], &context);
+    check(actual, &expected)?;
+    // The server reads an http::HeaderMap: it must extract the same.
+    if let Some(map) = header_map(&pairs) {
+        let (actual, expected) = extract_expected(&case["expected"], &extract(&map));
+        check(actual, &expected).map_err(|why| format!("through HeaderMap: {why}"))?;
+    }
+    Ok(())
+}
+
+fn run_clock_codec(case: &Value) -> Result<(), String> {
+    let input = &case["input"];
+    match case["op"].as_str() {
+        Some("encode") => {
+            let clock = clock_of(&input["entries"]);
+            let header = encode_clock(
+                &clock,
+                input["own"].as_str(),
+                input["dropped"].as_u64().unwrap_or(0),
+            );
+            check(json!({ "header": header }), &case["expected"])
+        }
+        Some("decode") => {
+            let actual = match decode_clock(input["header"].as_str().expect("header")) {
+                Ok(decoded) => {
+                    json!({ "ok": true, "entries": clock_json(&decoded.clock), "dropped": decoded.dropped })
+                }
+                Err(error) => json!({ "ok": false, "reason": match error {
+                    ClockDecodeError::Invalid => "vc_invalid",
+                    ClockDecodeError::Oversized => "vc_oversized",
+                } }),
+            };
+            check(actual, &case["expected"])
+        }
+        op => Err(format!("unknown op {op:?}")),
+    }
+}
+
+fn run_clock_ops(case: &Value) -> Result<(), String> {
+    let input = &case["input"];
+    match case["op"].as_str() {
+        Some("increment") => {
+            let mut clock = clock_of(&input["clock"]);
+            clock.increment(input["component"].as_str().expect("component"));
+            check(json!({ "clock": clock_json(&clock) }), &case["expected"])
+        }
+        Some("merge") => {
+            let mut clock = clock_of(&input["a"]);
+            clock.merge(&clock_of(&input["b"]));
+            check(json!({ "clock": clock_json(&clock) }), &case["expected"])
+        }
+        Some("compare") => {
+            let order = clock_of(&input["a"]).compare(&clock_of(&input["b"]));
+            check(json!({ "order": order.as_str() }), &case["expected"])
+        }
+        op => Err(format!("unknown op {op:?}")),
+    }
+}
+
+fn run_inject(case: &Value) -> Result<(), String> {
+    let context = &case["input"]["context"];
+    let clock = clock_of(&context["clock"]);
+    let mut carrier: Vec<(String, String)> = case["input"]["carrier"]
+        .as_object()
+        .expect("carrier")
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().expect("string").to_owned()))
+        .collect();
+    // Flags that are not two lowercase hex digits cannot be a `u8`: the Rust API cannot be
+    // given them, which is the rule's "nothing is written".
+    let flags = match &context["traceFlags"] {
+        Value::Null => sampling::FLAG_SAMPLED,
+        value => match flags_of(value) {
+            Some(flags) => flags,
+            None => {
+                return check(
+                    json!({ "headers": case["input"]["carrier"] }),
+                    &case["expected"],
+                )
+            }
+        },
+    };
+    let outgoing = OutgoingContext {
+        trace_id: context["traceId"].as_str().expect("traceId"),
+        span_id: context["spanId"].as_str().expect("spanId"),
+        clock: &clock,
+        own: context["own"].as_str(),
+        clock_dropped: context["clockDropped"].as_u64().unwrap_or(0),
+        tracestate: context["tracestate"].as_str(),
+        trace_flags: flags,
+    };
+    // Twice: injecting again (a retried request) must change nothing.
+    inject(&outgoing, &mut carrier);
+    inject(&outgoing, &mut carrier);
+    let mut names: Vec<String> = carrier
+        .iter()
+        .map(|(k, _)| k.to_ascii_lowercase())
+        .collect();
+    names.sort();
+    let before = names.len();
+    names.dedup();
+    if names.len() != before {
+        return Err(format!("a header was written twice: {carrier:?}"));
+    }
+    let actual: BTreeMap<String, String> = carrier.into_iter().collect();
+    check(json!({ "headers": actual }), &case["expected"])?;
+    // Through an http::HeaderMap (names lowercased), which the middleware writes into.
+    let mut map = header_map(&header_pairs(&case["input"]["carrier"])).expect("valid carrier");
+    inject(&outgoing, &mut map);
+    let expected = case["expected"]["headers"].as_object().expect("headers");
+    if map.len() != expected.len() {
+        return Err(format!(
+            "HeaderMap has {} headers, expected {}",
+            map.len(),
+            expected.len()
+        ));
+    }
+    for (name, value) in expected {
+        let copies: Vec<&HeaderValue> = map.get_all(name.as_str()).iter().collect();
+        if copies.len() != 1 || copies[0].as_bytes() != value.as_str().unwrap_or("").as_bytes() {
+            return Err(format!("HeaderMap {name}: {copies:?}, expected {value}"));
+        }
+    }
+    Ok(())
+}
+
+fn run_events(case: &Value) -> Result<(), String> {
+    let valid = common::schema::event_validator().is_valid(&case["input"]["event"]);
+    check(json!({ "valid": valid }), &case["expected"])
+}
+
+fn run_propagate_to(case: &Value) -> Result<(), String> {
+    let input = &case["input"];
+    let url =
+        reqwest::Url::parse(input["url"].as_str().expect("url")).map_err(|e| e.to_string())?;
+    let setting = input["propagateTo"].as_str().map(str::to_owned);
+    let options = Options {
+        service_name: Some("api".into()),
+        ..Options::default()
+    };
+    // Through the configuration, as RACEWAY_PROPAGATE_TO is read at startup.
+    let env = move |name: &str| {
+        (name == "RACEWAY_PROPAGATE_TO")
+            .then(|| setting.clone())
+            .flatten()
+    };
+    let actual = match options.resolve_with_env(&env) {
+        Ok(config) => json!({ "propagate": config.propagate_to.matches(&url) }),
+        Err(error) if error.code == ConfigErrorCode::InvalidPropagateTo => {
+            json!({ "configError": true })
+        }
+        Err(error) => return Err(error.to_string()),
+    };
+    check(actual, &case["expected"])
+}
+
+fn run_sampling(case: &Value) -> Result<(), String> {
+    let input = &case["input"];
+    match case["op"].as_str() {
+        Some("threshold") => {
+            let threshold = sampling::threshold(input["rate"].as_f64().expect("rate"));
+            check(
+                json!({ "threshold": format!("{threshold:014x}") }),
+                &case["expected"],
+            )
+        }
+        Some("root") => {
+            let sampled = sampling::is_sampled_root(
+                input["traceId"].as_str().expect("traceId"),
+                input["rate"].as_f64().expect("rate"),
+            );
+            check(json!({ "sampled": sampled }), &case["expected"])
+        }
+        Some("decide") => {
+            let flags = sampling::decide_flags(
+                input["traceId"].as_str().expect("traceId"),
+                input["rate"].as_f64().expect("rate"),
+                input["joined"].as_bool().expect("joined"),
+                flags_of(&input["traceFlags"]),
+            );
+            check(
+                json!({ "traceFlags": format!("{flags:02x}") }),
+                &case["expected"],
+            )
+        }
+        Some("parse") => {
+            let actual = match sampling::parse_sample_rate(input["value"].as_str().expect("value"))
+            {
+                // Compared as numbers: JSON `1` and `1.0` are the same rate.
+                Ok(rate) => {
+                    let expected = &case["expected"];
+                    let same = expected["ok"] == true && expected["rate"].as_f64() == rate;
+                    return if same {
+                        Ok(())
+                    } else {
+                        Err(format!("expected {expected}, got {rate:?}"))
+                    };
+                }
+                Err(()) => json!({ "ok": false }),
+            };
+            check(actual, &case["expected"])
+        }
+        op => Err(format!("unknown op {op:?}")),
+    }
+}
+
+mod common;

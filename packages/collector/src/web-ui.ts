@@ -34,7 +34,9 @@ const CONTENT_SECURITY_POLICY = [
 
 /** Paths that belong to the API: a miss there is a JSON 404, never the UI's page. */
 function isApiPath(path: string): boolean {
-  return path.startsWith('/api/') || path === '/api' || path.startsWith('/v1/') || path === '/healthz';
+  return (
+    path.startsWith('/api/') || path === '/api' || path.startsWith('/v1/') || path === '/healthz'
+  );
 }
 
 /** Where the built UI is: beside the bundle (dist/ui), or dist/ui seen from src/ in tests. */

@@ -12,6 +12,7 @@ from tests.servers import FakeCollector, fake_collector
 def collector() -> Iterator[FakeCollector]:
     with fake_collector() as running:
         yield running
+        assert running.violations == [], "events or batches outside spec/schemas"
 
 
 @pytest.fixture

@@ -14,15 +14,28 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import uvicorn
+from jsonschema import Draft202012Validator
 from werkzeug.serving import make_server
+
+from tests.vectors import SPEC_DIR
+
+_SCHEMAS = SPEC_DIR / "schemas"
+_EVENT_SCHEMA = Draft202012Validator(
+    json.loads((_SCHEMAS / "event.schema.json").read_text(encoding="utf-8"))
+)
+_BATCH_SCHEMA = Draft202012Validator(
+    json.loads((_SCHEMAS / "batch.schema.json").read_text(encoding="utf-8"))
+)
 
 
 class FakeCollector:
     """Accepts `POST /v1/events` like the collector: gzip or not, answers 200 with the counts,
-    or whatever status the test sets. Keeps the decoded batches."""
+    or whatever status the test sets. Keeps the decoded batches, and every schema violation of
+    a batch or an event (spec/schemas), which the `collector` fixture fails the test on."""
 
     def __init__(self) -> None:
         self.batches: list[dict[str, Any]] = []
+        self.violations: list[str] = []
         self.requests: list[dict[str, str]] = []
         self.status = 200
         self.lock = threading.Lock()
@@ -35,7 +48,14 @@ class FakeCollector:
                 if self.headers.get("content-encoding") == "gzip":
                     body = gzip.decompress(body)
                 batch = json.loads(body)
+                problems = [error.message for error in _BATCH_SCHEMA.iter_errors(batch)]
+                for event in batch.get("events", []):
+                    problems += [
+                        f"{event.get('kind')}: {error.message}"
+                        for error in _EVENT_SCHEMA.iter_errors(event)
+                    ]
                 with collector.lock:
+                    collector.violations += problems
                     collector.requests.append(dict(self.headers.items()))
                     status = collector.status
                     if status == 200:

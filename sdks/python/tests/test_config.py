@@ -124,3 +124,14 @@ def test_a_disabled_tracer_records_nothing() -> None:
     assert tracer.transport is None
     with tracer.start_trace() as ctx:
         assert ctx is None
+
+
+def test_debug_says_once_per_host_that_it_got_no_headers(caplog: pytest.LogCaptureFixture) -> None:
+    tracer = Tracer(service_name="dbg", debug=True, propagate_to=["only.example"], disabled=False)
+    with caplog.at_level("WARNING", logger="raceway"):
+        for _ in range(3):
+            tracer.note_unpropagated("https://api.stripe.com/v1/charges")
+    assert [record.getMessage() for record in caplog.records] == [
+        "raceway: calls to api.stripe.com get no trace headers (not in propagate_to)"
+    ]
+    tracer.shutdown(0.1)

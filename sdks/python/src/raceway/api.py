@@ -118,7 +118,8 @@ def get_trace_headers(url: str | None = None, method: str | None = None) -> dict
     except Exception:
         return {}
     headers = dict(call.headers)
-    ctx.open_manual_call(headers, call)
+    if ctx.sampled:  # an unsampled call records nothing when it ends either
+        ctx.open_manual_call(headers, call)
     return headers
 
 

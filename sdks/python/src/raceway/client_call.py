@@ -97,7 +97,10 @@ class ClientCall:
         if ctx is None or ctx.tracer.disabled:
             return None
         try:
-            return cls(ctx, method, url, ctx.tracer.should_propagate(url))
+            propagate = ctx.tracer.should_propagate(url)
+            if not propagate:
+                ctx.tracer.note_unpropagated(url)
+            return cls(ctx, method, url, propagate)
         except Exception:
             return None
 

@@ -34,6 +34,8 @@ class ServerRequest:
         self._tick: ClockTick | None = None
         self._error: BaseException | None = None
         self._finished = False
+        if not self.ctx.sampled:
+            return  # spec 5.4: no event objects on the unsampled path
         self.ctx.record(
             "request_received",
             {
@@ -67,6 +69,8 @@ class ServerRequest:
         if self._finished:
             return
         self._finished = True
+        if not self.ctx.sampled:
+            return
         code = event_status(status)
         data: dict[str, object] = {
             "method": self.method,

@@ -6,6 +6,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 from raceway.clock import VectorClock
 from raceway.config import Config, RacewayOptions, resolve_config
@@ -13,7 +14,7 @@ from raceway.context import Event, ExecutionContext, use_context
 from raceway.ids import is_valid_span_id, new_component, new_span_id, new_trace_id
 from raceway.propagation import ExtractedContext
 from raceway.sampling import decide_sampling
-from raceway.transport import Transport, TransportStats
+from raceway.transport import Transport, TransportStats, logger
 
 _tracers: dict[tuple[str, str, str | None], Tracer] = {}
 _tracers_lock = threading.Lock()
@@ -32,6 +33,7 @@ class Tracer:
         self.instance = self.config.instance
         self.disabled = self.config.disabled
         self.transport: Transport | None = None
+        self._unpropagated_hosts: set[str] = set()
         if not self.disabled:
             self.transport = transport if transport is not None else Transport(self.config)
 
@@ -54,18 +56,19 @@ class Tracer:
         trace_id = (
             incoming.trace_id if incoming is not None and incoming.trace_id else new_trace_id()
         )
-        clock = VectorClock()
-        dropped = 0
-        if joined and incoming is not None and incoming.clock is not None:
-            clock = incoming.clock.copy()
-            dropped = incoming.clock_dropped
-        parent = incoming.parent_span_id if joined and incoming is not None else None
         decision = decide_sampling(
             trace_id,
             self.config.sample_rate,
             joined,
             incoming.trace_flags if joined and incoming is not None else None,
         )
+        clock = VectorClock()
+        dropped = 0
+        # An unsampled context never sends its clock: the incoming one is not copied (spec 5.4).
+        if decision.sampled and joined and incoming is not None and incoming.clock is not None:
+            clock = incoming.clock.copy()
+            dropped = incoming.clock_dropped
+        parent = incoming.parent_span_id if joined and incoming is not None else None
         return ExecutionContext(
             self,
             trace_id=trace_id,
@@ -95,6 +98,17 @@ class Tracer:
     def should_propagate(self, url: str) -> bool:
         """Whether an outgoing call to `url` gets trace headers (`propagate_to`)."""
         return not self.disabled and self.config.propagate_to(url)
+
+    def note_unpropagated(self, url: str) -> None:
+        """In debug mode, says once per host that calls to it get no trace headers (spec 6.3)."""
+        if not self.config.debug:
+            return
+        host = urlsplit(url).netloc.rpartition("@")[2].lower()
+        with _tracers_lock:
+            if host in self._unpropagated_hosts or len(self._unpropagated_hosts) >= 1024:
+                return
+            self._unpropagated_hosts.add(host)
+        logger.warning("raceway: calls to %s get no trace headers (not in propagate_to)", host)
 
     def should_ignore_path(self, path: str) -> bool:
         return self.config.ignore_path(path)

@@ -83,10 +83,6 @@ class ServerRequest:
         self.ctx.record("response_sent", data, tick=self._tick)
 
 
-def current_request() -> ServerRequest | None:
-    return _current_request.get()
-
-
 def record_server_error(error: BaseException) -> None:
     """Reports an exception that the framework turned into a 500 itself (Flask's and Django's
     `got_request_exception`), so the request's `response_sent` names it."""

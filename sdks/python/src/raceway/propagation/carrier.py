@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 
 HeaderValue = str | Sequence[str] | None
@@ -40,21 +40,6 @@ def headers_from_mapping(headers: Mapping[str, object]) -> HeaderGetter:
         if not found:
             return None
         return found[0] if len(found) == 1 else found
-
-    return get_header
-
-
-def headers_from_pairs(pairs: Iterable[tuple[str, str]]) -> HeaderGetter:
-    """A getter over (name, value) pairs, as WSGI `start_response` and ASGI (decoded) give them."""
-    index: dict[str, list[str]] = {}
-    for name, value in pairs:
-        index.setdefault(name.lower(), []).append(value)
-
-    def get_header(name: str) -> HeaderValue:
-        values = index.get(name)
-        if values is None:
-            return None
-        return values[0] if len(values) == 1 else values
 
     return get_header
 

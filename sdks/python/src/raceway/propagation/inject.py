@@ -14,6 +14,7 @@ from raceway.propagation.carrier import (
     HeaderSetter,
 )
 from raceway.propagation.traceparent import PROPAGATED_FLAGS, format_traceparent
+from raceway.sampling import is_sampled
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ def trace_header_values(ctx: OutgoingContext) -> list[tuple[str, str]]:
         if ctx.trace_flags not in PROPAGATED_FLAGS:
             return []
         values = [(HEADER_TRACE_ID, ctx.trace_id)]
-        if int(ctx.trace_flags, 16) & 0x01:
+        if is_sampled(ctx.trace_flags):
             values.append((HEADER_VC, encode_clock(ctx.clock, ctx.own, ctx.clock_dropped)))
         values.append(
             (HEADER_TRACEPARENT, format_traceparent(ctx.trace_id, ctx.span_id, ctx.trace_flags))

@@ -8,6 +8,7 @@ from typing import Literal
 
 from raceway.ids import is_valid_span_id, is_valid_trace_id
 from raceway.propagation.carrier import Absent, Conflict, header_copies, single_header
+from raceway.sampling import RANDOM_FLAG, SAMPLED_FLAG
 
 _LENGTH = 55
 _HEX2 = re.compile(r"[0-9a-f]{2}")
@@ -27,7 +28,7 @@ class Traceparent:
         """The flags a context that joins this parent takes (spec 2.2): the sampled and random
         bits as received, every other bit zero (W3C: a vendor zeroes the flags it does not
         know)."""
-        return f"{int(self.flags, 16) & 0x03:02x}"
+        return f"{int(self.flags, 16) & (SAMPLED_FLAG | RANDOM_FLAG):02x}"
 
 
 def parse_traceparent(value: str) -> Traceparent | None:

@@ -78,8 +78,11 @@ impl ServerCall {
         if let Ok(value) = HeaderValue::from_str(self.context.trace_id()) {
             headers.insert(HEADER_TRACE_ID, value);
         }
-        if let Ok(value) = HeaderValue::from_str(&tick.header()) {
-            headers.insert(HEADER_VC, value);
+        // An unsampled context records nothing: like an outgoing call, it sends no clock.
+        if self.context.is_sampled() {
+            if let Ok(value) = HeaderValue::from_str(&tick.header()) {
+                headers.insert(HEADER_VC, value);
+            }
         }
         let data = self.response_data(response.status().as_u16(), None);
         self.context

@@ -22,6 +22,8 @@ pub struct TransportStats {
     /// Events dropped: queue full, rejected by the collector, retries exhausted, or recorded
     /// after shutdown.
     pub dropped: u64,
+    /// Events waiting in the queue now (at most `max_queue_size`).
+    pub queued: usize,
 }
 
 pub(crate) enum Command {
@@ -57,10 +59,11 @@ impl Counters {
         self.unreported.fetch_add(n, Ordering::Relaxed);
     }
 
-    fn stats(&self) -> TransportStats {
+    fn stats(&self, queued: usize) -> TransportStats {
         TransportStats {
             delivered: self.delivered.load(Ordering::Relaxed),
             dropped: self.dropped.load(Ordering::Relaxed),
+            queued,
         }
     }
 }
@@ -121,7 +124,8 @@ impl Transport {
     }
 
     pub(crate) fn stats(&self) -> TransportStats {
-        self.counters.stats()
+        self.counters
+            .stats(self.tx.max_capacity() - self.tx.capacity())
     }
 
     /// Sends everything queued now; resolves when it was delivered or given up.

@@ -1,5 +1,7 @@
 import { hostname } from 'node:os';
+import { closestName } from './did-you-mean.js';
 import { describeValue, RacewayConfigError, type RacewayConfigErrorCode } from './errors.js';
+import { consoleLogger, Diagnostics, type RacewayLogger } from './logger.js';
 import { DEFAULT_SAMPLE_RATE, isSampleRate, parseSampleRate } from './sampling/sample-rate.js';
 import {
   compileIgnorePaths,
@@ -23,13 +25,28 @@ export interface RacewayOptions {
   disabled?: boolean;
   /** Which process of the service this is. Env `RACEWAY_INSTANCE`. Default `<hostname>:<pid>`. */
   instance?: string;
+  /**
+   * Logs what Raceway does through `logger`: the resolved configuration, the collector becoming
+   * unreachable and reachable again, dropped events with counts, hosts that get no trace
+   * headers. Env `RACEWAY_DEBUG` (`1`, `true`, `yes`, `on`). Default false: then only the first
+   * drop of events is logged, as one warning.
+   */
+  debug?: boolean;
+  /** Where Raceway's messages go: any object with `debug`, `warn` and `error`. Default `console`, prefixed with `[raceway]`. */
+  logger?: RacewayLogger;
   /** Events per request to the collector (1-5000). Default 200. */
   batchSize?: number;
   /** Longest time an event waits in the queue before a batch is sent, in ms. Default 1000. */
   flushIntervalMs?: number;
-  /** Events held in memory at most, in flight included; beyond it new events are dropped and counted. Default 10000. */
+  /** Events held in memory at most, in flight included; beyond it new events are dropped and counted. Default 100000. */
   maxQueueSize?: number;
-  /** Retries of a batch after a network error, 408, 429 or 5xx (0-100). Default 5. */
+  /** Bytes of encoded events held in memory at most, in flight included; beyond it new events are dropped and counted. Default 64 MiB. */
+  maxQueueBytes?: number;
+  /**
+   * Retries of a batch after a network error, 408, 429 or 5xx (0-100). Default: no limit, a
+   * batch is retried (backoff with jitter, at most 5 s apart) until the collector takes it, so
+   * that an outage loses nothing while the queue has room.
+   */
   maxRetries?: number;
   /** Time limit of one request to the collector, in ms. Default 10000. */
   requestTimeoutMs?: number;
@@ -65,6 +82,8 @@ export interface ResolvedConfig {
   readonly batchSize: number;
   readonly flushIntervalMs: number;
   readonly maxQueueSize: number;
+  readonly maxQueueBytes: number;
+  /** `Infinity` when not limited. */
   readonly maxRetries: number;
   readonly requestTimeoutMs: number;
   /** Compiled `propagateTo`; never throws. */
@@ -73,6 +92,9 @@ export interface ResolvedConfig {
   readonly ignorePath: (path: string) => boolean;
   /** Root sampling rate, 0 to 1. */
   readonly sampleRate: number;
+  readonly debug: boolean;
+  /** The `logger` and `debug` options, as every part of the tracer uses them. */
+  readonly diagnostics: Diagnostics;
 }
 
 /** The collector a tracer talks to when neither `serverUrl` nor `RACEWAY_URL` is set. */
@@ -82,10 +104,35 @@ export const DEFAULT_SERVER_URL = 'http://127.0.0.1:8080';
 export const TRANSPORT_DEFAULTS = Object.freeze({
   batchSize: 200,
   flushIntervalMs: 1000,
-  maxQueueSize: 10_000,
-  maxRetries: 5,
+  maxQueueSize: 100_000,
+  maxQueueBytes: 64 * 1024 * 1024,
+  maxRetries: Number.POSITIVE_INFINITY,
   requestTimeoutMs: 10_000,
 });
+
+/**
+ * Every option name, so that a misspelt one (`serverURL`) is refused with a suggestion instead
+ * of being ignored. Typed so that an option added to {@link RacewayOptions} must be added here.
+ */
+const OPTION_NAMES: Readonly<Record<keyof RacewayOptions, true>> = {
+  serviceName: true,
+  serverUrl: true,
+  apiKey: true,
+  disabled: true,
+  instance: true,
+  debug: true,
+  logger: true,
+  batchSize: true,
+  flushIntervalMs: true,
+  maxQueueSize: true,
+  maxQueueBytes: true,
+  maxRetries: true,
+  requestTimeoutMs: true,
+  propagateTo: true,
+  ignorePaths: true,
+  sampleRate: true,
+};
+const KNOWN_OPTIONS: readonly string[] = Object.keys(OPTION_NAMES);
 
 /** Service name used by a disabled tracer that was given none (it never appears on the wire). */
 const DISABLED_SERVICE_NAME = 'unknown_service';
@@ -113,10 +160,35 @@ export function resolveConfig(
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     fail('RACEWAY_INVALID_OPTIONS', `options must be an object, got ${describeValue(options)}`);
   }
-  const disabled = resolveDisabled(options.disabled, env.RACEWAY_DISABLED);
-  const serviceName = resolveServiceName(options.serviceName, env.RACEWAY_SERVICE_NAME, disabled);
+  rejectUnknownOptions(options);
+  const disabled = resolveBoolean(
+    options.disabled,
+    'disabled',
+    env,
+    'RACEWAY_DISABLED',
+    'RACEWAY_INVALID_DISABLED',
+  );
+  const debug = resolveBoolean(
+    options.debug,
+    'debug',
+    env,
+    'RACEWAY_DEBUG',
+    'RACEWAY_INVALID_DEBUG',
+  );
+  const diagnostics = new Diagnostics(resolveLogger(options.logger), debug);
+  const serviceName = resolveServiceName(
+    options.serviceName,
+    env.RACEWAY_SERVICE_NAME,
+    env.OTEL_SERVICE_NAME,
+    disabled,
+  );
   const { serverUrl, endpoint } = resolveServerUrl(options.serverUrl ?? nonEmpty(env.RACEWAY_URL));
-  return {
+  const propagateTo = compileOrFail(
+    () => resolvePropagateTo(options.propagateTo, env.RACEWAY_PROPAGATE_TO),
+    options.propagateTo !== undefined ? 'propagateTo' : 'RACEWAY_PROPAGATE_TO',
+    'RACEWAY_INVALID_PROPAGATE_TO',
+  );
+  const config: ResolvedConfig = {
     serviceName,
     serverUrl,
     endpoint,
@@ -138,6 +210,13 @@ export function resolveConfig(
       1,
       10_000_000,
     ),
+    maxQueueBytes: integer(
+      options.maxQueueBytes,
+      'maxQueueBytes',
+      'RACEWAY_INVALID_MAX_QUEUE_BYTES',
+      1024,
+      2 ** 32,
+    ),
     maxRetries: integer(options.maxRetries, 'maxRetries', 'RACEWAY_INVALID_MAX_RETRIES', 0, 100),
     requestTimeoutMs: integer(
       options.requestTimeoutMs,
@@ -146,18 +225,83 @@ export function resolveConfig(
       1,
       MAX_TIMER_MS,
     ),
-    propagateTo: compileOrFail(
-      () => resolvePropagateTo(options.propagateTo, env.RACEWAY_PROPAGATE_TO),
-      options.propagateTo !== undefined ? 'propagateTo' : 'RACEWAY_PROPAGATE_TO',
-      'RACEWAY_INVALID_PROPAGATE_TO',
-    ),
+    propagateTo,
     ignorePath: compileOrFail(
       () => compileIgnorePaths(options.ignorePaths),
       'ignorePaths',
       'RACEWAY_INVALID_IGNORE_PATHS',
     ),
     sampleRate: resolveSampleRate(options.sampleRate, env.RACEWAY_SAMPLE_RATE),
+    debug,
+    diagnostics,
   };
+  if (debug) logResolvedConfig(config);
+  return config;
+}
+
+function rejectUnknownOptions(options: object): void {
+  for (const name of Object.keys(options)) {
+    if (Object.hasOwn(OPTION_NAMES, name)) continue;
+    const suggestion = closestName(name, KNOWN_OPTIONS);
+    fail(
+      'RACEWAY_UNKNOWN_OPTION',
+      suggestion === null
+        ? `unknown option ${describeValue(name)}; the options are ${KNOWN_OPTIONS.join(', ')}`
+        : `unknown option ${describeValue(name)}: did you mean ${describeValue(suggestion)}?`,
+    );
+  }
+}
+
+function resolveLogger(option: unknown): RacewayLogger {
+  if (option === undefined) return consoleLogger;
+  const logger = option as Partial<Record<keyof RacewayLogger, unknown>> | null;
+  if (
+    logger === null ||
+    typeof logger !== 'object' ||
+    typeof logger.debug !== 'function' ||
+    typeof logger.warn !== 'function' ||
+    typeof logger.error !== 'function'
+  ) {
+    return fail(
+      'RACEWAY_INVALID_LOGGER',
+      `logger must be an object with debug, warn and error functions, got ${describeValue(option)}`,
+    );
+  }
+  // Called as methods, so that a logger whose methods need `this` (pino, winston) works.
+  const target = option as RacewayLogger;
+  return {
+    debug: (message) => target.debug(message),
+    warn: (message) => target.warn(message),
+    error: (message) => target.error(message),
+  };
+}
+
+// Once per distinct configuration and process: Tracer.fromOptions resolves the same options
+// more than once, and several middlewares of one service share them.
+const LOGGED_KEY = Symbol.for('raceway.core.logged-configs.v1');
+type LoggedHolder = { [LOGGED_KEY]?: Set<string> };
+
+function logResolvedConfig(config: ResolvedConfig): void {
+  const shown = {
+    serviceName: config.serviceName,
+    instance: config.instance,
+    endpoint: config.endpoint.href,
+    apiKey: config.apiKey === null ? 'none' : 'set',
+    sampleRate: config.sampleRate,
+    batchSize: config.batchSize,
+    flushIntervalMs: config.flushIntervalMs,
+    maxQueueSize: config.maxQueueSize,
+    maxQueueBytes: config.maxQueueBytes,
+    maxRetries: Number.isFinite(config.maxRetries) ? config.maxRetries : 'unlimited',
+    requestTimeoutMs: config.requestTimeoutMs,
+    disabled: config.disabled,
+  };
+  const line = `config ${JSON.stringify(shown)}`;
+  const holder = globalThis as LoggedHolder;
+  holder[LOGGED_KEY] ??= new Set();
+  if (holder[LOGGED_KEY].has(line)) return;
+  holder[LOGGED_KEY].add(line);
+  config.diagnostics.debug(line);
 }
 
 /** The option wins; else `RACEWAY_PROPAGATE_TO`; else the default internal hosts (spec 6). */
@@ -199,35 +343,52 @@ function nonEmpty(value: string | undefined): string | undefined {
   return trimmed === '' ? undefined : trimmed;
 }
 
-function resolveDisabled(option: unknown, envValue: string | undefined): boolean {
+function resolveBoolean(
+  option: unknown,
+  name: string,
+  env: Env,
+  variable: string,
+  code: RacewayConfigErrorCode,
+): boolean {
   if (option !== undefined) {
     if (typeof option !== 'boolean') {
-      fail('RACEWAY_INVALID_DISABLED', `disabled must be a boolean, got ${describeValue(option)}`);
+      fail(code, `${name} must be a boolean, got ${describeValue(option)}`);
     }
     return option;
   }
+  const envValue = env[variable];
   if (envValue === undefined) return false;
   const word = envValue.trim().toLowerCase();
   if (TRUE_WORDS.has(word)) return true;
   if (FALSE_WORDS.has(word)) return false;
   return fail(
-    'RACEWAY_INVALID_DISABLED',
-    `RACEWAY_DISABLED must be one of 1, true, yes, on, 0, false, no, off, got ${describeValue(envValue)}`,
+    code,
+    `${variable} must be one of 1, true, yes, on, 0, false, no, off, got ${describeValue(envValue)}`,
   );
 }
 
 function resolveServiceName(
   option: unknown,
   envValue: string | undefined,
+  otelValue: string | undefined,
   disabled: boolean,
 ): string {
-  const source = option !== undefined ? 'serviceName' : 'RACEWAY_SERVICE_NAME';
-  const raw = option !== undefined ? option : nonEmpty(envValue);
+  // OpenTelemetry's variable comes second, so that a service traced by both has one name.
+  let source = 'serviceName';
+  let raw: unknown = option;
+  if (raw === undefined) {
+    source = 'RACEWAY_SERVICE_NAME';
+    raw = nonEmpty(envValue);
+  }
+  if (raw === undefined) {
+    source = 'OTEL_SERVICE_NAME';
+    raw = nonEmpty(otelValue);
+  }
   if (raw === undefined) {
     if (disabled) return DISABLED_SERVICE_NAME;
     return fail(
       'RACEWAY_MISSING_SERVICE_NAME',
-      'a service name is required: pass { serviceName } or set RACEWAY_SERVICE_NAME',
+      'a service name is required: pass { serviceName } or set RACEWAY_SERVICE_NAME (or OTEL_SERVICE_NAME)',
     );
   }
   return validName(raw, source, 'RACEWAY_INVALID_SERVICE_NAME');

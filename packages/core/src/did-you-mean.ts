@@ -1,7 +1,7 @@
 /**
  * The candidate closest to `name` by edit distance (case-insensitive, so `serverURL` finds
  * `serverUrl`), or null when none is close enough to be what was meant: at most a third of
- * the name's length, and at least 1, edits away.
+ * the name's length (rounded up), and at least 2, edits away.
  *
  * @example
  * closestName('serverURL', ['serviceName', 'serverUrl']); // 'serverUrl'
@@ -9,7 +9,7 @@
  */
 export function closestName(name: string, candidates: readonly string[]): string | null {
   const wanted = name.toLowerCase();
-  const limit = Math.max(1, Math.floor(wanted.length / 3));
+  const limit = Math.max(2, Math.ceil(wanted.length / 3));
   let best: string | null = null;
   let bestDistance = limit + 1;
   for (const candidate of candidates) {

@@ -17,7 +17,15 @@ export type RacewayConfigErrorCode =
   | 'RACEWAY_INVALID_REQUEST_TIMEOUT'
   | 'RACEWAY_INVALID_PROPAGATE_TO'
   | 'RACEWAY_INVALID_IGNORE_PATHS'
-  | 'RACEWAY_INVALID_SAMPLE_RATE';
+  | 'RACEWAY_INVALID_SAMPLE_RATE'
+  | 'RACEWAY_UNKNOWN_OPTION'
+  | 'RACEWAY_INVALID_DEBUG'
+  | 'RACEWAY_INVALID_LOGGER'
+  | 'RACEWAY_INVALID_MAX_QUEUE_BYTES'
+  /** A middleware factory was registered itself instead of its result (`app.use(racewayMiddleware)`). */
+  | 'RACEWAY_MIDDLEWARE_NOT_CALLED'
+  /** An instrumentation was given something else than what it instruments (options in the instance's place). */
+  | 'RACEWAY_INVALID_ARGUMENTS';
 
 /**
  * Thrown when Raceway is configured wrongly: always at construction (`Tracer.fromOptions`,

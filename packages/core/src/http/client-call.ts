@@ -225,6 +225,7 @@ export function startClientCall(
       init.propagateTo !== undefined
         ? safeMatch(init.propagateTo, target)
         : context.tracer.shouldPropagate(target);
+    if (!propagate) context.tracer.config.diagnostics.notPropagated(target);
     return new ClientCall(context, eventMethod(init.method), target, propagate);
   } catch {
     return undefined;

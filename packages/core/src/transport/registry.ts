@@ -26,3 +26,9 @@ export function sharedTransport(config: ResolvedConfig): Transport {
   }
   return transport;
 }
+
+/** Every transport this process created, whichever tracer or options made it. */
+export function allTransports(): Transport[] {
+  const registry = (globalThis as Holder)[REGISTRY_KEY];
+  return registry === undefined ? [] : Array.from(registry.values());
+}

@@ -474,13 +474,13 @@ export class Transport {
       const result = await this.#post(batch, body);
       const outcome = classifyStatus(result.status);
       if (outcome === 'delivered') {
-        this.#reachable();
+        this.#reachable(batch.count);
         this.#stats.sent += batch.count;
         this.#stats.batchesSent++;
         return;
       }
       if (outcome === 'partial') {
-        this.#reachable();
+        this.#reachable(batch.count);
         const rejected = countRejected(result.body, batch.count);
         this.#stats.sent += batch.count - rejected;
         this.#stats.batchesSent++;
@@ -492,6 +492,7 @@ export class Transport {
         return;
       }
       const reason = describeFailure(result);
+      if (outcome === 'retry') this.#unreachable(reason);
       if (outcome === 'dropped' || attempt >= this.#options.maxRetries || this.#stopping) {
         this.#lose(
           batch.count,
@@ -500,7 +501,6 @@ export class Transport {
         );
         return;
       }
-      this.#unreachable(reason);
       this.#stats.retries++;
       this.#stats.lastError = reason;
       const { retryBaseMs, retryMaxMs, random } = this.#options;
@@ -559,12 +559,13 @@ export class Transport {
     );
   }
 
-  #reachable(): void {
+  /** The collector answered the batch of `answered` events. */
+  #reachable(answered: number): void {
     if (this.#unreachableSince === null) return;
     const seconds = ((Date.now() - this.#unreachableSince) / 1000).toFixed(1);
     this.#unreachableSince = null;
     this.#log.debug(
-      `collector reachable again at ${this.#options.endpoint.href} after ${seconds} s; ${this.stats().queued} events held`,
+      `collector reachable again at ${this.#options.endpoint.href} after ${seconds} s; ${this.stats().queued - answered} events still held`,
     );
   }
 

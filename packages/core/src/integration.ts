@@ -27,5 +27,6 @@ export * from './ids.js';
 export * from './index.js';
 export * from './propagation/index.js';
 export * from './recorder/index.js';
+export * from './sampling/index.js';
 export * from './transport/index.js';
 export { DEFAULT_IGNORE_PATHS, defaultPropagateTo, type PropagateToOption } from './url-filters.js';

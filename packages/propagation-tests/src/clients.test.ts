@@ -255,7 +255,9 @@ describe('fetch instrumentation', () => {
       return ctx;
     });
     expect(seen[0]?.get('x-raceway-trace-id')).toBe(ctx.traceId);
-    expect(seen[0]?.get('traceparent')).toMatch(new RegExp(`^00-${ctx.traceId}-[0-9a-f]{16}-01$`));
+    expect(seen[0]?.get('traceparent')).toMatch(
+      new RegExp(`^00-${ctx.traceId}-[0-9a-f]{16}-${ctx.traceFlags}$`),
+    );
     const events = await callerEvents(ctx.traceId, 1);
     expect(single(events, 'response_received').data).toMatchObject({
       url: 'http://inventory/items/1',

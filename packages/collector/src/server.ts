@@ -5,6 +5,7 @@ import Fastify, {
   type FastifyRequest,
 } from 'fastify';
 import type { AnalysisBudget } from './analysis/options.js';
+import { TrafficAggregates } from './analysis/traffic-aggregates.js';
 import { accessControl } from './api/access.js';
 import { allowedMethodsOf } from './api/allowed-methods.js';
 import { queryRoutes } from './api/routes.js';
@@ -66,8 +67,6 @@ export interface CollectorOptions {
   maxBodyBytes?: number;
   /** Largest accepted body after gzip decompression, in bytes (default 20 MiB). */
   maxDecompressedBytes?: number;
-  /** Most events `/api/services` and `/api/dependencies` read for one answer (default 200,000). */
-  maxEventsPerAggregate?: number;
   /** The analysis functions (default: the collector's own analysis module). */
   engine?: AnalysisEngine;
   /** Fastify's logger option (default off). */
@@ -96,6 +95,35 @@ export interface Collector {
 }
 
 const MiB = 1024 * 1024;
+
+/** How far back the traffic aggregates are read from storage at start. */
+const BACKFILL_MS = 3_600_000;
+/** One read of the backfill: this much time, at most BACKFILL_LIMIT events. */
+const BACKFILL_STEP_MS = 300_000;
+const BACKFILL_LIMIT = 10_000;
+const HTTP_KINDS = [
+  'request_received',
+  'response_sent',
+  'request_sent',
+  'response_received',
+] as const;
+
+/**
+ * Reads the last hour's request/response events back into the traffic aggregates at start, in
+ * small time steps (bounded: at most 12 x BACKFILL_LIMIT events).
+ */
+async function backfillTraffic(storage: Storage, traffic: TrafficAggregates, untilMs: number) {
+  for (let fromMs = untilMs - BACKFILL_MS; fromMs < untilMs; fromMs += BACKFILL_STEP_MS) {
+    const events = await storage.getEventsByKind(
+      [...HTTP_KINDS],
+      fromMs * 1000,
+      Math.min(fromMs + BACKFILL_STEP_MS, untilMs) * 1000 - 1,
+      BACKFILL_LIMIT,
+    );
+    traffic.add(events);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
 
 /**
  * Starts the collector: storage, ingestion, query API and background jobs (analysis,
@@ -144,6 +172,10 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
   });
   let sdkDropped = 0;
   const startedAt = Date.now();
+  // Service metrics and dependencies, kept at ingest for as long as data is kept; what was
+  // stored before this start is read back for the last hour (see backfillTraffic).
+  const traffic = new TrafficAggregates(retentionMs);
+  traffic.coveredSinceMs = startedAt - BACKFILL_MS;
 
   const app = Fastify({
     logger: options.logger ?? false,
@@ -226,6 +258,8 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
   try {
     await registerRoutes();
     await scheduler.start();
+    // Before listening: nothing is ingested meanwhile, so nothing is counted twice.
+    await backfillTraffic(storage, traffic, startedAt);
   } catch (error) {
     if (ownsStorage) await storage.close();
     throw error;
@@ -239,16 +273,18 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
       apiKeys,
       maxBodyBytes,
       maxDecompressedBytes,
-      onStored: (events) => scheduler.onStored(events),
+      onStored: (events) => {
+        scheduler.onStored(events);
+        traffic.add(events);
+      },
       onDropped: (count) => {
         sdkDropped += count;
       },
     });
     await app.register(queryRoutes, {
       storage,
-      engine,
       scheduler,
-      maxEventsPerAggregate: options.maxEventsPerAggregate ?? 200_000,
+      traffic,
       health: () => ({
         uptime_s: Math.round((Date.now() - startedAt) / 1000),
         retention_ms: retentionMs,

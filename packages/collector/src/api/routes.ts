@@ -1,8 +1,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { RaceGroup } from '../analysis/race-groups.js';
+import type { TrafficAggregates } from '../analysis/traffic-aggregates.js';
 import { HttpError } from '../errors.js';
 import type { AnalysisScheduler } from '../scheduler/analysis-scheduler.js';
-import type { AnalysisEngine } from '../scheduler/engine.js';
 import type { RaceRecord, Storage, TraceSummary } from '../storage/types.js';
 import { openApiDocument } from './openapi.js';
 import {
@@ -21,10 +21,9 @@ import { isoMicros, spanTreeJson, summaryJson } from './span-tree.js';
 
 export interface QueryRouteOptions {
   storage: Storage;
-  engine: AnalysisEngine;
   scheduler: AnalysisScheduler;
-  /** Most events `/api/services` and `/api/dependencies` read for one answer. */
-  maxEventsPerAggregate: number;
+  /** Service metrics and dependencies, maintained at ingest. */
+  traffic: TrafficAggregates;
   /** Largest answer of a listing in bytes (default 8 MiB): longer pages are cut. */
   maxResponseBytes?: number;
   /** Counters shown by /healthz. */
@@ -94,7 +93,7 @@ function raceJson(r: RaceRecord) {
 
 /** The query API under /api, and /healthz. Every answer is JSON; see openapi.ts. */
 export async function queryRoutes(app: FastifyInstance, options: QueryRouteOptions): Promise<void> {
-  const { storage, engine, scheduler } = options;
+  const { storage, scheduler, traffic } = options;
   const maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
 
   async function traceOr404(rawId: string): Promise<TraceSummary> {
@@ -269,40 +268,31 @@ export async function queryRoutes(app: FastifyInstance, options: QueryRouteOptio
     };
   });
 
+  // Both answer from the aggregates maintained at ingest: merging a few buckets, whatever the
+  // number of events in the range.
   app.get('/api/services', async (request) => {
     const { fromUs, toUs } = rangeParams(query(request), HOUR_MS);
-    const max = options.maxEventsPerAggregate;
-    const events = await storage.getEventsByKind(
-      ['request_received', 'response_sent'],
-      fromUs,
-      toUs,
-      max,
-    );
+    const [fromMs, toMs] = [fromUs / 1000, toUs / 1000];
+    const coverage = traffic.coverage(fromMs, toMs);
     return {
       from: isoMicros(fromUs),
       to: isoMicros(toUs),
-      services: engine.serviceMetrics(events, { windowMs: (toUs - fromUs) / 1000 }),
-      events_considered: events.length,
-      truncated: events.length >= max,
+      services: traffic.serviceMetrics(fromMs, toMs),
+      events_considered: coverage.events,
+      truncated: coverage.truncated,
     };
   });
 
   app.get('/api/dependencies', async (request) => {
     const { fromUs, toUs } = rangeParams(query(request), HOUR_MS);
-    const max = options.maxEventsPerAggregate;
-    const events = await storage.getEventsByKind(
-      ['request_received', 'response_sent', 'request_sent', 'response_received'],
-      fromUs,
-      toUs,
-      max,
-    );
-    const graph = engine.buildDependencyGraph(events);
+    const [fromMs, toMs] = [fromUs / 1000, toUs / 1000];
+    const coverage = traffic.coverage(fromMs, toMs);
     return {
       from: isoMicros(fromUs),
       to: isoMicros(toUs),
-      ...(graph !== null && typeof graph === 'object' ? graph : { graph }),
-      events_considered: events.length,
-      truncated: events.length >= max,
+      ...traffic.dependencyGraph(fromMs, toMs),
+      events_considered: coverage.events,
+      truncated: coverage.truncated,
     };
   });
 

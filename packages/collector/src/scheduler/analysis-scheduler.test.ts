@@ -21,8 +21,6 @@ function recordingEngine(failFor = new Set<string>()) {
       };
     },
     detectCrossTraceRaces: () => [],
-    buildDependencyGraph: () => ({}),
-    serviceMetrics: () => [],
   };
   return { engine, seen };
 }

@@ -1,9 +1,7 @@
 import {
   analyzeTrace,
-  buildDependencyGraph,
   detectCrossTraceRaces,
   raceAsGroup,
-  serviceMetrics,
 } from '../analysis/index.js';
 import type { AnalysisEngine } from './engine.js';
 
@@ -13,6 +11,4 @@ export const defaultEngine: AnalysisEngine = {
   // Each cross-trace lost update names its two requests: a group of its own.
   detectCrossTraceRaces: (accesses, options) =>
     detectCrossTraceRaces(accesses, options).map(raceAsGroup),
-  buildDependencyGraph: (events) => buildDependencyGraph(events),
-  serviceMetrics: (events, options) => serviceMetrics(events, options),
 };

@@ -24,7 +24,4 @@ export interface TraceAnalysisResult {
 export interface AnalysisEngine {
   analyzeTrace(events: StoredEvent[], options?: AnalysisOptions): TraceAnalysisResult;
   detectCrossTraceRaces(accesses: StoredEvent[], options?: AnalysisOptions): unknown[];
-  buildDependencyGraph(events: StoredEvent[]): unknown;
-  /** `windowMs`: the queried time range, for requests per second. */
-  serviceMetrics(events: StoredEvent[], options?: { windowMs?: number }): unknown;
 }

@@ -1,0 +1,159 @@
+import { Graph, layout } from '@dagrejs/dagre';
+import { useMemo } from 'preact/hooks';
+import { formatMs, formatPercent, serviceColor } from '../format.js';
+import { href, navigate } from '../router.js';
+import type { DependencyEdge, DependencyNode } from '../types.js';
+
+// The service graph in layers (dagre, left to right): callers before callees, edges labelled
+// with calls, errors, p50 and p99. Clicking a service opens the traces through it.
+
+const NODE_W = 150;
+const NODE_H = 46;
+
+interface Laid {
+  nodes: Array<DependencyNode & { x: number; y: number }>;
+  edges: Array<
+    DependencyEdge & { points: Array<{ x: number; y: number }>; label: { x: number; y: number } }
+  >;
+  width: number;
+  height: number;
+}
+
+function lay(nodes: DependencyNode[], edges: DependencyEdge[]): Laid {
+  const graph = new Graph({ multigraph: false });
+  graph.setGraph({
+    rankdir: 'LR',
+    nodesep: 40,
+    ranksep: 120,
+    edgesep: 20,
+    marginx: 20,
+    marginy: 20,
+  });
+  graph.setDefaultEdgeLabel(() => ({}));
+  const names = new Set(nodes.map((n) => n.name));
+  for (const edge of edges) {
+    // Edges name their ends; a node the answer left out is still drawn.
+    for (const name of [edge.from, edge.to]) names.add(name);
+  }
+  for (const name of names) graph.setNode(name, { width: NODE_W, height: NODE_H });
+  for (const edge of edges) {
+    graph.setEdge(edge.from, edge.to, { width: 150, height: 34, labelpos: 'c' });
+  }
+  layout(graph);
+  const byName = new Map(nodes.map((n) => [n.name, n]));
+  return {
+    nodes: [...names].map((name) => {
+      const at = graph.node(name) as { x: number; y: number };
+      return { name, uninstrumented: byName.get(name)?.uninstrumented ?? false, x: at.x, y: at.y };
+    }),
+    edges: edges.map((edge) => {
+      const at = graph.edge(edge.from, edge.to) as {
+        points: Array<{ x: number; y: number }>;
+        x: number;
+        y: number;
+      };
+      return { ...edge, points: at.points, label: { x: at.x, y: at.y } };
+    }),
+    width: (graph.graph().width as number) ?? 600,
+    height: (graph.graph().height as number) ?? 300,
+  };
+}
+
+export function DependencyGraph({
+  nodes,
+  edges,
+}: {
+  nodes: DependencyNode[];
+  edges: DependencyEdge[];
+}) {
+  const laid = useMemo(() => lay(nodes, edges), [nodes, edges]);
+  const open = (name: string) => navigate(href('/traces', { service: name }));
+  return (
+    <svg
+      class="dep-graph"
+      data-testid="dependency-graph"
+      width="100%"
+      style={{ maxWidth: `${laid.width}px` }}
+      viewBox={`0 0 ${laid.width} ${laid.height}`}
+      role="img"
+      aria-label="Service dependency graph"
+    >
+      <defs>
+        <marker
+          id="dep-arrow"
+          viewBox="0 0 10 10"
+          refX="9"
+          refY="5"
+          markerWidth="8"
+          markerHeight="8"
+          orient="auto-start-reverse"
+        >
+          <path d="M 0 0 L 10 5 L 0 10 z" class="arrow-head" />
+        </marker>
+      </defs>
+      {laid.edges.map((edge) => (
+        <g
+          key={`${edge.from}->${edge.to}`}
+          class={edge.errors > 0 ? 'dep-edge error' : 'dep-edge'}
+          data-edge={`${edge.from}->${edge.to}`}
+        >
+          <polyline
+            points={edge.points.map((p) => `${p.x},${p.y}`).join(' ')}
+            marker-end="url(#dep-arrow)"
+            style={{ strokeWidth: `${Math.min(6, 1 + Math.log10(1 + edge.calls))}px` }}
+          />
+          <text x={edge.label.x} y={edge.label.y - 4} text-anchor="middle" class="dep-label">
+            {edge.calls} calls ·{' '}
+            {edge.errors > 0
+              ? `${edge.errors} errors (${formatPercent(edge.errorRate ?? edge.errors / edge.calls)})`
+              : 'no errors'}
+          </text>
+          <text x={edge.label.x} y={edge.label.y + 11} text-anchor="middle" class="dep-label">
+            p50 {formatMs(edge.latencyMs.p50)} · p99 {formatMs(edge.latencyMs.p99)}
+          </text>
+        </g>
+      ))}
+      {laid.nodes.map((node) => (
+        // biome-ignore lint/a11y/useSemanticElements: an SVG group cannot be a <button>
+        <g
+          key={node.name}
+          class={node.uninstrumented ? 'dep-node uninstrumented' : 'dep-node'}
+          data-testid="dep-node"
+          data-service={node.name}
+          role="button"
+          tabIndex={0}
+          aria-label={`${node.name}${node.uninstrumented ? ' (uninstrumented)' : ''}: show its traces`}
+          onClick={() => open(node.name)}
+          onKeyDown={(event) => {
+            if (event.key === 'Enter' || event.key === ' ') {
+              event.preventDefault();
+              open(node.name);
+            }
+          }}
+        >
+          <rect
+            x={node.x - NODE_W / 2}
+            y={node.y - NODE_H / 2}
+            width={NODE_W}
+            height={NODE_H}
+            rx={8}
+            style={{ stroke: node.uninstrumented ? undefined : serviceColor(node.name) }}
+          />
+          <text
+            x={node.x}
+            y={node.y + (node.uninstrumented ? -2 : 5)}
+            text-anchor="middle"
+            class="dep-name"
+          >
+            {node.name}
+          </text>
+          {node.uninstrumented && (
+            <text x={node.x} y={node.y + 14} text-anchor="middle" class="dep-sub">
+              uninstrumented
+            </text>
+          )}
+        </g>
+      ))}
+    </svg>
+  );
+}

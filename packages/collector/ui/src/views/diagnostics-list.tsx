@@ -1,0 +1,65 @@
+import { formatMs } from '../format.js';
+import type { Diagnostics } from '../types.js';
+
+// A trace's diagnostics (broken chains, rejected contexts, clock skew, error propagation) as
+// the analysis explains them.
+
+type Item = Record<string, unknown> & { explanation?: string };
+
+const SECTIONS: Array<{ key: string; title: string }> = [
+  { key: 'brokenChains', title: 'Broken chains' },
+  { key: 'errors', title: 'Error propagation' },
+  { key: 'clockSkew', title: 'Clock skew' },
+];
+
+function describe(item: Item): string {
+  if (typeof item.explanation === 'string') return item.explanation;
+  if (typeof item.message === 'string') return item.message;
+  return JSON.stringify(item);
+}
+
+export function countDiagnostics(d: Diagnostics | null): number {
+  if (!d) return 0;
+  return SECTIONS.reduce((n, s) => n + ((d[s.key] as Item[] | undefined)?.length ?? 0), 0);
+}
+
+export function DiagnosticsList({ diagnostics }: { diagnostics: Diagnostics | null }) {
+  if (diagnostics === null) {
+    return <p class="muted">Diagnostics appear once the trace is analysed.</p>;
+  }
+  const slowest = diagnostics.summary?.slowestServices ?? [];
+  const shown = SECTIONS.filter(
+    (s) => ((diagnostics[s.key] as Item[] | undefined)?.length ?? 0) > 0,
+  );
+  return (
+    <div class="diagnostics" data-testid="diagnostics">
+      {shown.length === 0 && (
+        <p>No broken chain, rejected context, error or clock skew in this trace.</p>
+      )}
+      {shown.map((section) => (
+        <div key={section.key}>
+          <h4>{section.title}</h4>
+          <ul>
+            {((diagnostics[section.key] as Item[]) ?? []).map((item, i) => (
+              <li key={i} data-diagnostic={section.key}>
+                {describe(item)}
+              </li>
+            ))}
+          </ul>
+        </div>
+      ))}
+      {slowest.length > 0 && (
+        <>
+          <h4>Slowest services (own time)</h4>
+          <ul>
+            {slowest.slice(0, 5).map((s) => (
+              <li key={s.service}>
+                {s.service}: {formatMs(s.selfMs)} own, {formatMs(s.totalMs)} in {s.spans} spans
+              </li>
+            ))}
+          </ul>
+        </>
+      )}
+    </div>
+  );
+}

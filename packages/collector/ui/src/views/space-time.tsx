@@ -1,0 +1,209 @@
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { formatClock, formatTime, serviceColor } from '../format.js';
+import type { SpaceTime } from '../space-time-model.js';
+
+// The space-time diagram: execution contexts as columns (grouped by service), events in
+// happens-before order downwards, arrows for calls, responses, fork and join. Only the rows in
+// view are drawn, so a trace of 10,000 events scrolls as one of ten.
+
+const COL_W = 132;
+const GROUP_GAP = 20;
+const ROW_H = 30;
+const TOP = 12;
+const LEFT = 70;
+const VIEW_H = 520;
+const OVERSCAN_ROWS = 10;
+
+const KIND_SHORT: Record<string, string> = {
+  request_received: 'recv',
+  response_sent: 'resp',
+  request_sent: 'call',
+  response_received: 'reply',
+  state_read: 'read',
+  state_write: 'write',
+  lock_acquire: 'lock',
+  lock_release: 'unlock',
+  error: 'error',
+  fork: 'fork',
+  join: 'join',
+  custom: 'custom',
+};
+
+export interface SpaceTimeProps {
+  model: SpaceTime;
+  /** Event ids racing (marked) and selected (outlined). */
+  racing: Set<string>;
+  selected: Set<string>;
+  focused: string | null;
+  onSelect: (eventId: string) => void;
+}
+
+export function SpaceTimeView({ model, racing, selected, focused, onSelect }: SpaceTimeProps) {
+  const [scrollTop, setScrollTop] = useState(() => {
+    // Open scrolled to the first selected event.
+    const index = [...selected].map((id) => model.byId.get(id)).find((i) => i !== undefined);
+    return index === undefined ? 0 : Math.max(0, model.events[index]!.row * ROW_H - 120);
+  });
+  const container = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    if (container.current) container.current.scrollTop = scrollTop;
+  }, []);
+  const columnX = useMemo(() => {
+    const xs: number[] = [];
+    model.groups.forEach((group, g) => {
+      group.components.forEach((_, c) => {
+        xs[group.firstColumn + c] = LEFT + (group.firstColumn + c) * COL_W + g * GROUP_GAP;
+      });
+    });
+    return xs;
+  }, [model]);
+  const extent = useMemo(() => {
+    const first: number[] = [];
+    const last: number[] = [];
+    for (const e of model.events) {
+      first[e.column] = Math.min(first[e.column] ?? e.row, e.row);
+      last[e.column] = Math.max(last[e.column] ?? e.row, e.row);
+    }
+    return { first, last };
+  }, [model]);
+
+  const width = LEFT + model.columns * COL_W + model.groups.length * GROUP_GAP;
+  const height = TOP * 2 + model.rows * ROW_H;
+  const y = (row: number) => TOP + row * ROW_H + ROW_H / 2;
+  const firstRow = Math.max(0, Math.floor(scrollTop / ROW_H) - OVERSCAN_ROWS);
+  const lastRow = Math.ceil((scrollTop + VIEW_H) / ROW_H) + OVERSCAN_ROWS;
+  const inView = (a: number, b: number) => Math.max(a, b) >= firstRow && Math.min(a, b) <= lastRow;
+
+  const events = model.events.filter((e) => e.row >= firstRow && e.row <= lastRow);
+  const arrows = model.arrows.filter((a) =>
+    inView(model.events[a.from]!.row, model.events[a.to]!.row),
+  );
+
+  return (
+    <div
+      class="space-time"
+      data-testid="space-time"
+      style={{ height: `${Math.min(VIEW_H, height + 60)}px` }}
+      ref={container}
+      onScroll={(event) => setScrollTop((event.currentTarget as HTMLDivElement).scrollTop)}
+    >
+      <div class="st-header" style={{ width: `${width}px` }}>
+        {model.groups.map((group, g) => (
+          <div
+            key={group.service}
+            class="st-group"
+            style={{
+              left: `${LEFT + group.firstColumn * COL_W + g * GROUP_GAP - COL_W / 2}px`,
+              width: `${group.components.length * COL_W}px`,
+              borderColor: serviceColor(group.service),
+            }}
+          >
+            <b>{group.service}</b>
+            <span class="st-contexts">
+              {group.components.map((c) => (
+                <span key={c} title={c} style={{ width: `${COL_W}px` }}>
+                  {c.includes('#') ? `#${c.split('#')[1]}` : c}
+                </span>
+              ))}
+            </span>
+          </div>
+        ))}
+      </div>
+      <svg
+        width={width}
+        height={height}
+        class="st-canvas"
+        role="img"
+        aria-label="Space-time diagram"
+      >
+        <defs>
+          <marker
+            id="arrow"
+            viewBox="0 0 10 10"
+            refX="9"
+            refY="5"
+            markerWidth="7"
+            markerHeight="7"
+            orient="auto-start-reverse"
+          >
+            <path d="M 0 0 L 10 5 L 0 10 z" class="arrow-head" />
+          </marker>
+        </defs>
+        {columnX.map((x, column) =>
+          extent.first[column] === undefined ||
+          !inView(extent.first[column]!, extent.last[column]!) ? null : (
+            <line
+              key={column}
+              class="st-line"
+              x1={x}
+              x2={x}
+              y1={y(Math.max(extent.first[column]!, firstRow))}
+              y2={y(Math.min(extent.last[column]!, lastRow))}
+            />
+          ),
+        )}
+        {arrows.map((a) => {
+          const from = model.events[a.from]!;
+          const to = model.events[a.to]!;
+          return (
+            <line
+              key={`${a.from}-${a.to}`}
+              class={`st-arrow ${a.kind}`}
+              data-kind={a.kind}
+              x1={columnX[from.column]}
+              y1={y(from.row)}
+              x2={columnX[to.column]}
+              y2={y(to.row)}
+              marker-end="url(#arrow)"
+            />
+          );
+        })}
+        {events.map((placed) => {
+          const { event } = placed;
+          const isRacing = racing.has(event.id);
+          const isSelected = selected.has(event.id) || focused === event.id;
+          const x = columnX[placed.column]!;
+          const resource = typeof event.data.resource === 'string' ? event.data.resource : '';
+          return (
+            // biome-ignore lint/a11y/useSemanticElements: an SVG group cannot be a <button>
+            <g
+              key={event.id}
+              class={`st-event ${event.kind}${isRacing ? ' racing' : ''}${isSelected ? ' selected' : ''}`}
+              data-event-id={event.id}
+              data-racing={isRacing ? 'true' : undefined}
+              data-selected={isSelected ? 'true' : undefined}
+              data-service={placed.service}
+              role="button"
+              tabIndex={0}
+              aria-label={`${event.kind} in ${placed.service}`}
+              onClick={() => onSelect(event.id)}
+              onKeyDown={(e) => {
+                if (e.key === 'Enter' || e.key === ' ') {
+                  e.preventDefault();
+                  onSelect(event.id);
+                }
+              }}
+            >
+              <title>
+                {`${event.kind}${resource ? ` ${resource}` : ''} · ${placed.service} · ${formatTime(event.ts_us)}\nclock ${formatClock(event.clock)}`}
+              </title>
+              {isSelected && <circle class="halo" cx={x} cy={y(placed.row)} r={11} />}
+              <circle
+                class="dot"
+                cx={x}
+                cy={y(placed.row)}
+                r={isRacing ? 6.5 : 5}
+                fill={serviceColor(placed.service)}
+              />
+              <text class="st-label" x={x + 10} y={y(placed.row) + 4}>
+                {KIND_SHORT[event.kind] ?? event.kind}
+                {resource ? ` ${resource}` : ''}
+                {isRacing ? ' ⚠' : ''}
+              </text>
+            </g>
+          );
+        })}
+      </svg>
+    </div>
+  );
+}

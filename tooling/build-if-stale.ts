@@ -19,7 +19,10 @@ function newestMtime(dir: string): number {
 export function buildIfStale(packageDirs: readonly string[]): void {
   for (const dir of packageDirs) {
     const built = join(dir, 'dist', 'index.js');
-    if (existsSync(built) && statSync(built).mtimeMs >= newestMtime(join(dir, 'src'))) continue;
+    // A package with a web UI (the collector's ui/) builds it too.
+    const sources = ['src', 'ui'].map((d) => join(dir, d)).filter((d) => existsSync(d));
+    const newest = Math.max(...sources.map(newestMtime));
+    if (existsSync(built) && statSync(built).mtimeMs >= newest) continue;
     try {
       execFileSync('pnpm', ['run', 'build'], { cwd: dir, stdio: 'pipe' });
     } catch (error) {

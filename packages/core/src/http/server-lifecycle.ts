@@ -119,7 +119,8 @@ export class ServerSpan {
    * by a catch) is recorded once. Never throws.
    */
   recordError(error: unknown): void {
-    if (this.#ended || (this.#seen !== undefined && this.#seen === error)) return;
+    if (this.#ended || !this.context.sampled) return;
+    if (this.#seen !== undefined && this.#seen === error) return;
     try {
       const info = serializeError(error);
       this.#seen = error;
@@ -161,6 +162,8 @@ export class ServerSpan {
   end(): void {
     if (this.#ended) return;
     this.#ended = true;
+    // An unsampled request records nothing (spec 5.4): not even the event's fields are built.
+    if (!this.context.sampled) return;
     try {
       const response = this.#response;
       const finished = response.writableFinished !== false;
@@ -261,17 +264,19 @@ export function createServerLifecycle(options: RacewayOptions | Tracer = {}): Se
         const context = tracer.startContext(incoming);
         const method = eventMethod(request.method);
         const span = new ServerSpan(context, method, init as unknown as ServerRequestInit<never>);
-        const data: EventData['request_received'] = {
-          method,
-          path: eventPath(path),
-          incoming:
-            incoming === ABSENT_CONTEXT
-              ? ABSENT_INCOMING
-              : { status: incoming.status, reasons: incoming.reasons },
-        };
-        const route = eventRoute(init.route);
-        if (route !== null) data.route = route;
-        context.record('request_received', data);
+        if (context.sampled) {
+          const data: EventData['request_received'] = {
+            method,
+            path: eventPath(path),
+            incoming:
+              incoming === ABSENT_CONTEXT
+                ? ABSENT_INCOMING
+                : { status: incoming.status, reasons: incoming.reasons },
+          };
+          const route = eventRoute(init.route);
+          if (route !== null) data.route = route;
+          context.record('request_received', data);
+        }
         // node's own objects are tracked through process-wide hooks; anything else is hooked
         // itself. Either way the response gets its headers and its end, and listeners the
         // application adds to the request or response (reading the body itself, cleaning up

@@ -358,23 +358,48 @@ impl<F: Future> Future for BranchFuture<F> {
     }
 }
 
-/// Runs `future` as a branch of the current context and joins it when it completes: two
-/// branches in `tokio::join!` are concurrent in the clocks, and both happen before what the
-/// parent does after the join.
+/// Runs `future` as a branch of the current context and joins it when it completes. The fork
+/// happens when `forked` is called, not when the future is first polled, so two branches made
+/// for one `tokio::join!` are concurrent in the clocks, and both happen before what the parent
+/// does after the join.
 ///
 /// ```no_run
 /// # async fn demo(client: raceway_client::RacewayClient) {
-/// let (a, b) = tokio::join!(
-///     raceway_client::forked(async { client.track_state_write("stock/1", raceway_client::StateAccess::none()) }),
-///     raceway_client::forked(async { client.track_state_write("stock/1", raceway_client::StateAccess::none()) }),
+/// use raceway_client::{forked, StateAccess};
+/// tokio::join!(
+///     forked(async { client.track_state_write("stock/1", StateAccess::none()) }),
+///     forked(async { client.track_state_write("stock/1", StateAccess::none()) }),
 /// );
 /// # }
 /// ```
-pub async fn forked<F: Future>(future: F) -> F::Output {
+pub fn forked<F: Future>(future: F) -> Forked<F> {
     let branch = fork();
-    let output = branch.run(future).await;
-    branch.join();
-    output
+    Forked {
+        inner: branch.run(future),
+        branch: Some(branch),
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`forked`]: joins its branch when it completes.
+    pub struct Forked<F: Future> {
+        #[pin]
+        inner: BranchFuture<F>,
+        branch: Option<Branch>,
+    }
+}
+
+impl<F: Future> Future for Forked<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let output = ready!(this.inner.poll(cx));
+        if let Some(branch) = this.branch.take() {
+            branch.join();
+        }
+        Poll::Ready(output)
+    }
 }
 
 /// `tokio::spawn` for traced work: forks the current context, runs `future` in the branch on a

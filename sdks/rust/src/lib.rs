@@ -30,7 +30,7 @@ mod url_filter;
 
 pub use client::{ClientBuilder, RacewayClient};
 pub use config::{Config, ConfigError, ConfigErrorCode, Options};
-pub use context::{fork, forked, spawn, Branch, BranchHandle, ExecutionContext};
+pub use context::{fork, forked, spawn, Branch, BranchHandle, ExecutionContext, Forked};
 pub use event::EventKind;
 pub use state::{StateAccess, StateVersion};
 pub use transport::TransportStats;

@@ -13,7 +13,9 @@ use raceway_client::{RacewayClient, StateAccess};
 
 /// Records `n` state writes in a new context of `client`.
 async fn record_writes(client: &RacewayClient, n: usize) {
-    let context = client.start_context(&extract(&HeaderMap::new())).expect("enabled");
+    let context = client
+        .start_context(&extract(&HeaderMap::new()))
+        .expect("enabled");
     context
         .scope(async {
             for i in 0..n {
@@ -41,7 +43,10 @@ async fn shutdown_flushes_every_event_as_valid_gzipped_batches() {
     }
     // One context: its own component counts 1..=450 in order.
     let component = events[0]["component"].as_str().unwrap();
-    let counters: Vec<u64> = events.iter().map(|e| e["clock"][component].as_u64().unwrap()).collect();
+    let counters: Vec<u64> = events
+        .iter()
+        .map(|e| e["clock"][component].as_u64().unwrap())
+        .collect();
     assert_eq!(counters, (1..=450).collect::<Vec<_>>());
 }
 
@@ -118,9 +123,14 @@ async fn dead_collector_keeps_memory_bounded_and_never_blocks() {
     assert!(stats.queued <= 100, "queue bounded: {stats:?}");
     // What the queue and the batch in flight could not hold was dropped and counted.
     assert!(stats.dropped >= 20_000 - 100 - 10, "{stats:?}");
-    let stats = client.shutdown_with_timeout(Duration::from_millis(300)).await;
+    let stats = client
+        .shutdown_with_timeout(Duration::from_millis(300))
+        .await;
     assert_eq!(stats.delivered, 0);
-    assert!(started.elapsed() < Duration::from_secs(10), "shutdown respects its deadline");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "shutdown respects its deadline"
+    );
 }
 
 #[tokio::test]
@@ -128,12 +138,18 @@ async fn disabled_client_records_nothing() {
     let client = RacewayClient::builder().disabled(true).build().unwrap();
     assert!(client.start_context(&extract(&HeaderMap::new())).is_none());
     assert!(client.get_trace_headers().await.is_empty());
-    assert_eq!(client.shutdown().await, raceway_client::TransportStats::default());
+    assert_eq!(
+        client.shutdown().await,
+        raceway_client::TransportStats::default()
+    );
 }
 
 #[test]
 fn a_client_built_outside_a_runtime_still_delivers() {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let collector = runtime.block_on(FakeCollector::start());
     // Built with no runtime entered: the transport starts a thread of its own.
     let client = client_for(&collector.url, "inventory");

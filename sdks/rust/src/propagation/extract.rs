@@ -79,6 +79,13 @@ pub struct ExtractedContext {
     pub reasons: Vec<RejectionReason>,
 }
 
+impl Default for ExtractedContext {
+    /// No incoming context: a new trace (status `absent`).
+    fn default() -> Self {
+        ExtractedContext::empty(IncomingStatus::Absent, Vec::new())
+    }
+}
+
 impl ExtractedContext {
     fn empty(status: IncomingStatus, reasons: Vec<RejectionReason>) -> Self {
         ExtractedContext {

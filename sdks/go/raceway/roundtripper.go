@@ -1,6 +1,7 @@
 package raceway
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -26,21 +27,27 @@ func (c *Client) Transport(base http.RoundTripper) http.RoundTripper {
 	return &roundTripper{client: c, base: base}
 }
 
+// tracedCallKey marks the context of a request that a Raceway transport traces already.
+type tracedCallKey struct{}
+
 type roundTripper struct {
 	client *Client
 	base   http.RoundTripper
 }
 
 func (t *roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
-	x := execFrom(req.Context())
-	if x == nil {
+	ctx := req.Context()
+	x := execFrom(ctx)
+	if x == nil || ctx.Value(tracedCallKey{}) != nil {
+		// Outside traced work, or a Raceway transport wrapped in another one: the outer one
+		// traces the call, once.
 		return t.base.RoundTrip(req)
 	}
 	call := x.startCall(req.Method, req.URL)
-	out := req
+	// RoundTrippers must not modify the request: the headers go on a clone, whose context
+	// tells a nested Raceway transport that this call is traced already.
+	out := req.Clone(context.WithValue(ctx, tracedCallKey{}, call))
 	if t.client.shouldPropagate(req.URL) {
-		// RoundTrippers must not modify the request: the headers go on a clone.
-		out = req.Clone(req.Context())
 		inject(call.outgoing(), out.Header)
 	} else {
 		t.client.noteUnpropagated(req.URL)

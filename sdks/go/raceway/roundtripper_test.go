@@ -162,6 +162,29 @@ func TestTransportKeepsHeadersFromHostsOutsideTheAllowList(t *testing.T) {
 	onlyOne(t, flushed(t, client, col), kindResponseReceived)
 }
 
+func TestTransportWrappedTwiceTracesTheCallOnce(t *testing.T) {
+	col := newFakeCollector(t)
+	client := newTestClient(t, col)
+	var seen http.Header
+	back := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { seen = r.Header.Clone() }))
+	defer back.Close()
+	twice := &http.Client{Transport: client.Transport(client.Transport(nil))}
+	serveOne(t, client, func(ctx context.Context) {
+		req, _ := http.NewRequestWithContext(ctx, "GET", back.URL, nil)
+		resp, err := twice.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	})
+	events := flushed(t, client, col)
+	sent := onlyOne(t, events, kindRequestSent)
+	onlyOne(t, events, kindResponseReceived)
+	if len(seen.Values("Traceparent")) != 1 || !strings.Contains(seen.Get("Traceparent"), sent.SpanID) {
+		t.Errorf("headers %v, call span %s", seen, sent.SpanID)
+	}
+}
+
 func TestTransportPassesRequestsWithoutAContext(t *testing.T) {
 	col := newFakeCollector(t)
 	client := newTestClient(t, col)

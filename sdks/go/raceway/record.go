@@ -5,6 +5,15 @@ import (
 	"sync"
 )
 
+// recording is the execution context of ctx when it records: nil outside traced work and in
+// an unsampled trace, where no event data is even built (spec 5.4).
+func recording(ctx context.Context) *execContext {
+	if x := execFrom(ctx); x != nil && x.sampled {
+		return x
+	}
+	return nil
+}
+
 // A StateOption adds what was seen or written to a state event.
 type StateOption func(*stateData)
 
@@ -41,7 +50,7 @@ func TrackStateWrite(ctx context.Context, resource string, opts ...StateOption) 
 }
 
 func trackState(ctx context.Context, kind, resource string, opts []StateOption) {
-	x := execFrom(ctx)
+	x := recording(ctx)
 	if x == nil || resource == "" {
 		return
 	}
@@ -65,7 +74,7 @@ func TrackLockAcquire(ctx context.Context, lock string) { trackLock(ctx, kindLoc
 func TrackLockRelease(ctx context.Context, lock string) { trackLock(ctx, kindLockRelease, lock) }
 
 func trackLock(ctx context.Context, kind, lock string) {
-	if x := execFrom(ctx); x != nil && lock != "" {
+	if x := recording(ctx); x != nil && lock != "" {
 		x.record(kind, lockData{Lock: cutString(lock, maxResource)}, nil)
 	}
 }
@@ -88,14 +97,14 @@ func WithLock(ctx context.Context, name string, l sync.Locker, fn func() error) 
 
 // RecordError records an error event in the work of ctx (a failed query, a recovered panic).
 func RecordError(ctx context.Context, err error) {
-	if x := execFrom(ctx); x != nil && err != nil {
+	if x := recording(ctx); x != nil && err != nil {
 		x.record(kindError, *errorInfo(err, ""), nil)
 	}
 }
 
 // RecordEvent records a custom event with a name (1-256 characters) and optional attributes.
 func RecordEvent(ctx context.Context, name string, attributes map[string]any) {
-	x := execFrom(ctx)
+	x := recording(ctx)
 	if x == nil || name == "" {
 		return
 	}

@@ -64,9 +64,10 @@ export interface ClockSkew {
 /**
  * Clock skew per caller/callee instance pair: for every answered call between two instances,
  * the four timestamps give NTP's offset estimate, and the estimate of the call with the
- * smallest round trip is kept. A pair is reported when that offset, or a contradiction of
- * happens-before (the callee received before the caller sent, or answered after the caller got
- * the answer), exceeds the tolerance.
+ * smallest round trip is kept. A pair is reported when that offset exceeds the tolerance by more
+ * than its own uncertainty (half the round trip), or when a call contradicts happens-before (the
+ * callee received before the caller sent, or answered after the caller got the answer) by more
+ * than the tolerance.
  */
 export function clockSkew(spans: readonly Span[], toleranceUs: number): ClockSkew[] {
   interface Acc {
@@ -111,7 +112,12 @@ export function clockSkew(spans: readonly Span[], toleranceUs: number): ClockSke
   }
   const out: ClockSkew[] = [];
   for (const acc of pairs.values()) {
-    if (Math.abs(acc.best.offsetUs) <= toleranceUs && acc.violations === 0) continue;
+    // NTP's offset is only known to within half the round trip: the true offset lies in
+    // offset +- delay/2. An estimate inside that band is what two processes on one clock give
+    // when one of them is slow to read a request or to see its response go out (a busy event
+    // loop), not evidence of skew. Outside it, the timestamps contradict happens-before.
+    const significantUs = Math.abs(acc.best.offsetUs) - acc.best.delayUs / 2;
+    if (significantUs <= toleranceUs && acc.violations === 0) continue;
     out.push(
       skewEntry({
         callerService: acc.caller.service,

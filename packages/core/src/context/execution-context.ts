@@ -37,6 +37,8 @@ export interface RecordOverrides {
    * snapshot and does not increment again.
    */
   tick?: ClockTick;
+  /** The event's timestamp, when it was taken earlier (with the tick); default now. */
+  tsUs?: number;
 }
 
 /**
@@ -149,7 +151,7 @@ export class ExecutionContext {
         service: this.tracer.service,
         instance: this.tracer.instance,
         component: this.component,
-        ts_us: nowMicros(),
+        ts_us: overrides?.tsUs ?? nowMicros(),
         kind,
         data,
       },

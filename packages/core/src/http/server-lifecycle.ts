@@ -2,7 +2,13 @@ import type { RacewayOptions } from '../config.js';
 import { runInContext } from '../context/async-context.js';
 import type { ClockTick, ExecutionContext } from '../context/execution-context.js';
 import { Tracer } from '../context/tracer.js';
-import { durationSince, type ErrorInfo, type EventData, serializeError } from '../events.js';
+import {
+  durationSince,
+  type ErrorInfo,
+  type EventData,
+  nowMicros,
+  serializeError,
+} from '../events.js';
 import {
   type ExtractedContext,
   extractContext,
@@ -90,6 +96,8 @@ export class ServerSpan {
   #error: ErrorInfo | undefined;
   #seen: unknown;
   #tick: ClockTick | undefined;
+  /** When the response head was written: the timestamp of `response_sent`. */
+  #headersAtUs = 0;
   #ended = false;
 
   constructor(context: ExecutionContext, method: string, init: ServerRequestInit<never>) {
@@ -132,9 +140,9 @@ export class ServerSpan {
   }
 
   /**
-   * Called just before the response headers go out: takes the `response_sent` clock step now
-   * and puts the trace id and that clock on the response (spec 2.6). The event itself is
-   * recorded when the response finishes, with this snapshot.
+   * Called just before the response headers go out: takes the `response_sent` clock step and
+   * timestamp now and puts the trace id and that clock on the response (spec 2.6). The event
+   * itself is recorded when the response finishes, with this snapshot and timestamp.
    */
   writeHeaders(): void {
     if (this.#tick !== undefined || this.#ended) return;
@@ -146,6 +154,10 @@ export class ServerSpan {
     }
     const tick = ctx.tick();
     this.#tick = tick;
+    // The caller can have the answer as soon as the head is on the wire, long before 'finish'
+    // on a busy event loop: a later stamp would put the server's answer after the caller
+    // received it, a false clock skew on one host.
+    this.#headersAtUs = nowMicros();
     try {
       this.#response.setHeader(HEADER_TRACE_ID, ctx.traceId);
       this.#response.setHeader(HEADER_VC, tick.header);
@@ -187,7 +199,7 @@ export class ServerSpan {
       this.context.record(
         'response_sent',
         data,
-        this.#tick === undefined ? undefined : { tick: this.#tick },
+        this.#tick === undefined ? undefined : { tick: this.#tick, tsUs: this.#headersAtUs },
       );
     } catch {
       // Recording is best effort.

@@ -70,6 +70,13 @@ def test_bad_configuration_raises_a_coded_error(
     assert caught.value.code == code
 
 
+def test_an_unknown_option_is_refused_with_a_suggestion() -> None:
+    with pytest.raises(RacewayConfigError) as caught:
+        resolve_config({"service_name": "a", "sample_rat": 0.5}, {})  # type: ignore[typeddict-unknown-key]
+    assert caught.value.code == "RACEWAY_UNKNOWN_OPTION"
+    assert "did you mean 'sample_rate'?" in str(caught.value)
+
+
 def test_an_api_key_is_never_echoed() -> None:
     with pytest.raises(RacewayConfigError) as caught:
         resolve_config({"service_name": "a", "api_key": "top secret"}, {})

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 from typing import Any, cast
+from unittest.mock import patch
 
 import pytest
 import requests
@@ -157,6 +158,39 @@ def test_a_full_queue_drops_and_counts_new_events() -> None:
     transport.shutdown(1)
 
 
+def test_the_queue_is_also_bounded_in_bytes() -> None:
+    gate = threading.Event()
+    sender = ScriptedSender(SendResult(200), gate=gate)
+    transport = _transport(sender, max_queue_bytes=4096, batch_size=5)
+    big = {"id": "1", "kind": "custom", "data": {"blob": "x" * 1000}}
+    fits = 4096 // len(json.dumps(big, separators=(",", ":")).encode())
+    for _ in range(10):
+        transport.enqueue(big)
+    stats = transport.stats()
+    assert stats.queued == fits
+    assert stats.dropped == 10 - fits
+    gate.set()
+    assert transport.flush(timeout=5)
+    transport.enqueue(big)  # the bytes of delivered events are free again
+    assert transport.flush(timeout=5)
+    assert transport.stats().sent == fits + 1
+    transport.shutdown(1)
+
+
+def test_an_outage_is_retried_without_limit_by_default() -> None:
+    outage = [SendResult(503, retry_after="0")] * 8
+    sender = ScriptedSender(*outage, SendResult(200))
+    config = resolve_config({"service_name": "t", "flush_interval_ms": 10})
+    assert config.max_retries is None
+    transport = Transport(config, sender)
+    with patch("raceway.transport.backoff_delay", return_value=0.0):
+        transport.enqueue(_event(1))
+        assert transport.flush(timeout=10)
+    stats = transport.stats()
+    assert (stats.sent, stats.retries, stats.dropped) == (1, 8, 0)
+    transport.shutdown(1)
+
+
 def test_shutdown_flushes_and_later_events_are_dropped() -> None:
     sender = ScriptedSender(SendResult(200))
     transport = _transport(sender, flush_interval_ms=60_000)
@@ -183,7 +217,7 @@ def test_batches_are_gzip_json_with_the_api_key(collector: FakeCollector) -> Non
 def test_backoff_is_full_jitter_under_a_cap() -> None:
     assert backoff_delay(0, lambda: 0.999) < 0.5
     assert backoff_delay(3, lambda: 1.0) == 4.0
-    assert backoff_delay(50, lambda: 1.0) == 30.0
+    assert backoff_delay(50, lambda: 1.0) == 5.0
     assert backoff_delay(5, lambda: 0.0) == 0.0
 
 

@@ -3,6 +3,7 @@ spelling (`serviceName` is `service_name`, `RACEWAY_URL` is `RACEWAY_URL`)."""
 
 from __future__ import annotations
 
+import difflib
 import math
 import os
 import re
@@ -51,9 +52,17 @@ class RacewayOptions(TypedDict, total=False):
     """Share of new traces recorded, 0..1. Env `RACEWAY_SAMPLE_RATE`. Default 1. A race across
     traces is only seen when both traces are sampled."""
     batch_size: int
+    """Events per request to the collector (1-5000). Default 200."""
     flush_interval_ms: int
+    """Longest time an event waits before its batch is sent. Default 1000."""
     max_queue_size: int
-    max_retries: int
+    """Events held at most, in flight included; beyond, new events are dropped and counted.
+    Default 100000."""
+    max_queue_bytes: int
+    """Bytes of encoded events held at most, in flight included. Default 64 MiB."""
+    max_retries: int | None
+    """Retries of a batch after a network error, 408, 429 or 5xx (0-100). Default None: retried
+    (backoff with jitter, at most 5 s apart) until the collector takes it."""
     request_timeout_ms: int
     propagate_to: PropagateTo
     """Outgoing hosts that receive trace headers (spec 6); replaces the default internal hosts.
@@ -78,23 +87,26 @@ class Config:
     batch_size: int
     flush_interval_ms: int
     max_queue_size: int
-    max_retries: int
+    max_queue_bytes: int
+    max_retries: int | None
     request_timeout_ms: int
     propagate_to: Callable[[str], bool]
     ignore_path: Callable[[str], bool]
 
 
-TRANSPORT_DEFAULTS: Mapping[str, int] = {
+TRANSPORT_DEFAULTS: Mapping[str, int | None] = {
     "batch_size": 200,
     "flush_interval_ms": 1000,
-    "max_queue_size": 10_000,
-    "max_retries": 5,
+    "max_queue_size": 100_000,
+    "max_queue_bytes": 64 * 1024 * 1024,
+    "max_retries": None,
     "request_timeout_ms": 10_000,
 }
 _INTEGER_BOUNDS: Mapping[str, tuple[ConfigErrorCode, int, int]] = {
     "batch_size": ("RACEWAY_INVALID_BATCH_SIZE", 1, 5000),
     "flush_interval_ms": ("RACEWAY_INVALID_FLUSH_INTERVAL", 1, 2_147_483_647),
     "max_queue_size": ("RACEWAY_INVALID_MAX_QUEUE_SIZE", 1, 10_000_000),
+    "max_queue_bytes": ("RACEWAY_INVALID_MAX_QUEUE_BYTES", 1024, 2**40),
     "max_retries": ("RACEWAY_INVALID_MAX_RETRIES", 0, 100),
     "request_timeout_ms": ("RACEWAY_INVALID_REQUEST_TIMEOUT", 1, 2_147_483_647),
 }
@@ -108,15 +120,11 @@ def resolve_config(options: RacewayOptions, env: Mapping[str, str] | None = None
     'http://collector:8080/v1/events'
     """
     environ = os.environ if env is None else env
-    known = set(RacewayOptions.__annotations__)
-    unknown = set(options) - known
-    if unknown:
-        raise TypeError(f"unknown Raceway option(s): {', '.join(sorted(unknown))}")
+    _refuse_unknown(options)
     disabled = _flag(options.get("disabled"), environ.get("RACEWAY_DISABLED"), "disabled")
     server_url, endpoint = _server_url(
         options.get("server_url") or _non_empty(environ.get("RACEWAY_URL"))
     )
-    integers = {name: _integer(options.get(name), name) for name in TRANSPORT_DEFAULTS}
     propagate_to: PropagateTo | None = options.get("propagate_to")
     if propagate_to is None and environ.get("RACEWAY_PROPAGATE_TO") is not None:
         propagate_to = parse_propagate_to_env(environ["RACEWAY_PROPAGATE_TO"])
@@ -139,8 +147,32 @@ def resolve_config(options: RacewayOptions, env: Mapping[str, str] | None = None
             "ignore_paths",
             "RACEWAY_INVALID_IGNORE_PATHS",
         ),
-        **integers,
+        batch_size=_required(_integer(options.get("batch_size"), "batch_size")),
+        flush_interval_ms=_required(
+            _integer(options.get("flush_interval_ms"), "flush_interval_ms")
+        ),
+        max_queue_size=_required(_integer(options.get("max_queue_size"), "max_queue_size")),
+        max_queue_bytes=_required(_integer(options.get("max_queue_bytes"), "max_queue_bytes")),
+        max_retries=_integer(options.get("max_retries"), "max_retries"),
+        request_timeout_ms=_required(
+            _integer(options.get("request_timeout_ms"), "request_timeout_ms")
+        ),
     )
+
+
+def _required(value: int | None) -> int:
+    assert value is not None  # every option but max_retries has an integer default
+    return value
+
+
+def _refuse_unknown(options: Mapping[str, object]) -> None:
+    known = sorted(RacewayOptions.__annotations__)
+    for name in options:
+        if name in known:
+            continue
+        close = difflib.get_close_matches(str(name), known, n=1)
+        hint = f": did you mean {close[0]!r}?" if close else f"; the options are {', '.join(known)}"
+        raise RacewayConfigError("RACEWAY_UNKNOWN_OPTION", f"unknown option {name!r}{hint}")
 
 
 def _non_empty(value: str | None) -> str | None:
@@ -294,7 +326,7 @@ def _sample_rate(option: object, env_value: str | None) -> float:
     return float(raw)
 
 
-def _integer(value: object, name: str) -> int:
+def _integer(value: object, name: str) -> int | None:
     if value is None:
         return TRANSPORT_DEFAULTS[name]
     code, low, high = _INTEGER_BOUNDS[name]

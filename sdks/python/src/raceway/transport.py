@@ -34,7 +34,9 @@ logger = logging.getLogger("raceway")
 Outcome = Literal["delivered", "partial", "dropped", "retry"]
 
 _BACKOFF_BASE_S = 0.5
-_BACKOFF_CAP_S = 30.0
+# The longest wait before a retry, Retry-After included: an outage loses nothing while the queue
+# has room, and the collector is found again within seconds of coming back.
+_BACKOFF_CAP_S = 5.0
 _SHUTDOWN_TIMEOUT_S = 5.0
 
 
@@ -154,8 +156,11 @@ class Transport:
         self._config = config
         self._sender: Sender = sender if sender is not None else HttpSender(config.endpoint)
         self._condition = threading.Condition(threading.Lock())
-        self._queue: deque[dict[str, Any]] = deque()
+        self._queue: deque[bytes] = deque()
         self._in_flight = 0
+        self._bytes = 0
+        """Bytes of the encoded events held, the batch in flight included."""
+        self._warned = False
         self._stats = TransportStats()
         self._unreported_drops = 0
         self._flushing = False
@@ -165,13 +170,27 @@ class Transport:
         _live_transports.add(self)
 
     def enqueue(self, event: dict[str, Any]) -> None:
-        """Queues an event. When the queue is full the event is dropped and counted. Never
-        blocks beyond a short lock, never raises."""
+        """Queues an event, encoded now (JSON text is a fraction of the memory of the dicts, and
+        what the byte bound counts). When the queue is full the event is dropped and counted.
+        Never blocks beyond a short lock, never raises."""
+        try:
+            encoded = json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode()
+        except Exception as error:
+            with self._condition:
+                self._count_drop(1, f"event not encodable: {error}")
+            return
         with self._condition:
-            if self._stopping or len(self._queue) + self._in_flight >= self._config.max_queue_size:
+            if self._stopping:
+                self._count_drop(1, "transport shut down")
+                return
+            if len(self._queue) + self._in_flight >= self._config.max_queue_size:
                 self._count_drop(1, f"queue full ({self._config.max_queue_size} events)")
                 return
-            self._queue.append(event)
+            if self._bytes + len(encoded) > self._config.max_queue_bytes:
+                self._count_drop(1, f"queue full ({self._config.max_queue_bytes} bytes)")
+                return
+            self._bytes += len(encoded)
+            self._queue.append(encoded)
             if self._thread is None:
                 self._start_thread()
             size = len(self._queue)
@@ -208,6 +227,7 @@ class Transport:
         with self._condition:
             self._stopping = True
             left = len(self._queue)
+            self._bytes -= sum(len(event) for event in self._queue)
             self._queue.clear()
             if left:
                 self._count_drop(left, "left at shutdown")
@@ -231,6 +251,7 @@ class Transport:
         self._condition = threading.Condition(threading.Lock())
         self._queue.clear()
         self._in_flight = 0
+        self._bytes = 0
         self._thread = None
         if isinstance(self._sender, HttpSender):
             self._sender = HttpSender(self._config.endpoint)
@@ -238,7 +259,10 @@ class Transport:
     def _count_drop(self, count: int, reason: str) -> None:
         self._stats = replace(self._stats, dropped=self._stats.dropped + count, last_error=reason)
         self._unreported_drops += count
-        if self._config.debug:
+        if self._config.debug or not self._warned:
+            # Without debug only the first drop is logged, once: a dead collector must not
+            # flood the application's logs.
+            self._warned = True
             logger.warning("raceway: %d event(s) dropped: %s", count, reason)
 
     def _run(self) -> None:
@@ -276,19 +300,12 @@ class Transport:
             finally:
                 with self._condition:
                     self._in_flight = 0
+                    self._bytes -= sum(len(event) for event in batch)
                     self._condition.notify_all()
 
-    def _deliver(self, batch: list[dict[str, Any]], dropped_report: int) -> None:
-        payload: dict[str, Any] = {
-            "sdk": {"name": SDK_NAME, "version": __version__, "language": "python"},
-            "events": batch,
-        }
-        if dropped_report:
-            payload["dropped"] = dropped_report
-        body = gzip.compress(
-            json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8"),
-            compresslevel=6,
-        )
+    def _deliver(self, batch: list[bytes], dropped_report: int) -> None:
+        head = _BATCH_HEAD + (b'"dropped":%d,' % dropped_report if dropped_report else b"")
+        body = gzip.compress(head + b'"events":[' + b",".join(batch) + b"]}", compresslevel=6)
         headers = {
             "Content-Type": "application/json",
             "Content-Encoding": "gzip",
@@ -321,7 +338,9 @@ class Transport:
                         self._count_drop(rejected, f"HTTP 422: {rejected} event(s) rejected")
                     return
                 problem = _describe(result)
-                if outcome == "dropped" or attempt >= self._config.max_retries or self._stopping:
+                retries = self._config.max_retries
+                exhausted = retries is not None and attempt >= retries
+                if outcome == "dropped" or exhausted or self._stopping:
                     # The drops this batch was reporting go into the next batch's count.
                     self._unreported_drops += dropped_report
                     self._count_drop(len(batch), problem)
@@ -331,9 +350,7 @@ class Transport:
                 )
                 if self._config.debug:
                     logger.warning("raceway: collector %s; retrying", problem)
-                delay = parse_retry_after(result.retry_after)
-                if delay is None:
-                    delay = backoff_delay(attempt)
+                delay = max(parse_retry_after(result.retry_after) or 0.0, backoff_delay(attempt))
                 attempt += 1
                 # Waiting on the condition lets shutdown() cut a long backoff short; other
                 # wake-ups (a new event) go back to sleep.
@@ -344,6 +361,15 @@ class Transport:
                     self._unreported_drops += dropped_report
                     self._count_drop(len(batch), f"shutdown during retries ({problem})")
                     return
+
+
+_BATCH_HEAD = (
+    b'{"sdk":'
+    + json.dumps(
+        {"name": SDK_NAME, "version": __version__, "language": "python"}, separators=(",", ":")
+    ).encode()
+    + b","
+)
 
 
 def _describe(result: SendResult) -> str:

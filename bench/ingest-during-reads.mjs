@@ -262,7 +262,7 @@ try {
     `Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, shared with other work (load average ${loadavg()[0].toFixed(1)} at the end); node ${process.version}, ${new Date().toISOString().slice(0, 10)}. The collector (\`raceway serve\`, SQLite, durable acknowledgements) runs in its own process.`,
     '',
     `One trace of ${trace.length.toLocaleString('en-US')} events is stored. ${READERS} clients read it concurrently, each`,
-    'page after page (`GET /api/traces/:id`, 5,000 events a page, `next_cursor`), over and over;',
+    'page after page (`GET /api/traces/:id`, 1,000 events a page, `next_cursor`), over and over;',
     'meanwhile one client posts a batch of 20 events every 25 ms and times each answer. The',
     'baseline is the same posting with no reader, in the same run.',
     '',

@@ -493,8 +493,8 @@ export const openApiDocument = {
       get: {
         summary: 'One trace: its summary and its spans as a tree, with their events and clocks',
         description:
-          'Events are paged in storage order (event id), `limit` at a time (default 5000), each page shown as a span tree in time order; a page is also cut at 8 MiB of JSON. `next_cursor` fetches the next page, null on the last.',
-        parameters: [traceIdPath, limit(5000, 20_000), cursor],
+          'Events are paged in storage order (event id), `limit` at a time (default 1000), each page shown as a span tree in time order; a page is also cut at 8 MiB of JSON. `next_cursor` fetches the next page, null on the last. Pages are built one at a time (503 `busy` when 256 wait).',
+        parameters: [traceIdPath, limit(1000, 5000), cursor],
         responses: {
           '200': json(
             {

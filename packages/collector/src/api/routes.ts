@@ -1,6 +1,8 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { RaceGroup } from '../analysis/race-groups.js';
 import type { TrafficAggregates } from '../analysis/traffic-aggregates.js';
+import { ConcurrencyGate } from '../concurrency-gate.js';
 import { HttpError } from '../errors.js';
 import type { AnalysisScheduler } from '../scheduler/analysis-scheduler.js';
 import type { RaceRecord, Storage, TraceSummary } from '../storage/types.js';
@@ -35,11 +37,18 @@ const HOUR_MS = 3_600_000;
 /** Largest answer of a listing, in bytes of JSON (approximate): beyond, the page is cut. */
 const DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
 
-/** The longest prefix of `items` whose JSON stays within `maxBytes` (at least one item). */
-function withinBytes<T>(items: T[], maxBytes: number): T[] {
+/**
+ * The longest prefix of `items` whose JSON stays within `maxBytes` (at least one item);
+ * `size` estimates an item's JSON length.
+ */
+function withinBytes<T>(
+  items: T[],
+  maxBytes: number,
+  size: (item: T) => number = (item) => JSON.stringify(item).length + 1,
+): T[] {
   let bytes = 0;
   for (let i = 0; i < items.length; i++) {
-    bytes += JSON.stringify(items[i]).length + 1;
+    bytes += size(items[i]!);
     if (bytes > maxBytes && i > 0) return items.slice(0, i);
   }
   return items;
@@ -164,25 +173,35 @@ export async function queryRoutes(app: FastifyInstance, options: QueryRouteOptio
     };
   });
 
-  app.get<{ Params: { traceId: string } }>('/api/traces/:traceId', async (request) => {
+  // One page of a large trace is tens of milliseconds of synchronous work (read, parse, span
+  // tree, JSON): pages are built one at a time, with the event loop free between the steps,
+  // so that ingestion is answered in between.
+  const pageGate = new ConcurrencyGate(1, 256, 'trace pages are being read');
+  app.get<{ Params: { traceId: string } }>('/api/traces/:traceId', async (request, reply) => {
     const summary = await traceOr404(request.params.traceId);
     const q = query(request);
-    const limit = limitParam(q, 5000, 20_000);
+    const limit = limitParam(q, 1000, 5000);
     const after = cursorParam(q)?.id ?? null;
     if (after !== null && !/^[0-9a-f]{32}$/.test(after)) throw badCursor();
-    // Pages follow the storage key (event id), so a page never sorts the whole trace; each
-    // page is shown in time order. Cut early when the events get large (response size cap).
-    const read = await storage.getTraceEventsPage(summary.traceId, after, limit);
-    const page = withinBytes(read, maxResponseBytes);
-    const last = page[page.length - 1];
-    const more = page.length < read.length || read.length === limit;
-    page.sort(byTimeThenId);
-    return {
-      ...summaryJson(summary),
-      spans: spanTreeJson(page),
-      events_returned: page.length,
-      next_cursor: more && last ? encodeCursor(0, last.id) : null,
-    };
+    const body = await pageGate.run(async () => {
+      // Pages follow the storage key (event id), so a page never sorts the whole trace; each
+      // page is shown in time order. Cut early when the events get large (response size cap).
+      const read = await storage.getTraceEventsPage(summary.traceId, after, limit);
+      await nextTurn();
+      const page = withinBytes(read, maxResponseBytes, (e) => JSON.stringify(e.data).length + 400);
+      const last = page[page.length - 1];
+      const more = page.length < read.length || read.length === limit;
+      page.sort(byTimeThenId);
+      const spans = spanTreeJson(page);
+      await nextTurn();
+      return JSON.stringify({
+        ...summaryJson(summary),
+        spans,
+        events_returned: page.length,
+        next_cursor: more && last ? encodeCursor(0, last.id) : null,
+      });
+    });
+    return reply.type('application/json; charset=utf-8').send(body);
   });
 
   async function analysisOf(rawId: string) {

@@ -1,4 +1,5 @@
 import { gunzip } from 'node:zlib';
+import type { ConcurrencyGate } from '../concurrency-gate.js';
 import { HttpError } from '../errors.js';
 
 export interface BodyLimits {
@@ -7,7 +8,7 @@ export interface BodyLimits {
   /** Largest body accepted after gzip decompression, in bytes: the gzip-bomb guard. */
   maxDecompressedBytes: number;
   /** Bounds how many bodies are decompressed at once (memory: slots x maxDecompressedBytes). */
-  gate?: DecompressionGate;
+  gate?: ConcurrencyGate;
 }
 
 /**
@@ -83,46 +84,4 @@ export function formatBytes(bytes: number): string {
   if (bytes >= 1024 * 1024 && bytes % (1024 * 1024) === 0) return `${bytes / (1024 * 1024)} MiB`;
   if (bytes >= 1024 && bytes % 1024 === 0) return `${bytes / 1024} KiB`;
   return `${bytes} bytes`;
-}
-
-/**
- * Bounds the memory of concurrent decompression: at most `slots` bodies are gunzipped at once
- * (each up to `maxDecompressedBytes`), a bounded number wait, and beyond that a request is
- * answered 503 (SDKs retry with backoff).
- *
- * @example
- * const gate = new DecompressionGate(4, 64);
- * const text = await gate.run(() => gunzipLimited(raw, limit));
- */
-export class DecompressionGate {
-  private active = 0;
-  private readonly waiting: Array<() => void> = [];
-
-  constructor(
-    private readonly slots: number,
-    private readonly maxWaiting: number,
-  ) {}
-
-  async run<T>(work: () => Promise<T>): Promise<T> {
-    if (this.active >= this.slots) {
-      if (this.waiting.length >= this.maxWaiting) {
-        throw new HttpError(
-          503,
-          'busy',
-          `${this.active} gzip bodies are being decompressed and ${this.waiting.length} wait: retry later`,
-        );
-      }
-      await new Promise<void>((resolve) => this.waiting.push(resolve));
-    } else {
-      this.active++;
-    }
-    try {
-      return await work();
-    } finally {
-      const next = this.waiting.shift();
-      // The slot passes straight to the next waiter (active stays the same).
-      if (next) next();
-      else this.active--;
-    }
-  }
 }

@@ -1,9 +1,10 @@
 import type { FastifyInstance } from 'fastify';
+import { ConcurrencyGate } from '../concurrency-gate.js';
 import { HttpError } from '../errors.js';
 import type { StoredEvent } from '../event.js';
 import type { Storage } from '../storage/types.js';
 import { checkApiKey } from './api-key.js';
-import { type BodyLimits, DecompressionGate, decodeBody } from './body.js';
+import { type BodyLimits, decodeBody } from './body.js';
 import { checkEventLimits, type EventLimits, MAX_BATCH_DROPPED } from './limits.js';
 import type { Validators } from './validate.js';
 
@@ -40,7 +41,10 @@ interface Rejected {
 export async function ingestRoutes(app: FastifyInstance, options: IngestOptions): Promise<void> {
   const { storage, validators, apiKeys } = options;
   const slots = options.maxConcurrentDecompressions ?? 4;
-  const limits: BodyLimits = { ...options, gate: new DecompressionGate(slots, slots * 16) };
+  const limits: BodyLimits = {
+    ...options,
+    gate: new ConcurrencyGate(slots, slots * 16, 'gzip bodies are being decompressed'),
+  };
 
   // This scope parses bodies itself: raw bytes up to maxBodyBytes, then gunzip and JSON.
   app.removeAllContentTypeParsers();

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { DecompressionGate } from './body.js';
+import { ConcurrencyGate } from './concurrency-gate.js';
 
-describe('DecompressionGate', () => {
+describe('ConcurrencyGate', () => {
   it('runs at most `slots` at once, queues a bounded number, and refuses the rest with 503', async () => {
-    const gate = new DecompressionGate(1, 1);
+    const gate = new ConcurrencyGate(1, 1);
     let running = 0;
     let most = 0;
     const releases: Array<() => void> = [];

@@ -26,6 +26,8 @@ pub(crate) struct Tracer {
     pub(crate) service_part: String,
     /// `None` when disabled.
     pub(crate) transport: Option<Transport>,
+    /// Hosts already reported as getting no headers (debug mode).
+    pub(crate) unpropagated_hosts: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 /// A Raceway client: one per service process. Cheap to clone (a shared handle).
@@ -139,6 +141,7 @@ impl RacewayClient {
                 service_part: sanitize_service_name(&config.service_name),
                 config,
                 transport,
+                unpropagated_hosts: Default::default(),
             }),
         }
     }
@@ -191,31 +194,67 @@ impl RacewayClient {
         current().filter(|ctx| Arc::ptr_eq(ctx.tracer(), &self.tracer))
     }
 
-    /// Trace headers for an outgoing call made with a client Raceway does not instrument. Each
-    /// call is a client call of its own: a new span id and a `request_sent` event (the clock
-    /// step sent). Empty outside a context or when disabled. Pass the response's headers to
-    /// [`RacewayClient::merge_response_headers`] afterwards, or what the callee did looks
-    /// concurrent with what the caller does next.
+    /// Trace headers for an outgoing call made with a client Raceway does not instrument
+    /// (spec 2.7). Each call is a client call of its own: a new span id and a `request_sent`
+    /// event (the clock step sent); its target is recorded as `unknown` (see
+    /// [`RacewayClient::get_trace_headers_for`]). Empty outside a context or when disabled. Pass
+    /// the response's headers to [`RacewayClient::merge_response_headers`] afterwards, or what
+    /// the callee did looks concurrent with what the caller does next.
     ///
     /// ```no_run
     /// # async fn demo(client: raceway_client::RacewayClient) {
     /// let headers = client.get_trace_headers().await;
+    /// // ... send the request with these headers, then:
+    /// # let response_headers = http::HeaderMap::new();
+    /// client.merge_response_headers(&response_headers);
     /// # }
     /// ```
     pub async fn get_trace_headers(&self) -> HeaderMap {
+        self.manual_call("GET", None)
+    }
+
+    /// [`RacewayClient::get_trace_headers`] for a call whose method and URL are known: the
+    /// events carry them, so the call is an edge of the dependency graph even when the callee
+    /// is not instrumented. A URL that does not parse is recorded as `unknown`.
+    pub async fn get_trace_headers_for(&self, method: &str, url: &str) -> HeaderMap {
+        let target = Url::parse(url).ok();
+        self.manual_call(method, target.as_ref())
+    }
+
+    fn manual_call(&self, method: &str, target: Option<&Url>) -> HeaderMap {
         let mut headers = HeaderMap::new();
         if let Some(ctx) = self.context() {
-            ManualCall::start(&ctx, &mut headers);
+            // The application chose to send them: the allow-list does not apply (spec 6.3).
+            let call = ClientCall::start(&ctx, method, target, true, &mut headers);
+            ctx.open_call(call);
         }
         headers
     }
 
-    /// Merges the clock a callee sent back (`X-Raceway-VC`, spec 2.6) into the current context,
-    /// when the response belongs to the same trace; true when a clock was merged. An absent,
+    /// Ends the oldest open manual call of the current context (spec 2.7): merges the clock the
+    /// callee sent back (`X-Raceway-VC`, when the response belongs to the same trace) and
+    /// records the call's `response_received`. True when a clock was merged. An absent,
     /// foreign or invalid clock is ignored.
     pub fn merge_response_headers(&self, headers: &HeaderMap) -> bool {
-        self.context()
-            .is_some_and(|ctx| merge_response_clock(&ctx, headers))
+        self.end_manual_call(headers, ManualCallEnd::default())
+    }
+
+    /// [`RacewayClient::merge_response_headers`] with the call's outcome, and the request
+    /// headers [`RacewayClient::get_trace_headers`] gave to name the call it ends.
+    pub fn end_manual_call(&self, response_headers: &HeaderMap, end: ManualCallEnd<'_>) -> bool {
+        let Some(ctx) = self.context() else {
+            return false;
+        };
+        let span = end.request.and_then(request_span_id);
+        match ctx.take_call(span.as_deref()) {
+            Some(call) => {
+                let error = end
+                    .error
+                    .map(|message| crate::event::error_message_data("Error", message));
+                call.end(&ctx, end.status, Some(response_headers), error)
+            }
+            None => merge_response_clock(&ctx, response_headers),
+        }
     }
 
     /// Records that the current context read a named piece of shared state. Two unordered
@@ -310,6 +349,22 @@ impl RacewayClient {
         );
     }
 
+    /// In debug mode, says once per host that a host got no trace headers (spec 6.3).
+    pub(crate) fn note_unpropagated_host(&self, url: &Url) {
+        if !self.tracer.config.debug {
+            return;
+        }
+        let host = url.host_str().unwrap_or("").to_owned();
+        let mut seen = self
+            .tracer
+            .unpropagated_hosts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if seen.len() < 1024 && seen.insert(host.clone()) {
+            eprintln!("[raceway] {host} is not in propagate_to: calls to it get no trace headers");
+        }
+    }
+
     /// What the transport has done so far.
     pub fn stats(&self) -> TransportStats {
         self.tracer
@@ -341,16 +396,20 @@ impl RacewayClient {
     }
 }
 
-/// A client call made through [`RacewayClient::get_trace_headers`]: its target is unknown, so
-/// it is recorded with the method and URL Raceway cannot see as `OTHER` and `manual:`.
-struct ManualCall;
+/// How a manual call ended, for [`RacewayClient::end_manual_call`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ManualCallEnd<'a> {
+    /// The response status.
+    pub status: Option<u16>,
+    /// Why the call failed, when it did.
+    pub error: Option<&'a str>,
+    /// The headers `get_trace_headers` returned for the call; without them, the oldest open
+    /// call of the context is ended.
+    pub request: Option<&'a HeaderMap>,
+}
 
-impl ManualCall {
-    fn start(ctx: &ExecutionContext, headers: &mut HeaderMap) {
-        // A placeholder URL: the application did not say where the call goes.
-        if let Ok(url) = Url::parse("manual://unknown/") {
-            let call = ClientCall::start(ctx, "OTHER", &url, true, headers);
-            call.forget();
-        }
-    }
+/// The client span id of a `traceparent` Raceway wrote.
+fn request_span_id(headers: &HeaderMap) -> Option<String> {
+    let traceparent = headers.get("traceparent")?.to_str().ok()?;
+    crate::propagation::parse_traceparent(traceparent).map(|tp| tp.parent_id)
 }

@@ -31,8 +31,9 @@ pub(crate) fn event_target(url: &Url) -> (String, String) {
     (clamp(&target, MAX_URL), clamp(&host, MAX_HOST))
 }
 
+/// One client call: its own span, child of the context's span (spec 4). It keeps no handle on
+/// its context, so a context can keep its open manual calls.
 pub(crate) struct ClientCall {
-    context: ExecutionContext,
     span_id: String,
     method: String,
     url: String,
@@ -42,32 +43,47 @@ pub(crate) struct ClientCall {
 
 impl ClientCall {
     /// Records `request_sent` (the call's clock step) and, when `propagate`, writes the trace
-    /// headers with the clock after it (spec 2.5).
+    /// headers with the clock after it (spec 2.5). `target` is `None` for a manual call whose
+    /// target is unknown (spec 2.7: `url` and `host` are `unknown`).
     pub(crate) fn start(
         context: &ExecutionContext,
         method: &str,
-        url: &Url,
+        target: Option<&Url>,
         propagate: bool,
         headers: &mut HeaderMap,
     ) -> Self {
         let span_id = new_span_id();
         let method = event_method(method);
-        let (target, host) = event_target(url);
-        let (tick, clock, dropped) = context.call_tick();
-        context.record_with(
-            EventKind::RequestSent,
-            json!({ "method": method, "url": target, "host": host }),
-            Some(SpanOverride {
-                span_id: &span_id,
-                parent_span_id: Some(context.span_id()),
-            }),
-            Some(tick),
+        let (url, host) = target.map_or_else(
+            || ("unknown".to_owned(), "unknown".to_owned()),
+            event_target,
         );
+        let call = ClientCall {
+            span_id,
+            method,
+            url,
+            host,
+            started: Instant::now(),
+        };
+        // An unsampled context neither records nor steps its clock; it still propagates.
+        let clock = if context.is_sampled() {
+            let (tick, clock, dropped) = context.call_tick();
+            context.record_with(
+                EventKind::RequestSent,
+                json!({ "method": call.method, "url": call.url, "host": call.host }),
+                Some(call.span_override(context)),
+                Some(tick),
+            );
+            Some((clock, dropped))
+        } else {
+            None
+        };
         if propagate {
+            let (clock, dropped) = clock.unwrap_or_default();
             inject(
                 &OutgoingContext {
                     trace_id: context.trace_id(),
-                    span_id: &span_id,
+                    span_id: &call.span_id,
                     clock: &clock,
                     own: Some(context.component()),
                     clock_dropped: dropped,
@@ -77,26 +93,34 @@ impl ClientCall {
                 headers,
             );
         }
-        ClientCall {
-            context: context.clone(),
-            span_id,
-            method,
-            url: target,
-            host,
-            started: Instant::now(),
+        call
+    }
+
+    pub(crate) fn span_id(&self) -> &str {
+        &self.span_id
+    }
+
+    fn span_override<'a>(&'a self, context: &'a ExecutionContext) -> SpanOverride<'a> {
+        SpanOverride {
+            span_id: &self.span_id,
+            parent_span_id: Some(context.span_id()),
         }
     }
 
     /// Records `response_received`: the status (or the error), the duration, and whether the
-    /// callee's clock was merged first.
-    pub(crate) fn end(
+    /// callee's clock was merged first (spec 2.6); returns that.
+    pub(crate) fn end<S: HeaderSource + ?Sized>(
         self,
+        context: &ExecutionContext,
         status: Option<u16>,
-        response_headers: Option<&HeaderMap>,
+        response_headers: Option<&S>,
         error: Option<Value>,
-    ) {
+    ) -> bool {
+        if !context.is_sampled() {
+            return false;
+        }
         let remote_clock =
-            response_headers.is_some_and(|headers| merge_response_clock(&self.context, headers));
+            response_headers.is_some_and(|headers| merge_response_clock(context, headers));
         let mut data = json!({
             "method": self.method,
             "url": self.url,
@@ -110,15 +134,13 @@ impl ClientCall {
         if let Some(error) = error {
             data["error"] = error;
         }
-        self.context.record_with(
+        context.record_with(
             EventKind::ResponseReceived,
             data,
-            Some(SpanOverride {
-                span_id: &self.span_id,
-                parent_span_id: Some(self.context.span_id()),
-            }),
+            Some(self.span_override(context)),
             None,
         );
+        remote_clock
     }
 }
 
@@ -153,10 +175,4 @@ pub(crate) fn merge_response_clock<S: HeaderSource + ?Sized>(
         }
         Err(_) => false,
     }
-}
-
-impl ClientCall {
-    /// Ends the bookkeeping without a `response_received` (a manual call whose response the
-    /// SDK never sees).
-    pub(crate) fn forget(self) {}
 }

@@ -29,6 +29,14 @@ pub fn current() -> Option<ExecutionContext> {
     CURRENT.try_with(ExecutionContext::clone).ok()
 }
 
+impl Default for OpenCalls {
+    fn default() -> Self {
+        OpenCalls {
+            calls: std::collections::VecDeque::new(),
+        }
+    }
+}
+
 struct ClockState {
     clock: VectorClock,
     /// Entries missing because a clock this context received was truncated.
@@ -44,6 +52,7 @@ struct ContextInner {
     trace_flags: u8,
     tracestate: Option<String>,
     state: Mutex<ClockState>,
+    open_calls: Mutex<OpenCalls>,
 }
 
 /// One sequential thread of work: the handling of one request, or a forked branch. Cheap to
@@ -82,6 +91,14 @@ pub(crate) struct SpanOverride<'a> {
     pub parent_span_id: Option<&'a str>,
 }
 
+/// An outgoing call made from a context, open until its response is merged (manual calls).
+pub(crate) struct OpenCalls {
+    calls: std::collections::VecDeque<crate::client_call::ClientCall>,
+}
+
+/// Most manual calls a context keeps open (spec 2.7); beyond, the oldest is forgotten.
+const MAX_OPEN_CALLS: usize = 256;
+
 /// How a new context starts.
 pub(crate) struct ContextInit {
     pub trace_id: String,
@@ -109,6 +126,7 @@ impl ExecutionContext {
                     clock: init.clock,
                     dropped: init.clock_dropped,
                 }),
+                open_calls: Mutex::default(),
             }),
         }
     }
@@ -172,6 +190,36 @@ impl ExecutionContext {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// Keeps a manual call open until its response is merged.
+    pub(crate) fn open_call(&self, call: crate::client_call::ClientCall) {
+        let mut open = self
+            .inner
+            .open_calls
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if open.calls.len() == MAX_OPEN_CALLS {
+            open.calls.pop_front();
+        }
+        open.calls.push_back(call);
+    }
+
+    /// Takes the open manual call with this span id, or the oldest one.
+    pub(crate) fn take_call(
+        &self,
+        span_id: Option<&str>,
+    ) -> Option<crate::client_call::ClientCall> {
+        let mut open = self
+            .inner
+            .open_calls
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let index = match span_id {
+            Some(span) => open.calls.iter().position(|call| call.span_id() == span)?,
+            None => 0,
+        };
+        open.calls.remove(index)
+    }
+
     /// Increments the own component and returns the snapshot, for an event recorded later with
     /// [`ExecutionContext::record_with`].
     pub(crate) fn tick(&self) -> Tick {
@@ -195,6 +243,9 @@ impl ExecutionContext {
     /// Merges a clock received from elsewhere (a response, a joined branch), element-wise
     /// maximum (spec 2.6, 3.2).
     pub(crate) fn merge(&self, remote: &VectorClock, dropped: u64) {
+        if !self.is_sampled() {
+            return;
+        }
         let mut state = self.state();
         state.clock.merge(remote);
         state.dropped = state.dropped.max(dropped);
@@ -218,11 +269,15 @@ impl ExecutionContext {
         span: Option<SpanOverride<'_>>,
         tick: Option<Tick>,
     ) {
-        let tick = tick.unwrap_or_else(|| self.tick());
+        // An unsampled context records nothing and keeps no clock (spec 5.4).
+        if !self.is_sampled() {
+            return;
+        }
         let tracer = &self.inner.tracer;
-        let Some(transport) = tracer.transport.as_ref().filter(|_| self.is_sampled()) else {
+        let Some(transport) = tracer.transport.as_ref() else {
             return;
         };
+        let tick = tick.unwrap_or_else(|| self.tick());
         let (span_id, parent_span_id) = match &span {
             Some(span) => (span.span_id, span.parent_span_id),
             None => (
@@ -269,6 +324,7 @@ impl ExecutionContext {
                 trace_flags: self.inner.trace_flags,
                 tracestate: self.inner.tracestate.clone(),
                 state: Mutex::new(ClockState { clock, dropped }),
+                open_calls: Mutex::default(),
             }),
         }
     }

@@ -28,7 +28,7 @@ mod state;
 mod transport;
 mod url_filter;
 
-pub use client::{ClientBuilder, RacewayClient};
+pub use client::{ClientBuilder, ManualCallEnd, RacewayClient};
 pub use config::{Config, ConfigError, ConfigErrorCode, Options};
 pub use context::{fork, forked, spawn, Branch, BranchHandle, ExecutionContext, Forked};
 pub use event::EventKind;

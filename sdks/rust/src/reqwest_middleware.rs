@@ -13,7 +13,7 @@
 
 use std::sync::Arc;
 
-use http::Extensions;
+use http::{Extensions, HeaderMap};
 use reqwest::{Request, Response};
 use reqwest_middleware::{Middleware, Next, Result};
 
@@ -52,26 +52,31 @@ impl Middleware for RacewayMiddleware {
         };
         let propagate = self.client.config().propagate_to.matches(request.url());
         let url = request.url().clone();
+        if !propagate {
+            self.client.note_unpropagated_host(&url);
+        }
         let method = request.method().clone();
         let call = ClientCall::start(
             &context,
             method.as_str(),
-            &url,
+            Some(&url),
             propagate,
             request.headers_mut(),
         );
         let result = next.run(request, extensions).await;
         match &result {
-            Ok(response) => call.end(
-                Some(response.status().as_u16()),
-                Some(response.headers()),
-                None,
-            ),
-            Err(error) => call.end(
-                None,
-                None,
-                Some(error_data("reqwest_middleware::Error", error)),
-            ),
+            Ok(response) => {
+                call.end(
+                    &context,
+                    Some(response.status().as_u16()),
+                    Some(response.headers()),
+                    None,
+                );
+            }
+            Err(error) => {
+                let error = error_data("reqwest_middleware::Error", error);
+                call.end::<HeaderMap>(&context, None, None, Some(error));
+            }
         }
         result
     }

@@ -460,7 +460,23 @@ async fn get_trace_headers_is_a_client_call_of_its_own() {
     let (first, second) = context
         .scope(async {
             let headers = client.get_trace_headers().await;
-            let again = client.get_trace_headers().await;
+            let again = client
+                .get_trace_headers_for("POST", "http://billing:8080/charge?card=1")
+                .await;
+            // The response of the first call comes back with the callee's clock.
+            let mut answer = http::HeaderMap::new();
+            answer.insert("x-raceway-trace-id", headers["x-raceway-trace-id"].clone());
+            answer.insert("x-raceway-vc", r#"{"billing#00000001":4}"#.parse().unwrap());
+            assert!(
+                client.merge_response_headers(&answer),
+                "the oldest open call, clock merged"
+            );
+            let end = raceway_client::ManualCallEnd {
+                status: Some(503),
+                request: Some(&again),
+                ..Default::default()
+            };
+            assert!(!client.end_manual_call(&http::HeaderMap::new(), end));
             (headers, again)
         })
         .await;
@@ -481,6 +497,17 @@ async fn get_trace_headers_is_a_client_call_of_its_own() {
     assert_eq!(sent.len(), 2);
     let span = sent[0]["span_id"].as_str().unwrap();
     assert!(first["traceparent"].to_str().unwrap().contains(span));
+    assert_eq!(sent[0]["data"]["url"], "unknown");
+    assert_eq!(sent[0]["data"]["method"], "GET");
+    assert_eq!(sent[1]["data"]["url"], "http://billing:8080/charge");
+    assert_eq!(sent[1]["data"]["method"], "POST");
+    let received = of_kind(&events, "response_received");
+    assert_eq!(received.len(), 2);
+    assert_eq!(received[0]["span_id"], sent[0]["span_id"]);
+    assert_eq!(received[0]["data"]["remote_clock"], true);
+    assert_eq!(received[0]["clock"]["billing#00000001"], 4);
+    assert_eq!(received[1]["span_id"], sent[1]["span_id"]);
+    assert_eq!(received[1]["data"]["status"], 503);
 }
 
 #[tokio::test]

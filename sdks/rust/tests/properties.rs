@@ -4,7 +4,9 @@
 
 use proptest::collection::{btree_map, vec};
 use proptest::prelude::*;
-use raceway_client::clock::{decode_clock, encode_clock, ClockOrder, VectorClock, MAX_CLOCK_ENTRIES};
+use raceway_client::clock::{
+    decode_clock, encode_clock, ClockOrder, VectorClock, MAX_CLOCK_ENTRIES,
+};
 use raceway_client::propagation::{extract, parse_traceparent, parse_tracestate};
 
 fn component() -> impl Strategy<Value = String> {

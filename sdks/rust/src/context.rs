@@ -29,14 +29,6 @@ pub fn current() -> Option<ExecutionContext> {
     CURRENT.try_with(ExecutionContext::clone).ok()
 }
 
-impl Default for OpenCalls {
-    fn default() -> Self {
-        OpenCalls {
-            calls: std::collections::VecDeque::new(),
-        }
-    }
-}
-
 struct ClockState {
     clock: VectorClock,
     /// Entries missing because a clock this context received was truncated.
@@ -92,6 +84,7 @@ pub(crate) struct SpanOverride<'a> {
 }
 
 /// An outgoing call made from a context, open until its response is merged (manual calls).
+#[derive(Default)]
 pub(crate) struct OpenCalls {
     calls: std::collections::VecDeque<crate::client_call::ClientCall>,
 }

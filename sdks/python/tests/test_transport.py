@@ -299,3 +299,12 @@ def test_a_forked_child_starts_its_own_transport(collector: FakeCollector) -> No
     assert tracer.flush(timeout=5)
     assert sorted(event["data"]["name"] for event in collector.events) == ["child", "parent"]
     tracer.shutdown(1)
+
+
+def test_an_event_with_a_lone_surrogate_is_still_sent() -> None:
+    sender = ScriptedSender(SendResult(200))
+    transport = _transport(sender)
+    transport.enqueue({"id": "1", "kind": "custom", "data": {"name": "bad \udc80 text"}})
+    assert transport.flush(timeout=5)
+    assert sender.batches[0]["events"][0]["data"]["name"] == "bad ? text"
+    transport.shutdown(1)

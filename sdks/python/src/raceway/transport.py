@@ -174,7 +174,10 @@ class Transport:
         what the byte bound counts). When the queue is full the event is dropped and counted.
         Never blocks beyond a short lock, never raises."""
         try:
-            encoded = json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode()
+            text = json.dumps(event, separators=(",", ":"), ensure_ascii=False)
+            # A lone surrogate (from a badly decoded header or message) becomes "?" rather
+            # than a batch the collector cannot read.
+            encoded = text.encode("utf-8", "replace")
         except Exception as error:
             with self._condition:
                 self._count_drop(1, f"event not encodable: {error}")

@@ -35,6 +35,9 @@ export interface TracerDependencies {
   env?: Readonly<Record<string, string | undefined>>;
 }
 
+/** The component of every unsampled context: it is never recorded nor sent (spec 5.4). */
+const UNSAMPLED_COMPONENT = 'unsampled#00000000';
+
 // Tracers are cached on globalThis for the same reason as the context storage: the ESM and the
 // CJS build of this package, loaded side by side, must hand out the same tracer.
 const CACHE_KEY = Symbol.for('raceway.core.tracers.v1');
@@ -127,9 +130,10 @@ export class Tracer {
     const joined = typeof init.traceId === 'string' ? normalizeTraceId(init.traceId) : null;
     const traceId = joined ?? newTraceId();
     const traceFlags = decideTraceFlags(init.traceFlags, traceId, joined !== null, this.sampleRoot);
+    const sampled = isSampledFlags(traceFlags);
     let clock = new VectorClock();
     // An unsampled context never sends or records its clock: no copy of the incoming one.
-    if (joined !== null && init.clock instanceof VectorClock && isSampledFlags(traceFlags)) {
+    if (joined !== null && init.clock instanceof VectorClock && sampled) {
       clock = init.clock.clone();
     }
     const clockDropped =
@@ -142,7 +146,8 @@ export class Tracer {
       spanId: newSpanId(),
       parentSpanId: joined !== null && isValidSpanId(init.parentSpanId) ? init.parentSpanId : null,
       traceFlags,
-      component: newComponent(this.service),
+      // An unsampled context never records or sends a clock: no random draw for its component.
+      component: sampled ? newComponent(this.service) : UNSAMPLED_COMPONENT,
       clock,
       clockDropped,
       tracestate: joined !== null && typeof init.tracestate === 'string' ? init.tracestate : null,

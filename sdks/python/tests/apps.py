@@ -127,9 +127,17 @@ def starlette_app(tracer: Tracer) -> Any:
     return raceway_middleware(app, tracer=tracer)
 
 
+def flask_whole_app(tracer: Tracer) -> Any:
+    """The Flask app object itself wrapped, rather than its `wsgi_app`."""
+    app = flask_app(tracer)
+    app.wsgi_app = app.wsgi_app.app  # unwrap what flask_app installed
+    return raceway_middleware(app, tracer=tracer)
+
+
 # name -> (factory, kind, route template of /items/<id>)
 FRAMEWORKS: dict[str, tuple[Callable[[Tracer], Any], str, str]] = {
     "flask": (flask_app, "wsgi", "/items/<int:item_id>"),
+    "flask-app": (flask_whole_app, "wsgi", "/items/<int:item_id>"),
     "wsgi": (bare_wsgi_app, "wsgi", "/items/:id"),
     "fastapi": (fastapi_app, "asgi", "/items/{item_id}"),
     "starlette": (starlette_app, "asgi", "/items/{item_id:int}"),

@@ -142,8 +142,8 @@ def _connect_framework_signals(app: object) -> None:
     """Flask hides two things from a WSGI middleware: the matched route, and an unhandled
     exception, which it turns into a 500 itself. Its signals, sent inside the request's
     context, report both when the wrapped app is a Flask app's `wsgi_app`."""
-    flask_app = getattr(app, "__self__", None)
-    if not any(cls.__module__.startswith("flask") for cls in type(flask_app).__mro__[:-1]):
+    flask_app = app if _is_flask(app) else getattr(app, "__self__", None)
+    if not _is_flask(flask_app):
         return
     try:
         from flask import got_request_exception, request_started  # noqa: PLC0415
@@ -151,6 +151,12 @@ def _connect_framework_signals(app: object) -> None:
         return
     request_started.connect(_on_flask_request, flask_app, weak=False)
     got_request_exception.connect(_on_flask_exception, flask_app, weak=False)
+
+
+def _is_flask(app: object) -> bool:
+    return any(
+        cls.__name__ == "Flask" and cls.__module__.startswith("flask") for cls in type(app).__mro__
+    )
 
 
 def _on_flask_request(_sender: object, **_extra: object) -> None:

@@ -126,7 +126,10 @@ if (args['adversarial-child'] !== undefined) {
   const heapAfter = process.memoryUsage().heapUsed;
   const peakRss = process.resourceUsage().maxRSS * 1024;
   const group = analysis.races[0];
-  check(analysis.races.length === 1 && group.count === k - 1, `${k} writers: one group of ${k - 1}`);
+  check(
+    analysis.races.length === 1 && group.count === k - 1,
+    `${k} writers: one group of ${k - 1}`,
+  );
   process.stdout.write(
     JSON.stringify({
       k,
@@ -619,7 +622,9 @@ log('baseline is `JSON.parse` of the same trace, what reading it from storage co
 log('Peak RSS is the whole process (node, tsx, the events); "during analysis" is how far the');
 log('peak rose above the RSS just before the call.');
 log();
-log('| writers | analyzeTrace ms | baseline JSON.parse ms | ratio | peak RSS MiB | during analysis MiB | heap growth MiB | groups / count |');
+log(
+  '| writers | analyzeTrace ms | baseline JSON.parse ms | ratio | peak RSS MiB | during analysis MiB | heap growth MiB | groups / count |',
+);
 log('|---:|---:|---:|---:|---:|---:|---:|---|');
 for (const row of adversarialRows) {
   log(

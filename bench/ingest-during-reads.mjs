@@ -81,30 +81,58 @@ function bigTrace(n) {
     const client = hex(8);
     const server = hex(8);
     const url = 'http://inventory:8080/reserve';
-    ev(fe, 'frontend', client, rootSpan, 'request_sent', { method: 'POST', url, host: 'inventory:8080' });
-    const sent = { [fe.component]: fe.tick };
-    ev(be, 'inventory', server, client, 'request_received', {
-      method: 'POST',
-      path: '/reserve',
-      route: '/reserve',
-      incoming: { status: 'accepted', reasons: [] },
-    }, sent);
-    ev(be, 'inventory', server, client, 'state_read', { resource: 'stock:1', value: 3 }, sent);
-    ev(be, 'inventory', server, client, 'state_write', { resource: 'stock:1', value: 2 }, sent);
-    ev(be, 'inventory', server, client, 'response_sent', {
-      method: 'POST',
-      route: '/reserve',
-      status: 200,
-      duration_ms: 1.5,
-    }, sent);
-    ev(fe, 'frontend', client, rootSpan, 'response_received', {
+    ev(fe, 'frontend', client, rootSpan, 'request_sent', {
       method: 'POST',
       url,
       host: 'inventory:8080',
-      status: 200,
-      duration_ms: 2,
-      remote_clock: true,
-    }, { [be.component]: be.tick });
+    });
+    const sent = { [fe.component]: fe.tick };
+    ev(
+      be,
+      'inventory',
+      server,
+      client,
+      'request_received',
+      {
+        method: 'POST',
+        path: '/reserve',
+        route: '/reserve',
+        incoming: { status: 'accepted', reasons: [] },
+      },
+      sent,
+    );
+    ev(be, 'inventory', server, client, 'state_read', { resource: 'stock:1', value: 3 }, sent);
+    ev(be, 'inventory', server, client, 'state_write', { resource: 'stock:1', value: 2 }, sent);
+    ev(
+      be,
+      'inventory',
+      server,
+      client,
+      'response_sent',
+      {
+        method: 'POST',
+        route: '/reserve',
+        status: 200,
+        duration_ms: 1.5,
+      },
+      sent,
+    );
+    ev(
+      fe,
+      'frontend',
+      client,
+      rootSpan,
+      'response_received',
+      {
+        method: 'POST',
+        url,
+        host: 'inventory:8080',
+        status: 200,
+        duration_ms: 2,
+        remote_clock: true,
+      },
+      { [be.component]: be.tick },
+    );
   }
   ev(fe, 'frontend', rootSpan, null, 'response_sent', {
     method: 'GET',

@@ -46,7 +46,11 @@ URL="$URL" KEY="$KEY" node -e '
     .then((t) => process.stdout.write(t));
 ' >"$WORK/openapi.json"
 echo "collector API fuzz: schemathesis against $URL"
-"$VENV/bin/schemathesis" --no-color --config-file scripts/schemathesis.toml run "$WORK/openapi.json" \
+# Run from the temporary directory: schemathesis keeps its cache (.schemathesis/) in the
+# working directory.
+HERE=$(pwd)
+cd "$WORK"
+"$HERE/$VENV/bin/schemathesis" --no-color --config-file "$HERE/scripts/schemathesis.toml" run "$WORK/openapi.json" \
   --url "$URL" \
   --header "Authorization: Bearer $KEY" \
   --checks all \

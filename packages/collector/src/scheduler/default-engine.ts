@@ -1,8 +1,4 @@
-import {
-  analyzeTrace,
-  detectCrossTraceRaces,
-  raceAsGroup,
-} from '../analysis/index.js';
+import { analyzeTrace, detectCrossTraceRaces, raceAsGroup } from '../analysis/index.js';
 import type { AnalysisEngine } from './engine.js';
 
 /** The collector's own analysis module (src/analysis) behind the scheduler's interface. */

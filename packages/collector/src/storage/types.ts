@@ -164,7 +164,11 @@ export interface Storage {
    * One page of a trace's events, in event id order (the storage key: no sort, whatever the
    * trace's size): at most `limit` events with an id above `afterId`.
    */
-  getTraceEventsPage(traceId: string, afterId: string | null, limit: number): Promise<StoredEvent[]>;
+  getTraceEventsPage(
+    traceId: string,
+    afterId: string | null,
+    limit: number,
+  ): Promise<StoredEvent[]>;
   /** Events of the given kinds in [fromUs, toUs], at most `limit`, newest first. */
   getEventsByKind(
     kinds: EventKind[],

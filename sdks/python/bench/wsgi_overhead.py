@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import io
+import os
 import platform
 import statistics
 import sys
@@ -216,8 +217,10 @@ def main() -> None:
         f"--requests {args.requests} --rounds {args.rounds} --output "
         "bench/results/python-wsgi-overhead.md`",
         "",
-        f"Machine: {platform.machine()}, Python {platform.python_version()}, {date.today()}; "
-        "shared with other work, so absolute figures move between runs, ratios much less.",
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}, {date.today()}, load average {os.getloadavg()[0]:.1f} at "
+        "the start: shared with other work, so absolute figures (wall time most) move between "
+        "runs, ratios much less.",
         "",
         (__doc__ or "").split("\n\n", 2)[2].strip(),
         "",
@@ -242,8 +245,8 @@ def main() -> None:
         "",
         "Per request Raceway extracts the incoming context, starts an execution context (ids, a "
         "clock, a contextvars copy), records two events (request_received, response_sent), sets "
-        "two response headers and, on the transport's thread, encodes and gzips the events; "
-        "OpenTelemetry starts and ends one span with its attributes and exports it.",
+        "two response headers and encodes the events as JSON; the transport's thread gzips and "
+        "sends them. OpenTelemetry starts and ends one span with its attributes and exports it.",
     ]
     report = "\n".join(lines) + "\n"
     print(report)

@@ -139,9 +139,14 @@ class RacewayWSGIMiddleware:
 
 
 def _connect_framework_signals(app: object) -> None:
-    """Flask hides two things from a WSGI middleware: the matched route, and an unhandled
-    exception, which it turns into a 500 itself. Its signals, sent inside the request's
-    context, report both when the wrapped app is a Flask app's `wsgi_app`."""
+    """Flask and Django hide two things from a WSGI middleware: the matched route, and an
+    unhandled exception, which they turn into a 500 themselves. Their signals, sent inside the
+    request's context, report them (Django's route: `integrations.django`)."""
+    if type(app).__module__ == "django.core.handlers.wsgi":
+        from django.core.signals import got_request_exception as django_exception  # noqa: PLC0415
+
+        django_exception.connect(_on_django_exception, weak=False, dispatch_uid="raceway")
+        return
     flask_app = app if _is_flask(app) else getattr(app, "__self__", None)
     if not _is_flask(flask_app):
         return
@@ -165,6 +170,13 @@ def _on_flask_request(_sender: object, **_extra: object) -> None:
     rule = getattr(request.url_rule, "rule", None)
     if isinstance(rule, str):
         set_route(rule)
+
+
+def _on_django_exception(sender: object, **_extra: object) -> None:
+    # Django sends the signal from inside the `except` block that caught the exception.
+    error = sys.exc_info()[1]
+    if error is not None:
+        record_server_error(error)
 
 
 def _on_flask_exception(_sender: object, exception: BaseException, **_extra: object) -> None:

@@ -1,9 +1,11 @@
 import {
   type ClientCall,
   type ClientInstrumentationOptions,
+  checkClientOptions,
   compileClientPropagateTo,
   headersFromRecord,
   headersIntoRecord,
+  RacewayConfigError,
   startClientCall,
 } from '@raceway/core/integration';
 import axios, {
@@ -53,6 +55,13 @@ export function instrumentAxios(
   instance: AxiosInstance = axios,
   options: AxiosInstrumentationOptions = {},
 ): AxiosInstance {
+  if (!isAxiosInstance(instance)) {
+    throw new RacewayConfigError(
+      'RACEWAY_INVALID_ARGUMENTS',
+      `instrumentAxios(instance, options): the first argument must be an axios instance (axios, or one made with axios.create()), got ${describeArgument(instance)}; for the default instance with options write instrumentAxios(axios, { propagateTo: [...] })`,
+    );
+  }
+  checkClientOptions(options, 'instrumentAxios');
   const propagateTo = compileClientPropagateTo(options.propagateTo);
   const target = instance as InstrumentedInstance;
   const existing = target[INSTALLED];
@@ -78,6 +87,18 @@ export function instrumentAxios(
   );
   target[INSTALLED] = installation;
   return instance;
+}
+
+function isAxiosInstance(value: unknown): value is AxiosInstance {
+  const interceptors = (value as { interceptors?: { request?: { use?: unknown } } } | null)
+    ?.interceptors;
+  return typeof interceptors?.request?.use === 'function';
+}
+
+function describeArgument(value: unknown): string {
+  if (value === null || typeof value !== 'object') return String(value);
+  const keys = Object.keys(value).slice(0, 5);
+  return keys.length === 0 ? 'an empty object' : `an object with ${keys.join(', ')}`;
 }
 
 /**

@@ -25,6 +25,13 @@ export {
 export * from './http/index.js';
 export * from './ids.js';
 export * from './index.js';
+export { Diagnostics } from './logger.js';
+export {
+  checkClientOptions,
+  isMiddlewareCall,
+  middlewareNotCalledError,
+  reportMisuseOnce,
+} from './misuse.js';
 export * from './propagation/index.js';
 export * from './recorder/index.js';
 export * from './sampling/index.js';

@@ -1,6 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RacewayOptions } from '@raceway/core';
-import { createServerLifecycle, serverSpanOf } from '@raceway/core/integration';
+import {
+  createServerLifecycle,
+  isMiddlewareCall,
+  middlewareNotCalledError,
+  reportMisuseOnce,
+  serverSpanOf,
+} from '@raceway/core/integration';
 
 export type { RacewayOptions } from '@raceway/core';
 
@@ -12,6 +18,13 @@ type ExpressRequest = IncomingMessage & {
 
 /** Express' `next`. */
 type Next = (error?: unknown) => void;
+
+/** What {@link racewayMiddleware} returns. */
+export type ExpressMiddleware = (req: IncomingMessage, res: ServerResponse, next: Next) => void;
+
+function passThrough(_req: IncomingMessage, _res: ServerResponse, next: Next): void {
+  next();
+}
 
 /**
  * Express middleware (Express 4 and 5) that traces every request: joins the caller's trace (or
@@ -29,7 +42,20 @@ type Next = (error?: unknown) => void;
  * app.get('/users/:id', handler);
  * app.use(racewayErrorHandler()); // after the routes: records errors passed to error middleware
  */
-export function racewayMiddleware(options: RacewayOptions = {}) {
+export function racewayMiddleware(options?: RacewayOptions): ExpressMiddleware;
+export function racewayMiddleware(
+  options: RacewayOptions = {},
+  ...rest: unknown[]
+): ExpressMiddleware {
+  // `app.use(racewayMiddleware)`: Express calls the factory itself with (req, res, next), per
+  // request; nothing runs at registration. Report it once, loudly, and let requests through
+  // untraced rather than fail each of them.
+  const next = rest[rest.length - 1];
+  if (isMiddlewareCall(options, next)) {
+    reportMisuseOnce(middlewareNotCalledError('@raceway/express'));
+    (next as Next)();
+    return passThrough;
+  }
   const lifecycle = createServerLifecycle(options);
   return function racewayExpress(req: IncomingMessage, res: ServerResponse, next: Next): void {
     const request = req as ExpressRequest;

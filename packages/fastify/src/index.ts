@@ -1,4 +1,4 @@
-import type { RacewayOptions } from '@raceway/core';
+import { RacewayConfigError, type RacewayOptions } from '@raceway/core';
 import {
   createServerLifecycle,
   type ServerLifecycle,
@@ -13,10 +13,27 @@ const SPAN = Symbol('raceway.span');
 
 type TracedRequest = FastifyRequest & { [SPAN]?: ServerSpan | null };
 
+/** Options of `app.register` itself, which Fastify hands to the plugin along with its own. */
+const REGISTER_OPTIONS = ['prefix', 'logLevel', 'logSerializers'];
+
+function racewayOptionsOf(options: RacewayOptions): RacewayOptions {
+  if (options === null || typeof options !== 'object') return options;
+  const own: Record<string, unknown> = { ...options };
+  for (const name of REGISTER_OPTIONS) delete own[name];
+  return own as RacewayOptions;
+}
+
 const plugin: FastifyPluginCallback<RacewayOptions> = (fastify, options, done) => {
+  if (typeof done !== 'function') {
+    // `racewayPlugin({ serviceName })`: called like a factory instead of registered.
+    throw new RacewayConfigError(
+      'RACEWAY_INVALID_ARGUMENTS',
+      "racewayPlugin is registered, not called: write await app.register(racewayPlugin, { serviceName: '...' })",
+    );
+  }
   let lifecycle: ServerLifecycle;
   try {
-    lifecycle = createServerLifecycle(options);
+    lifecycle = createServerLifecycle(racewayOptionsOf(options));
   } catch (error) {
     // Handed to Fastify, so that `await app.register(...)` rejects with the coded error.
     done(error as Error);

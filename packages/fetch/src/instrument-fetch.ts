@@ -3,6 +3,7 @@ import { getCurrentContext, HEADER_TRACEPARENT } from '@raceway/core';
 import {
   type ClientCall,
   type ClientInstrumentationOptions,
+  checkClientOptions,
   compileClientPropagateTo,
   isTracedCall,
   startClientCall,
@@ -124,6 +125,7 @@ function createHandlers(installation: Installation): Record<string, (message: un
  * const stock = await fetch('http://inventory:3000/items/42'); // carries the trace headers
  */
 export function instrumentFetch(options: FetchInstrumentationOptions = {}): void {
+  checkClientOptions(options, 'instrumentFetch');
   const propagateTo = compileClientPropagateTo(options.propagateTo);
   const existing = current();
   if (existing !== undefined) {

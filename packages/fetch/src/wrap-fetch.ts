@@ -1,6 +1,8 @@
 import {
   type ClientInstrumentationOptions,
+  checkClientOptions,
   compileClientPropagateTo,
+  RacewayConfigError,
   startClientCall,
 } from '@raceway/core/integration';
 
@@ -39,6 +41,13 @@ export function wrapFetch<F extends FetchLike>(
   fetchImpl: F,
   options: ClientInstrumentationOptions = {},
 ): F {
+  if (typeof fetchImpl !== 'function') {
+    throw new RacewayConfigError(
+      'RACEWAY_INVALID_ARGUMENTS',
+      'wrapFetch(fetchImpl, options): the first argument must be a fetch function, such as wrapFetch(nodeFetch, { propagateTo: [...] })',
+    );
+  }
+  checkClientOptions(options, 'wrapFetch');
   const propagateTo = compileClientPropagateTo(options.propagateTo);
   const call = fetchImpl as unknown as (input: unknown, init?: unknown) => Promise<ResponseLike>;
   async function racewayFetch(this: unknown, input: unknown, init?: unknown) {

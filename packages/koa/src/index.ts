@@ -1,6 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RacewayOptions } from '@raceway/core';
-import { createServerLifecycle } from '@raceway/core/integration';
+import {
+  createServerLifecycle,
+  isMiddlewareCall,
+  middlewareNotCalledError,
+  reportMisuseOnce,
+} from '@raceway/core/integration';
 
 export type { RacewayOptions } from '@raceway/core';
 
@@ -11,6 +16,9 @@ export interface KoaContextLike {
   /** Set by `@koa/router` to the template of the matched route, prefix included. */
   _matchedRoute?: unknown;
 }
+
+/** What {@link racewayMiddleware} returns. */
+export type KoaMiddleware = (ctx: KoaContextLike, next: () => Promise<unknown>) => Promise<unknown>;
 
 /**
  * Koa middleware (Koa 2 and 3) that traces every request: joins the caller's trace (or starts
@@ -27,7 +35,16 @@ export interface KoaContextLike {
  * app.use(racewayMiddleware({ serviceName: 'api-service', serverUrl: 'http://localhost:8080' }));
  * app.use(router.routes());
  */
-export function racewayMiddleware(options: RacewayOptions = {}) {
+export function racewayMiddleware(options?: RacewayOptions): KoaMiddleware;
+export function racewayMiddleware(options: RacewayOptions = {}, ...rest: unknown[]): unknown {
+  // `app.use(racewayMiddleware)`: Koa calls the factory itself with (ctx, next), per request;
+  // nothing runs at registration. Report it once, loudly, and let requests through untraced
+  // rather than fail each of them.
+  const next = rest[rest.length - 1];
+  if (isMiddlewareCall(options, next)) {
+    reportMisuseOnce(middlewareNotCalledError('@raceway/koa'));
+    return (next as () => Promise<unknown>)();
+  }
   const lifecycle = createServerLifecycle(options);
   return function racewayKoa(ctx: KoaContextLike, next: () => Promise<unknown>): Promise<unknown> {
     const span = lifecycle.start({

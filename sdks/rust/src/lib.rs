@@ -35,3 +35,8 @@ pub use event::EventKind;
 pub use state::{StateAccess, StateVersion};
 pub use transport::TransportStats;
 pub use url_filter::{IgnorePaths, PropagateTo};
+
+/// The README's examples, compiled as doctests so that they keep working as written.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

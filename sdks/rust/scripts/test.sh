@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The Rust SDK's checks, run by `pnpm test` (scripts/test.mjs) before the cross-language tests:
+# formatting, clippy, the test suite (every file of spec/vectors, read in place), the package,
+# and the interop service that packages/interop-tests/src/rust starts. Cargo fetches the crates
+# itself (Cargo.lock pins them); everything it builds goes to sdks/rust/target, so a second run
+# only rebuilds what changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="$PWD/target"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+if ! command -v cargo >/dev/null; then
+  echo "cargo is missing: install stable Rust (rustup, or Debian's cargo) first" >&2
+  exit 1
+fi
+# rustfmt and clippy ship with rustup's default profile; add them when a minimal one lacks them.
+if command -v rustup >/dev/null; then
+  rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
+  rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+fi
+
+echo "--- cargo fmt --check"
+cargo fmt --check
+echo "--- cargo clippy --all-targets -- -D warnings"
+cargo clippy --locked --all-targets -- -D warnings
+echo "--- cargo test"
+cargo test --locked
+echo "--- cargo package"
+# --allow-dirty: the checkout is shared and may hold others' uncommitted work.
+cargo package --locked --allow-dirty
+echo "--- the interop service for packages/interop-tests"
+cargo build --locked --example interop_service

@@ -15,7 +15,8 @@ const running = new Set();
 let exitHookInstalled = false;
 
 /**
- * Starts `node <script> <args>` and resolves once a line of its stdout matches `ready`, with the
+ * Starts `node <script> <args>` (or `<command> <script> <args>`, `<command> <args>` without a
+ * script: a service in another language) and resolves once a line of its stdout matches `ready`, with the
  * match; rejects with what it printed when it exits first or after `timeoutMs`.
  *
  * Children get their own process group, so that Ctrl-C in a terminal reaches only the parent,
@@ -24,7 +25,8 @@ let exitHookInstalled = false;
  *
  * @param {object} options
  * @param {string} options.name
- * @param {string} options.script
+ * @param {string} [options.command]  default: this Node.js
+ * @param {string} [options.script]
  * @param {string[]} [options.args]
  * @param {NodeJS.ProcessEnv} options.env
  * @param {string} [options.cwd]
@@ -32,9 +34,18 @@ let exitHookInstalled = false;
  * @param {number} [options.timeoutMs]
  * @returns {Promise<{ child: Child, match: RegExpExecArray }>}
  */
-export function startChild({ name, script, args = [], env, cwd, ready, timeoutMs = 15_000 }) {
+export function startChild({
+  name,
+  command = process.execPath,
+  script,
+  args = [],
+  env,
+  cwd,
+  ready,
+  timeoutMs = 15_000,
+}) {
   installExitHook();
-  const proc = spawn(process.execPath, [script, ...args], {
+  const proc = spawn(command, script === undefined ? args : [script, ...args], {
     cwd,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SERVICES, serviceSpec, urlVariable } from './catalogue.mjs';
+import { SERVICES, urlVariable } from './catalogue.mjs';
 import { startChild } from './child-process.mjs';
 import { seedStock } from './stock.mjs';
 
@@ -14,6 +14,16 @@ const servicesDir = fileURLToPath(new URL('../services/', import.meta.url));
  *   catalogue order; 0 gives every service a free port; default: the catalogue's ports (3000-3005)
  * @property {number} [flushIntervalMs]  how often the services send their events
  * @property {number} [startTimeoutMs]   per service (default 15 s)
+ * @property {readonly import('./catalogue.mjs').ServiceSpec[]} [services]  default: this shop's
+ * @property {(name: string) => ServiceCommand} [command]  how to run a service; default:
+ *   `node services/<name>.mjs`
+ */
+
+/**
+ * @typedef {object} ServiceCommand
+ * @property {string} [command]  default: this Node.js
+ * @property {string} [script]
+ * @property {string[]} [args]
  */
 
 /**
@@ -39,6 +49,10 @@ const servicesDir = fileURLToPath(new URL('../services/', import.meta.url));
  * @returns {Promise<RunningShop>}
  */
 export async function startShop(options) {
+  const services = options.services ?? SERVICES;
+  const command =
+    options.command ??
+    ((/** @type {string} */ name) => ({ script: join(servicesDir, `${name}.mjs`) }));
   const stockDb = join(options.dataDir, 'shop.db');
   seedStock(stockDb);
   /** @type {Record<string, string>} */
@@ -46,20 +60,20 @@ export async function startShop(options) {
   /** @type {Record<string, import('./child-process.mjs').Child>} */
   const children = {};
   const stop = async () => {
-    for (const level of startLevels().reverse()) {
+    for (const level of startLevels(services).reverse()) {
       await Promise.all(level.map((name) => children[name]?.stop()));
     }
   };
 
   try {
-    for (const level of startLevels()) {
+    for (const level of startLevels(services)) {
       // allSettled: when one service fails, the others of its level are known (and stopped).
       const started = await Promise.allSettled(
         level.map(async (name) => {
           const { child, match } = await startChild({
             name,
-            script: join(servicesDir, `${name}.mjs`),
-            env: serviceEnv(name, options, stockDb, urls),
+            ...command(name),
+            env: serviceEnv(services, name, options, stockDb, urls),
             ready: new RegExp(`^${name} listening on (http://\\S+)$`),
             timeoutMs: options.startTimeoutMs ?? 15_000,
           });
@@ -79,17 +93,19 @@ export async function startShop(options) {
 }
 
 /**
+ * @param {readonly import('./catalogue.mjs').ServiceSpec[]} services
  * @param {string} name
  * @param {ShopOptions} options
  * @param {string} stockDb
  * @param {Record<string, string>} urls
  * @returns {NodeJS.ProcessEnv}
  */
-function serviceEnv(name, options, stockDb, urls) {
-  const index = SERVICES.findIndex((s) => s.name === name);
+function serviceEnv(services, name, options, stockDb, urls) {
+  const index = services.findIndex((s) => s.name === name);
+  const spec = /** @type {import('./catalogue.mjs').ServiceSpec} */ (services[index]);
   const port =
     options.basePort === undefined
-      ? serviceSpec(name).port
+      ? spec.port
       : options.basePort === 0
         ? 0
         : options.basePort + index;
@@ -108,19 +124,23 @@ function serviceEnv(name, options, stockDb, urls) {
   if (options.flushIntervalMs !== undefined) {
     env.SHOP_FLUSH_INTERVAL_MS = String(options.flushIntervalMs);
   }
-  for (const callee of serviceSpec(name).calls) env[urlVariable(callee)] = urls[callee];
+  for (const callee of spec.calls) env[urlVariable(callee)] = urls[callee];
   return env;
 }
 
-/** Services grouped so that every service starts after the services it calls. */
-function startLevels() {
+/**
+ * Services grouped so that every service starts after the services it calls.
+ *
+ * @param {readonly import('./catalogue.mjs').ServiceSpec[]} services
+ */
+function startLevels(services) {
   /** @type {string[][]} */
   const levels = [];
   const started = new Set();
-  while (started.size < SERVICES.length) {
-    const level = SERVICES.filter(
-      (s) => !started.has(s.name) && s.calls.every((c) => started.has(c)),
-    ).map((s) => s.name);
+  while (started.size < services.length) {
+    const level = services
+      .filter((s) => !started.has(s.name) && s.calls.every((c) => started.has(c)))
+      .map((s) => s.name);
     if (level.length === 0) throw new Error('the shop catalogue has a call cycle');
     for (const name of level) started.add(name);
     levels.push(level);

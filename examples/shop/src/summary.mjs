@@ -211,20 +211,28 @@ const RACE_KINDS = /** @type {Record<string, string>} */ ({
  * The summary as text. Without colour unless asked (the demo asks when stdout is a terminal).
  *
  * @param {Summary} s
- * @param {{ color?: boolean }} [options]
+ * @param {{ color?: boolean, services?: readonly import('./catalogue.mjs').ServiceSpec[], title?: string }} [options]
+ *   `services`: the catalogue whose stacks and order the tables follow (default: this shop's)
  * @returns {string}
  */
-export function formatSummary(s, { color = false } = {}) {
+export function formatSummary(
+  s,
+  {
+    color = false,
+    services: catalogue = SERVICES,
+    title = 'Raceway demo: the example shop, traced and analysed',
+  } = {},
+) {
   const c = palette(color);
   const out = [];
   const stackOf = (/** @type {string} */ name) =>
-    SERVICES.find((x) => x.name === name)?.stack ?? '';
+    catalogue.find((x) => x.name === name)?.stack ?? '';
   const order = (/** @type {string} */ name) => {
-    const i = SERVICES.findIndex((x) => x.name === name);
-    return i === -1 ? SERVICES.length : i;
+    const i = catalogue.findIndex((x) => x.name === name);
+    return i === -1 ? catalogue.length : i;
   };
 
-  out.push(c.bold('Raceway demo: the example shop, traced and analysed'));
+  out.push(c.bold(title));
   out.push(`  traffic    ${s.trafficLine}`);
   out.push(`  collector  ${s.collectorUrl}  (${s.storage})`);
   out.push(`  stored     ${s.counts.traces} traces, ${s.counts.events} events`);

@@ -1,0 +1,117 @@
+"""The polyglot shop's API gateway, in Python: FastAPI (ASGI), calling auth, order and inventory
+with httpx, traced by Raceway's ASGI middleware and httpx transport.
+
+Configured by the environment: PORT, HOST, AUTH_URL, ORDER_URL, INVENTORY_URL, RACEWAY_URL and
+SHOP_FLUSH_INTERVAL_MS. Prints `api listening on <url>` once it accepts connections; SIGTERM
+finishes the requests in flight, flushes the events and exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import socket
+from typing import Any
+
+import httpx
+import uvicorn
+from fastapi import Depends, FastAPI, Header, HTTPException, Request
+from fastapi.responses import JSONResponse
+
+import raceway
+from raceway.integrations.httpx import AsyncRacewayTransport
+
+SERVICE = "api"
+AUTH = os.environ.get("AUTH_URL", "http://127.0.0.1:3002")
+ORDER = os.environ.get("ORDER_URL", "http://127.0.0.1:3003")
+INVENTORY = os.environ.get("INVENTORY_URL", "http://127.0.0.1:3005")
+
+http = httpx.AsyncClient(transport=AsyncRacewayTransport(), timeout=10)
+app = FastAPI()
+
+
+async def work(ms: float) -> None:
+    """About `ms` milliseconds (plus or minus 20 %): the work a real service would do."""
+    await asyncio.sleep(ms * (0.8 + random.random() * 0.4) / 1000)
+
+
+async def authorized(authorization: str = Header(default="")) -> None:
+    """Every route but the health check needs a token that auth accepts."""
+    answer = await http.post(f"{AUTH}/verify", headers={"authorization": authorization})
+    if answer.status_code != 200:
+        raise HTTPException(status_code=401, detail="unauthorized")
+
+
+@app.get("/healthz")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@app.get("/products", dependencies=[Depends(authorized)])
+async def products() -> Any:
+    return (await http.get(f"{INVENTORY}/items")).json()
+
+
+@app.get("/products/{sku}", dependencies=[Depends(authorized)])
+async def product(sku: str) -> JSONResponse:
+    answer = await http.get(f"{INVENTORY}/items/{sku}")
+    return JSONResponse(answer.json(), status_code=answer.status_code)
+
+
+@app.post("/checkout", dependencies=[Depends(authorized)])
+async def checkout(request: Request, mode: str = "concurrent") -> JSONResponse:
+    body = await request.json()
+    item = {"sku": body.get("sku", "mug"), "quantity": body.get("quantity", 1)}
+    await work(2)
+    # The bug this shop exists to show: order (Rust) and inventory (Python) both
+    # read-modify-write the stock row, and calling them at once lets one decrement overwrite the
+    # other. Each call is a forked branch: asyncio tasks share one context, which would order
+    # them. mode=sequential calls one after the other, which orders the two updates.
+    if mode == "sequential":
+        placed = await http.post(f"{ORDER}/orders", json=item)
+        reserved = await http.post(f"{INVENTORY}/reservations", json=item)
+    else:
+        placed, reserved = await asyncio.gather(
+            raceway.fork(http.post(f"{ORDER}/orders", json=item)),
+            raceway.fork(http.post(f"{INVENTORY}/reservations", json=item)),
+        )
+    for answer in (placed, reserved):
+        if answer.status_code >= 400:
+            status = 409 if answer.status_code == 409 else 502
+            return JSONResponse({"error": "checkout_failed", "detail": answer.json()}, status)
+    return JSONResponse(
+        {"order": placed.json(), "reservation": reserved.json(), "mode": mode}, status_code=201
+    )
+
+
+def main() -> None:
+    flush = os.environ.get("SHOP_FLUSH_INTERVAL_MS", "")
+    options: dict[str, Any] = {"service_name": SERVICE}
+    if flush.isdigit() and int(flush) > 0:
+        options["flush_interval_ms"] = int(flush)
+    app.add_middleware(raceway.RacewayASGIMiddleware, **options)
+
+    host = os.environ.get("HOST", "127.0.0.1")
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, int(os.environ.get("PORT", "3001"))))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+
+    async def serve() -> None:
+        # uvicorn handles SIGTERM and SIGINT itself: it finishes the requests in flight.
+        serving = asyncio.create_task(server.serve(sockets=[sock]))
+        while not server.started and not serving.done():
+            await asyncio.sleep(0.01)
+        if server.started:
+            print(f"{SERVICE} listening on http://{host}:{sock.getsockname()[1]}", flush=True)
+        await serving
+
+    asyncio.run(serve())
+    # Raceway installs no signal handler: flushing before exit is the application's job.
+    raceway.shutdown(timeout=5)
+    print(f"{SERVICE} stopped", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,117 @@
+"""The polyglot shop's inventory, in Python: Flask (WSGI), reserving stock in the SQLite row it
+shares with the Rust order service, traced by Raceway's WSGI middleware.
+
+Configured by the environment: PORT, HOST, SHOP_DB, RACEWAY_URL and SHOP_FLUSH_INTERVAL_MS.
+Prints `inventory listening on <url>` once it accepts connections; SIGTERM finishes the requests
+in flight, flushes the events and exits.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import sqlite3
+import threading
+import time
+from contextlib import closing
+from typing import Any
+
+from flask import Flask, request
+from werkzeug.serving import make_server
+
+import raceway
+from raceway import raceway_middleware
+
+SERVICE = "inventory"
+STOCK_DB = os.environ.get("SHOP_DB", ".raceway/shop.db")
+
+app = Flask(SERVICE)
+
+
+def work(ms: float) -> None:
+    """About `ms` milliseconds (plus or minus 20 %): the work a real service would do."""
+    time.sleep(ms * (0.8 + random.random() * 0.4) / 1000)
+
+
+def stock_db() -> sqlite3.Connection:
+    # One connection per request: sqlite3 connections stay in their thread, and werkzeug serves
+    # each request on a thread of its own. WAL and a busy timeout: order writes this file too.
+    connection = sqlite3.connect(STOCK_DB, timeout=5, isolation_level=None)
+    connection.execute("PRAGMA journal_mode = WAL")
+    connection.row_factory = sqlite3.Row
+    return connection
+
+
+def product_of(row: sqlite3.Row) -> dict[str, Any]:
+    return {"sku": row["sku"], "name": row["name"], "priceCents": row["price_cents"], "stock": row["stock"]}
+
+
+@app.get("/healthz")
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@app.get("/items")
+def items() -> list[dict[str, Any]]:
+    work(4)
+    with closing(stock_db()) as db:
+        return [product_of(row) for row in db.execute("SELECT * FROM products ORDER BY sku")]
+
+
+@app.get("/items/<sku>")
+def item(sku: str) -> Any:
+    work(2)
+    with closing(stock_db()) as db:
+        row = db.execute("SELECT * FROM products WHERE sku = ?", (sku,)).fetchone()
+    if row is None:
+        return {"error": "unknown_product"}, 404
+    return product_of(row)
+
+
+@app.post("/reservations")
+def reserve() -> Any:
+    """Read the row, do a little work, write the new value back: the read-modify-write that
+    loses a decrement when order does the same to the same row at the same time. Both accesses
+    are recorded on `stock:<sku>` with the values seen and written."""
+    body = request.get_json(silent=True) or {}
+    sku, quantity = str(body.get("sku", "")), int(body.get("quantity", 1))
+    with closing(stock_db()) as db:
+        row = db.execute("SELECT stock FROM products WHERE sku = ?", (sku,)).fetchone()
+        if row is None:
+            return {"error": "unknown_product"}, 404
+        stock = int(row["stock"])
+        raceway.track_state_read(f"stock:{sku}", stock)
+        if stock < quantity:
+            return {"error": "out_of_stock", "message": f"only {stock} left of {sku}"}, 409
+        work(8)
+        db.execute("UPDATE products SET stock = ? WHERE sku = ?", (stock - quantity, sku))
+        raceway.track_state_write(f"stock:{sku}", stock - quantity)
+    return {"sku": sku, "quantity": quantity, "stockLeft": stock - quantity}, 201
+
+
+def main() -> None:
+    flush = os.environ.get("SHOP_FLUSH_INTERVAL_MS", "")
+    options: dict[str, Any] = {"service_name": SERVICE}
+    if flush.isdigit() and int(flush) > 0:
+        options["flush_interval_ms"] = int(flush)
+    app.wsgi_app = raceway_middleware(app.wsgi_app, **options)  # type: ignore[method-assign]
+
+    host = os.environ.get("HOST", "127.0.0.1")
+    server = make_server(host, int(os.environ.get("PORT", "3005")), app, threaded=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    print(f"{SERVICE} listening on http://{host}:{server.server_port}", flush=True)
+    stop.wait()
+    server.shutdown()
+    thread.join()
+    # Raceway installs no signal handler: flushing before exit is the application's job.
+    raceway.shutdown(timeout=5)
+    print(f"{SERVICE} stopped", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,190 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { collectorApi } from '@raceway/example-shop/src/collector-api.mjs';
+import {
+  type CollectorProcess,
+  startCollectorProcess,
+} from '@raceway/example-shop/src/collector-process.mjs';
+import type { RunningShop } from '@raceway/example-shop/src/launch.mjs';
+import { StockStore } from '@raceway/example-shop/src/stock.mjs';
+import { checkout, type Visit } from '@raceway/example-shop/src/traffic.mjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SERVICES } from '../src/catalogue.mjs';
+import { startPolyglotShop } from '../src/launch.mjs';
+import { type IngestRecorder, startIngestRecorder } from './ingest-recorder.js';
+
+// The polyglot shop as a user runs it: `raceway serve` and six services in four languages
+// (TypeScript, Python, Go, Rust) as separate processes on free ports, real HTTP between them,
+// every SDK's own transport, and every assertion made on the collector's answers.
+
+interface Span {
+  span_id: string;
+  parent_span_id: string | null;
+  parent_missing: boolean;
+  service: string;
+  kind: string;
+  children: Span[];
+}
+
+interface Race {
+  scope: 'trace' | 'cross';
+  resource: string;
+  services: string[];
+  trace_ids: string[];
+  kind: string;
+  explanation: string;
+}
+
+function flatten(spans: Span[]): Span[] {
+  return spans.flatMap((span) => [span, ...flatten(span.children)]);
+}
+
+const languageOf = new Map(SERVICES.map((s) => [s.name, s.language]));
+const ALL = SERVICES.map((s) => s.name).sort();
+
+let dir: string;
+let collector: CollectorProcess | undefined;
+let recorder: IngestRecorder | undefined;
+let shop: RunningShop | undefined;
+let api: ReturnType<typeof collectorApi>;
+let concurrent: Visit;
+let sequential: Visit;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'raceway-polyglot-'));
+  collector = await startCollectorProcess({
+    port: 0,
+    storage: `sqlite:${join(dir, 'collector.db')}`,
+  });
+  api = collectorApi(collector.url);
+  recorder = await startIngestRecorder(collector.url);
+  shop = await startPolyglotShop({
+    collectorUrl: recorder.url,
+    dataDir: dir,
+    basePort: 0,
+    startTimeoutMs: 30_000,
+  });
+  const frontend = shop.urls.frontend!;
+  // A first checkout warms every service up (first requests load code paths and open
+  // connections), on a product of its own so that it touches neither checkout below.
+  expect((await checkout(frontend, { sku: 'cap', mode: 'sequential' })).status).toBe(201);
+  concurrent = await checkout(frontend, { sku: 'mug' });
+  sequential = await checkout(frontend, { sku: 'tee', mode: 'sequential' });
+  // Stopping the services (SIGTERM) makes each one flush its events before it exits.
+  await shop.stop();
+  await api.analyze();
+});
+
+afterAll(async () => {
+  await shop?.stop();
+  await recorder?.close();
+  await collector?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('the polyglot shop, traced end to end', () => {
+  it('answers both checkouts, the sequential one with both decrements in the database', () => {
+    expect(concurrent.status, JSON.stringify(concurrent.body)).toBe(201);
+    expect(sequential.status, JSON.stringify(sequential.body)).toBe(201);
+    expect(concurrent.traceId).toMatch(/^[0-9a-f]{32}$/);
+    expect(sequential.traceId).toMatch(/^[0-9a-f]{32}$/);
+    expect(concurrent.traceId).not.toBe(sequential.traceId);
+    // Rust (order) and Python (inventory) each took one tee out of the same row.
+    const store = new StockStore(shop!.stockDb);
+    try {
+      expect(store.get('tee')?.stock).toBe(9998);
+    } finally {
+      store.close();
+    }
+  });
+
+  it('follows a checkout through all four languages under one trace id', async () => {
+    const trace = await api.trace(concurrent.traceId!);
+    expect(trace.trace_id).toBe(concurrent.traceId);
+    expect([...trace.services].sort()).toEqual(ALL);
+    const languages = new Set(trace.services.map((name: string) => languageOf.get(name)));
+    expect([...languages].sort()).toEqual(['Go', 'Python', 'Rust', 'TypeScript']);
+
+    const spans = flatten(trace.spans as Span[]);
+    const servers = spans.filter((s) => s.kind === 'server');
+    expect(servers.map((s) => s.service).sort()).toEqual(ALL);
+    // One root (the frontend); every other span hangs off a span of the same trace.
+    expect(trace.spans).toHaveLength(1);
+    expect(trace.spans[0].service).toBe('frontend');
+    expect(spans.filter((s) => s.parent_missing)).toEqual([]);
+  });
+
+  it('builds exactly the dependency graph of the shop, with counts and latencies', async () => {
+    const { edges } = await api.dependencies();
+    const byName = new Map(
+      (edges as Array<{ from: string; to: string }>).map((e) => [`${e.from}->${e.to}`, e]),
+    );
+    expect([...byName.keys()].sort()).toEqual(
+      ['api->auth', 'api->inventory', 'api->order', 'frontend->api', 'order->payment'].sort(),
+    );
+    for (const edge of edges) {
+      // Three checkouts; none of them failed.
+      expect(edge.calls, `${edge.from}->${edge.to}`).toBe(3);
+      expect(edge.errors).toBe(0);
+      expect(edge.latencyMs.p50).toBeGreaterThan(0);
+      expect(edge.latencyMs.p99).toBeGreaterThanOrEqual(edge.latencyMs.p50);
+    }
+    // order -> payment includes payment's 150 ms (+- 20 %) of work.
+    expect(byName.get('order->payment')).toMatchObject({
+      latencyMs: { p50: expect.toSatisfy((ms: number) => ms >= 115) },
+    });
+  });
+
+  it('puts frontend, api, auth, order and payment on the critical path, payment the biggest', async () => {
+    const { critical_path: path } = await api.criticalPath(concurrent.traceId!);
+    expect(path).not.toBeNull();
+    const reached: string[] = [];
+    for (const section of path.sections) {
+      if (!reached.includes(section.service)) reached.push(section.service);
+    }
+    const described = JSON.stringify({ sections: path.sections, services: path.services });
+    // inventory runs alongside order and finishes first: it is not on the path.
+    expect(reached, described).toEqual(['frontend', 'api', 'auth', 'order', 'payment']);
+    // payment works for at least 120 ms (150 ms +- 20 %; 115 allows for timer granularity), all
+    // of it on the path, which makes it the biggest contributor by a wide margin.
+    const payment = path.services.find((s: { service: string }) => s.service === 'payment');
+    expect(payment?.ms, described).toBeGreaterThanOrEqual(115);
+    expect(path.biggestContributor, described).toBe('payment');
+  });
+
+  it('reports the lost update on stock:mug between the Rust order and the Python inventory', async () => {
+    const { races } = (await api.traceRaces(concurrent.traceId!)) as { races: Race[] };
+    const lost = races.find((r) => r.scope === 'trace' && r.kind === 'lost_update');
+    expect(lost, JSON.stringify(races)).toBeDefined();
+    expect(lost!.resource).toBe('stock:mug');
+    expect(lost!.trace_ids).toEqual([concurrent.traceId]);
+    expect([...lost!.services].sort()).toEqual(['inventory', 'order']);
+    expect(lost!.explanation).toMatch(/lost/);
+  });
+
+  it('finds no race in the sequential checkout', async () => {
+    const { races } = await api.traceRaces(sequential.traceId!);
+    expect(races).toEqual([]);
+    const trace = await api.trace(sequential.traceId!);
+    expect(trace.race_count).toBe(0);
+    expect([...trace.services].sort()).toEqual(ALL);
+  });
+
+  it("takes every event of every SDK: the spec's schema holds, nothing rejected or dropped", () => {
+    const batches = recorder!.batches;
+    const languages = new Set(batches.map((b) => b.sdk?.language));
+    expect([...languages].sort(), JSON.stringify(batches.map((b) => b.sdk))).toEqual([
+      'go',
+      'javascript',
+      'python',
+      'rust',
+    ]);
+    const refused = batches.filter((b) => b.status !== 200 || b.rejected.length > 0);
+    expect(refused).toEqual([]);
+    expect(batches.reduce((n, b) => n + b.dropped, 0)).toBe(0);
+    const sent = batches.reduce((n, b) => n + b.events, 0);
+    expect(batches.reduce((n, b) => n + b.accepted, 0)).toBe(sent);
+    expect(sent).toBeGreaterThan(0);
+  });
+});

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import socket
+import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 
 import httpx
 import pytest
@@ -190,3 +193,39 @@ def _one(events: list[Event], kind: str, service: str) -> Event:
     found = [e for e in of_kind(events, kind) if e["service"] == service]
     assert len(found) == 1, (kind, service, found)
     return found[0]
+
+
+@contextmanager
+def _truncating_server() -> Iterator[str]:
+    """Answers with headers that promise 100 bytes, sends 5 and hangs up."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(8)
+
+    def serve() -> None:
+        with suppress(OSError):
+            while True:
+                connection, _ = sock.accept()
+                with connection:
+                    connection.recv(65536)
+                    connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort")
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        sock.close()
+
+
+@pytest.mark.parametrize("client", ["httpx", "httpx-async"])
+def test_a_body_that_breaks_off_is_an_error_in_the_call_span(
+    client: str, tracer: Tracer, collector: FakeCollector
+) -> None:
+    with _truncating_server() as url, pytest.raises(httpx.RemoteProtocolError):
+        _call_chain(CLIENTS[client], tracer, f"{url}/x")
+    events = flushed_events(tracer, collector, until=lambda e: bool(of_kind(e, "error")))
+    sent = of_kind(events, "request_sent")[0]
+    assert of_kind(events, "response_received")[0]["data"]["status"] == 200
+    error = of_kind(events, "error")[0]
+    assert error["span_id"] == sent["span_id"]
+    assert error["data"]["type"] == "RemoteProtocolError"

@@ -147,3 +147,13 @@ class ClientCall:
             self.ctx.record(
                 "response_received", data, span_id=self.span_id, parent_span_id=self.ctx.span_id
             )
+
+    def body_failed(self, error: BaseException) -> None:
+        """The body broke off after the response was handed over (spec 4, note b): an `error`
+        event in the call's span."""
+        if not self.ctx.sampled:
+            return
+        with suppress(Exception):
+            self.ctx.record(
+                "error", error_data(error), span_id=self.span_id, parent_span_id=self.ctx.span_id
+            )

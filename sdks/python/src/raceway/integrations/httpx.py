@@ -6,9 +6,46 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Iterator
+
 import httpx
 
 from raceway.client_call import ClientCall
+
+
+class _ReportingStream(httpx.SyncByteStream):
+    """The response body as the application reads it; a read that breaks off is recorded."""
+
+    def __init__(self, wrapped: httpx.SyncByteStream, call: ClientCall) -> None:
+        self._wrapped = wrapped
+        self._call = call
+
+    def __iter__(self) -> Iterator[bytes]:
+        try:
+            yield from self._wrapped
+        except Exception as error:
+            self._call.body_failed(error)
+            raise
+
+    def close(self) -> None:
+        self._wrapped.close()
+
+
+class _AsyncReportingStream(httpx.AsyncByteStream):
+    def __init__(self, wrapped: httpx.AsyncByteStream, call: ClientCall) -> None:
+        self._wrapped = wrapped
+        self._call = call
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self._wrapped:
+                yield chunk
+        except Exception as error:
+            self._call.body_failed(error)
+            raise
+
+    async def aclose(self) -> None:
+        await self._wrapped.aclose()
 
 
 def _prepare(request: httpx.Request) -> ClientCall | None:
@@ -21,7 +58,8 @@ def _prepare(request: httpx.Request) -> ClientCall | None:
 
 class RacewayTransport(httpx.BaseTransport):
     """Records each call and propagates the trace; sends through `wrapped` (default
-    `httpx.HTTPTransport()`). `response_received` is recorded when the headers arrive."""
+    `httpx.HTTPTransport()`). `response_received` is recorded when the headers arrive; a body
+    that breaks off afterwards is an `error` in the call's span."""
 
     def __init__(self, wrapped: httpx.BaseTransport | None = None) -> None:
         self._wrapped = wrapped if wrapped is not None else httpx.HTTPTransport()
@@ -36,6 +74,8 @@ class RacewayTransport(httpx.BaseTransport):
             call.fail(error)
             raise
         call.finish(response.status_code, response.headers.get)
+        if isinstance(response.stream, httpx.SyncByteStream):
+            response.stream = _ReportingStream(response.stream, call)
         return response
 
     def close(self) -> None:
@@ -58,6 +98,8 @@ class AsyncRacewayTransport(httpx.AsyncBaseTransport):
             call.fail(error)
             raise
         call.finish(response.status_code, response.headers.get)
+        if isinstance(response.stream, httpx.AsyncByteStream):
+            response.stream = _AsyncReportingStream(response.stream, call)
         return response
 
     async def aclose(self) -> None:

@@ -67,7 +67,7 @@ describe('a tracer applies the decision', () => {
     expect(ctx.clock.size).toBe(0);
     expect(ctx.record('custom', { name: 'x' })).toBeUndefined();
     return runInContext(ctx, async () => {
-      await fork(() => trackStateWrite('orders/1', 2));
+      await fork(() => trackStateWrite('orders/1', { value: 2 }));
       expect(events).toEqual([]);
     });
   });

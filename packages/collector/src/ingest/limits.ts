@@ -44,21 +44,20 @@ export function checkEventLimits(
   nowMs: number,
 ): string[] | null {
   const errors: string[] = [];
-  const shape = measure(event, limits.maxDepth);
+  // Only `data` holds free-form values: the schema bounds every other field (integers with a
+  // maximum, strings with a pattern), so `data` is the one walk, one level below the event.
+  const shape = measure(event.data, limits.maxDepth - 1);
   const short = (path: string) => (path.length > 200 ? `${path.slice(0, 199)}…` : path);
   if (shape.tooDeep !== null) {
-    errors.push(`${short(shape.tooDeep)} is nested deeper than ${limits.maxDepth} levels`);
+    errors.push(`/data${short(shape.tooDeep)} is nested deeper than ${limits.maxDepth} levels`);
   }
   if (shape.nonFinite !== null) {
-    errors.push(`${short(shape.nonFinite)} is not a finite number`);
+    errors.push(`/data${short(shape.nonFinite)} is not a finite number`);
   }
-  if (shape.tooDeep === null) {
-    const dataBytes = measure(event.data, limits.maxDepth).bytes;
-    if (dataBytes > limits.maxDataBytes) {
-      errors.push(
-        `/data is about ${dataBytes} bytes of JSON, above the limit of ${limits.maxDataBytes}: record smaller values`,
-      );
-    }
+  if (shape.tooDeep === null && shape.bytes > limits.maxDataBytes) {
+    errors.push(
+      `/data is about ${shape.bytes} bytes of JSON, above the limit of ${limits.maxDataBytes}: record smaller values`,
+    );
   }
   const tsUs = event.ts_us;
   if (typeof tsUs === 'number' && tsUs > (nowMs + limits.maxClockAheadMs) * 1000) {
@@ -87,39 +86,71 @@ interface Shape {
   bytes: number;
 }
 
-/** Walks a parsed JSON value breadth-first, stopping below `maxDepth`. */
+/**
+ * Walks a parsed JSON value depth-first without allocating per node (this runs for every
+ * ingested event); the path of an offending value is found by a second walk, only then.
+ */
 function measure(value: unknown, maxDepth: number): Shape {
   const shape: Shape = { tooDeep: null, nonFinite: null, bytes: 0 };
-  let level: Array<[unknown, string]> = [[value, '']];
-  for (let depth = 0; level.length > 0; depth++) {
-    const next: Array<[unknown, string]> = [];
-    for (const [item, path] of level) {
-      if (typeof item === 'string') shape.bytes += item.length + 2;
-      else if (typeof item === 'number') {
-        shape.bytes += 8;
-        if (!Number.isFinite(item) && shape.nonFinite === null) shape.nonFinite = path || '(event)';
-      } else if (item === null || typeof item === 'boolean') shape.bytes += 5;
-      else if (typeof item === 'object') {
-        if (depth >= maxDepth) {
-          shape.tooDeep ??= path || '(event)';
-          continue;
+  const values: unknown[] = [value];
+  const depths: number[] = [0];
+  let deep = false;
+  let infinite = false;
+  while (values.length > 0) {
+    const item = values.pop();
+    const depth = depths.pop()!;
+    if (typeof item === 'string') shape.bytes += item.length + 2;
+    else if (typeof item === 'number') {
+      shape.bytes += 8;
+      if (!Number.isFinite(item)) infinite = true;
+    } else if (item === null || typeof item === 'boolean') shape.bytes += 5;
+    else if (typeof item === 'object') {
+      if (depth >= maxDepth) {
+        deep = true;
+        break;
+      }
+      shape.bytes += 2;
+      if (Array.isArray(item)) {
+        for (let i = 0; i < item.length; i++) {
+          values.push(item[i]);
+          depths.push(depth + 1);
         }
-        shape.bytes += 2;
-        if (Array.isArray(item)) {
-          item.forEach((child, i) => {
-            shape.bytes += 1;
-            next.push([child, `${path}/${i}`]);
-          });
-        } else {
-          for (const key of Object.keys(item)) {
-            shape.bytes += key.length + 4;
-            next.push([(item as Record<string, unknown>)[key], `${path}/${key}`]);
-          }
+        shape.bytes += item.length;
+      } else {
+        for (const key in item) {
+          shape.bytes += key.length + 4;
+          values.push((item as Record<string, unknown>)[key]);
+          depths.push(depth + 1);
         }
       }
     }
-    if (shape.tooDeep !== null) break;
+  }
+  if (deep)
+    shape.tooDeep = pathTo(
+      value,
+      maxDepth,
+      (v, depth) => depth >= maxDepth && typeof v === 'object' && v !== null,
+    );
+  if (infinite)
+    shape.nonFinite = pathTo(value, maxDepth, (v) => typeof v === 'number' && !Number.isFinite(v));
+  return shape;
+}
+
+/** The path of the first value (breadth-first, above `maxDepth`) that `found` accepts. */
+function pathTo(
+  value: unknown,
+  maxDepth: number,
+  found: (value: unknown, depth: number) => boolean,
+): string {
+  let level: Array<[unknown, string]> = [[value, '']];
+  for (let depth = 0; depth <= maxDepth && level.length > 0; depth++) {
+    const next: Array<[unknown, string]> = [];
+    for (const [item, path] of level) {
+      if (found(item, depth)) return path;
+      if (typeof item !== 'object' || item === null) continue;
+      for (const [key, child] of Object.entries(item)) next.push([child, `${path}/${key}`]);
+    }
     level = next;
   }
-  return shape;
+  return '';
 }

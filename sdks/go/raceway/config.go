@@ -3,6 +3,7 @@ package raceway
 import (
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/url"
 	"os"
@@ -115,7 +116,7 @@ func WithFlushInterval(d time.Duration) Option { return func(o *options) { o.flu
 func WithMaxQueueSize(n int) Option { return func(o *options) { o.maxQueueSize = &n } }
 
 // WithMaxQueueBytes bounds the memory the held events take, in bytes of their encoded size
-// (estimated as they are queued), in flight included (1 KiB-4 GiB). Default 64 MiB.
+// (estimated as they are queued), in flight included (at least 1 KiB). Default 64 MiB.
 func WithMaxQueueBytes(n int) Option { return func(o *options) { o.maxQueueBytes = &n } }
 
 // WithMaxRetries limits the retries of a batch after a network error, 408, 429 or 5xx (0-100),
@@ -236,7 +237,7 @@ func resolveConfig(opts []Option) (config, error) {
 	if cfg.maxQueueSize, err = intOption(o.maxQueueSize, DefaultMaxQueueSize, "max queue size", "RACEWAY_INVALID_MAX_QUEUE_SIZE", 1, 10_000_000); err != nil {
 		return cfg, err
 	}
-	if cfg.maxQueueBytes, err = intOption(o.maxQueueBytes, DefaultMaxQueueBytes, "max queue bytes", "RACEWAY_INVALID_MAX_QUEUE_BYTES", 1024, 1<<32); err != nil {
+	if cfg.maxQueueBytes, err = intOption(o.maxQueueBytes, DefaultMaxQueueBytes, "max queue bytes", "RACEWAY_INVALID_MAX_QUEUE_BYTES", 1024, math.MaxInt); err != nil {
 		return cfg, err
 	}
 	if cfg.maxRetries, err = intOption(o.maxRetries, unlimitedRetries, "max retries", "RACEWAY_INVALID_MAX_RETRIES", 0, 100); err != nil {

@@ -72,8 +72,8 @@ type options struct {
 	getenv                                   func(string) string
 }
 
-// WithServiceName names the service (1-128 characters). Env RACEWAY_SERVICE_NAME. Required
-// unless the client is disabled.
+// WithServiceName names the service (1-128 characters). Env RACEWAY_SERVICE_NAME, else
+// OTEL_SERVICE_NAME. Required unless the client is disabled.
 func WithServiceName(name string) Option { return func(o *options) { o.serviceName = &name } }
 
 // WithServerURL sets the collector's base URL (`/v1/events` is appended). Env RACEWAY_URL.
@@ -206,7 +206,7 @@ func resolveConfig(opts []Option) (config, error) {
 	if cfg.disabled, err = resolveBool(o.disabled, getenv("RACEWAY_DISABLED"), "RACEWAY_DISABLED", "RACEWAY_INVALID_DISABLED"); err != nil {
 		return cfg, err
 	}
-	if cfg.serviceName, err = resolveServiceName(o.serviceName, getenv("RACEWAY_SERVICE_NAME"), cfg.disabled); err != nil {
+	if cfg.serviceName, err = resolveServiceName(o.serviceName, getenv("RACEWAY_SERVICE_NAME"), getenv("OTEL_SERVICE_NAME"), cfg.disabled); err != nil {
 		return cfg, err
 	}
 	if cfg.serverURL, cfg.endpoint, err = resolveServerURL(o.serverURL, getenv("RACEWAY_URL")); err != nil {
@@ -283,18 +283,23 @@ func resolveBool(option *bool, env, envName, code string) (bool, error) {
 	return false, configErr(code, "%s must be one of 1, true, yes, on, 0, false, no, off, got %q", envName, env)
 }
 
-func resolveServiceName(option *string, env string, disabled bool) (string, error) {
-	raw, source := strings.TrimSpace(env), "RACEWAY_SERVICE_NAME"
+// resolveServiceName: the option, else RACEWAY_SERVICE_NAME, else OpenTelemetry's
+// OTEL_SERVICE_NAME, so that a service traced by both has one name.
+func resolveServiceName(option *string, env, otelEnv string, disabled bool) (string, error) {
 	if option != nil {
-		raw, source = *option, "service name"
+		return validName(*option, "service name", "RACEWAY_INVALID_SERVICE_NAME")
 	}
-	if raw == "" && option == nil {
-		if disabled {
-			return disabledServiceName, nil
+	for _, v := range []struct{ value, source string }{
+		{env, "RACEWAY_SERVICE_NAME"}, {otelEnv, "OTEL_SERVICE_NAME"},
+	} {
+		if strings.TrimSpace(v.value) != "" {
+			return validName(v.value, v.source, "RACEWAY_INVALID_SERVICE_NAME")
 		}
-		return "", configErr("RACEWAY_MISSING_SERVICE_NAME", "a service name is required: pass WithServiceName or set RACEWAY_SERVICE_NAME")
 	}
-	return validName(raw, source, "RACEWAY_INVALID_SERVICE_NAME")
+	if disabled {
+		return disabledServiceName, nil
+	}
+	return "", configErr("RACEWAY_MISSING_SERVICE_NAME", "a service name is required: pass WithServiceName or set RACEWAY_SERVICE_NAME (or OTEL_SERVICE_NAME)")
 }
 
 func resolveInstance(option *string, env string) (string, error) {

@@ -35,6 +35,13 @@ func TestConfigFromEnvironmentAndOptions(t *testing.T) {
 			t.Errorf("propagate(%s) = %v", raw, !want)
 		}
 	}
+	// OpenTelemetry's variable comes after Raceway's.
+	if cfg, err := resolveConfig([]Option{env(map[string]string{"OTEL_SERVICE_NAME": "otel-name"})}); err != nil || cfg.serviceName != "otel-name" {
+		t.Errorf("OTEL_SERVICE_NAME: %q %v", cfg.serviceName, err)
+	}
+	if cfg, _ := resolveConfig([]Option{env(map[string]string{"OTEL_SERVICE_NAME": "otel", "RACEWAY_SERVICE_NAME": "rw"})}); cfg.serviceName != "rw" {
+		t.Errorf("RACEWAY_SERVICE_NAME must win: %q", cfg.serviceName)
+	}
 	// Code wins over the environment.
 	cfg, err = resolveConfig([]Option{
 		env(map[string]string{"RACEWAY_SERVICE_NAME": "env", "RACEWAY_SAMPLE_RATE": "0.5", "RACEWAY_DISABLED": "yes"}),

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -62,7 +64,11 @@ type exporter struct {
 	// The collector is then taken as gone and the rest is dropped at once, so that a
 	// Shutdown(context.Background()) does not retry every queued batch in turn.
 	stopping, gaveUp bool
-	gz               *gzip.Writer
+	// Owned by the run goroutine: whether the last attempt got no usable answer, so that the
+	// debug log says once that the collector went away and once that it came back.
+	unreachable bool
+	warnedDrop  atomic.Bool // the first drop is logged even without debug, once
+	gz          *gzip.Writer
 }
 
 type flushRequest struct {
@@ -153,6 +159,15 @@ func (e *exporter) countDroppedLocked(n int, why string) {
 	e.counters.Dropped += uint64(n)
 	e.unreported += uint64(n)
 	e.counters.LastError = why
+	if !e.warnedDrop.Swap(true) {
+		// Losing events is worth one line in any case; the debug log has every later drop.
+		logger := e.cfg.logger
+		if logger == nil {
+			logger = slog.Default()
+		}
+		logger.Warn("raceway: events dropped (further drops are counted in Client.Stats, and logged with RACEWAY_DEBUG)",
+			"count", n, "reason", why)
+	}
 }
 
 func (e *exporter) stats() Stats {
@@ -290,7 +305,9 @@ func (e *exporter) send(ctx context.Context, batch []*event) bool {
 	}
 	for attempt := 0; ; attempt++ {
 		status, retryAfter, answer, err := e.post(ctx, body)
-		switch outcome := classifyStatus(status, err); {
+		outcome := classifyStatus(status, err)
+		e.noteReachability(outcome, status, err)
+		switch {
 		case outcome == outcomeDelivered || outcome == outcomePartial:
 			rejected := 0
 			if outcome == outcomePartial {
@@ -334,6 +351,18 @@ func (e *exporter) send(ctx context.Context, batch []*event) bool {
 		e.mu.Lock()
 		e.counters.Retries++
 		e.mu.Unlock()
+	}
+}
+
+// noteReachability logs (in debug) when the collector stops answering and when it is back.
+func (e *exporter) noteReachability(outcome sendOutcome, status int, err error) {
+	switch {
+	case outcome == outcomeRetry && !e.unreachable:
+		e.unreachable = true
+		e.logf("collector unreachable, retrying with backoff while the queue has room: status %d, %v", status, err)
+	case outcome != outcomeRetry && e.unreachable:
+		e.unreachable = false
+		e.logf("collector reachable again")
 	}
 }
 

@@ -1,11 +1,14 @@
 package raceway
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
 	"net"
 	"net/http"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -255,3 +258,33 @@ func TestBackoffAndRetryAfter(t *testing.T) {
 		t.Errorf("garbage: %v", d)
 	}
 }
+
+func TestDebugLogSaysWhenTheCollectorGoesAndComesBack(t *testing.T) {
+	col := newFakeCollector(t)
+	col.answer = func(n int, b wireBatch) (int, string, http.Header) {
+		if n == 0 {
+			return 503, "", http.Header{"Retry-After": {"0"}}
+		}
+		return 200, `{"accepted":1,"duplicates":0}`, nil
+	}
+	var logged bytes.Buffer
+	var mu sync.Mutex
+	logger := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return logged.Write(p)
+	}), nil))
+	client := newTestClient(t, col, WithLogger(logger))
+	recordN(client, 1)
+	flushed(t, client, col)
+	mu.Lock()
+	defer mu.Unlock()
+	text := logged.String()
+	if !strings.Contains(text, "collector unreachable") || !strings.Contains(text, "collector reachable again") {
+		t.Errorf("debug log: %s", text)
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

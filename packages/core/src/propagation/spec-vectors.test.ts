@@ -58,6 +58,19 @@ describe('spec/vectors', () => {
     expect(files).toEqual(Object.keys(runners).sort());
   });
 
+  it('lists every file with its case count in vectors/README.md', () => {
+    const readme = readFileSync(`${vectorsDir}README.md`, 'utf8');
+    const listed = Object.fromEntries(
+      [...readme.matchAll(/^\| `([a-z-]+\.json)`\s*\|[^|]*\|\s*(\d+)\s*\|$/gm)].map((m) => [
+        m[1],
+        Number(m[2]),
+      ]),
+    );
+    expect(listed).toEqual(
+      Object.fromEntries(files.map((file) => [file, load(file).cases.length])),
+    );
+  });
+
   for (const file of files) {
     const vectors = load(file);
     describe(file, () => {

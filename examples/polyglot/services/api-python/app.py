@@ -11,15 +11,16 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import signal
 import socket
+import threading
 from typing import Any
 
 import httpx
+import raceway
 import uvicorn
 from fastapi import Depends, FastAPI, Header, HTTPException, Request
 from fastapi.responses import JSONResponse
-
-import raceway
 from raceway.integrations.httpx import AsyncRacewayTransport
 
 SERVICE = "api"
@@ -97,17 +98,22 @@ def main() -> None:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, int(os.environ.get("PORT", "3001"))))
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-
-    async def serve() -> None:
-        # uvicorn handles SIGTERM and SIGINT itself: it finishes the requests in flight.
-        serving = asyncio.create_task(server.serve(sockets=[sock]))
-        while not server.started and not serving.done():
-            await asyncio.sleep(0.01)
-        if server.started:
-            print(f"{SERVICE} listening on http://{host}:{sock.getsockname()[1]}", flush=True)
-        await serving
-
-    asyncio.run(serve())
+    # uvicorn serves from a thread of its own, where it installs no signal handlers: on its own
+    # it re-raises SIGTERM once it has stopped, which would end the process before the events
+    # are flushed. This thread takes the signal and stops it instead.
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])))
+    thread.start()
+    while not server.started and thread.is_alive():
+        stop.wait(0.01)
+    if not server.started:
+        raise SystemExit(f"{SERVICE}: uvicorn did not start")
+    print(f"{SERVICE} listening on http://{host}:{sock.getsockname()[1]}", flush=True)
+    stop.wait()
+    server.should_exit = True  # finishes the requests in flight
+    thread.join()
     # Raceway installs no signal handler: flushing before exit is the application's job.
     raceway.shutdown(timeout=5)
     print(f"{SERVICE} stopped", flush=True)

@@ -8,6 +8,7 @@ in flight, flushes the events and exits.
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import signal
@@ -17,11 +18,10 @@ import time
 from contextlib import closing
 from typing import Any
 
-from flask import Flask, request
-from werkzeug.serving import make_server
-
 import raceway
+from flask import Flask, request
 from raceway import raceway_middleware
+from werkzeug.serving import make_server
 
 SERVICE = "inventory"
 STOCK_DB = os.environ.get("SHOP_DB", ".raceway/shop.db")
@@ -44,7 +44,12 @@ def stock_db() -> sqlite3.Connection:
 
 
 def product_of(row: sqlite3.Row) -> dict[str, Any]:
-    return {"sku": row["sku"], "name": row["name"], "priceCents": row["price_cents"], "stock": row["stock"]}
+    return {
+        "sku": row["sku"],
+        "name": row["name"],
+        "priceCents": row["price_cents"],
+        "stock": row["stock"],
+    }
 
 
 @app.get("/healthz")
@@ -97,6 +102,7 @@ def main() -> None:
         options["flush_interval_ms"] = int(flush)
     app.wsgi_app = raceway_middleware(app.wsgi_app, **options)  # type: ignore[method-assign]
 
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
     host = os.environ.get("HOST", "127.0.0.1")
     server = make_server(host, int(os.environ.get("PORT", "3005")), app, threaded=True)
     stop = threading.Event()

@@ -1,5 +1,5 @@
 // The polyglot shop's payment provider, in TypeScript: Fastify, and by far the slowest service
-// of the shop (the card network, 150 ms): the critical path has a clear biggest contributor
+// of the shop (the card network, 250 ms): the critical path has a clear biggest contributor
 // even when a busy machine slows the other services' own work down.
 import { randomUUID } from 'node:crypto';
 import { runService, tracingOptions, work } from '@raceway/example-shop/src/runtime.mjs';
@@ -12,7 +12,7 @@ await app.register(racewayPlugin, tracingOptions('payment'));
 app.get('/healthz', async () => ({ status: 'ok' }));
 
 app.post('/charges', async (request, reply) => {
-  await work(150); // the card network
+  await work(250); // the card network
   const { amountCents } = /** @type {{ amountCents?: number }} */ (request.body ?? {});
   return reply.code(201).send({ id: randomUUID(), amountCents, status: 'captured' });
 });

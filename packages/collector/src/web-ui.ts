@@ -54,22 +54,23 @@ interface StaticFile {
   type: string;
 }
 
-/** Serves the web UI's files from `dir` (default: the package's built dist/ui). */
-export function webUi(dir: string | null = defaultUiDir()) {
-  const cache = new Map<string, StaticFile | null>();
-
+/**
+ * Serves the web UI's files from `dir` (default: the package's built dist/ui, looked up on
+ * each request, so a collector started while the UI was being rebuilt serves it once built).
+ */
+export function webUi(dir?: string | null) {
   async function load(relative: string): Promise<StaticFile | null> {
-    if (dir === null) return null;
-    if (cache.has(relative)) return cache.get(relative) ?? null;
-    const type = CONTENT_TYPES[extname(relative)] ?? 'application/octet-stream';
-    let file: StaticFile | null = null;
+    const root = dir === undefined ? defaultUiDir() : dir;
+    if (root === null) return null;
+    // Read on every request, no cache: after a rebuild (new asset names) the new files are
+    // served at once, and they are small.
     try {
-      file = { body: await readFile(join(dir, relative)), type };
+      const body = await readFile(join(root, relative));
+      return { body, type: CONTENT_TYPES[extname(relative)] ?? 'application/octet-stream' };
     } catch {
       // Not a file of the UI: the caller falls back to index.html or a 404.
+      return null;
     }
-    cache.set(relative, file);
-    return file;
   }
 
   /**
@@ -92,7 +93,7 @@ export function webUi(dir: string | null = defaultUiDir()) {
     const file =
       asset ?? (relative === '' || extname(relative) === '' ? await load('index.html') : null);
     if (file === null) {
-      if (dir !== null || relative !== '') return false;
+      if (relative !== '') return false;
       reply
         .code(503)
         .type('text/plain; charset=utf-8')
@@ -110,5 +111,5 @@ export function webUi(dir: string | null = defaultUiDir()) {
     return true;
   }
 
-  return { dir, serve };
+  return { serve };
 }

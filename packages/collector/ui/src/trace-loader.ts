@@ -2,11 +2,11 @@ import { useEffect, useState } from 'preact/hooks';
 import { type ApiError, apiGet, useKeyState } from './api.js';
 import type { Span, TraceDetail } from './types.js';
 
-// A trace's events come in pages (`next_cursor`, up to 20,000 events each). The UI reads every
+// A trace's events come in pages (`next_cursor`, up to 5,000 events each). The UI reads every
 // page, up to MAX_EVENTS, and merges the span trees of the pages into one: a span whose events
 // fall on two pages appears on both.
 
-const PAGE = 20_000;
+const PAGE = 5000;
 const MAX_EVENTS = 200_000;
 
 function mergeSpan(into: Span, from: Span): void {

@@ -17,6 +17,7 @@ Options:
   --shop-port <n>          the shop's first port; the services take n..n+5 (default 3000)
   --data-dir <dir>         where the collector's and the shop's databases go, replaced on
                            every run (default .raceway in the current directory)
+  --polyglot               the same shop written in TypeScript, Python, Go and Rust
   -h, --help               show this help
 `;
 
@@ -211,4 +212,6 @@ function colorWanted() {
   return process.stdout.isTTY === true && !process.env.NO_COLOR;
 }
 
-await main();
+// `pnpm demo --polyglot`: the same shop in four languages, with a demo script of its own.
+if (process.argv.includes('--polyglot')) await import('../../polyglot/scripts/demo.mjs');
+else await main();

@@ -333,7 +333,10 @@ export function formatSummary(
   out.push('', c.bold('Where to look next'));
   const url = s.collectorUrl;
   const featured = s.criticalPath?.traceId;
-  const links = [['every race, with values and clocks', `${url}/api/races`]];
+  const links = [['the web UI: traces, races, the dependency graph', `${url}/`]];
+  if (featured !== undefined)
+    links.push(['the checkout above in the UI', `${url}/traces/${featured}`]);
+  links.push(['every race, with values and clocks', `${url}/api/races`]);
   if (featured !== undefined) {
     links.push(['the races of the checkout above', `${url}/api/traces/${featured}/races`]);
     links.push(['its critical path', `${url}/api/traces/${featured}/critical-path`]);

@@ -308,3 +308,22 @@ def test_an_event_with_a_lone_surrogate_is_still_sent() -> None:
     assert transport.flush(timeout=5)
     assert sender.batches[0]["events"][0]["data"]["name"] == "bad ? text"
     transport.shutdown(1)
+
+
+def test_debug_says_when_the_collector_goes_and_comes_back(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sender = ScriptedSender(SendResult(None, error="refused"), SendResult(None), SendResult(200))
+    transport = _transport(sender, debug=True, max_retries=None)
+    with (
+        caplog.at_level("WARNING", logger="raceway"),
+        patch("raceway.transport.backoff_delay", return_value=0.0),
+    ):
+        transport.enqueue(_event(1))
+        assert transport.flush(timeout=5)
+    messages = [record.getMessage() for record in caplog.records]
+    assert messages == [
+        "raceway: collector unreachable: refused; retrying with backoff, 1 events held",
+        "raceway: collector reachable again",
+    ]
+    transport.shutdown(1)

@@ -161,6 +161,7 @@ class Transport:
         self._bytes = 0
         """Bytes of the encoded events held, the batch in flight included."""
         self._warned = False
+        self._unreachable = False
         self._stats = TransportStats()
         self._unreported_drops = 0
         self._flushing = False
@@ -322,6 +323,10 @@ class Transport:
             result = self._sender(body, headers, timeout)
             outcome = classify_status(result.status)
             with self._condition:
+                if outcome in ("delivered", "partial") and self._unreachable:
+                    self._unreachable = False
+                    if self._config.debug:
+                        logger.warning("raceway: collector reachable again")
                 if outcome == "delivered":
                     self._stats = replace(
                         self._stats,
@@ -351,8 +356,12 @@ class Transport:
                 self._stats = replace(
                     self._stats, retries=self._stats.retries + 1, last_error=problem
                 )
-                if self._config.debug:
-                    logger.warning("raceway: collector %s; retrying", problem)
+                if self._config.debug and not self._unreachable:
+                    held = len(self._queue) + self._in_flight
+                    logger.warning(
+                        "raceway: %s; retrying with backoff, %d events held", problem, held
+                    )
+                self._unreachable = True
                 delay = max(parse_retry_after(result.retry_after) or 0.0, backoff_delay(attempt))
                 attempt += 1
                 # Waiting on the condition lets shutdown() cut a long backoff short; other

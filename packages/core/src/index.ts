@@ -12,6 +12,8 @@ export { type ForkOptions, fork } from './context/fork.js';
 export { type StartContextInit, Tracer } from './context/tracer.js';
 export { RacewayConfigError, type RacewayConfigErrorCode } from './errors.js';
 export type { ErrorInfo, EventData, EventKind, RacewayEvent } from './events.js';
+export { flush, raceway, shutdown } from './lifecycle.js';
+export type { RacewayLogger } from './logger.js';
 export {
   HEADER_TRACE_ID,
   HEADER_TRACEPARENT,
@@ -34,3 +36,4 @@ export {
   trackStateRead,
   trackStateWrite,
 } from './recorder/state.js';
+export type { FlushOptions, ShutdownOptions } from './transport/transport.js';

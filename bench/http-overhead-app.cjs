@@ -1,11 +1,12 @@
 // One variant of the hello-world Express app measured by http-overhead.mjs, in a process of its
 // own: `bare`, `context-only` (an AsyncLocalStorage context per request, nothing else), `raceway`
-// (@raceway/express, events exported to the sink), `minimal` (the lower bound of
+// (@raceway/express, events exported to the sink), `raceway-sampled` (the same with
+// `sampleRate: 0.1`), `minimal` (the lower bound of
 // minimal-tracer.cjs) or `otel` (OpenTelemetry's Node tracer with the http and express instrumentations,
 // BatchSpanProcessor, OTLP/HTTP exporter to the sink). CommonJS on purpose: OpenTelemetry
 // instruments express through require hooks, which must be in place before express is loaded.
 //
-//   node bench/http-overhead-app.cjs <bare|context-only|raceway|minimal|otel> <sink url>
+//   node bench/http-overhead-app.cjs <bare|context-only|raceway|raceway-sampled|minimal|otel> <sink url>
 //
 // Prints `listening on <url>`; on SIGTERM flushes, prints one `stats <json>` line and exits.
 const { createServer } = require('node:http');
@@ -40,11 +41,13 @@ if (variant === 'otel') {
 const express = require('express');
 const app = express();
 
-if (variant === 'raceway') {
+if (variant === 'raceway' || variant === 'raceway-sampled') {
   const { Tracer } = require('@raceway/core');
   const { racewayMiddleware } = require('@raceway/express');
-  // The defaults a user gets (batches of 200, every 1 s, queue of 10000 events).
+  // The defaults a user gets (batches of 200, every 1 s, no gzip to a collector on loopback);
+  // `raceway-sampled` records one new trace in ten.
   const options = { serviceName: variant, serverUrl: sinkUrl };
+  if (variant === 'raceway-sampled') options.sampleRate = 0.1;
   app.use(racewayMiddleware(options));
   shutdown = async () => {
     const tracer = Tracer.fromOptions(options);

@@ -51,14 +51,21 @@ export interface LoadedTrace {
   error: ApiError | null;
   /** More events are stored than the UI read (MAX_EVENTS). */
   cut: boolean;
+  /** Pages are still coming: the view shows what has arrived. */
+  loadingMore: boolean;
 }
 
 export function useTrace(traceId: string): LoadedTrace {
   const { version } = useKeyState();
-  const [state, setState] = useState<LoadedTrace>({ data: null, error: null, cut: false });
+  const [state, setState] = useState<LoadedTrace>({
+    data: null,
+    error: null,
+    cut: false,
+    loadingMore: false,
+  });
   useEffect(() => {
     const controller = new AbortController();
-    setState({ data: null, error: null, cut: false });
+    setState({ data: null, error: null, cut: false, loadingMore: false });
     (async () => {
       const base = `/api/traces/${encodeURIComponent(traceId)}`;
       const pages: Span[][] = [];
@@ -77,11 +84,18 @@ export function useTrace(traceId: string): LoadedTrace {
         pages.push(page.spans);
         events += page.events_returned ?? page.event_count;
         cursor = page.next_cursor;
+        // Draw what has arrived: a large trace is usable after its first page.
+        const more = !!cursor && events < MAX_EVENTS;
+        setState({
+          data: { ...first, spans: mergePages(pages) },
+          error: null,
+          cut: !!cursor && !more,
+          loadingMore: more,
+        });
       } while (cursor && events < MAX_EVENTS);
-      if (first)
-        setState({ data: { ...first, spans: mergePages(pages) }, error: null, cut: !!cursor });
     })().catch((error: ApiError) => {
-      if (error.name !== 'AbortError') setState({ data: null, error, cut: false });
+      if (error.name !== 'AbortError')
+        setState({ data: null, error, cut: false, loadingMore: false });
     });
     return () => controller.abort();
   }, [traceId, version]);

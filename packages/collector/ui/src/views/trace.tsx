@@ -51,7 +51,11 @@ export function TraceView({ traceId, location }: { traceId: string; location: Lo
     .map((i) => model.events[i]!);
 
   return (
-    <section class="view trace-view" data-testid="trace-view">
+    <section
+      class="view trace-view"
+      data-testid="trace-view"
+      data-complete={trace.loadingMore ? undefined : 'true'}
+    >
       <p class="crumbs">
         <Link href="/traces">Traces</Link> / <span class="mono">{t.trace_id}</span>
       </p>
@@ -75,6 +79,7 @@ export function TraceView({ traceId, location }: { traceId: string; location: Lo
         {t.status === 'error' && <span class="badge error">{plural(t.error_count, 'error')}</span>}
         {t.analysis === 'pending' && <span class="badge warn">analysis pending</span>}
         {trace.cut && <span class="badge warn">showing the first 200,000 events</span>}
+        {trace.loadingMore && <span class="badge">loading more events…</span>}
       </p>
 
       <h2>Waterfall</h2>

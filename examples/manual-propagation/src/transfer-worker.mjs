@@ -15,19 +15,21 @@ import { getTraceHeaders, mergeResponseHeaders, runInContext, trackEvent } from 
  */
 export function postJson(url, body) {
   const payload = JSON.stringify(body);
+  // One client call of its own, named by its target: an edge of the dependency graph.
+  const traceHeaders = getTraceHeaders({ url, method: 'POST' });
   return new Promise((resolve, reject) => {
     const req = request(
       url,
       {
         method: 'POST',
         headers: {
-          ...getTraceHeaders(),
+          ...traceHeaders,
           'content-type': 'application/json',
           'content-length': Buffer.byteLength(payload),
         },
       },
       (res) => {
-        mergeResponseHeaders((name) => res.headers[name]);
+        mergeResponseHeaders(res.headers, { status: res.statusCode, request: traceHeaders });
         let text = '';
         res.setEncoding('utf8');
         res.on('data', (chunk) => {
@@ -37,7 +39,10 @@ export function postJson(url, body) {
         res.on('error', reject);
       },
     );
-    req.on('error', reject);
+    req.on('error', (error) => {
+      mergeResponseHeaders(undefined, { error, request: traceHeaders });
+      reject(error);
+    });
     req.end(payload);
   });
 }

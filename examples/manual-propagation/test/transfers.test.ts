@@ -30,7 +30,8 @@ interface RacesAnswer {
     scope: string;
     resource: string;
     services: string[];
-    race: { kind: string; accesses: Array<{ component: string }> };
+    kind: string;
+    examples: Array<{ accesses: Array<{ component: string }> }>;
   }>;
 }
 
@@ -131,12 +132,12 @@ describe('manual propagation over node:http', () => {
     await collect();
 
     const { races } = await api<RacesAnswer>(`/api/traces/${traceId}/races`);
-    const lost = races.find((r) => r.resource === 'account:alice' && r.race.kind === 'lost_update');
+    const lost = races.find((r) => r.resource === 'account:alice' && r.kind === 'lost_update');
     expect(lost).toBeDefined();
     expect(lost!.scope).toBe('trace');
     // Two requests to the same service: two execution contexts, so the race is visible.
     expect(lost!.services).toEqual(['accounts']);
-    expect(new Set(lost!.race.accesses.map((a) => a.component)).size).toBe(2);
+    expect(new Set(lost!.examples[0]!.accesses.map((a) => a.component)).size).toBe(2);
     // Only alice is shared; bob and carol each get one transfer.
     expect(races.every((r) => r.resource === 'account:alice')).toBe(true);
   });

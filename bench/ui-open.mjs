@@ -7,7 +7,7 @@
 // Results: bench/results/ui.md. Chromium is Debian's /usr/bin/chromium, driven by playwright-core.
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -121,36 +121,36 @@ async function send(url, events) {
   }
 }
 
-const DRAWN = `document.querySelector('[data-testid=waterfall] [data-span-id]') &&
-  document.querySelector('[data-testid=space-time] [data-event-id]') &&
-  document.querySelector('[data-testid=critical-path]')`;
-
 /**
  * ms from navigation start until the trace view is drawn (waterfall, critical path, space-time
- * view), and until every page of the trace's events has arrived and is drawn.
+ * view), and until every page of the trace's events has arrived and is drawn. Functions, not
+ * strings: the UI's Content-Security-Policy forbids eval.
  */
 async function openTime(page, url) {
   await page.goto(url);
-  const wait = async (condition) => {
+  const wait = async (complete) => {
     const handle = await page.waitForFunction(
-      `(${condition}) ? performance.now() : null`,
-      undefined,
-      {
-        polling: 'raf',
-        timeout: 60_000,
+      (needComplete) => {
+        const drawn =
+          document.querySelector('[data-testid=waterfall] [data-span-id]') &&
+          document.querySelector('[data-testid=space-time] [data-event-id]') &&
+          document.querySelector('[data-testid=critical-path]');
+        const done = document.querySelector('[data-testid=trace-view][data-complete=true]');
+        return drawn && (!needComplete || done) ? performance.now() : null;
       },
+      complete,
+      { polling: 'raf', timeout: 60_000 },
     );
     return handle.jsonValue();
   };
-  const drawn = await wait(DRAWN);
-  const complete = await wait(
-    `${DRAWN} && document.querySelector('[data-testid=trace-view][data-complete=true]')`,
-  );
+  const drawn = await wait(false);
+  const complete = await wait(true);
   return { drawn, complete };
 }
 
 const median = (list) => [...list].sort((a, b) => a - b)[Math.floor(list.length / 2)];
 
+const loadBefore = loadavg()[0];
 const collector = await startCollector({
   port: 0,
   storage: 'sqlite::memory:',
@@ -210,7 +210,9 @@ const completeMs = median(times.largeComplete);
 const report = `# Web UI: bundle size and the open time of a large trace
 
 Command: \`pnpm --filter @raceway/collector build && node bench/ui-open.mjs --events ${targetEvents} --rounds ${rounds}\`
-Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}, Debian Chromium (headless).
+Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}, Debian Chromium (headless);
+load average ${loadBefore.toFixed(1)} at the start, ${loadavg()[0].toFixed(1)} at the end (other work on the machine slows every
+row alike: compare the ratios).
 
 ## Bundle (packages/collector/dist/ui/assets)
 

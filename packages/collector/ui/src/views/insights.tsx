@@ -132,46 +132,54 @@ function ServicesTab() {
   if (!data) return <Loading what="service metrics" />;
   if (data.services.length === 0) return <NoTraffic />;
   return (
-    <table class="services" data-testid="services-table">
-      <thead>
-        <tr>
-          <th>Service</th>
-          <th class="num">Requests</th>
-          <th class="num">Error rate</th>
-          <th class="num">p50</th>
-          <th class="num">p95</th>
-          <th class="num">p99</th>
-          <th>Slowest routes</th>
-        </tr>
-      </thead>
-      <tbody>
-        {data.services.map((s) => {
-          const own = s.routes
-            ? [...s.routes]
-                .sort((a, b) => (b.latencyMs?.p50 ?? 0) - (a.latencyMs?.p50 ?? 0))
-                .slice(0, 3)
-                .map((r) => `${r.route} (p50 ${formatMs(r.latencyMs?.p50)})`)
-            : (routes.get(s.service) ?? []).map(
-                (r) => `${r.route} (p50 ${formatMs(r.p50)}, ${plural(r.n, 'trace')})`,
-              );
-          return (
-            <tr key={s.service} data-service={s.service}>
-              <td>
-                <Link href={href('/traces', { service: s.service })}>{s.service}</Link>
-              </td>
-              <td class="num">{s.requests}</td>
-              <td class={s.errorRate > 0 ? 'num status-error' : 'num'}>
-                {formatPercent(s.errorRate)}
-              </td>
-              <td class="num">{formatMs(s.latencyMs.p50)}</td>
-              <td class="num">{formatMs(s.latencyMs.p95)}</td>
-              <td class="num">{formatMs(s.latencyMs.p99)}</td>
-              <td>{own.length > 0 ? own.join(' · ') : <span class="muted">–</span>}</td>
-            </tr>
-          );
-        })}
-      </tbody>
-    </table>
+    <>
+      <table class="services" data-testid="services-table">
+        <thead>
+          <tr>
+            <th>Service</th>
+            <th class="num">Requests</th>
+            <th class="num">Error rate</th>
+            <th class="num">p50</th>
+            <th class="num">p95</th>
+            <th class="num">p99</th>
+            <th>Slowest routes</th>
+          </tr>
+        </thead>
+        <tbody>
+          {data.services.map((s) => {
+            const own = s.routes
+              ? [...s.routes]
+                  .sort((a, b) => (b.latencyMs?.p50 ?? 0) - (a.latencyMs?.p50 ?? 0))
+                  .slice(0, 3)
+                  .map((r) => `${r.route} (p50 ${formatMs(r.latencyMs?.p50)})`)
+              : (routes.get(s.service) ?? []).map(
+                  (r) => `${r.route} (p50 ${formatMs(r.p50)}, ${plural(r.n, 'trace')})`,
+                );
+            return (
+              <tr key={s.service} data-service={s.service}>
+                <td>
+                  <Link href={href('/traces', { service: s.service })}>{s.service}</Link>
+                </td>
+                <td class="num">{s.requests}</td>
+                <td class={s.errorRate > 0 ? 'num status-error' : 'num'}>
+                  {formatPercent(s.errorRate)}
+                </td>
+                <td class="num">{formatMs(s.latencyMs.p50)}</td>
+                <td class="num">{formatMs(s.latencyMs.p95)}</td>
+                <td class="num">{formatMs(s.latencyMs.p99)}</td>
+                <td>{own.length > 0 ? own.join(' · ') : <span class="muted">–</span>}</td>
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+      {!data.services.some((s) => s.routes) && (
+        <p class="muted">
+          Last hour. Slowest routes: of the newest 500 traces, the routes where the service was the
+          root of the trace.
+        </p>
+      )}
+    </>
   );
 }
 

@@ -51,6 +51,7 @@ async function run(compression) {
     batchSize: 200,
     flushIntervalMs: 1000,
     maxQueueSize: 1_000_000,
+    maxQueueBytes: 2 ** 31,
     requestTimeoutMs: 10_000,
     compression,
   });
@@ -83,6 +84,7 @@ async function recordOnly() {
     batchSize: 200,
     flushIntervalMs: 1000,
     maxQueueSize: 1_000_000,
+    maxQueueBytes: 2 ** 31,
     requestTimeoutMs: 10_000,
   });
   transport.enqueue = () => {};

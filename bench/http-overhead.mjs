@@ -14,7 +14,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -88,6 +88,7 @@ function load(url, duration) {
   return autocannon({ url, connections, pipelining: 1, duration });
 }
 
+const loadBefore = loadavg()[0];
 const sink = await start('discard-sink.mjs', []);
 const runs = [];
 for (let round = 0; round < rounds; round++) {
@@ -114,6 +115,7 @@ for (let round = 0; round < rounds; round++) {
   }
 }
 const sinkStats = await sink.stop();
+const loadAfter = loadavg()[0];
 
 const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const summary = Object.fromEntries(
@@ -150,7 +152,8 @@ const report = `# HTTP overhead: @raceway/express vs bare Express vs OpenTelemet
 
 Command: \`pnpm build && node bench/http-overhead.mjs --seconds ${seconds} --rounds ${rounds} --warmup ${warmup} --connections ${connections}\`
 
-Machine: ${cpus().length} × ${cpus()[0]?.model.trim()}, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}.
+Machine: ${cpus().length} × ${cpus()[0]?.model.trim()}, Node ${process.version}, ${new Date().toISOString().slice(0, 10)};
+load average ${loadBefore.toFixed(1)} when the run started, ${loadAfter.toFixed(1)} when it ended.
 The app, the load generator (autocannon, in the parent process) and the export sink are separate
 processes sharing these cores, and the machine is shared with other work: throughput moves
 from run to run, CPU time per request much less.

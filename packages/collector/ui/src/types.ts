@@ -79,6 +79,8 @@ export interface CriticalSection {
 export interface CriticalPath {
   rootSpanId: string;
   totalMs: number;
+  /** Each span on the path, placed after the analysis corrected clock skew. */
+  segments?: Array<{ spanId: string; startMs: number; durationMs: number }>;
   sections: CriticalSection[];
   services: Array<{ service: string; ms: number; percent: number }>;
   biggestContributor: string | null;

@@ -31,6 +31,13 @@ export function Waterfall(props: WaterfallProps) {
     }
     return map;
   }, [criticalPath]);
+  // Sections are placed on the analysis' skew-corrected time line; each is drawn at the same
+  // offset into its span's bar as there, so it lines up with the bar drawn from the span's own
+  // timestamps.
+  const segmentStart = useMemo(
+    () => new Map((criticalPath?.segments ?? []).map((s) => [s.spanId, s.startMs])),
+    [criticalPath],
+  );
   const selected = rows.findIndex((r) => r.span.span_id === props.selectedSpan);
   const pct = (ms: number) => `${Math.max(0, Math.min(100, (ms / totalMs) * 100))}%`;
 
@@ -80,14 +87,17 @@ export function Waterfall(props: WaterfallProps) {
                   background: serviceColor(span.service),
                 }}
               />
-              {critical.map((section) => (
-                <span
-                  key={section.startMs}
-                  class="critical"
-                  title="on the critical path"
-                  style={{ left: pct(section.startMs), width: pct(section.durationMs) }}
-                />
-              ))}
+              {critical.map((section) => {
+                const shift = offsetMs - (segmentStart.get(span.span_id) ?? offsetMs);
+                return (
+                  <span
+                    key={section.startMs}
+                    class="critical"
+                    title="on the critical path"
+                    style={{ left: pct(section.startMs + shift), width: pct(section.durationMs) }}
+                  />
+                );
+              })}
               <span class="bar-label" style={{ left: pct(offsetMs + span.duration_ms) }}>
                 {formatMs(span.duration_ms)}
               </span>

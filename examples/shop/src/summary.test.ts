@@ -4,13 +4,18 @@ import { formatSummary, groupRaces, type Summary } from './summary.mjs';
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 const OTHER = '0af7651916cd43dd8448eb211c80319c';
 
+/** A race group as /api/races answers it. */
 function race(
   scope: 'trace' | 'cross',
   traceIds: string[],
   kind = 'lost_update',
   services = ['order', 'inventory'],
+  count = 1,
 ) {
-  return { scope, resource: 'stock:mug', services, trace_ids: traceIds, race: { kind, services } };
+  const sides = (services.length === 1 ? [services[0]!, services[0]!] : services).map(
+    (service) => ({ service, route: null }),
+  );
+  return { scope, kind, resource: 'stock:mug', sides, services, trace_ids: traceIds, count };
 }
 
 function summary(): Summary {
@@ -62,14 +67,15 @@ describe('groupRaces', () => {
       race('trace', [TRACE]),
       race('trace', [OTHER]),
       race('cross', [TRACE, OTHER], 'lost_update', ['order']),
-      race('trace', [OTHER], 'write_write'),
+      race('trace', [OTHER], 'write_write', undefined, 3),
     ]);
+    // Counts are the groups' instances added up.
     expect(groups.map((g) => [g.scope, g.kind, g.count, g.traces])).toEqual([
+      ['trace', 'write_write', 3, 1],
       ['trace', 'lost_update', 2, 2],
-      ['trace', 'write_write', 1, 1],
       ['cross', 'lost_update', 2, 2],
     ]);
-    expect(groups[0]?.services).toEqual(['inventory', 'order']);
+    expect(groups[1]?.services).toEqual(['inventory', 'order']);
     expect(groups[2]?.pairs).toEqual([
       { label: 'inventory <-> order', count: 1 },
       { label: 'order <-> order', count: 1 },

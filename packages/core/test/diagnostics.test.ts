@@ -226,6 +226,22 @@ describe('debug log', () => {
   });
 });
 
+describe('natural exit', () => {
+  it('does not retry a collector that refuses the connection when the process exits by itself', async () => {
+    const { logger, lines } = spyLogger();
+    const { transport, ctx } = transportUnderTest(`http://127.0.0.1:${await freePort()}`, {
+      diagnostics: new Diagnostics(logger, false),
+      maxRetries: undefined,
+    });
+    recordMany(ctx, 3);
+    // What node emits when the event loop runs empty; Raceway's hook shuts the transport down.
+    process.emit('beforeExit', 0);
+    while (transport.stats().queued > 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(transport.stats()).toMatchObject({ queued: 0, sent: 0, dropped: 3, retries: 0 });
+    expect(lines.map((l) => l.level)).toEqual(['warn']);
+  });
+});
+
 describe('global flush and shutdown', () => {
   it('flush() and shutdown() reach the transports of tracers made with different options', async () => {
     const one = await startCollector();

@@ -175,8 +175,14 @@ export class Transport {
   #warnedDrop = false;
   /** Events dropped since the queue last became full, or -1 while it has room. */
   #fullDrops = -1;
+  /** The process is exiting by itself (`beforeExit`): see {@link Transport.shutdown}. */
+  #exiting = false;
   readonly #beforeExit = () => {
-    if (this.#queued > 0 || this.#inFlight.size > 0) void this.shutdown();
+    if (this.#queued === 0 && this.#inFlight.size === 0) return;
+    this.#exiting = true;
+    void this.shutdown().finally(() => {
+      this.#exiting = false;
+    });
   };
 
   constructor(options: TransportOptions) {
@@ -261,7 +267,8 @@ export class Transport {
   /**
    * Flushes within a time limit (default 5 s), then stops the timers and closes idle
    * connections. What is still queued when the limit runs out is dropped and counted. Raceway
-   * calls it on `beforeExit`; call it yourself (or the global `shutdown()`) before exiting on a
+   * calls it on `beforeExit` (then a collector that cannot be reached at all is not retried,
+   * so that a process without one exits at once); call it yourself (or the global `shutdown()`) before exiting on a
    * signal. A transport that receives events after shutdown starts again (transports are shared
    * between tracers). Never rejects.
    *
@@ -493,7 +500,15 @@ export class Transport {
       }
       const reason = describeFailure(result);
       if (outcome === 'retry') this.#unreachable(reason);
-      if (outcome === 'dropped' || attempt >= this.#options.maxRetries || this.#stopping) {
+      // On a natural exit nothing is worth waiting for when no collector even accepts the
+      // connection: a script run without one exits at once instead of after the time limit.
+      const refusedAtExit = this.#exiting && result.status === null;
+      if (
+        outcome === 'dropped' ||
+        attempt >= this.#options.maxRetries ||
+        this.#stopping ||
+        refusedAtExit
+      ) {
         this.#lose(
           batch.count,
           reported,

@@ -54,8 +54,10 @@ func (c *Client) ServiceName() string {
 }
 
 // Shutdown flushes what is queued and stops the transport. Events still queued when ctx ends
-// are dropped and counted; Shutdown then returns ctx.Err(). Events recorded after Shutdown are
-// dropped and counted. Safe to call more than once.
+// are dropped and counted; Shutdown then returns ctx.Err(). When the collector does not answer
+// the last retries, the rest is dropped and counted at once and Shutdown returns
+// ErrUndelivered. Events recorded after Shutdown are dropped and counted. Safe to call more
+// than once.
 func (c *Client) Shutdown(ctx context.Context) error {
 	if c.Disabled() {
 		return nil

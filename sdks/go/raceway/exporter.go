@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -184,6 +185,10 @@ func (e *exporter) logf(format string, args ...any) {
 	}
 }
 
+// ErrUndelivered is what Shutdown returns when the collector did not answer its last retries
+// and the events still queued were dropped (and counted) rather than delivered.
+var ErrUndelivered = errors.New("raceway: the collector did not answer; undelivered events were dropped")
+
 func (e *exporter) run() {
 	defer close(e.done)
 	ticker := time.NewTicker(e.cfg.flushInterval)
@@ -202,6 +207,8 @@ func (e *exporter) run() {
 			if !e.sendAll(ctx) {
 				e.abandon("shutdown: not delivered before the context ended")
 				e.stopErr = ctx.Err()
+			} else if e.gaveUp {
+				e.stopErr = ErrUndelivered
 			}
 			return
 		}

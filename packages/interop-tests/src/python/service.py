@@ -1,6 +1,6 @@
 """The Python side of the cross-language tests: a small service on the Raceway Python SDK.
 
-Run by python-service.ts with the SDK's virtualenv. Configured by the environment alone
+Run by ../shared/foreign-service.ts with the SDK's virtualenv. Configured by the environment alone
 (RACEWAY_SERVICE_NAME, RACEWAY_URL, RACEWAY_INSTANCE) and RACEWAY_INTEROP_FRAMEWORK (`flask`,
 the default, or `fastapi`). Prints `{"url": ...}` once it listens on 127.0.0.1 (an ephemeral
 port); SIGTERM flushes and exits.

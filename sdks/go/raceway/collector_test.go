@@ -38,6 +38,7 @@ type wireEvent struct {
 	ParentSpanID *string           `json:"parent_span_id"`
 	Component    string            `json:"component"`
 	Kind         string            `json:"kind"`
+	TsUs         int64             `json:"ts_us"`
 	Clock        map[string]uint64 `json:"clock"`
 	ClockDropped uint64            `json:"clock_dropped"`
 	Data         map[string]any    `json:"data"`

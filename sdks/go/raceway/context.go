@@ -83,6 +83,15 @@ type recordOptions struct {
 	spanID       string // the call's span instead of the context's
 	parentSpanID string
 	clock        *encodedClock // a step already taken (response_sent's, at the headers)
+	tsUs         int64         // when that step was taken, instead of now (0: now)
+}
+
+// tsOf is an event's timestamp: the time of a step taken earlier, else now.
+func tsOf(opts *recordOptions) int64 {
+	if opts != nil && opts.tsUs != 0 {
+		return opts.tsUs
+	}
+	return nowMicros()
 }
 
 // record records one event of this context. Never panics into the application.
@@ -104,7 +113,7 @@ func (x *execContext) record(kind string, data any, opts *recordOptions) {
 		Service:      x.client.cfg.serviceName,
 		Instance:     x.client.cfg.instance,
 		Component:    x.component,
-		TsUs:         nowMicros(),
+		TsUs:         tsOf(opts),
 		Kind:         kind,
 		Clock:        clock,
 		Data:         data,

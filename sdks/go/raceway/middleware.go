@@ -77,9 +77,10 @@ type serverSpan struct {
 	started time.Time
 	route   string
 
-	mu      sync.Mutex
-	headers *encodedClock // the response_sent step, taken when the headers went out
-	err     *errorData
+	mu        sync.Mutex
+	headers   *encodedClock // the response_sent step, taken when the headers went out
+	headersAt int64         // and when, in microseconds: response_sent's timestamp (spec 4)
+	err       *errorData
 }
 
 func (c *Client) startServerSpan(r *http.Request) *serverSpan {
@@ -103,13 +104,15 @@ func (c *Client) startServerSpan(r *http.Request) *serverSpan {
 }
 
 // responseHeaders takes the response_sent clock step and returns it, once (spec 2.6): the
-// event itself is recorded when the handler returns, with this snapshot.
+// event itself is recorded when the handler returns, with this snapshot and this time, so that
+// it is never stamped after the caller already had the response.
 func (s *serverSpan) responseHeaders() encodedClock {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.headers == nil {
 		clock := s.x.tick()
 		s.headers = &clock
+		s.headersAt = nowMicros()
 	}
 	return *s.headers
 }
@@ -131,7 +134,7 @@ func (s *serverSpan) end(status int, route string) {
 	}
 	clock := s.responseHeaders()
 	s.mu.Lock()
-	errInfo := s.err
+	errInfo, headersAt := s.err, s.headersAt
 	s.mu.Unlock()
 	s.x.record(kindResponseSent, responseSentData{
 		Method:     s.method,
@@ -139,7 +142,7 @@ func (s *serverSpan) end(status int, route string) {
 		Status:     status,
 		DurationMs: durationMs(time.Since(s.started)),
 		Error:      errInfo,
-	}, &recordOptions{clock: &clock})
+	}, &recordOptions{clock: &clock, tsUs: headersAt})
 }
 
 // routeOf is the request's route template: WithRouteFunc's answer, else the ServeMux pattern.

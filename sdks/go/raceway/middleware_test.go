@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestMiddlewareRecordsRequestAndResponseWithRoute(t *testing.T) {
@@ -204,5 +205,32 @@ func TestRouteTemplate(t *testing.T) {
 		if got := routeTemplate(pattern); got != want {
 			t.Errorf("routeTemplate(%q) = %q, want %q", pattern, got, want)
 		}
+	}
+}
+
+// response_sent is stamped when the response head is written, not when the handler returns:
+// a caller that has the response already must never see the callee's response_sent after it.
+func TestResponseSentIsStampedWhenTheHeadIsWritten(t *testing.T) {
+	col := newFakeCollector(t)
+	client := newTestClient(t, col)
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusOK)
+		w.(http.Flusher).Flush()
+		time.Sleep(50 * time.Millisecond) // work after the head went out
+	})
+	srv := httptest.NewServer(Middleware(client)(handler))
+	defer srv.Close()
+
+	resp, err := http.Get(srv.URL + "/slow-tail")
+	if err != nil {
+		t.Fatal(err)
+	}
+	headAt := time.Now().UnixMicro()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+
+	sent := onlyOne(t, flushed(t, client, col), kindResponseSent)
+	if sent.TsUs > headAt {
+		t.Errorf("response_sent stamped %d µs after the client had the head", sent.TsUs-headAt)
 	}
 }

@@ -110,6 +110,9 @@ def test_a_streaming_body_is_inside_the_request_context(
         assert chunk["trace_id"] == received["trace_id"]
         assert chunk["component"] == received["component"]
         assert happens_before(received, chunk)
+    # response_sent is stamped when the head went out (spec 4), before the body's chunks,
+    # though it is recorded once the body is done.
+    assert of_kind(events, "response_sent")[0]["ts_us"] <= chunks[0]["ts_us"]
 
 
 def test_ignored_paths_are_not_traced(

@@ -40,6 +40,10 @@ class ClockTick(NamedTuple):
 
     entries: dict[str, int]
     dropped: int
+    # When the step was taken: the event's time. An event recorded later with this tick (a
+    # response_sent, whose clock went out with the response head) keeps the time of the step,
+    # so it is never stamped after the caller already had the response.
+    ts_us: int
 
     @property
     def header(self) -> str:
@@ -134,7 +138,7 @@ class ExecutionContext:
         with self._lock:
             self.clock.increment(self.component)
             entries, dropped = encode_clock_entries(self.clock, self.component, self.clock_dropped)
-        return ClockTick(entries, dropped)
+        return ClockTick(entries, dropped, time.time_ns() // 1000)
 
     def record(
         self,
@@ -160,7 +164,7 @@ class ExecutionContext:
             "service": self.tracer.service,
             "instance": self.tracer.instance,
             "component": self.component,
-            "ts_us": time.time_ns() // 1000,
+            "ts_us": step.ts_us,
             "kind": kind,
             "clock": step.entries,
             "data": data,

@@ -49,7 +49,7 @@ class ServerRequest:
     def response_headers(self) -> list[tuple[str, str]]:
         """`X-Raceway-Trace-Id` and `X-Raceway-VC`, the clock after the `response_sent`
         increment (spec 2.6), taken now although the event is recorded when the response
-        finishes."""
+        finishes; the event keeps the time of this step (spec 4: the head was written)."""
         if not self.ctx.sampled:
             return [(HEADER_TRACE_ID, self.ctx.trace_id)]  # no clock to send (spec 5.4)
         if self._tick is None:

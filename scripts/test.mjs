@@ -20,6 +20,8 @@ const steps = [
   ...['python', 'go', 'rust']
     .filter((language) => existsSync(`sdks/${language}/scripts/test.sh`))
     .map((language) => [`${language} SDK`, 'bash', [`sdks/${language}/scripts/test.sh`]]),
+  // The polyglot shop's Python, Go and Rust services, with the linters the SDKs' scripts install.
+  ['polyglot shop checks', 'bash', ['examples/polyglot/scripts/check.sh']],
   [
     'tests',
     'pnpm',

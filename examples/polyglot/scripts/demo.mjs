@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// `pnpm demo --polyglot` (or `pnpm demo:polyglot`): the collector and the shop's six services
-// written in four languages (TypeScript, Python, Go, Rust), the TypeScript demo's traffic, then
-// the same summary. Builds what each language needs first (scripts/build.sh). Keeps running
+// `pnpm demo --polyglot` (or `pnpm demo:polyglot`): the collector, the shop's six services and
+// an audit log written in four languages (TypeScript, Python, Go, Rust), the TypeScript demo's
+// traffic, then the same summary. Builds what each language needs first (scripts/build.sh). Keeps running
 // until Ctrl-C; `--once` prints and exits.
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -12,13 +12,13 @@ import { startPolyglotShop } from '../src/launch.mjs';
 const HELP = `Usage: pnpm demo --polyglot [options]   (or: pnpm demo:polyglot [-- options])
 
 Builds the polyglot shop (a Python virtualenv, a Go and a Rust binary), starts a Raceway
-collector and the six services (TypeScript, Python, Go, Rust), sends traffic, waits for the
+collector and the seven services (TypeScript, Python, Go, Rust), sends traffic, waits for the
 analysis and prints what Raceway found. Keeps running until Ctrl-C.
 
 Options:
   --once                   print the summary and exit
   --collector-port <n>     the collector's port (default 8080)
-  --shop-port <n>          the shop's first port; the services take n..n+5 (default 3000)
+  --shop-port <n>          the shop's first port; the services take n..n+6 (default 3000)
   --data-dir <dir>         where the collector's and the shop's databases go, replaced on
                            every run (default .raceway in the current directory)
   -h, --help               show this help

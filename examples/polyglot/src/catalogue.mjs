@@ -1,7 +1,9 @@
-// The polyglot shop: the example shop's six services spread over the four SDKs, each in its
+// The polyglot shop: the example shop's six services and an audit log, spread over the four
+// SDKs so that every server and client integration is used at least once, each in its
 // language's usual framework. The launcher, the demo and the end-to-end test read this table.
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { urlVariable } from '@raceway/example-shop/src/catalogue.mjs';
 
 const here = (/** @type {string} */ path) => fileURLToPath(new URL(`../${path}`, import.meta.url));
 
@@ -55,8 +57,8 @@ export const SERVICES = Object.freeze([
     name: 'auth',
     port: 3002,
     language: 'Go',
-    framework: 'net/http',
-    calls: [],
+    framework: 'net/http + http.Client',
+    calls: ['audit'],
     run: { command: BUILT.go },
   }),
   service({
@@ -71,16 +73,48 @@ export const SERVICES = Object.freeze([
     name: 'payment',
     port: 3004,
     language: 'TypeScript',
-    framework: 'Fastify',
-    calls: [],
+    framework: 'Fastify + axios',
+    calls: ['audit'],
     run: { script: here('services/payment-ts/server.mjs') },
   }),
   service({
     name: 'inventory',
     port: 3005,
     language: 'Python',
-    framework: 'Flask + sqlite3',
-    calls: [],
+    framework: 'Flask + requests + sqlite3',
+    calls: ['audit'],
     run: { command: BUILT.python, script: here('services/inventory-python/app.py') },
   }),
+  service({
+    name: 'audit',
+    port: 3006,
+    language: 'TypeScript',
+    framework: 'Koa',
+    calls: [],
+    // Called by auth (Go), payment (TypeScript) and inventory (Python): the three client
+    // integrations that the calls above leave out.
+    run: { script: here('services/audit-ts/server.mjs') },
+  }),
 ]);
+
+/**
+ * Where a service of the polyglot shop listens when `PORT` does not say.
+ *
+ * @param {string} name
+ */
+export function defaultPort(name) {
+  const spec = SERVICES.find((s) => s.name === name);
+  if (spec === undefined) throw new Error(`the polyglot shop has no service "${name}"`);
+  return spec.port;
+}
+
+/**
+ * The base URL of a service as its callers see it: `<NAME>_URL` (the launcher sets it), or its
+ * default port on 127.0.0.1.
+ *
+ * @param {string} name
+ * @param {Record<string, string | undefined>} [env]
+ */
+export function serviceUrl(name, env = process.env) {
+  return env[urlVariable(name)] ?? `http://127.0.0.1:${defaultPort(name)}`;
+}

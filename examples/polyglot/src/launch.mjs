@@ -3,7 +3,7 @@ import { startShop } from '@raceway/example-shop/src/launch.mjs';
 import { BUILT, SERVICES } from './catalogue.mjs';
 
 /**
- * Starts the six services of the polyglot shop as processes (Node.js, Python, a Go binary, a
+ * Starts the seven services of the polyglot shop as processes (Node.js, Python, a Go binary, a
  * Rust binary) with the TypeScript shop's launcher: callees first, each given its callees'
  * URLs, resolved once every one answers its health check.
  *

@@ -4,7 +4,7 @@ import { buildIfStale } from '../../../tooling/build-if-stale.js';
 
 const packagesDir = fileURLToPath(new URL('../../../packages/', import.meta.url));
 // Core first: the others' type declarations are built against core's.
-const PACKAGES = ['core', 'express', 'fastify', 'fetch', 'collector'];
+const PACKAGES = ['core', 'express', 'fastify', 'koa', 'fetch', 'axios', 'collector'];
 
 /**
  * The TypeScript services import the @raceway packages from their builds; the Python, Go and

@@ -14,7 +14,7 @@ import { SERVICES } from '../src/catalogue.mjs';
 import { startPolyglotShop } from '../src/launch.mjs';
 import { type IngestRecorder, startIngestRecorder } from './ingest-recorder.js';
 
-// The polyglot shop as a user runs it: `raceway serve` and six services in four languages
+// The polyglot shop as a user runs it: `raceway serve` and seven services in four languages
 // (TypeScript, Python, Go, Rust) as separate processes on free ports, real HTTP between them,
 // every SDK's own transport, and every assertion made on the collector's answers.
 
@@ -108,7 +108,14 @@ describe('the polyglot shop, traced end to end', () => {
 
     const spans = flatten(trace.spans as Span[]);
     const servers = spans.filter((s) => s.kind === 'server');
-    expect(servers.map((s) => s.service).sort()).toEqual(ALL);
+    // One server span per service, but three for the audit log: auth, payment and inventory
+    // each record what they did, through the Go, TypeScript and Python clients.
+    expect(servers.map((s) => s.service).sort()).toEqual([...ALL, 'audit', 'audit'].sort());
+    const auditCallers = servers
+      .filter((s) => s.service === 'audit')
+      .map((s) => spans.find((parent) => parent.span_id === s.parent_span_id))
+      .map((client) => `${client?.service}/${client?.kind}`);
+    expect(auditCallers.sort()).toEqual(['auth/client', 'inventory/client', 'payment/client']);
     // One root (the frontend); every other span hangs off a span of the same trace.
     expect(trace.spans).toHaveLength(1);
     expect(trace.spans[0].service).toBe('frontend');
@@ -121,10 +128,19 @@ describe('the polyglot shop, traced end to end', () => {
       (edges as Array<{ from: string; to: string }>).map((e) => [`${e.from}->${e.to}`, e]),
     );
     expect([...byName.keys()].sort()).toEqual(
-      ['api->auth', 'api->inventory', 'api->order', 'frontend->api', 'order->payment'].sort(),
+      [
+        'api->auth',
+        'api->inventory',
+        'api->order',
+        'auth->audit',
+        'frontend->api',
+        'inventory->audit',
+        'order->payment',
+        'payment->audit',
+      ].sort(),
     );
     for (const edge of edges) {
-      // Three checkouts; none of them failed.
+      // Three checkouts; none of them failed. Every call is one of the catalogue's.
       expect(edge.calls, `${edge.from}->${edge.to}`).toBe(3);
       expect(edge.errors).toBe(0);
       expect(edge.latencyMs.p50).toBeGreaterThan(0);
@@ -136,16 +152,33 @@ describe('the polyglot shop, traced end to end', () => {
     });
   });
 
-  it('puts frontend, api, auth, order and payment on the critical path, payment the biggest', async () => {
+  it('walks the critical path down and back up through auth, audit, order and payment, payment the biggest', async () => {
     const { critical_path: path } = await api.criticalPath(concurrent.traceId!);
     expect(path).not.toBeNull();
-    const reached: string[] = [];
+    // The services the path is in, in time order, a run of sections in one service counted once.
+    const walked: string[] = [];
     for (const section of path.sections) {
-      if (!reached.includes(section.service)) reached.push(section.service);
+      if (walked.at(-1) !== section.service) walked.push(section.service);
     }
     const described = JSON.stringify({ sections: path.sections, services: path.services });
-    // inventory runs alongside order and finishes first: it is not on the path.
-    expect(reached, described).toEqual(['frontend', 'api', 'auth', 'order', 'payment']);
+    // api waits for auth (which waits for its audit record), then for order (which waits for
+    // payment, which waits for its audit record). inventory runs alongside order and finishes
+    // first: neither it nor its own audit record is on the path.
+    expect(walked, described).toEqual([
+      'frontend',
+      'api',
+      'auth',
+      'audit',
+      'auth',
+      'api',
+      'order',
+      'payment',
+      'audit',
+      'payment',
+      'order',
+      'api',
+      'frontend',
+    ]);
     // payment works for at least 200 ms (250 ms +- 20 %; 195 allows for timer granularity), all
     // of it on the path, which makes it the biggest contributor by a wide margin.
     const payment = path.services.find((s: { service: string }) => s.service === 'payment');

@@ -40,8 +40,10 @@ async def work(ms: float) -> None:
 async def authorized(authorization: str = Header(default="")) -> None:
     """Every route but the health check needs a token that auth accepts."""
     answer = await http.post(f"{AUTH}/verify", headers={"authorization": authorization})
-    if answer.status_code != 200:
+    if answer.status_code == 401:
         raise HTTPException(status_code=401, detail="unauthorized")
+    if answer.status_code != 200:
+        raise HTTPException(status_code=503, detail=f"auth answered {answer.status_code}")
 
 
 @app.get("/healthz")

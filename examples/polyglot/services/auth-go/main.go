@@ -1,12 +1,15 @@
 // Command auth is the polyglot shop's token check, in Go: net/http and its ServeMux, traced by
-// Raceway's middleware.
+// Raceway's middleware. Every check is recorded in the audit log through an http.Client on
+// Raceway's RoundTripper, so the call joins the checkout's trace and carries its clock.
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log"
 	"math/rand/v2"
 	"net"
@@ -42,11 +45,15 @@ func run() error {
 		return err
 	}
 
+	checker := &tokenChecker{
+		auditURL: envOr("AUDIT_URL", "http://127.0.0.1:3006") + "/records",
+		audit:    &http.Client{Transport: client.Transport(nil), Timeout: 5 * time.Second},
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})
 	})
-	mux.HandleFunc("POST /verify", verify)
+	mux.HandleFunc("POST /verify", checker.verify)
 
 	addr := net.JoinHostPort(envOr("HOST", "127.0.0.1"), envOr("PORT", "3002"))
 	listener, err := net.Listen("tcp", addr)
@@ -77,14 +84,55 @@ func run() error {
 	return nil
 }
 
-// verify checks the bearer token (a signature check's worth of work) and says whose it is.
-func verify(w http.ResponseWriter, r *http.Request) {
+// tokenChecker checks bearer tokens and records each check, accepted or not, in the audit log.
+type tokenChecker struct {
+	auditURL string
+	audit    *http.Client
+}
+
+// verify checks the bearer token (a signature check's worth of work) and says whose it is. A
+// check that cannot be recorded is refused: no audit record, no access.
+func (c *tokenChecker) verify(w http.ResponseWriter, r *http.Request) {
 	work(5)
-	if r.Header.Get("Authorization") != "Bearer "+demoToken {
+	valid := r.Header.Get("Authorization") == "Bearer "+demoToken
+	action := "token_rejected"
+	if valid {
+		action = "token_accepted"
+	}
+	if err := c.record(r.Context(), action, "demo"); err != nil {
+		log.Printf("%s: audit: %v", service, err)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"error": "audit_unavailable"})
+		return
+	}
+	if !valid {
 		writeJSON(w, http.StatusUnauthorized, map[string]any{"valid": false})
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"valid": true, "user": "demo"})
+}
+
+// record posts one audit record. The request is made with the incoming request's context: that
+// is what lets the transport find the execution context to trace the call in.
+func (c *tokenChecker) record(ctx context.Context, action, subject string) error {
+	body, err := json.Marshal(map[string]string{"service": service, "action": action, "subject": subject})
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.auditURL, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.audit.Do(req)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	_, _ = io.Copy(io.Discard, resp.Body) // read to the end: the connection goes back to the pool
+	if resp.StatusCode != http.StatusCreated {
+		return fmt.Errorf("the audit log answered %s", resp.Status)
+	}
+	return nil
 }
 
 // work waits about ms milliseconds (plus or minus 20 %): the work a real service would do.

@@ -1,7 +1,9 @@
 """The polyglot shop's inventory, in Python: Flask (WSGI), reserving stock in the SQLite row it
-shares with the Rust order service, traced by Raceway's WSGI middleware.
+shares with the Rust order service, traced by Raceway's WSGI middleware. Each reservation is
+recorded in the audit log with a requests Session that Raceway instruments.
 
-Configured by the environment: PORT, HOST, SHOP_DB, RACEWAY_URL and SHOP_FLUSH_INTERVAL_MS.
+Configured by the environment: PORT, HOST, SHOP_DB, AUDIT_URL, RACEWAY_URL and
+SHOP_FLUSH_INTERVAL_MS.
 Prints `inventory listening on <url>` once it accepts connections; SIGTERM finishes the requests
 in flight, flushes the events and exits.
 """
@@ -19,14 +21,20 @@ from contextlib import closing
 from typing import Any
 
 import raceway
+import requests
 from flask import Flask, request
 from raceway import raceway_middleware
+from raceway.integrations.requests import instrument_session
 from werkzeug.serving import make_server
 
 SERVICE = "inventory"
 STOCK_DB = os.environ.get("SHOP_DB", ".raceway/shop.db")
+AUDIT_RECORDS = os.environ.get("AUDIT_URL", "http://127.0.0.1:3006") + "/records"
 
 app = Flask(SERVICE)
+# One Session for the process: its connection pool is shared by werkzeug's request threads, and
+# Raceway's adapter traces each call in the context of the request thread that makes it.
+audit = instrument_session(requests.Session())
 
 
 def work(ms: float) -> None:
@@ -92,6 +100,13 @@ def reserve() -> Any:
         work(8)
         db.execute("UPDATE products SET stock = ? WHERE sku = ?", (stock - quantity, sku))
         raceway.track_state_write(f"stock:{sku}", stock - quantity)
+    record = {"service": SERVICE, "action": "stock_reserved", "subject": f"{sku} x{quantity}"}
+    # The stock is taken by now: a record the audit log did not take is logged, not undone (and
+    # Raceway shows the failed call on the inventory -> audit edge).
+    try:
+        audit.post(AUDIT_RECORDS, json=record, timeout=5).raise_for_status()
+    except requests.RequestException as error:
+        app.logger.warning("audit record not taken: %s", error)
     return {"sku": sku, "quantity": quantity, "stockLeft": stock - quantity}, 201
 
 

@@ -1,6 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { launchChromium, watchPage } from '@raceway/example-shop/src/browser.mjs';
 import { collectorApi } from '@raceway/example-shop/src/collector-api.mjs';
 import {
   type CollectorProcess,
@@ -9,6 +11,7 @@ import {
 import type { RunningShop } from '@raceway/example-shop/src/launch.mjs';
 import { StockStore } from '@raceway/example-shop/src/stock.mjs';
 import { checkout, type Visit } from '@raceway/example-shop/src/traffic.mjs';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SERVICES } from '../src/catalogue.mjs';
 import { startPolyglotShop } from '../src/launch.mjs';
@@ -219,5 +222,47 @@ describe('the polyglot shop, traced end to end', () => {
     const sent = batches.reduce((n, b) => n + b.events, 0);
     expect(batches.reduce((n, b) => n + b.accepted, 0)).toBe(sent);
     expect(sent).toBeGreaterThan(0);
+  });
+});
+
+describe('the polyglot checkout in the web UI', () => {
+  const screenshots = fileURLToPath(new URL('../../../.raceway/ui-screenshots/', import.meta.url));
+  let browser: Browser | undefined;
+  let page: Page;
+  let problems: ReturnType<typeof watchPage>;
+
+  beforeAll(async () => {
+    mkdirSync(screenshots, { recursive: true });
+    browser = await launchChromium();
+    page = await browser.newPage({ viewport: { width: 1400, height: 1200 } });
+    problems = watchPage(page, { origins: new Set([new URL(collector!.url).origin]) });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  it('draws the trace through the seven services, its critical path and the Rust/Python race', async () => {
+    await page.goto(`${collector!.url}/traces/${concurrent.traceId}`);
+    const named = page.getByTestId('biggest-contributor');
+    await named.waitFor();
+    expect(await named.getAttribute('data-service')).toBe('payment');
+
+    const servicesOf = (selector: string) =>
+      page
+        .locator(selector)
+        .evaluateAll((all) => [...new Set(all.map((e) => e.getAttribute('data-service')))].sort());
+    // The waterfall: every service's spans, with the critical path over the five it runs through.
+    expect(await servicesOf('[data-testid=waterfall] .span-row')).toEqual(ALL);
+    expect(await servicesOf('[data-testid=waterfall] [data-critical=true]')).toEqual(
+      ['api', 'audit', 'auth', 'frontend', 'order', 'payment'].sort(),
+    );
+    // The space-time view: every service's events, and the racing accesses to stock:mug marked
+    // in the Rust order service and the Python inventory service.
+    const spaceTime = '[data-testid=space-time] [data-event-id]';
+    expect(await servicesOf(spaceTime)).toEqual(ALL);
+    expect(await servicesOf(`${spaceTime}[data-racing=true]`)).toEqual(['inventory', 'order']);
+    await page.screenshot({ path: join(screenshots, 'polyglot-trace.png'), fullPage: true });
+    expect(problems.take()).toEqual([]);
   });
 });

@@ -3,8 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Collector, startCollector } from '@raceway/collector';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium, watchPage } from '../src/browser.mjs';
 import { collectorApi } from '../src/collector-api.mjs';
 import { type CollectorProcess, startCollectorProcess } from '../src/collector-process.mjs';
 import { type RunningShop, startShop } from '../src/launch.mjs';
@@ -14,16 +15,6 @@ import { browse, checkout, type Visit } from '../src/traffic.mjs';
 // nothing) against `raceway serve` fed by the six services of the shop. Screenshots of every
 // view go to .raceway/ui-screenshots (gitignored) as test artifacts.
 
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const SCREENSHOTS = fileURLToPath(new URL('../../../.raceway/ui-screenshots/', import.meta.url));
 
 let dir: string;
@@ -35,7 +26,7 @@ let api: ReturnType<typeof collectorApi>;
 let concurrent: Visit;
 let browsing: Visit;
 /** Console errors and requests that left the collector, per test. */
-let problems: string[] = [];
+let problems: ReturnType<typeof watchPage>;
 /** Chromium logs every 401 as a console error; only the read-key test expects one. */
 let unauthorizedExpected = false;
 /** The collectors the page may talk to: nothing else is loaded from anywhere. */
@@ -60,26 +51,16 @@ beforeAll(async () => {
   await shop.stop();
   await api.analyze();
 
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-  page.on('console', (message) => {
-    if (message.type() !== 'error') return;
-    if (unauthorizedExpected && message.text().includes('401 (Unauthorized)')) return;
-    problems.push(`console error: ${message.text()}`);
-  });
-  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-  page.on('request', (request) => {
-    const { origin } = new URL(request.url());
-    if (!collectorOrigins.has(origin) && !request.url().startsWith('data:')) {
-      problems.push(`network load outside the collector: ${request.url()}`);
-    }
+  problems = watchPage(page, {
+    origins: collectorOrigins,
+    tolerate: (text) => unauthorizedExpected && text.includes('401 (Unauthorized)'),
   });
 });
 
 afterEach(() => {
-  const seen = problems;
-  problems = [];
-  expect(seen).toEqual([]);
+  expect(problems.take()).toEqual([]);
 });
 
 afterAll(async () => {

@@ -96,7 +96,10 @@ def main() -> None:
     app.add_middleware(raceway.RacewayASGIMiddleware, **options)
 
     host = os.environ.get("HOST", "127.0.0.1")
-    sock = socket.socket()
+    # IPPROTO_TCP said outright: asyncio sets TCP_NODELAY on the connections of a socket whose
+    # protocol is TCP, and only then. Without it, uvicorn's head and body go out as two segments
+    # with Nagle's algorithm on, and a keep-alive client waits a delayed ACK (40 ms) for the body.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, int(os.environ.get("PORT", "3001"))))
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))

@@ -108,7 +108,9 @@ def fastapi_app() -> Any:
 
 def main() -> None:
     framework = os.environ.get("RACEWAY_INTEROP_FRAMEWORK", "flask")
-    sock = socket.socket()
+    # IPPROTO_TCP said outright, so that asyncio sets TCP_NODELAY on uvicorn's connections (see
+    # examples/polyglot/services/api-python/app.py).
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
     sock.listen(128)
     port = sock.getsockname()[1]

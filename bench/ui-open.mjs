@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { startCollector } from '@raceway/collector';
-import { chromium } from 'playwright-core';
+import { launchChromium } from '@raceway/example-shop/src/browser.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const { values } = parseArgs({
@@ -164,19 +164,7 @@ await send(collector.url, small.events);
 await send(collector.url, large.events);
 await collector.analyzeNow();
 
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  args: [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-  ],
-});
+const browser = await launchChromium();
 const times = { small: [], large: [], largeComplete: [] };
 try {
   const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });

@@ -19,7 +19,8 @@ type clientCall struct {
 	host    string
 	started time.Time
 
-	once sync.Once
+	once     sync.Once
+	bodyOnce sync.Once
 }
 
 // unknownTarget stands for the target of a call made by hand (GetTraceHeaders), whose URL the
@@ -71,6 +72,14 @@ func (c *clientCall) end(status int, remoteClock bool, err error) {
 			data.Error = errorInfo(err, "")
 		}
 		c.x.record(kindResponseReceived, data, &recordOptions{spanID: c.spanID, parentSpanID: c.x.spanID})
+	})
+}
+
+// bodyFailed records, once, the error of a response body that broke off after the call ended
+// (spec 4, note b): an error event in the call's span.
+func (c *clientCall) bodyFailed(err error) {
+	c.bodyOnce.Do(func() {
+		c.x.record(kindError, *errorInfo(err, ""), &recordOptions{spanID: c.spanID, parentSpanID: c.x.spanID})
 	})
 }
 

@@ -6,13 +6,15 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"sync/atomic"
 )
 
 // Transport wraps base (http.DefaultTransport when nil) so that every request whose context
 // carries a Raceway execution context is traced: request_sent, the trace headers on a clone of
 // the request (never the caller's) when the allow-list lets them through, the callee's clock
-// merged from the response, and response_received when the response body is read to its end,
-// closed, or fails. Requests without a Raceway context pass through untouched.
+// merged from the response, and response_received when the response head arrives (or the call
+// fails); a body that breaks off later is an error event in the call's span. Requests without a
+// Raceway context pass through untouched.
 //
 //	httpClient := &http.Client{Transport: client.Transport(nil)}
 //	req, _ := http.NewRequestWithContext(r.Context(), "GET", "http://inventory:8080/items/7", nil)
@@ -57,41 +59,38 @@ func (t *roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 		call.end(0, false, err)
 		return resp, err
 	}
-	// The callee's clock is merged now, before the caller's next event (spec 2.6).
-	remote := x.mergeResponse(resp.Header)
+	// The callee's clock is merged now, before the caller's next event (spec 2.6), and the call
+	// ends now: net/http hands the response to the application when its head has arrived
+	// (spec 4, note b). A body nobody reads to the end leaves nothing unrecorded.
+	call.end(resp.StatusCode, x.mergeResponse(resp.Header), nil)
 	if resp.Body == nil || resp.Body == http.NoBody || resp.StatusCode == http.StatusSwitchingProtocols {
-		// Nothing to wait for; a 101's body is the connection itself and must keep its type.
-		call.end(resp.StatusCode, remote, nil)
+		// No body to break off; a 101's body is the connection itself and must keep its type.
 		return resp, nil
 	}
-	resp.Body = &callBody{body: resp.Body, call: call, status: resp.StatusCode, remote: remote}
+	resp.Body = &callBody{body: resp.Body, call: call}
 	return resp, nil
 }
 
-// callBody ends the call when the body is read to EOF, fails, or is closed.
+// callBody records a body that breaks off (a read that fails with anything but io.EOF before
+// the application closes it) as an error event in the call's span.
 type callBody struct {
 	body   io.ReadCloser
 	call   *clientCall
-	status int
-	remote bool
+	closed atomic.Bool
 }
 
 func (b *callBody) Read(p []byte) (int, error) {
 	n, err := b.body.Read(p)
-	if err != nil {
-		if errors.Is(err, io.EOF) {
-			b.call.end(b.status, b.remote, nil)
-		} else {
-			b.call.end(b.status, b.remote, err)
-		}
+	// A read after Close fails too; that is the application's doing, not the body's.
+	if err != nil && !errors.Is(err, io.EOF) && !b.closed.Load() {
+		b.call.bodyFailed(err)
 	}
 	return n, err
 }
 
 func (b *callBody) Close() error {
-	err := b.body.Close()
-	b.call.end(b.status, b.remote, nil)
-	return err
+	b.closed.Store(true)
+	return b.body.Close()
 }
 
 // noteUnpropagated says in the debug log, once per host, that a host got no trace headers

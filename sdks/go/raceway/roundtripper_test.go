@@ -87,7 +87,7 @@ func TestTransportPropagatesAndMergesTheCalleesClock(t *testing.T) {
 	}
 }
 
-func TestTransportRecordsWhenTheBodyIsClosedOrFails(t *testing.T) {
+func TestTransportRecordsTheResponseWhenItsHeadArrives(t *testing.T) {
 	col := newFakeCollector(t)
 	client := newTestClient(t, col)
 	back := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -98,18 +98,91 @@ func TestTransportRecordsWhenTheBodyIsClosedOrFails(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		TrackStateRead(ctx, "before-close")
+		// The body is neither read nor closed yet: the call is over for Raceway all the same
+		// (spec 4, note b), so a body nobody reads leaves nothing unrecorded.
+		TrackStateRead(ctx, "after-head")
+		_, _ = io.ReadAll(resp.Body)
 		resp.Body.Close()
 	})
 	events := flushed(t, client, col)
 	got := onlyOne(t, events, kindResponseReceived)
-	before := onlyOne(t, events, kindStateRead)
-	if compare(before.Clock, got.Clock) != OrderBefore {
-		t.Errorf("response_received should be recorded at Close, after the read: %v %v", before.Clock, got.Clock)
+	after := onlyOne(t, events, kindStateRead)
+	if compare(got.Clock, after.Clock) != OrderBefore {
+		t.Errorf("response_received should come before the handler's next event: %v %v", got.Clock, after.Clock)
+	}
+	if got.Data["status"] != float64(200) || got.Data["error"] != nil {
+		t.Errorf("response_received %v", got.Data)
 	}
 	// An uninstrumented callee: no clock to merge.
 	if got.Data["remote_clock"] != false {
 		t.Errorf("remote_clock %v", got.Data["remote_clock"])
+	}
+	if errs := ofKind(events, kindError); len(errs) != 0 {
+		t.Errorf("a body read to its end is no error: %v", errs)
+	}
+}
+
+func TestTransportRecordsABodyThatBreaksOffInTheCallsSpan(t *testing.T) {
+	col := newFakeCollector(t)
+	client := newTestClient(t, col)
+	back := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// A length the body never reaches: the connection is cut after 10 bytes.
+		w.Header().Set("Content-Length", "1000")
+		_, _ = io.WriteString(w, strings.Repeat("x", 10))
+		w.(http.Flusher).Flush()
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err == nil {
+			conn.Close()
+		}
+	}))
+	defer back.Close()
+	callFromHandler(t, client, back.URL+"/cut", func(ctx context.Context, resp *http.Response, err error) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, readErr := io.ReadAll(resp.Body); readErr == nil {
+			t.Error("want the read of a cut body to fail")
+		}
+		_, _ = io.ReadAll(resp.Body) // failing again is recorded once
+		resp.Body.Close()
+	})
+	events := flushed(t, client, col)
+	got := onlyOne(t, events, kindResponseReceived)
+	if got.Data["status"] != float64(200) {
+		t.Errorf("response_received %v", got.Data)
+	}
+	broken := onlyOne(t, events, kindError)
+	if broken.SpanID != got.SpanID {
+		t.Errorf("the error should be in the call's span %s, is in %s", got.SpanID, broken.SpanID)
+	}
+	if msg, _ := broken.Data["message"].(string); !strings.Contains(msg, "EOF") {
+		t.Errorf("error %v", broken.Data)
+	}
+	if compare(got.Clock, broken.Clock) != OrderBefore {
+		t.Errorf("the error should come after response_received: %v %v", got.Clock, broken.Clock)
+	}
+}
+
+func TestTransportIgnoresReadsAfterClose(t *testing.T) {
+	col := newFakeCollector(t)
+	client := newTestClient(t, col)
+	back := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, strings.Repeat("x", 100))
+	}))
+	defer back.Close()
+	callFromHandler(t, client, back.URL+"/closed", func(ctx context.Context, resp *http.Response, err error) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if _, readErr := resp.Body.Read(make([]byte, 1)); readErr == nil {
+			t.Error("want a read after Close to fail")
+		}
+	})
+	events := flushed(t, client, col)
+	onlyOne(t, events, kindResponseReceived)
+	if errs := ofKind(events, kindError); len(errs) != 0 {
+		t.Errorf("a read after Close is the application's doing, not an error of the call: %v", errs)
 	}
 }
 

@@ -44,6 +44,13 @@ function flatten(spans: Span[]): Span[] {
 }
 
 const languageOf = new Map(SERVICES.map((s) => [s.name, s.language]));
+/** How each SDK names its language in its batches (spec/schemas/batch.schema.json `sdk`). */
+const SDK_LANGUAGE: Record<string, string> = {
+  TypeScript: 'javascript',
+  Python: 'python',
+  Go: 'go',
+  Rust: 'rust',
+};
 const ALL = SERVICES.map((s) => s.name).sort();
 
 let dir: string;
@@ -123,6 +130,18 @@ describe('the polyglot shop, traced end to end', () => {
     expect(trace.spans).toHaveLength(1);
     expect(trace.spans[0].service).toBe('frontend');
     expect(spans.filter((s) => s.parent_missing)).toEqual([]);
+  });
+
+  it("learns each service's SDK language from its batches, as the catalogue says", async () => {
+    const { services } = (await api.services()) as {
+      services: Array<{ service: string; sdks: Array<{ language: string; name: string }> }>;
+    };
+    const reported = Object.fromEntries(
+      services.map((s) => [s.service, s.sdks.map((sdk) => sdk.language)]),
+    );
+    expect(reported).toEqual(
+      Object.fromEntries(SERVICES.map((s) => [s.name, [SDK_LANGUAGE[s.language]]])),
+    );
   });
 
   it('builds exactly the dependency graph of the shop, with counts and latencies', async () => {
@@ -263,6 +282,25 @@ describe('the polyglot checkout in the web UI', () => {
     expect(await servicesOf(spaceTime)).toEqual(ALL);
     expect(await servicesOf(`${spaceTime}[data-racing=true]`)).toEqual(['inventory', 'order']);
     await page.screenshot({ path: join(screenshots, 'polyglot-trace.png'), fullPage: true });
+    expect(problems.take()).toEqual([]);
+  });
+
+  it("shows each service's SDK language in the services table", async () => {
+    await page.goto(`${collector!.url}/insights/services`);
+    const table = page.getByTestId('services-table');
+    await table.waitFor();
+    const shown = await table
+      .locator('tbody tr')
+      .evaluateAll((rows) =>
+        rows.map((row) => [
+          row.getAttribute('data-service'),
+          row.querySelector('[data-language]')?.getAttribute('data-language'),
+        ]),
+      );
+    expect(Object.fromEntries(shown)).toEqual(
+      Object.fromEntries(SERVICES.map((s) => [s.name, SDK_LANGUAGE[s.language]])),
+    );
+    await page.screenshot({ path: join(screenshots, 'polyglot-services.png'), fullPage: true });
     expect(problems.take()).toEqual([]);
   });
 });

@@ -197,6 +197,10 @@ describe('the web UI on the shop', () => {
       .locator('tbody tr')
       .evaluateAll((all) => all.map((r) => r.getAttribute('data-service')).sort());
     expect(rows).toEqual(['api', 'auth', 'frontend', 'inventory', 'order', 'payment']);
+    // Every service of this shop runs the TypeScript SDK, and says so in its batches.
+    const sdks = await table.getByTestId('service-sdk').allTextContents();
+    expect(sdks).toHaveLength(rows.length);
+    for (const sdk of sdks) expect(sdk).toMatch(/^javascript · @raceway\/core \d+\.\d+\.\d+/);
     await shot('services');
 
     await open('/insights/diagnostics');

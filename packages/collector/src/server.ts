@@ -20,6 +20,7 @@ import { HttpError, RacewayConfigError } from './errors.js';
 import { formatBytes } from './ingest/body.js';
 import { DEFAULT_EVENT_LIMITS, type EventLimits } from './ingest/limits.js';
 import { ingestRoutes } from './ingest/route.js';
+import { SdkRegistry } from './ingest/sdk-registry.js';
 import { createValidators } from './ingest/validate.js';
 import { AnalysisScheduler, type AnalysisStatus } from './scheduler/analysis-scheduler.js';
 import { defaultEngine } from './scheduler/default-engine.js';
@@ -175,6 +176,7 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
   // Service metrics and dependencies, kept at ingest for as long as data is kept; what was
   // stored before this start is read back for the last hour (see backfillTraffic).
   const traffic = new TrafficAggregates(retentionMs);
+  const sdks = new SdkRegistry();
   traffic.coveredSinceMs = startedAt - BACKFILL_MS;
 
   const app = Fastify({
@@ -277,6 +279,7 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
         scheduler.onStored(events);
         traffic.add(events);
       },
+      onSdk: (sdk, events) => sdks.note(sdk, events),
       onDropped: (count) => {
         sdkDropped += count;
       },
@@ -285,6 +288,7 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
       storage,
       scheduler,
       traffic,
+      sdks,
       health: () => ({
         uptime_s: Math.round((Date.now() - startedAt) / 1000),
         retention_ms: retentionMs,

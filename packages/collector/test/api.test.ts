@@ -351,6 +351,46 @@ describe('aggregates', () => {
   });
 });
 
+describe('the SDKs of the services', () => {
+  it("names the SDK, version and language of each service's batches, the newest first", async () => {
+    const own = await startCollector({ port: 0, storage: 'sqlite::memory:', engine });
+    try {
+      const send = async (sdk: object | undefined, instance: string) => {
+        const events = makeTrace().map((e) => ({ ...e, instance }));
+        const byService = (name: string) => events.filter((e) => e.service === name);
+        const python = { name: 'raceway-sdk', version: '0.1.0', language: 'python' };
+        // The frontend's events and the inventory's come in batches of their own SDKs.
+        expect((await postBatch(own.url, { sdk, events: byService('frontend') })).status).toBe(200);
+        expect(
+          (await postBatch(own.url, { sdk: python, events: byService('inventory') })).status,
+        ).toBe(200);
+      };
+      await send({ name: '@raceway/core', version: '0.1.0', language: 'javascript' }, 'web-1');
+      await send({ name: '@raceway/core', version: '0.1.0', language: 'javascript' }, 'web-2');
+      await send({ name: '@raceway/core', version: '0.2.0' }, 'web-3'); // a rollout, no language
+      await send(undefined, 'web-4'); // a batch that names no SDK changes nothing
+      const { json } = await getJson(`${own.url}/api/services`);
+      const sdksOf = (name: string) =>
+        json.services.find((s: { service: string }) => s.service === name)?.sdks;
+      expect(sdksOf('frontend')).toEqual([
+        {
+          name: '@raceway/core',
+          version: '0.2.0',
+          language: null,
+          instances: 1,
+          last_seen: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+        },
+        expect.objectContaining({ version: '0.1.0', language: 'javascript', instances: 2 }),
+      ]);
+      expect(sdksOf('inventory')).toEqual([
+        expect.objectContaining({ name: 'raceway-sdk', language: 'python', instances: 4 }),
+      ]);
+    } finally {
+      await own.close();
+    }
+  });
+});
+
 describe('health, errors and documentation', () => {
   it('answers /healthz with storage and counts', async () => {
     const { status, json } = await api('/healthz');

@@ -654,7 +654,7 @@ export const openApiDocument = {
                   type: 'array',
                   items: {
                     type: 'object',
-                    required: ['service', 'requests', 'errors', 'errorRate', 'latencyMs'],
+                    required: ['service', 'requests', 'errors', 'errorRate', 'latencyMs', 'sdks'],
                     properties: {
                       service: { type: 'string' },
                       instances: { type: 'integer' },
@@ -663,6 +663,23 @@ export const openApiDocument = {
                       errorRate: { type: 'number', minimum: 0, maximum: 1 },
                       latencyMs: { $ref: '#/components/schemas/Latency' },
                       requestsPerSecond: { type: ['number', 'null'] },
+                      sdks: {
+                        type: 'array',
+                        description:
+                          "The SDKs the service's batches named (`sdk` of spec/schemas/batch.schema.json), most recently seen first: learnt from the batches this collector process received, so empty for a service not heard from since the collector started",
+                        items: {
+                          type: 'object',
+                          required: ['name', 'version', 'language', 'instances', 'last_seen'],
+                          additionalProperties: false,
+                          properties: {
+                            name: { type: 'string' },
+                            version: { type: 'string' },
+                            language: { type: ['string', 'null'] },
+                            instances: { type: 'integer', minimum: 0 },
+                            last_seen: dateTime,
+                          },
+                        },
+                      },
                     },
                   },
                 },

@@ -4,6 +4,7 @@ import type { RaceGroup } from '../analysis/race-groups.js';
 import type { TrafficAggregates } from '../analysis/traffic-aggregates.js';
 import { ConcurrencyGate } from '../concurrency-gate.js';
 import { HttpError } from '../errors.js';
+import type { SdkRegistry } from '../ingest/sdk-registry.js';
 import type { AnalysisScheduler } from '../scheduler/analysis-scheduler.js';
 import type { RaceRecord, Storage, TraceSummary } from '../storage/types.js';
 import { openApiDocument } from './openapi.js';
@@ -26,6 +27,8 @@ export interface QueryRouteOptions {
   scheduler: AnalysisScheduler;
   /** Service metrics and dependencies, maintained at ingest. */
   traffic: TrafficAggregates;
+  /** The SDK each service's batches came from. */
+  sdks: SdkRegistry;
   /** Largest answer of a listing in bytes (default 8 MiB): longer pages are cut. */
   maxResponseBytes?: number;
   /** Counters shown by /healthz. */
@@ -102,7 +105,7 @@ function raceJson(r: RaceRecord) {
 
 /** The query API under /api, and /healthz. Every answer is JSON; see openapi.ts. */
 export async function queryRoutes(app: FastifyInstance, options: QueryRouteOptions): Promise<void> {
-  const { storage, scheduler, traffic } = options;
+  const { storage, scheduler, traffic, sdks } = options;
   const maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
 
   async function traceOr404(rawId: string): Promise<TraceSummary> {
@@ -296,7 +299,9 @@ export async function queryRoutes(app: FastifyInstance, options: QueryRouteOptio
     return {
       from: isoMicros(fromUs),
       to: isoMicros(toUs),
-      services: traffic.serviceMetrics(fromMs, toMs),
+      services: traffic
+        .serviceMetrics(fromMs, toMs)
+        .map((metrics) => ({ ...metrics, sdks: sdks.of(metrics.service) })),
       events_considered: coverage.events,
       truncated: coverage.truncated,
     };

@@ -6,6 +6,7 @@ import type { Storage } from '../storage/types.js';
 import { checkApiKey } from './api-key.js';
 import { type BodyLimits, decodeBody } from './body.js';
 import { checkEventLimits, type EventLimits, MAX_BATCH_DROPPED } from './limits.js';
+import type { SdkIdentity } from './sdk-registry.js';
 import type { Validators } from './validate.js';
 
 /** Largest batch the contract allows (spec/schemas/batch.schema.json `maxItems`). */
@@ -21,6 +22,11 @@ export interface IngestOptions extends BodyLimits {
   apiKeys: string[];
   /** Told about every newly stored event after its batch committed. */
   onStored(events: StoredEvent[]): void;
+  /**
+   * Told the SDK a batch names (absent when it names none) and its valid events, stored now or
+   * before (a retried batch), after the batch committed.
+   */
+  onSdk(sdk: SdkIdentity | undefined, events: StoredEvent[]): void;
   /** Told the SDK-reported drop count of every accepted batch. */
   onDropped(count: number): void;
 }
@@ -92,6 +98,8 @@ export async function ingestRoutes(app: FastifyInstance, options: IngestOptions)
         ? await storage.insertEvents(valid)
         : { accepted: 0, duplicates: 0, inserted: [] };
     if (result.inserted.length > 0) options.onStored(result.inserted);
+    // The schema has checked the envelope: `sdk`, when there, has a name and a version.
+    if (valid.length > 0) options.onSdk((request.body as { sdk?: SdkIdentity }).sdk, valid);
     const dropped = (request.body as { dropped?: unknown }).dropped;
     if (typeof dropped === 'number' && dropped > 0) options.onDropped(dropped);
     const answer = { accepted: result.accepted, duplicates: result.duplicates };

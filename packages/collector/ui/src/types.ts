@@ -175,9 +175,20 @@ export interface Percentiles {
   p99: number;
 }
 
+/** An SDK a service's batches came from. */
+export interface ServiceSdk {
+  name: string;
+  version: string;
+  language: string | null;
+  instances: number;
+  last_seen: string;
+}
+
 export interface ServiceMetrics {
   service: string;
   instances?: number;
+  /** Most recently seen first; empty for a service not heard from since the collector started. */
+  sdks?: ServiceSdk[];
   requests: number;
   errors: number;
   errorRate: number;

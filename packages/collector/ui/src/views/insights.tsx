@@ -8,6 +8,7 @@ import type {
   DependencyNode,
   Diagnostics,
   ServiceMetrics,
+  ServiceSdk,
   TracePage,
   TraceSummary,
 } from '../types.js';
@@ -122,6 +123,31 @@ function slowestRoutes(
   return out;
 }
 
+/**
+ * The SDKs a service reports, newest first: `python · raceway-sdk 0.1.0`, with the instance
+ * count when several SDKs are seen at once (an upgrade rolling out).
+ */
+function SdkList({ sdks }: { sdks: ServiceSdk[] }) {
+  if (sdks.length === 0) return <span class="muted">–</span>;
+  return (
+    <>
+      {sdks.map((sdk, i) => (
+        <span
+          key={`${sdk.name}@${sdk.version}`}
+          class={i === 0 ? 'sdk' : 'sdk muted'}
+          data-language={sdk.language ?? ''}
+          title={`last batch ${formatDateTime(Date.parse(sdk.last_seen) * 1000)}`}
+        >
+          {i > 0 && ' · '}
+          {sdk.language ? `${sdk.language} · ` : ''}
+          {sdk.name} {sdk.version}
+          {sdks.length > 1 && ` (${plural(sdk.instances, 'instance')})`}
+        </span>
+      ))}
+    </>
+  );
+}
+
 function ServicesTab() {
   const { data, error } = useApi<{ services: ServiceMetrics[] }>('/api/services', {
     pollMs: 10_000,
@@ -137,6 +163,7 @@ function ServicesTab() {
         <thead>
           <tr>
             <th>Service</th>
+            <th>SDK</th>
             <th class="num">Requests</th>
             <th class="num">Error rate</th>
             <th class="num">p50</th>
@@ -159,6 +186,9 @@ function ServicesTab() {
               <tr key={s.service} data-service={s.service}>
                 <td>
                   <Link href={href('/traces', { service: s.service })}>{s.service}</Link>
+                </td>
+                <td data-testid="service-sdk">
+                  <SdkList sdks={s.sdks ?? []} />
                 </td>
                 <td class="num">{s.requests}</td>
                 <td class={s.errorRate > 0 ? 'num status-error' : 'num'}>

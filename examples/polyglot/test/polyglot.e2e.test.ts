@@ -3,7 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { launchChromium, watchPage } from '@raceway/example-shop/src/browser.mjs';
-import { collectorApi } from '@raceway/example-shop/src/collector-api.mjs';
+import {
+  collectorApi,
+  flattenSpans,
+  type RaceGroup,
+  type SpanNode,
+} from '@raceway/example-shop/src/collector-api.mjs';
 import {
   type CollectorProcess,
   startCollectorProcess,
@@ -20,28 +25,6 @@ import { type IngestRecorder, startIngestRecorder } from './ingest-recorder.js';
 // The polyglot shop as a user runs it: `raceway serve` and seven services in four languages
 // (TypeScript, Python, Go, Rust) as separate processes on free ports, real HTTP between them,
 // every SDK's own transport, and every assertion made on the collector's answers.
-
-interface Span {
-  span_id: string;
-  parent_span_id: string | null;
-  parent_missing: boolean;
-  service: string;
-  kind: string;
-  children: Span[];
-}
-
-interface Race {
-  scope: 'trace' | 'cross';
-  resource: string;
-  services: string[];
-  trace_ids: string[];
-  kind: string;
-  explanation: string;
-}
-
-function flatten(spans: Span[]): Span[] {
-  return spans.flatMap((span) => [span, ...flatten(span.children)]);
-}
 
 const languageOf = new Map(SERVICES.map((s) => [s.name, s.language]));
 /** How each SDK names its language in its batches (spec/schemas/batch.schema.json `sdk`). */
@@ -116,7 +99,7 @@ describe('the polyglot shop, traced end to end', () => {
     const languages = new Set(trace.services.map((name: string) => languageOf.get(name)));
     expect([...languages].sort()).toEqual(['Go', 'Python', 'Rust', 'TypeScript']);
 
-    const spans = flatten(trace.spans as Span[]);
+    const spans = flattenSpans(trace.spans as SpanNode[]);
     const servers = spans.filter((s) => s.kind === 'server');
     // One server span per service, but three for the audit log: auth, payment and inventory
     // each record what they did, through the Go, TypeScript and Python clients.
@@ -209,7 +192,7 @@ describe('the polyglot shop, traced end to end', () => {
   });
 
   it('reports the lost update on stock:mug between the Rust order and the Python inventory', async () => {
-    const { races } = (await api.traceRaces(concurrent.traceId!)) as { races: Race[] };
+    const { races } = (await api.traceRaces(concurrent.traceId!)) as { races: RaceGroup[] };
     const lost = races.find((r) => r.scope === 'trace' && r.kind === 'lost_update');
     expect(lost, JSON.stringify(races)).toBeDefined();
     expect(lost!.resource).toBe('stock:mug');

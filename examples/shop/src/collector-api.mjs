@@ -1,6 +1,42 @@
 // A small client of the collector's query API (/api), as a script of the user's would use it.
 
 /**
+ * A span of `GET /api/traces/:id`, with the spans it caused (the fields the examples read).
+ *
+ * @typedef {object} SpanNode
+ * @property {string} span_id
+ * @property {string | null} parent_span_id
+ * @property {boolean} parent_missing
+ * @property {string} service
+ * @property {string} kind          `server` or `client`
+ * @property {SpanNode[]} children
+ */
+
+/**
+ * A race group of `GET /api/traces/:id/races` or `GET /api/races`.
+ *
+ * @typedef {object} RaceGroup
+ * @property {'trace' | 'cross'} scope
+ * @property {string} resource
+ * @property {string[]} services
+ * @property {string[]} trace_ids
+ * @property {string} kind
+ * @property {number} count
+ * @property {string} explanation
+ * @property {Array<{ kind: string, services: string[], explanation: string }>} examples
+ */
+
+/**
+ * Every span of a span tree, each before the spans it caused.
+ *
+ * @param {SpanNode[]} spans
+ * @returns {SpanNode[]}
+ */
+export function flattenSpans(spans) {
+  return spans.flatMap((span) => [span, ...flattenSpans(span.children)]);
+}
+
+/**
  * @param {string} baseUrl  the collector, e.g. http://127.0.0.1:8080
  */
 export function collectorApi(baseUrl) {

@@ -3,7 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SERVICES } from '../src/catalogue.mjs';
-import { collectorApi } from '../src/collector-api.mjs';
+import {
+  collectorApi,
+  flattenSpans,
+  type RaceGroup,
+  type SpanNode,
+} from '../src/collector-api.mjs';
 import { type CollectorProcess, startCollectorProcess } from '../src/collector-process.mjs';
 import { type RunningShop, startShop } from '../src/launch.mjs';
 import { StockStore } from '../src/stock.mjs';
@@ -12,30 +17,6 @@ import { checkout, type Visit } from '../src/traffic.mjs';
 // The whole product, as a user runs it: `raceway serve` and the six services of the shop as
 // separate processes on free ports, real HTTP between them, events over the real transport,
 // and every assertion made on the collector's query API.
-
-interface Span {
-  span_id: string;
-  parent_span_id: string | null;
-  parent_missing: boolean;
-  service: string;
-  kind: string;
-  children: Span[];
-}
-
-interface Race {
-  scope: 'trace' | 'cross';
-  resource: string;
-  services: string[];
-  trace_ids: string[];
-  kind: string;
-  count: number;
-  explanation: string;
-  examples: Array<{ kind: string; services: string[]; explanation: string }>;
-}
-
-function flatten(spans: Span[]): Span[] {
-  return spans.flatMap((span) => [span, ...flatten(span.children)]);
-}
 
 let dir: string;
 let collector: CollectorProcess | undefined;
@@ -92,7 +73,7 @@ describe('the example shop, traced end to end', () => {
     expect(trace.trace_id).toBe(concurrent.traceId);
     expect([...trace.services].sort()).toEqual(SERVICES.map((s) => s.name).sort());
 
-    const spans = flatten(trace.spans as Span[]);
+    const spans = flattenSpans(trace.spans as SpanNode[]);
     const servers = spans.filter((s) => s.kind === 'server');
     expect(servers.map((s) => s.service).sort()).toEqual(
       ['api', 'auth', 'frontend', 'inventory', 'order', 'payment'].sort(),
@@ -140,7 +121,7 @@ describe('the example shop, traced end to end', () => {
   });
 
   it('reports the lost update on stock:mug between order and inventory', async () => {
-    const { races } = (await api.traceRaces(concurrent.traceId!)) as { races: Race[] };
+    const { races } = (await api.traceRaces(concurrent.traceId!)) as { races: RaceGroup[] };
     const inside = races.filter((r) => r.scope === 'trace');
     expect(inside.length).toBeGreaterThan(0);
     const lost = inside.find((r) => r.kind === 'lost_update');

@@ -1,13 +1,17 @@
 #!/usr/bin/env node
 // The one command that runs every check of the repository, in the order a failure is cheapest
 // to find: build, lint, types, tests, then the published shape of every package. It ends with
-// a single "N passed, N failed, N skipped" line so any CI can read the outcome.
+// a single "N passed, N failed, N skipped" line, the sum over every language's suite, so any CI
+// can read the outcome.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 
-const reportFile = join(mkdtempSync(join(tmpdir(), 'raceway-test-')), 'vitest.json');
+const reportDir = mkdtempSync(join(tmpdir(), 'raceway-test-'));
+const reportFile = join(reportDir, 'vitest.json');
+// Each SDK's script writes <suite>.json ({ passed, failed, skipped }) here for the last line.
+const suiteReports = join(reportDir, 'suites');
 const extraArgs = process.argv.slice(2);
 
 const steps = [
@@ -40,27 +44,47 @@ const steps = [
 ];
 
 let failedStep = null;
+mkdirSync(suiteReports);
+const env = { ...process.env, RACEWAY_TEST_REPORTS: suiteReports };
 for (const [name, command, args] of steps) {
   console.log(`\n=== ${name}: ${command} ${args.join(' ')}`);
-  const result = spawnSync(command, args, { stdio: 'inherit' });
+  const result = spawnSync(command, args, { stdio: 'inherit', env });
   if (result.status !== 0) {
     failedStep = name;
     if (name !== 'tests') break;
   }
 }
 
-let counts = { passed: 0, failed: 0, skipped: 0 };
+/** @type {Array<[string, { passed: number, failed: number, skipped: number }]>} */
+const suites = [];
 try {
   const report = JSON.parse(readFileSync(reportFile, 'utf8'));
-  counts = {
-    passed: report.numPassedTests,
-    failed: report.numFailedTests,
-    skipped: report.numPendingTests + report.numTodoTests,
-  };
+  suites.push([
+    'vitest',
+    {
+      passed: report.numPassedTests,
+      failed: report.numFailedTests,
+      skipped: report.numPendingTests + report.numTodoTests,
+    },
+  ]);
 } catch {
   // No report means the test step never ran; the failed step below says why.
 }
+for (const file of readdirSync(suiteReports).sort()) {
+  suites.push([
+    basename(file, '.json'),
+    JSON.parse(readFileSync(join(suiteReports, file), 'utf8')),
+  ]);
+}
+const total = { passed: 0, failed: 0, skipped: 0 };
+for (const [, counts] of suites) {
+  for (const key of /** @type {const} */ (['passed', 'failed', 'skipped']))
+    total[key] += counts[key];
+}
 
 if (failedStep) console.error(`\nFAILED at step: ${failedStep}`);
-console.log(`\n${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped`);
+console.log(
+  `\n${suites.map(([suite, c]) => `${suite} ${c.passed}/${c.failed}/${c.skipped}`).join(', ')} (passed/failed/skipped)`,
+);
+console.log(`${total.passed} passed, ${total.failed} failed, ${total.skipped} skipped`);
 process.exit(failedStep ? 1 : 0);

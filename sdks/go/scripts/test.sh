@@ -40,7 +40,20 @@ fi
 "$tools/staticcheck" ./...
 
 step "go test -race (with every spec/vectors file)"
-go test -race -count=1 ./...
+log="$(mktemp)"
+status=0
+# -v for the counts below; the lines of each test that passed or was skipped are left out of
+# what is shown, so a failure stands out as it does without -v.
+go test -race -count=1 -v ./... 2>&1 | tee "$log" |
+  sed -E '/^ *(=== (RUN|PAUSE|CONT|NAME)|--- (PASS|SKIP):)/d' || status=$?
+if [ -n "${RACEWAY_TEST_REPORTS:-}" ]; then
+  # The counts for `pnpm test`'s last line (scripts/test.mjs): tests and subtests alike.
+  awk '/^ *--- PASS:/ { p++ } /^ *--- FAIL:/ { f++ } /^ *--- SKIP:/ { s++ }
+    END { printf "{\"passed\":%d,\"failed\":%d,\"skipped\":%d}\n", p, f, s }' "$log" \
+    > "$RACEWAY_TEST_REPORTS/go.json"
+fi
+rm -f "$log"
+[ "$status" -eq 0 ] || exit "$status"
 
 # One fuzz worker: the machine is shared with the rest of the test run.
 for target in FuzzExtract FuzzDecodeClock; do

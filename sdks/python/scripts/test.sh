@@ -28,6 +28,23 @@ echo "python SDK: mypy --strict"
 "$VENV/bin/mypy"
 "$VENV/bin/mypy" --strict "$INTEROP"/service.py
 echo "python SDK: pytest"
-"$VENV/bin/pytest" -p no:cacheprovider
+junit="$(mktemp)"
+status=0
+"$VENV/bin/pytest" -p no:cacheprovider --junitxml="$junit" || status=$?
+if [ -n "${RACEWAY_TEST_REPORTS:-}" ] && [ -s "$junit" ]; then
+  # The counts for `pnpm test`'s last line (scripts/test.mjs), from pytest's own JUnit report.
+  "$VENV/bin/python" - "$junit" > "$RACEWAY_TEST_REPORTS/pytest.json" <<'PY'
+import json, sys, xml.etree.ElementTree as ET
+suites = ET.parse(sys.argv[1]).getroot().iter("testsuite")
+n = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+for suite in suites:
+    for key in n:
+        n[key] += int(suite.get(key, 0))
+failed = n["failures"] + n["errors"]
+print(json.dumps({"passed": n["tests"] - failed - n["skipped"], "failed": failed, "skipped": n["skipped"]}))
+PY
+fi
+rm -f "$junit"
+[ "$status" -eq 0 ] || exit "$status"
 echo "python SDK: wheel in a fresh virtualenv"
 bash scripts/wheel-check.sh

@@ -24,7 +24,18 @@ cargo fmt --check
 echo "--- cargo clippy --all-targets -- -D warnings"
 cargo clippy --locked --all-targets -- -D warnings
 echo "--- cargo test"
-cargo test --locked
+log="$(mktemp)"
+status=0
+cargo test --locked 2>&1 | tee "$log" || status=$?
+if [ -n "${RACEWAY_TEST_REPORTS:-}" ]; then
+  # The counts for `pnpm test`'s last line (scripts/test.mjs): the sum of every test binary's
+  # (and the doc tests') "test result: ok. N passed; N failed; N ignored; ..." line.
+  awk '/^test result:/ { p += $4; f += $6; s += $8 }
+    END { printf "{\"passed\":%d,\"failed\":%d,\"skipped\":%d}\n", p, f, s }' "$log" \
+    > "$RACEWAY_TEST_REPORTS/cargo.json"
+fi
+rm -f "$log"
+[ "$status" -eq 0 ] || exit "$status"
 echo "--- cargo package"
 # --allow-dirty: the checkout is shared and may hold others' uncommitted work.
 cargo package --locked --allow-dirty

@@ -32,9 +32,6 @@ STOCK_DB = os.environ.get("SHOP_DB", ".raceway/shop.db")
 AUDIT_RECORDS = os.environ.get("AUDIT_URL", "http://127.0.0.1:3006") + "/records"
 
 app = Flask(SERVICE)
-# One Session for the process: its connection pool is shared by werkzeug's request threads, and
-# Raceway's adapter traces each call in the context of the request thread that makes it.
-audit = instrument_session(requests.Session())
 
 
 def work(ms: float) -> None:
@@ -103,8 +100,11 @@ def reserve() -> Any:
     record = {"service": SERVICE, "action": "stock_reserved", "subject": f"{sku} x{quantity}"}
     # The stock is taken by now: a record the audit log did not take is logged, not undone (and
     # Raceway shows the failed call on the inventory -> audit edge).
+    # A Session per request: requests' advice is one Session per thread, and werkzeug serves
+    # each request on a thread of its own.
     try:
-        audit.post(AUDIT_RECORDS, json=record, timeout=5).raise_for_status()
+        with instrument_session(requests.Session()) as audit:
+            audit.post(AUDIT_RECORDS, json=record, timeout=5).raise_for_status()
     except requests.RequestException as error:
         app.logger.warning("audit record not taken: %s", error)
     return {"sku": sku, "quantity": quantity, "stockLeft": stock - quantity}, 201

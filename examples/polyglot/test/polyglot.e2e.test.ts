@@ -227,6 +227,53 @@ describe('the polyglot shop, traced end to end', () => {
   });
 });
 
+describe('an error that travels up through three languages', () => {
+  let errorDir: string;
+  let own: CollectorProcess | undefined;
+  let broken: RunningShop | undefined;
+  let failed: Visit;
+
+  beforeAll(async () => {
+    errorDir = mkdtempSync(join(tmpdir(), 'raceway-polyglot-error-'));
+    own = await startCollectorProcess({
+      port: 0,
+      storage: `sqlite:${join(errorDir, 'collector.db')}`,
+    });
+    broken = await startPolyglotShop({
+      collectorUrl: own.url,
+      dataDir: errorDir,
+      basePort: 0,
+      startTimeoutMs: 30_000,
+    });
+    // The audit log goes away: auth (Go) cannot record the token check and refuses it (503),
+    // the api (Python) answers 503, and so does the frontend (TypeScript).
+    await broken.children.audit?.stop();
+    failed = await checkout(broken.urls.frontend!, { sku: 'cap', mode: 'sequential' });
+    await broken.stop();
+    await collectorApi(own.url).analyze();
+  });
+
+  afterAll(async () => {
+    await broken?.stop();
+    await own?.stop();
+    if (errorDir) rmSync(errorDir, { recursive: true, force: true });
+  });
+
+  it('starts at the unanswered call to the audit log and reaches the frontend', async () => {
+    expect(failed.status, JSON.stringify(failed.body)).toBe(503);
+    const { diagnostics } = await collectorApi(own!.url).traceDiagnostics(failed.traceId!);
+    const described = JSON.stringify(diagnostics.errors);
+    expect(diagnostics.errors, described).toHaveLength(1);
+    const [error] = diagnostics.errors;
+    // The callee never answered, so the error starts at its address, not at a service.
+    expect(error.origin, described).toMatchObject({ kind: 'client', uninstrumented: true });
+    expect(error.origin.service).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect(error.origin.error?.message, described).toMatch(/refused/);
+    expect(error.path).toEqual([error.origin.service, 'auth', 'api', 'frontend']);
+    expect(error).toMatchObject({ handledBy: null, reachedRoot: true });
+  });
+});
+
 describe('the polyglot checkout in the web UI', () => {
   const screenshots = fileURLToPath(new URL('../../../.raceway/ui-screenshots/', import.meta.url));
   let browser: Browser | undefined;

@@ -8,6 +8,24 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
+
+# What each language needs, said up front rather than as a build error halfway through.
+missing=()
+"$PYTHON" -c 'import sys, venv; sys.exit(sys.version_info < (3, 10))' 2>/dev/null ||
+  missing+=("Python 3.10+ with venv ($PYTHON)")
+# The minor version of a 1.x toolchain (`go1.26.0`, `cargo 1.95.0 (...)`); empty when absent.
+minor_of() {
+  command -v "$1" >/dev/null || return 0
+  "$@" | sed -nE 's/^(go|cargo )1\.([0-9]+).*/\2/p'
+}
+go_minor="$(minor_of go env GOVERSION)"
+[ -n "$go_minor" ] && [ "$go_minor" -ge 23 ] || missing+=("Go 1.23+ (go)")
+rust_minor="$(minor_of cargo --version)"
+[ -n "$rust_minor" ] && [ "$rust_minor" -ge 80 ] || missing+=("Rust 1.80+ (cargo)")
+if [ ${#missing[@]} -gt 0 ]; then
+  printf 'polyglot: the shop needs %s\n' "${missing[@]}" >&2
+  exit 1
+fi
 VENV=.venv
 STAMP="$VENV/.pins"
 PINS=$(cat requirements.txt ../../sdks/python/pyproject.toml | sha256sum | cut -d" " -f1)

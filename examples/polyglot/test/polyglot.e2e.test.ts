@@ -296,6 +296,20 @@ describe('the polyglot checkout in the web UI', () => {
     const named = page.getByTestId('biggest-contributor');
     await named.waitFor();
     expect(await named.getAttribute('data-service')).toBe('payment');
+    // The trace crosses four languages: each service's chip names its SDK's.
+    const chips = page.locator('.chips [data-service] [data-language]');
+    await expect.poll(() => chips.count()).toBe(SERVICES.length);
+    const chipLanguages = await page
+      .locator('.chips [data-service]')
+      .evaluateAll((all) =>
+        all.map((chip) => [
+          chip.getAttribute('data-service'),
+          chip.querySelector('[data-language]')?.getAttribute('data-language'),
+        ]),
+      );
+    expect(Object.fromEntries(chipLanguages)).toEqual(
+      Object.fromEntries(SERVICES.map((s) => [s.name, SDK_LANGUAGE[s.language]])),
+    );
 
     const servicesOf = (selector: string) =>
       page

@@ -174,6 +174,9 @@ describe('the web UI on the shop', () => {
     // payment's 150 ms of work lead the path; the UI names what the analysis found.
     expect(path.biggestContributor).toBe('payment');
     expect(await named.getAttribute('data-service')).toBe('payment');
+    // One language only (every service runs the TypeScript SDK): the chips name none.
+    expect(await page.locator('.chips [data-service]').count()).toBe(6);
+    expect(await page.locator('.chips [data-language]').count()).toBe(0);
     await expect.poll(() => named.textContent()).toMatch(/is the biggest contributor/);
     const critical = await page
       .locator('[data-testid=waterfall] [data-critical=true]')

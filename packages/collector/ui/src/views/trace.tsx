@@ -6,7 +6,7 @@ import { kindLabel, raceLink, racingAccesses, toRaceView } from '../race-model.j
 import { href, Link, type Location, navigate, queryObject } from '../router.js';
 import { buildSpaceTime } from '../space-time-model.js';
 import { useTrace } from '../trace-loader.js';
-import type { CriticalPath, Diagnostics, RaceItem } from '../types.js';
+import type { CriticalPath, Diagnostics, RaceItem, ServiceMetrics } from '../types.js';
 import { countDiagnostics, DiagnosticsList } from './diagnostics-list.js';
 import { EventPanel } from './event-panel.js';
 import { SpaceTimeView } from './space-time.js';
@@ -23,6 +23,8 @@ export function TraceView({ traceId, location }: { traceId: string; location: Lo
   const path = useApi<{ critical_path: CriticalPath | null }>(`${base}/critical-path`);
   const races = useApi<{ races: RaceItem[] }>(`${base}/races`);
   const diagnostics = useApi<{ diagnostics: Diagnostics | null }>(`${base}/diagnostics`);
+  const services = useApi<{ services: ServiceMetrics[] }>('/api/services');
+  const languages = useMemo(() => languagesOf(services.data?.services ?? []), [services.data]);
 
   const model = useMemo(() => (trace.data ? buildSpaceTime(trace.data.spans) : null), [trace.data]);
   const raceViews = useMemo(() => (races.data?.races ?? []).map(toRaceView), [races.data]);
@@ -72,8 +74,15 @@ export function TraceView({ traceId, location }: { traceId: string; location: Lo
             class="chip"
             href={href('/traces', { service: s })}
             style={{ borderColor: serviceColor(s) }}
+            data-service={s}
           >
             {s}
+            {crossesLanguages(t.services, languages) && languages.has(s) && (
+              <span class="muted" data-language={languages.get(s)}>
+                {' '}
+                · {languages.get(s)}
+              </span>
+            )}
           </Link>
         ))}
         {t.status === 'error' && <span class="badge error">{plural(t.error_count, 'error')}</span>}
@@ -151,4 +160,19 @@ export function TraceView({ traceId, location }: { traceId: string; location: Lo
       )}
     </section>
   );
+}
+
+/** Each service's language, as its most recent SDK names it in its batches. */
+function languagesOf(services: ServiceMetrics[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const s of services) {
+    const language = s.sdks?.[0]?.language;
+    if (language) out.set(s.service, language);
+  }
+  return out;
+}
+
+/** Whether a trace's services run SDKs of more than one language: then each chip names it. */
+function crossesLanguages(services: string[], languages: Map<string, string>): boolean {
+  return new Set(services.map((s) => languages.get(s)).filter(Boolean)).size > 1;
 }

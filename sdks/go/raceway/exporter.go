@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -37,10 +38,14 @@ const (
 	// that is gone ends the shutdown instead of holding it until its deadline.
 	shutdownRetries = 3
 	userAgentHeader = sdkName + "/" + SDKVersion
+	// maxBatchesInFlight is how many batches are sent at once: a collector that takes a few
+	// milliseconds per durable batch would otherwise bound a busy service's export rate.
+	maxBatchesInFlight = 3
 )
 
 // exporter is the transport to the collector: a bounded queue that the request path appends
-// to without blocking, and one goroutine that batches, compresses and sends it.
+// to without blocking, and one goroutine that batches and compresses it, and sends up to
+// maxBatchesInFlight batches at once.
 type exporter struct {
 	cfg    config
 	client *http.Client
@@ -61,12 +66,14 @@ type exporter struct {
 	cancelRun context.CancelFunc
 	stopOnce  sync.Once
 	stopErr   error // what shutdown returns: the context's error when events were left
-	// Owned by the run goroutine: set while shutting down, once a batch ran out of retries.
-	// The collector is then taken as gone and the rest is dropped at once, so that a
-	// Shutdown(context.Background()) does not retry every queued batch in turn.
-	stopping, gaveUp bool
-	// Owned by the run goroutine: whether the last attempt got no usable answer, so that the
-	// debug log says once that the collector went away and once that it came back.
+	// Written by the run goroutine before it starts the sends of a shutdown: the sends read it.
+	stopping bool
+	// Set while shutting down, once a batch ran out of retries. The collector is then taken as
+	// gone and the rest is dropped at once, so that a Shutdown(context.Background()) does not
+	// retry every queued batch in turn.
+	gaveUp atomic.Bool
+	// Whether the last attempt got no usable answer (under mu), so that the debug log says
+	// once that the collector went away and once that it came back.
 	unreachable bool
 	warnedDrop  atomic.Bool // the first drop is logged even without debug, once
 	gz          *gzip.Writer
@@ -207,7 +214,7 @@ func (e *exporter) run() {
 			if !e.sendAll(ctx) {
 				e.abandon("shutdown: not delivered before the context ended")
 				e.stopErr = ctx.Err()
-			} else if e.gaveUp {
+			} else if e.gaveUp.Load() {
 				e.stopErr = ErrUndelivered
 			}
 			return
@@ -275,55 +282,123 @@ func (e *exporter) abandon(why string) {
 	}
 }
 
-// sendAll sends batches until the queue is empty; false when ctx ended first (the batch in
-// hand is put back at the head of the queue).
+// sendAll sends what is queued, up to maxBatchesInFlight batches at once, and returns once
+// nothing is queued or in flight; false when ctx ended first (the batches not delivered are
+// put back at the head of the queue, in order). While batches are in flight, only full ones
+// are taken, so that a busy service's batches stay full; the rest goes once they are done.
 func (e *exporter) sendAll(ctx context.Context) bool {
+	type result struct {
+		batch     outgoingBatch
+		delivered bool
+	}
+	finished := make(chan result, maxBatchesInFlight)
+	inFlight, taken := 0, 0
+	var undelivered []outgoingBatch
+	collect := func(r result) {
+		inFlight--
+		if !r.delivered {
+			undelivered = append(undelivered, r.batch)
+		}
+	}
 	for {
-		if e.gaveUp {
-			e.abandon("shutdown: the collector did not answer, the rest is dropped")
-			return true
+		if inFlight < maxBatchesInFlight && ctx.Err() == nil && !e.gaveUp.Load() {
+			if batch, ok := e.takeBatch(inFlight > 0); ok {
+				batch.seq = taken
+				taken++
+				inFlight++
+				go func() { finished <- result{batch, e.send(ctx, batch)} }()
+				continue
+			}
+		}
+		if inFlight == 0 {
+			break
+		}
+		if inFlight == maxBatchesInFlight {
+			collect(<-finished)
+			continue
+		}
+		select {
+		case r := <-finished:
+			collect(r)
+		case <-e.wake: // a full batch is queued: there is a slot for it
+		}
+	}
+	if len(undelivered) > 0 {
+		slices.SortFunc(undelivered, func(a, b outgoingBatch) int { return a.seq - b.seq })
+		var back []*event
+		for _, batch := range undelivered {
+			back = append(back, batch.events...)
+			e.giveBackReported(batch.reported)
 		}
 		e.mu.Lock()
-		n := min(len(e.queue), e.cfg.batchSize)
-		if n == 0 {
+		e.queue = append(back, e.queue...)
+		e.mu.Unlock()
+		return false
+	}
+	if e.gaveUp.Load() {
+		e.abandon("shutdown: the collector did not answer, the rest is dropped")
+	}
+	return true
+}
+
+// outgoingBatch is a batch taken from the queue and encoded: its events (those that could be
+// encoded), the body, and the dropped count it reports (taken from unreported, given back when
+// the batch is not delivered). seq is its place in the order batches were taken.
+type outgoingBatch struct {
+	events   []*event
+	body     []byte
+	encoded  int
+	reported uint64
+	seq      int
+}
+
+// takeBatch takes a batch off the head of the queue and encodes it (the run goroutine owns the
+// gzip writer); with fullOnly, only when a full batch is queued. False when there is none.
+func (e *exporter) takeBatch(fullOnly bool) (outgoingBatch, bool) {
+	for {
+		e.mu.Lock()
+		size := min(len(e.queue), e.cfg.batchSize)
+		if size == 0 || fullOnly && size < e.cfg.batchSize {
 			e.mu.Unlock()
-			return true
+			return outgoingBatch{}, false
 		}
-		batch := e.queue[:n:n]
-		e.queue = e.queue[n:]
+		events := e.queue[:size:size]
+		e.queue = e.queue[size:]
 		if len(e.queue) == 0 {
 			e.queue = nil // let the backing array go
 		}
 		e.mu.Unlock()
-		if !e.send(ctx, batch) {
-			e.mu.Lock()
-			e.queue = append(batch, e.queue...)
-			e.mu.Unlock()
-			return false
+		if batch := e.encode(events); batch.encoded > 0 {
+			return batch, true
 		}
+		// None of them could be encoded (dropped and counted): the next ones, then.
 	}
 }
 
+// giveBackReported returns a batch's dropped count to unreported: the batch did not reach the
+// collector, so the next one reports it.
+func (e *exporter) giveBackReported(reported uint64) {
+	e.mu.Lock()
+	e.unreported += reported
+	e.mu.Unlock()
+}
+
 // send delivers one batch, retrying as spec 4.1 says; false when ctx ended before an outcome.
-func (e *exporter) send(ctx context.Context, batch []*event) bool {
-	body, encoded, reported := e.encode(batch)
-	if encoded == 0 {
-		return true
-	}
+// Up to maxBatchesInFlight run at once.
+func (e *exporter) send(ctx context.Context, batch outgoingBatch) bool {
 	for attempt := 0; ; attempt++ {
-		status, retryAfter, answer, err := e.post(ctx, body)
+		status, retryAfter, answer, err := e.post(ctx, batch.body)
 		outcome := classifyStatus(status, err)
 		e.noteReachability(outcome, status, err)
 		switch {
 		case outcome == outcomeDelivered || outcome == outcomePartial:
 			rejected := 0
 			if outcome == outcomePartial {
-				rejected = countRejected(answer, encoded)
+				rejected = countRejected(answer, batch.encoded)
 			}
 			e.mu.Lock()
-			e.releaseLocked(batch)
-			e.unreported -= min(reported, e.unreported)
-			e.counters.Sent += uint64(encoded - rejected)
+			e.releaseLocked(batch.events)
+			e.counters.Sent += uint64(batch.encoded - rejected)
 			e.counters.BatchesSent++
 			if rejected > 0 {
 				e.counters.Rejected += uint64(rejected)
@@ -331,19 +406,21 @@ func (e *exporter) send(ctx context.Context, batch []*event) bool {
 			}
 			e.mu.Unlock()
 			if rejected > 0 {
-				e.logf("collector rejected %d of %d events: %s", rejected, encoded, truncate(answer, 512))
+				e.logf("collector rejected %d of %d events: %s", rejected, batch.encoded, truncate(answer, 512))
 			}
 			return true
 		case outcome == outcomeDropped:
-			e.lose(batch, encoded, fmt.Sprintf("collector answered %d: batch dropped", status))
+			e.lose(batch, fmt.Sprintf("collector answered %d: batch dropped", status))
 			return true
 		case ctx.Err() != nil:
 			return false
 		case e.cfg.maxRetries != unlimitedRetries && attempt >= e.cfg.maxRetries,
 			e.stopping && attempt >= shutdownRetries:
 			why := fmt.Sprintf("batch dropped after %d retries: status %d, %v", attempt, status, err)
-			e.lose(batch, encoded, why)
-			e.gaveUp = e.stopping
+			e.lose(batch, why)
+			if e.stopping {
+				e.gaveUp.Store(true)
+			}
 			return true
 		}
 		delay := backoffDelay(attempt, retryBase, retryMax, rand.Float64)
@@ -363,48 +440,57 @@ func (e *exporter) send(ctx context.Context, batch []*event) bool {
 
 // noteReachability logs (in debug) when the collector stops answering and when it is back.
 func (e *exporter) noteReachability(outcome sendOutcome, status int, err error) {
+	e.mu.Lock()
+	lost := outcome == outcomeRetry && !e.unreachable
+	back := outcome != outcomeRetry && e.unreachable
+	e.unreachable = outcome == outcomeRetry
+	e.mu.Unlock()
 	switch {
-	case outcome == outcomeRetry && !e.unreachable:
-		e.unreachable = true
+	case lost:
 		e.logf("collector unreachable, retrying with backoff while the queue has room: status %d, %v", status, err)
-	case outcome != outcomeRetry && e.unreachable:
-		e.unreachable = false
+	case back:
 		e.logf("collector reachable again")
 	}
 }
 
-// lose counts a batch as lost: its events go into the next batch's dropped field.
-func (e *exporter) lose(batch []*event, encoded int, why string) {
+// lose counts a batch as lost: its events, and the dropped count it carried, go into the next
+// batch's dropped field.
+func (e *exporter) lose(batch outgoingBatch, why string) {
 	e.mu.Lock()
-	e.releaseLocked(batch)
-	e.countDroppedLocked(encoded, why)
+	e.releaseLocked(batch.events)
+	e.unreported += batch.reported
+	e.countDroppedLocked(batch.encoded, why)
 	e.mu.Unlock()
-	e.logf("%s (%d events)", why, encoded)
+	e.logf("%s (%d events)", why, batch.encoded)
 }
 
-// encode makes the gzip body of a batch. An event that cannot be encoded is dropped and
-// counted; reported is the dropped count the batch carries.
-func (e *exporter) encode(batch []*event) (body []byte, encoded int, reported uint64) {
+// encode makes the body of a batch (gzip'd unless the collector is on loopback) from the
+// events that can be encoded: one that cannot is dropped, counted and released here, and left
+// out of the batch returned. The batch's `dropped` count is taken from unreported, so that
+// batches in flight at once do not report the same drops twice.
+func (e *exporter) encode(events []*event) outgoingBatch {
 	e.mu.Lock()
-	reported = e.unreported
+	reported := e.unreported
+	e.unreported = 0
 	e.mu.Unlock()
 	var raw bytes.Buffer
 	fmt.Fprintf(&raw, `{"sdk":{"name":%q,"version":%q,"language":%q},"dropped":%d,"events":[`,
 		sdkName, SDKVersion, sdkLanguage, reported)
+	kept := events[:0] // filtered in place: these events have left the queue
 	var failed []*event
 	line := make([]byte, 0, 1024)
-	for _, ev := range batch {
+	for _, ev := range events {
 		var err error
 		line, err = ev.appendJSON(line[:0])
 		if err != nil {
 			failed = append(failed, ev)
 			continue
 		}
-		if encoded > 0 {
+		if len(kept) > 0 {
 			raw.WriteByte(',')
 		}
 		raw.Write(line)
-		encoded++
+		kept = append(kept, ev)
 	}
 	raw.WriteString("]}")
 	if len(failed) > 0 {
@@ -413,17 +499,19 @@ func (e *exporter) encode(batch []*event) (body []byte, encoded int, reported ui
 		e.releaseLocked(failed)
 		e.mu.Unlock()
 	}
-	if encoded == 0 {
-		return nil, 0, reported
+	if len(kept) == 0 {
+		e.giveBackReported(reported)
+		return outgoingBatch{}
 	}
-	if e.gz == nil {
-		return raw.Bytes(), encoded, reported
+	batch := outgoingBatch{events: kept, encoded: len(kept), reported: reported, body: raw.Bytes()}
+	if e.gz != nil {
+		var out bytes.Buffer
+		e.gz.Reset(&out)
+		_, _ = e.gz.Write(raw.Bytes())
+		_ = e.gz.Close()
+		batch.body = out.Bytes()
 	}
-	var out bytes.Buffer
-	e.gz.Reset(&out)
-	_, _ = e.gz.Write(raw.Bytes())
-	_ = e.gz.Close()
-	return out.Bytes(), encoded, reported
+	return batch
 }
 
 // post sends one body; status 0 means no answer (err says why).

@@ -288,3 +288,66 @@ func TestDebugLogSaysWhenTheCollectorGoesAndComesBack(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+func TestUpToThreeBatchesAreInFlightAtOnce(t *testing.T) {
+	col := newFakeCollector(t)
+	var mu sync.Mutex
+	inFlight, most := 0, 0
+	release := make(chan struct{})
+	col.answer = func(int, wireBatch) (int, string, http.Header) {
+		mu.Lock()
+		inFlight++
+		most = max(most, inFlight)
+		mu.Unlock()
+		<-release // a collector slow to commit: every batch waits until the test lets it go
+		mu.Lock()
+		inFlight--
+		mu.Unlock()
+		return 200, `{"accepted":1,"duplicates":0}`, nil
+	}
+	client := newTestClient(t, col, WithBatchSize(10), WithFlushInterval(time.Hour))
+	recordN(client, 100) // 10 batches, each woken by a full batch
+	deadline := time.Now().Add(5 * time.Second)
+	for col.requestCount() < maxBatchesInFlight && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond) // time for a fourth request, which must not come
+	mu.Lock()
+	waiting := inFlight
+	mu.Unlock()
+	close(release)
+	if waiting != maxBatchesInFlight {
+		t.Fatalf("%d batches in flight while the collector held them, want %d", waiting, maxBatchesInFlight)
+	}
+	events := flushed(t, client, col)
+	if len(events) != 100 || most != maxBatchesInFlight {
+		t.Errorf("%d events delivered (want 100), at most %d in flight", len(events), most)
+	}
+	if s := client.Stats(); s.Sent != 100 || s.Queued != 0 || s.Dropped != 0 {
+		t.Errorf("stats %+v", s)
+	}
+}
+
+func TestBatchesInFlightTogetherReportEachDropOnce(t *testing.T) {
+	col := newFakeCollector(t)
+	col.answer = func(n int, b wireBatch) (int, string, http.Header) {
+		if n == 0 {
+			return 400, `{"error":"bad"}`, nil // its 10 events are dropped, to be reported once
+		}
+		return 200, `{"accepted":1,"duplicates":0}`, nil
+	}
+	client := newTestClient(t, col, WithBatchSize(10), WithFlushInterval(time.Hour))
+	recordN(client, 10)
+	flushed(t, client, col)
+	recordN(client, 60) // 6 batches, 3 at a time: exactly one of them says 10 dropped
+	flushed(t, client, col)
+	col.mu.Lock()
+	defer col.mu.Unlock()
+	var reported uint64
+	for _, b := range col.batches {
+		reported += b.Dropped
+	}
+	if len(col.batches) != 6 || reported != 10 {
+		t.Errorf("%d batches delivered (want 6) reporting %d dropped in all (want 10)", len(col.batches), reported)
+	}
+}

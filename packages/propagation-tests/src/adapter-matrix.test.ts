@@ -10,24 +10,16 @@ import {
   send,
   serviceOptions,
   single,
-  startTestCollector,
-  type TestCollector,
   traceEvents,
   uniqueService,
+  useTestCollector,
 } from './fixtures/index.js';
 
 const CALLER_TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 const CALLER_SPAN = '00f067aa0ba902b7';
 const CALLER_COMPONENT = 'caller#0a1b2c3d';
 
-let collector: TestCollector;
-beforeAll(async () => {
-  collector = await startTestCollector();
-});
-afterAll(async () => {
-  expect(collector.invalid).toEqual([]);
-  await collector.close();
-});
+const collector = useTestCollector();
 
 describe.each(ADAPTERS)('$name adapter', (adapter) => {
   let server: RunningServer;

@@ -14,16 +14,14 @@ import {
   type ContextSnapshot,
   callDownstream,
   http,
-  instrumentClients,
   ofKind,
   order,
   type RunningServer,
   serviceOptions,
   single,
-  startTestCollector,
-  type TestCollector,
   traceEvents,
   uniqueService,
+  useTestCollector,
 } from './fixtures/index.js';
 
 type UserResponse = { context: ContextSnapshot; received: Record<string, number> };
@@ -31,22 +29,18 @@ const NO_HEADERS = { 'x-raceway-trace-id': 0, 'x-raceway-vc': 0, traceparent: 0,
 const ONE_OF_EACH = { 'x-raceway-trace-id': 1, 'x-raceway-vc': 1, traceparent: 1, tracestate: 0 };
 const ALL_CLIENTS: ClientName[] = ['fetch', 'axios', 'undici'];
 
-let collector: TestCollector;
+const collector = useTestCollector({ clients: true });
 let callee: RunningServer;
 let calleeOptions: RacewayOptions;
 let callerOptions: RacewayOptions;
 
 beforeAll(async () => {
-  collector = await startTestCollector();
-  instrumentClients();
   calleeOptions = serviceOptions(collector, uniqueService('callee'));
   callerOptions = serviceOptions(collector, uniqueService('caller'));
   callee = await adapter('express5').start(calleeOptions);
 });
 afterAll(async () => {
-  expect(collector.invalid).toEqual([]);
   await callee.close();
-  await collector.close();
 });
 
 /** Runs `fn` in a fresh context of the caller service. */

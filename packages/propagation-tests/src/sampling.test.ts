@@ -8,26 +8,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type ContextSnapshot,
   flushServices,
-  instrumentClients,
   LATEST,
   type RunningServer,
   send,
   serviceOptions,
-  startTestCollector,
-  type TestCollector,
   traceEvents,
   uniqueService,
+  useTestCollector,
 } from './fixtures/index.js';
 
-let collector: TestCollector;
-beforeAll(async () => {
-  collector = await startTestCollector();
-  instrumentClients();
-});
-afterAll(async () => {
-  expect(collector.invalid).toEqual([]);
-  await collector.close();
-});
+const collector = useTestCollector({ clients: true });
 
 interface UserBody {
   context: ContextSnapshot;

@@ -4,27 +4,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   adapter,
   type ClientName,
-  instrumentClients,
   order,
   type RunningServer,
   send,
   serviceOptions,
   single,
-  startTestCollector,
-  type TestCollector,
   traceEvents,
   uniqueService,
+  useTestCollector,
 } from './fixtures/index.js';
 
-let collector: TestCollector;
-beforeAll(async () => {
-  collector = await startTestCollector();
-  instrumentClients();
-});
-afterAll(async () => {
-  expect(collector.invalid).toEqual([]);
-  await collector.close();
-});
+const collector = useTestCollector({ clients: true });
 
 interface Service {
   server: RunningServer;

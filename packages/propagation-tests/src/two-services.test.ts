@@ -4,28 +4,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   CLIENTS,
   type ContextSnapshot,
-  instrumentClients,
   LATEST,
   order,
   type RunningServer,
   send,
   serviceOptions,
   single,
-  startTestCollector,
-  type TestCollector,
   traceEvents,
   uniqueService,
+  useTestCollector,
 } from './fixtures/index.js';
 
-let collector: TestCollector;
-beforeAll(async () => {
-  collector = await startTestCollector();
-  instrumentClients();
-});
-afterAll(async () => {
-  expect(collector.invalid).toEqual([]);
-  await collector.close();
-});
+const collector = useTestCollector({ clients: true });
 
 const combinations = LATEST.flatMap((caller) =>
   LATEST.flatMap((callee) => CLIENTS.map((client) => ({ caller, callee, client }))),

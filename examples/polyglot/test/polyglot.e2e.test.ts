@@ -16,7 +16,7 @@ import {
 import type { RunningShop } from '@raceway/example-shop/src/launch.mjs';
 import { StockStore } from '@raceway/example-shop/src/stock.mjs';
 import { checkout, type Visit } from '@raceway/example-shop/src/traffic.mjs';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SERVICES } from '../src/catalogue.mjs';
 import { startPolyglotShop } from '../src/launch.mjs';
@@ -123,7 +123,7 @@ describe('the polyglot shop, traced end to end', () => {
       services.map((s) => [s.service, s.sdks.map((sdk) => sdk.language)]),
     );
     expect(reported).toEqual(
-      Object.fromEntries(SERVICES.map((s) => [s.name, [SDK_LANGUAGE[s.language]]])),
+      Object.fromEntries(Object.entries(EXPECTED_LANGUAGES).map(([name, lang]) => [name, [lang]])),
     );
   });
 
@@ -274,6 +274,22 @@ describe('an error that travels up through three languages', () => {
   });
 });
 
+/** Each service's SDK language, as the catalogue says it is. */
+const EXPECTED_LANGUAGES = Object.fromEntries(
+  SERVICES.map((s) => [s.name, SDK_LANGUAGE[s.language]]),
+);
+
+/** What the UI shows, per element with a `data-service`: the `data-language` inside it. */
+async function languagesShown(elements: Locator): Promise<Record<string, string | undefined>> {
+  const pairs = await elements.evaluateAll((all) =>
+    all.map((e) => [
+      e.getAttribute('data-service') ?? '',
+      e.querySelector('[data-language]')?.getAttribute('data-language') ?? undefined,
+    ]),
+  );
+  return Object.fromEntries(pairs);
+}
+
 describe('the polyglot checkout in the web UI', () => {
   const screenshots = fileURLToPath(new URL('../../../.raceway/ui-screenshots/', import.meta.url));
   let browser: Browser | undefined;
@@ -299,17 +315,7 @@ describe('the polyglot checkout in the web UI', () => {
     // The trace crosses four languages: each service's chip names its SDK's.
     const chips = page.locator('.chips [data-service] [data-language]');
     await expect.poll(() => chips.count()).toBe(SERVICES.length);
-    const chipLanguages = await page
-      .locator('.chips [data-service]')
-      .evaluateAll((all) =>
-        all.map((chip) => [
-          chip.getAttribute('data-service'),
-          chip.querySelector('[data-language]')?.getAttribute('data-language'),
-        ]),
-      );
-    expect(Object.fromEntries(chipLanguages)).toEqual(
-      Object.fromEntries(SERVICES.map((s) => [s.name, SDK_LANGUAGE[s.language]])),
-    );
+    expect(await languagesShown(page.locator('.chips [data-service]'))).toEqual(EXPECTED_LANGUAGES);
 
     const servicesOf = (selector: string) =>
       page
@@ -333,17 +339,7 @@ describe('the polyglot checkout in the web UI', () => {
     await page.goto(`${collector!.url}/insights/services`);
     const table = page.getByTestId('services-table');
     await table.waitFor();
-    const shown = await table
-      .locator('tbody tr')
-      .evaluateAll((rows) =>
-        rows.map((row) => [
-          row.getAttribute('data-service'),
-          row.querySelector('[data-language]')?.getAttribute('data-language'),
-        ]),
-      );
-    expect(Object.fromEntries(shown)).toEqual(
-      Object.fromEntries(SERVICES.map((s) => [s.name, SDK_LANGUAGE[s.language]])),
-    );
+    expect(await languagesShown(table.locator('tbody tr'))).toEqual(EXPECTED_LANGUAGES);
     await page.screenshot({ path: join(screenshots, 'polyglot-services.png'), fullPage: true });
     expect(problems.take()).toEqual([]);
   });

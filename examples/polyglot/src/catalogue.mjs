@@ -3,7 +3,7 @@
 // language's usual framework. The launcher, the demo and the end-to-end test read this table.
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { urlVariable } from '@raceway/example-shop/src/catalogue.mjs';
+import { serviceUrl as shopServiceUrl } from '@raceway/example-shop/src/catalogue.mjs';
 
 const here = (/** @type {string} */ path) => fileURLToPath(new URL(`../${path}`, import.meta.url));
 
@@ -98,23 +98,10 @@ export const SERVICES = Object.freeze([
 ]);
 
 /**
- * Where a service of the polyglot shop listens when `PORT` does not say.
+ * The base URL of a polyglot service as its callers see it (see the shop's `serviceUrl`).
  *
  * @param {string} name
  */
-export function defaultPort(name) {
-  const spec = SERVICES.find((s) => s.name === name);
-  if (spec === undefined) throw new Error(`the polyglot shop has no service "${name}"`);
-  return spec.port;
-}
-
-/**
- * The base URL of a service as its callers see it: `<NAME>_URL` (the launcher sets it), or its
- * default port on 127.0.0.1.
- *
- * @param {string} name
- * @param {Record<string, string | undefined>} [env]
- */
-export function serviceUrl(name, env = process.env) {
-  return env[urlVariable(name)] ?? `http://127.0.0.1:${defaultPort(name)}`;
+export function serviceUrl(name) {
+  return shopServiceUrl(name, process.env, SERVICES);
 }

@@ -14,8 +14,8 @@ import {
   startCollectorProcess,
 } from '@raceway/example-shop/src/collector-process.mjs';
 import type { RunningShop } from '@raceway/example-shop/src/launch.mjs';
-import { StockStore } from '@raceway/example-shop/src/stock.mjs';
-import { checkout, type Visit } from '@raceway/example-shop/src/traffic.mjs';
+import { readStock } from '@raceway/example-shop/src/stock.mjs';
+import { checkout, testCheckouts, type Visit } from '@raceway/example-shop/src/traffic.mjs';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SERVICES } from '../src/catalogue.mjs';
@@ -58,12 +58,7 @@ beforeAll(async () => {
     basePort: 0,
     startTimeoutMs: 30_000,
   });
-  const frontend = shop.urls.frontend!;
-  // A first checkout warms every service up (first requests load code paths and open
-  // connections), on a product of its own so that it touches neither checkout below.
-  expect((await checkout(frontend, { sku: 'cap', mode: 'sequential' })).status).toBe(201);
-  concurrent = await checkout(frontend, { sku: 'mug' });
-  sequential = await checkout(frontend, { sku: 'tee', mode: 'sequential' });
+  ({ concurrent, sequential } = await testCheckouts(shop.urls.frontend!));
   // Stopping the services (SIGTERM) makes each one flush its events before it exits.
   await shop.stop();
   await api.analyze();
@@ -84,12 +79,7 @@ describe('the polyglot shop, traced end to end', () => {
     expect(sequential.traceId).toMatch(/^[0-9a-f]{32}$/);
     expect(concurrent.traceId).not.toBe(sequential.traceId);
     // Rust (order) and Python (inventory) each took one tee out of the same row.
-    const store = new StockStore(shop!.stockDb);
-    try {
-      expect(store.get('tee')?.stock).toBe(9998);
-    } finally {
-      store.close();
-    }
+    expect(readStock(shop!.stockDb, 'tee')).toBe(9998);
   });
 
   it('follows a checkout through all four languages under one trace id', async () => {

@@ -33,10 +33,11 @@ export const DEMO_TOKEN = 'demo-token';
  * The catalogue entry of a service; throws for a name the shop does not have.
  *
  * @param {string} name
+ * @param {readonly ServiceSpec[]} [services]  another shop's catalogue (the polyglot shop's)
  * @returns {ServiceSpec}
  */
-export function serviceSpec(name) {
-  const spec = SERVICES.find((s) => s.name === name);
+export function serviceSpec(name, services = SERVICES) {
+  const spec = services.find((s) => s.name === name);
   if (spec === undefined) throw new Error(`the shop has no service "${name}"`);
   return spec;
 }
@@ -56,7 +57,8 @@ export function urlVariable(name) {
  *
  * @param {string} name
  * @param {Record<string, string | undefined>} [env]
+ * @param {readonly ServiceSpec[]} [services]  another shop's catalogue (the polyglot shop's)
  */
-export function serviceUrl(name, env = process.env) {
-  return env[urlVariable(name)] ?? `http://127.0.0.1:${serviceSpec(name).port}`;
+export function serviceUrl(name, env = process.env, services = SERVICES) {
+  return env[urlVariable(name)] ?? `http://127.0.0.1:${serviceSpec(name, services).port}`;
 }

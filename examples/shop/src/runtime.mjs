@@ -32,20 +32,18 @@ export function work(ms) {
  */
 
 /**
- * Runs a shop service: listens on `PORT` (default: `defaultPort`, else the catalogue's) and
- * `HOST` (default 127.0.0.1), prints `<name> listening on <url>` once it accepts connections (the launcher
+ * Runs a shop service: listens on `PORT` (default: the catalogue's) and `HOST` (default
+ * 127.0.0.1), prints `<name> listening on <url>` once it accepts connections (the launcher
  * waits for that line), and on SIGTERM or SIGINT stops taking requests, flushes the events
  * still queued for the collector, and exits.
  *
  * @param {string} name
  * @param {(port: number, host: string) => Promise<Listening>} listen
- * @param {number} [defaultPort]  for a service that is not in the TypeScript shop's catalogue
+ * @param {readonly import('./catalogue.mjs').ServiceSpec[]} [services]  another shop's catalogue
  */
-export async function runService(name, listen, defaultPort) {
+export async function runService(name, listen, services) {
   const port =
-    process.env.PORT !== undefined
-      ? Number(process.env.PORT)
-      : (defaultPort ?? serviceSpec(name).port);
+    process.env.PORT === undefined ? serviceSpec(name, services).port : Number(process.env.PORT);
   const host = process.env.HOST ?? '127.0.0.1';
   /** @type {Listening} */
   let listening;

@@ -64,6 +64,23 @@ export class StockStore {
 }
 
 /**
+ * The stock of one product in the database at `path`, read once (undefined for an unknown
+ * product).
+ *
+ * @param {string} path
+ * @param {string} sku
+ * @returns {number | undefined}
+ */
+export function readStock(path, sku) {
+  const store = new StockStore(path);
+  try {
+    return store.get(sku)?.stock;
+  } finally {
+    store.close();
+  }
+}
+
+/**
  * Creates a fresh stock database at `path` (replacing any previous one) with the catalogue's
  * products and stock.
  *

@@ -27,6 +27,27 @@ export async function checkout(frontendUrl, { sku = 'mug', quantity = 1, mode } 
 }
 
 /**
+ * The checkouts the end-to-end tests read back: first a warm-up, on a product of its own so
+ * that it touches neither of the others (every service's first request loads code paths and
+ * opens connections), then one checkout of mug calling order and inventory at once, and one
+ * of tee calling them one after the other. Throws when the warm-up is not answered 201.
+ *
+ * @param {string} frontendUrl
+ * @returns {Promise<{ concurrent: Visit, sequential: Visit }>}
+ */
+export async function testCheckouts(frontendUrl) {
+  const warmUp = await checkout(frontendUrl, { sku: 'cap', mode: 'sequential' });
+  if (warmUp.status !== 201) {
+    throw new Error(
+      `the warm-up checkout answered ${warmUp.status}: ${JSON.stringify(warmUp.body)}`,
+    );
+  }
+  const concurrent = await checkout(frontendUrl, { sku: 'mug' });
+  const sequential = await checkout(frontendUrl, { sku: 'tee', mode: 'sequential' });
+  return { concurrent, sequential };
+}
+
+/**
  * One look at the catalogue (`/`) or at one product.
  *
  * @param {string} frontendUrl

@@ -11,8 +11,8 @@ import {
 } from '../src/collector-api.mjs';
 import { type CollectorProcess, startCollectorProcess } from '../src/collector-process.mjs';
 import { type RunningShop, startShop } from '../src/launch.mjs';
-import { StockStore } from '../src/stock.mjs';
-import { checkout, type Visit } from '../src/traffic.mjs';
+import { readStock } from '../src/stock.mjs';
+import { testCheckouts, type Visit } from '../src/traffic.mjs';
 
 // The whole product, as a user runs it: `raceway serve` and the six services of the shop as
 // separate processes on free ports, real HTTP between them, events over the real transport,
@@ -33,12 +33,7 @@ beforeAll(async () => {
   });
   api = collectorApi(collector.url);
   shop = await startShop({ collectorUrl: collector.url, dataDir: dir, basePort: 0 });
-  const frontend = shop.urls.frontend!;
-  // A first checkout warms every service up (its first request loads code paths), on a
-  // product of its own so that it touches neither checkout below.
-  expect((await checkout(frontend, { sku: 'cap', mode: 'sequential' })).status).toBe(201);
-  concurrent = await checkout(frontend, { sku: 'mug' });
-  sequential = await checkout(frontend, { sku: 'tee', mode: 'sequential' });
+  ({ concurrent, sequential } = await testCheckouts(shop.urls.frontend!));
   // Stopping the services (SIGTERM) makes each one flush its events before it exits.
   await shop.stop();
   await api.analyze();
@@ -60,12 +55,7 @@ describe('the example shop, traced end to end', () => {
 
     // Whether this run's concurrent checkout actually lost its decrement of mug depends on
     // timing; the race is reported from the clocks either way (below).
-    const store = new StockStore(shop!.stockDb);
-    try {
-      expect(store.get('tee')?.stock).toBe(9998);
-    } finally {
-      store.close();
-    }
+    expect(readStock(shop!.stockDb, 'tee')).toBe(9998);
   });
 
   it('follows a checkout through every service under one trace id', async () => {

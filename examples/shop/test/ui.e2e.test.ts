@@ -9,7 +9,7 @@ import { launchChromium, watchPage } from '../src/browser.mjs';
 import { collectorApi } from '../src/collector-api.mjs';
 import { type CollectorProcess, startCollectorProcess } from '../src/collector-process.mjs';
 import { type RunningShop, startShop } from '../src/launch.mjs';
-import { browse, checkout, type Visit } from '../src/traffic.mjs';
+import { browse, testCheckouts, type Visit } from '../src/traffic.mjs';
 
 // The web UI in a real browser (Debian's Chromium through playwright-core, which downloads
 // nothing) against `raceway serve` fed by the six services of the shop. Screenshots of every
@@ -43,9 +43,9 @@ beforeAll(async () => {
   collectorOrigins.add(new URL(collector.url).origin);
   shop = await startShop({ collectorUrl: collector.url, dataDir: dir, basePort: 0 });
   const frontend = shop.urls.frontend!;
-  expect((await checkout(frontend, { sku: 'cap', mode: 'sequential' })).status).toBe(201);
-  concurrent = await checkout(frontend, { sku: 'mug' });
-  expect((await checkout(frontend, { sku: 'tee', mode: 'sequential' })).status).toBe(201);
+  let sequential: Visit;
+  ({ concurrent, sequential } = await testCheckouts(frontend));
+  expect(sequential.status).toBe(201);
   // A browse goes through frontend, api, auth and inventory, not through order.
   browsing = await browse(frontend, 'tee');
   await shop.stop();

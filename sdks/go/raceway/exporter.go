@@ -347,7 +347,6 @@ func (e *exporter) sendAll(ctx context.Context) bool {
 type outgoingBatch struct {
 	events   []*event
 	body     []byte
-	encoded  int
 	reported uint64
 	seq      int
 }
@@ -368,7 +367,7 @@ func (e *exporter) takeBatch(fullOnly bool) (outgoingBatch, bool) {
 			e.queue = nil // let the backing array go
 		}
 		e.mu.Unlock()
-		if batch := e.encode(events); batch.encoded > 0 {
+		if batch := e.encode(events); len(batch.events) > 0 {
 			return batch, true
 		}
 		// None of them could be encoded (dropped and counted): the next ones, then.
@@ -394,11 +393,11 @@ func (e *exporter) send(ctx context.Context, batch outgoingBatch) bool {
 		case outcome == outcomeDelivered || outcome == outcomePartial:
 			rejected := 0
 			if outcome == outcomePartial {
-				rejected = countRejected(answer, batch.encoded)
+				rejected = countRejected(answer, len(batch.events))
 			}
 			e.mu.Lock()
 			e.releaseLocked(batch.events)
-			e.counters.Sent += uint64(batch.encoded - rejected)
+			e.counters.Sent += uint64(len(batch.events) - rejected)
 			e.counters.BatchesSent++
 			if rejected > 0 {
 				e.counters.Rejected += uint64(rejected)
@@ -406,7 +405,7 @@ func (e *exporter) send(ctx context.Context, batch outgoingBatch) bool {
 			}
 			e.mu.Unlock()
 			if rejected > 0 {
-				e.logf("collector rejected %d of %d events: %s", rejected, batch.encoded, truncate(answer, 512))
+				e.logf("collector rejected %d of %d events: %s", rejected, len(batch.events), truncate(answer, 512))
 			}
 			return true
 		case outcome == outcomeDropped:
@@ -459,9 +458,9 @@ func (e *exporter) lose(batch outgoingBatch, why string) {
 	e.mu.Lock()
 	e.releaseLocked(batch.events)
 	e.unreported += batch.reported
-	e.countDroppedLocked(batch.encoded, why)
+	e.countDroppedLocked(len(batch.events), why)
 	e.mu.Unlock()
-	e.logf("%s (%d events)", why, batch.encoded)
+	e.logf("%s (%d events)", why, len(batch.events))
 }
 
 // encode makes the body of a batch (gzip'd unless the collector is on loopback) from the
@@ -503,7 +502,7 @@ func (e *exporter) encode(events []*event) outgoingBatch {
 		e.giveBackReported(reported)
 		return outgoingBatch{}
 	}
-	batch := outgoingBatch{events: kept, encoded: len(kept), reported: reported, body: raw.Bytes()}
+	batch := outgoingBatch{events: kept, reported: reported, body: raw.Bytes()}
 	if e.gz != nil {
 		var out bytes.Buffer
 		e.gz.Reset(&out)

@@ -16,7 +16,7 @@ import {
 } from '@raceway/example-shop/src/runtime.mjs';
 import { racewayMiddleware } from '@raceway/koa';
 import Koa from 'koa';
-import { defaultPort } from '../../src/catalogue.mjs';
+import { SERVICES } from '../../src/catalogue.mjs';
 
 /** The newest records, enough for a person to look at; older ones are let go. */
 const KEPT = 1000;
@@ -79,5 +79,5 @@ await runService(
     const server = await listenHttp(createServer(app.callback()), port, host);
     return { server, close: closeHttpServer(server) };
   },
-  defaultPort('audit'),
+  SERVICES,
 );

@@ -1,5 +1,6 @@
 import { useMemo, useState } from 'preact/hooks';
 import { useApi } from '../api.js';
+import { InputFilter, SelectFilter } from '../components/filter-fields.js';
 import { Empty, ErrorState, Loading } from '../components/states.js';
 import { formatClock, formatDateTime, formatValue, plural, serviceColor } from '../format.js';
 import { groupByResource, kindLabel, type RaceView, raceLink, toRaceView } from '../race-model.js';
@@ -91,34 +92,19 @@ export function RacesView({ location }: { location: Location }) {
     <section class="view" data-testid="races-view">
       <h1>Races</h1>
       <form class="filters" onSubmit={(event) => event.preventDefault()}>
-        <label>
-          Service
-          <input
-            name="service"
-            value={q.service ?? ''}
-            onChange={(e) => set('service', (e.currentTarget as HTMLInputElement).value)}
-          />
-        </label>
-        <label>
-          Resource
-          <input
-            name="resource"
-            value={q.resource ?? ''}
-            onChange={(e) => set('resource', (e.currentTarget as HTMLInputElement).value)}
-          />
-        </label>
-        <label>
-          Scope
-          <select
-            name="scope"
-            value={q.scope ?? ''}
-            onChange={(e) => set('scope', (e.currentTarget as HTMLSelectElement).value)}
-          >
-            <option value="">both</option>
-            <option value="trace">within a trace</option>
-            <option value="cross">across traces</option>
-          </select>
-        </label>
+        <InputFilter label="Service" name="service" filters={q} set={set} />
+        <InputFilter label="Resource" name="resource" filters={q} set={set} />
+        <SelectFilter
+          label="Scope"
+          name="scope"
+          filters={q}
+          set={set}
+          options={[
+            ['', 'both'],
+            ['trace', 'within a trace'],
+            ['cross', 'across traces'],
+          ]}
+        />
         {(q.service || q.resource || q.scope) && (
           <button type="button" onClick={() => navigate('/races', { replace: true })}>
             Clear filters

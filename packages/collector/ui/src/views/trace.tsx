@@ -38,6 +38,7 @@ export function TraceView({ traceId, location }: { traceId: string; location: Lo
   if (!trace.data || !model) return <Loading what="the trace" />;
   const t = trace.data;
   const criticalPath = path.data?.critical_path ?? null;
+  const namesLanguages = crossesLanguages(t.services, languages);
 
   const update = (params: Record<string, string | undefined>) =>
     navigate(href(location.path, { ...q, ...params }), { replace: true });
@@ -77,7 +78,7 @@ export function TraceView({ traceId, location }: { traceId: string; location: Lo
             data-service={s}
           >
             {s}
-            {crossesLanguages(t.services, languages) && languages.has(s) && (
+            {namesLanguages && languages.has(s) && (
               <span class="muted" data-language={languages.get(s)}>
                 {' '}
                 · {languages.get(s)}

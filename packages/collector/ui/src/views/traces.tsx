@@ -1,5 +1,6 @@
 import { useMemo, useState } from 'preact/hooks';
 import { useApi } from '../api.js';
+import { InputFilter, SelectFilter } from '../components/filter-fields.js';
 import { Empty, ErrorState, Loading, NoDataYet } from '../components/states.js';
 import { VirtualList } from '../components/virtual-list.js';
 import { formatDateTime, formatMs, plural, serviceColor } from '../format.js';
@@ -99,81 +100,41 @@ export function TracesView({ location }: { location: Location }) {
     <section class="view" data-testid="traces-view">
       <h1>Traces</h1>
       <form class="filters" onSubmit={(event) => event.preventDefault()}>
-        <label>
-          Service
-          <select
-            name="service"
-            value={q.service ?? ''}
-            onChange={(e) => set('service', (e.currentTarget as HTMLSelectElement).value)}
-          >
-            <option value="">any</option>
-            {[...new Set([...services, ...(q.service ? [q.service] : [])])].map((s) => (
-              <option key={s} value={s}>
-                {s}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label>
-          Route
-          <input
-            name="route"
-            type="search"
-            placeholder="/checkout"
-            value={q.route ?? ''}
-            onChange={(e) => set('route', (e.currentTarget as HTMLInputElement).value)}
-          />
-        </label>
-        <label>
-          Status
-          <select
-            name="status"
-            value={q.status ?? ''}
-            onChange={(e) => set('status', (e.currentTarget as HTMLSelectElement).value)}
-          >
-            <option value="">any</option>
-            <option value="error">errors</option>
-            <option value="ok">no errors</option>
-          </select>
-        </label>
-        <label>
-          Min ms
-          <input
-            name="min_ms"
-            type="number"
-            min="0"
-            value={q.min_ms ?? ''}
-            onChange={(e) => set('min_ms', (e.currentTarget as HTMLInputElement).value)}
-          />
-        </label>
-        <label>
-          Max ms
-          <input
-            name="max_ms"
-            type="number"
-            min="0"
-            value={q.max_ms ?? ''}
-            onChange={(e) => set('max_ms', (e.currentTarget as HTMLInputElement).value)}
-          />
-        </label>
-        <label>
-          From
-          <input
-            name="from"
-            type="datetime-local"
-            value={q.from ?? ''}
-            onChange={(e) => set('from', (e.currentTarget as HTMLInputElement).value)}
-          />
-        </label>
-        <label>
-          To
-          <input
-            name="to"
-            type="datetime-local"
-            value={q.to ?? ''}
-            onChange={(e) => set('to', (e.currentTarget as HTMLInputElement).value)}
-          />
-        </label>
+        <SelectFilter
+          label="Service"
+          name="service"
+          filters={q}
+          set={set}
+          options={[
+            ['', 'any'],
+            ...[...new Set([...services, ...(q.service ? [q.service] : [])])].map(
+              (s) => [s, s] as const,
+            ),
+          ]}
+        />
+        <InputFilter
+          label="Route"
+          name="route"
+          type="search"
+          placeholder="/checkout"
+          filters={q}
+          set={set}
+        />
+        <SelectFilter
+          label="Status"
+          name="status"
+          filters={q}
+          set={set}
+          options={[
+            ['', 'any'],
+            ['error', 'errors'],
+            ['ok', 'no errors'],
+          ]}
+        />
+        <InputFilter label="Min ms" name="min_ms" type="number" min="0" filters={q} set={set} />
+        <InputFilter label="Max ms" name="max_ms" type="number" min="0" filters={q} set={set} />
+        <InputFilter label="From" name="from" type="datetime-local" filters={q} set={set} />
+        <InputFilter label="To" name="to" type="datetime-local" filters={q} set={set} />
         <label class="check">
           <input
             name="has_races"

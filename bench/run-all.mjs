@@ -10,6 +10,7 @@ const benches = [
   ['node', ['http-overhead.mjs', '--seconds', '10', '--rounds', '3']],
   ['node', ['request-path.mjs']],
   ['node', ['--expose-gc', 'transport-memory.mjs']],
+  ['node', ['ingest-under-attack.mjs', '--seconds', '8']],
 ];
 
 for (const [command, args] of benches) {

@@ -271,7 +271,7 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
     await app.register(ingestRoutes, {
       storage,
       validators: createValidators(),
-      eventLimits: { ...DEFAULT_EVENT_LIMITS, ...options.eventLimits },
+      eventLimits: { ...DEFAULT_EVENT_LIMITS, maxAgeMs: retentionMs, ...options.eventLimits },
       apiKeys,
       maxBodyBytes,
       maxDecompressedBytes,

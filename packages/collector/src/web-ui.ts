@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { extname, join, posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { isServicePath, parseRequestTarget } from './api/request-target.js';
 
 // The web UI's static files (built by `vite build` into dist/ui) served at `/`. Every GET the
 // API does not answer and that names no file falls back to index.html, so a deep link such as
@@ -31,13 +32,6 @@ const CONTENT_SECURITY_POLICY = [
   "base-uri 'none'",
   "frame-ancestors 'none'",
 ].join('; ');
-
-/** Paths that belong to the API: a miss there is a JSON 404, never the UI's page. */
-function isApiPath(path: string): boolean {
-  return (
-    path.startsWith('/api/') || path === '/api' || path.startsWith('/v1/') || path === '/healthz'
-  );
-}
 
 /** Where the built UI is: beside the bundle (dist/ui), or dist/ui seen from src/ in tests. */
 function defaultUiDir(): string | null {
@@ -85,7 +79,10 @@ export function webUi(dir?: string | null) {
     } catch {
       return false;
     }
-    if (isApiPath(path) || path.includes('\0')) return false;
+    // A target that means the API in any reading is the API's: a miss there is a JSON 404,
+    // never the UI's page.
+    const target = parseRequestTarget(request.url);
+    if (target === null || isServicePath(target.path) || path.includes('\0')) return false;
     // normalize() resolves `..` against the root, so no path leaves the UI's folder.
     const relative = posix.normalize(`/${path}`).slice(1);
     const asset = relative === '' ? null : await load(relative);

@@ -1,4 +1,5 @@
 import { request as httpRequest } from 'node:http';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StoredEvent } from '../src/event.js';
 import { type Collector, startCollector } from '../src/server.js';
@@ -41,12 +42,12 @@ describe('ingest limits beyond the schema', () => {
   });
   afterAll(() => collector.close());
 
-  it('rejects a value nested 5,000 deep as one entry of a 422 and stores its 199 neighbours', async () => {
+  it('rejects a value nested 200 deep as one entry of a 422 and stores its 199 neighbours', async () => {
     const events = twoHundredEvents();
     const write = events.findIndex((e) => e.kind === 'state_write');
     const texts = events.map((e) => JSON.stringify(e));
     const deep = { ...events[write]!, data: { resource: 'r', value: '__DEEP__' } };
-    texts[write] = JSON.stringify(deep).replace('"__DEEP__"', deepJson(5000));
+    texts[write] = JSON.stringify(deep).replace('"__DEEP__"', deepJson(200));
     const res = await postBatch(collector.url, null, { raw: `{"events":[${texts.join(',')}]}` });
     expect(res.status).toBe(422);
     expect(res.json.accepted).toBe(199);
@@ -84,6 +85,82 @@ describe('ingest limits beyond the schema', () => {
     const res = await postBatch(collector.url, { dropped: 1e15, events: makeTrace() });
     expect(res.status).toBe(400);
     expect(res.json.message).toMatch(/"dropped"/);
+  });
+
+  it('refuses a gzip body of ten million [ before parsing it, and stays open to others', async () => {
+    const bomb = gzipSync(
+      Buffer.concat([Buffer.from('{"events":['), Buffer.alloc(10_000_000, '[')]),
+      {
+        level: 9,
+      },
+    );
+    expect(bomb.length).toBeLessThan(30_000);
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, () =>
+        postBatch(collector.url, null, { raw: bomb, headers: { 'content-encoding': 'gzip' } }),
+      ),
+    );
+    for (const res of answers) {
+      expect(res.status).toBe(400);
+      expect(res.json).toMatchObject({ error: 'too_deep', limit_depth: 256 });
+    }
+    const plain = await postBatch(collector.url, null, { raw: `{"events":[${'['.repeat(300)}` });
+    expect(plain.status).toBe(400);
+    expect(plain.json.error).toBe('too_deep');
+    expect((await postBatch(collector.url, { events: makeTrace() })).status).toBe(200);
+  });
+
+  it('counts brackets inside strings as text, not nesting', async () => {
+    const events = makeTrace();
+    const write = events.findIndex((e) => e.kind === 'state_write');
+    events[write] = {
+      ...events[write]!,
+      data: { resource: 'r', value: `"[{\\${'['.repeat(1000)}` },
+    };
+    expect((await postBatch(collector.url, { events })).status).toBe(200);
+  });
+
+  it('refuses charsets other than UTF-8 with 415 and takes UTF-8 in any spelling', async () => {
+    for (const charset of ['iso-8859-1', 'utf-16', '"latin1"', 'us-ascii']) {
+      const res = await postBatch(
+        collector.url,
+        { events: makeTrace() },
+        { headers: { 'content-type': `application/json; charset=${charset}` } },
+      );
+      expect(res.status, charset).toBe(415);
+      expect(res.json.message).toMatch(/charset/);
+    }
+    for (const charset of ['utf-8', 'UTF-8', '"utf-8"', 'utf8']) {
+      const res = await postBatch(
+        collector.url,
+        { events: makeTrace() },
+        { headers: { 'content-type': `application/json; charset=${charset}` } },
+      );
+      expect(res.status, charset).toBe(200);
+    }
+  });
+});
+
+describe('retention at ingest', () => {
+  it('refuses events older than the retention period instead of storing them for deletion', async () => {
+    const collector = await startCollector({
+      port: 0,
+      storage: 'sqlite::memory:',
+      retention: '1h',
+    });
+    try {
+      const old = makeTrace({ startUs: (Date.now() - 2 * 3_600_000) * 1000 });
+      const fresh = makeTrace();
+      const res = await postBatch(collector.url, { events: [...old, ...fresh] });
+      expect(res.status).toBe(422);
+      expect(res.json.accepted).toBe(fresh.length);
+      expect(res.json.rejected).toHaveLength(old.length);
+      expect(res.json.rejected[0].errors[0]).toMatch(
+        /older than the collector keeps data \(1 hour\)/,
+      );
+    } finally {
+      await collector.close();
+    }
   });
 });
 

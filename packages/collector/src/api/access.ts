@@ -1,6 +1,20 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { HttpError } from '../errors.js';
 import { checkApiKey } from '../ingest/api-key.js';
+import { isApiPath, parseRequestTarget } from './request-target.js';
+
+/**
+ * Who may call a route: `public` (health), `ingest` (the ingest route checks its own keys),
+ * or, for every route that declares nothing, `read` (a read key when keys are configured).
+ */
+export type RouteAccess = 'public' | 'ingest' | 'read';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Who may call the route; undeclared means `read` (deny by default). */
+    access?: RouteAccess;
+  }
+}
 
 export interface AccessOptions {
   /** Ingest keys (`--api-key`): they also grant reads when no read key is set. */
@@ -29,13 +43,24 @@ function hostName(header: string): string {
   return colon >= 0 ? h.slice(0, colon) : h;
 }
 
-const isApiPath = (url: string) =>
-  url === '/api' || url.startsWith('/api/') || url.startsWith('/api?');
+/**
+ * Whether a request needs a read key. Decided on the route that will run (its declared
+ * access; undeclared is `read`), and, whatever the route, on every reading of the target: a
+ * target that names the API once decoded, normalised or stripped of its authority needs the
+ * key even when the router finds no route for it (it could be a proxy's reading, or a
+ * fallback's). Only unmatched targets outside the API (the web UI's files) are public.
+ */
+function needsReadKey(request: FastifyRequest, canonicalPath: string): boolean {
+  if (isApiPath(canonicalPath)) return true;
+  if (request.is404) return false;
+  return (request.routeOptions.config.access ?? 'read') === 'read';
+}
 
 /**
  * Who may talk to the collector, checked before any route runs:
- * - the read side (`/api/*`) needs a read key when keys are configured (ingestion checks its
- *   own keys in its route);
+ * - every route needs a read key when keys are configured, unless it declares `access`
+ *   (`public`, or `ingest`: the ingest route checks its own keys), and so does every target that
+ *   means `/api` in any encoding or form (see needsReadKey);
  * - on a loopback address, a Host header naming another host is refused (421): a web page whose
  *   domain resolves to 127.0.0.1 (DNS rebinding) cannot reach the collector;
  * - CORS headers only for the configured origins (none by default).
@@ -51,7 +76,16 @@ export function accessControl(app: FastifyInstance, options: AccessOptions): voi
   const origins = new Set(options.corsOrigins);
 
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
-    const hostHeader = request.headers.host;
+    const target = parseRequestTarget(request.url);
+    if (target === null) {
+      throw new HttpError(
+        400,
+        'bad_request',
+        'the request target must be a path ("/api/traces") or an absolute URL',
+      );
+    }
+    // In absolute-form (`GET http://host/path`) the target's authority is the host asked for.
+    const hostHeader = target.authority ?? request.headers.host;
     if (checkHost && hostHeader !== undefined) {
       const name = hostName(hostHeader);
       if (!isLoopback(name) && !allowed.has(name)) {
@@ -74,6 +108,6 @@ export function accessControl(app: FastifyInstance, options: AccessOptions): voi
         return reply.code(204).send();
       }
     }
-    if (isApiPath(request.url)) checkApiKey(readKeys, request.headers.authorization);
+    if (needsReadKey(request, target.path)) checkApiKey(readKeys, request.headers.authorization);
   });
 }

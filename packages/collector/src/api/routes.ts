@@ -121,7 +121,7 @@ export async function queryRoutes(app: FastifyInstance, options: QueryRouteOptio
     return summary;
   }
 
-  app.get('/healthz', async (_request, reply) => {
+  app.get('/healthz', { config: { access: 'public' } }, async (_request, reply) => {
     const writer = storage.writerHealth?.() ?? null;
     if (writer?.state === 'restarting') {
       return reply.code(503).send({

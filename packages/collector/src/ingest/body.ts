@@ -1,6 +1,14 @@
-import { gunzip } from 'node:zlib';
+import { createGunzip } from 'node:zlib';
 import type { ConcurrencyGate } from '../concurrency-gate.js';
 import { HttpError } from '../errors.js';
+import { JsonDepthScanner } from './json-depth.js';
+
+/**
+ * Deepest nesting of a whole body. Events deeper than the event limit (32) are refused one by
+ * one (a 422 that keeps their neighbours); a body nested beyond this is no batch an SDK sends,
+ * and is refused before it is parsed.
+ */
+export const MAX_BODY_DEPTH = 256;
 
 export interface BodyLimits {
   /** Largest body accepted as received (compressed or not), in bytes. */
@@ -9,12 +17,14 @@ export interface BodyLimits {
   maxDecompressedBytes: number;
   /** Bounds how many bodies are decompressed at once (memory: slots x maxDecompressedBytes). */
   gate?: ConcurrencyGate;
+  /** Deepest nesting of the body, checked before parsing (default MAX_BODY_DEPTH). */
+  maxDepth?: number;
 }
 
 /**
  * Turns a received body into JSON: gunzips it when `Content-Encoding: gzip` (never past
- * `maxDecompressedBytes`), then parses it. Every failure is an {@link HttpError} whose message
- * says what to fix.
+ * `maxDecompressedBytes`), checks its nesting as the bytes come (see JsonDepthScanner), then
+ * parses it. Every failure is an {@link HttpError} whose message says what to fix.
  */
 export async function decodeBody(
   raw: Buffer,
@@ -22,11 +32,13 @@ export async function decodeBody(
   limits: BodyLimits,
 ): Promise<unknown> {
   const encoding = (contentEncoding ?? 'identity').trim().toLowerCase();
+  const depth = new JsonDepthScanner(limits.maxDepth ?? MAX_BODY_DEPTH);
   let text: Buffer;
   if (encoding === 'gzip' || encoding === 'x-gzip') {
-    const gunzip = () => gunzipLimited(raw, limits.maxDecompressedBytes);
+    const gunzip = () => gunzipChecked(raw, limits.maxDecompressedBytes, depth);
     text = await (limits.gate ? limits.gate.run(gunzip) : gunzip());
   } else if (encoding === 'identity' || encoding === '') {
+    depth.feed(raw);
     text = raw;
   } else {
     throw new HttpError(
@@ -53,12 +65,30 @@ export async function decodeBody(
   }
 }
 
-function gunzipLimited(raw: Buffer, maxOutputLength: number): Promise<Buffer> {
+/**
+ * Gunzips `raw` chunk by chunk, feeding each chunk to the depth scanner: a body that expands
+ * too far or nests too deep is stopped at the chunk that shows it, before the rest is inflated.
+ */
+function gunzipChecked(
+  raw: Buffer,
+  maxOutputLength: number,
+  depth: JsonDepthScanner,
+): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    gunzip(raw, { maxOutputLength }, (error, result) => {
-      if (!error) return resolve(result);
-      if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
-        reject(
+    const gunzip = createGunzip();
+    const chunks: Buffer[] = [];
+    let length = 0;
+    let failed = false;
+    const fail = (error: HttpError) => {
+      failed = true;
+      gunzip.destroy();
+      reject(error);
+    };
+    gunzip.on('data', (chunk: Buffer) => {
+      if (failed) return;
+      length += chunk.length;
+      if (length > maxOutputLength) {
+        fail(
           new HttpError(
             413,
             'payload_too_large',
@@ -66,16 +96,27 @@ function gunzipLimited(raw: Buffer, maxOutputLength: number): Promise<Buffer> {
             { limit_bytes: maxOutputLength },
           ),
         );
-      } else {
-        reject(
-          new HttpError(
-            400,
-            'invalid_gzip',
-            `the body is not valid gzip (${error.message}): compress the whole JSON body with gzip, or drop the Content-Encoding header`,
-          ),
-        );
+        return;
       }
+      try {
+        depth.feed(chunk);
+      } catch (error) {
+        fail(error as HttpError);
+        return;
+      }
+      chunks.push(chunk);
     });
+    gunzip.on('end', () => resolve(Buffer.concat(chunks, length)));
+    gunzip.on('error', (error) =>
+      fail(
+        new HttpError(
+          400,
+          'invalid_gzip',
+          `the body is not valid gzip (${error.message}): compress the whole JSON body with gzip, or drop the Content-Encoding header`,
+        ),
+      ),
+    );
+    gunzip.end(raw);
   });
 }
 

@@ -13,6 +13,11 @@ export interface EventLimits {
   maxDataBytes: number;
   /** How far ahead of the collector's clock a timestamp may be, in ms (default 10 minutes). */
   maxClockAheadMs: number;
+  /**
+   * How old a timestamp may be, in ms: the retention period (the collector sets it), since an
+   * older event would be deleted by the next retention run. Default: no bound.
+   */
+  maxAgeMs: number;
   /** Largest `duration_ms` (default 7 days). */
   maxDurationMs: number;
   /** Largest `clock_dropped`: entries a clock can lose (default 1,000,000). */
@@ -23,6 +28,7 @@ export const DEFAULT_EVENT_LIMITS: EventLimits = {
   maxDepth: 32,
   maxDataBytes: 64 * 1024,
   maxClockAheadMs: 10 * 60_000,
+  maxAgeMs: Number.POSITIVE_INFINITY,
   maxDurationMs: 7 * 86_400_000,
   maxClockDropped: 1_000_000,
 };
@@ -44,10 +50,16 @@ export function checkEventLimits(
   nowMs: number,
 ): string[] | null {
   const errors: string[] = [];
+  const short = (path: string) => (path.length > 200 ? `${path.slice(0, 199)}…` : path);
+  const unstorable = unstorableString(event);
+  if (unstorable !== null) {
+    errors.push(
+      `${short(unstorable)} holds ${UNSTORABLE_WHAT}, which not every store can keep: send well-formed Unicode without NUL`,
+    );
+  }
   // Only `data` holds free-form values: the schema bounds every other field (integers with a
   // maximum, strings with a pattern), so `data` is the one walk, one level below the event.
   const shape = measure(event.data, limits.maxDepth - 1);
-  const short = (path: string) => (path.length > 200 ? `${path.slice(0, 199)}…` : path);
   if (shape.tooDeep !== null) {
     errors.push(`/data${short(shape.tooDeep)} is nested deeper than ${limits.maxDepth} levels`);
   }
@@ -65,6 +77,11 @@ export function checkEventLimits(
       `/ts_us is ${new Date(tsUs / 1000).toISOString()}, more than ${limits.maxClockAheadMs / 60_000} minutes ahead of the collector's clock: check the host's clock`,
     );
   }
+  if (typeof tsUs === 'number' && tsUs < (nowMs - limits.maxAgeMs) * 1000) {
+    errors.push(
+      `/ts_us is ${new Date(tsUs / 1000).toISOString()}, older than the collector keeps data (${formatAge(limits.maxAgeMs)}): it would be deleted at once`,
+    );
+  }
   const data = event.data as Record<string, unknown> | undefined;
   const duration = data?.duration_ms;
   if (typeof duration === 'number' && duration > limits.maxDurationMs) {
@@ -75,6 +92,65 @@ export function checkEventLimits(
     errors.push(`/clock_dropped is ${dropped}, above ${limits.maxClockDropped}`);
   }
   return errors.length > 0 ? errors : null;
+}
+
+/** `7 days`, `12 hours`, `90 minutes`: a retention period as people say it. */
+function formatAge(ms: number): string {
+  const count = (n: number, unit: string) => `${n} ${unit}${n === 1 ? '' : 's'}`;
+  if (ms % 86_400_000 === 0) return count(ms / 86_400_000, 'day');
+  if (ms % 3_600_000 === 0) return count(ms / 3_600_000, 'hour');
+  return count(Math.round(ms / 60_000), 'minute');
+}
+
+const UNSTORABLE_WHAT = 'U+0000 or an unpaired surrogate';
+
+/**
+ * Whether a string can be stored as it is by every backend: PostgreSQL's text and jsonb hold no
+ * U+0000, and UTF-8 has no encoding for an unpaired surrogate (JSON's `"\ud800"`). SQLite would
+ * keep both, so the rule is the collector's, not a backend's: both answer alike.
+ */
+function isStorable(text: string): boolean {
+  return text.isWellFormed() && !text.includes('\0');
+}
+
+/** Whether any string of a JSON value, key or value, is not storable by every backend (U+0000, an unpaired surrogate). */
+export function holdsUnstorable(value: unknown): boolean {
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const item = stack.pop();
+    if (typeof item === 'string') {
+      if (!isStorable(item)) return true;
+    } else if (typeof item === 'object' && item !== null) {
+      for (const key in item) {
+        if (!isStorable(key)) return true;
+        stack.push((item as Record<string, unknown>)[key]);
+      }
+    }
+  }
+  return false;
+}
+
+/**
+ * The path of the first string, key or value, anywhere in the event that no backend can store
+ * as it is, or null. The walk allocates nothing per node (it runs for every ingested event);
+ * the path is built by a second walk, only when there is one.
+ */
+function unstorableString(event: Record<string, unknown>): string | null {
+  if (!holdsUnstorable(event)) return null;
+  const stack: Array<[unknown, string]> = [[event, '']];
+  while (stack.length > 0) {
+    const [item, path] = stack.pop()!;
+    if (typeof item === 'string') {
+      if (!isStorable(item)) return path;
+    } else if (typeof item === 'object' && item !== null) {
+      for (const key in item) {
+        const keyPath = `${path}/${JSON.stringify(key).slice(1, -1)}`;
+        if (!isStorable(key)) return `${keyPath} (the key)`;
+        stack.push([(item as Record<string, unknown>)[key], keyPath]);
+      }
+    }
+  }
+  return null;
 }
 
 interface Shape {

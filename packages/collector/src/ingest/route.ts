@@ -5,7 +5,12 @@ import type { StoredEvent } from '../event.js';
 import type { Storage } from '../storage/types.js';
 import { checkApiKey } from './api-key.js';
 import { type BodyLimits, decodeBody } from './body.js';
-import { checkEventLimits, type EventLimits, MAX_BATCH_DROPPED } from './limits.js';
+import {
+  checkEventLimits,
+  type EventLimits,
+  holdsUnstorable,
+  MAX_BATCH_DROPPED,
+} from './limits.js';
 import type { SdkIdentity } from './sdk-registry.js';
 import type { Validators } from './validate.js';
 
@@ -58,6 +63,18 @@ export async function ingestRoutes(app: FastifyInstance, options: IngestOptions)
     'application/json',
     { parseAs: 'buffer', bodyLimit: options.maxBodyBytes },
     (request, body, done) => {
+      const charset = charsetOf(request.headers['content-type']);
+      if (charset !== null && charset !== 'utf-8' && charset !== 'utf8') {
+        done(
+          new HttpError(
+            415,
+            'unsupported_media_type',
+            `charset "${charset}" is not accepted: JSON is UTF-8 (RFC 8259); send Content-Type: application/json or application/json; charset=utf-8`,
+          ),
+          undefined,
+        );
+        return;
+      }
       decodeBody(body as Buffer, request.headers['content-encoding'], limits).then(
         (value) => done(null, value),
         (error: Error) => done(error, undefined),
@@ -69,7 +86,7 @@ export async function ingestRoutes(app: FastifyInstance, options: IngestOptions)
     checkApiKey(apiKeys, request.headers.authorization);
   });
 
-  app.post('/v1/events', async (request, reply) => {
+  app.post('/v1/events', { config: { access: 'ingest' } }, async (request, reply) => {
     if (request.body === undefined) {
       throw new HttpError(
         415,
@@ -113,6 +130,13 @@ export async function ingestRoutes(app: FastifyInstance, options: IngestOptions)
   });
 }
 
+/** The `charset` parameter of a Content-Type, lower case and unquoted, or null when absent. */
+export function charsetOf(contentType: string | undefined): string | null {
+  const match = /;\s*charset\s*=\s*("([^"]*)"|[^;\s]*)/i.exec(contentType ?? '');
+  if (!match) return null;
+  return (match[2] ?? match[1] ?? '').trim().toLowerCase();
+}
+
 /** Checks the batch envelope and returns its events; throws 400/413 when the batch is unusable. */
 function readEnvelope(body: unknown, validators: Validators): unknown[] {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
@@ -137,6 +161,14 @@ function readEnvelope(body: unknown, validators: Validators): unknown[] {
       400,
       'invalid_batch',
       `"dropped" is ${dropped}: no SDK drops more than ${MAX_BATCH_DROPPED} events between two batches; send the count of events dropped since the previous batch`,
+    );
+  }
+  const sdk = (body as { sdk?: unknown }).sdk;
+  if (sdk !== undefined && holdsUnstorable(sdk)) {
+    throw new HttpError(
+      400,
+      'invalid_batch',
+      '"sdk" holds U+0000 or an unpaired surrogate: send well-formed Unicode without NUL',
     );
   }
   // Items that are not objects are reported one by one (422), not as a broken batch.

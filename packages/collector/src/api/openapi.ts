@@ -452,7 +452,7 @@ export const openApiDocument = {
           ),
           '421': common['421'],
           '503': error(
-            'The storage cannot be reached, or its writer is restarting (`status: restarting`)',
+            'The storage cannot be reached (`status: unavailable`, `storage.last_error` says why), or its writer is restarting (`status: restarting`)',
           ),
         },
       },

@@ -147,10 +147,17 @@ export async function queryRoutes(app: FastifyInstance, options: QueryRouteOptio
         ...options.health(),
       };
     } catch (error) {
+      const lastError = (error as Error).message;
       return reply.code(503).send({
         error: 'storage_unreachable',
-        message: `the ${storage.kind} storage at ${storage.location} cannot be reached: ${(error as Error).message}`,
-        storage: { kind: storage.kind, location: storage.location, reachable: false },
+        message: `the ${storage.kind} storage at ${storage.location} cannot be reached: ${lastError}`,
+        status: 'unavailable',
+        storage: {
+          kind: storage.kind,
+          location: storage.location,
+          reachable: false,
+          last_error: lastError,
+        },
       });
     }
   });

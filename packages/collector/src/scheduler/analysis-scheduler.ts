@@ -266,7 +266,13 @@ export class AnalysisScheduler {
       await this.crossTraceChunk(resources.slice(i, i + CHUNK));
       await nextTurn();
     }
-    if (this.morePending && this.dirtyTraces.size === 0 && !this.stopped) await this.loadPending();
+    if (this.morePending && this.dirtyTraces.size === 0 && !this.stopped) {
+      // Reported, not thrown: nobody awaits a periodic pass, and an unhandled rejection would
+      // end the process while the database is away. The next pass tries again.
+      await this.loadPending().catch((error) =>
+        this.options.onError?.(error, 'loading unanalysed traces'),
+      );
+    }
     this.lastRunAt = Date.now();
   }
 

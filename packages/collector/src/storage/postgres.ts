@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { redactUrl } from '../config.js';
 import type { EventKind, StoredEvent } from '../event.js';
+import { describeError, isConnectionError } from './pg-errors.js';
 import {
   diagnosticsFilters,
   POSTGRES_PLACEHOLDER,
@@ -27,6 +28,9 @@ import type {
 // Arbitrary constant shared by every collector process: the advisory lock that serialises
 // schema creation when several collectors start at once against one database.
 const SCHEMA_LOCK = 72_617_447;
+
+/** Longest wait for a connection (a new one, or a free one of the pool). */
+const CONNECT_TIMEOUT_MS = 10_000;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS events (
@@ -181,24 +185,27 @@ export class PostgresStorage implements Storage {
             ? (value: string) => Number(value)
             : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
       },
+      // A server that does not answer (a failover address not up yet, a dropped network)
+      // fails the request as 503 after this long instead of holding it: SDKs retry.
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      // TCP keepalive: connections to a server that vanished without closing them are found
+      // dead by the kernel instead of being kept in the pool forever.
+      keepAlive: true,
     });
-    // An idle client losing its connection must not crash the collector; the next query
-    // reports the failure instead.
+    // An idle client losing its connection (server stopped or restarted) must not crash the
+    // collector: the pool has already dropped it, and later queries open new connections.
     this.pool.on('error', () => {});
   }
 
   async init(): Promise<void> {
-    const client = await this.pool.connect();
-    try {
+    await this.withClient(async (client) => {
       await client.query('SELECT pg_advisory_lock($1)', [SCHEMA_LOCK]);
       try {
         await client.query(SCHEMA);
       } finally {
         await client.query('SELECT pg_advisory_unlock($1)', [SCHEMA_LOCK]);
       }
-    } finally {
-      client.release();
-    }
+    });
   }
 
   async close(): Promise<void> {
@@ -206,7 +213,12 @@ export class PostgresStorage implements Storage {
   }
 
   async ping(): Promise<void> {
-    await this.pool.query('SELECT 1');
+    try {
+      await this.pool.query('SELECT 1');
+    } catch (error) {
+      // /healthz shows this message: never an empty one (see describeError).
+      throw new Error(describeError(error), { cause: error });
+    }
   }
 
   async stats(): Promise<StorageStats> {
@@ -220,19 +232,45 @@ export class PostgresStorage implements Storage {
     return { events: row.events, traces: row.traces, races: row.races };
   }
 
-  private async transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  /**
+   * Runs `work` on a client of its own, checked out of the pool. pg emits 'error' on a client
+   * whose connection dies, and the pool listens only while the client is idle: without a
+   * listener here, a server stopping during the work would crash the process. The work's
+   * queries fail instead (the error reaches the caller: 503 for a request), and a client
+   * whose connection failed is destroyed on release, so the pool opens a new one next time.
+   */
+  private async withClient<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
+    let broken: Error | undefined;
+    const onError = (error: Error) => {
+      broken ??= error;
+    };
+    client.on('error', onError);
     try {
-      await client.query('BEGIN');
-      const result = await work(client);
-      await client.query('COMMIT');
-      return result;
+      return await work(client);
     } catch (error) {
-      await client.query('ROLLBACK').catch(() => {});
+      if (isConnectionError(error)) broken ??= error as Error;
       throw error;
     } finally {
-      client.release();
+      client.off('error', onError);
+      client.release(broken);
     }
+  }
+
+  private async transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    return this.withClient(async (client) => {
+      await client.query('BEGIN');
+      try {
+        const result = await work(client);
+        await client.query('COMMIT');
+        return result;
+      } catch (error) {
+        // Fails too when the connection is gone (withClient then drops the client); the
+        // caller is told why the work failed, not why the rollback did.
+        await client.query('ROLLBACK').catch(() => {});
+        throw error;
+      }
+    });
   }
 
   async insertEvents(events: StoredEvent[]): Promise<InsertResult> {

@@ -1,4 +1,4 @@
-import type { ClockTick } from './context/execution-context.js';
+import type { ClockTick } from './clock/tick.js';
 import type { EventCommon, EventData, EventKind, RacewayEvent } from './events.js';
 
 /** The fields of a {@link RecordedEvent} other than its clock. */

@@ -1,15 +1,17 @@
 import { encodeClockEntries, withDroppedMarker } from '../clock/codec.js';
+import type { ClockTick } from '../clock/tick.js';
 import type { VectorClock } from '../clock/vector-clock.js';
 import type { EventData, EventKind, RacewayEvent } from '../events.js';
 import { nowMicros } from '../events.js';
 import { newComponent, newEventId } from '../ids.js';
 import { isSampledFlags, type TraceFlags } from '../propagation/trace-flags.js';
 import { RecordedEvent } from '../recorded-event.js';
-import type { Tracer } from './tracer.js';
+import type { ContextOwner } from './context-owner.js';
 
 /** What a new {@link ExecutionContext} is made of. */
 export interface ExecutionContextInit {
-  tracer: Tracer;
+  /** Where the context's events go, and what it asks before propagating (the tracer). */
+  owner: ContextOwner;
   traceId: string;
   spanId: string;
   parentSpanId: string | null;
@@ -41,22 +43,7 @@ export interface RecordOverrides {
   tsUs?: number;
 }
 
-/**
- * An increment of a context's own component taken ahead of its event: the clock snapshot the
- * event will carry. Server adapters take it when the response headers are written, so that the
- * `X-Raceway-VC` response header is the `response_sent` clock (spec 2.6) although the event is
- * recorded when the response finishes.
- */
-export interface ClockTick {
-  /** The snapshot: at most 64 entries (spec 3.4). */
-  readonly clock: Readonly<Record<string, number>>;
-  /** Entries missing from the snapshot: received missing, or cut to fit 64. */
-  readonly dropped: number;
-  /** The snapshot in canonical form (spec 3.3), without the `~dropped` marker. */
-  readonly json: string;
-  /** The snapshot as `X-Raceway-VC` carries it: {@link ClockTick.json} with the marker. */
-  readonly header: string;
-}
+export type { ClockTick } from '../clock/tick.js';
 
 /** A {@link ClockTick} that keeps the snapshot as text and builds the object when read. */
 class ClockSnapshot implements ClockTick {
@@ -94,7 +81,8 @@ class ClockSnapshot implements ClockTick {
  * ctx.clock.get(ctx.component); // 1
  */
 export class ExecutionContext {
-  readonly tracer: Tracer;
+  /** The tracer that made the context, seen through what the context needs of it. */
+  readonly owner: ContextOwner;
   readonly traceId: string;
   readonly spanId: string;
   readonly parentSpanId: string | null;
@@ -113,7 +101,7 @@ export class ExecutionContext {
   readonly name: string | null;
 
   constructor(init: ExecutionContextInit) {
-    this.tracer = init.tracer;
+    this.owner = init.owner;
     this.traceId = init.traceId;
     this.spanId = init.spanId;
     this.parentSpanId = init.parentSpanId;
@@ -148,8 +136,8 @@ export class ExecutionContext {
         span_id: overrides?.spanId ?? this.spanId,
         parent_span_id:
           overrides?.parentSpanId !== undefined ? overrides.parentSpanId : this.parentSpanId,
-        service: this.tracer.service,
-        instance: this.tracer.instance,
+        service: this.owner.service,
+        instance: this.owner.instance,
         component: this.component,
         ts_us: overrides?.tsUs ?? nowMicros(),
         kind,
@@ -158,7 +146,7 @@ export class ExecutionContext {
       tick,
     ) as unknown as RacewayEvent<K>;
     try {
-      this.tracer.emit(event as RacewayEvent);
+      this.owner.emit(event as RacewayEvent);
     } catch {
       // The transport never throws; this only guards against a replaced or broken one.
     }
@@ -207,10 +195,10 @@ export class ExecutionContext {
    * its first event. Prefer {@link fork}, which also joins.
    */
   forkChild(name?: string | null): ExecutionContext {
-    const component = newComponent(this.tracer.service);
+    const component = newComponent(this.owner.service);
     this.record('fork', { child: component });
     return new ExecutionContext({
-      tracer: this.tracer,
+      owner: this.owner,
       traceId: this.traceId,
       spanId: this.spanId,
       parentSpanId: this.parentSpanId,

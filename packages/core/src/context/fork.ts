@@ -25,7 +25,7 @@ export interface ForkOptions {
  */
 export function fork<T>(fn: () => T | Promise<T>, options: ForkOptions = {}): Promise<T> {
   const parent = getCurrentContext();
-  if (parent === undefined || parent.tracer.disabled) return settle(fn);
+  if (parent === undefined || parent.owner.disabled) return settle(fn);
   const child = parent.forkChild(options.name ?? null);
   const run = runInContext(child, () => settle(fn));
   return run.then(

@@ -2,11 +2,13 @@ import { VectorClock } from '../clock/vector-clock.js';
 import { type RacewayOptions, type ResolvedConfig, resolveConfig } from '../config.js';
 import type { RacewayEvent } from '../events.js';
 import { isValidSpanId, newComponent, newSpanId, newTraceId, normalizeTraceId } from '../ids.js';
+import type { Diagnostics } from '../logger.js';
 import { isSampledFlags } from '../propagation/trace-flags.js';
 import { decideTraceFlags } from '../sampling/decide.js';
 import { type RootSampler, rootSampler } from '../sampling/root-sampler.js';
 import { sharedTransport } from '../transport/registry.js';
 import type { ShutdownOptions, Transport } from '../transport/transport.js';
+import type { ContextOwner } from './context-owner.js';
 import { ExecutionContext } from './execution-context.js';
 
 /** What a new context continues: usually the result of `extractContext` on a request. */
@@ -70,13 +72,18 @@ function tracerCache(): Map<string, Tracer> {
  *   process.exit(0);
  * });
  */
-export class Tracer {
+export class Tracer implements ContextOwner {
   readonly service: string;
   readonly instance: string;
   readonly disabled: boolean;
   /** `null` when disabled. */
   readonly transport: Transport | null;
   readonly config: ResolvedConfig;
+
+  /** Where Raceway's messages go (the `logger` and `debug` options). */
+  get diagnostics(): Diagnostics {
+    return this.config.diagnostics;
+  }
   /** The root sampling decision for this tracer's `sampleRate` (spec 5.1). */
   readonly sampleRoot: RootSampler;
 
@@ -141,7 +148,7 @@ export class Tracer {
         ? (init.clockDropped as number)
         : 0;
     return new ExecutionContext({
-      tracer: this,
+      owner: this,
       traceId,
       spanId: newSpanId(),
       parentSpanId: joined !== null && isValidSpanId(init.parentSpanId) ? init.parentSpanId : null,

@@ -8,8 +8,8 @@ import {
   headersIntoRecord,
   injectContext,
 } from '../propagation/index.js';
-import { mergeResponseClock } from '../recorder/headers.js';
 import { eventMethod, eventStatus, eventTarget } from './event-fields.js';
+import { mergeResponseClock } from './response-clock.js';
 
 /** What a client instrumentation knows when a call starts. */
 export interface ClientCallInit {
@@ -218,14 +218,14 @@ export function startClientCall(
   init: ClientCallInit,
   context: ExecutionContext | undefined = getCurrentContext(),
 ): ClientCall | undefined {
-  if (context === undefined || context.tracer.disabled) return undefined;
+  if (context === undefined || context.owner.disabled) return undefined;
   try {
     const target = init.url instanceof URL ? init.url : new URL(init.url);
     const propagate =
       init.propagateTo !== undefined
         ? safeMatch(init.propagateTo, target)
-        : context.tracer.shouldPropagate(target);
-    if (!propagate) context.tracer.config.diagnostics.notPropagated(target);
+        : context.owner.shouldPropagate(target);
+    if (!propagate) context.owner.diagnostics.notPropagated(target);
     return new ClientCall(context, eventMethod(init.method), target, propagate);
   } catch {
     return undefined;

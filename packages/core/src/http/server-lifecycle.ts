@@ -1,6 +1,7 @@
+import type { ClockTick } from '../clock/tick.js';
 import type { RacewayOptions } from '../config.js';
 import { runInContext } from '../context/async-context.js';
-import type { ClockTick, ExecutionContext } from '../context/execution-context.js';
+import type { ExecutionContext } from '../context/execution-context.js';
 import { Tracer } from '../context/tracer.js';
 import {
   durationSince,

@@ -10,7 +10,7 @@ import { clampString } from '../events.js';
 export function withActiveContext(record: (ctx: ExecutionContext) => void): void {
   try {
     const ctx = getCurrentContext();
-    if (ctx === undefined || ctx.tracer.disabled) return;
+    if (ctx === undefined || ctx.owner.disabled) return;
     record(ctx);
   } catch {
     // Recording is best effort by design.

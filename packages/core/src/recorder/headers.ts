@@ -1,16 +1,8 @@
-import { decodeClock } from '../clock/codec.js';
 import type { ExecutionContext } from '../context/execution-context.js';
 import { ClientCall } from '../http/client-call.js';
 import { eventMethod } from '../http/event-fields.js';
-import { normalizeTraceId } from '../ids.js';
-import {
-  type HeaderGetter,
-  type HeaderValue,
-  headerCopies,
-  headersFromRecord,
-  safeGet,
-  singleHeader,
-} from '../propagation/carrier.js';
+import { mergeResponseClock } from '../http/response-clock.js';
+import { type HeaderGetter, type HeaderValue, headersFromRecord } from '../propagation/carrier.js';
 import { withActiveContext } from './active-context.js';
 
 /** What a manual call is made to, so that the collector can draw it as a dependency edge. */
@@ -141,27 +133,4 @@ function headerGetter(headers: ResponseHeaders): HeaderGetter {
       (withGet.get as (n: string) => string | null | undefined).call(headers, name) ?? undefined;
   }
   return headersFromRecord(headers as Readonly<Record<string, HeaderValue | number>>);
-}
-
-/**
- * The rule behind {@link mergeResponseHeaders} for a given context; true when a clock was
- * merged (client instrumentation records it as `remote_clock`). Never throws.
- */
-export function mergeResponseClock(ctx: ExecutionContext, get: HeaderGetter): boolean {
-  try {
-    // An unsampled context keeps no clock (spec 5.4).
-    if (!ctx.sampled) return false;
-    // Node joins a repeated header with ", "; a trace id never contains a comma.
-    const traceId = singleHeader(headerCopies(safeGet(get, 'x-raceway-trace-id'), true));
-    if (traceId.kind !== 'value' || normalizeTraceId(traceId.value) !== ctx.traceId) return false;
-    // A clock does contain commas: only separate copies count as copies.
-    const vc = singleHeader(headerCopies(safeGet(get, 'x-raceway-vc'), false));
-    if (vc.kind !== 'value') return false;
-    const decoded = decodeClock(vc.value);
-    if (!decoded.ok) return false;
-    ctx.mergeClock(decoded.clock, decoded.dropped);
-    return true;
-  } catch {
-    return false;
-  }
 }

@@ -141,7 +141,14 @@ const API_KEY = /^[\x21-\x7e]+$/;
 // Node timers overflow above 2^31-1 ms and then fire immediately.
 const MAX_TIMER_MS = 2_147_483_647;
 const TRUE_WORDS = new Set(['1', 'true', 'yes', 'on']);
-const FALSE_WORDS = new Set(['0', 'false', 'no', 'off', '']);
+const FALSE_WORDS = new Set(['0', 'false', 'no', 'off']);
+/**
+ * Characters no name may hold (spec 4, event.schema.json): controls, zero-width characters and
+ * bidirectional formatting, which would make a name in the UI read as another.
+ */
+const NOT_IN_NAMES =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it looks for
+  /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/;
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -161,20 +168,16 @@ export function resolveConfig(
     fail('RACEWAY_INVALID_OPTIONS', `options must be an object, got ${describeValue(options)}`);
   }
   rejectUnknownOptions(options);
-  const disabled = resolveBoolean(
-    options.disabled,
-    'disabled',
-    env,
-    'RACEWAY_DISABLED',
-    'RACEWAY_INVALID_DISABLED',
-  );
-  const debug = resolveBoolean(
-    options.debug,
-    'debug',
-    env,
-    'RACEWAY_DEBUG',
-    'RACEWAY_INVALID_DEBUG',
-  );
+  const disabled =
+    resolveBoolean(
+      options.disabled,
+      'disabled',
+      env,
+      'RACEWAY_DISABLED',
+      'RACEWAY_INVALID_DISABLED',
+    ) ?? otelSdkDisabled(env);
+  const debug =
+    resolveBoolean(options.debug, 'debug', env, 'RACEWAY_DEBUG', 'RACEWAY_INVALID_DEBUG') ?? false;
   const diagnostics = new Diagnostics(resolveLogger(options.logger), debug);
   const serviceName = resolveServiceName(
     options.serviceName,
@@ -343,28 +346,36 @@ function nonEmpty(value: string | undefined): string | undefined {
   return trimmed === '' ? undefined : trimmed;
 }
 
+/** The option, else the variable; undefined when neither says (spec 7 c). */
 function resolveBoolean(
   option: unknown,
   name: string,
   env: Env,
   variable: string,
   code: RacewayConfigErrorCode,
-): boolean {
+): boolean | undefined {
   if (option !== undefined) {
     if (typeof option !== 'boolean') {
       fail(code, `${name} must be a boolean, got ${describeValue(option)}`);
     }
     return option;
   }
-  const envValue = env[variable];
-  if (envValue === undefined) return false;
-  const word = envValue.trim().toLowerCase();
+  const word = env[variable]?.trim().toLowerCase();
+  if (word === undefined || word === '') return undefined;
   if (TRUE_WORDS.has(word)) return true;
   if (FALSE_WORDS.has(word)) return false;
   return fail(
     code,
-    `${variable} must be one of 1, true, yes, on, 0, false, no, off, got ${describeValue(envValue)}`,
+    `${variable} must be one of 1, true, yes, on, 0, false, no, off, got ${describeValue(env[variable])}`,
   );
+}
+
+/**
+ * OpenTelemetry's `OTEL_SDK_DISABLED`, read as OpenTelemetry reads it: true only for `true` in
+ * any case; any other value is false, never an error (it is not Raceway's variable).
+ */
+function otelSdkDisabled(env: Env): boolean {
+  return env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true';
 }
 
 function resolveServiceName(
@@ -404,21 +415,13 @@ function resolveInstance(option: unknown, envValue: string | undefined): string 
 function validName(raw: unknown, source: string, code: RacewayConfigErrorCode): string {
   if (typeof raw !== 'string') fail(code, `${source} must be a string, got ${describeValue(raw)}`);
   const name = raw.trim();
-  if (name === '' || name.length > MAX_NAME_LENGTH || hasControlCharacter(name)) {
+  if (name === '' || name.length > MAX_NAME_LENGTH || NOT_IN_NAMES.test(name)) {
     fail(
       code,
-      `${source} must be 1-${MAX_NAME_LENGTH} characters without control characters, got ${describeValue(raw)}`,
+      `${source} must be 1-${MAX_NAME_LENGTH} characters without control, zero-width or bidirectional-formatting characters, got ${describeValue(raw)}`,
     );
   }
   return name;
-}
-
-function hasControlCharacter(text: string): boolean {
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    if (code < 0x20 || code === 0x7f) return true;
-  }
-  return false;
 }
 
 function resolveServerUrl(raw: unknown): { serverUrl: string; endpoint: URL } {

@@ -3,13 +3,13 @@ package raceway
 import (
 	"fmt"
 	"log/slog"
-	"math"
 	"net/http"
 	"net/url"
 	"os"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // DefaultServerURL is the collector a client talks to when neither WithServerURL nor
@@ -35,6 +35,15 @@ const unlimitedRetries = -1
 const disabledServiceName = "unknown_service"
 
 const maxNameLength = 128 // event.schema.json: service and instance
+
+// Bounds of spec 7 that the Go types do not give already.
+const (
+	// maxTimerMs bounds flush_interval_ms and request_timeout_ms (the largest timer of every
+	// language's runtime).
+	maxTimerMs = 2_147_483_647
+	// maxQueueBytesLimit is max_queue_bytes' upper bound, 4 GiB.
+	maxQueueBytesLimit int64 = 1 << 32
+)
 
 // DefaultIgnorePaths are the server paths not traced unless WithIgnorePaths says otherwise.
 var DefaultIgnorePaths = []string{"/healthz", "/health", "/favicon.ico"}
@@ -70,6 +79,8 @@ type options struct {
 	logger                                   *slog.Logger
 	httpClient                               *http.Client
 	getenv                                   func(string) string
+	backoff                                  *backoff
+	maxInFlight                              int
 }
 
 // WithServiceName names the service (1-128 characters). Env RACEWAY_SERVICE_NAME, else
@@ -84,7 +95,8 @@ func WithServerURL(u string) Option { return func(o *options) { o.serverURL = &u
 func WithAPIKey(key string) Option { return func(o *options) { o.apiKey = &key } }
 
 // WithDisabled turns everything off: no context, no events, no headers. Env RACEWAY_DISABLED
-// (1, true, yes, on / 0, false, no, off).
+// (1, true, yes, on / 0, false, no, off), else OpenTelemetry's OTEL_SDK_DISABLED (true only
+// for "true" in any case; any other value is false, never an error).
 func WithDisabled(disabled bool) Option { return func(o *options) { o.disabled = &disabled } }
 
 // WithDebug logs the transport's problems (dropped events, failed batches) to stderr, or to the
@@ -108,23 +120,27 @@ func WithInstance(instance string) Option { return func(o *options) { o.instance
 // WithBatchSize sets the events per request to the collector (1-5000). Default 200.
 func WithBatchSize(n int) Option { return func(o *options) { o.batchSize = &n } }
 
-// WithFlushInterval sets the longest time an event waits before its batch is sent. Default 1s.
+// WithFlushInterval sets the longest time an event waits before its batch is sent (1 ms to
+// 2,147,483,647 ms, about 24.8 days). Default 1s.
 func WithFlushInterval(d time.Duration) Option { return func(o *options) { o.flushInterval = &d } }
 
 // WithMaxQueueSize bounds the events held in memory, in flight included (1-10,000,000);
-// beyond it new events are dropped and counted. Default 10,000.
+// beyond it new events are dropped and counted. Default 100,000.
 func WithMaxQueueSize(n int) Option { return func(o *options) { o.maxQueueSize = &n } }
 
 // WithMaxQueueBytes bounds the memory the held events take, in bytes of their encoded size
-// (estimated as they are queued), in flight included (at least 1 KiB). Default 64 MiB.
+// (estimated as they are queued), in flight included (1 KiB to 4 GiB). Default 64 MiB.
 func WithMaxQueueBytes(n int) Option { return func(o *options) { o.maxQueueBytes = &n } }
 
 // WithMaxRetries limits the retries of a batch after a network error, 408, 429 or 5xx (0-100),
 // after which it is dropped and counted. Default: no limit, a batch is retried (backoff with
-// jitter, at most 5s apart) until the collector takes it, while the queue has room.
+// jitter, at most 5s apart) until the collector takes it, while the queue has room. Either way,
+// a batch with 5 strikes is dropped (spec 4.2): a strike is a retry answer received when the
+// collector took another batch since the batch's previous answer, so an outage gives none.
 func WithMaxRetries(n int) Option { return func(o *options) { o.maxRetries = &n } }
 
-// WithRequestTimeout bounds one request to the collector. Default 10s.
+// WithRequestTimeout bounds one request to the collector (1 ms to 2,147,483,647 ms). Default
+// 10s.
 func WithRequestTimeout(d time.Duration) Option { return func(o *options) { o.requestTimeout = &d } }
 
 // WithPropagateTo sets the hosts whose outgoing calls receive trace headers, replacing the
@@ -168,6 +184,15 @@ func WithHTTPClient(c *http.Client) Option { return func(o *options) { o.httpCli
 // withGetenv replaces os.Getenv, for tests.
 func withGetenv(f func(string) string) Option { return func(o *options) { o.getenv = f } }
 
+// withBackoff replaces the retry delays' base and cap (spec 4.2: 250 ms and 5 s), for tests.
+func withBackoff(base, cap time.Duration) Option {
+	return func(o *options) { o.backoff = &backoff{base: base, cap: cap} }
+}
+
+// withMaxInFlight replaces the number of batches sent at once (maxBatchesInFlight), for tests:
+// with 1, every answer is acted on before the next request is sent.
+func withMaxInFlight(n int) Option { return func(o *options) { o.maxInFlight = n } }
+
 // config is the validated configuration with every default applied.
 type config struct {
 	serviceName    string
@@ -175,6 +200,7 @@ type config struct {
 	endpoint       string // serverURL + "/v1/events"
 	apiKey         string // "" when none
 	disabled       bool
+	debug          bool // the debug log is on: logger is not nil
 	instance       string
 	sampleRate     float64
 	batchSize      int
@@ -183,6 +209,8 @@ type config struct {
 	maxQueueBytes  int
 	maxRetries     int // unlimitedRetries or 0-100
 	requestTimeout time.Duration
+	backoff        backoff // the retry delays: defaultBackoff but in tests
+	maxInFlight    int     // batches sent at once: maxBatchesInFlight but in tests
 	propagate      func(*url.URL) bool
 	ignorePath     func(string) bool
 	routeFunc      func(*http.Request) string
@@ -203,7 +231,7 @@ func resolveConfig(opts []Option) (config, error) {
 	}
 	var cfg config
 	var err error
-	if cfg.disabled, err = resolveBool(o.disabled, getenv("RACEWAY_DISABLED"), "RACEWAY_DISABLED", "RACEWAY_INVALID_DISABLED"); err != nil {
+	if cfg.disabled, err = resolveDisabled(o.disabled, getenv("RACEWAY_DISABLED"), getenv("OTEL_SDK_DISABLED")); err != nil {
 		return cfg, err
 	}
 	if cfg.serviceName, err = resolveServiceName(o.serviceName, getenv("RACEWAY_SERVICE_NAME"), getenv("OTEL_SERVICE_NAME"), cfg.disabled); err != nil {
@@ -231,13 +259,14 @@ func resolveConfig(opts []Option) (config, error) {
 	case debug:
 		cfg.logger = slog.New(slog.NewTextHandler(os.Stderr, nil)).With("component", "raceway")
 	}
+	cfg.debug = cfg.logger != nil
 	if cfg.batchSize, err = intOption(o.batchSize, DefaultBatchSize, "batch size", "RACEWAY_INVALID_BATCH_SIZE", 1, 5000); err != nil {
 		return cfg, err
 	}
 	if cfg.maxQueueSize, err = intOption(o.maxQueueSize, DefaultMaxQueueSize, "max queue size", "RACEWAY_INVALID_MAX_QUEUE_SIZE", 1, 10_000_000); err != nil {
 		return cfg, err
 	}
-	if cfg.maxQueueBytes, err = intOption(o.maxQueueBytes, DefaultMaxQueueBytes, "max queue bytes", "RACEWAY_INVALID_MAX_QUEUE_BYTES", 1024, math.MaxInt); err != nil {
+	if cfg.maxQueueBytes, err = intOption(o.maxQueueBytes, DefaultMaxQueueBytes, "max queue bytes", "RACEWAY_INVALID_MAX_QUEUE_BYTES", 1024, maxQueueBytesLimit); err != nil {
 		return cfg, err
 	}
 	if cfg.maxRetries, err = intOption(o.maxRetries, unlimitedRetries, "max retries", "RACEWAY_INVALID_MAX_RETRIES", 0, 100); err != nil {
@@ -248,6 +277,14 @@ func resolveConfig(opts []Option) (config, error) {
 	}
 	if cfg.requestTimeout, err = durationOption(o.requestTimeout, DefaultRequestTimeout, "request timeout", "RACEWAY_INVALID_REQUEST_TIMEOUT"); err != nil {
 		return cfg, err
+	}
+	cfg.backoff = defaultBackoff
+	if o.backoff != nil {
+		cfg.backoff = *o.backoff
+	}
+	cfg.maxInFlight = maxBatchesInFlight
+	if o.maxInFlight > 0 {
+		cfg.maxInFlight = o.maxInFlight
 	}
 	if cfg.propagate, err = resolvePropagate(o.propagateFunc, o.propagateTo, getenv("RACEWAY_PROPAGATE_TO")); err != nil {
 		return cfg, err
@@ -269,6 +306,18 @@ var (
 	falseWords = map[string]bool{"0": true, "false": true, "no": true, "off": true, "": true}
 )
 
+// resolveDisabled: the option, else RACEWAY_DISABLED, else OpenTelemetry's OTEL_SDK_DISABLED
+// (spec 7 c), read as OpenTelemetry reads it: true only for "true" in any case, anything else
+// false and never an error (it is OpenTelemetry's variable, not Raceway's).
+func resolveDisabled(option *bool, env, otelEnv string) (bool, error) {
+	if option == nil && strings.TrimSpace(env) == "" {
+		return strings.EqualFold(strings.TrimSpace(otelEnv), "true"), nil
+	}
+	return resolveBool(option, env, "RACEWAY_DISABLED", "RACEWAY_INVALID_DISABLED")
+}
+
+// resolveBool: the option, else the variable (spec 7 c: 1, true, yes, on / 0, false, no, off,
+// in any case and trimmed; blank is unset, so false), else false.
 func resolveBool(option *bool, env, envName, code string) (bool, error) {
 	if option != nil {
 		return *option, nil
@@ -308,28 +357,63 @@ func resolveInstance(option *string, env string) (string, error) {
 		raw, source = *option, "instance"
 	}
 	if raw == "" && option == nil {
-		host, _ := os.Hostname()
-		name := host + ":" + strconv.Itoa(os.Getpid())
-		if len(name) > maxNameLength {
-			name = name[len(name)-maxNameLength:]
-		}
-		return name, nil
+		return defaultInstance(), nil
 	}
 	return validName(raw, source, "RACEWAY_INVALID_INSTANCE")
 }
 
+// defaultInstance is `<host name>:<pid>`, its last 128 bytes when longer.
+func defaultInstance() string {
+	host, _ := os.Hostname()
+	name := host + ":" + strconv.Itoa(os.Getpid())
+	if len(name) > maxNameLength {
+		name = cutPrefix(name, len(name)-maxNameLength)
+	}
+	return name
+}
+
+// cutPrefix drops the first n bytes of s, and the rest of a UTF-8 sequence cut there.
+func cutPrefix(s string, n int) string {
+	s = s[n:]
+	for len(s) > 0 && !utf8.RuneStart(s[0]) {
+		s = s[1:]
+	}
+	return s
+}
+
+// validName is a service or instance name (spec 7): trimmed, 1-128 characters, valid UTF-8,
+// and none of the characters notInNames refuses.
 func validName(raw, source, code string) (string, error) {
 	name := strings.TrimSpace(raw)
-	bad := name == "" || len([]rune(name)) > maxNameLength
+	bad := name == "" || !utf8.ValidString(name) || utf8.RuneCountInString(name) > maxNameLength
 	for _, r := range name {
-		if r < 0x20 || r == 0x7f {
+		if notInNames(r) {
 			bad = true
 		}
 	}
 	if bad {
-		return "", configErr(code, "%s must be 1-%d characters without control characters, got %q", source, maxNameLength, raw)
+		return "", configErr(code, "%s must be 1-%d characters without control, zero-width or bidirectional-formatting characters, got %q", source, maxNameLength, raw)
 	}
 	return name, nil
+}
+
+// notInNames tells the characters no name may hold (spec 4, event.schema.json): controls,
+// zero-width characters and bidirectional formatting, which would make a name in the UI read
+// as another.
+func notInNames(r rune) bool {
+	switch {
+	case r <= 0x1f, r >= 0x7f && r <= 0x9f: // C0, DEL, C1
+		return true
+	case r >= 0x200b && r <= 0x200f: // zero-width space, (non-)joiner, LRM, RLM
+		return true
+	case r >= 0x202a && r <= 0x202e: // bidirectional embeddings and overrides
+		return true
+	case r >= 0x2060 && r <= 0x2064: // word joiner, invisible operators
+		return true
+	case r >= 0x2066 && r <= 0x2069: // bidirectional isolates
+		return true
+	}
+	return r == 0xfeff // zero-width no-break space (byte order mark)
 }
 
 func resolveServerURL(option *string, env string) (serverURL, endpoint string, err error) {
@@ -390,22 +474,24 @@ func resolveSampleRate(option *float64, env string) (float64, error) {
 	return rate, nil
 }
 
-func intOption(v *int, def int, name, code string, lo, hi int) (int, error) {
+func intOption(v *int, def int, name, code string, lo, hi int64) (int, error) {
 	if v == nil {
 		return def, nil
 	}
-	if *v < lo || *v > hi {
+	if int64(*v) < lo || int64(*v) > hi {
 		return 0, configErr(code, "%s must be an integer from %d to %d, got %d", name, lo, hi, *v)
 	}
 	return *v, nil
 }
 
+// durationOption: from 1 ms to maxTimerMs ms (spec 7 writes these settings in whole
+// milliseconds; a Duration with a fraction of a millisecond is taken as it is).
 func durationOption(v *time.Duration, def time.Duration, name, code string) (time.Duration, error) {
 	if v == nil {
 		return def, nil
 	}
-	if *v <= 0 {
-		return 0, configErr(code, "%s must be positive, got %v", name, *v)
+	if *v < time.Millisecond || *v > maxTimerMs*time.Millisecond {
+		return 0, configErr(code, "%s must be from 1ms to %v, got %v", name, maxTimerMs*time.Millisecond, *v)
 	}
 	return *v, nil
 }

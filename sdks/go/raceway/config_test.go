@@ -66,6 +66,21 @@ func TestConfigErrors(t *testing.T) {
 		"RACEWAY_INVALID_MAX_RETRIES":    {env(nil), WithServiceName("a"), WithMaxRetries(101)},
 		"RACEWAY_INVALID_FLUSH_INTERVAL": {env(nil), WithServiceName("a"), WithFlushInterval(0)},
 	}
+	// Beyond config.json: what only Go's types can say.
+	for name, opts := range map[string][]Option{
+		"a flush interval under 1 ms":        {WithFlushInterval(999 * time.Microsecond)},
+		"a request timeout over 2^31-1 ms":   {WithRequestTimeout((1 << 31) * time.Millisecond)},
+		"a service name that is not UTF-8":   {WithServiceName("shop\xff")},
+		"an instance with a C1 control":      {WithInstance("pod\u0085-1")},
+		"an instance with a byte order mark": {WithInstance("\ufeffpod")},
+	} {
+		if _, err := resolveConfig(append([]Option{env(nil), WithServiceName("a")}, opts...)); err == nil {
+			t.Errorf("%s must be refused", name)
+		}
+	}
+	if cfg, err := resolveConfig([]Option{env(nil), WithServiceName("a"), WithFlushInterval(1500 * time.Microsecond)}); err != nil || cfg.flushInterval != 1500*time.Microsecond {
+		t.Errorf("a fraction of a millisecond is kept: %v, %v", cfg.flushInterval, err)
+	}
 	for code, opts := range cases {
 		_, err := New(opts...)
 		var cfgErr *ConfigError

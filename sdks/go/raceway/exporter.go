@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,8 +12,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -28,55 +25,72 @@ const (
 	sdkLanguage = "go"
 )
 
-// Retry delays: retry n waits a random time up to min(retryMax, retryBase * 2^n) ("full
-// jitter", so that processes that lost the collector together do not come back in waves).
 const (
-	retryBase      = 250 * time.Millisecond
-	retryMax       = 5 * time.Second
 	maxAnswerBytes = 1 << 20
-	// shutdownRetries bounds the retries of a batch while shutting down, so that a collector
-	// that is gone ends the shutdown instead of holding it until its deadline.
+	// shutdownRetries bounds the retries while shutting down: once the collector answered
+	// `retry` this many times more in a row, it is taken as gone and the rest is dropped, so that
+	// a collector that is gone ends the shutdown instead of holding it until its deadline.
 	shutdownRetries = 3
 	userAgentHeader = sdkName + "/" + SDKVersion
 	// maxBatchesInFlight is how many batches are sent at once: a collector that takes a few
-	// milliseconds per durable batch would otherwise bound a busy service's export rate.
+	// milliseconds per durable batch would otherwise bound a busy service's export rate. (Tests
+	// may set another count: config.maxInFlight.)
 	maxBatchesInFlight = 3
+	// maxStrikes: a batch with this many strikes is dropped (spec 4.2, "Giving up"). A strike
+	// is a `retry` answer received when the collector took another batch since the batch's
+	// previous answer (for its first answer, since it was sent): the collector is up, and it is
+	// this batch it cannot take. An outage gives no strikes, however long it lasts.
+	maxStrikes = 5
 )
 
 // exporter is the transport to the collector: a bounded queue that the request path appends
-// to without blocking, and one goroutine that batches and compresses it, and sends up to
-// maxBatchesInFlight batches at once.
+// to without blocking, and one goroutine that batches, compresses and sends it as spec 4.2
+// says: up to maxBatchesInFlight batches at once while the collector takes them, one at a time
+// with backoff while it fails, and a failing batch back to the end of the queue so that it
+// does not hold up the others.
 type exporter struct {
 	cfg    config
 	client *http.Client
 
 	mu         sync.Mutex
 	queue      []*event
-	held       int // queued + in flight: what maxQueueSize bounds
+	held       int // queued, in flight or waiting for a retry: what maxQueueSize bounds
 	heldBytes  int // their estimated encoded size: what maxQueueBytes bounds
 	closed     bool
 	unreported uint64 // drops not yet reported to the collector in a batch's dropped field
 	counters   Stats
 
-	wake      chan struct{} // a full batch is waiting
-	flushes   chan flushRequest
-	stop      chan context.Context
-	done      chan struct{}
-	runCtx    context.Context // the goroutine's own sends; cancelled when Shutdown starts
-	cancelRun context.CancelFunc
-	stopOnce  sync.Once
-	stopErr   error // what shutdown returns: the context's error when events were left
-	// Written by the run goroutine before it starts the sends of a shutdown: the sends read it.
-	stopping bool
-	// Set while shutting down, once a batch ran out of retries. The collector is then taken as
-	// gone and the rest is dropped at once, so that a Shutdown(context.Background()) does not
+	wake       chan struct{} // a full batch is waiting
+	flushes    chan flushRequest
+	stop       chan context.Context
+	done       chan struct{}
+	runCtx     context.Context // the goroutine's own sends; cancelled when Shutdown starts
+	cancelRun  context.CancelFunc
+	stopOnce   sync.Once
+	stopErr    error       // what shutdown returns: the context's error when events were left
+	warnedDrop atomic.Bool // the first drop is logged even without debug, once
+	gz         *gzip.Writer
+
+	// Owned by the run goroutine.
+
+	// retrying holds the batches answered `retry`, encoded, in the order they went back to
+	// the queue: each is sent once the events queued ahead of it have left.
+	retrying []*outgoingBatch
+	// failures counts the `retry` answers in a row, over every batch: the collector is failing
+	// while it is above 0, and the delay before the next request grows with it.
+	failures int
+	// retryAt is when the next request may start while the collector is failing.
+	retryAt time.Time
+	// delivered counts the `delivered` and `partial` answers, for the strikes of the giving-up
+	// rule.
+	delivered uint64
+	// stopping is set when the sends of a shutdown start; stopFailures then counts the `retry`
+	// answers in a row since, and past shutdownRetries the collector is taken as gone: gaveUp
+	// is set and the rest is dropped at once, so that a Shutdown(context.Background()) does not
 	// retry every queued batch in turn.
-	gaveUp atomic.Bool
-	// Whether the last attempt got no usable answer (under mu), so that the debug log says
-	// once that the collector went away and once that it came back.
-	unreachable bool
-	warnedDrop  atomic.Bool // the first drop is logged even without debug, once
-	gz          *gzip.Writer
+	stopping     bool
+	stopFailures int
+	gaveUp       bool
 }
 
 type flushRequest struct {
@@ -211,10 +225,15 @@ func (e *exporter) run() {
 			close(req.done)
 		case ctx := <-e.stop:
 			e.stopping = true
+			if e.failures > 0 {
+				// The collector was failing, maybe for long: the shutdown's retries start the
+				// backoff over, so that they fit in its deadline.
+				e.failures, e.retryAt = 1, time.Time{}
+			}
 			if !e.sendAll(ctx) {
 				e.abandon("shutdown: not delivered before the context ended")
 				e.stopErr = ctx.Err()
-			} else if e.gaveUp.Load() {
+			} else if e.gaveUp {
 				e.stopErr = ErrUndelivered
 			}
 			return
@@ -270,96 +289,246 @@ func (e *exporter) shutdown(ctx context.Context) error {
 	return e.stopErr // written before done was closed
 }
 
-// abandon drops and counts everything still queued.
+// abandon drops and counts everything still queued or waiting for a retry.
 func (e *exporter) abandon(why string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if n := len(e.queue); n > 0 {
+	n := len(e.queue)
+	e.releaseLocked(e.queue)
+	e.queue = nil
+	for _, batch := range e.retrying {
+		n += len(batch.events)
+		e.releaseLocked(batch.events)
+		e.unreported += batch.reported
+	}
+	e.retrying = nil
+	if n > 0 {
 		e.countDroppedLocked(n, why)
-		e.releaseLocked(e.queue)
-		e.queue = nil
 		e.logf("%s: %d events dropped", why, n)
 	}
 }
 
-// sendAll sends what is queued, up to maxBatchesInFlight batches at once, and returns once
-// nothing is queued or in flight; false when ctx ended first (the batches not delivered are
-// put back at the head of the queue, in order). While batches are in flight, only full ones
-// are taken, so that a busy service's batches stay full; the rest goes once they are done.
+// pending tells whether anything is queued or waiting for a retry.
+func (e *exporter) pending() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.retrying) > 0 || len(e.queue) > 0
+}
+
+// answer is what one request got: a status and its Retry-After, or err when no answer came.
+type answer struct {
+	batch      *outgoingBatch
+	status     int
+	retryAfter time.Duration // 0 when none was asked
+	text       string
+	err        error
+}
+
+// sendAll sends what is queued (spec 4.2) and returns once nothing is queued or in flight;
+// false when ctx ended first (what was not delivered is kept for later). While the collector
+// takes batches, up to maxBatchesInFlight are in flight, and while some are, only full ones
+// are taken from the queue, so that a busy service's batches stay full. While it is failing,
+// one request is in flight at a time, after the retry delay.
 func (e *exporter) sendAll(ctx context.Context) bool {
-	type result struct {
-		batch     outgoingBatch
-		delivered bool
-	}
-	finished := make(chan result, maxBatchesInFlight)
-	inFlight, taken := 0, 0
-	var undelivered []outgoingBatch
-	collect := func(r result) {
-		inFlight--
-		if !r.delivered {
-			undelivered = append(undelivered, r.batch)
-		}
-	}
+	slots := e.cfg.maxInFlight
+	finished := make(chan answer, slots)
+	inFlight := 0
 	for {
-		if inFlight < maxBatchesInFlight && ctx.Err() == nil && !e.gaveUp.Load() {
-			if batch, ok := e.takeBatch(inFlight > 0); ok {
-				batch.seq = taken
-				taken++
+		if ctx.Err() == nil && !e.gaveUp {
+			var batch *outgoingBatch
+			switch {
+			case e.failures == 0 && inFlight < slots:
+				batch = e.nextBatch(inFlight > 0)
+			case e.failures > 0 && inFlight == 0 && e.pending():
+				if e.waitRetry(ctx) {
+					batch = e.nextBatch(false)
+				}
+			}
+			if batch != nil {
+				if batch.failures > 0 {
+					e.mu.Lock()
+					e.counters.Retries++
+					e.mu.Unlock()
+				} else {
+					batch.deliveredMark = e.delivered // its first answer: since it was sent
+				}
 				inFlight++
-				go func() { finished <- result{batch, e.send(ctx, batch)} }()
+				go func() { finished <- e.post(ctx, batch) }()
 				continue
 			}
 		}
 		if inFlight == 0 {
 			break
 		}
-		if inFlight == maxBatchesInFlight {
-			collect(<-finished)
+		if e.failures > 0 || inFlight == slots {
+			e.settle(ctx, <-finished)
+			inFlight--
 			continue
 		}
 		select {
-		case r := <-finished:
-			collect(r)
+		case a := <-finished:
+			e.settle(ctx, a)
+			inFlight--
 		case <-e.wake: // a full batch is queued: there is a slot for it
 		}
 	}
-	if len(undelivered) > 0 {
-		slices.SortFunc(undelivered, func(a, b outgoingBatch) int { return a.seq - b.seq })
-		var back []*event
-		for _, batch := range undelivered {
-			back = append(back, batch.events...)
-			e.giveBackReported(batch.reported)
-		}
-		e.mu.Lock()
-		e.queue = append(back, e.queue...)
-		e.mu.Unlock()
+	if e.gaveUp {
+		e.abandon("shutdown: the collector did not answer, the rest is dropped")
+		return true
+	}
+	return !e.pending()
+}
+
+// waitRetry waits until the next request may start while the collector is failing; false when
+// ctx ended first.
+func (e *exporter) waitRetry(ctx context.Context) bool {
+	wait := time.Until(e.retryAt)
+	if wait <= 0 {
+		return true
+	}
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return true
+	case <-ctx.Done():
 		return false
 	}
-	if e.gaveUp.Load() {
-		e.abandon("shutdown: the collector did not answer, the rest is dropped")
+}
+
+// nextBatch is the batch to send next: the first one waiting for a retry once the events
+// queued ahead of it have left, else a new one from the queue (with fullOnly, only a full
+// one). Nil when there is none.
+func (e *exporter) nextBatch(fullOnly bool) *outgoingBatch {
+	if len(e.retrying) > 0 && e.retrying[0].ahead == 0 {
+		batch := e.retrying[0]
+		e.retrying[0] = nil
+		e.retrying = e.retrying[1:]
+		if len(e.retrying) == 0 {
+			e.retrying = nil // let the backing array go
+		}
+		return batch
 	}
-	return true
+	return e.takeBatch(fullOnly)
+}
+
+// settle acts on an answer (spec 4.1, 4.2).
+func (e *exporter) settle(ctx context.Context, a answer) {
+	batch := a.batch
+	if a.err != nil && ctx.Err() != nil {
+		// Called off (a Shutdown, or the end of a Flush's context), not answered: the batch
+		// goes back to the head of the queue, and nothing is said about the collector.
+		batch.ahead = 0
+		e.retrying = append([]*outgoingBatch{batch}, e.retrying...)
+		return
+	}
+	switch outcome := classifyAnswer(a.status, a.err); outcome {
+	case outcomeDelivered, outcomePartial:
+		if e.failures > 0 {
+			e.logf("collector reachable again after %d failed attempts", e.failures)
+		}
+		e.failures, e.stopFailures, e.retryAt = 0, 0, time.Time{}
+		e.delivered++
+		rejected := 0
+		if outcome == outcomePartial {
+			rejected = countRejected(a.text, len(batch.events))
+		}
+		e.mu.Lock()
+		e.releaseLocked(batch.events)
+		e.counters.Sent += uint64(len(batch.events) - rejected)
+		e.counters.BatchesSent++
+		if rejected > 0 {
+			e.counters.Rejected += uint64(rejected)
+			e.countDroppedLocked(rejected, fmt.Sprintf("collector rejected %d events (422)", rejected))
+		}
+		e.mu.Unlock()
+		if rejected > 0 {
+			e.logf("collector rejected %d of %d events: %s", rejected, len(batch.events), truncate(a.text, 512))
+		}
+	case outcomeDropped:
+		// An answer: the next request need not wait. Only a delivery ends a failure, though:
+		// the count of failures in a row stays.
+		e.retryAt = time.Time{}
+		e.lose(batch, fmt.Sprintf("collector answered %d: batch dropped", a.status))
+	default:
+		e.failed(batch, a)
+	}
+}
+
+// failed acts on a `retry` answer: the batch goes back to the end of the queue, unless it is
+// given up, and the next request waits the retry delay.
+func (e *exporter) failed(batch *outgoingBatch, a answer) {
+	if e.failures == 0 {
+		e.logf("collector unreachable, retrying with backoff while the queue has room: status %d, %v", a.status, a.err)
+	}
+	e.retryAt = time.Now().Add(e.cfg.backoff.delay(e.failures, rand.Float64(), a.retryAfter))
+	e.failures++
+	if e.stopping {
+		e.stopFailures++
+	}
+	batch.failures++
+	// A strike only when the collector took another batch since this one's previous answer (or
+	// its sending): the collector is up, and it is this batch it cannot take.
+	if e.delivered > batch.deliveredMark {
+		batch.strikes++
+	}
+	batch.deliveredMark = e.delivered
+	switch {
+	case batch.strikes >= maxStrikes:
+		e.lose(batch, fmt.Sprintf("batch dropped: the collector failed on it %d times while taking others (%d answers in all; last: status %d, %v)",
+			batch.strikes, batch.failures, a.status, a.err))
+	case e.cfg.maxRetries != unlimitedRetries && batch.failures > e.cfg.maxRetries:
+		e.lose(batch, fmt.Sprintf("batch dropped after %d retries: status %d, %v", batch.failures-1, a.status, a.err))
+	case e.stopping && e.stopFailures > shutdownRetries:
+		e.lose(batch, fmt.Sprintf("shutdown: batch dropped after %d retries: status %d, %v", shutdownRetries, a.status, a.err))
+		e.gaveUp = true
+	default:
+		e.mu.Lock()
+		batch.ahead = len(e.queue)
+		e.mu.Unlock()
+		e.retrying = append(e.retrying, batch)
+	}
+}
+
+// lose counts a batch as lost: its events, and the dropped count it carried, go into the next
+// batch's dropped field.
+func (e *exporter) lose(batch *outgoingBatch, why string) {
+	e.mu.Lock()
+	e.releaseLocked(batch.events)
+	e.unreported += batch.reported
+	e.countDroppedLocked(len(batch.events), why)
+	e.mu.Unlock()
+	e.logf("%s (%d events)", why, len(batch.events))
 }
 
 // outgoingBatch is a batch taken from the queue and encoded: its events (those that could be
 // encoded), the body, and the dropped count it reports (taken from unreported, given back when
-// the batch is not delivered). seq is its place in the order batches were taken.
+// the batch is dropped). A batch answered `retry` keeps its body, so its event ids, and its
+// events keep their room in the queue's bound until it is delivered or dropped.
 type outgoingBatch struct {
 	events   []*event
 	body     []byte
 	reported uint64
-	seq      int
+	// failures counts its `retry` answers, strikes those of them that were strikes (spec 4.2),
+	// and deliveredMark is the exporter's delivered count when it was sent (before its first
+	// answer), then at its last answer.
+	failures      int
+	strikes       int
+	deliveredMark uint64
+	// ahead, while it waits for a retry, is how many of the events queued ahead of it when it
+	// went back are still queued: it goes once none is.
+	ahead int
 }
 
 // takeBatch takes a batch off the head of the queue and encodes it (the run goroutine owns the
-// gzip writer); with fullOnly, only when a full batch is queued. False when there is none.
-func (e *exporter) takeBatch(fullOnly bool) (outgoingBatch, bool) {
+// gzip writer); with fullOnly, only when a full batch is queued. Nil when there is none.
+func (e *exporter) takeBatch(fullOnly bool) *outgoingBatch {
 	for {
 		e.mu.Lock()
 		size := min(len(e.queue), e.cfg.batchSize)
 		if size == 0 || fullOnly && size < e.cfg.batchSize {
 			e.mu.Unlock()
-			return outgoingBatch{}, false
+			return nil
 		}
 		events := e.queue[:size:size]
 		e.queue = e.queue[size:]
@@ -367,8 +536,11 @@ func (e *exporter) takeBatch(fullOnly bool) (outgoingBatch, bool) {
 			e.queue = nil // let the backing array go
 		}
 		e.mu.Unlock()
-		if batch := e.encode(events); len(batch.events) > 0 {
-			return batch, true
+		for _, waiting := range e.retrying {
+			waiting.ahead = max(0, waiting.ahead-size)
+		}
+		if batch := e.encode(events); batch != nil {
+			return batch
 		}
 		// None of them could be encoded (dropped and counted): the next ones, then.
 	}
@@ -382,92 +554,11 @@ func (e *exporter) giveBackReported(reported uint64) {
 	e.mu.Unlock()
 }
 
-// send delivers one batch, retrying as spec 4.1 says; false when ctx ended before an outcome.
-// Up to maxBatchesInFlight run at once.
-func (e *exporter) send(ctx context.Context, batch outgoingBatch) bool {
-	for attempt := 0; ; attempt++ {
-		status, retryAfter, answer, err := e.post(ctx, batch.body)
-		outcome := classifyStatus(status, err)
-		e.noteReachability(outcome, status, err)
-		switch {
-		case outcome == outcomeDelivered || outcome == outcomePartial:
-			rejected := 0
-			if outcome == outcomePartial {
-				rejected = countRejected(answer, len(batch.events))
-			}
-			e.mu.Lock()
-			e.releaseLocked(batch.events)
-			e.counters.Sent += uint64(len(batch.events) - rejected)
-			e.counters.BatchesSent++
-			if rejected > 0 {
-				e.counters.Rejected += uint64(rejected)
-				e.countDroppedLocked(rejected, fmt.Sprintf("collector rejected %d events (422)", rejected))
-			}
-			e.mu.Unlock()
-			if rejected > 0 {
-				e.logf("collector rejected %d of %d events: %s", rejected, len(batch.events), truncate(answer, 512))
-			}
-			return true
-		case outcome == outcomeDropped:
-			e.lose(batch, fmt.Sprintf("collector answered %d: batch dropped", status))
-			return true
-		case ctx.Err() != nil:
-			return false
-		case e.cfg.maxRetries != unlimitedRetries && attempt >= e.cfg.maxRetries,
-			e.stopping && attempt >= shutdownRetries:
-			why := fmt.Sprintf("batch dropped after %d retries: status %d, %v", attempt, status, err)
-			e.lose(batch, why)
-			if e.stopping {
-				e.gaveUp.Store(true)
-			}
-			return true
-		}
-		delay := backoffDelay(attempt, retryBase, retryMax, rand.Float64)
-		delay = min(retryMax, max(delay, retryAfter))
-		timer := time.NewTimer(delay)
-		select {
-		case <-timer.C:
-		case <-ctx.Done():
-			timer.Stop()
-			return false
-		}
-		e.mu.Lock()
-		e.counters.Retries++
-		e.mu.Unlock()
-	}
-}
-
-// noteReachability logs (in debug) when the collector stops answering and when it is back.
-func (e *exporter) noteReachability(outcome sendOutcome, status int, err error) {
-	e.mu.Lock()
-	lost := outcome == outcomeRetry && !e.unreachable
-	back := outcome != outcomeRetry && e.unreachable
-	e.unreachable = outcome == outcomeRetry
-	e.mu.Unlock()
-	switch {
-	case lost:
-		e.logf("collector unreachable, retrying with backoff while the queue has room: status %d, %v", status, err)
-	case back:
-		e.logf("collector reachable again")
-	}
-}
-
-// lose counts a batch as lost: its events, and the dropped count it carried, go into the next
-// batch's dropped field.
-func (e *exporter) lose(batch outgoingBatch, why string) {
-	e.mu.Lock()
-	e.releaseLocked(batch.events)
-	e.unreported += batch.reported
-	e.countDroppedLocked(len(batch.events), why)
-	e.mu.Unlock()
-	e.logf("%s (%d events)", why, len(batch.events))
-}
-
 // encode makes the body of a batch (gzip'd unless the collector is on loopback) from the
 // events that can be encoded: one that cannot is dropped, counted and released here, and left
-// out of the batch returned. The batch's `dropped` count is taken from unreported, so that
-// batches in flight at once do not report the same drops twice.
-func (e *exporter) encode(events []*event) outgoingBatch {
+// out of the batch returned (nil when none is left). The batch's `dropped` count is taken from
+// unreported, so that batches in flight at once do not report the same drops twice.
+func (e *exporter) encode(events []*event) *outgoingBatch {
 	e.mu.Lock()
 	reported := e.unreported
 	e.unreported = 0
@@ -500,9 +591,9 @@ func (e *exporter) encode(events []*event) outgoingBatch {
 	}
 	if len(kept) == 0 {
 		e.giveBackReported(reported)
-		return outgoingBatch{}
+		return nil
 	}
-	batch := outgoingBatch{events: kept, reported: reported, body: raw.Bytes()}
+	batch := &outgoingBatch{events: kept, reported: reported, body: raw.Bytes()}
 	if e.gz != nil {
 		var out bytes.Buffer
 		e.gz.Reset(&out)
@@ -513,13 +604,13 @@ func (e *exporter) encode(events []*event) outgoingBatch {
 	return batch
 }
 
-// post sends one body; status 0 means no answer (err says why).
-func (e *exporter) post(ctx context.Context, body []byte) (status int, retryAfter time.Duration, answer string, err error) {
+// post sends a batch's body once.
+func (e *exporter) post(ctx context.Context, batch *outgoingBatch) answer {
 	ctx, cancel := context.WithTimeout(ctx, e.cfg.requestTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.cfg.endpoint, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.cfg.endpoint, bytes.NewReader(batch.body))
 	if err != nil {
-		return 0, 0, "", err
+		return answer{batch: batch, err: err}
 	}
 	req.Header.Set("Content-Type", "application/json")
 	if e.gz != nil {
@@ -531,73 +622,13 @@ func (e *exporter) post(ctx context.Context, body []byte) (status int, retryAfte
 	}
 	resp, err := e.client.Do(req)
 	if err != nil {
-		return 0, 0, "", err
+		return answer{batch: batch, err: err}
 	}
 	defer resp.Body.Close()
 	text, _ := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes))
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxAnswerBytes))
-	return resp.StatusCode, parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()), string(text), nil
-}
-
-type sendOutcome int
-
-const (
-	outcomeDelivered sendOutcome = iota // every event is durable
-	outcomePartial                      // 422: the valid ones are durable, the rejected are dropped
-	outcomeDropped                      // 400, 401, 413, 415, other 4xx: unusable as sent, never retried
-	outcomeRetry                        // no answer, 408, 429, 5xx: nothing guaranteed durable
-)
-
-// classifyStatus is spec 4.1.
-func classifyStatus(status int, err error) sendOutcome {
-	switch {
-	case err != nil || status == 0:
-		return outcomeRetry
-	case status >= 200 && status < 300:
-		return outcomeDelivered
-	case status == http.StatusUnprocessableEntity:
-		return outcomePartial
-	case status == http.StatusRequestTimeout || status == http.StatusTooManyRequests || status >= 500:
-		return outcomeRetry
-	default:
-		return outcomeDropped
-	}
-}
-
-// countRejected reads a 422 answer's rejected list; an unreadable answer counts the whole
-// batch, so that the drop counter errs towards reporting a problem.
-func countRejected(answer string, batchSize int) int {
-	var parsed struct {
-		Rejected []json.RawMessage `json:"rejected"`
-	}
-	if err := json.Unmarshal([]byte(answer), &parsed); err != nil || parsed.Rejected == nil {
-		return batchSize
-	}
-	return min(len(parsed.Rejected), batchSize)
-}
-
-// backoffDelay is full jitter: a random delay in [0, min(cap, base * 2^attempt)).
-func backoffDelay(attempt int, base, cap time.Duration, random func() float64) time.Duration {
-	ceiling := cap
-	if attempt < 30 {
-		ceiling = min(cap, base*time.Duration(1<<attempt))
-	}
-	return time.Duration(random() * float64(ceiling))
-}
-
-// parseRetryAfter reads Retry-After (seconds or an HTTP date); 0 when absent or unreadable.
-func parseRetryAfter(value string, now time.Time) time.Duration {
-	value = strings.TrimSpace(value)
-	if value == "" {
-		return 0
-	}
-	if secs, err := strconv.ParseUint(value, 10, 32); err == nil {
-		return time.Duration(secs) * time.Second
-	}
-	if at, err := http.ParseTime(value); err == nil && at.After(now) {
-		return at.Sub(now)
-	}
-	return 0
+	retryAfter, _ := parseRetryAfter(resp.Header, time.Now())
+	return answer{batch: batch, status: resp.StatusCode, retryAfter: retryAfter, text: string(text)}
 }
 
 func truncate(s string, n int) string {

@@ -240,22 +240,33 @@ func TestShutdownFlushesAndLaterEventsAreCounted(t *testing.T) {
 	}
 }
 
-func TestBackoffAndRetryAfter(t *testing.T) {
-	if d := backoffDelay(3, 250*time.Millisecond, 10*time.Second, func() float64 { return 0.999999 }); d < 1999*time.Millisecond || d > 2*time.Second {
-		t.Errorf("attempt 3 ceiling should be 2s, got %v", d)
+// Beyond delivery.json: the other HTTP date formats, and values too large for a Duration.
+func TestBackoffAndRetryAfterEdges(t *testing.T) {
+	now := time.Date(1994, 11, 6, 8, 49, 30, 0, time.UTC)
+	for _, value := range []string{"Sun, 06 Nov 1994 08:49:37 GMT", "Sunday, 06-Nov-94 08:49:37 GMT", "Sun Nov  6 08:49:37 1994"} {
+		if d, ok := parseRetryAfter(http.Header{"Retry-After": {value}}, now); !ok || d != 7*time.Second {
+			t.Errorf("Retry-After %q: %v, %v", value, d, ok)
+		}
 	}
-	if d := backoffDelay(40, 250*time.Millisecond, 10*time.Second, func() float64 { return 0.5 }); d != 5*time.Second {
-		t.Errorf("the cap applies: %v", d)
+	huge, ok := parseRetryAfter(http.Header{"Retry-After": {"99999999999999999999999"}}, now)
+	if !ok || huge <= 0 {
+		t.Errorf("a huge Retry-After is a long time: %v, %v", huge, ok)
 	}
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	if d := parseRetryAfter("7", now); d != 7*time.Second {
-		t.Errorf("seconds: %v", d)
+	if d := defaultBackoff.delay(0, 0, huge); d != 5*time.Second {
+		t.Errorf("the cap applies to Retry-After: %v", d)
 	}
-	if d := parseRetryAfter(now.Add(3*time.Second).Format(http.TimeFormat), now); d != 3*time.Second {
-		t.Errorf("date: %v", d)
+	for _, retry := range []int{-1, 0, 1, 5, 30, 31, 1 << 40} {
+		if d := defaultBackoff.jitter(retry, 0.999999); d < 0 || d >= 5*time.Second {
+			t.Errorf("retry %d: %v is outside [0, 5s)", retry, d)
+		}
 	}
-	if d := parseRetryAfter("-1", now); d != 0 {
-		t.Errorf("garbage: %v", d)
+	if d := (backoff{base: time.Hour, cap: 2 * time.Hour}).jitter(40, 0.5); d != time.Hour {
+		t.Errorf("base << 30 must not overflow: %v", d)
+	}
+	for _, status := range []int{0, 99, 600, 999} {
+		if o := classifyAnswer(status, nil); o != outcomeDropped {
+			t.Errorf("status %d: %v", status, o)
+		}
 	}
 }
 

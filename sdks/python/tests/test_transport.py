@@ -1,4 +1,5 @@
-"""The transport: spec 4.1 answers, bounded queue, retries, gzip, flush and shutdown."""
+"""The transport: spec 4.1 answers, 4.2 delivery, bounded queue, retries, gzip, flush and
+shutdown."""
 
 from __future__ import annotations
 
@@ -9,8 +10,11 @@ import socket
 import subprocess
 import sys
 import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
 from typing import Any, cast
-from unittest.mock import patch
+from unittest.mock import Mock, patch
 
 import pytest
 import requests
@@ -18,14 +22,9 @@ import requests
 import raceway
 from raceway import Tracer
 from raceway.config import RacewayOptions, resolve_config
-from raceway.transport import (
-    SendResult,
-    Transport,
-    backoff_delay,
-    classify_status,
-    parse_retry_after,
-)
-from tests.servers import FakeCollector, serve_wsgi
+from raceway.delivery import backoff_delay, classify_status, parse_retry_after
+from raceway.transport import Sender, SendResult, Transport
+from tests.servers import FakeCollector, fake_collector, serve_wsgi
 
 
 class ScriptedSender:
@@ -43,7 +42,7 @@ class ScriptedSender:
         return self.results.pop(0) if len(self.results) > 1 else self.results[0]
 
 
-def _transport(sender: ScriptedSender, **options: Any) -> Transport:
+def _transport(sender: Sender, **options: Any) -> Transport:
     config = resolve_config(
         cast(
             RacewayOptions,
@@ -70,7 +69,11 @@ def _event(index: int) -> dict[str, Any]:
         (429, "retry"),
         (500, "retry"),
         (503, "retry"),
+        (599, "retry"),
         (None, "retry"),
+        (600, "dropped"),
+        (99, "dropped"),
+        (0, "dropped"),
     ],
 )
 def test_collector_answers_are_classified_as_spec_4_1_says(
@@ -183,7 +186,7 @@ def test_an_outage_is_retried_without_limit_by_default() -> None:
     config = resolve_config({"service_name": "t", "flush_interval_ms": 10})
     assert config.max_retries is None
     transport = Transport(config, sender)
-    with patch("raceway.transport.backoff_delay", return_value=0.0):
+    with patch("raceway.transport.retry_delay", return_value=0):
         transport.enqueue(_event(1))
         assert transport.flush(timeout=10)
     stats = transport.stats()
@@ -214,18 +217,28 @@ def test_batches_are_gzip_json_with_the_api_key(collector: FakeCollector) -> Non
     tracer.shutdown(1)
 
 
-def test_backoff_is_full_jitter_under_a_cap() -> None:
-    assert backoff_delay(0, lambda: 0.999) < 0.5
-    assert backoff_delay(3, lambda: 1.0) == 4.0
-    assert backoff_delay(50, lambda: 1.0) == 5.0
-    assert backoff_delay(5, lambda: 0.0) == 0.0
+def test_backoff_defaults_to_250_ms_doubling_up_to_5_s() -> None:
+    # The vectors (spec/vectors/delivery.json) pin the values; these pin the defaults' names.
+    assert [backoff_delay(n, 0.5) for n in range(6)] == [125, 250, 500, 1000, 2000, 2500]
+    assert backoff_delay(3, 0.5, base_ms=10, cap_ms=60) == 30
 
 
-def test_retry_after_is_read_as_seconds_or_a_date() -> None:
-    assert parse_retry_after("7") == 7.0
-    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470.0) == 10.0
-    assert parse_retry_after("soon") is None
-    assert parse_retry_after(None) is None
+@pytest.mark.parametrize(
+    ("value", "delay_ms"),
+    [
+        ("Sunday, 06-Nov-94 08:49:37 GMT", 7000),  # RFC 850
+        ("Sun Nov  6 08:49:37 1994", 7000),  # asctime, in GMT
+        ("Sun, 06 Nov 1994 08:49:37 GMT", 7000),  # IMF-fixdate
+        ("Sun, 31 Feb 1994 08:49:37 GMT", None),  # no such day
+        ("06 Nov 1994 08:49:37 GMT", None),  # no weekday
+        ("Sun, 06 Nov 1994 08:49:37 +0000", None),  # not GMT
+        ("\u00b2", None),  # a digit to str.isdigit, not to HTTP
+        ("99999999999999999999", 99999999999999999999000),
+    ],
+)
+def test_retry_after_reads_http_dates_and_nothing_else(value: str, delay_ms: int | None) -> None:
+    now_ms = 784111770000  # Sun, 06 Nov 1994 08:49:30 GMT
+    assert parse_retry_after(value, now_ms) == delay_ms
 
 
 def _closed_port() -> int:
@@ -317,7 +330,7 @@ def test_debug_says_when_the_collector_goes_and_comes_back(
     transport = _transport(sender, debug=True, max_retries=None)
     with (
         caplog.at_level("WARNING", logger="raceway"),
-        patch("raceway.transport.backoff_delay", return_value=0.0),
+        patch("raceway.transport.retry_delay", return_value=0),
     ):
         transport.enqueue(_event(1))
         assert transport.flush(timeout=5)
@@ -327,3 +340,272 @@ def test_debug_says_when_the_collector_goes_and_comes_back(
         "raceway: collector reachable again",
     ]
     transport.shutdown(1)
+
+
+# -- spec 4.2: a failing batch does not hold up the others --------------------------------
+
+
+class RuleSender:
+    """Answers each batch with `answer(batch)`; keeps the batches and their bodies in order."""
+
+    def __init__(self, answer: Callable[[dict[str, Any]], SendResult]) -> None:
+        self.answer = answer
+        self.batches: list[dict[str, Any]] = []
+        self.bodies: list[bytes] = []
+
+    def __call__(self, body: bytes, headers: dict[str, str], timeout: float) -> SendResult:
+        batch = json.loads(gzip.decompress(body))
+        self.batches.append(batch)
+        self.bodies.append(body)
+        return self.answer(batch)
+
+    def ids(self) -> list[list[int]]:
+        return [[int(event["id"], 16) for event in batch["events"]] for batch in self.batches]
+
+
+def _until(condition: Callable[[], bool], timeout: float = 5) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.005)
+
+
+@pytest.fixture
+def no_retry_delay() -> Iterator[Mock]:
+    with patch("raceway.transport.retry_delay", return_value=0) as delay:
+        yield delay
+
+
+@pytest.mark.usefixtures("no_retry_delay")
+def test_a_batch_answered_retry_goes_behind_the_others_with_the_same_body() -> None:
+    gate = threading.Event()
+
+    def answer(batch: dict[str, Any]) -> SendResult:
+        gate.wait(10)  # until every event is queued
+        return SendResult(503 if len(sender.batches) == 1 else 200)
+
+    sender = RuleSender(answer)
+    transport = _transport(sender, batch_size=2, flush_interval_ms=60_000, max_retries=None)
+    for index in range(6):
+        transport.enqueue(_event(index))
+    gate.set()
+    assert transport.flush(timeout=5)
+    assert sender.ids() == [[0, 1], [2, 3], [4, 5], [0, 1]]
+    assert sender.bodies[3] == sender.bodies[0]
+    stats = transport.stats()
+    assert (stats.sent, stats.retries, stats.dropped, stats.queued) == (6, 1, 0, 0)
+    transport.shutdown(1)
+
+
+@pytest.mark.usefixtures("no_retry_delay")
+def test_a_batch_struck_five_times_while_others_are_delivered_is_dropped() -> None:
+    gate = threading.Event()
+    traffic = iter(range(10, 100))
+
+    def answer(batch: dict[str, Any]) -> SendResult:
+        gate.wait(10)
+        poison = any(event["id"] == _event(0)["id"] for event in batch["events"])
+        if poison:  # the application goes on: another batch before the next attempt
+            transport.enqueue(_event(next(traffic)))
+        return SendResult(503 if poison else 200)
+
+    sender = RuleSender(answer)
+    transport = _transport(sender, batch_size=1, flush_interval_ms=60_000, max_retries=None)
+    for index in range(4):
+        transport.enqueue(_event(index))
+    gate.set()
+    assert transport.flush(timeout=5)
+    # The first answer is no strike (nothing was delivered since the batch was sent); each
+    # later one is, as another batch was delivered since the previous: dropped at the sixth.
+    assert sender.ids() == [
+        [0], [1], [2], [3], [10], [0], [11], [0], [12], [0], [13], [0], [14], [0], [15]
+    ]  # fmt: skip
+    stats = transport.stats()
+    assert (stats.sent, stats.retries, stats.dropped, stats.queued) == (9, 5, 1, 0)
+    assert stats.last_error is not None
+    assert stats.last_error.startswith("HTTP 503")
+    # Counted like any other drop: reported to the collector in the next batch.
+    assert sender.batches[-1]["dropped"] == 1
+    assert all("dropped" not in batch for batch in sender.batches[:-1])
+    transport.shutdown(1)
+
+
+@pytest.mark.usefixtures("no_retry_delay")
+def test_a_batch_that_waited_out_an_outage_has_no_strikes() -> None:
+    """Failures during an outage (nothing delivered) are no strikes: a batch that failed 8 times
+    is not dropped at its first failure after the collector is back, and is delivered."""
+    answers = iter([503] * 8 + [200, 503, 200])
+
+    def answer(batch: dict[str, Any]) -> SendResult:
+        status = next(answers)
+        if len(sender.batches) == 8:  # the outage ends: another batch gets in first
+            transport.enqueue(_event(1))
+        return SendResult(status)
+
+    sender = RuleSender(answer)
+    transport = _transport(sender, batch_size=1, max_retries=None)
+    transport.enqueue(_event(0))
+    assert transport.flush(timeout=5)
+    assert sender.ids() == [[0]] * 8 + [[1], [0], [0]]
+    stats = transport.stats()
+    assert (stats.sent, stats.retries, stats.dropped, stats.queued) == (2, 9, 0, 0)
+    transport.shutdown(1)
+
+
+def test_a_collector_that_fails_every_batch_loses_none(no_retry_delay: Mock) -> None:
+    answers = iter([SendResult(503, retry_after="3"), SendResult(None)] * 10)
+    sender = RuleSender(lambda batch: next(answers, SendResult(200)))
+    transport = _transport(sender, batch_size=1, max_retries=None)
+    for index in range(3):
+        transport.enqueue(_event(index))
+    assert transport.flush(timeout=5)
+    stats = transport.stats()
+    assert (stats.sent, stats.retries, stats.dropped) == (3, 20, 0)
+    # Each request waited the delay counted over the consecutive failures, with Retry-After.
+    attempts = [call.args[0] for call in no_retry_delay.call_args_list]
+    assert attempts == list(range(20))
+    assert no_retry_delay.call_args_list[0].args[2] == "3"
+    assert no_retry_delay.call_args_list[1].args[2] is None
+
+
+def test_a_delivery_ends_the_failing_state(no_retry_delay: Mock) -> None:
+    answers = iter([503, 503, 200, 503])
+    sender = RuleSender(lambda batch: SendResult(next(answers, 200)))
+    transport = _transport(sender, batch_size=1, max_retries=None)
+    for index in range(4):
+        transport.enqueue(_event(index))
+    assert transport.flush(timeout=5)
+    assert [call.args[0] for call in no_retry_delay.call_args_list] == [0, 1, 0]
+    assert transport.stats().sent == 4
+    transport.shutdown(1)
+
+
+@pytest.mark.usefixtures("no_retry_delay")
+def test_a_requeued_batch_keeps_its_place_in_the_queue_bound() -> None:
+    queued, resume = threading.Event(), threading.Event()
+
+    def answer(batch: dict[str, Any]) -> SendResult:
+        if len(sender.batches) == 1:
+            queued.wait(10)
+            return SendResult(503)
+        resume.wait(10)
+        return SendResult(200)
+
+    sender = RuleSender(answer)
+    transport = _transport(
+        sender, batch_size=2, max_queue_size=4, flush_interval_ms=60_000, max_retries=None
+    )
+    for index in range(4):
+        transport.enqueue(_event(index))
+    queued.set()
+    _until(lambda: len(sender.batches) == 2)  # [0, 1] requeued, [2, 3] in flight
+    assert transport.stats().queued == 4
+    transport.enqueue(_event(4))
+    assert transport.stats().dropped == 1
+    resume.set()
+    assert transport.flush(timeout=5)
+    assert sender.ids() == [[0, 1], [2, 3], [0, 1]]
+    assert (transport.stats().sent, transport.stats().queued) == (4, 0)
+    transport.shutdown(1)
+
+
+def test_shutdown_cuts_the_wait_of_a_failing_collector_short() -> None:
+    sender = RuleSender(lambda batch: SendResult(503))
+    transport = _transport(sender, batch_size=1, max_retries=None)
+    with patch("raceway.transport.retry_delay", return_value=60_000):
+        for index in range(3):
+            transport.enqueue(_event(index))
+        _until(lambda: len(sender.batches) == 1)
+        started = time.monotonic()
+        transport.shutdown(timeout=0.2)
+    assert time.monotonic() - started < 2
+    stats = transport.stats()
+    assert (stats.sent, stats.dropped, stats.queued) == (0, 3, 0)
+
+
+@pytest.fixture
+def busy_collector() -> Iterator[FakeCollector]:
+    """The collector stand-in for thousands of events: checks the batches, not every event."""
+    with fake_collector(check_events=False) as running:
+        yield running
+        assert running.violations == [], "batches outside spec/schemas"
+
+
+def _record(tracer: Tracer, name: str, count: int) -> None:
+    with tracer.start_trace():
+        for _ in range(count):
+            raceway.record_event(name)
+
+
+def test_poison_batches_are_dropped_and_hold_up_no_good_event(
+    busy_collector: FakeCollector,
+) -> None:
+    """A collector that answers 503 to any batch with a "poison" event, while the application
+    goes on recording: every good event is delivered, and each poison batch is dropped at its
+    fifth strike, its sixth attempt (its first answer is no strike)."""
+    gate = threading.Event()
+    attempts: Counter[str] = Counter()
+    good = 1700
+
+    def answer(batch: dict[str, Any]) -> int:
+        nonlocal good
+        gate.wait(10)  # the first batch waits until the first events are all queued
+        poison = [event["id"] for event in batch["events"] if event["data"]["name"] == "poison"]
+        if not poison:
+            return 200
+        attempts[poison[0]] += 1
+        # Continuous traffic: other batches are delivered before each next attempt.
+        more = 2000 if attempts[poison[0]] == 1 else 100
+        _record(tracer, "good", more)
+        good += more
+        return 503
+
+    busy_collector.answer = answer
+    tracer = Tracer(
+        service_name="poisoned",
+        server_url=busy_collector.url,
+        batch_size=100,
+        flush_interval_ms=60_000,
+    )
+    # 20 batches of 100 events, three of them (two in a row) poison.
+    names = ["poison" if group in (4, 11, 12) else "good" for group in range(20)]
+    for name in names:
+        _record(tracer, name, 100)
+    gate.set()
+    assert tracer.flush(timeout=20), f"poison batches not dropped: {tracer.stats()}"
+    delivered = [event for event in busy_collector.events if event["data"]["name"] == "good"]
+    assert len({event["id"] for event in delivered}) == len(delivered) == good
+    assert len(busy_collector.events) == good
+    assert sorted(attempts.values()) == [6, 6, 6]
+    stats = tracer.stats()
+    assert (stats.sent, stats.dropped, stats.rejected, stats.queued) == (good, 300, 0, 0)
+    assert sum(batch.get("dropped", 0) for batch in busy_collector.batches) == 300
+    tracer.shutdown(1)
+
+
+def test_a_collector_down_for_seconds_loses_no_event(busy_collector: FakeCollector) -> None:
+    back_at = time.monotonic() + 2
+    requests: list[float] = []
+
+    def answer(batch: dict[str, Any]) -> int | None:
+        requests.append(time.monotonic())
+        if time.monotonic() < back_at:
+            return 503 if len(requests) % 2 else None  # None: no answer at all
+        return 200
+
+    busy_collector.answer = answer
+    tracer = Tracer(
+        service_name="outage", server_url=busy_collector.url, batch_size=50, flush_interval_ms=20
+    )
+    recorded = 0
+    while time.monotonic() < back_at + 0.5:
+        _record(tracer, "event", 20)
+        recorded += 20
+        time.sleep(0.01)
+    assert tracer.flush(timeout=15)
+    ids = {event["id"] for event in busy_collector.events}
+    assert len(ids) == len(busy_collector.events) == recorded
+    stats = tracer.stats()
+    assert (stats.sent, stats.dropped, stats.queued) == (recorded, 0, 0)
+    assert stats.retries > 0
+    tracer.shutdown(1)

@@ -1,5 +1,9 @@
 //! The client: configuration, the transport, and the manual API the docs show
 //! (`client.get_trace_headers().await`, state, locks, errors, custom events).
+//!
+//! The top floor of the crate below the adapters: it starts execution contexts and owns them
+//! through `ContextOwner` (an event sink and the names events carry), and it uses the client
+//! calls and the transport; none of those know the client.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -10,24 +14,47 @@ use reqwest::Url;
 use serde_json::{json, Value};
 
 use crate::client_call::{merge_response_clock, ClientCall};
-use crate::config::{Config, ConfigError, Options};
-use crate::context::{current, ContextInit, ExecutionContext};
+use crate::config::{Config, ConfigError, Env, Options};
+use crate::context::{current, ContextInit, ContextOwner, ExecutionContext};
 use crate::event::{clamp, error_data, EventKind};
 use crate::ids::{new_span_id, new_trace_id, sanitize_service_name};
 use crate::propagation::ExtractedContext;
 use crate::sampling::decide_flags;
 use crate::state::{name_of, StateAccess};
 use crate::transport::{Transport, TransportStats};
+use crate::url_filter::PropagateTo;
 
 /// What every context of one client shares.
-pub(crate) struct Tracer {
-    pub(crate) config: Config,
+struct Tracer {
+    config: Config,
     /// The service part of component names, sanitised once.
-    pub(crate) service_part: String,
+    service_part: String,
     /// `None` when disabled.
-    pub(crate) transport: Option<Transport>,
-    /// Hosts already reported as getting no headers (debug mode).
-    pub(crate) unpropagated_hosts: std::sync::Mutex<std::collections::HashSet<String>>,
+    transport: Option<Transport>,
+    /// Hosts already reported as getting no headers (debug mode; the reqwest middleware).
+    #[cfg_attr(not(feature = "reqwest"), allow(dead_code))]
+    unpropagated_hosts: std::sync::Mutex<std::collections::HashSet<String>>,
+}
+
+/// What the contexts of a client see of it: the names their events carry, and the transport.
+impl ContextOwner for Tracer {
+    fn service_name(&self) -> &str {
+        &self.config.service_name
+    }
+
+    fn instance(&self) -> &str {
+        &self.config.instance
+    }
+
+    fn component_prefix(&self) -> &str {
+        &self.service_part
+    }
+
+    fn emit(&self, event: String) {
+        if let Some(transport) = &self.transport {
+            transport.enqueue(event);
+        }
+    }
 }
 
 /// A Raceway client: one per service process. Cheap to clone (a shared handle).
@@ -93,26 +120,49 @@ impl ClientBuilder {
         instance: impl Into<String> => Into::into);
     setter!(/// Head sampling rate of traces started here, 0-1 (`RACEWAY_SAMPLE_RATE`).
         sample_rate: f64 => std::convert::identity);
-    setter!(/// Transport problems on stderr (`RACEWAY_DEBUG`).
+    setter!(/// Verbose diagnostics (`RACEWAY_DEBUG`): `tracing` events of level debug, target
+        /// `raceway`.
         debug: bool => std::convert::identity);
     setter!(/// Events per batch (1-5000).
         batch_size: usize => std::convert::identity);
     setter!(/// Longest wait of an event before its batch is sent.
         flush_interval: Duration => std::convert::identity);
-    setter!(/// Events held in memory at most; beyond it new events are dropped and counted.
+    setter!(/// Events held in memory at most, in flight included; beyond it new events are
+        /// dropped and counted. Default 100,000.
         max_queue_size: usize => std::convert::identity);
-    setter!(/// Retries of a batch after a network error, 408, 429 or 5xx.
+    setter!(/// Bytes of encoded events held in memory at most, in flight included; beyond it new
+        /// events are dropped and counted. Default 64 MiB.
+        max_queue_bytes: u64 => std::convert::identity);
+    setter!(/// Retries of a batch after a network error, 408, 429 or 5xx (0-100). Default: no
+        /// limit (spec 4.2).
         max_retries: u32 => std::convert::identity);
     setter!(/// Time limit of one request to the collector.
         request_timeout: Duration => std::convert::identity);
     setter!(/// Outgoing URLs that receive trace headers (`RACEWAY_PROPAGATE_TO`).
-        propagate_to: crate::PropagateTo => std::convert::identity);
+        propagate_to: PropagateTo => std::convert::identity);
     setter!(/// Server paths that are not traced.
         ignore_paths: Vec<String> => std::convert::identity);
 
     /// Validates the options and starts the transport.
     pub fn build(self) -> Result<RacewayClient, ConfigError> {
         RacewayClient::new(self.options)
+    }
+
+    /// The configuration [`ClientBuilder::build`] would use, with `env` as the environment
+    /// instead of the process's, and nothing started: to check a configuration, or to test one
+    /// without touching the process environment.
+    ///
+    /// ```
+    /// use raceway_client::RacewayClient;
+    /// let env = |name: &str| (name == "RACEWAY_URL").then(|| "http://collector:9000/".to_owned());
+    /// let config = RacewayClient::builder()
+    ///     .service_name("checkout")
+    ///     .resolve_with_env(&env)
+    ///     .unwrap();
+    /// assert_eq!(config.endpoint.as_str(), "http://collector:9000/v1/events");
+    /// ```
+    pub fn resolve_with_env(self, env: Env<'_>) -> Result<Config, ConfigError> {
+        self.options.resolve_with_env(env)
     }
 }
 
@@ -146,10 +196,6 @@ impl RacewayClient {
         }
     }
 
-    pub(crate) fn tracer_arc(&self) -> &Arc<Tracer> {
-        &self.tracer
-    }
-
     /// The resolved configuration.
     pub fn config(&self) -> &Config {
         &self.tracer.config
@@ -176,7 +222,7 @@ impl RacewayClient {
             incoming.trace_flags,
         );
         Some(ExecutionContext::new(
-            Arc::clone(&self.tracer),
+            Arc::<Tracer>::clone(&self.tracer),
             ContextInit {
                 trace_id,
                 span_id: new_span_id(),
@@ -190,8 +236,8 @@ impl RacewayClient {
     }
 
     /// The current task's context, when it belongs to this client and it is enabled.
-    fn context(&self) -> Option<ExecutionContext> {
-        current().filter(|ctx| Arc::ptr_eq(ctx.tracer(), &self.tracer))
+    pub(crate) fn current_context(&self) -> Option<ExecutionContext> {
+        current().filter(|ctx| ctx.is_owned_by(&self.tracer))
     }
 
     /// Trace headers for an outgoing call made with a client Raceway does not instrument
@@ -223,10 +269,9 @@ impl RacewayClient {
 
     fn manual_call(&self, method: &str, target: Option<&Url>) -> HeaderMap {
         let mut headers = HeaderMap::new();
-        if let Some(ctx) = self.context() {
+        if let Some(ctx) = self.current_context() {
             // The application chose to send them: the allow-list does not apply (spec 6.3).
-            let call = ClientCall::start(&ctx, method, target, true, &mut headers);
-            ctx.open_call(call);
+            ClientCall::start(&ctx, method, target, true, &mut headers).keep_open(&ctx);
         }
         headers
     }
@@ -242,11 +287,11 @@ impl RacewayClient {
     /// [`RacewayClient::merge_response_headers`] with the call's outcome, and the request
     /// headers [`RacewayClient::get_trace_headers`] gave to name the call it ends.
     pub fn end_manual_call(&self, response_headers: &HeaderMap, end: ManualCallEnd<'_>) -> bool {
-        let Some(ctx) = self.context() else {
+        let Some(ctx) = self.current_context() else {
             return false;
         };
         let span = end.request.and_then(request_span_id);
-        match ctx.take_call(span.as_deref()) {
+        match ClientCall::take_open(&ctx, span.as_deref()) {
             Some(call) => {
                 let error = end
                     .error
@@ -278,7 +323,7 @@ impl RacewayClient {
     }
 
     fn record_state(&self, kind: EventKind, resource: &str, access: StateAccess) {
-        let (Some(ctx), Some(name)) = (self.context(), name_of(resource)) else {
+        let (Some(ctx), Some(name)) = (self.current_context(), name_of(resource)) else {
             return;
         };
         ctx.record(kind, access.into_data(name, kind == EventKind::StateWrite));
@@ -295,7 +340,7 @@ impl RacewayClient {
     }
 
     fn record_lock(&self, kind: EventKind, lock: &str) {
-        if let (Some(ctx), Some(name)) = (self.context(), name_of(lock)) {
+        if let (Some(ctx), Some(name)) = (self.current_context(), name_of(lock)) {
             ctx.record(kind, json!({ "lock": name }));
         }
     }
@@ -324,7 +369,7 @@ impl RacewayClient {
 
     /// Records an `error` event: the error's type, message and chain of causes.
     pub fn record_error<E: std::error::Error + 'static>(&self, error: &E) {
-        if let Some(ctx) = self.context() {
+        if let Some(ctx) = self.current_context() {
             ctx.record(
                 EventKind::Error,
                 error_data(std::any::type_name::<E>(), error),
@@ -335,7 +380,7 @@ impl RacewayClient {
     /// Records a `custom` event with a name and JSON attributes (an object; anything else is
     /// recorded under `value`).
     pub fn record_custom(&self, name: &str, attributes: Value) {
-        let (Some(ctx), Some(name)) = (self.context(), name_of(name)) else {
+        let (Some(ctx), Some(name)) = (self.current_context(), name_of(name)) else {
             return;
         };
         let attributes = match attributes {
@@ -350,6 +395,7 @@ impl RacewayClient {
     }
 
     /// In debug mode, says once per host that a host got no trace headers (spec 6.3).
+    #[cfg_attr(not(feature = "reqwest"), allow(dead_code))]
     pub(crate) fn note_unpropagated_host(&self, url: &Url) {
         if !self.tracer.config.debug {
             return;
@@ -361,7 +407,11 @@ impl RacewayClient {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if seen.len() < 1024 && seen.insert(host.clone()) {
-            eprintln!("[raceway] {host} is not in propagate_to: calls to it get no trace headers");
+            tracing::debug!(
+                target: "raceway",
+                host = %host,
+                "host not in propagate_to: calls to it get no trace headers"
+            );
         }
     }
 
@@ -374,7 +424,9 @@ impl RacewayClient {
             .unwrap_or_default()
     }
 
-    /// Sends every queued event now; resolves when they were delivered or given up.
+    /// Sends every queued event now; resolves when they have left the transport, delivered or
+    /// dropped. Retries have no limit by default (spec 4.2): with a collector that is down this
+    /// lasts until it is back; [`RacewayClient::shutdown_with_timeout`] has a time limit.
     pub async fn flush(&self) {
         if let Some(transport) = &self.tracer.transport {
             transport.flush().await;

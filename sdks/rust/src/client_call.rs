@@ -1,6 +1,9 @@
 //! The one client-call lifecycle behind the reqwest middleware and `get_trace_headers`: a client
 //! span of its own, `request_sent` before the headers are written, the callee's clock merged
 //! from the response, `response_received` at the end.
+//!
+//! It is built on the execution context (it takes the context's clock steps and records through
+//! it) and is used by the client and the reqwest middleware; the context knows nothing of it.
 
 use std::time::Instant;
 
@@ -9,8 +12,8 @@ use reqwest::Url;
 use serde_json::{json, Value};
 
 use crate::clock::decode_clock;
-use crate::context::{ExecutionContext, SpanOverride};
-use crate::event::{clamp, event_method, EventKind};
+use crate::context::{ExecutionContext, OpenCall, SpanOverride};
+use crate::event::{clamp, duration_ms, event_method, EventKind};
 use crate::ids::{new_span_id, normalize_trace_id};
 use crate::propagation::{
     header_copies, inject, single_header, HeaderSource, OutgoingContext, SingleHeader,
@@ -32,13 +35,9 @@ pub(crate) fn event_target(url: &Url) -> (String, String) {
 }
 
 /// One client call: its own span, child of the context's span (spec 4). It keeps no handle on
-/// its context, so a context can keep its open manual calls.
+/// its context, so a context can keep its open manual calls ([`ClientCall::keep_open`]).
 pub(crate) struct ClientCall {
-    span_id: String,
-    method: String,
-    url: String,
-    host: String,
-    started: Instant,
+    open: OpenCall,
 }
 
 impl ClientCall {
@@ -59,18 +58,20 @@ impl ClientCall {
             event_target,
         );
         let call = ClientCall {
-            span_id,
-            method,
-            url,
-            host,
-            started: Instant::now(),
+            open: OpenCall {
+                span_id,
+                method,
+                url,
+                host,
+                started: Instant::now(),
+            },
         };
         // An unsampled context neither records nor steps its clock; it still propagates.
         let clock = if context.is_sampled() {
             let (tick, clock, dropped) = context.call_tick();
             context.record_with(
                 EventKind::RequestSent,
-                json!({ "method": call.method, "url": call.url, "host": call.host }),
+                json!({ "method": call.open.method, "url": call.open.url, "host": call.open.host }),
                 Some(call.span_override(context)),
                 Some(tick),
             );
@@ -83,7 +84,7 @@ impl ClientCall {
             inject(
                 &OutgoingContext {
                     trace_id: context.trace_id(),
-                    span_id: &call.span_id,
+                    span_id: &call.open.span_id,
                     clock: &clock,
                     own: Some(context.component()),
                     clock_dropped: dropped,
@@ -96,13 +97,19 @@ impl ClientCall {
         call
     }
 
-    pub(crate) fn span_id(&self) -> &str {
-        &self.span_id
+    /// Keeps the call open in its context until its response is merged (a manual call).
+    pub(crate) fn keep_open(self, context: &ExecutionContext) {
+        context.open_call(self.open);
+    }
+
+    /// Takes back the context's open manual call with this client span id, or the oldest one.
+    pub(crate) fn take_open(context: &ExecutionContext, span_id: Option<&str>) -> Option<Self> {
+        context.take_call(span_id).map(|open| ClientCall { open })
     }
 
     fn span_override<'a>(&'a self, context: &'a ExecutionContext) -> SpanOverride<'a> {
         SpanOverride {
-            span_id: &self.span_id,
+            span_id: &self.open.span_id,
             parent_span_id: Some(context.span_id()),
         }
     }
@@ -121,11 +128,12 @@ impl ClientCall {
         }
         let remote_clock =
             response_headers.is_some_and(|headers| merge_response_clock(context, headers));
+        let open = &self.open;
         let mut data = json!({
-            "method": self.method,
-            "url": self.url,
-            "host": self.host,
-            "duration_ms": duration_ms(self.started),
+            "method": open.method,
+            "url": open.url,
+            "host": open.host,
+            "duration_ms": duration_ms(open.started),
             "remote_clock": remote_clock,
         });
         if let Some(status) = status.filter(|s| (100..=599).contains(s)) {
@@ -142,11 +150,6 @@ impl ClientCall {
         );
         remote_clock
     }
-}
-
-/// Milliseconds since `started`, to the microsecond.
-pub(crate) fn duration_ms(started: Instant) -> f64 {
-    (started.elapsed().as_micros() as f64) / 1000.0
 }
 
 /// Merges the clock a callee sent back (spec 2.6) when the response belongs to the context's
@@ -170,7 +173,7 @@ pub(crate) fn merge_response_clock<S: HeaderSource + ?Sized>(
     };
     match decode_clock(vc) {
         Ok(decoded) => {
-            context.merge_decoded(&decoded);
+            context.merge(&decoded.clock, decoded.dropped);
             true
         }
         Err(_) => false,

@@ -2,16 +2,28 @@
 //! same names as every Raceway SDK, validated once at construction.
 
 use std::fmt;
-use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::Url;
 
 use crate::url_filter::{IgnorePaths, PropagateTo};
 
+/// Kept here for the paths that name it `config::UrlPredicate`; it belongs to `url_filter`.
+pub use crate::url_filter::UrlPredicate;
+
 /// The collector used when neither `server_url` nor `RACEWAY_URL` is set.
 pub const DEFAULT_SERVER_URL: &str = "http://127.0.0.1:8080";
+/// Events held in memory at most when `max_queue_size` is not set.
+pub const DEFAULT_MAX_QUEUE_SIZE: usize = 100_000;
+/// Bytes of encoded events held in memory at most when `max_queue_bytes` is not set: 64 MiB.
+pub const DEFAULT_MAX_QUEUE_BYTES: u64 = 64 * 1024 * 1024;
+/// The name a disabled client given none has (it is never sent).
+const DISABLED_SERVICE_NAME: &str = "unknown_service";
 const MAX_NAME_LENGTH: usize = 128;
+/// The longest `flush_interval` and `request_timeout`, 2^31 - 1 ms as in every SDK (spec 7).
+const MAX_INTERVAL: Duration = Duration::from_millis(2_147_483_647);
+/// The bounds of `max_queue_bytes` (spec 7): 1 KiB to 4 GiB.
+const MAX_QUEUE_BYTES_RANGE: (u64, u64) = (1024, 1 << 32);
 
 /// A stable code for every configuration Raceway refuses, the same codes as the other SDKs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,6 +38,7 @@ pub enum ConfigErrorCode {
     InvalidBatchSize,
     InvalidFlushInterval,
     InvalidMaxQueueSize,
+    InvalidMaxQueueBytes,
     InvalidMaxRetries,
     InvalidRequestTimeout,
     InvalidPropagateTo,
@@ -47,6 +60,7 @@ impl ConfigErrorCode {
             InvalidBatchSize => "RACEWAY_INVALID_BATCH_SIZE",
             InvalidFlushInterval => "RACEWAY_INVALID_FLUSH_INTERVAL",
             InvalidMaxQueueSize => "RACEWAY_INVALID_MAX_QUEUE_SIZE",
+            InvalidMaxQueueBytes => "RACEWAY_INVALID_MAX_QUEUE_BYTES",
             InvalidMaxRetries => "RACEWAY_INVALID_MAX_RETRIES",
             InvalidRequestTimeout => "RACEWAY_INVALID_REQUEST_TIMEOUT",
             InvalidPropagateTo => "RACEWAY_INVALID_PROPAGATE_TO",
@@ -82,29 +96,41 @@ fn fail<T>(code: ConfigErrorCode, message: impl Into<String>) -> Result<T, Confi
 /// An option given in code always wins over the environment.
 #[derive(Clone, Default)]
 pub struct Options {
-    /// Env `RACEWAY_SERVICE_NAME`. Required (1-128 characters) unless disabled.
+    /// Env `RACEWAY_SERVICE_NAME`, then `OTEL_SERVICE_NAME` (so that a service traced by both has
+    /// one name). Required unless disabled: trimmed, 1-128 characters, none of them a control,
+    /// zero-width or bidirectional-formatting character.
     pub service_name: Option<String>,
     /// Collector base URL (`/v1/events` is appended). Env `RACEWAY_URL`.
     pub server_url: Option<String>,
     /// Sent as `Authorization: Bearer <api key>`. Env `RACEWAY_API_KEY`.
     pub api_key: Option<String>,
-    /// No context, no events, no headers. Env `RACEWAY_DISABLED` (`1`, `true`, `yes`, `on`).
+    /// No context, no events, no headers. Env `RACEWAY_DISABLED` (`1`, `true`, `yes`, `on`;
+    /// `0`, `false`, `no`, `off`), else OpenTelemetry's `OTEL_SDK_DISABLED` (true only for
+    /// `true`, in any case).
     pub disabled: Option<bool>,
-    /// Which process of the service this is. Env `RACEWAY_INSTANCE`. Default `<hostname>:<pid>`.
+    /// Which process of the service this is (1-128 characters, as `service_name`). Env
+    /// `RACEWAY_INSTANCE`. Default `<hostname>:<pid>` ([`default_instance`]).
     pub instance: Option<String>,
     /// Head sampling rate of new traces, 0.0-1.0. Env `RACEWAY_SAMPLE_RATE`. Default 1.0.
     pub sample_rate: Option<f64>,
-    /// Transport problems on stderr. Env `RACEWAY_DEBUG`.
+    /// Verbose diagnostics: `tracing` events of level debug, target `raceway` (the warnings are
+    /// emitted either way). Env `RACEWAY_DEBUG`.
     pub debug: Option<bool>,
     /// Events per request to the collector (1-5000). Default 200.
     pub batch_size: Option<usize>,
-    /// Longest time an event waits before its batch is sent. Default 1 s.
+    /// Longest time an event waits before its batch is sent (1 ms to 2^31 - 1 ms). Default 1 s.
     pub flush_interval: Option<Duration>,
-    /// Events held in memory at most; beyond it new events are dropped and counted. Default 10000.
+    /// Events held in memory at most, in flight and waiting for a retry included; beyond it new
+    /// events are dropped and counted (1-10,000,000). Default 100,000.
     pub max_queue_size: Option<usize>,
-    /// Retries of a batch after a network error, 408, 429 or 5xx (0-100). Default 5.
+    /// Bytes of encoded events held in memory at most, in flight and waiting for a retry
+    /// included; beyond it new events are dropped and counted (1 KiB-4 GiB). Default 64 MiB.
+    pub max_queue_bytes: Option<u64>,
+    /// Retries of a batch after a network error, 408, 429 or 5xx (0-100). Default: no limit, a
+    /// batch is retried (full-jitter backoff, at most 5 s apart) until the collector takes it,
+    /// so that an outage loses nothing while the queue has room (spec 4.2).
     pub max_retries: Option<u32>,
-    /// Time limit of one request to the collector. Default 10 s.
+    /// Time limit of one request to the collector (1 ms to 2^31 - 1 ms). Default 10 s.
     pub request_timeout: Option<Duration>,
     /// Outgoing URLs that receive trace headers. Env `RACEWAY_PROPAGATE_TO` (comma-separated
     /// hostnames, `host:port`, `*.suffix`, origins). Default: internal hosts only.
@@ -129,7 +155,9 @@ pub struct Config {
     pub batch_size: usize,
     pub flush_interval: Duration,
     pub max_queue_size: usize,
-    pub max_retries: u32,
+    pub max_queue_bytes: u64,
+    /// `None`: retried without limit (spec 4.2).
+    pub max_retries: Option<u32>,
     pub request_timeout: Duration,
     pub propagate_to: PropagateTo,
     pub ignore_paths: IgnorePaths,
@@ -139,14 +167,20 @@ pub struct Config {
 /// process environment.
 pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
 
+/// The value of a variable, trimmed; `None` when unset, empty or blank (spec 7: a blank value
+/// counts as unset).
 fn non_empty(value: Option<String>) -> Option<String> {
     value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
 }
 
-fn parse_bool(name: &str, raw: &str, code: ConfigErrorCode) -> Result<bool, ConfigError> {
-    match raw.trim().to_ascii_lowercase().as_str() {
-        "1" | "true" | "yes" | "on" => Ok(true),
-        "0" | "false" | "no" | "off" | "" => Ok(false),
+/// A boolean variable (spec 7 c): `None` when unset or blank.
+fn env_bool(env: Env<'_>, name: &str, code: ConfigErrorCode) -> Result<Option<bool>, ConfigError> {
+    let Some(raw) = non_empty(env(name)) else {
+        return Ok(None);
+    };
+    match raw.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(Some(true)),
+        "0" | "false" | "no" | "off" => Ok(Some(false)),
         _ => fail(
             code,
             format!("{name} must be one of 1, true, yes, on, 0, false, no, off, got {raw:?}"),
@@ -154,15 +188,37 @@ fn parse_bool(name: &str, raw: &str, code: ConfigErrorCode) -> Result<bool, Conf
     }
 }
 
+/// OpenTelemetry's `OTEL_SDK_DISABLED`, read as OpenTelemetry reads it: true only for `true` in
+/// any case; anything else is false, never an error (it is not Raceway's variable).
+fn otel_sdk_disabled(env: Env<'_>) -> bool {
+    non_empty(env("OTEL_SDK_DISABLED")).is_some_and(|v| v.eq_ignore_ascii_case("true"))
+}
+
+/// Characters no name may hold (spec 7, `event.schema.json`): controls, zero-width characters
+/// and bidirectional formatting, which would make a name in the UI read as another.
+fn forbidden_in_names(c: char) -> bool {
+    matches!(c,
+        '\u{0}'..='\u{1f}'
+        | '\u{7f}'..='\u{9f}'
+        | '\u{200b}'..='\u{200f}'
+        | '\u{202a}'..='\u{202e}'
+        | '\u{2060}'..='\u{2064}'
+        | '\u{2066}'..='\u{2069}'
+        | '\u{feff}')
+}
+
 fn valid_name(raw: &str, source: &str, code: ConfigErrorCode) -> Result<String, ConfigError> {
     let name = raw.trim();
     if name.is_empty()
         || name.chars().count() > MAX_NAME_LENGTH
-        || name.chars().any(char::is_control)
+        || name.chars().any(forbidden_in_names)
     {
         return fail(
             code,
-            format!("{source} must be 1-{MAX_NAME_LENGTH} characters without control characters, got {raw:?}"),
+            format!(
+                "{source} must be 1-{MAX_NAME_LENGTH} characters without control, zero-width or \
+                 bidirectional-formatting characters, got {raw:?}"
+            ),
         );
     }
     Ok(name.to_owned())
@@ -186,6 +242,7 @@ fn in_range<T: PartialOrd + fmt::Display + Copy>(
     Ok(value)
 }
 
+/// A time in whole milliseconds from 1 to 2^31 - 1 (spec 7), as every SDK takes it.
 fn duration_in_range(
     value: Option<Duration>,
     default: Duration,
@@ -193,10 +250,13 @@ fn duration_in_range(
     code: ConfigErrorCode,
 ) -> Result<Duration, ConfigError> {
     let value = value.unwrap_or(default);
-    if value.is_zero() || value > Duration::from_secs(24 * 3600) {
+    if value < Duration::from_millis(1) || value > MAX_INTERVAL {
         return fail(
             code,
-            format!("{name} must be above 0 and at most 24 h, got {value:?}"),
+            format!(
+                "{name} must be from 1 ms to {} ms, got {value:?}",
+                MAX_INTERVAL.as_millis()
+            ),
         );
     }
     Ok(value)
@@ -234,6 +294,25 @@ fn resolve_server_url(raw: &str) -> Result<(String, Url), ConfigError> {
     }
 }
 
+/// True when the transport can send to `https:` collectors (the `rustls` feature, on by
+/// default).
+const HTTPS_SUPPORTED: bool = cfg!(feature = "rustls");
+
+/// Refuses an `https:` collector when the crate was built without TLS, rather than a transport
+/// whose every request fails.
+fn check_tls_support(endpoint: &Url) -> Result<(), ConfigError> {
+    if endpoint.scheme() == "https" && !HTTPS_SUPPORTED {
+        return fail(
+            ConfigErrorCode::InvalidUrl,
+            format!(
+                "serverUrl {endpoint} is https, but raceway-client was built without TLS: \
+                 enable its `rustls` feature (on by default) or use an http collector"
+            ),
+        );
+    }
+    Ok(())
+}
+
 fn resolve_api_key(raw: Option<String>, source: &str) -> Result<Option<String>, ConfigError> {
     let Some(key) = raw.map(|k| k.trim().to_owned()) else {
         return Ok(None);
@@ -252,7 +331,8 @@ fn resolve_api_key(raw: Option<String>, source: &str) -> Result<Option<String>, 
     Ok(Some(key))
 }
 
-fn default_instance() -> String {
+/// The instance of a client given none: `<host name>:<pid>`, its last 128 characters.
+pub fn default_instance() -> String {
     let host = std::env::var("HOSTNAME")
         .ok()
         .filter(|h| !h.is_empty())
@@ -277,26 +357,35 @@ impl Options {
     /// Validates the options against the given environment.
     pub fn resolve_with_env(self, env: Env<'_>) -> Result<Config, ConfigError> {
         use ConfigErrorCode as C;
-        let disabled = match (self.disabled, env("RACEWAY_DISABLED")) {
-            (Some(value), _) => value,
-            (None, Some(raw)) => parse_bool("RACEWAY_DISABLED", &raw, C::InvalidDisabled)?,
-            (None, None) => false,
+        // The option, else Raceway's variable, else OpenTelemetry's (spec 7 c).
+        let disabled = match self.disabled {
+            Some(value) => value,
+            None => match env_bool(env, "RACEWAY_DISABLED", C::InvalidDisabled)? {
+                Some(value) => value,
+                None => otel_sdk_disabled(env),
+            },
         };
-        let debug = match (self.debug, env("RACEWAY_DEBUG")) {
-            (Some(value), _) => value,
-            (None, Some(raw)) => parse_bool("RACEWAY_DEBUG", &raw, C::InvalidDebug)?,
-            (None, None) => false,
+        let debug = match self.debug {
+            Some(value) => value,
+            None => env_bool(env, "RACEWAY_DEBUG", C::InvalidDebug)?.unwrap_or(false),
         };
-        let service_name = match (self.service_name, non_empty(env("RACEWAY_SERVICE_NAME"))) {
-            (Some(name), _) => valid_name(&name, "service_name", C::InvalidServiceName)?,
-            (None, Some(name)) => valid_name(&name, "RACEWAY_SERVICE_NAME", C::InvalidServiceName)?,
-            (None, None) if disabled => "unknown_service".to_owned(),
-            (None, None) => {
-                return fail(
-                    C::MissingServiceName,
-                    "a service name is required: set service_name or RACEWAY_SERVICE_NAME",
-                )
-            }
+        // OpenTelemetry's variable comes after Raceway's, so that a service traced by both has
+        // one name.
+        let service_name = match self.service_name {
+            Some(name) => valid_name(&name, "service_name", C::InvalidServiceName)?,
+            None => match ["RACEWAY_SERVICE_NAME", "OTEL_SERVICE_NAME"]
+                .into_iter()
+                .find_map(|variable| Some((variable, non_empty(env(variable))?)))
+            {
+                Some((variable, name)) => valid_name(&name, variable, C::InvalidServiceName)?,
+                None if disabled => DISABLED_SERVICE_NAME.to_owned(),
+                None => {
+                    return fail(
+                        C::MissingServiceName,
+                        "a service name is required: set service_name or RACEWAY_SERVICE_NAME (or OTEL_SERVICE_NAME)",
+                    )
+                }
+            },
         };
         let instance = match (self.instance, non_empty(env("RACEWAY_INSTANCE"))) {
             (Some(name), _) => valid_name(&name, "instance", C::InvalidInstance)?,
@@ -308,6 +397,9 @@ impl Options {
             .or_else(|| non_empty(env("RACEWAY_URL")))
             .unwrap_or_else(|| DEFAULT_SERVER_URL.to_owned());
         let (server_url, endpoint) = resolve_server_url(&url)?;
+        if !disabled {
+            check_tls_support(&endpoint)?;
+        }
         let api_key = match self.api_key {
             Some(key) => resolve_api_key(Some(key), "api_key")?,
             None => resolve_api_key(env("RACEWAY_API_KEY"), "RACEWAY_API_KEY")?,
@@ -363,20 +455,24 @@ impl Options {
             )?,
             max_queue_size: in_range(
                 self.max_queue_size,
-                10_000,
+                DEFAULT_MAX_QUEUE_SIZE,
                 "max_queue_size",
                 C::InvalidMaxQueueSize,
                 1,
                 10_000_000,
             )?,
-            max_retries: in_range(
-                self.max_retries,
-                5,
-                "max_retries",
-                C::InvalidMaxRetries,
-                0,
-                100,
+            max_queue_bytes: in_range(
+                self.max_queue_bytes,
+                DEFAULT_MAX_QUEUE_BYTES,
+                "max_queue_bytes",
+                C::InvalidMaxQueueBytes,
+                MAX_QUEUE_BYTES_RANGE.0,
+                MAX_QUEUE_BYTES_RANGE.1,
             )?,
+            max_retries: self
+                .max_retries
+                .map(|n| in_range(Some(n), 0, "max_retries", C::InvalidMaxRetries, 0, 100))
+                .transpose()?,
             request_timeout: duration_in_range(
                 self.request_timeout,
                 Duration::from_secs(10),
@@ -399,9 +495,6 @@ impl fmt::Debug for Options {
             .finish_non_exhaustive()
     }
 }
-
-/// A shared predicate over outgoing URLs, for [`PropagateTo::predicate`].
-pub type UrlPredicate = Arc<dyn Fn(&Url) -> bool + Send + Sync>;
 
 #[cfg(test)]
 mod tests {
@@ -440,6 +533,32 @@ mod tests {
         .resolve_with_env(&env)
         .unwrap();
         assert_eq!(config.service_name, "api");
+    }
+
+    #[test]
+    fn https_collectors_need_the_tls_feature() {
+        let env = env_of(&[("RACEWAY_SERVICE_NAME", "checkout")]);
+        let https = |disabled| {
+            Options {
+                server_url: Some("https://collector.example:8443/raceway".into()),
+                disabled: Some(disabled),
+                ..Options::default()
+            }
+            .resolve_with_env(&env)
+        };
+        if HTTPS_SUPPORTED {
+            let config = https(false).expect("https is accepted with the rustls feature");
+            assert_eq!(
+                config.endpoint.as_str(),
+                "https://collector.example:8443/raceway/v1/events"
+            );
+        } else {
+            let error = https(false).unwrap_err();
+            assert_eq!(error.code, ConfigErrorCode::InvalidUrl);
+            assert!(error.message.contains("rustls"), "{error}");
+        }
+        // A disabled client sends nothing: its URL needs no TLS.
+        assert!(https(true).is_ok());
     }
 
     #[test]
@@ -487,10 +606,141 @@ mod tests {
             ..Options::default()
         };
         assert!(disabled.resolve_with_env(&none).unwrap().disabled);
+        assert_eq!(
+            code(Options {
+                max_queue_bytes: Some(1023),
+                ..named()
+            }),
+            ConfigErrorCode::InvalidMaxQueueBytes
+        );
+        assert_eq!(
+            code(Options {
+                max_retries: Some(101),
+                ..named()
+            }),
+            ConfigErrorCode::InvalidMaxRetries
+        );
         let bad = env_of(&[("RACEWAY_DISABLED", "maybe")]);
         assert_eq!(
             Options::default().resolve_with_env(&bad).unwrap_err().code,
             ConfigErrorCode::InvalidDisabled
         );
+    }
+
+    #[test]
+    fn otel_service_name_is_the_fallback() {
+        let both = env_of(&[
+            ("RACEWAY_SERVICE_NAME", "checkout"),
+            ("OTEL_SERVICE_NAME", "otel-checkout"),
+        ]);
+        let name = |options: Options, env: Env<'_>| options.resolve_with_env(env).unwrap();
+        assert_eq!(name(Options::default(), &both).service_name, "checkout");
+        let otel = env_of(&[
+            ("RACEWAY_SERVICE_NAME", " "),
+            ("OTEL_SERVICE_NAME", "billing"),
+        ]);
+        assert_eq!(name(Options::default(), &otel).service_name, "billing");
+        let named = Options {
+            service_name: Some("api".into()),
+            ..Options::default()
+        };
+        assert_eq!(name(named, &otel).service_name, "api");
+        let bad = env_of(&[("OTEL_SERVICE_NAME", "a\u{7}b")]);
+        let error = Options::default().resolve_with_env(&bad).unwrap_err();
+        assert_eq!(error.code, ConfigErrorCode::InvalidServiceName);
+        assert!(error.message.contains("OTEL_SERVICE_NAME"), "{error}");
+    }
+
+    #[test]
+    fn names_refuse_invisible_and_reordering_characters() {
+        let none = env_of(&[]);
+        let named = |name: String| {
+            Options {
+                service_name: Some(name.clone()),
+                instance: Some(name),
+                ..Options::default()
+            }
+            .resolve_with_env(&none)
+        };
+        let refused = [
+            0x00, 0x1f, 0x7f, 0x9f, 0x200b, 0x200f, 0x202a, 0x202e, 0x2060, 0x2064, 0x2066, 0x2069,
+            0xfeff,
+        ];
+        for code in refused {
+            let c = char::from_u32(code).unwrap();
+            let error = named(format!("a{c}b")).unwrap_err();
+            assert_eq!(error.code, ConfigErrorCode::InvalidServiceName, "{code:#x}");
+        }
+        // Their neighbours are fine (U+2065 is unassigned, U+00A0 a visible space).
+        for code in [
+            0x20, 0xa0, 0x200a, 0x2010, 0x2029, 0x202f, 0x2065, 0x206a, 0xfefe,
+        ] {
+            let c = char::from_u32(code).unwrap();
+            assert!(named(format!("a{c}b")).is_ok(), "{code:#x}");
+        }
+        let error = Options {
+            service_name: Some("api".into()),
+            instance: Some("pod\u{2066}-1".into()),
+            ..Options::default()
+        }
+        .resolve_with_env(&none)
+        .unwrap_err();
+        assert_eq!(error.code, ConfigErrorCode::InvalidInstance);
+    }
+
+    #[test]
+    fn otel_sdk_disabled_is_read_as_opentelemetry_reads_it() {
+        let disabled = |pairs: &'static [(&'static str, &'static str)]| {
+            Options::default()
+                .resolve_with_env(&env_of(pairs))
+                .map(|config| config.disabled)
+        };
+        assert_eq!(disabled(&[("OTEL_SDK_DISABLED", " True ")]), Ok(true));
+        // Anything but `true` is false, never an error: a name is then required.
+        let missing = disabled(&[("OTEL_SDK_DISABLED", "1")]).unwrap_err();
+        assert_eq!(missing.code, ConfigErrorCode::MissingServiceName);
+        // Raceway's variable wins, a blank one is unset.
+        let both = &[("RACEWAY_DISABLED", "no"), ("OTEL_SDK_DISABLED", "true")];
+        assert!(disabled(both).is_err(), "enabled, so a name is required");
+        let blank = &[("RACEWAY_DISABLED", " \t"), ("OTEL_SDK_DISABLED", "TRUE")];
+        assert_eq!(disabled(blank), Ok(true));
+    }
+
+    #[test]
+    fn times_are_whole_milliseconds_up_to_2_pow_31() {
+        let none = env_of(&[]);
+        let with = |flush: Duration, timeout: Duration| {
+            Options {
+                service_name: Some("api".into()),
+                flush_interval: Some(flush),
+                request_timeout: Some(timeout),
+                ..Options::default()
+            }
+            .resolve_with_env(&none)
+            .map_err(|error| error.code)
+        };
+        let ms = Duration::from_millis;
+        assert!(with(ms(1), ms(2_147_483_647)).is_ok());
+        assert_eq!(
+            with(Duration::from_micros(999), ms(1)).unwrap_err(),
+            ConfigErrorCode::InvalidFlushInterval
+        );
+        assert_eq!(
+            with(ms(1), ms(2_147_483_648)).unwrap_err(),
+            ConfigErrorCode::InvalidRequestTimeout
+        );
+    }
+
+    #[test]
+    fn transport_defaults_match_the_other_sdks() {
+        let config = Options {
+            service_name: Some("api".into()),
+            ..Options::default()
+        }
+        .resolve_with_env(&env_of(&[]))
+        .unwrap();
+        assert_eq!(config.max_queue_size, 100_000);
+        assert_eq!(config.max_queue_bytes, 64 * 1024 * 1024);
+        assert_eq!(config.max_retries, None, "retried without limit");
     }
 }

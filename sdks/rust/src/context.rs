@@ -4,19 +4,22 @@
 //! A task spawned with `tokio::spawn` does not inherit task-locals, so it runs outside any
 //! context unless it is forked explicitly: [`spawn`] forks, spawns and joins when awaited, and
 //! [`fork`] gives a [`Branch`] for anything else.
+//!
+//! This module is the floor the rest of the crate records on: it knows the clock and the event
+//! encoding, and reaches the client that started a context only through `ContextOwner`. The
+//! client calls (`client_call`), the server adapter and the client itself are built above it.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{ready, Context, Poll};
+use std::time::Instant;
 
 use serde_json::Value;
 use tokio::task::futures::TaskLocalFuture;
 use tokio::task::{JoinError, JoinHandle};
 
-use crate::client::Tracer;
-use crate::clock::DecodedClock;
-use crate::clock::{encode_clock_entries, EncodedEntries, VectorClock};
+use crate::clock::{encode_clock_entries, encode_with_marker, EncodedEntries, VectorClock};
 use crate::event::{encode_event, now_micros, EventFields, EventKind};
 use crate::ids::{new_component, new_event_id};
 
@@ -29,6 +32,20 @@ pub fn current() -> Option<ExecutionContext> {
     CURRENT.try_with(ExecutionContext::clone).ok()
 }
 
+/// What an execution context needs from the client that started it, and nothing more: who
+/// records (the `service` and `instance` of every event, the prefix of new components) and where
+/// the events go. The client implements it; a context never sees the client itself.
+pub(crate) trait ContextOwner: Send + Sync + 'static {
+    /// The service name every event carries.
+    fn service_name(&self) -> &str;
+    /// The instance every event carries.
+    fn instance(&self) -> &str;
+    /// The service part of new components (`<prefix>#<8 hex>`), sanitised once.
+    fn component_prefix(&self) -> &str;
+    /// Takes one encoded event; never blocks and never fails.
+    fn emit(&self, event: String);
+}
+
 struct ClockState {
     clock: VectorClock,
     /// Entries missing because a clock this context received was truncated.
@@ -36,7 +53,7 @@ struct ClockState {
 }
 
 struct ContextInner {
-    tracer: Arc<Tracer>,
+    owner: Arc<dyn ContextOwner>,
     trace_id: String,
     span_id: String,
     parent_span_id: Option<String>,
@@ -73,7 +90,7 @@ pub(crate) struct Tick {
 impl Tick {
     /// The snapshot as `X-Raceway-VC` carries it, with the `~dropped` marker.
     pub(crate) fn header(&self) -> String {
-        crate::clock::encode_with_marker(&self.entries)
+        encode_with_marker(&self.entries)
     }
 }
 
@@ -83,10 +100,20 @@ pub(crate) struct SpanOverride<'a> {
     pub parent_span_id: Option<&'a str>,
 }
 
-/// An outgoing call made from a context, open until its response is merged (manual calls).
+/// An outgoing call made from a context and kept open until its response is merged (a manual
+/// call, spec 2.7): its client span and what its `response_received` event records. The
+/// lifecycle of a call is `client_call`'s; the context only keeps the open ones.
+pub(crate) struct OpenCall {
+    pub span_id: String,
+    pub method: String,
+    pub url: String,
+    pub host: String,
+    pub started: Instant,
+}
+
 #[derive(Default)]
-pub(crate) struct OpenCalls {
-    calls: std::collections::VecDeque<crate::client_call::ClientCall>,
+struct OpenCalls {
+    calls: std::collections::VecDeque<OpenCall>,
 }
 
 /// Most manual calls a context keeps open (spec 2.7); beyond, the oldest is forgotten.
@@ -104,11 +131,11 @@ pub(crate) struct ContextInit {
 }
 
 impl ExecutionContext {
-    pub(crate) fn new(tracer: Arc<Tracer>, init: ContextInit) -> Self {
-        let component = new_component(&tracer.service_part);
+    pub(crate) fn new(owner: Arc<dyn ContextOwner>, init: ContextInit) -> Self {
+        let component = new_component(owner.component_prefix());
         ExecutionContext {
             inner: Arc::new(ContextInner {
-                tracer,
+                owner,
                 trace_id: init.trace_id,
                 span_id: init.span_id,
                 parent_span_id: init.parent_span_id,
@@ -171,8 +198,9 @@ impl ExecutionContext {
         self.state().dropped
     }
 
-    pub(crate) fn tracer(&self) -> &Arc<Tracer> {
-        &self.inner.tracer
+    /// True when `owner` started this context (one client's contexts are not another's).
+    pub(crate) fn is_owned_by<O: ContextOwner>(&self, owner: &Arc<O>) -> bool {
+        std::ptr::addr_eq(Arc::as_ptr(&self.inner.owner), Arc::as_ptr(owner))
     }
 
     fn state(&self) -> MutexGuard<'_, ClockState> {
@@ -184,7 +212,7 @@ impl ExecutionContext {
     }
 
     /// Keeps a manual call open until its response is merged.
-    pub(crate) fn open_call(&self, call: crate::client_call::ClientCall) {
+    pub(crate) fn open_call(&self, call: OpenCall) {
         let mut open = self
             .inner
             .open_calls
@@ -197,17 +225,14 @@ impl ExecutionContext {
     }
 
     /// Takes the open manual call with this span id, or the oldest one.
-    pub(crate) fn take_call(
-        &self,
-        span_id: Option<&str>,
-    ) -> Option<crate::client_call::ClientCall> {
+    pub(crate) fn take_call(&self, span_id: Option<&str>) -> Option<OpenCall> {
         let mut open = self
             .inner
             .open_calls
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let index = match span_id {
-            Some(span) => open.calls.iter().position(|call| call.span_id() == span)?,
+            Some(span) => open.calls.iter().position(|call| call.span_id == span)?,
             None => 0,
         };
         open.calls.remove(index)
@@ -244,17 +269,13 @@ impl ExecutionContext {
         state.dropped = state.dropped.max(dropped);
     }
 
-    pub(crate) fn merge_decoded(&self, decoded: &DecodedClock) {
-        self.merge(&decoded.clock, decoded.dropped);
-    }
-
     /// Records one event with its own increment.
     pub(crate) fn record(&self, kind: EventKind, data: Value) {
         self.record_with(kind, data, None, None);
     }
 
     /// Records one event: takes a clock step (or uses the one given), writes the event's JSON
-    /// and hands it to the transport. Never blocks and never fails.
+    /// and hands it to the owner's sink. Never blocks and never fails.
     pub(crate) fn record_with(
         &self,
         kind: EventKind,
@@ -266,10 +287,7 @@ impl ExecutionContext {
         if !self.is_sampled() {
             return;
         }
-        let tracer = &self.inner.tracer;
-        let Some(transport) = tracer.transport.as_ref() else {
-            return;
-        };
+        let owner = &self.inner.owner;
         let tick = tick.unwrap_or_else(|| self.tick());
         let (span_id, parent_span_id) = match &span {
             Some(span) => (span.span_id, span.parent_span_id),
@@ -282,15 +300,15 @@ impl ExecutionContext {
             trace_id: &self.inner.trace_id,
             span_id,
             parent_span_id,
-            service: &tracer.config.service_name,
-            instance: &tracer.config.instance,
+            service: owner.service_name(),
+            instance: owner.instance(),
             component: &self.inner.component,
             kind,
             clock_json: &tick.entries.json,
             clock_dropped: tick.entries.dropped,
             data: &data,
         };
-        transport.enqueue(encode_event(&fields, &new_event_id(), now_micros()));
+        owner.emit(encode_event(&fields, &new_event_id(), now_micros()));
     }
 
     /// True when this context's trace is sampled (the `traceparent` sampled flag).
@@ -301,7 +319,7 @@ impl ExecutionContext {
     /// Starts a concurrent branch: records `fork` here and returns the child, whose clock is
     /// this clock after that event (spec 3.2).
     fn fork_child(&self) -> ExecutionContext {
-        let component = new_component(&self.inner.tracer.service_part);
+        let component = new_component(self.inner.owner.component_prefix());
         self.record(EventKind::Fork, serde_json::json!({ "child": component }));
         let (clock, dropped) = {
             let state = self.state();
@@ -309,7 +327,7 @@ impl ExecutionContext {
         };
         ExecutionContext {
             inner: Arc::new(ContextInner {
-                tracer: Arc::clone(&self.inner.tracer),
+                owner: Arc::clone(&self.inner.owner),
                 trace_id: self.inner.trace_id.clone(),
                 span_id: self.inner.span_id.clone(),
                 parent_span_id: self.inner.parent_span_id.clone(),

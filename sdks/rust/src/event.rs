@@ -2,7 +2,7 @@
 //! when it is recorded: the transport queues text, never objects.
 
 use std::fmt::Write as _;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
@@ -122,6 +122,11 @@ pub(crate) fn event_value(value: Value) -> Value {
         end -= 1;
     }
     Value::String(format!("{}{TRUNCATION_MARK}", &text[..end]))
+}
+
+/// Milliseconds since `started`, to the microsecond (`duration_ms` of the response events).
+pub(crate) fn duration_ms(started: Instant) -> f64 {
+    (started.elapsed().as_micros() as f64) / 1000.0
 }
 
 /// `text` cut to at most `max` characters, so it fits a schema `maxLength`.

@@ -9,6 +9,8 @@
 //!   [`RacewayClient::with_lock`]; errors and custom events.
 //! - Context: each request's future runs in a tokio task-local execution context. A task
 //!   started with `tokio::spawn` does not inherit it: use [`spawn`], [`forked`] or [`fork`].
+//! - Diagnostics: `tracing` events with the target `raceway`, never prints; `RACEWAY_DEBUG`
+//!   adds the verbose ones (level debug).
 //!
 //! The contract these implement is `spec/README.md` of the Raceway repository.
 
@@ -17,6 +19,7 @@ mod client_call;
 pub mod clock;
 pub mod config;
 pub mod context;
+pub mod delivery;
 mod event;
 pub mod ids;
 pub mod middleware;

@@ -11,16 +11,13 @@
 //! # }
 //! ```
 
-use std::sync::Arc;
-
 use http::{Extensions, HeaderMap};
 use reqwest::{Request, Response};
 use reqwest_middleware::{Middleware, Next, Result};
 
+use crate::client::RacewayClient;
 use crate::client_call::ClientCall;
-use crate::context::current;
 use crate::event::error_data;
-use crate::RacewayClient;
 
 /// Traces outgoing reqwest calls made inside an execution context; calls outside one pass
 /// through untouched.
@@ -46,8 +43,7 @@ impl Middleware for RacewayMiddleware {
         extensions: &mut Extensions,
         next: Next<'_>,
     ) -> Result<Response> {
-        let context = current().filter(|ctx| Arc::ptr_eq(ctx.tracer(), self.client.tracer_arc()));
-        let Some(context) = context else {
+        let Some(context) = self.client.current_context() else {
             return next.run(request, extensions).await;
         };
         let propagate = self.client.config().propagate_to.matches(request.url());

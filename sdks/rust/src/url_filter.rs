@@ -8,7 +8,8 @@ use std::sync::Arc;
 use reqwest::Url;
 use url::Host;
 
-use crate::config::UrlPredicate;
+/// A shared predicate over outgoing URLs, for [`PropagateTo::predicate`].
+pub type UrlPredicate = Arc<dyn Fn(&Url) -> bool + Send + Sync>;
 
 #[derive(Clone)]
 enum Rule {

@@ -1,8 +1,13 @@
 //! The transport against a collector on loopback: batches, gzip, spec 4.1 answers, retries,
-//! shutdown, and a dead collector.
+//! shutdown, a dead collector, and the delivery policy of spec 4.2 (a poison batch, a batch
+//! that waited out an outage). The collector restart under load is `tests/collector_restart.rs`,
+//! a test binary of its own.
 
 mod common;
 
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::collector::{client_for, FakeCollector};
@@ -13,16 +18,29 @@ use raceway_client::{RacewayClient, StateAccess};
 
 /// Records `n` state writes in a new context of `client`.
 async fn record_writes(client: &RacewayClient, n: usize) {
+    record_writes_to(client, "stock/1", n).await;
+}
+
+/// Records `n` writes of `resource` in a new context of `client`, in order.
+async fn record_writes_to(client: &RacewayClient, resource: &str, n: usize) {
     let context = client
         .start_context(&extract(&HeaderMap::new()))
         .expect("enabled");
     context
         .scope(async {
             for i in 0..n {
-                client.track_state_write("stock/1", StateAccess::value(&i));
+                client.track_state_write(resource, StateAccess::value(&i));
             }
         })
         .await;
+}
+
+/// A collector address where nobody listens: every send is a connection error.
+fn dead_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    drop(listener);
+    url
 }
 
 #[tokio::test]
@@ -102,16 +120,12 @@ async fn unavailable_collector_is_retried_with_backoff_then_dropped() {
 
 #[tokio::test]
 async fn dead_collector_keeps_memory_bounded_and_never_blocks() {
-    // A port nobody listens on: every send is a connection error.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    drop(listener);
+    // Retried without limit (the default): only the queue bound drops anything.
     let client = RacewayClient::builder()
         .service_name("inventory")
-        .server_url(url)
+        .server_url(dead_url())
         .max_queue_size(100)
         .batch_size(10)
-        .max_retries(100)
         .build()
         .unwrap();
     let started = Instant::now();
@@ -121,8 +135,9 @@ async fn dead_collector_keeps_memory_bounded_and_never_blocks() {
     assert!(started.elapsed() < Duration::from_secs(5));
     let stats = client.stats();
     assert!(stats.queued <= 100, "queue bounded: {stats:?}");
-    // What the queue and the batch in flight could not hold was dropped and counted.
-    assert!(stats.dropped >= 20_000 - 100 - 10, "{stats:?}");
+    // The bound counts the batches in flight and waiting for a retry: what it could not hold
+    // was dropped and counted, and nothing else.
+    assert_eq!(stats.dropped, 20_000 - stats.queued as u64, "{stats:?}");
     let stats = client
         .shutdown_with_timeout(Duration::from_millis(300))
         .await;
@@ -131,6 +146,202 @@ async fn dead_collector_keeps_memory_bounded_and_never_blocks() {
         started.elapsed() < Duration::from_secs(10),
         "shutdown respects its deadline"
     );
+}
+
+#[tokio::test]
+async fn the_queue_is_bounded_in_bytes_too() {
+    let client = RacewayClient::builder()
+        .service_name("inventory")
+        .server_url(dead_url())
+        .max_queue_bytes(16 * 1024)
+        .batch_size(10)
+        .build()
+        .unwrap();
+    record_writes(&client, 5_000).await;
+    let stats = client.stats();
+    // A state write encodes to a few hundred bytes: 16 KiB holds a few dozen of them.
+    assert!(stats.queued > 0 && stats.queued < 160, "{stats:?}");
+    assert_eq!(stats.dropped, 5_000 - stats.queued as u64, "{stats:?}");
+    let stats = client
+        .shutdown_with_timeout(Duration::from_millis(200))
+        .await;
+    assert_eq!((stats.dropped, stats.queued), (5_000, 0), "{stats:?}");
+}
+
+/// Records `n` writes of `resource` in a new context of `client`, from synchronous code (a
+/// handler of the fake collector).
+fn record_writes_now(client: &RacewayClient, resource: &str, n: usize) {
+    let context = client
+        .start_context(&extract(&HeaderMap::new()))
+        .expect("enabled");
+    context.sync_scope(|| {
+        for i in 0..n {
+            client.track_state_write(resource, StateAccess::value(&i));
+        }
+    });
+}
+
+/// How many times the collector answered `status` to each batch, by the ids of its events.
+fn attempts_answered(collector: &FakeCollector, status: u16) -> BTreeMap<Vec<String>, usize> {
+    let mut tries: BTreeMap<Vec<String>, usize> = BTreeMap::new();
+    for (ids, answered) in collector.attempts() {
+        if answered == status {
+            *tries.entry(ids).or_default() += 1;
+        }
+    }
+    tries
+}
+
+fn received_ids(collector: &FakeCollector) -> BTreeSet<String> {
+    collector
+        .events()
+        .iter()
+        .map(|event| event["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Spec 4.2: with traffic, a batch the collector keeps failing on while it takes the others is
+/// dropped at its fifth strike, and it holds up nobody meanwhile. Its first answer is no strike
+/// (nothing else went through while it was in flight: one request at a time), and every later
+/// one is, so it is attempted exactly 6 times.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poison_batch_is_dropped_at_five_strikes_and_holds_up_nothing() {
+    const BATCH: usize = 50;
+    const POISON_BATCHES: usize = 3;
+    const ATTEMPTS: usize = 6;
+    let collector = FakeCollector::start().await;
+    let client = RacewayClient::builder()
+        .service_name("inventory")
+        .server_url(&collector.url)
+        .batch_size(BATCH)
+        .flush_interval(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    // Every recording takes this lock for a whole batch of events, so that the events of one
+    // recording make one batch of their own (full batches only): a poison batch holds no good
+    // event.
+    let recording = Arc::new(Mutex::new(()));
+    let recorded_by_collector = Arc::new(AtomicUsize::new(0));
+    {
+        let client = client.clone();
+        let recording = Arc::clone(&recording);
+        let recorded = Arc::clone(&recorded_by_collector);
+        // A batch that breaks the collector in a way nobody foresaw: 503 each time. The
+        // service records more good events during every poison attempt, as a live one does:
+        // they are queued before the answer, so a good batch goes before the next attempt.
+        collector.answer_by(move |batch| {
+            if !batch.to_string().contains("poison") {
+                return 200;
+            }
+            let _recording = recording.lock().unwrap();
+            record_writes_now(&client, "stock/2", BATCH);
+            recorded.fetch_add(BATCH, Ordering::SeqCst);
+            503
+        });
+    }
+    let started = Instant::now();
+    let (mut good, mut poisoned, mut round) = (0, 0, 0);
+    // Until every poison batch is given up (nothing else is dropped).
+    let poison_events = (POISON_BATCHES * BATCH) as u64;
+    while round < 40 || client.stats().dropped < poison_events {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "{} poison attempts after a minute",
+            collector.answered(503)
+        );
+        {
+            let _recording = recording.lock().unwrap();
+            record_writes_now(&client, "stock/1", BATCH);
+            good += BATCH;
+            round += 1;
+            if round % 10 == 0 && poisoned < POISON_BATCHES {
+                record_writes_now(&client, "poison", BATCH);
+                poisoned += 1;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    tokio::time::timeout(Duration::from_secs(30), client.flush())
+        .await
+        .expect("flush ends");
+    let good = good + recorded_by_collector.load(Ordering::SeqCst);
+    let stats = client.stats();
+    assert_eq!(stats.delivered, good as u64, "every good event: {stats:?}");
+    assert_eq!(stats.dropped, poison_events, "{stats:?}");
+    assert_eq!(stats.queued, 0);
+    assert_eq!(received_ids(&collector).len(), good, "each good event once");
+    // Each poison batch was sent 6 times with the same events (5 strikes), then given up.
+    let tries = attempts_answered(&collector, 503);
+    assert_eq!(tries.len(), POISON_BATCHES, "{tries:?}");
+    assert!(
+        tries.values().all(|&n| n == ATTEMPTS),
+        "{:?}",
+        tries.values()
+    );
+    assert!(good >= 2_000, "among thousands of good events: {good}");
+    client.shutdown().await;
+}
+
+/// Spec 4.2: answers during an outage are no strikes. A batch answered `retry` 8 times while
+/// every batch failed is not given up when it fails once more after the collector is back
+/// (another batch was delivered in between: its first strike, not its ninth failure), and it
+/// is delivered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_that_waited_out_an_outage_is_not_dropped_when_it_fails_after_it() {
+    const BATCH: usize = 20;
+    const OUTAGE_ANSWERS: usize = 8;
+    let collector = FakeCollector::start().await;
+    let client = RacewayClient::builder()
+        .service_name("inventory")
+        .server_url(&collector.url)
+        .batch_size(BATCH)
+        .flush_interval(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let old_attempts = Arc::new(AtomicUsize::new(0));
+    {
+        let client = client.clone();
+        let old_attempts = Arc::clone(&old_attempts);
+        let outage = AtomicBool::new(true);
+        collector.answer_by(move |batch| {
+            let old = batch.to_string().contains("recorded-before-the-outage");
+            if outage.load(Ordering::SeqCst) {
+                // Down: every batch fails. At the old batch's 8th answer the collector comes
+                // back, and the service records a new batch meanwhile.
+                if old && old_attempts.fetch_add(1, Ordering::SeqCst) + 1 == OUTAGE_ANSWERS {
+                    outage.store(false, Ordering::SeqCst);
+                    record_writes_now(&client, "recorded-after-the-outage", BATCH);
+                }
+                return 503;
+            }
+            if !old {
+                return 200;
+            }
+            // Back: the old batch fails once more (after the new batch was delivered), then
+            // goes through.
+            match old_attempts.fetch_add(1, Ordering::SeqCst) + 1 {
+                n if n == OUTAGE_ANSWERS + 1 => 503,
+                _ => 200,
+            }
+        });
+    }
+    record_writes_to(&client, "recorded-before-the-outage", BATCH).await;
+    tokio::time::timeout(Duration::from_secs(60), client.flush())
+        .await
+        .expect("flush ends");
+    let stats = client.stats();
+    assert_eq!(stats.dropped, 0, "{stats:?}");
+    assert_eq!(stats.delivered, 2 * BATCH as u64, "{stats:?}");
+    assert_eq!(received_ids(&collector).len(), 2 * BATCH);
+    // The same old batch: 8 answers during the outage, one failure after, then delivered;
+    // the new one at once.
+    let failed = attempts_answered(&collector, 503);
+    assert_eq!(failed.values().collect::<Vec<_>>(), [&(OUTAGE_ANSWERS + 1)]);
+    let delivered = attempts_answered(&collector, 200);
+    assert_eq!(delivered.values().collect::<Vec<_>>(), [&1, &1]);
+    assert!(delivered.contains_key(failed.keys().next().unwrap()));
+    assert_eq!(old_attempts.load(Ordering::SeqCst), OUTAGE_ANSWERS + 2);
+    client.shutdown().await;
 }
 
 #[tokio::test]

@@ -1,7 +1,8 @@
 // The conformance suite of the contract: every file of spec/vectors, read from the repository
 // (never a copy), each case its own test. Clock, propagation and event vectors all run here so
-// that one place fails when a vector file is added without a runner.
-import { readdirSync, readFileSync } from 'node:fs';
+// that one place fails when a vector file is added without a runner; the delivery vectors run
+// beside the transport (`runElsewhere`), and are checked for form here.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 // The named export: under NodeNext the default import of this CommonJS module is the module
 // object, not the class.
@@ -49,13 +50,23 @@ const runners: Record<string, (c: VectorCase) => void> = {
   'propagate-to.json': runPropagateTo,
 };
 
+/** Vector files whose cases run in a suite of their own, beside the code they pin. */
+const runElsewhere: Record<string, string> = {
+  'config.json': '../config-vectors.test.ts',
+  'delivery.json': '../transport/delivery-vectors.test.ts',
+  'param-digest.json': '../db/param-digest.test.ts',
+};
+
 const files = readdirSync(vectorsDir)
   .filter((name) => name.endsWith('.json'))
   .sort();
 
 describe('spec/vectors', () => {
   it('has a runner for every vector file, and a file for every runner', () => {
-    expect(files).toEqual(Object.keys(runners).sort());
+    expect(files).toEqual([...Object.keys(runners), ...Object.keys(runElsewhere)].sort());
+    for (const suite of Object.values(runElsewhere)) {
+      expect(existsSync(fileURLToPath(new URL(suite, import.meta.url))), suite).toBe(true);
+    }
   });
 
   it('lists every file with its case count in vectors/README.md', () => {

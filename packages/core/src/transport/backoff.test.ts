@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelay, parseRetryAfter } from './backoff.js';
+import { backoffDelay, parseRetryAfter, retryDelay } from './backoff.js';
 
 describe('backoffDelay', () => {
   it('draws from the whole interval up to base * 2^attempt (full jitter)', () => {
@@ -26,5 +26,31 @@ describe('parseRetryAfter', () => {
     expect(parseRetryAfter(undefined)).toBeNull();
     expect(parseRetryAfter('soon')).toBeNull();
     expect(parseRetryAfter('-1')).toBeNull();
+  });
+
+  it('reads the obsolete HTTP date forms in UTC, whatever the local time zone', () => {
+    const now = Date.parse('2015-10-21T07:27:00Z');
+    expect(parseRetryAfter('Wednesday, 21-Oct-15 07:28:00 GMT', now)).toBe(60_000);
+    expect(parseRetryAfter('Wed Oct 21 07:28:00 2015', now)).toBe(60_000);
+    expect(parseRetryAfter('Wed Oct  7 07:28:00 2015', now)).toBe(0);
+  });
+
+  it('takes only HTTP dates: a weekday, a month name, GMT, a day that exists', () => {
+    const now = Date.parse('2015-10-21T07:27:00Z');
+    expect(parseRetryAfter('2015-10-21T07:28:00Z', now)).toBeNull();
+    expect(parseRetryAfter('21 Oct 2015 07:28:00 GMT', now)).toBeNull();
+    expect(parseRetryAfter('Wed, 21 Oct 2015 07:28:00', now)).toBeNull();
+    expect(parseRetryAfter('Wed, 21 Oct 2015 07:28:00 +0200', now)).toBeNull();
+    expect(parseRetryAfter('Sat, 31 Feb 2015 07:28:00 GMT', now)).toBeNull();
+    expect(parseRetryAfter('Wed, 21 Oct 2015 24:28:00 GMT', now)).toBeNull();
+  });
+});
+
+describe('retryDelay', () => {
+  it('is the jitter raised to Retry-After, within the cap', () => {
+    expect(retryDelay(2, undefined, 0, () => 0.5, 250, 5000)).toBe(500);
+    expect(retryDelay(2, '3', 0, () => 0.5, 250, 5000)).toBe(3000);
+    expect(retryDelay(2, '60', 0, () => 0.5, 250, 5000)).toBe(5000);
+    expect(retryDelay(2, 'soon', 0, () => 0.5, 250, 5000)).toBe(500);
   });
 });

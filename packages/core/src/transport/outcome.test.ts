@@ -18,6 +18,8 @@ describe('classifyStatus (spec 4.1)', () => {
     [500, 'retry'],
     [503, 'retry'],
     [null, 'retry'],
+    [600, 'dropped'],
+    [99, 'dropped'],
   ] as const)('%s -> %s', (status, outcome) => {
     expect(classifyStatus(status)).toBe(outcome);
   });

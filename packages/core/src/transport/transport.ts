@@ -3,7 +3,7 @@ import https from 'node:https';
 import { runOutsideContext } from '../context/async-context.js';
 import type { RacewayEvent } from '../events.js';
 import { Diagnostics } from '../logger.js';
-import { backoffDelay, parseRetryAfter } from './backoff.js';
+import { retryDelay } from './backoff.js';
 import {
   type BatchBody,
   type Compression,
@@ -27,10 +27,13 @@ export interface TransportOptions {
   maxQueueSize: number;
   /** Bytes of encoded events held at most, in flight included. Default 64 MiB. */
   maxQueueBytes?: number;
-  /** Retries of one batch; default unlimited: a batch is retried until delivered or the transport shuts down. */
+  /**
+   * Retries of one batch; default unlimited: a batch is retried until delivered, dropped as its
+   * own fault (see {@link Transport}), or the transport shuts down.
+   */
   maxRetries?: number;
   requestTimeoutMs: number;
-  /** Batches in flight at once. Default 3. */
+  /** Batches in flight at once while the collector answers; one while it fails. Default 3. */
   maxConcurrentRequests?: number;
   /** Default `auto`: gzip, except to a collector on loopback. */
   compression?: Compression;
@@ -48,13 +51,13 @@ export interface TransportOptions {
 
 /** Counters of a transport since it was created. */
 export interface TransportStats {
-  /** Events held in memory now: waiting, plus the batches being sent. Never above `maxQueueSize`. */
+  /** Events held in memory now: waiting (batches waiting for a retry included), plus the batches being sent. Never above `maxQueueSize`. */
   queued: number;
   /** Bytes of encoded events held now (the events not encoded yet, fewer than 50, not counted). Never above `maxQueueBytes` by more than one event. */
   queuedBytes: number;
   /** Events the collector acknowledged as durable. */
   sent: number;
-  /** Events that will never reach the collector: queue full, batch refused, retries exhausted, shutdown timeout, and the `rejected`. */
+  /** Events that will never reach the collector: queue full, batch refused, retries exhausted (`maxRetries`, or a batch that keeps failing while others get through), shutdown timeout, and the `rejected`. */
   dropped: number;
   /** Events the collector refused one by one (422); included in `dropped`. */
   rejected: number;
@@ -84,24 +87,48 @@ const BACKLOG_FACTOR = 4;
 const BACKLOG_BATCH_SIZE = 2000;
 /** Events are encoded as JSON in groups of this many (or of `batchSize`, when smaller). */
 const ENCODE_GROUP_SIZE = 50;
+/**
+ * A batch with this many strikes is dropped: `retry` answers each received while the collector
+ * took other batches, so the fault is the batch's own, not the collector's (spec 4.2).
+ */
+const OWN_FAULT_STRIKES = 5;
 
 /** Encoded events in the queue, with the sequence number of their first event. */
 interface QueuedGroup extends EncodedEvents {
   readonly firstSeq: number;
 }
 
-/** Encoded events taken from the queue for one request to the collector, while it is in flight. */
+/**
+ * Encoded events taken from the queue for one request to the collector: in flight, or back in
+ * the queue for a retry. Its events count against the queue's bound until it leaves the
+ * transport (delivered or dropped).
+ */
 interface Batch {
-  readonly groups: QueuedGroup[];
   readonly firstSeq: number;
   readonly count: number;
+  /** JSON characters of its events, as counted in the bound. */
   readonly bytes: number;
+  /** Its encoded events, until the body is built from them. */
+  groups: readonly QueuedGroup[];
+  /** Built on the first attempt and kept: every retry sends the same bytes, so the same event ids. */
+  body: BatchBody | null;
+  /** Drops its body reports to the collector (the batch's `dropped` field). */
+  reported: number;
+  /** Answers `retry` so far. */
+  retryAnswers: number;
+  /** `retry` answers received while the collector took other batches (spec 4.2 strikes). */
+  strikes: number;
+  /** `batchesSent` at its sending or its last answer: a count above it means others got through since. */
+  deliveredMark: number;
+  /** `#nextSeq` when it went back to the queue: the events recorded before go first. */
+  requeuedAt: number;
   request: PendingPost | null;
-  sleepTimer: NodeJS.Timeout | null;
-  wake: (() => void) | null;
-  /** Settles when the batch has left the transport. */
+  /** Settles when the current attempt is over. */
   done: Promise<void> | null;
 }
+
+/** What an attempt leaves to do with its batch. */
+type AttemptEnd = 'requeue' | 'done';
 
 interface FlushWaiter {
   /** Resolved once every event with a lower sequence number has left the transport. */
@@ -116,17 +143,23 @@ interface FlushWaiter {
  * never throws, never rejects, never blocks the event loop, and its timers never keep the
  * process alive.
  *
- * Delivery: a batch that fails with a network error, 408, 429 or 5xx is retried, at most
- * `retryMaxMs` (5 s) apart, until the collector takes it (or `maxRetries`, when set), so that a
- * collector restart loses nothing while the queue has room. Several batches in flight keep a
- * slow collector from becoming a bottleneck.
+ * Delivery (spec 4.2): several batches in flight keep a slow collector from becoming a
+ * bottleneck. A batch answered with a network error, 408, 429 or 5xx goes back to the end of the
+ * queue with its encoded bytes (the same event ids) and its place in the memory bound, so that it
+ * never holds a slot that the batches behind it could use. While the collector fails (its last
+ * answer asked for a retry), one request is in flight at a time, each after a delay that grows
+ * with the consecutive failures (full jitter, raised to `Retry-After`, at most `retryMaxMs`);
+ * the first batch it takes fills all the slots again. A collector that is down loses nothing
+ * while the queue has room: batches are retried for as long as it takes (or `maxRetries`, when
+ * set). But a batch answered `retry` 5 times while the collector took other batches between its
+ * answers is at fault itself (it breaks the collector somehow): it is dropped and counted.
  *
  * Memory bound and overflow policy: the queue holds at most `maxQueueSize` events and
- * `maxQueueBytes` bytes of encoded events, in flight included (plus fewer than 50 events not
- * encoded yet). When either bound is reached, a new event is dropped (and counted); the events
- * already queued are kept. Keeping the oldest keeps traces whole that had started reporting
- * before the collector became slow, costs O(1) per event, and is what OpenTelemetry's batch
- * processor does, so operators see the behaviour they expect.
+ * `maxQueueBytes` bytes of encoded events, in flight and waiting for a retry included (plus
+ * fewer than 50 events not encoded yet). When either bound is reached, a new event is dropped
+ * (and counted); the events already queued are kept. Keeping the oldest keeps traces whole that
+ * had started reporting before the collector became slow, costs O(1) per event, and is what
+ * OpenTelemetry's batch processor does, so operators see the behaviour they expect.
  *
  * Tracers create and share transports themselves; build one directly only to send events
  * recorded elsewhere.
@@ -153,9 +186,19 @@ export class Transport {
   #queuedBytes = 0;
   readonly #groupSize: number;
   readonly #inFlight = new Set<Batch>();
-  #inFlightCount = 0;
-  #inFlightBytes = 0;
+  /** Batches answered `retry`, back at the end of the queue, oldest first. */
+  #retrying: Batch[] = [];
+  /** Events and bytes of the batches taken from the queue (in flight or in `#retrying`). */
+  #takenCount = 0;
+  #takenBytes = 0;
+  /** Batch timer: the flush interval, or at once for a full batch. */
   #timer: NodeJS.Timeout | null = null;
+  /** Consecutive `retry` answers: above 0, the collector is failing. */
+  #failures = 0;
+  /** The `Retry-After` header of the last `retry` answer. */
+  #retryAfter: string | undefined;
+  /** While the collector fails, the wait before the next request. */
+  #retryTimer: NodeJS.Timeout | null = null;
   /** Sequence number of the next event accepted. */
   #nextSeq = 0;
   #waiters: FlushWaiter[] = [];
@@ -168,7 +211,8 @@ export class Transport {
     retries: 0,
     batchesSent: 0,
   };
-  #stopping = false;
+  /** Why everything held is being dropped (see {@link #abandon}), or null. */
+  #abandoning: string | null = null;
   #hooked = false;
   /** When the collector stopped answering, or null while it answers. */
   #unreachableSince: number | null = null;
@@ -178,7 +222,7 @@ export class Transport {
   /** The process is exiting by itself (`beforeExit`): see {@link Transport.shutdown}. */
   #exiting = false;
   readonly #beforeExit = () => {
-    if (this.#queued === 0 && this.#inFlight.size === 0) return;
+    if (this.#held() === 0) return;
     this.#exiting = true;
     void this.shutdown().finally(() => {
       this.#exiting = false;
@@ -218,8 +262,8 @@ export class Transport {
     try {
       const { maxQueueSize, maxQueueBytes } = this.#options;
       if (
-        this.#queued + this.#inFlightCount >= maxQueueSize ||
-        this.#queuedBytes + this.#inFlightBytes >= maxQueueBytes
+        this.#queued + this.#takenCount >= maxQueueSize ||
+        this.#queuedBytes + this.#takenBytes >= maxQueueBytes
       ) {
         this.#dropNew();
         return;
@@ -257,7 +301,7 @@ export class Transport {
     const flushed = new Promise<void>((resolve) => {
       this.#waiters.push({ target, resolve });
       // A retry delay now holds up someone waiting: it must keep the process alive.
-      for (const batch of this.#inFlight) batch.sleepTimer?.ref();
+      this.#retryTimer?.ref();
       this.#pump();
     });
     if (options.timeoutMs === undefined) return flushed;
@@ -285,7 +329,7 @@ export class Transport {
         await this.#abandon(`shutdown: not delivered within ${timeoutMs} ms`);
       }
       this.#clearTimer();
-      if (this.#hooked && this.#queued === 0) {
+      if (this.#hooked && this.#held() === 0) {
         this.#hooked = false;
         offBeforeExit(this.#beforeExit);
       }
@@ -298,10 +342,15 @@ export class Transport {
   /** Counters since the transport was created. */
   stats(): TransportStats {
     return {
-      queued: this.#queued + this.#inFlightCount,
-      queuedBytes: this.#queuedBytes + this.#inFlightBytes,
+      queued: this.#held(),
+      queuedBytes: this.#queuedBytes + this.#takenBytes,
       ...this.#stats,
     };
+  }
+
+  /** Events held: queued, in flight, or waiting for a retry. */
+  #held(): number {
+    return this.#queued + this.#takenCount;
   }
 
   /** The queue is full: the new event is dropped; logged once per time the queue fills up. */
@@ -322,6 +371,7 @@ export class Transport {
   #oldestHeld(): number {
     let oldest = this.#nextSeq;
     for (const batch of this.#inFlight) if (batch.firstSeq < oldest) oldest = batch.firstSeq;
+    for (const batch of this.#retrying) if (batch.firstSeq < oldest) oldest = batch.firstSeq;
     const head = this.#encoded[0];
     if (head !== undefined && head.firstSeq < oldest) oldest = head.firstSeq;
     if (this.#fresh.length > 0 && this.#freshFirstSeq < oldest) oldest = this.#freshFirstSeq;
@@ -348,8 +398,11 @@ export class Transport {
     }
   }
 
-  /** Takes the oldest encoded events, about `size` of them, for one request. */
-  #take(size: number): Batch {
+  /**
+   * Takes the oldest encoded events, about `size` of them, for one request; only events recorded
+   * before `beforeSeq`, when a batch waiting for a retry comes after them.
+   */
+  #take(size: number, beforeSeq = Number.POSITIVE_INFINITY): Batch {
     const queue = this.#encoded;
     let groups = 0;
     let count = 0;
@@ -358,7 +411,9 @@ export class Transport {
     // than `size`, which is at least batchSize.
     while (
       groups < queue.length &&
-      (groups === 0 || count + (queue[groups] as QueuedGroup).count <= size)
+      (groups === 0 ||
+        (count + (queue[groups] as QueuedGroup).count <= size &&
+          (queue[groups] as QueuedGroup).firstSeq < beforeSeq))
     ) {
       count += (queue[groups] as QueuedGroup).count;
       bytes += (queue[groups] as QueuedGroup).json.length;
@@ -366,27 +421,76 @@ export class Transport {
     }
     this.#queued -= count;
     this.#queuedBytes -= bytes;
+    this.#takenCount += count;
+    this.#takenBytes += bytes;
     const taken = queue.splice(0, groups);
     return {
-      groups: taken,
       firstSeq: (taken[0] as QueuedGroup).firstSeq,
       count,
       bytes,
+      groups: taken,
+      body: null,
+      reported: 0,
+      retryAnswers: 0,
+      strikes: 0,
+      deliveredMark: 0,
+      requeuedAt: 0,
       request: null,
-      sleepTimer: null,
-      wake: null,
       done: null,
     };
   }
 
-  /** Arms the batch timer: at once when a batch is full or a flush waits, else after the flush interval. */
+  /**
+   * The next batch to send: the batch waiting longest for a retry once every event queued before
+   * it went back has been taken, else the oldest queued events. Null when nothing waits.
+   */
+  #nextBatch(): Batch | null {
+    const retry = this.#retrying[0];
+    const head = this.#encoded[0];
+    if (retry !== undefined && (head === undefined || head.firstSeq >= retry.requeuedAt)) {
+      return this.#retrying.shift() as Batch;
+    }
+    if (head === undefined) return null;
+    const { batchSize } = this.#options;
+    // When a backlog builds up (the service records faster than batches of batchSize can
+    // carry), send larger batches, still well below the collector's 5000-event limit, so that
+    // a busy service catches up instead of dropping events.
+    const backlog = this.#queued >= BACKLOG_FACTOR * batchSize;
+    const size = backlog
+      ? Math.max(batchSize, Math.min(this.#queued, BACKLOG_BATCH_SIZE))
+      : batchSize;
+    return this.#take(size, retry?.requeuedAt);
+  }
+
+  /** Something waits to be sent: queued events, or batches waiting for a retry. */
+  #hasWaiting(): boolean {
+    return this.#queued > 0 || this.#retrying.length > 0;
+  }
+
+  /**
+   * Arms the batch timer: at once when a batch is ready or a flush waits, else after the flush
+   * interval. While the collector fails, the retry timer paces the requests instead.
+   */
   #schedule(): void {
-    if (this.#queued === 0 || this.#inFlight.size >= this.#options.maxConcurrentRequests) return;
-    if (this.#queued >= this.#options.batchSize || this.#waiters.length > 0) {
+    if (this.#failures > 0) {
+      this.#armRetry();
+      return;
+    }
+    if (!this.#hasWaiting() || this.#inFlight.size >= this.#options.maxConcurrentRequests) return;
+    if (this.#batchReady()) {
       this.#arm(0);
     } else if (this.#timer === null && this.#inFlight.size === 0) {
       this.#arm(this.#options.flushIntervalMs);
     }
+  }
+
+  /** A request is worth a slot of its own: a full batch, a batch to retry, or a flush waiting. */
+  #batchReady(): boolean {
+    return (
+      this.#queued >= this.#options.batchSize ||
+      this.#retrying.length > 0 ||
+      this.#waiters.length > 0
+    );
   }
 
   #arm(delayMs: number): void {
@@ -410,47 +514,91 @@ export class Transport {
     this.#timer = null;
   }
 
-  /**
-   * Starts sending batches while fewer than `maxConcurrentRequests` are in flight. A second
-   * request starts only for a full batch (or a flush): a trickle of events goes out one small
-   * batch at a time.
-   */
+  /** Sends what is ready (see {@link #fillSlots}), unless the collector fails: then the retry timer paces. */
   #pump(): void {
     this.#encodeFresh();
     this.#clearTimer();
-    const { batchSize, maxConcurrentRequests } = this.#options;
-    while (this.#queued > 0 && this.#inFlight.size < maxConcurrentRequests) {
-      if (this.#inFlight.size > 0 && this.#queued < batchSize && this.#waiters.length === 0) break;
-      if (this.#encoded.length === 0) break;
-      // When a backlog builds up (the service records faster than batches of batchSize can
-      // carry), send larger batches, still well below the collector's 5000-event limit, so that
-      // a busy service catches up instead of dropping events.
-      const backlog = this.#queued >= BACKLOG_FACTOR * batchSize;
-      const size = backlog
-        ? Math.max(batchSize, Math.min(this.#queued, BACKLOG_BATCH_SIZE))
-        : batchSize;
-      this.#start(this.#take(size));
-    }
+    if (this.#failures === 0) this.#fillSlots();
     this.#resolveWaiters();
     this.#schedule();
   }
 
+  /**
+   * Starts sending batches while fewer than `maxConcurrentRequests` are in flight. A second
+   * request starts only for a ready batch (see {@link #batchReady}): a trickle of events goes out
+   * one small batch at a time.
+   */
+  #fillSlots(): void {
+    while (this.#inFlight.size < this.#options.maxConcurrentRequests) {
+      if (this.#inFlight.size > 0 && !this.#batchReady()) break;
+      const batch = this.#nextBatch();
+      if (batch === null) break;
+      this.#start(batch);
+    }
+  }
+
+  /**
+   * While the collector fails, one request at a time (spec 4.2): when none is in flight, the
+   * next waits the retry delay of the consecutive failures, so that a collector that is down or
+   * overloaded gets one request now and then instead of every batch at once.
+   */
+  #armRetry(): void {
+    if (this.#inFlight.size > 0 || this.#retryTimer !== null || !this.#hasWaiting()) return;
+    const { retryBaseMs, retryMaxMs, random } = this.#options;
+    const delay = retryDelay(
+      this.#failures - 1,
+      this.#retryAfter,
+      Date.now(),
+      random,
+      retryBaseMs,
+      retryMaxMs,
+    );
+    // Outside any execution context, like the batch timer; unref'd unless a flush waits (see
+    // flush()).
+    this.#retryTimer = runOutsideContext(() =>
+      setTimeout(() => {
+        this.#retryTimer = null;
+        this.#encodeFresh();
+        const batch = this.#nextBatch();
+        if (batch !== null) this.#start(batch);
+      }, delay),
+    );
+    if (this.#waiters.length === 0) this.#retryTimer.unref();
+  }
+
+  #clearRetryTimer(): void {
+    if (this.#retryTimer !== null) clearTimeout(this.#retryTimer);
+    this.#retryTimer = null;
+  }
+
   #start(batch: Batch): void {
     this.#inFlight.add(batch);
-    this.#inFlightCount += batch.count;
-    this.#inFlightBytes += batch.bytes;
     batch.done = runOutsideContext(() => this.#send(batch))
-      .catch(() => {
+      .catch((): AttemptEnd => {
         // #send never rejects; this keeps an unexpected bug from becoming an unhandled rejection.
+        return 'done';
       })
-      .then(() => {
+      .then((end) => {
+        // Requeued only once out of `#inFlight`: a batch is never in flight twice.
         this.#inFlight.delete(batch);
-        this.#inFlightCount -= batch.count;
-        this.#inFlightBytes -= batch.bytes;
-        // A flush waits or a batch is full: go on at once, without a timer (in `beforeExit`
+        if (end === 'requeue') this.#requeue(batch);
+        else this.#release(batch);
+        // A flush waits or a batch is ready: go on at once, without a timer (in `beforeExit`
         // an unref'd timer would let the process exit first).
         runOutsideContext(() => this.#pump());
       });
+  }
+
+  /** Puts a batch answered `retry` back at the end of the queue: what was queued before goes first. */
+  #requeue(batch: Batch): void {
+    batch.requeuedAt = this.#nextSeq;
+    this.#retrying.push(batch);
+  }
+
+  /** The batch left the transport (delivered or dropped): its events leave the queue's bound. */
+  #release(batch: Batch): void {
+    this.#takenCount -= batch.count;
+    this.#takenBytes -= batch.bytes;
   }
 
   #resolveWaiters(): void {
@@ -462,76 +610,105 @@ export class Transport {
       else waiting.push(waiter);
     }
     this.#waiters = waiting;
+    // Nobody waits any more: the retry delay must not keep the process alive (see flush()).
+    if (waiting.length === 0) this.#retryTimer?.unref();
   }
 
-  /** Sends one batch, retrying as spec 4.1 says. Never rejects. */
-  async #send(batch: Batch): Promise<void> {
-    const reported = this.#unreported;
-    this.#unreported = 0;
-    let body: BatchBody;
-    try {
-      // Encoded once: every retry sends the same bytes, so the same event ids, and the
-      // collector stores each id once.
-      body = await encodeBatch(batch.groups, reported, this.#gzip);
-    } catch (error) {
-      this.#lose(batch.count, reported, `encoding failed: ${(error as Error).message}`);
-      return;
+  /**
+   * One attempt at sending a batch; the answer is handled as spec 4.1 says. Says whether the
+   * batch goes back to the queue for a retry. Never rejects.
+   */
+  async #send(batch: Batch): Promise<AttemptEnd> {
+    const body = await this.#bodyOf(batch);
+    if (body === null) return 'done';
+    if (this.#abandoning !== null) {
+      this.#lose(batch.count, batch.reported, this.#abandoning);
+      return 'done';
     }
-    for (let attempt = 0; ; attempt++) {
-      const result = await this.#post(batch, body);
-      const outcome = classifyStatus(result.status);
-      if (outcome === 'delivered') {
-        this.#reachable(batch.count);
-        this.#stats.sent += batch.count;
-        this.#stats.batchesSent++;
-        return;
-      }
-      if (outcome === 'partial') {
-        this.#reachable(batch.count);
-        const rejected = countRejected(result.body, batch.count);
-        this.#stats.sent += batch.count - rejected;
-        this.#stats.batchesSent++;
-        this.#stats.rejected += rejected;
-        this.#stats.dropped += rejected;
-        this.#unreported += rejected;
-        this.#stats.lastError = `HTTP 422: ${rejected} of ${batch.count} events rejected`;
-        this.#noteDrop(rejected, this.#stats.lastError);
-        return;
-      }
-      const reason = describeFailure(result);
-      if (outcome === 'retry') this.#unreachable(reason);
-      // On a natural exit nothing is worth waiting for when no collector even accepts the
-      // connection: a script run without one exits at once instead of after the time limit.
-      const refusedAtExit = this.#exiting && result.status === null;
-      if (
-        outcome === 'dropped' ||
-        attempt >= this.#options.maxRetries ||
-        this.#stopping ||
-        refusedAtExit
-      ) {
+    if (batch.retryAnswers === 0) batch.deliveredMark = this.#stats.batchesSent;
+    const result = await this.#post(batch, body);
+    switch (classifyStatus(result.status)) {
+      case 'delivered':
+        this.#acknowledged(batch, 0);
+        return 'done';
+      case 'partial':
+        this.#acknowledged(batch, countRejected(result.body, batch.count));
+        return 'done';
+      case 'dropped':
         this.#lose(
           batch.count,
-          reported,
-          outcome === 'dropped' ? `refused by the collector: ${reason}` : reason,
+          batch.reported,
+          `refused by the collector: ${describeFailure(result)}`,
         );
-        return;
-      }
-      this.#stats.retries++;
-      this.#stats.lastError = reason;
-      const { retryBaseMs, retryMaxMs, random } = this.#options;
-      const retryAfter = parseRetryAfter(result.retryAfter) ?? 0;
-      await this.#sleep(
-        batch,
-        Math.min(
-          retryMaxMs,
-          Math.max(retryAfter, backoffDelay(attempt, retryBaseMs, retryMaxMs, random)),
-        ),
-      );
-      if (this.#stopping) {
-        this.#lose(batch.count, reported, reason);
-        return;
-      }
+        return 'done';
+      case 'retry':
+        return this.#failed(batch, result);
     }
+  }
+
+  /**
+   * The body of a batch, built on its first attempt and kept for the retries: the same bytes,
+   * so the same event ids, and the collector stores each id once. Null when it cannot be built
+   * (the batch is counted as lost).
+   */
+  async #bodyOf(batch: Batch): Promise<BatchBody | null> {
+    if (batch.body !== null) return batch.body;
+    batch.reported = this.#unreported;
+    this.#unreported = 0;
+    try {
+      batch.body = await encodeBatch(batch.groups, batch.reported, this.#gzip);
+    } catch (error) {
+      this.#lose(batch.count, batch.reported, `encoding failed: ${(error as Error).message}`);
+      return null;
+    }
+    // The body holds the events now: the groups need not be kept as well.
+    batch.groups = [];
+    return batch.body;
+  }
+
+  /** The collector took the batch: all of it, or all but `rejected` events (422). */
+  #acknowledged(batch: Batch, rejected: number): void {
+    this.#collectorAnswers(batch.count);
+    this.#stats.sent += batch.count - rejected;
+    this.#stats.batchesSent++;
+    if (rejected === 0) return;
+    this.#stats.rejected += rejected;
+    this.#stats.dropped += rejected;
+    this.#unreported += rejected;
+    this.#stats.lastError = `HTTP 422: ${rejected} of ${batch.count} events rejected`;
+    this.#noteDrop(rejected, this.#stats.lastError);
+  }
+
+  /** The batch was answered `retry`: it goes back to the queue, or is dropped when it is time to give up. */
+  #failed(batch: Batch, result: PostResult): AttemptEnd {
+    const reason = describeFailure(result);
+    this.#collectorFails(result, reason);
+    batch.retryAnswers++;
+    // A strike only when the collector took another batch since this one's previous answer
+    // (or its sending): an outage is no batch's fault (spec 4.2).
+    if (this.#stats.batchesSent > batch.deliveredMark) batch.strikes++;
+    batch.deliveredMark = this.#stats.batchesSent;
+    const givingUp = this.#givingUp(batch, result, reason);
+    if (givingUp !== null) {
+      this.#lose(batch.count, batch.reported, givingUp);
+      return 'done';
+    }
+    this.#stats.retries++;
+    this.#stats.lastError = reason;
+    return 'requeue';
+  }
+
+  /** Why a batch just answered `retry` is not retried, or null when it is. */
+  #givingUp(batch: Batch, result: PostResult, reason: string): string | null {
+    if (this.#abandoning !== null) return reason;
+    // On a natural exit nothing is worth waiting for when no collector even accepts the
+    // connection: a script run without one exits at once instead of after the time limit.
+    if (this.#exiting && result.status === null) return reason;
+    if (batch.retryAnswers > this.#options.maxRetries) return reason;
+    if (batch.strikes >= OWN_FAULT_STRIKES) {
+      return `${reason} (${batch.strikes} times for this batch while the collector took others: given up)`;
+    }
+    return null;
   }
 
   async #post(batch: Batch, body: BatchBody): Promise<PostResult> {
@@ -551,22 +728,10 @@ export class Transport {
     }
   }
 
-  #sleep(batch: Batch, ms: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const wake = () => {
-        if (batch.sleepTimer !== null) clearTimeout(batch.sleepTimer);
-        batch.sleepTimer = null;
-        batch.wake = null;
-        resolve();
-      };
-      batch.wake = wake;
-      batch.sleepTimer = setTimeout(wake, ms);
-      // Between retries only a waiting flush keeps the process alive (see flush()).
-      if (this.#waiters.length === 0) batch.sleepTimer.unref();
-    });
-  }
-
-  #unreachable(reason: string): void {
+  /** A `retry` answer: the collector is failing, and the next request waits (see {@link #armRetry}). */
+  #collectorFails(result: PostResult, reason: string): void {
+    this.#failures++;
+    this.#retryAfter = result.retryAfter;
     if (this.#unreachableSince !== null) return;
     this.#unreachableSince = Date.now();
     this.#log.debug(
@@ -574,8 +739,10 @@ export class Transport {
     );
   }
 
-  /** The collector answered the batch of `answered` events. */
-  #reachable(answered: number): void {
+  /** The collector took the batch of `answered` events: it is not failing (any more), all the slots are open. */
+  #collectorAnswers(answered: number): void {
+    this.#failures = 0;
+    this.#retryAfter = undefined;
     if (this.#unreachableSince === null) return;
     const seconds = ((Date.now() - this.#unreachableSince) / 1000).toFixed(1);
     this.#unreachableSince = null;
@@ -608,26 +775,30 @@ export class Transport {
 
   /** Gives up on everything held: aborts the requests in flight, drops the queue. */
   async #abandon(reason: string): Promise<void> {
-    this.#stopping = true;
+    this.#abandoning = reason;
     try {
-      const left = this.#queued;
+      this.#clearRetryTimer();
+      let left = this.#queued;
       this.#fresh = [];
       this.#encoded = [];
       this.#queued = 0;
       this.#queuedBytes = 0;
+      for (const batch of this.#retrying.splice(0)) {
+        this.#release(batch);
+        left += batch.count;
+        // The drops its body was reporting go into a later batch's `dropped`.
+        this.#unreported += batch.reported;
+      }
       this.#stats.dropped += left;
       this.#unreported += left;
       this.#stats.lastError = reason;
       if (left > 0) this.#noteDrop(left, reason);
       const sending = Array.from(this.#inFlight);
-      for (const batch of sending) {
-        batch.request?.abort();
-        batch.wake?.();
-      }
+      for (const batch of sending) batch.request?.abort();
       await Promise.all(sending.map((batch) => batch.done));
       this.#stats.lastError = reason;
     } finally {
-      this.#stopping = false;
+      this.#abandoning = null;
       this.#resolveWaiters();
     }
   }

@@ -20,6 +20,15 @@ export interface TestCollector {
   readonly nextStatuses: number[];
   /** Delay before answering, after storing (a slow collector). */
   delayMs: number;
+  /**
+   * Decides the answer to a batch that parsed (after it is added to `batches`): a status to
+   * answer instead of storing it, or undefined to store it as usual.
+   */
+  answerWith: ((batch: EventBatch) => number | undefined) | null;
+  /** Requests received and not answered yet. */
+  readonly inFlight: number;
+  /** The most requests received and not answered yet at one time. */
+  readonly mostInFlight: number;
   close(): Promise<void>;
 }
 
@@ -27,13 +36,26 @@ export async function startCollector(
   options: { port?: number; apiKey?: string } = {},
 ): Promise<TestCollector> {
   const sockets = new Set<import('node:net').Socket>();
+  let inFlight = 0;
+  let mostInFlight = 0;
   const server = http.createServer((req, res) => {
+    inFlight++;
+    mostInFlight = Math.max(mostInFlight, inFlight);
+    let open = true;
+    const answered = () => {
+      if (open) inFlight--;
+      open = false;
+    };
+    // A request the client gave up on is not in flight either.
+    res.on('close', answered);
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
       void answer(req, Buffer.concat(chunks)).then(async ({ status, body }) => {
         if (collector.delayMs > 0)
           await new Promise((resolve) => setTimeout(resolve, collector.delayMs));
+        // Counted as answered before the client can see the answer and send its next request.
+        answered();
         if (res.destroyed) return;
         res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
       });
@@ -62,6 +84,8 @@ export async function startCollector(
     }
     if (!validateBatch(batch)) return { status: 400, body: { error: 'not a batch' } };
     collector.batches.push(batch);
+    const decided = collector.answerWith?.(batch);
+    if (decided !== undefined) return { status: decided, body: { error: `answered ${decided}` } };
     let accepted = 0;
     let duplicates = 0;
     const rejected: Array<{ index: number; id: string | null; errors: string[] }> = [];
@@ -95,6 +119,13 @@ export async function startCollector(
     duplicates: 0,
     nextStatuses: [],
     delayMs: 0,
+    answerWith: null,
+    get inFlight() {
+      return inFlight;
+    },
+    get mostInFlight() {
+      return mostInFlight;
+    },
     async close() {
       for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -29,7 +29,12 @@ _DISABLED_SERVICE_NAME = "unknown_service"
 _MAX_NAME_LENGTH = 128  # event.schema.json: service and instance
 _API_KEY = re.compile(r"[\x21-\x7e]+")
 _TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
-_FALSE_WORDS = frozenset({"0", "false", "no", "off", ""})
+_FALSE_WORDS = frozenset({"0", "false", "no", "off"})
+_NOT_IN_NAMES = re.compile(
+    # Controls, zero-width characters and bidirectional formatting (spec 7): a name holding one
+    # would read in the UI as another name, or reversed.
+    "[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
+)
 
 
 class RacewayOptions(TypedDict, total=False):
@@ -37,13 +42,15 @@ class RacewayOptions(TypedDict, total=False):
     leaves out, and an option given in code always wins."""
 
     service_name: str
-    """The service's name. Env `RACEWAY_SERVICE_NAME`. Required unless disabled."""
+    """The service's name. Env `RACEWAY_SERVICE_NAME`, else `OTEL_SERVICE_NAME`. Required unless
+    disabled."""
     server_url: str
     """Collector base URL (`/v1/events` is appended). Env `RACEWAY_URL`."""
     api_key: str | None
     """Sent as `Authorization: Bearer <api_key>`. Env `RACEWAY_API_KEY`."""
     disabled: bool
-    """No context, no events, no headers. Env `RACEWAY_DISABLED` (`1`, `true`, `yes`, `on`)."""
+    """No context, no events, no headers. Env `RACEWAY_DISABLED` (`1`, `true`, `yes`, `on`),
+    else `OTEL_SDK_DISABLED` (`true`)."""
     debug: bool
     """Log transport problems on the `raceway` logger at WARNING. Env `RACEWAY_DEBUG`."""
     instance: str
@@ -62,7 +69,9 @@ class RacewayOptions(TypedDict, total=False):
     """Bytes of encoded events held at most, in flight included. Default 64 MiB."""
     max_retries: int | None
     """Retries of a batch after a network error, 408, 429 or 5xx (0-100). Default None: retried
-    (backoff with jitter, at most 5 s apart) until the collector takes it."""
+    (backoff with jitter, at most 5 s apart) until the collector takes it; a batch is dropped at
+    its fifth failure that follows the delivery of another batch (spec 4.2): the collector is
+    up, and it is this batch it cannot take. Failures during an outage do not count."""
     request_timeout_ms: int
     propagate_to: PropagateTo
     """Outgoing hosts that receive trace headers (spec 6); replaces the default internal hosts.
@@ -106,15 +115,17 @@ _INTEGER_BOUNDS: Mapping[str, tuple[ConfigErrorCode, int, int]] = {
     "batch_size": ("RACEWAY_INVALID_BATCH_SIZE", 1, 5000),
     "flush_interval_ms": ("RACEWAY_INVALID_FLUSH_INTERVAL", 1, 2_147_483_647),
     "max_queue_size": ("RACEWAY_INVALID_MAX_QUEUE_SIZE", 1, 10_000_000),
-    "max_queue_bytes": ("RACEWAY_INVALID_MAX_QUEUE_BYTES", 1024, 2**40),
+    "max_queue_bytes": ("RACEWAY_INVALID_MAX_QUEUE_BYTES", 1024, 2**32),
     "max_retries": ("RACEWAY_INVALID_MAX_RETRIES", 0, 100),
     "request_timeout_ms": ("RACEWAY_INVALID_REQUEST_TIMEOUT", 1, 2_147_483_647),
 }
 
 
 def resolve_config(options: RacewayOptions, env: Mapping[str, str] | None = None) -> Config:
-    """Validates options and fills in the environment and defaults. Raises RacewayConfigError
-    with a stable code for anything refused, so that a misconfiguration shows at startup.
+    """Validates options and fills in the environment and defaults (spec 7), reading the
+    variables from `env` (default `os.environ`); a variable set to a blank value counts as
+    unset. Raises RacewayConfigError with a stable code for anything refused, so that a
+    misconfiguration shows at startup.
 
     >>> resolve_config({"service_name": "checkout"}, {"RACEWAY_URL": "http://collector:8080"}).endpoint
     'http://collector:8080/v1/events'
@@ -122,21 +133,26 @@ def resolve_config(options: RacewayOptions, env: Mapping[str, str] | None = None
     environ = os.environ if env is None else env
     _refuse_unknown(options)
     disabled = _flag(options.get("disabled"), environ.get("RACEWAY_DISABLED"), "disabled")
+    if disabled is None:
+        disabled = _otel_sdk_disabled(environ.get("OTEL_SDK_DISABLED"))
     server_url, endpoint = _server_url(
         options.get("server_url") or _non_empty(environ.get("RACEWAY_URL"))
     )
     propagate_to: PropagateTo | None = options.get("propagate_to")
-    if propagate_to is None and environ.get("RACEWAY_PROPAGATE_TO") is not None:
-        propagate_to = parse_propagate_to_env(environ["RACEWAY_PROPAGATE_TO"])
+    env_propagate_to = _unless_blank(environ.get("RACEWAY_PROPAGATE_TO"))
+    if propagate_to is None and env_propagate_to is not None:
+        propagate_to = parse_propagate_to_env(env_propagate_to)
     return Config(
         service_name=_service_name(options.get("service_name"), environ, disabled),
         server_url=server_url,
         endpoint=endpoint,
-        api_key=_api_key(options.get("api_key"), environ.get("RACEWAY_API_KEY")),
+        api_key=_api_key(options.get("api_key"), _unless_blank(environ.get("RACEWAY_API_KEY"))),
         disabled=disabled,
-        debug=_flag(options.get("debug"), environ.get("RACEWAY_DEBUG"), "debug"),
+        debug=_flag(options.get("debug"), environ.get("RACEWAY_DEBUG"), "debug") or False,
         instance=_instance(options.get("instance"), environ.get("RACEWAY_INSTANCE")),
-        sample_rate=_sample_rate(options.get("sample_rate"), environ.get("RACEWAY_SAMPLE_RATE")),
+        sample_rate=_sample_rate(
+            options.get("sample_rate"), _unless_blank(environ.get("RACEWAY_SAMPLE_RATE"))
+        ),
         propagate_to=_compiled(
             lambda: compile_propagate_to(propagate_to),
             "propagate_to",
@@ -182,7 +198,13 @@ def _non_empty(value: str | None) -> str | None:
     return trimmed or None
 
 
-def _flag(option: object, env_value: str | None, name: str) -> bool:
+def _unless_blank(value: str | None) -> str | None:
+    """A variable's value as it is, or None when it is unset or blank (spec 7)."""
+    return value if value is not None and value.strip() else None
+
+
+def _flag(option: object, env_value: str | None, name: str) -> bool | None:
+    """The option, else the variable (spec 7 c); None when neither says."""
     code: ConfigErrorCode = (
         "RACEWAY_INVALID_DISABLED" if name == "disabled" else "RACEWAY_INVALID_DEBUG"
     )
@@ -190,9 +212,10 @@ def _flag(option: object, env_value: str | None, name: str) -> bool:
         if not isinstance(option, bool):
             raise RacewayConfigError(code, f"{name} must be a bool, got {describe_value(option)}")
         return option
-    if env_value is None:
-        return False
-    word = env_value.strip().lower()
+    value = _non_empty(env_value)
+    if value is None:
+        return None
+    word = value.lower()
     if word in _TRUE_WORDS:
         return True
     if word in _FALSE_WORDS:
@@ -204,19 +227,21 @@ def _flag(option: object, env_value: str | None, name: str) -> bool:
     )
 
 
+def _otel_sdk_disabled(env_value: str | None) -> bool:
+    """OpenTelemetry's `OTEL_SDK_DISABLED`, read as OpenTelemetry reads it: true only for `true`
+    in any case; anything else is false, never an error (it is not Raceway's variable)."""
+    return env_value is not None and env_value.strip().lower() == "true"
+
+
 def _valid_name(raw: object, source: str, code: ConfigErrorCode) -> str:
     if not isinstance(raw, str):
         raise RacewayConfigError(code, f"{source} must be a string, got {describe_value(raw)}")
     name = raw.strip()
-    if (
-        not name
-        or len(name) > _MAX_NAME_LENGTH
-        or any(ord(c) < 0x20 or ord(c) == 0x7F for c in name)
-    ):
+    if not name or len(name) > _MAX_NAME_LENGTH or _NOT_IN_NAMES.search(name):
         raise RacewayConfigError(
             code,
-            f"{source} must be 1-{_MAX_NAME_LENGTH} characters without control characters, "
-            f"got {describe_value(raw)}",
+            f"{source} must be 1-{_MAX_NAME_LENGTH} characters without control, zero-width or "
+            f"bidirectional-formatting characters, got {describe_value(raw)}",
         )
     return name
 
@@ -224,15 +249,23 @@ def _valid_name(raw: object, source: str, code: ConfigErrorCode) -> str:
 def _service_name(option: object, environ: Mapping[str, str], disabled: bool) -> str:
     if option is not None:
         return _valid_name(option, "service_name", "RACEWAY_INVALID_SERVICE_NAME")
-    raw = _non_empty(environ.get("RACEWAY_SERVICE_NAME"))
-    if raw is None:
-        if disabled:
-            return _DISABLED_SERVICE_NAME
-        raise RacewayConfigError(
-            "RACEWAY_MISSING_SERVICE_NAME",
-            "a service name is required: pass service_name=... or set RACEWAY_SERVICE_NAME",
-        )
-    return _valid_name(raw, "RACEWAY_SERVICE_NAME", "RACEWAY_INVALID_SERVICE_NAME")
+    # OpenTelemetry's variable comes second, so that a service traced by both has one name.
+    for variable in ("RACEWAY_SERVICE_NAME", "OTEL_SERVICE_NAME"):
+        raw = _non_empty(environ.get(variable))
+        if raw is not None:
+            return _valid_name(raw, variable, "RACEWAY_INVALID_SERVICE_NAME")
+    if disabled:
+        return _DISABLED_SERVICE_NAME
+    raise RacewayConfigError(
+        "RACEWAY_MISSING_SERVICE_NAME",
+        "a service name is required: pass service_name=... or set RACEWAY_SERVICE_NAME "
+        "(or OTEL_SERVICE_NAME)",
+    )
+
+
+def default_instance() -> str:
+    """The instance when none is configured: `<host name>:<pid>`, its last 128 characters."""
+    return f"{socket.gethostname()}:{os.getpid()}"[-_MAX_NAME_LENGTH:]
 
 
 def _instance(option: object, env_value: str | None) -> str:
@@ -240,7 +273,7 @@ def _instance(option: object, env_value: str | None) -> str:
         return _valid_name(option, "instance", "RACEWAY_INVALID_INSTANCE")
     raw = _non_empty(env_value)
     if raw is None:
-        return f"{socket.gethostname()}:{os.getpid()}"[-_MAX_NAME_LENGTH:]
+        return default_instance()
     return _valid_name(raw, "RACEWAY_INSTANCE", "RACEWAY_INVALID_INSTANCE")
 
 

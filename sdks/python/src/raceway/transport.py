@@ -1,4 +1,5 @@
-"""The transport to the collector: a background thread that sends gzip batches (spec 4, 4.1).
+"""The transport to the collector: a background thread that sends gzip batches (spec 4, 4.1,
+4.2; what an answer means and the retry delays are in `raceway.delivery`).
 
 It never blocks or breaks the application: `enqueue` only appends to a bounded queue (events
 beyond it are dropped and counted), and everything that talks to the network runs on the
@@ -22,66 +23,21 @@ from collections import deque
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, replace
-from email.utils import parsedate_to_datetime
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urlsplit
 
 from raceway.config import Config
+from raceway.delivery import classify_status, count_rejected, retry_delay
 from raceway.version import SDK_NAME, __version__
 
 logger = logging.getLogger("raceway")
 
-Outcome = Literal["delivered", "partial", "dropped", "retry"]
-
-_BACKOFF_BASE_S = 0.5
-# The longest wait before a retry, Retry-After included: an outage loses nothing while the queue
-# has room, and the collector is found again within seconds of coming back.
-_BACKOFF_CAP_S = 5.0
+GIVE_UP_AFTER = 5
+"""Strikes at which a batch is dropped (spec 4.2). A `retry` answer is a strike against its batch
+when the collector delivered another batch since the batch's previous answer (for its first
+answer: since it was sent): the collector is up, and it is this batch it cannot take. Answers
+during an outage are no strikes, so a batch that waited out a long outage has none."""
 _SHUTDOWN_TIMEOUT_S = 5.0
-
-
-def classify_status(status: int | None) -> Outcome:
-    """What spec 4.1 says to do with a collector answer; None is a request with no answer."""
-    if status is None:
-        return "retry"
-    if 200 <= status < 300:
-        return "delivered"
-    if status == 422:
-        return "partial"
-    if status in (408, 429) or status >= 500:
-        return "retry"
-    return "dropped"
-
-
-def count_rejected(body: bytes, batch_size: int) -> int:
-    """Events a 422 answer rejected; an unreadable answer counts the whole batch, so that the
-    drop counter errs towards reporting a problem."""
-    try:
-        rejected = json.loads(body).get("rejected")
-    except Exception:
-        return batch_size
-    return min(len(rejected), batch_size) if isinstance(rejected, list) else batch_size
-
-
-def backoff_delay(attempt: int, rand: Callable[[], float] = random.random) -> float:
-    """Seconds before retry number `attempt` (0 first): full jitter, a random delay between 0
-    and min(cap, base * 2^attempt), so that processes that lost the collector at the same
-    moment do not come back in waves."""
-    return rand() * min(_BACKOFF_CAP_S, _BACKOFF_BASE_S * (1 << min(attempt, 30)))
-
-
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """A `Retry-After` header (seconds, or an HTTP date) as seconds from now; None if unreadable."""
-    if value is None:
-        return None
-    text = value.strip()
-    if text.isdigit():
-        return float(text)
-    try:
-        moment = parsedate_to_datetime(text).timestamp()
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    return max(0.0, moment - (time.time() if now is None else now))
 
 
 @dataclass(frozen=True)
@@ -145,8 +101,37 @@ class HttpSender:
             self._connection = None
 
 
+@dataclass(eq=False)
+class _Batch:
+    """A batch taken from the queue: its events stay counted in the queue's bounds until the
+    collector answered it for good."""
+
+    count: int
+    """Events in the batch."""
+    size: int
+    """Bytes of its encoded events, as the byte bound counts them."""
+    dropped_report: int
+    """Drops the batch reports to the collector (its `dropped` field)."""
+    body: bytes = b""
+    """The gzip request body, kept as it is for every retry (so are the event ids)."""
+    retries: int = 0
+    """Answers `retry` so far."""
+    strikes: int = 0
+    """Answers `retry` that came after the delivery of another batch (spec 4.2)."""
+    deliveries_seen: int = 0
+    """The transport's delivery count when the batch was sent, then at its last answer."""
+    after: int = 0
+    """Requeued behind the events enqueued so far: sent once this many have been taken."""
+    released: bool = False
+    """Answered for good: its events no longer count in the queue's bounds."""
+
+
 class Transport:
     """Batches events and sends them from a background thread.
+
+    A batch answered `retry` goes back to the end of the queue, so that a failing batch does
+    not hold up the others (spec 4.2). While the collector fails, each request waits the retry
+    delay first, counted over the consecutive failures.
 
     >>> transport = Transport(config)  # doctest: +SKIP
     >>> transport.enqueue(event); transport.flush(timeout=2.0)  # doctest: +SKIP
@@ -155,13 +140,32 @@ class Transport:
     def __init__(self, config: Config, sender: Sender | None = None) -> None:
         self._config = config
         self._sender: Sender = sender if sender is not None else HttpSender(config.endpoint)
+        self._headers = {
+            "Content-Type": "application/json",
+            "Content-Encoding": "gzip",
+            "User-Agent": f"{SDK_NAME}/{__version__}",
+        }
+        if config.api_key:
+            self._headers["Authorization"] = f"Bearer {config.api_key}"
         self._condition = threading.Condition(threading.Lock())
-        self._queue: deque[bytes] = deque()
-        self._in_flight = 0
+        self._events: deque[bytes] = deque()
+        """Encoded events not yet in a batch."""
+        self._requeued: deque[_Batch] = deque()
+        """Batches answered `retry`, in the order they are sent again."""
+        self._appended = 0
+        self._taken = 0
+        """Events appended to `_events` and taken from it, since the start."""
+        self._held = 0
+        """Events held: queued, requeued in batches, in flight."""
         self._bytes = 0
-        """Bytes of the encoded events held, the batch in flight included."""
+        """Bytes of the encoded events held."""
+        self._failures = 0
+        """Consecutive `retry` answers; the collector is failing while this is not 0."""
+        self._resume_at = 0.0
+        """While the collector is failing, the next request waits until then (monotonic)."""
+        self._deliveries = 0
+        """Answers `delivered` or `partial`, since the start."""
         self._warned = False
-        self._unreachable = False
         self._stats = TransportStats()
         self._unreported_drops = 0
         self._flushing = False
@@ -187,17 +191,19 @@ class Transport:
             if self._stopping:
                 self._count_drop(1, "transport shut down")
                 return
-            if len(self._queue) + self._in_flight >= self._config.max_queue_size:
+            if self._held >= self._config.max_queue_size:
                 self._count_drop(1, f"queue full ({self._config.max_queue_size} events)")
                 return
             if self._bytes + len(encoded) > self._config.max_queue_bytes:
                 self._count_drop(1, f"queue full ({self._config.max_queue_bytes} bytes)")
                 return
             self._bytes += len(encoded)
-            self._queue.append(encoded)
+            self._held += 1
+            self._events.append(encoded)
+            self._appended += 1
             if self._thread is None:
                 self._start_thread()
-            size = len(self._queue)
+            size = len(self._events)
             if size == 1:
                 # The batch timer starts with the oldest event; the thread sleeps until then.
                 self._oldest_at = time.monotonic()
@@ -207,7 +213,7 @@ class Transport:
 
     def stats(self) -> TransportStats:
         with self._condition:
-            return replace(self._stats, queued=len(self._queue) + self._in_flight)
+            return replace(self._stats, queued=self._held)
 
     def flush(self, timeout: float | None = None) -> bool:
         """Sends everything queued now; True when nothing is left within `timeout` seconds."""
@@ -215,7 +221,7 @@ class Transport:
         with self._condition:
             self._flushing = True
             self._condition.notify_all()
-            while self._queue or self._in_flight:
+            while self._held:
                 if self._thread is None or not self._thread.is_alive():
                     return False
                 remaining = None if deadline is None else deadline - time.monotonic()
@@ -230,9 +236,12 @@ class Transport:
         self.flush(timeout)
         with self._condition:
             self._stopping = True
-            left = len(self._queue)
-            self._bytes -= sum(len(event) for event in self._queue)
-            self._queue.clear()
+            left = len(self._events) + sum(batch.count for batch in self._requeued)
+            self._unreported_drops += sum(batch.dropped_report for batch in self._requeued)
+            self._bytes -= sum(len(event) for event in self._events)
+            self._bytes -= sum(batch.size for batch in self._requeued)
+            self._held -= left
+            self._clear_queue()
             if left:
                 self._count_drop(left, "left at shutdown")
             self._condition.notify_all()
@@ -249,13 +258,20 @@ class Transport:
         self._thread = threading.Thread(target=self._run, name="raceway-transport", daemon=True)
         self._thread.start()
 
+    def _clear_queue(self) -> None:
+        self._events.clear()
+        self._requeued.clear()
+        self._taken = self._appended
+
     def _after_fork(self) -> None:
         # A forked child has the parent's queue but not its thread, and maybe a lock held by a
         # thread that does not exist there: start afresh (the child runs one thread here).
         self._condition = threading.Condition(threading.Lock())
-        self._queue.clear()
-        self._in_flight = 0
+        self._clear_queue()
+        self._held = 0
         self._bytes = 0
+        self._failures = 0
+        self._resume_at = 0.0
         self._thread = None
         if isinstance(self._sender, HttpSender):
             self._sender = HttpSender(self._config.endpoint)
@@ -269,110 +285,136 @@ class Transport:
             self._warned = True
             logger.warning("raceway: %d event(s) dropped: %s", count, reason)
 
+    def _drop_batch(self, batch: _Batch, reason: str) -> None:
+        # The drops this batch was reporting go into the next batch's count.
+        self._unreported_drops += batch.dropped_report
+        self._count_drop(batch.count, reason)
+        self._release(batch)
+
+    def _release(self, batch: _Batch) -> None:
+        if batch.released:
+            return
+        batch.released = True
+        self._held -= batch.count
+        self._bytes -= batch.size
+        self._condition.notify_all()
+
     def _run(self) -> None:
-        interval = self._config.flush_interval_ms / 1000
         while True:
             with self._condition:
-                while True:
-                    if not self._queue:
-                        if self._stopping:
-                            self._condition.notify_all()
-                            return
-                        self._flushing = False
-                        self._condition.notify_all()
-                        self._condition.wait()
-                        continue
-                    if self._stopping or self._flushing:
-                        break
-                    if len(self._queue) >= self._config.batch_size:
-                        break
-                    remaining = self._oldest_at + interval - time.monotonic()
-                    if remaining <= 0:
-                        break
-                    self._condition.wait(remaining)
-                size = min(len(self._queue), self._config.batch_size)
-                batch = [self._queue.popleft() for _ in range(size)]
-                self._oldest_at = time.monotonic()
-                self._in_flight = size
-                dropped_report = self._unreported_drops
-                self._unreported_drops = 0
+                taken = self._next_batch()
+            if taken is None:
+                return
+            batch, events = taken
             try:
-                self._deliver(batch, dropped_report)
+                if events is not None:
+                    batch.body = _encode(events, batch.dropped_report)
+                timeout = self._config.request_timeout_ms / 1000
+                result = self._sender(batch.body, self._headers, timeout)
+                with self._condition:
+                    self._settle(batch, result)
             except Exception as error:  # a bug here must not kill the thread
                 with self._condition:
-                    self._count_drop(len(batch), f"internal error: {error}")
-            finally:
-                with self._condition:
-                    self._in_flight = 0
-                    self._bytes -= sum(len(event) for event in batch)
-                    self._condition.notify_all()
+                    if not batch.released:
+                        self._drop_batch(batch, f"internal error: {error}")
 
-    def _deliver(self, batch: list[bytes], dropped_report: int) -> None:
-        head = _BATCH_HEAD + (b'"dropped":%d,' % dropped_report if dropped_report else b"")
-        body = gzip.compress(head + b'"events":[' + b",".join(batch) + b"]}", compresslevel=6)
-        headers = {
-            "Content-Type": "application/json",
-            "Content-Encoding": "gzip",
-            "User-Agent": f"{SDK_NAME}/{__version__}",
-        }
-        if self._config.api_key:
-            headers["Authorization"] = f"Bearer {self._config.api_key}"
-        timeout = self._config.request_timeout_ms / 1000
-        attempt = 0
+    def _next_batch(self) -> tuple[_Batch, list[bytes] | None] | None:
+        """Waits (holding the condition) for the next batch to send: a requeued batch once
+        the events ahead of it are taken, else the next events; None once stopped. New events
+        come with the list to encode."""
+        interval = self._config.flush_interval_ms / 1000
         while True:
-            result = self._sender(body, headers, timeout)
-            outcome = classify_status(result.status)
-            with self._condition:
-                if outcome in ("delivered", "partial") and self._unreachable:
-                    self._unreachable = False
-                    if self._config.debug:
-                        logger.warning("raceway: collector reachable again")
-                if outcome == "delivered":
-                    self._stats = replace(
-                        self._stats,
-                        sent=self._stats.sent + len(batch),
-                        batches_sent=self._stats.batches_sent + 1,
-                    )
-                    return
-                if outcome == "partial":
-                    rejected = count_rejected(result.body, len(batch))
-                    self._stats = replace(
-                        self._stats,
-                        sent=self._stats.sent + len(batch) - rejected,
-                        rejected=self._stats.rejected + rejected,
-                        batches_sent=self._stats.batches_sent + 1,
-                    )
-                    if rejected:
-                        self._count_drop(rejected, f"HTTP 422: {rejected} event(s) rejected")
-                    return
-                problem = _describe(result)
-                retries = self._config.max_retries
-                exhausted = retries is not None and attempt >= retries
-                if outcome == "dropped" or exhausted or self._stopping:
-                    # The drops this batch was reporting go into the next batch's count.
-                    self._unreported_drops += dropped_report
-                    self._count_drop(len(batch), problem)
-                    return
-                self._stats = replace(
-                    self._stats, retries=self._stats.retries + 1, last_error=problem
-                )
-                if self._config.debug and not self._unreachable:
-                    held = len(self._queue) + self._in_flight
-                    logger.warning(
-                        "raceway: %s; retrying with backoff, %d events held", problem, held
-                    )
-                self._unreachable = True
-                delay = max(parse_retry_after(result.retry_after) or 0.0, backoff_delay(attempt))
-                attempt += 1
-                # Waiting on the condition lets shutdown() cut a long backoff short; other
-                # wake-ups (a new event) go back to sleep.
-                wake_at = time.monotonic() + min(delay, _BACKOFF_CAP_S)
-                while not self._stopping and (remaining := wake_at - time.monotonic()) > 0:
-                    self._condition.wait(remaining)
+            if not self._events and not self._requeued:
                 if self._stopping:
-                    self._unreported_drops += dropped_report
-                    self._count_drop(len(batch), f"shutdown during retries ({problem})")
-                    return
+                    self._condition.notify_all()
+                    return None
+                self._flushing = False
+                self._condition.notify_all()
+                self._condition.wait()
+                continue
+            now = time.monotonic()
+            if now < self._resume_at and not self._stopping:
+                self._condition.wait(self._resume_at - now)
+                continue
+            if self._requeued and self._requeued[0].after <= self._taken:
+                return self._requeued.popleft(), None
+            # Events are ahead of any requeued batch: when one waits behind them, they go now.
+            if self._stopping or self._flushing or self._requeued:
+                break
+            if len(self._events) >= self._config.batch_size:
+                break
+            remaining = self._oldest_at + interval - now
+            if remaining <= 0:
+                break
+            self._condition.wait(remaining)
+        size = min(len(self._events), self._config.batch_size)
+        events = [self._events.popleft() for _ in range(size)]
+        self._taken += size
+        self._oldest_at = time.monotonic()
+        batch = _Batch(
+            size,
+            sum(len(event) for event in events),
+            self._unreported_drops,
+            deliveries_seen=self._deliveries,
+        )
+        self._unreported_drops = 0
+        return batch, events
+
+    def _settle(self, batch: _Batch, result: SendResult) -> None:
+        """Acts on the collector's answer to a batch (spec 4.1, 4.2), holding the condition."""
+        outcome = classify_status(result.status)
+        if outcome in ("delivered", "partial"):
+            self._deliveries += 1
+            if self._failures:
+                self._failures = 0
+                self._resume_at = 0.0
+                if self._config.debug:
+                    logger.warning("raceway: collector reachable again")
+            rejected = count_rejected(result.body, batch.count) if outcome == "partial" else 0
+            self._stats = replace(
+                self._stats,
+                sent=self._stats.sent + batch.count - rejected,
+                rejected=self._stats.rejected + rejected,
+                batches_sent=self._stats.batches_sent + 1,
+            )
+            if rejected:
+                self._count_drop(rejected, f"HTTP 422: {rejected} event(s) rejected")
+            self._release(batch)
+            return
+        problem = _describe(result)
+        if outcome == "retry":
+            self._failures += 1
+            batch.retries += 1
+            if self._deliveries > batch.deliveries_seen:
+                batch.strikes += 1
+            batch.deliveries_seen = self._deliveries
+        if self._failures:
+            # Failing (a `dropped` answer does not end it): the next request waits.
+            delay_ms = retry_delay(
+                self._failures - 1, random.random(), result.retry_after, int(time.time() * 1000)
+            )
+            self._resume_at = time.monotonic() + delay_ms / 1000
+        if outcome == "dropped":
+            self._drop_batch(batch, problem)
+            return
+        limit = self._config.max_retries
+        if self._stopping:
+            self._drop_batch(batch, f"shutdown during retries ({problem})")
+        elif limit is not None and batch.retries > limit:
+            self._drop_batch(batch, f"{problem} ({limit} retries)")
+        elif batch.strikes >= GIVE_UP_AFTER:
+            self._drop_batch(
+                batch, f"{problem} ({batch.strikes} times while other batches were delivered)"
+            )
+        else:
+            self._stats = replace(self._stats, retries=self._stats.retries + 1, last_error=problem)
+            if self._config.debug and self._failures == 1:
+                logger.warning(
+                    "raceway: %s; retrying with backoff, %d events held", problem, self._held
+                )
+            batch.after = self._appended
+            self._requeued.append(batch)
+            self._condition.notify_all()
 
 
 _BATCH_HEAD = (
@@ -382,6 +424,11 @@ _BATCH_HEAD = (
     ).encode()
     + b","
 )
+
+
+def _encode(events: list[bytes], dropped_report: int) -> bytes:
+    head = _BATCH_HEAD + (b'"dropped":%d,' % dropped_report if dropped_report else b"")
+    return gzip.compress(head + b'"events":[' + b",".join(events) + b"]}", compresslevel=6)
 
 
 def _describe(result: SendResult) -> str:

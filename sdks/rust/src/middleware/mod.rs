@@ -19,7 +19,7 @@ use http::{Request, Response};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::RacewayClient;
+use crate::client::RacewayClient;
 
 pub use future::ResponseFuture;
 use server_call::ServerCall;

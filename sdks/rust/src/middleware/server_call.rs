@@ -6,13 +6,13 @@ use std::time::Instant;
 use http::{HeaderValue, Request, Response};
 use serde_json::{json, Value};
 
-use crate::client_call::duration_ms;
+use crate::client::RacewayClient;
 use crate::context::ExecutionContext;
-use crate::event::{clamp, error_message_data, event_method, EventKind};
+use crate::event::{clamp, duration_ms, error_message_data, event_method, EventKind};
 use crate::propagation::{extract, HEADER_TRACE_ID, HEADER_VC};
-use crate::RacewayClient;
 
 const MAX_PATH: usize = 2048;
+#[cfg(feature = "axum")]
 const MAX_ROUTE: usize = 512;
 
 pub(crate) struct ServerCall {

@@ -1,10 +1,10 @@
-//! Delivery of events to the collector: a bounded queue that never blocks the application, and
-//! a background task that batches, compresses and sends with retries (spec 4, 4.1).
+//! Delivery of events to the collector: a queue bounded in events and bytes that never blocks
+//! the application, and a background task that batches, compresses and sends, as spec 4.1 and
+//! 4.2 say (the functions of the policy are in [`crate::delivery`]).
 
-mod outcome;
+mod shared;
 mod worker;
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -12,67 +12,19 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::config::Config;
 
+pub use shared::TransportStats;
+use shared::{event_bytes, report_dropped, Command, Counters};
 pub(crate) use worker::WorkerSettings;
-
-/// What the transport has done so far.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct TransportStats {
-    /// Events the collector acknowledged as durable.
-    pub delivered: u64,
-    /// Events dropped: queue full, rejected by the collector, retries exhausted, or recorded
-    /// after shutdown.
-    pub dropped: u64,
-    /// Events waiting in the queue now (at most `max_queue_size`).
-    pub queued: usize,
-}
-
-pub(crate) enum Command {
-    Event(String),
-    Flush(oneshot::Sender<()>),
-    Shutdown(oneshot::Sender<()>),
-}
-
-#[derive(Default)]
-pub(crate) struct Counters {
-    delivered: AtomicU64,
-    dropped: AtomicU64,
-    /// Drops not yet reported in a batch's `dropped` field.
-    unreported: AtomicU64,
-}
-
-impl Counters {
-    pub(crate) fn add_delivered(&self, n: u64) {
-        self.delivered.fetch_add(n, Ordering::Relaxed);
-    }
-
-    /// Counts drops; returns the total so far.
-    pub(crate) fn add_dropped(&self, n: u64) -> u64 {
-        self.unreported.fetch_add(n, Ordering::Relaxed);
-        self.dropped.fetch_add(n, Ordering::Relaxed) + n
-    }
-
-    pub(crate) fn take_unreported(&self) -> u64 {
-        self.unreported.swap(0, Ordering::Relaxed)
-    }
-
-    pub(crate) fn restore_unreported(&self, n: u64) {
-        self.unreported.fetch_add(n, Ordering::Relaxed);
-    }
-
-    fn stats(&self, queued: usize) -> TransportStats {
-        TransportStats {
-            delivered: self.delivered.load(Ordering::Relaxed),
-            dropped: self.dropped.load(Ordering::Relaxed),
-            queued,
-        }
-    }
-}
 
 /// The application side of the transport: enqueueing never waits.
 pub(crate) struct Transport {
-    tx: mpsc::Sender<Command>,
+    /// Unbounded: the bound is [`Counters::reserve`], which counts what the background task
+    /// holds as well.
+    tx: mpsc::UnboundedSender<Command>,
     counters: Arc<Counters>,
     deadline: watch::Sender<Option<Instant>>,
+    max_queue_size: usize,
+    max_queue_bytes: u64,
     debug: bool,
 }
 
@@ -80,7 +32,7 @@ impl Transport {
     /// Starts the background task on the current tokio runtime, or on a thread of its own when
     /// there is none (a client built before the runtime).
     pub(crate) fn start(config: &Config) -> Self {
-        let (tx, rx) = mpsc::channel(config.max_queue_size);
+        let (tx, rx) = mpsc::unbounded_channel();
         let counters = Arc::new(Counters::default());
         let (deadline, deadline_rx) = watch::channel(None);
         let settings = WorkerSettings::from_config(config);
@@ -101,7 +53,11 @@ impl Transport {
                         }
                     });
                 if let Err(error) = spawned {
-                    eprintln!("[raceway] cannot start the transport thread: {error}");
+                    tracing::error!(
+                        target: "raceway",
+                        %error,
+                        "cannot start the transport thread: no event will be sent"
+                    );
                 }
             }
         }
@@ -109,29 +65,41 @@ impl Transport {
             tx,
             counters,
             deadline,
+            max_queue_size: config.max_queue_size,
+            max_queue_bytes: config.max_queue_bytes,
             debug: config.debug,
         }
     }
 
     /// Queues one encoded event; a full queue (collector slow or gone) drops it and counts it.
     pub(crate) fn enqueue(&self, event: String) {
-        if self.tx.try_send(Command::Event(event)).is_err() {
-            let total = self.counters.add_dropped(1);
-            if self.debug && total.is_power_of_two() {
-                eprintln!("[raceway] event queue full or closed: {total} events dropped so far");
-            }
+        let bytes = event_bytes(&event);
+        let queued = self
+            .counters
+            .reserve(bytes, self.max_queue_size, self.max_queue_bytes);
+        if !queued {
+            self.count_refused("event queue full");
+        } else if self.tx.send(Command::Event(event)).is_err() {
+            self.counters.release(1, bytes);
+            self.count_refused("event recorded after shutdown");
         }
     }
 
-    pub(crate) fn stats(&self) -> TransportStats {
-        self.counters
-            .stats(self.tx.max_capacity() - self.tx.capacity())
+    fn count_refused(&self, why: &str) {
+        let total = self.counters.add_dropped(1);
+        report_dropped(1, total, why, self.debug);
     }
 
-    /// Sends everything queued now; resolves when it was delivered or given up.
+    pub(crate) fn stats(&self) -> TransportStats {
+        self.counters.stats()
+    }
+
+    /// Resolves when every event queued before the call has left the transport: delivered,
+    /// rejected or dropped. With a collector that is down this lasts until it is back (retries
+    /// have no limit by default); [`Transport::shutdown`] has a time limit.
     pub(crate) async fn flush(&self) {
         let (ack, done) = oneshot::channel();
-        if self.tx.send(Command::Flush(ack)).await.is_ok() {
+        if self.tx.send(Command::Flush(ack)).is_ok() {
             let _ = done.await;
         }
     }
@@ -142,15 +110,18 @@ impl Transport {
         let deadline = Instant::now() + timeout;
         self.deadline.send_replace(Some(deadline));
         let (ack, done) = oneshot::channel();
-        let deadline = tokio::time::Instant::from_std(deadline);
-        let stopped = tokio::time::timeout_at(deadline, async {
-            if self.tx.send(Command::Shutdown(ack)).await.is_ok() {
-                let _ = done.await;
+        if self.tx.send(Command::Shutdown(ack)).is_ok() {
+            // The task gives up at the deadline by itself; a little slack lets it count what
+            // it dropped before the stats are read.
+            let slack = Duration::from_millis(100);
+            let stopped = tokio::time::timeout_at((deadline + slack).into(), done).await;
+            if stopped.is_err() {
+                tracing::warn!(
+                    target: "raceway",
+                    ?timeout,
+                    "shutdown timed out: undelivered events are dropped"
+                );
             }
-        })
-        .await;
-        if stopped.is_err() && self.debug {
-            eprintln!("[raceway] shutdown timed out; undelivered events are dropped");
         }
         self.stats()
     }

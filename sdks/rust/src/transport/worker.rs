@@ -1,25 +1,29 @@
-//! The background task: batches queued events, gzips each batch and posts it, retrying what
-//! spec 4.1 says to retry with jittered backoff. It uses a plain `reqwest::Client`, never one
-//! with Raceway's middleware, so the SDK never traces its own calls.
+//! The background task: batches queued events, gzips each batch once and posts it, one request
+//! at a time, following spec 4.2. A batch answered `retry` goes back to the end of the queue
+//! with its body (so its event ids) and its room in the bound, behind the events recorded
+//! before the answer, and the batches behind it go first; while the collector is failing, each
+//! request waits the retry delay counted over the consecutive failures. A batch is given up
+//! only at 5 strikes (see [`Strikes`]). It uses a plain `reqwest::Client`, never one with
+//! Raceway's middleware, so the SDK never traces its own calls.
 
+use std::collections::VecDeque;
 use std::io::Write as _;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::Url;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc::error::TryRecvError;
+use tokio::sync::{mpsc, oneshot, watch};
 
-use super::outcome::{
-    backoff_delay, classify_status, count_rejected, parse_retry_after, SendOutcome,
-};
-use super::{Command, Counters};
+use super::shared::{event_bytes, report_dropped, Command, Counters};
 use crate::config::Config;
+use crate::delivery::{classify, count_rejected, parse_retry_after, retry_delay, Outcome};
 
-const BACKOFF_BASE: Duration = Duration::from_millis(200);
-const BACKOFF_CAP: Duration = Duration::from_secs(30);
+/// A batch with this many strikes is dropped (spec 4.2, "Giving up"): see [`Strikes`].
+const GIVE_UP_AT_STRIKES: u32 = 5;
 /// Uncompressed bytes per batch at most, well under the collector's default body limit.
 const MAX_BATCH_BYTES: usize = 1024 * 1024;
 const SDK_JSON: &str = concat!(
@@ -33,7 +37,7 @@ pub(crate) struct WorkerSettings {
     authorization: Option<HeaderValue>,
     batch_size: usize,
     flush_interval: Duration,
-    max_retries: u32,
+    max_retries: Option<u32>,
     request_timeout: Duration,
     debug: bool,
 }
@@ -55,17 +59,84 @@ impl WorkerSettings {
     }
 }
 
+/// A batch taken from the queue and encoded once: every attempt sends the same bytes.
+struct Batch {
+    /// Its place in the order batches were made, which flushes wait on.
+    seq: u64,
+    events: usize,
+    /// The encoded size of its events: its room in the `max_queue_bytes` bound, kept until it
+    /// leaves the transport.
+    bytes: u64,
+    body: Vec<u8>,
+    /// The drop count its body reports (given back when the batch is dropped).
+    reported: u64,
+    /// How many times the collector answered `retry` to it (what `max_retries` bounds).
+    retry_answers: u32,
+    strikes: Strikes,
+}
+
+/// The strikes against one batch (spec 4.2, "Giving up"): a `retry` answer is a strike when the
+/// collector delivered another batch since the batch's previous answer (for its first answer:
+/// since it was sent). Then the collector is up and it is this batch it cannot take; answers
+/// during an outage are no strikes, so a batch that waited out a long outage has none.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Strikes {
+    count: u32,
+    /// The worker's count of delivered batches at the batch's sending, then at its last answer.
+    delivered_mark: u64,
+}
+
+impl Strikes {
+    /// The batch is sent for the first time, when `delivered` batches were delivered so far.
+    fn sent(&mut self, delivered: u64) {
+        self.delivered_mark = delivered;
+    }
+
+    /// The batch was answered `retry`, when `delivered` batches were delivered so far; returns
+    /// its strikes.
+    fn retry_answer(&mut self, delivered: u64) -> u32 {
+        if delivered > self.delivered_mark {
+            self.count += 1;
+        }
+        self.delivered_mark = delivered;
+        self.count
+    }
+}
+
+/// What an attempt got back.
+struct Answer {
+    status: Option<u16>,
+    /// Why there was no answer (`status` is `None`): the error and its causes.
+    error: Option<String>,
+    retry_after: Option<Duration>,
+    body: Vec<u8>,
+}
+
 struct Worker {
     settings: WorkerSettings,
     http: reqwest::Client,
     counters: Arc<Counters>,
     deadline: watch::Receiver<Option<Instant>>,
-    batch: Vec<String>,
-    batch_bytes: usize,
+    /// Events not yet in a batch, and their encoded size.
+    current: Vec<String>,
+    current_bytes: usize,
+    /// When `current` is cut into a batch even if not full.
+    flush_at: Option<tokio::time::Instant>,
+    queue: VecDeque<Batch>,
+    next_seq: u64,
+    /// Flushes waiting for every batch made before them (seq below the target) to leave.
+    waiters: Vec<(u64, oneshot::Sender<()>)>,
+    /// `retry` answers in a row, over every batch: the collector is failing while above 0.
+    failures: u32,
+    /// When the next request may start, while the collector is failing.
+    retry_at: Option<tokio::time::Instant>,
+    /// Batches the collector took so far (`delivered` and `partial` answers): what strikes are
+    /// counted against.
+    delivered_batches: u64,
 }
 
 pub(crate) async fn run(
-    mut rx: mpsc::Receiver<Command>,
+    rx: mpsc::UnboundedReceiver<Command>,
     settings: WorkerSettings,
     counters: Arc<Counters>,
     deadline: watch::Receiver<Option<Instant>>,
@@ -74,75 +145,198 @@ pub(crate) async fn run(
         .timeout(settings.request_timeout)
         .build()
         .unwrap_or_default();
-    let mut worker = Worker {
+    let worker = Worker {
         settings,
         http,
         counters,
         deadline,
-        batch: Vec::new(),
-        batch_bytes: 0,
+        current: Vec::new(),
+        current_bytes: 0,
+        flush_at: None,
+        queue: VecDeque::new(),
+        next_seq: 0,
+        waiters: Vec::new(),
+        failures: 0,
+        retry_at: None,
+        delivered_batches: 0,
     };
-    let mut flush_at: Option<tokio::time::Instant> = None;
+    worker.run(rx).await;
+}
+
+/// Sleeps until `at`, forever when `None`.
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Resolves once a shutdown deadline is set and has passed.
+async fn deadline_passed(mut deadline: watch::Receiver<Option<Instant>>) {
     loop {
-        let command = match flush_at {
-            Some(at) => tokio::select! {
-                command = rx.recv() => command,
-                () = tokio::time::sleep_until(at) => {
-                    worker.send_batch().await;
-                    flush_at = None;
-                    continue;
+        let at = *deadline.borrow_and_update();
+        tokio::select! {
+            () = sleep_until(at.map(Into::into)) => return,
+            changed = deadline.changed() => {
+                if changed.is_err() {
+                    // The client is gone: no other deadline will come.
+                    sleep_until(at.map(Into::into)).await;
+                    return;
                 }
-            },
-            None => rx.recv().await,
-        };
-        match command {
-            Some(Command::Event(event)) => {
-                if worker.batch.is_empty() {
-                    flush_at = Some(tokio::time::Instant::now() + worker.settings.flush_interval);
-                }
-                worker.push(event).await;
-            }
-            Some(Command::Flush(ack)) => {
-                worker.drain(&mut rx).await;
-                flush_at = None;
-                let _ = ack.send(());
-            }
-            Some(Command::Shutdown(ack)) => {
-                worker.drain(&mut rx).await;
-                let _ = ack.send(());
-                return;
-            }
-            None => {
-                worker.send_batch().await;
-                return;
             }
         }
     }
 }
 
 impl Worker {
-    async fn push(&mut self, event: String) {
-        if self.batch_bytes + event.len() > MAX_BATCH_BYTES && !self.batch.is_empty() {
-            self.send_batch().await;
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Command>) {
+        // Whether the channel may still give commands; after a shutdown it is closed and gives
+        // what was sent before.
+        let mut open = true;
+        let mut shutdown: Option<oneshot::Sender<()>> = None;
+        loop {
+            if self.past_deadline() {
+                self.abandon(&mut rx, &mut shutdown);
+                break;
+            }
+            self.receive_sent(&mut rx, &mut shutdown, &mut open);
+            if self.queue.is_empty() && !open {
+                break;
+            }
+            // The client is gone without a shutdown: one attempt per batch, no waiting.
+            let closing = !open && shutdown.is_none();
+            let now = tokio::time::Instant::now();
+            let waiting = self.retry_at.is_some_and(|at| at > now);
+            if !self.queue.is_empty() && (closing || !waiting) {
+                if let Some(batch) = self.send_next(closing).await {
+                    // Back to the end of the queue, behind the events recorded before its
+                    // answer: with traffic, another batch goes before its next attempt.
+                    self.receive_sent(&mut rx, &mut shutdown, &mut open);
+                    self.queue.push_back(batch);
+                }
+                self.resolve_waiters();
+                continue;
+            }
+            let retry_at = self.retry_at.filter(|_| !self.queue.is_empty());
+            tokio::select! {
+                command = rx.recv(), if open => match command {
+                    Some(command) => self.command(command, &mut rx, &mut shutdown),
+                    None => {
+                        open = false;
+                        self.cut();
+                    }
+                },
+                () = sleep_until(self.flush_at) => self.cut(),
+                () = sleep_until(retry_at) => {}
+                () = deadline_passed(self.deadline.clone()) => {}
+            }
         }
-        self.batch_bytes += event.len() + 1;
-        self.batch.push(event);
-        if self.batch.len() >= self.settings.batch_size {
-            self.send_batch().await;
+        for (_, waiter) in self.waiters.drain(..) {
+            let _ = waiter.send(());
+        }
+        if let Some(ack) = shutdown {
+            let _ = ack.send(());
         }
     }
 
-    /// Sends everything queued now, acknowledging flushes that were queued behind it.
-    async fn drain(&mut self, rx: &mut mpsc::Receiver<Command>) {
-        let mut acks = Vec::new();
-        while let Ok(command) = rx.try_recv() {
-            match command {
-                Command::Event(event) => self.push(event).await,
-                Command::Flush(ack) | Command::Shutdown(ack) => acks.push(ack),
+    /// Takes every command sent so far; the events become batches (full ones are cut).
+    fn receive_sent(
+        &mut self,
+        rx: &mut mpsc::UnboundedReceiver<Command>,
+        shutdown: &mut Option<oneshot::Sender<()>>,
+        open: &mut bool,
+    ) {
+        while *open {
+            match rx.try_recv() {
+                Ok(command) => self.command(command, rx, shutdown),
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => {
+                    *open = false;
+                    self.cut();
+                }
             }
         }
-        self.send_batch().await;
-        for ack in acks {
+    }
+
+    fn command(
+        &mut self,
+        command: Command,
+        rx: &mut mpsc::UnboundedReceiver<Command>,
+        shutdown: &mut Option<oneshot::Sender<()>>,
+    ) {
+        match command {
+            Command::Event(event) => self.push(event),
+            Command::Flush(ack) => {
+                self.cut();
+                self.waiters.push((self.next_seq, ack));
+                self.resolve_waiters();
+            }
+            Command::Shutdown(ack) => {
+                // What is sent from now on is refused (dropped and counted by the sender); what
+                // was sent before still comes, then the channel reports its end.
+                rx.close();
+                match shutdown {
+                    // A second shutdown: acknowledged at once, the first one does the work.
+                    Some(_) => drop(ack.send(())),
+                    None => *shutdown = Some(ack),
+                }
+            }
+        }
+    }
+
+    fn push(&mut self, event: String) {
+        if self.current_bytes + event.len() > MAX_BATCH_BYTES {
+            self.cut();
+        }
+        if self.current.is_empty() {
+            self.flush_at = Some(tokio::time::Instant::now() + self.settings.flush_interval);
+        }
+        self.current_bytes += event.len() + 1;
+        self.current.push(event);
+        if self.current.len() >= self.settings.batch_size {
+            self.cut();
+        }
+    }
+
+    /// Makes a batch of the events not yet in one, at the end of the queue.
+    fn cut(&mut self) {
+        self.flush_at = None;
+        if self.current.is_empty() {
+            return;
+        }
+        let events = std::mem::take(&mut self.current);
+        self.current_bytes = 0;
+        let bytes = events.iter().map(|e| event_bytes(e)).sum();
+        let reported = self.counters.take_unreported();
+        let Some(body) = encode(&events, reported) else {
+            self.counters.restore_unreported(reported);
+            self.counters.add_dropped(events.len() as u64);
+            self.counters.release(events.len(), bytes);
+            return;
+        };
+        self.queue.push_back(Batch {
+            seq: self.next_seq,
+            events: events.len(),
+            bytes,
+            body,
+            reported,
+            retry_answers: 0,
+            strikes: Strikes::default(),
+        });
+        self.next_seq += 1;
+    }
+
+    /// Acknowledges the flushes whose batches have all left the transport.
+    fn resolve_waiters(&mut self) {
+        if self.waiters.is_empty() {
+            return;
+        }
+        let oldest = self.queue.iter().map(|b| b.seq).min().unwrap_or(u64::MAX);
+        let (done, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.waiters)
+            .into_iter()
+            .partition(|(target, _)| *target <= oldest);
+        self.waiters = waiting;
+        for (_, ack) in done {
             let _ = ack.send(());
         }
     }
@@ -151,119 +345,154 @@ impl Worker {
         self.deadline.borrow().is_some_and(|d| Instant::now() >= d)
     }
 
-    fn body(&self, events: &[String], dropped: u64) -> Option<Vec<u8>> {
-        let mut encoder = GzEncoder::new(
-            Vec::with_capacity(self.batch_bytes / 4),
-            Compression::fast(),
-        );
-        let mut head = format!(r#"{{"sdk":{SDK_JSON},"#);
-        if dropped > 0 {
-            head.push_str(&format!(r#""dropped":{dropped},"#));
+    /// Sends the batch at the head of the queue and acts on the answer (spec 4.1, 4.2); returns
+    /// the batch when it is to be retried, for the caller to put back in the queue.
+    async fn send_next(&mut self, closing: bool) -> Option<Batch> {
+        let mut batch = self.queue.pop_front()?;
+        if batch.retry_answers == 0 {
+            batch.strikes.sent(self.delivered_batches);
         }
-        head.push_str(r#""events":["#);
-        encoder.write_all(head.as_bytes()).ok()?;
-        for (i, event) in events.iter().enumerate() {
-            if i > 0 {
-                encoder.write_all(b",").ok()?;
+        let answer = tokio::select! {
+            answer = self.post(&batch.body) => answer,
+            () = deadline_passed(self.deadline.clone()) => {
+                // Shutting down: the caller's time is up, the next turn drops everything.
+                self.queue.push_front(batch);
+                return None;
             }
-            encoder.write_all(event.as_bytes()).ok()?;
-        }
-        encoder.write_all(b"]}").ok()?;
-        encoder.finish().ok()
-    }
-
-    async fn send_batch(&mut self) {
-        if self.batch.is_empty() {
-            return;
-        }
-        let events = std::mem::take(&mut self.batch);
-        self.batch_bytes = 0;
-        let count = events.len() as u64;
-        let dropped_before = self.counters.take_unreported();
-        let Some(body) = self.body(&events, dropped_before) else {
-            self.counters.restore_unreported(dropped_before);
-            self.counters.add_dropped(count);
-            return;
         };
-        drop(events);
-        let mut attempt = 0;
-        loop {
-            let (status, retry_after, answer) = self.post(body.clone()).await;
-            match classify_status(status) {
-                SendOutcome::Delivered => {
-                    self.counters.add_delivered(count);
-                    return;
-                }
-                SendOutcome::Partial => {
-                    let rejected = count_rejected(&answer, count as usize) as u64;
-                    self.counters.add_delivered(count - rejected);
-                    self.drop_batch(rejected, 0, "events rejected by the collector (422)");
-                    return;
-                }
-                SendOutcome::Dropped => {
-                    let why = format!("batch refused by the collector ({})", status.unwrap_or(0));
-                    self.drop_batch(count, dropped_before, &why);
-                    return;
-                }
-                SendOutcome::Retry => {
-                    if attempt >= self.settings.max_retries || self.past_deadline() {
-                        self.drop_batch(
-                            count,
-                            dropped_before,
-                            "collector unreachable, retries exhausted",
-                        );
-                        return;
-                    }
-                    let jittered =
-                        backoff_delay(attempt, BACKOFF_BASE, BACKOFF_CAP, fastrand::f64());
-                    let delay = retry_after.map_or(jittered, |d| d.min(BACKOFF_CAP));
-                    attempt += 1;
-                    if !self.wait(delay).await {
-                        self.drop_batch(count, dropped_before, "shutdown deadline reached");
-                        return;
-                    }
-                }
+        let count = batch.events as u64;
+        match classify(answer.status) {
+            Outcome::Delivered => {
+                self.succeeded();
+                self.counters.add_delivered(count);
+                self.leave(&batch);
             }
+            Outcome::Partial => {
+                self.succeeded();
+                let rejected = count_rejected(&answer.body, batch.events) as u64;
+                self.counters.add_delivered(count - rejected);
+                // The body's drop count did reach the collector: nothing to give back.
+                batch.reported = 0;
+                self.drop_batch(&batch, rejected, "events rejected by the collector (422)");
+            }
+            Outcome::Dropped => {
+                // An answer, so the next request need not wait; but only a delivery ends a
+                // failure (spec 4.2): the count of failures in a row stays.
+                self.retry_at = None;
+                let status = answer.status.unwrap_or(0);
+                let why = format!("batch refused by the collector ({status})");
+                self.drop_batch(&batch, count, &why);
+            }
+            Outcome::Retry => return self.failed(batch, &answer, closing),
         }
+        None
     }
 
-    fn drop_batch(&self, count: u64, unreported: u64, why: &str) {
-        self.counters.restore_unreported(unreported);
-        let total = self.counters.add_dropped(count);
-        if self.settings.debug {
-            eprintln!("[raceway] {count} events dropped: {why} ({total} dropped so far)");
+    /// A `delivered` or `partial` answer: the collector is not failing (any more).
+    fn succeeded(&mut self) {
+        if self.failures > 0 {
+            tracing::info!(
+                target: "raceway",
+                failed_attempts = self.failures,
+                "collector reachable again"
+            );
         }
+        self.delivered_batches += 1;
+        self.failures = 0;
+        self.retry_at = None;
     }
 
-    /// Sleeps for `delay`, cut short by a shutdown deadline; false when the deadline passed.
-    async fn wait(&mut self, delay: Duration) -> bool {
-        let wake = Instant::now() + delay;
-        loop {
-            let until = match *self.deadline.borrow() {
-                Some(deadline) => deadline.min(wake),
-                None => wake,
+    /// A `retry` answer: the next request waits, and the batch is returned to go back to the
+    /// end of the queue, unless it is given up.
+    fn failed(&mut self, mut batch: Batch, answer: &Answer, closing: bool) -> Option<Batch> {
+        // Once per failure: the first `retry` answer after a delivery (or the start).
+        if self.failures == 0 {
+            let why = match (answer.status, &answer.error) {
+                (Some(status), _) => format!("status {status}"),
+                (None, Some(error)) => error.clone(),
+                (None, None) => "no answer".to_owned(),
             };
-            tokio::select! {
-                () = tokio::time::sleep_until(tokio::time::Instant::from_std(until)) => break,
-                changed = self.deadline.changed() => {
-                    if changed.is_err() {
-                        // The client is gone: no deadline will come, sleep out the delay.
-                        tokio::time::sleep_until(tokio::time::Instant::from_std(wake)).await;
-                        break;
-                    }
-                }
-            }
+            tracing::warn!(
+                target: "raceway",
+                endpoint = %self.settings.endpoint,
+                "collector failing ({why})"
+            );
         }
-        !self.past_deadline()
+        let delay = retry_delay(self.failures, fastrand::f64(), answer.retry_after);
+        self.failures = self.failures.saturating_add(1);
+        self.retry_at = Some(tokio::time::Instant::now() + delay);
+        batch.retry_answers = batch.retry_answers.saturating_add(1);
+        let strikes = batch.strikes.retry_answer(self.delivered_batches);
+        let count = batch.events as u64;
+        if strikes >= GIVE_UP_AT_STRIKES {
+            let why =
+                format!("the collector failed on this batch {strikes} times while taking others");
+            self.drop_batch(&batch, count, &why);
+        } else if self
+            .settings
+            .max_retries
+            .is_some_and(|max| batch.retry_answers > max)
+        {
+            self.drop_batch(&batch, count, "max_retries exhausted");
+        } else if closing {
+            self.drop_batch(
+                &batch,
+                count,
+                "the client is gone and the collector failing",
+            );
+        } else {
+            return Some(batch);
+        }
+        None
     }
 
-    async fn post(&self, body: Vec<u8>) -> (Option<u16>, Option<Duration>, Vec<u8>) {
+    /// The batch leaves the transport: its room in the bound is given back.
+    fn leave(&self, batch: &Batch) {
+        self.counters.release(batch.events, batch.bytes);
+    }
+
+    /// The batch leaves the transport with `count` of its events dropped.
+    fn drop_batch(&self, batch: &Batch, count: u64, why: &str) {
+        self.leave(batch);
+        self.counters.restore_unreported(batch.reported);
+        if count == 0 {
+            return;
+        }
+        let total = self.counters.add_dropped(count);
+        report_dropped(count, total, why, self.settings.debug);
+    }
+
+    /// The shutdown deadline passed: everything held, and whatever is still in the channel, is
+    /// dropped and counted.
+    fn abandon(
+        &mut self,
+        rx: &mut mpsc::UnboundedReceiver<Command>,
+        shutdown: &mut Option<oneshot::Sender<()>>,
+    ) {
+        rx.close();
+        while let Ok(command) = rx.try_recv() {
+            match command {
+                Command::Event(event) => self.push(event),
+                Command::Flush(ack) => self.waiters.push((0, ack)),
+                Command::Shutdown(ack) => match shutdown {
+                    Some(_) => drop(ack.send(())),
+                    None => *shutdown = Some(ack),
+                },
+            }
+        }
+        self.cut();
+        for batch in std::mem::take(&mut self.queue) {
+            self.drop_batch(&batch, batch.events as u64, "shutdown deadline reached");
+        }
+    }
+
+    async fn post(&self, body: &[u8]) -> Answer {
         let mut request = self
             .http
             .post(self.settings.endpoint.clone())
             .header(CONTENT_TYPE, "application/json")
             .header(CONTENT_ENCODING, "gzip")
-            .body(body);
+            .body(body.to_vec());
         if let Some(authorization) = &self.settings.authorization {
             request = request.header(AUTHORIZATION, authorization.clone());
         }
@@ -274,8 +503,8 @@ impl Worker {
                     .headers()
                     .get(RETRY_AFTER)
                     .and_then(|v| v.to_str().ok())
-                    .and_then(parse_retry_after);
-                let answer = if status == 422 {
+                    .and_then(|v| parse_retry_after(v, SystemTime::now()));
+                let body = if status == 422 {
                     response
                         .bytes()
                         .await
@@ -284,14 +513,105 @@ impl Worker {
                 } else {
                     Vec::new()
                 };
-                (Some(status), retry_after, answer)
+                Answer {
+                    status: Some(status),
+                    error: None,
+                    retry_after,
+                    body,
+                }
             }
             Err(error) => {
+                let error = error_chain(&error);
                 if self.settings.debug {
-                    eprintln!("[raceway] cannot reach the collector: {error}");
+                    tracing::debug!(target: "raceway", %error, "cannot reach the collector");
                 }
-                (None, None, Vec::new())
+                Answer {
+                    status: None,
+                    error: Some(error),
+                    retry_after: None,
+                    body: Vec::new(),
+                }
             }
         }
+    }
+}
+
+/// An error and its causes on one line, `a: b: c`: reqwest's own message names the request,
+/// its causes say what failed (connection refused, a TLS certificate, a timeout).
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        // Some layers repeat their cause's message in their own.
+        if !text.ends_with(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// A batch's body, gzipped: `{"sdk":...,"dropped":n,"events":[...]}`.
+fn encode(events: &[String], dropped: u64) -> Option<Vec<u8>> {
+    let size: usize = events.iter().map(|e| e.len() + 1).sum();
+    let mut encoder = GzEncoder::new(Vec::with_capacity(size / 4), Compression::fast());
+    let mut head = format!(r#"{{"sdk":{SDK_JSON},"#);
+    if dropped > 0 {
+        head.push_str(&format!(r#""dropped":{dropped},"#));
+    }
+    head.push_str(r#""events":["#);
+    encoder.write_all(head.as_bytes()).ok()?;
+    for (i, event) in events.iter().enumerate() {
+        if i > 0 {
+            encoder.write_all(b",").ok()?;
+        }
+        encoder.write_all(event.as_bytes()).ok()?;
+    }
+    encoder.write_all(b"]}").ok()?;
+    encoder.finish().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Answers `retry` to a batch sent when `delivered` batches were delivered, each answer
+    /// coming when the collector had delivered the given count; returns the strikes after each.
+    fn strikes_after(sent_at: u64, answers_at: &[u64]) -> Vec<u32> {
+        let mut strikes = Strikes::default();
+        strikes.sent(sent_at);
+        answers_at
+            .iter()
+            .map(|&delivered| strikes.retry_answer(delivered))
+            .collect()
+    }
+
+    #[test]
+    fn the_first_answer_is_a_strike_only_when_another_batch_went_through_since_sending() {
+        assert_eq!(strikes_after(3, &[3]), [0]);
+        assert_eq!(strikes_after(3, &[4]), [1]);
+    }
+
+    #[test]
+    fn with_traffic_a_batch_has_its_fifth_strike_at_its_sixth_answer() {
+        // One request at a time: nothing is delivered while the first attempt is in flight,
+        // then other batches go through between its attempts.
+        assert_eq!(
+            strikes_after(10, &[10, 11, 12, 14, 15, 20]),
+            [0, 1, 2, 3, 4, 5]
+        );
+    }
+
+    #[test]
+    fn answers_during_an_outage_are_no_strikes() {
+        // Eight answers with nothing delivered in between, then the collector is back: another
+        // batch is delivered, and this one fails once more: its first strike, not its ninth.
+        let mut answers = vec![0; 8];
+        answers.push(1);
+        assert_eq!(strikes_after(0, &answers), [0, 0, 0, 0, 0, 0, 0, 0, 1]);
+        // Deliveries during a failing spell only count once per answer.
+        assert_eq!(strikes_after(0, &[0, 7, 7, 7, 9]), [0, 1, 1, 1, 2]);
     }
 }

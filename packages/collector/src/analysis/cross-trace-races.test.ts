@@ -14,6 +14,8 @@ function checkout(
     instance?: string;
     skewMs?: number;
     seen?: { value?: unknown; version?: number };
+    /** What it writes back (default 4). */
+    wrote?: unknown;
     atomic?: boolean;
     lock?: string;
     resource?: string;
@@ -31,7 +33,7 @@ function checkout(
   sim.at(readMs);
   ctx.read(resource, options.seen ?? { value: 5 });
   sim.at(writeMs);
-  ctx.write(resource, { value: 4, atomic: options.atomic ?? false });
+  ctx.write(resource, { value: options.wrote ?? 4, atomic: options.atomic ?? false });
   if (options.lock) ctx.unlock(options.lock);
   ctx.respond();
   return sim.events;
@@ -60,7 +62,48 @@ describe('detectCrossTraceRaces', () => {
       'state_write',
     ]);
     expect(race?.explanation).toBe(
-      `inventory (trace ${a[0]!.trace_id.slice(0, 8)}) and inventory (trace ${b[0]!.trace_id.slice(0, 8)}) both read stock:42 = 5 in separate requests and wrote it back; their read-modify-write windows overlap by 10 ms, so one update is lost`,
+      `inventory (trace ${a[0]!.trace_id.slice(0, 8)}) and inventory (trace ${b[0]!.trace_id.slice(0, 8)}) both read stock:42 = 5 and both wrote it back in separate requests whose read-modify-write windows overlap by 10 ms: one update is lost (inventory (trace ${a[0]!.trace_id.slice(0, 8)}) wrote 4, inventory (trace ${b[0]!.trace_id.slice(0, 8)}) wrote 4)`,
+    );
+  });
+
+  it('says the race did no harm when the second request read what the first wrote, whatever the timestamps', () => {
+    // Read 9986 -> wrote 9985, then read 9985 -> wrote 9984: the windows overlap in time (a
+    // write event is recorded before the database has it), but the values show the second
+    // read saw the first write. Values outrank timing.
+    const a = checkout(0, 20, { seen: { value: 9986 }, wrote: 9985 });
+    const b = checkout(10, 30, { seen: { value: 9985 }, wrote: 9984 });
+    const [race] = detectCrossTraceRaces(states([...a, ...b]));
+    const [nameA, nameB] = [a, b].map((t) => `inventory (trace ${t[0]!.trace_id.slice(0, 8)})`);
+    expect(race?.outcome).toBe('not_lost');
+    expect(race?.explanation).toBe(
+      `${nameA} and ${nameB} read-modify-wrote stock:42 in separate requests whose read-modify-write windows overlap by 10 ms, so an update can be lost; this time none was: ${nameB} read stock:42 = 9985, the value ${nameA} wrote (${nameA} wrote 9985, ${nameB} wrote 9984)`,
+    );
+    expect(race?.explanation).not.toMatch(/one update is lost/);
+  });
+
+  it('ranks a race that lost an update above one that did no harm', () => {
+    const harmless = [
+      ...checkout(0, 20, { seen: { value: 9986 }, wrote: 9985, resource: 'stock:1' }),
+      ...checkout(10, 30, { seen: { value: 9985 }, wrote: 9984, resource: 'stock:1' }),
+    ];
+    const lost = [
+      ...checkout(100, 120, { resource: 'stock:2' }),
+      ...checkout(110, 130, { resource: 'stock:2' }),
+    ];
+    const races = detectCrossTraceRaces(states([...harmless, ...lost]));
+    expect(races.map((r) => [r.resource, r.outcome])).toEqual([
+      ['stock:2', 'lost'],
+      ['stock:1', 'not_lost'],
+    ]);
+  });
+
+  it('says the values cannot tell when the accesses recorded none', () => {
+    const [race] = detectCrossTraceRaces(
+      states([...checkout(0, 20, { seen: {} }), ...checkout(10, 30, { seen: {} })]),
+    );
+    expect(race?.outcome).toBe('unknown');
+    expect(race?.explanation).toMatch(
+      /an update can be lost; the values recorded do not tell whether one was/,
     );
   });
 

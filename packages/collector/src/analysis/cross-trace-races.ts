@@ -4,14 +4,13 @@ import type { Event } from './event.js';
 import { type AnalysisOptions, budgetOf, toleranceUs } from './options.js';
 import {
   distinct,
+  explainLostUpdate,
   type Race,
   type RaceAccess,
   type RaceEvidence,
   raceAccess,
   raceId,
   sameValue,
-  seen,
-  showValue,
   sideNames,
 } from './race.js';
 
@@ -176,18 +175,17 @@ function lostUpdate(
   else if (evidence !== 'timing' && overlapUs > -tolerance) confidence = 'uncertain';
   else return null;
   const resource = first.read.resource;
-  const [nameA, nameB] = sideNames(readA, readB);
   const overlapMs = Math.round(overlapUs) / 1000;
-  const read =
-    evidence === 'same_version'
-      ? `${nameA} and ${nameB} both read ${resource} at version ${showValue(readA.version)}`
-      : evidence === 'same_value'
-        ? `${nameA} and ${nameB} both read ${resource}${seen(readA)}`
-        : `${nameA} read ${resource}${seen(readA)} and ${nameB} read it${seen(readB)}`;
-  const timing =
+  const how =
     confidence === 'certain'
-      ? `their read-modify-write windows overlap by ${overlapMs} ms`
-      : `their read-modify-write windows are within the ${skewUs / 1000} ms clock-skew tolerance of overlapping (uncertain)`;
+      ? `in separate requests whose read-modify-write windows overlap by ${overlapMs} ms`
+      : `in separate requests whose read-modify-write windows are within the ${skewUs / 1000} ms clock-skew tolerance of overlapping (uncertain)`;
+  const { outcome, explanation } = explainLostUpdate(
+    accesses,
+    sideNames(readA, readB),
+    resource,
+    how,
+  );
   const race: Race = {
     id: raceId(
       'cross_trace',
@@ -204,11 +202,16 @@ function lostUpdate(
     services: distinct(accesses, (a) => a.service),
     traceIds: distinct(accesses, (a) => a.traceId),
     overlapMs,
-    explanation: `${read} in separate requests and wrote it back; ${timing}, so one update is lost`,
+    outcome,
+    explanation,
   };
   return {
     race,
-    rank: EVIDENCE_RANK[evidence] * 2 + (confidence === 'certain' ? 1 : 0),
+    // A race the values show did no harm this time ranks below every other.
+    rank:
+      outcome === 'not_lost'
+        ? 0
+        : 1 + EVIDENCE_RANK[evidence] * 2 + (confidence === 'certain' ? 1 : 0),
     overlapUs,
   };
 }

@@ -10,6 +10,15 @@ export type RaceKind = 'write_write' | 'read_write' | 'lost_update';
  */
 export type RaceEvidence = 'clock' | 'same_version' | 'same_value' | 'timing';
 
+/**
+ * What the recorded values say of a lost-update interleaving (two read-modify-writes that
+ * nothing orders): `lost` when both read the same value or version and both wrote (an update
+ * was lost, observed); `not_lost` when one side read what the other wrote (it could have been
+ * lost, this time it was not); `unknown` when the values recorded cannot tell. Values outrank
+ * timing: overlapping timestamps never make a `not_lost` race `lost`.
+ */
+export type RaceOutcome = 'lost' | 'not_lost' | 'unknown';
+
 /** One access a race involves, with what a developer needs to find it. */
 export interface RaceAccess {
   eventId: string;
@@ -56,6 +65,8 @@ export interface Race {
   traceIds: string[];
   /** Cross-trace only: how long the two read-modify-write windows overlap, in ms. */
   overlapMs?: number;
+  /** Lost updates only: whether the values show an update was lost (see RaceOutcome). */
+  outcome?: RaceOutcome;
   /** One line a developer understands. */
   explanation: string;
 }
@@ -168,5 +179,118 @@ export function sameValue(a: RaceAccess, b: RaceAccess): boolean {
     return JSON.stringify(a.value) === JSON.stringify(b.value);
   } catch {
     return false;
+  }
+}
+
+/** Whether two accesses recorded the same version. */
+function sameVersion(a: RaceAccess, b: RaceAccess): boolean {
+  return a.version !== undefined && a.version === b.version;
+}
+
+/**
+ * The verdict of a lost-update interleaving `[read A, write A, read B, write B]` from its
+ * values, and the clause that says why, for the explanation. Versions outrank values.
+ *
+ * @example
+ * lostUpdateVerdict([readA, writeA, readB, writeB], ['order', 'inventory'], 'stock:mug');
+ * // { outcome: 'not_lost', why: 'inventory read stock:mug = 9985, the value order wrote' }
+ */
+export function lostUpdateVerdict(
+  accesses: readonly RaceAccess[],
+  [nameA, nameB]: readonly [string, string],
+  resource: string,
+): { outcome: RaceOutcome; why: string } {
+  const [readA, writeA, readB, writeB] = accesses as [
+    RaceAccess,
+    RaceAccess,
+    RaceAccess,
+    RaceAccess,
+  ];
+  if (sameVersion(readA, readB)) {
+    return {
+      outcome: 'lost',
+      why: `${nameA} and ${nameB} both read ${resource} at version ${showValue(readA.version)}`,
+    };
+  }
+  const bSawA =
+    sameVersion(readB, writeA) || (!sameVersion(readA, writeB) && sameValue(readB, writeA));
+  if (sameVersion(readB, writeA) || sameVersion(readA, writeB)) {
+    const [reader, writer, read] = bSawA ? [nameB, nameA, readB] : [nameA, nameB, readA];
+    return {
+      outcome: 'not_lost',
+      why: `${reader} read ${resource} at version ${showValue(read.version)}, the one ${writer} wrote`,
+    };
+  }
+  if (sameValue(readA, readB)) {
+    return { outcome: 'lost', why: `${nameA} and ${nameB} both read ${resource}${seen(readA)}` };
+  }
+  if (sameValue(readB, writeA) || sameValue(readA, writeB)) {
+    const [reader, writer, read] = bSawA ? [nameB, nameA, readB] : [nameA, nameB, readA];
+    return {
+      outcome: 'not_lost',
+      why: `${reader} read ${resource}${seen(read)}, the value ${writer} wrote`,
+    };
+  }
+  return { outcome: 'unknown', why: '' };
+}
+
+/** What an access saw or wrote, as `5` or `version 7`, or null when it recorded neither. */
+function shown(access: RaceAccess): string | null {
+  if ('value' in access) return showValue(access.value);
+  if (access.version !== undefined) return `version ${showValue(access.version)}`;
+  return null;
+}
+
+/** ` (order wrote 4, inventory wrote 4)`, or '' when neither access recorded what it saw. */
+function bothShown(
+  nameA: string,
+  a: RaceAccess,
+  nameB: string,
+  b: RaceAccess,
+  verb: string,
+): string {
+  const [x, y] = [shown(a), shown(b)];
+  if (x === null && y === null) return '';
+  return ` (${nameA} ${verb} ${x ?? 'an unrecorded value'}, ${nameB} ${verb} ${y ?? 'an unrecorded value'})`;
+}
+
+/**
+ * The explanation of a lost-update interleaving, worded by its verdict: an observed loss, a
+ * race that did no harm this time, or one the values cannot settle. `how` says why nothing
+ * orders them (concurrent clocks, overlapping windows).
+ */
+export function explainLostUpdate(
+  accesses: readonly RaceAccess[],
+  names: readonly [string, string],
+  resource: string,
+  how: string,
+): { outcome: RaceOutcome; explanation: string } {
+  const [readA, writeA, readB, writeB] = accesses as [
+    RaceAccess,
+    RaceAccess,
+    RaceAccess,
+    RaceAccess,
+  ];
+  const [nameA, nameB] = names;
+  const { outcome, why } = lostUpdateVerdict(accesses, names, resource);
+  const writes = bothShown(nameA, writeA, nameB, writeB, 'wrote');
+  switch (outcome) {
+    case 'lost':
+      return {
+        outcome,
+        explanation: `${why} and both wrote it back ${how}: one update is lost${writes}`,
+      };
+    case 'not_lost':
+      return {
+        outcome,
+        explanation: `${nameA} and ${nameB} read-modify-wrote ${resource} ${how}, so an update can be lost; this time none was: ${why}${writes}`,
+      };
+    default: {
+      const reads = bothShown(nameA, readA, nameB, readB, 'read');
+      return {
+        outcome,
+        explanation: `${nameA} and ${nameB} read ${resource} and wrote it back ${how}: an update can be lost; the values recorded do not tell whether one was${reads}`,
+      };
+    }
   }
 }

@@ -5,12 +5,12 @@ import type { Event } from './event.js';
 import { type AnalysisOptions, budgetOf, toleranceUs } from './options.js';
 import {
   distinct,
+  explainLostUpdate,
   type Race,
   type RaceAccess,
   type RaceKind,
   raceAccess,
   raceId,
-  sameValue,
   seen,
   sideNames,
 } from './race.js';
@@ -151,14 +151,13 @@ export function lostUpdate(four: Access[]): Race {
   const [readA, , readB] = accesses as [RaceAccess, RaceAccess, RaceAccess, RaceAccess];
   const resource = four[0]!.resource;
   const uncertain = four.some((a) => a.uncertain);
-  const [nameA, nameB] = sideNames(readA, readB);
-  const read = sameValue(readA, readB)
-    ? `${nameA} and ${nameB} both read ${resource}${seen(readA)}`
-    : readA.version !== undefined && readA.version === readB.version
-      ? `${nameA} and ${nameB} both read ${resource} (version ${String(readA.version)})`
-      : seen(readA) !== '' || seen(readB) !== ''
-        ? `${nameA} read ${resource}${seen(readA)} and ${nameB} read it${seen(readB)}; both`
-        : `${nameA} and ${nameB} both read ${resource}`;
+  const names = sideNames(readA, readB);
+  const { outcome, explanation } = explainLostUpdate(
+    accesses,
+    names,
+    resource,
+    'with nothing ordering them (concurrent clocks)',
+  );
   return {
     id: raceId(
       'trace',
@@ -174,7 +173,8 @@ export function lostUpdate(four: Access[]): Race {
     accesses,
     services: distinct(accesses, (a) => a.service),
     traceIds: distinct(accesses, (a) => a.traceId),
-    explanation: `${read} and wrote it back concurrently; one update is lost${uncertainSuffix(uncertain)}`,
+    outcome,
+    explanation: explanation + uncertainSuffix(uncertain),
   };
 }
 

@@ -223,10 +223,15 @@ describe.skipIf(!bin)(`PostgreSQL faults${bin ? '' : ` (skipped: ${skipReason})`
       const upFrom = Date.now();
       db.start();
       const upAt = Date.now();
-      // The batches in flight at the stop (waiting for the lock) were refused, not acknowledged.
+      // The batches in flight at the stop (waiting for the lock) were refused, not acknowledged;
+      // one that committed in the instant between taking the time and the stop may be a 200
+      // (durable: it is counted as acknowledged below).
       const inFlight = load.attempts.filter((a) => a.sentAt < stopAt && a.doneAt > stopAt);
-      expect(inFlight.length).toBeGreaterThan(0);
-      expect(inFlight.filter((a) => a.status !== 503)).toEqual([]);
+      expect(inFlight.filter((a) => a.status === 503).length).toBeGreaterThan(0);
+      expect(
+        inFlight.filter((a) => a.status !== 503 && a.status !== 200),
+        'in flight at the stop, answered neither 503 nor 200',
+      ).toEqual([]);
       const whileDown = load.statusesBetween(downAt, upFrom);
       expect(Object.keys(whileDown)).toEqual(['503']);
       expect(whileDown[503]).toBeGreaterThan(0);
@@ -240,7 +245,7 @@ describe.skipIf(!bin)(`PostgreSQL faults${bin ? '' : ` (skipped: ${skipReason})`
       expect((await getJson(`${cli.url}/healthz`)).status).toBe(200);
       const counts = await countStored(db.url, load.acked);
       expect(counts.stored).toBe(counts.acknowledged);
-      expect(load.attempts.filter((a) => a.status === 0)).toEqual([]);
+      expect(load.attempts.filter((a) => a.status === 0), 'requests never answered').toEqual([]);
       console.info('pg-faults ingest', {
         batches_acked: load.acked.length,
         in_flight_at_stop_answered_503: inFlight.length,
@@ -294,7 +299,7 @@ describe.skipIf(!bin)(`PostgreSQL faults${bin ? '' : ` (skipped: ${skipReason})`
       const analysisMs = Date.now() - runAt;
       const counts = await countStored(second.url, load.acked);
       expect(counts.stored).toBe(counts.acknowledged);
-      expect(load.attempts.filter((a) => a.status === 0)).toEqual([]);
+      expect(load.attempts.filter((a) => a.status === 0), 'requests never answered').toEqual([]);
       console.info('pg-faults analysis + failover', {
         batches_acked: load.acked.length,
         analysis_after_failover_ms: analysisMs,

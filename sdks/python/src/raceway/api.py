@@ -111,7 +111,7 @@ def get_trace_headers(url: str | None = None, method: str | None = None) -> dict
     >>> raceway.merge_response_headers(response.headers, status=200)  # doctest: +SKIP
     """
     ctx = current_context()
-    if ctx is None or ctx.tracer.disabled:
+    if ctx is None or ctx.owner.disabled:
         return {}
     try:
         call = ClientCall(ctx, method, url, propagate=True)

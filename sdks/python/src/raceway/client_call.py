@@ -94,12 +94,12 @@ class ClientCall:
         """Starts an instrumented call from the current context (headers only when the
         allow-list takes the target); None outside a context."""
         ctx = current_context()
-        if ctx is None or ctx.tracer.disabled:
+        if ctx is None or ctx.owner.disabled:
             return None
         try:
-            propagate = ctx.tracer.should_propagate(url)
+            propagate = ctx.owner.should_propagate(url)
             if not propagate:
-                ctx.tracer.note_unpropagated(url)
+                ctx.owner.diagnostics.not_propagated(url)
             return cls(ctx, method, url, propagate)
         except Exception:
             return None

@@ -9,15 +9,22 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from raceway.clock import VectorClock, encode_clock_entries, format_clock
+from raceway.context_owner import ContextOwner, Event
 from raceway.ids import new_component, new_event_id
 
-if TYPE_CHECKING:
-    from raceway.tracer import Tracer
+__all__ = [
+    "ClockTick",
+    "ContextOwner",
+    "Event",
+    "ExecutionContext",
+    "ManualCall",
+    "current_context",
+    "use_context",
+]
 
-Event = dict[str, Any]
 MAX_OPEN_MANUAL_CALLS = 256
 
 
@@ -61,6 +68,9 @@ class ExecutionContext:
     Server middleware creates one per request; `fork` creates branches. Applications normally
     only read the current one through `current_context()`. The methods are thread-safe, since
     a context can be handed to a thread pool without forking.
+
+    `owner` is the tracer that made the context, seen through the `ContextOwner` protocol:
+    where events go and whether calls get trace headers.
     """
 
     __slots__ = (
@@ -70,19 +80,19 @@ class ExecutionContext:
         "clock_dropped",
         "component",
         "name",
+        "owner",
         "parent_span_id",
         "route",
         "sampled",
         "span_id",
         "trace_flags",
         "trace_id",
-        "tracer",
         "tracestate",
     )
 
     def __init__(
         self,
-        tracer: Tracer,
+        owner: ContextOwner,
         *,
         trace_id: str,
         span_id: str,
@@ -95,7 +105,7 @@ class ExecutionContext:
         sampled: bool = True,
         name: str | None = None,
     ) -> None:
-        self.tracer = tracer
+        self.owner = owner
         self.trace_id = trace_id
         self.span_id = span_id
         self.parent_span_id = parent_span_id
@@ -111,6 +121,12 @@ class ExecutionContext:
         application (`set_route`) names it."""
         self._lock = threading.Lock()
         self._manual_calls: deque[tuple[dict[str, str], ManualCall]] | None = None
+
+    @property
+    def tracer(self) -> ContextOwner:
+        """The tracer that made the context (the same object as `owner`), typed as the
+        `ContextOwner` protocol; kept for code written before `owner`."""
+        return self.owner
 
     def open_manual_call(self, headers: dict[str, str], call: ManualCall) -> None:
         """Remembers a call made with `get_trace_headers` until its response is merged; at most
@@ -161,8 +177,8 @@ class ExecutionContext:
             "trace_id": self.trace_id,
             "span_id": span_id if span_id is not None else self.span_id,
             "parent_span_id": self.parent_span_id if parent_span_id is _UNSET else parent_span_id,
-            "service": self.tracer.service,
-            "instance": self.tracer.instance,
+            "service": self.owner.service,
+            "instance": self.owner.instance,
             "component": self.component,
             "ts_us": step.ts_us,
             "kind": kind,
@@ -172,7 +188,7 @@ class ExecutionContext:
         if step.dropped > 0:
             event["clock_dropped"] = step.dropped
         try:  # noqa: SIM105 - on every event; contextlib.suppress costs an object per call
-            self.tracer.emit(event)
+            self.owner.emit(event)
         except Exception:
             pass  # the application never pays for a transport problem
         return event
@@ -188,12 +204,12 @@ class ExecutionContext:
     def fork_child(self, name: str | None = None) -> ExecutionContext:
         """Starts a concurrent branch: records `fork` here and returns the child, whose clock is
         this clock after that event (spec 3.2). Prefer `raceway.fork`, which also joins."""
-        component = new_component(self.tracer.service)
+        component = new_component(self.owner.service)
         self.record("fork", {"child": component})
         with self._lock:
             clock = self.clock.copy()
         return ExecutionContext(
-            self.tracer,
+            self.owner,
             trace_id=self.trace_id,
             span_id=self.span_id,
             parent_span_id=self.parent_span_id,

@@ -21,7 +21,7 @@ P = ParamSpec("P")
 
 def _fork_current(name: str | None) -> tuple[ExecutionContext, ExecutionContext] | None:
     parent = current_context()
-    if parent is None or parent.tracer.disabled:
+    if parent is None or parent.owner.disabled:
         return None
     return parent, parent.fork_child(name)
 

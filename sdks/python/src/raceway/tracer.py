@@ -6,15 +6,16 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import urlsplit
 
 from raceway.clock import VectorClock
 from raceway.config import Config, RacewayOptions, resolve_config
-from raceway.context import Event, ExecutionContext, use_context
+from raceway.context import ExecutionContext, use_context
+from raceway.context_owner import Event
+from raceway.diagnostics import Diagnostics
 from raceway.ids import is_valid_span_id, new_component, new_span_id, new_trace_id
 from raceway.propagation import ExtractedContext
 from raceway.sampling import decide_sampling
-from raceway.transport import Transport, TransportStats, logger
+from raceway.transport import Transport, TransportStats
 
 _tracers: dict[tuple[str, str, str | None], Tracer] = {}
 _tracers_lock = threading.Lock()
@@ -22,7 +23,8 @@ _default: Tracer | None = None
 
 
 class Tracer:
-    """One service as Raceway sees it.
+    """One service as Raceway sees it: the owner (`raceway.context_owner.ContextOwner`) of the
+    execution contexts it starts.
 
     >>> tracer = Tracer(service_name="checkout", server_url="http://collector:8080")
     """
@@ -33,7 +35,7 @@ class Tracer:
         self.instance = self.config.instance
         self.disabled = self.config.disabled
         self.transport: Transport | None = None
-        self._unpropagated_hosts: set[str] = set()
+        self.diagnostics = Diagnostics(self.config.debug)
         if not self.disabled:
             self.transport = transport if transport is not None else Transport(self.config)
 
@@ -101,14 +103,7 @@ class Tracer:
 
     def note_unpropagated(self, url: str) -> None:
         """In debug mode, says once per host that calls to it get no trace headers (spec 6.3)."""
-        if not self.config.debug:
-            return
-        host = urlsplit(url).netloc.rpartition("@")[2].lower()
-        with _tracers_lock:
-            if host in self._unpropagated_hosts or len(self._unpropagated_hosts) >= 1024:
-                return
-            self._unpropagated_hosts.add(host)
-        logger.warning("raceway: calls to %s get no trace headers (not in propagate_to)", host)
+        self.diagnostics.not_propagated(url)
 
     def should_ignore_path(self, path: str) -> bool:
         return self.config.ignore_path(path)

@@ -13,7 +13,6 @@ import atexit
 import gzip
 import http.client
 import json
-import logging
 import os
 import random
 import threading
@@ -28,9 +27,8 @@ from urllib.parse import urlsplit
 
 from raceway.config import Config
 from raceway.delivery import classify_status, count_rejected, retry_delay
+from raceway.diagnostics import logger
 from raceway.version import SDK_NAME, __version__
-
-logger = logging.getLogger("raceway")
 
 GIVE_UP_AFTER = 5
 """Strikes at which a batch is dropped (spec 4.2). A `retry` answer is a strike against its batch

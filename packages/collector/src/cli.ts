@@ -26,9 +26,21 @@ Options (each also read from the environment variable shown):
   --analysis-delay <ms> analyse a trace once quiet this long    RACEWAY_ANALYSIS_DELAY (1000)
   -h, --help            show this help
   -v, --version         show the version
+
+Exit codes: 0 stopped, 1 failure, 2 bad configuration, 3 the database was migrated by a
+newer collector (upgrade this one).
 `;
 
-function fail(message: string, code = 2): never {
+/** Exit code of a bad flag, variable or storage spec. */
+const EXIT_CONFIG = 2;
+/** Exit code when the database's schema is newer than this collector: upgrading fixes it. */
+const EXIT_DATABASE_TOO_NEW = 3;
+
+function configExitCode(error: RacewayConfigError): number {
+  return error.code === 'RACEWAY_DATABASE_TOO_NEW' ? EXIT_DATABASE_TOO_NEW : EXIT_CONFIG;
+}
+
+function fail(message: string, code = EXIT_CONFIG): never {
   process.stderr.write(`raceway: ${message}\n`);
   process.exit(code);
 }
@@ -93,7 +105,7 @@ async function serve(args: string[]): Promise<void> {
     collector = await startCollector(options);
   } catch (error) {
     const err = error as NodeJS.ErrnoException;
-    if (err instanceof RacewayConfigError) fail(err.message);
+    if (err instanceof RacewayConfigError) fail(err.message, configExitCode(err));
     if (err.code === 'EADDRINUSE') {
       fail(`${options.host}:${options.port} is already in use: pick another port with --port`, 1);
     }
@@ -145,7 +157,7 @@ async function main(argv: string[]): Promise<void> {
   try {
     await serve(rest);
   } catch (error) {
-    if (error instanceof RacewayConfigError) fail(error.message);
+    if (error instanceof RacewayConfigError) fail(error.message, configExitCode(error));
     if ((error as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) {
       fail(`${(error as Error).message}; run raceway serve --help`);
     }

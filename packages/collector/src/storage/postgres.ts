@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { redactUrl } from '../config.js';
 import type { EventKind, StoredEvent } from '../event.js';
+import { migratePostgres } from './migrations.js';
 import { describeError, isConnectionError } from './pg-errors.js';
 import {
   diagnosticsFilters,
@@ -9,6 +10,18 @@ import {
   traceFilters,
 } from './query-filters.js';
 import { parseBodies, type Row, toAnalysis, toRace, toSummary } from './rows.js';
+import {
+  analysisRow,
+  columnsOf,
+  insertTraceServices,
+  RACE_COUNT,
+  raceRow,
+  traceColumns,
+  traceDeltaRow,
+  upsertAnalyses,
+  upsertRaces,
+  upsertTraces,
+} from './sql.js';
 import { toEventRow, traceDeltas } from './trace-delta.js';
 import type {
   AnalysisItem,
@@ -25,83 +38,8 @@ import type {
   TraceSummary,
 } from './types.js';
 
-// Arbitrary constant shared by every collector process: the advisory lock that serialises
-// schema creation when several collectors start at once against one database.
-const SCHEMA_LOCK = 72_617_447;
-
 /** Longest wait for a connection (a new one, or a free one of the pool). */
 const CONNECT_TIMEOUT_MS = 10_000;
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS events (
-  id text NOT NULL,
-  trace_id text NOT NULL,
-  span_id text NOT NULL,
-  parent_span_id text,
-  service text NOT NULL,
-  kind text NOT NULL,
-  ts_us bigint NOT NULL,
-  resource text,
-  body jsonb NOT NULL,
-  -- Keyed like SQLite: (trace id, event id) is both the idempotency key and the trace index.
-  PRIMARY KEY (trace_id, id)
-);
-CREATE INDEX IF NOT EXISTS events_kind_ts ON events (kind, ts_us);
-CREATE INDEX IF NOT EXISTS events_resource ON events (resource, ts_us) WHERE resource IS NOT NULL;
-
-CREATE TABLE IF NOT EXISTS traces (
-  trace_id text PRIMARY KEY,
-  first_ts_us bigint NOT NULL,
-  last_ts_us bigint NOT NULL,
-  root_exact integer NOT NULL DEFAULT 0,
-  root_ts_us bigint,
-  root_service text,
-  root_method text,
-  root_route text,
-  span_count integer NOT NULL DEFAULT 0,
-  event_count integer NOT NULL DEFAULT 0,
-  error_count integer NOT NULL DEFAULT 0,
-  race_count integer NOT NULL DEFAULT 0,
-  version integer NOT NULL DEFAULT 1,
-  analyzed_version integer NOT NULL DEFAULT 0,
-  changed_at_ms bigint NOT NULL
-);
-CREATE INDEX IF NOT EXISTS traces_first ON traces (first_ts_us, trace_id);
-CREATE INDEX IF NOT EXISTS traces_last ON traces (last_ts_us);
-CREATE INDEX IF NOT EXISTS traces_pending ON traces (changed_at_ms) WHERE analyzed_version < version;
-
-CREATE TABLE IF NOT EXISTS trace_services (
-  trace_id text NOT NULL,
-  service text NOT NULL,
-  PRIMARY KEY (trace_id, service)
-);
-
-CREATE TABLE IF NOT EXISTS trace_analysis (
-  trace_id text PRIMARY KEY,
-  version integer NOT NULL,
-  analyzed_at_ms bigint NOT NULL,
-  diagnostic_count integer NOT NULL,
-  races jsonb NOT NULL,
-  critical_path jsonb NOT NULL,
-  diagnostics jsonb NOT NULL
-);
-
-CREATE TABLE IF NOT EXISTS races (
-  id text PRIMARY KEY,
-  scope text NOT NULL,
-  trace_a text NOT NULL,
-  trace_b text,
-  resource text NOT NULL,
-  service_a text NOT NULL,
-  service_b text NOT NULL,
-  ts_us bigint NOT NULL,
-  body jsonb NOT NULL
-);
-CREATE INDEX IF NOT EXISTS races_ts ON races (ts_us, id);
-CREATE INDEX IF NOT EXISTS races_resource ON races (resource, ts_us);
-CREATE INDEX IF NOT EXISTS races_trace_a ON races (trace_a);
-CREATE INDEX IF NOT EXISTS races_trace_b ON races (trace_b) WHERE trace_b IS NOT NULL;
-`;
 
 // One statement per batch: PostgreSQL parses the batch's JSON once and derives the indexed
 // columns itself. RETURNING tells which ids were new (the rest are duplicates).
@@ -115,54 +53,18 @@ FROM jsonb_array_elements($1::jsonb) AS e
 ON CONFLICT (trace_id, id) DO NOTHING
 RETURNING trace_id, id`;
 
-const NEW_ROOT_WINS = `(excluded.root_ts_us IS NOT NULL AND (traces.root_ts_us IS NULL
-  OR excluded.root_exact > traces.root_exact
-  OR (excluded.root_exact = traces.root_exact AND excluded.root_ts_us < traces.root_ts_us)))`;
+const TRACE_COLUMNS = traceColumns('postgres');
+const UPSERT_TRACES = upsertTraces('postgres');
+const INSERT_TRACE_SERVICES = insertTraceServices('postgres');
+const UPSERT_ANALYSES = upsertAnalyses('postgres');
+const UPSERT_RACES = upsertRaces('postgres');
 
-const UPSERT_TRACES = `
-INSERT INTO traces (trace_id, first_ts_us, last_ts_us, root_exact, root_ts_us, root_service,
-  root_method, root_route, span_count, event_count, error_count, version, changed_at_ms)
-SELECT t.trace_id, t.first_ts_us, t.last_ts_us, t.root_exact, t.root_ts_us, t.root_service,
-  t.root_method, t.root_route, t.span_count, t.event_count, t.error_count, 1, $12::bigint
-FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::int[], $5::bigint[], $6::text[],
-  $7::text[], $8::text[], $9::int[], $10::int[], $11::int[])
-  AS t (trace_id, first_ts_us, last_ts_us, root_exact, root_ts_us, root_service, root_method,
-    root_route, span_count, event_count, error_count)
-ORDER BY t.trace_id
-ON CONFLICT (trace_id) DO UPDATE SET
-  first_ts_us = least(traces.first_ts_us, excluded.first_ts_us),
-  last_ts_us = greatest(traces.last_ts_us, excluded.last_ts_us),
-  root_service = CASE WHEN ${NEW_ROOT_WINS} THEN excluded.root_service ELSE traces.root_service END,
-  root_method = CASE WHEN ${NEW_ROOT_WINS} THEN excluded.root_method ELSE traces.root_method END,
-  root_route = CASE WHEN ${NEW_ROOT_WINS} THEN excluded.root_route ELSE traces.root_route END,
-  root_exact = CASE WHEN ${NEW_ROOT_WINS} THEN excluded.root_exact ELSE traces.root_exact END,
-  root_ts_us = CASE WHEN ${NEW_ROOT_WINS} THEN excluded.root_ts_us ELSE traces.root_ts_us END,
-  span_count = traces.span_count + excluded.span_count,
-  event_count = traces.event_count + excluded.event_count,
-  error_count = traces.error_count + excluded.error_count,
-  version = traces.version + 1,
-  changed_at_ms = excluded.changed_at_ms`;
-
-const TRACE_COLUMNS = `t.*, (SELECT coalesce(json_agg(s.service), '[]'::json) FROM trace_services s
-  WHERE s.trace_id = t.trace_id) AS services`;
-
-const RACE_COUNT = `(SELECT count(*) FROM races r WHERE r.trace_a = traces.trace_id)
-  + (SELECT count(*) FROM races r WHERE r.trace_b = traces.trace_id)`;
-
-const UPSERT_RACES = `
-INSERT INTO races (id, scope, trace_a, trace_b, resource, service_a, service_b, ts_us, body)
-SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-  $7::text[], $8::bigint[], $9::jsonb[])
-ON CONFLICT (id) DO UPDATE SET scope = excluded.scope, trace_a = excluded.trace_a,
-  trace_b = excluded.trace_b, resource = excluded.resource, service_a = excluded.service_a,
-  service_b = excluded.service_b, ts_us = excluded.ts_us, body = excluded.body`;
-
-/** A query builder that numbers its placeholders ($1, $2, ...). */
 /**
  * PostgreSQL storage (node-postgres): for several collector processes sharing one database.
- * Schema creation is idempotent and serialised by an advisory lock; each batch is one
- * transaction of three statements (events, trace summaries, trace services), acknowledged
- * after COMMIT, which PostgreSQL makes durable (WAL flushed) before it answers.
+ * {@link init} migrates the schema (migrations.ts) under an advisory lock, so that collectors
+ * starting together do it once, and refuses a database migrated by a newer collector. Each
+ * batch is one transaction of three statements (events, trace summaries, trace services),
+ * acknowledged after COMMIT, which PostgreSQL makes durable (WAL flushed) before it answers.
  *
  * @example
  * const storage = new PostgresStorage('postgres://raceway@127.0.0.1:5432/raceway');
@@ -198,14 +100,7 @@ export class PostgresStorage implements Storage {
   }
 
   async init(): Promise<void> {
-    await this.withClient(async (client) => {
-      await client.query('SELECT pg_advisory_lock($1)', [SCHEMA_LOCK]);
-      try {
-        await client.query(SCHEMA);
-      } finally {
-        await client.query('SELECT pg_advisory_unlock($1)', [SCHEMA_LOCK]);
-      }
-    });
+    await this.withClient((client) => migratePostgres(client, this.location));
   }
 
   async close(): Promise<void> {
@@ -285,26 +180,10 @@ export class PostgresStorage implements Storage {
       }
       const deltas = traceDeltas(inserted.map((e) => toEventRow(e, false)));
       if (deltas.length > 0) {
-        await client.query(UPSERT_TRACES, [
-          deltas.map((d) => d.traceId),
-          deltas.map((d) => d.firstTsUs),
-          deltas.map((d) => d.lastTsUs),
-          deltas.map((d) => d.root?.exact ?? 0),
-          deltas.map((d) => d.root?.tsUs ?? null),
-          deltas.map((d) => d.root?.service ?? null),
-          deltas.map((d) => d.root?.method ?? null),
-          deltas.map((d) => d.root?.route ?? null),
-          deltas.map((d) => d.spanCount),
-          deltas.map((d) => d.eventCount),
-          deltas.map((d) => d.errorCount),
-          Date.now(),
-        ]);
-        const pairs = deltas.flatMap((d) => [...d.services].map((s) => [d.traceId, s] as const));
-        await client.query(
-          `INSERT INTO trace_services (trace_id, service)
-           SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT DO NOTHING`,
-          [pairs.map((p) => p[0]), pairs.map((p) => p[1])],
-        );
+        const now = Date.now();
+        await client.query(UPSERT_TRACES, columnsOf(deltas.map((d) => traceDeltaRow(d, now))));
+        const pairs = deltas.flatMap((d) => [...d.services].map((s) => [d.traceId, s]));
+        if (pairs.length > 0) await client.query(INSERT_TRACE_SERVICES, columnsOf(pairs));
       }
       return { accepted: inserted.length, duplicates: events.length - inserted.length, inserted };
     });
@@ -468,25 +347,7 @@ export class PostgresStorage implements Storage {
       if (live.length === 0) return;
       const records = live.map((item) => item.record);
       const liveIds = records.map((r) => r.traceId);
-      await client.query(
-        `INSERT INTO trace_analysis (trace_id, version, analyzed_at_ms, diagnostic_count, races,
-           critical_path, diagnostics)
-         SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[], $4::int[], $5::jsonb[],
-           $6::jsonb[], $7::jsonb[])
-         ON CONFLICT (trace_id) DO UPDATE SET version = excluded.version,
-           analyzed_at_ms = excluded.analyzed_at_ms, diagnostic_count = excluded.diagnostic_count,
-           races = excluded.races, critical_path = excluded.critical_path,
-           diagnostics = excluded.diagnostics`,
-        [
-          liveIds,
-          records.map((r) => r.version),
-          records.map((r) => r.analyzedAtMs),
-          records.map((r) => r.diagnosticCount),
-          records.map((r) => JSON.stringify(r.races)),
-          records.map((r) => JSON.stringify(r.criticalPath ?? null)),
-          records.map((r) => JSON.stringify(r.diagnostics ?? null)),
-        ],
-      );
+      await client.query(UPSERT_ANALYSES, columnsOf(records.map(analysisRow)));
       await client.query("DELETE FROM races WHERE scope = 'trace' AND trace_a = ANY($1::text[])", [
         liveIds,
       ]);
@@ -508,17 +369,7 @@ export class PostgresStorage implements Storage {
     if (races.length === 0) return;
     // One row per id: ON CONFLICT DO UPDATE refuses to touch a row twice in one statement.
     const unique = [...new Map(races.map((r) => [r.id, r])).values()];
-    await client.query(UPSERT_RACES, [
-      unique.map((r) => r.id),
-      unique.map((r) => r.scope),
-      unique.map((r) => r.traceA),
-      unique.map((r) => r.traceB),
-      unique.map((r) => r.resource),
-      unique.map((r) => r.serviceA),
-      unique.map((r) => r.serviceB),
-      unique.map((r) => r.tsUs),
-      unique.map((r) => JSON.stringify(r.race)),
-    ]);
+    await client.query(UPSERT_RACES, columnsOf(unique.map(raceRow)));
   }
 
   async getTraceAnalysis(traceId: string): Promise<TraceAnalysisRecord | null> {

@@ -1,5 +1,15 @@
 import type Database from 'better-sqlite3';
-import { blob, RACE_COUNT, UPSERT_TRACE } from './sqlite-schema.js';
+import {
+  analysisRow,
+  insertTraceServices,
+  RACE_COUNT,
+  raceRow,
+  traceDeltaRow,
+  upsertAnalyses,
+  upsertRaces,
+  upsertTraces,
+} from './sql.js';
+import { blob } from './sqlite-schema.js';
 import { type EventRow, traceDeltas } from './trace-delta.js';
 import type { AnalysisItem, RaceRecord, RetentionResult, TraceAnalysisRecord } from './types.js';
 
@@ -27,27 +37,12 @@ export class SqliteWriter {
         `INSERT INTO events (id, trace_id, span_id, parent_span_id, service, kind, ts_us, resource, body)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (trace_id, id) DO NOTHING`,
       ),
-      upsertTrace: db.prepare(UPSERT_TRACE),
-      insertService: db.prepare(
-        'INSERT INTO trace_services (trace_id, service) VALUES (?, ?) ON CONFLICT DO NOTHING',
-      ),
+      upsertTrace: db.prepare(upsertTraces('sqlite')),
+      insertService: db.prepare(insertTraceServices('sqlite')),
       traceExists: db.prepare('SELECT 1 FROM traces WHERE trace_id = ?'),
-      upsertAnalysis: db.prepare(
-        `INSERT INTO trace_analysis (trace_id, version, analyzed_at_ms, diagnostic_count, races,
-           critical_path, diagnostics) VALUES (?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (trace_id) DO UPDATE SET version = excluded.version,
-           analyzed_at_ms = excluded.analyzed_at_ms, diagnostic_count = excluded.diagnostic_count,
-           races = excluded.races, critical_path = excluded.critical_path,
-           diagnostics = excluded.diagnostics`,
-      ),
+      upsertAnalysis: db.prepare(upsertAnalyses('sqlite')),
       deleteTraceRaces: db.prepare("DELETE FROM races WHERE scope = 'trace' AND trace_a = ?"),
-      upsertRace: db.prepare(
-        `INSERT INTO races (id, scope, trace_a, trace_b, resource, service_a, service_b, ts_us, body)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (id) DO UPDATE SET scope = excluded.scope, trace_a = excluded.trace_a,
-           trace_b = excluded.trace_b, resource = excluded.resource, service_a = excluded.service_a,
-           service_b = excluded.service_b, ts_us = excluded.ts_us, body = excluded.body`,
-      ),
+      upsertRace: db.prepare(upsertRaces('sqlite')),
       markAnalyzed: db.prepare(
         `UPDATE traces SET analyzed_version = max(analyzed_version, ?), race_count = ${RACE_COUNT}
          WHERE trace_id = ?`,
@@ -90,20 +85,7 @@ export class SqliteWriter {
       }
     });
     for (const delta of traceDeltas(fresh)) {
-      upsertTrace.run({
-        traceId: delta.traceId,
-        firstTsUs: delta.firstTsUs,
-        lastTsUs: delta.lastTsUs,
-        rootExact: delta.root?.exact ?? 0,
-        rootTsUs: delta.root?.tsUs ?? null,
-        rootService: delta.root?.service ?? null,
-        rootMethod: delta.root?.method ?? null,
-        rootRoute: delta.root?.route ?? null,
-        spanCount: delta.spanCount,
-        eventCount: delta.eventCount,
-        errorCount: delta.errorCount,
-        now,
-      });
+      upsertTrace.run(traceDeltaRow(delta, now));
       for (const service of delta.services) insertService.run(delta.traceId, service);
     }
     return { inserted };
@@ -118,17 +100,9 @@ export class SqliteWriter {
   private saveTraceAnalysis(record: TraceAnalysisRecord, races: RaceRecord[]): void {
     const s = this.s;
     if (!s.traceExists.get(record.traceId)) return;
-    s.upsertAnalysis.run(
-      record.traceId,
-      record.version,
-      record.analyzedAtMs,
-      record.diagnosticCount,
-      JSON.stringify(record.races),
-      JSON.stringify(record.criticalPath ?? null),
-      JSON.stringify(record.diagnostics ?? null),
-    );
+    s.upsertAnalysis.run(analysisRow(record));
     s.deleteTraceRaces.run(record.traceId);
-    for (const race of races) this.upsertRace(race);
+    for (const race of races) s.upsertRace.run(raceRow(race));
     s.markAnalyzed.run(record.version, record.traceId);
   }
 
@@ -137,26 +111,12 @@ export class SqliteWriter {
     this.db.transaction(() => {
       const touched = new Set<string>();
       for (const race of races) {
-        this.upsertRace(race);
+        this.s.upsertRace.run(raceRow(race));
         touched.add(race.traceA);
         if (race.traceB) touched.add(race.traceB);
       }
       for (const traceId of touched) this.s.recountRaces.run(traceId);
     })();
-  }
-
-  private upsertRace(race: RaceRecord): void {
-    this.s.upsertRace.run(
-      race.id,
-      race.scope,
-      race.traceA,
-      race.traceB,
-      race.resource,
-      race.serviceA,
-      race.serviceB,
-      race.tsUs,
-      JSON.stringify(race.race),
-    );
   }
 
   /**

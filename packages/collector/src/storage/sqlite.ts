@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { EventKind, StoredEvent } from '../event.js';
+import { migrateSqlite } from './migrations.js';
 import {
   diagnosticsFilters,
   raceFilters,
@@ -9,14 +10,8 @@ import {
   traceFilters,
 } from './query-filters.js';
 import { parseBodies, type Row, toAnalysis, toRace, toSummary } from './rows.js';
-import {
-  applyWriterPragmas,
-  blob,
-  HTTP_KINDS,
-  HTTP_KINDS_SQL,
-  SCHEMA,
-  TRACE_COLUMNS,
-} from './sqlite-schema.js';
+import { traceColumns } from './sql.js';
+import { applyWriterPragmas, blob, HTTP_KINDS, HTTP_KINDS_SQL } from './sqlite-schema.js';
 import { SqliteWriter } from './sqlite-writer.js';
 import {
   InlineWriter,
@@ -41,6 +36,8 @@ import type {
   TraceSummary,
 } from './types.js';
 
+const TRACE_COLUMNS = traceColumns('sqlite');
+
 export interface SqliteStorageOptions {
   /**
    * Where writes run: `thread` (a worker thread owns the writing connection, so SQLite's work
@@ -54,7 +51,8 @@ export interface SqliteStorageOptions {
  * SQLite storage (better-sqlite3): one file in WAL mode with `synchronous=FULL` (see
  * applyWriterPragmas for why), read on the caller's thread and written by one writer, in a
  * worker thread by default. Batches arriving together are committed together (group commit),
- * and every write resolves only once committed.
+ * and every write resolves only once committed. {@link init} migrates the schema (see
+ * migrations.ts) and refuses a database migrated by a newer collector.
  *
  * @example
  * const storage = new SqliteStorage('/var/lib/raceway/raceway.db');
@@ -84,7 +82,8 @@ export class SqliteStorage implements Storage {
 
   async init(): Promise<void> {
     applyWriterPragmas(this.db);
-    this.db.exec(SCHEMA);
+    // Before the writer thread opens the file: it prepares statements on the migrated schema.
+    migrateSqlite(this.db, this.location);
     this.statements = this.prepare();
     const script = writerScript();
     const wantThread = (this.options.writer ?? (script ? 'thread' : 'inline')) === 'thread';

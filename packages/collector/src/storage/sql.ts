@@ -1,0 +1,202 @@
+import type { TraceDelta } from './trace-delta.js';
+import type { RaceRecord, TraceAnalysisRecord } from './types.js';
+
+// The SQL both backends share, written once and rendered per dialect: column types, and the
+// writes whose only differences are how rows are bound (SQLite: one row of `?`, run once per
+// row; PostgreSQL: one statement per batch over arrays bound as $1..$n) and a few function
+// names. What really differs (how events are inserted, set-based updates and deletes) stays in
+// sqlite-writer.ts and postgres.ts.
+
+export type Dialect = 'sqlite' | 'postgres';
+
+/** What a column holds; each dialect names the type (see {@link TYPES}). */
+export type ColumnType = 'id' | 'text' | 'int' | 'bigint' | 'json';
+
+/**
+ * Column types by dialect. `id`: event and trace ids in the events table (16-byte blobs in
+ * SQLite, half the size of hex text; text in PostgreSQL). Timestamps and counts are integers
+ * in SQLite whatever their size; JSON is text in SQLite, jsonb in PostgreSQL.
+ */
+export const TYPES: Record<Dialect, Record<ColumnType, string>> = {
+  sqlite: { id: 'BLOB', text: 'TEXT', int: 'INTEGER', bigint: 'INTEGER', json: 'TEXT' },
+  postgres: { id: 'text', text: 'text', int: 'integer', bigint: 'bigint', json: 'jsonb' },
+};
+
+/** A table's columns as a write binds them, in order. */
+type Columns = Readonly<Record<string, ColumnType>>;
+
+/**
+ * The rows an INSERT takes: `VALUES (?, ...)` (SQLite, the statement runs once per row), or
+ * one row per element of arrays bound as $1..$n (PostgreSQL, once per batch). `constant` is
+ * appended to every row; PostgreSQL's rows can be sorted (`orderBy`, a column of `columns`).
+ */
+function rows(
+  d: Dialect,
+  columns: Columns,
+  options: { constant?: string; orderBy?: string } = {},
+): string {
+  const names = Object.keys(columns);
+  const constant = options.constant ? `, ${options.constant}` : '';
+  if (d === 'sqlite') return `VALUES (${names.map(() => '?').join(', ')}${constant})`;
+  const arrays = Object.values(columns).map((type, i) => `$${i + 1}::${TYPES.postgres[type]}[]`);
+  return `SELECT t.*${constant} FROM unnest(${arrays.join(', ')}) AS t (${names.join(', ')})${
+    options.orderBy ? ` ORDER BY t.${options.orderBy}` : ''
+  }`;
+}
+
+/** `excluded.c` for every column but the key: the new row replaces the stored one. */
+const replaceAll = (columns: Columns, key: string) =>
+  Object.keys(columns)
+    .filter((c) => c !== key)
+    .map((c) => `${c} = excluded.${c}`)
+    .join(', ');
+
+// --- traces ------------------------------------------------------------------------------
+
+/** What one ingested batch adds to a trace's summary (see trace-delta.ts), as bound. */
+const TRACE_DELTA: Columns = {
+  trace_id: 'text',
+  first_ts_us: 'bigint',
+  last_ts_us: 'bigint',
+  root_exact: 'int',
+  root_ts_us: 'bigint',
+  root_service: 'text',
+  root_method: 'text',
+  root_route: 'text',
+  span_count: 'int',
+  event_count: 'int',
+  error_count: 'int',
+  changed_at_ms: 'bigint',
+};
+
+/** The values of {@link upsertTraces} for one trace, in column order. */
+export function traceDeltaRow(delta: TraceDelta, nowMs: number): unknown[] {
+  const root = delta.root;
+  return [
+    delta.traceId,
+    delta.firstTsUs,
+    delta.lastTsUs,
+    root?.exact ?? 0,
+    root?.tsUs ?? null,
+    root?.service ?? null,
+    root?.method ?? null,
+    root?.route ?? null,
+    delta.spanCount,
+    delta.eventCount,
+    delta.errorCount,
+    nowMs,
+  ];
+}
+
+// The better of two root candidates (see trace-delta.ts betterRoot), written once for every
+// root column of the upsert.
+const NEW_ROOT_WINS = `(excluded.root_ts_us IS NOT NULL AND (traces.root_ts_us IS NULL
+  OR excluded.root_exact > traces.root_exact
+  OR (excluded.root_exact = traces.root_exact AND excluded.root_ts_us < traces.root_ts_us)))`;
+
+const rootColumn = (c: string) =>
+  `${c} = CASE WHEN ${NEW_ROOT_WINS} THEN excluded.${c} ELSE traces.${c} END`;
+
+/**
+ * Adds batches' deltas to the trace summaries (creating them), bumping each trace's version.
+ * PostgreSQL takes the rows in trace id order: collectors sharing the database lock summary
+ * rows in the same order, so they do not deadlock.
+ */
+export function upsertTraces(d: Dialect): string {
+  const [least, greatest] = d === 'sqlite' ? ['min', 'max'] : ['least', 'greatest'];
+  return `
+INSERT INTO traces (${Object.keys(TRACE_DELTA).join(', ')}, version)
+${rows(d, TRACE_DELTA, { constant: '1', orderBy: 'trace_id' })}
+ON CONFLICT (trace_id) DO UPDATE SET
+  first_ts_us = ${least}(traces.first_ts_us, excluded.first_ts_us),
+  last_ts_us = ${greatest}(traces.last_ts_us, excluded.last_ts_us),
+  ${['root_service', 'root_method', 'root_route', 'root_exact', 'root_ts_us'].map(rootColumn).join(',\n  ')},
+  span_count = traces.span_count + excluded.span_count,
+  event_count = traces.event_count + excluded.event_count,
+  error_count = traces.error_count + excluded.error_count,
+  version = traces.version + 1,
+  changed_at_ms = excluded.changed_at_ms`;
+}
+
+const TRACE_SERVICES: Columns = { trace_id: 'text', service: 'text' };
+
+export const insertTraceServices = (d: Dialect) =>
+  `INSERT INTO trace_services (trace_id, service) ${rows(d, TRACE_SERVICES)}
+ON CONFLICT (trace_id, service) DO NOTHING`;
+
+/** A trace summary row and its services as a JSON array (`traces t`). */
+export const traceColumns = (d: Dialect) =>
+  `t.*, (SELECT ${d === 'sqlite' ? 'json_group_array(s.service)' : "coalesce(json_agg(s.service), '[]'::json)"}
+  FROM trace_services s WHERE s.trace_id = t.trace_id) AS services`;
+
+/** A trace's race count, recounted from the races table (in an UPDATE of `traces`). */
+export const RACE_COUNT = `(SELECT count(*) FROM races r WHERE r.trace_a = traces.trace_id)
+  + (SELECT count(*) FROM races r WHERE r.trace_b = traces.trace_id)`;
+
+// --- analyses and races ------------------------------------------------------------------
+
+const TRACE_ANALYSIS: Columns = {
+  trace_id: 'text',
+  version: 'int',
+  analyzed_at_ms: 'bigint',
+  diagnostic_count: 'int',
+  races: 'json',
+  critical_path: 'json',
+  diagnostics: 'json',
+};
+
+/** Inserts or replaces trace analyses. */
+export const upsertAnalyses = (d: Dialect) =>
+  `INSERT INTO trace_analysis (${Object.keys(TRACE_ANALYSIS).join(', ')})
+${rows(d, TRACE_ANALYSIS)}
+ON CONFLICT (trace_id) DO UPDATE SET ${replaceAll(TRACE_ANALYSIS, 'trace_id')}`;
+
+/** The values of {@link upsertAnalyses} for one analysis, in column order. */
+export const analysisRow = (r: TraceAnalysisRecord): unknown[] => [
+  r.traceId,
+  r.version,
+  r.analyzedAtMs,
+  r.diagnosticCount,
+  JSON.stringify(r.races),
+  JSON.stringify(r.criticalPath ?? null),
+  JSON.stringify(r.diagnostics ?? null),
+];
+
+const RACES: Columns = {
+  id: 'text',
+  scope: 'text',
+  trace_a: 'text',
+  trace_b: 'text',
+  resource: 'text',
+  service_a: 'text',
+  service_b: 'text',
+  ts_us: 'bigint',
+  body: 'json',
+};
+
+/**
+ * Inserts or replaces races by id. PostgreSQL: one row per id in a statement (ON CONFLICT DO
+ * UPDATE refuses to touch a row twice).
+ */
+export const upsertRaces = (d: Dialect) =>
+  `INSERT INTO races (${Object.keys(RACES).join(', ')})
+${rows(d, RACES)}
+ON CONFLICT (id) DO UPDATE SET ${replaceAll(RACES, 'id')}`;
+
+/** The values of {@link upsertRaces} for one race, in column order. */
+export const raceRow = (r: RaceRecord): unknown[] => [
+  r.id,
+  r.scope,
+  r.traceA,
+  r.traceB,
+  r.resource,
+  r.serviceA,
+  r.serviceB,
+  r.tsUs,
+  JSON.stringify(r.race),
+];
+
+/** Rows (at least one) as one array per column: PostgreSQL's parameters of the writes above. */
+export function columnsOf(rowValues: unknown[][]): unknown[][] {
+  return (rowValues[0] ?? []).map((_, i) => rowValues.map((row) => row[i]));
+}

@@ -1,0 +1,326 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import pg from 'pg';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { RacewayConfigError } from '../src/errors.js';
+import { openStorage } from '../src/storage/index.js';
+import {
+  MIGRATIONS,
+  type Migration,
+  migratePostgres,
+  migrateSqlite,
+  SCHEMA_VERSION,
+} from '../src/storage/migrations.js';
+import { PostgresStorage } from '../src/storage/postgres.js';
+import { SqliteStorage } from '../src/storage/sqlite.js';
+import { runCli } from './cli-process.js';
+import {
+  copySqliteV1,
+  POSTGRES_V1_SCHEMA,
+  postgresSchema,
+  sqliteSchema,
+} from './fixtures/v1/fixture.js';
+import { createTestDatabase, makeTrace } from './fixtures.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'raceway-migrations-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+let n = 0;
+const freshPath = () => join(dir, `db-${n++}.db`);
+
+/** A step after the known ones, for tests of the runner (not a real migration). */
+const NOTE_COLUMN: Migration = {
+  version: SCHEMA_VERSION + 1,
+  name: 'traces.note (test)',
+  up: (d) => `ALTER TABLE traces ADD COLUMN note ${d === 'sqlite' ? 'TEXT' : 'text'}`,
+};
+/** A step that fails half-way: its first statement must be rolled back too. */
+const FAILING: Migration = {
+  version: SCHEMA_VERSION + 2,
+  name: 'fails (test)',
+  up: () => 'CREATE TABLE half_done (x integer); SELECT * FROM no_such_table',
+};
+
+const tooNew = (version: number) =>
+  expect.objectContaining({
+    name: 'RacewayConfigError',
+    code: 'RACEWAY_DATABASE_TOO_NEW',
+    message: expect.stringMatching(
+      new RegExp(
+        `schema version ${version}, newer than this collector knows \\(version ${SCHEMA_VERSION}\\).*Upgrade this collector`,
+      ),
+    ),
+  });
+
+it('numbers the migrations 1, 2, 3... in order', () => {
+  expect(MIGRATIONS.map((m) => m.version)).toEqual(MIGRATIONS.map((_, i) => i + 1));
+  expect(SCHEMA_VERSION).toBe(MIGRATIONS.length);
+});
+
+describe('SQLite migrations', () => {
+  const open = (path: string) => new Database(path);
+  const versions = (db: Database.Database) =>
+    db.prepare('SELECT version, name, applied_at_ms FROM raceway_migrations ORDER BY 1').all();
+
+  it('creates, on a new database, the schema the collector before migrations created', () => {
+    const path = freshPath();
+    const db = open(path);
+    expect(migrateSqlite(db, path)).toEqual({ from: 0, to: SCHEMA_VERSION });
+    const v1 = open(copySqliteV1(freshPath()));
+    // SQLite keeps each CREATE's text: the same text, object for object.
+    expect(sqliteSchema(db)).toEqual(sqliteSchema(v1));
+    expect(versions(db)).toEqual([
+      { version: 1, name: 'initial schema', applied_at_ms: expect.any(Number) },
+    ]);
+    db.close();
+    v1.close();
+  });
+
+  it('records version 1 on a database of the collector before migrations, changing nothing else', async () => {
+    const path = copySqliteV1(freshPath());
+    const before = open(path);
+    const schema = sqliteSchema(before);
+    const count = (db: Database.Database) =>
+      db.prepare('SELECT (SELECT count(*) FROM events) + (SELECT count(*) FROM races) AS n').get();
+    const rows = count(before);
+    before.close();
+
+    const storage = new SqliteStorage(path, { writer: 'inline' });
+    await storage.init();
+    await storage.close();
+    const after = open(path);
+    expect(sqliteSchema(after)).toEqual(schema);
+    expect(count(after)).toEqual(rows);
+    expect(versions(after)).toEqual([
+      { version: 1, name: 'initial schema', applied_at_ms: expect.any(Number) },
+    ]);
+    after.close();
+  });
+
+  it('does nothing when started again on a migrated database', async () => {
+    const path = freshPath();
+    const first = new SqliteStorage(path, { writer: 'inline' });
+    await first.init();
+    const events = makeTrace();
+    await first.insertEvents(events);
+    await first.close();
+    const db = open(path);
+    const [schema, applied] = [sqliteSchema(db), versions(db)];
+    expect(migrateSqlite(db, path)).toEqual({ from: SCHEMA_VERSION, to: SCHEMA_VERSION });
+    db.close();
+
+    const second = new SqliteStorage(path, { writer: 'inline' });
+    await second.init();
+    expect((await second.insertEvents(events)).duplicates).toBe(events.length);
+    await second.close();
+    const again = open(path);
+    expect(sqliteSchema(again)).toEqual(schema);
+    expect(versions(again)).toEqual(applied);
+    again.close();
+  });
+
+  it('applies pending migrations once, in one transaction that a failure rolls back', () => {
+    const path = copySqliteV1(freshPath());
+    const db = open(path);
+    expect(migrateSqlite(db, path, [...MIGRATIONS, NOTE_COLUMN])).toEqual({
+      from: 0,
+      to: NOTE_COLUMN.version,
+    });
+    expect(migrateSqlite(db, path, [...MIGRATIONS, NOTE_COLUMN])).toEqual({
+      from: NOTE_COLUMN.version,
+      to: NOTE_COLUMN.version,
+    });
+    expect(db.prepare('SELECT count(note) AS n, count(*) > 0 AS any FROM traces').get()).toEqual({
+      n: 0,
+      any: 1,
+    });
+
+    const fresh = open(freshPath());
+    const schema = sqliteSchema(fresh);
+    expect(() => migrateSqlite(fresh, 'x', [...MIGRATIONS, NOTE_COLUMN, FAILING])).toThrow(
+      /no such table/,
+    );
+    // Nothing of any step, not even the migrations table.
+    expect(sqliteSchema(fresh)).toEqual(schema);
+    expect(fresh.prepare('SELECT count(*) AS n FROM sqlite_master').get()).toEqual({ n: 0 });
+    db.close();
+    fresh.close();
+  });
+
+  it('refuses a database migrated by a newer collector, and leaves it as it was', async () => {
+    const path = freshPath();
+    const db = open(path);
+    migrateSqlite(db, path, [...MIGRATIONS, NOTE_COLUMN]);
+    const [schema, applied] = [sqliteSchema(db), versions(db)];
+    db.close();
+
+    const storage = new SqliteStorage(path, { writer: 'inline' });
+    await expect(storage.init()).rejects.toThrow(RacewayConfigError);
+    await expect(storage.init()).rejects.toEqual(tooNew(NOTE_COLUMN.version));
+    await storage.close();
+    await expect(openStorage(`sqlite:${path}`)).rejects.toEqual(tooNew(NOTE_COLUMN.version));
+    const after = open(path);
+    expect(sqliteSchema(after)).toEqual(schema);
+    expect(versions(after)).toEqual(applied);
+    after.close();
+  });
+
+  it('makes `raceway serve` exit with code 3 and say to upgrade', async () => {
+    const path = freshPath();
+    const db = open(path);
+    migrateSqlite(db, path, [...MIGRATIONS, NOTE_COLUMN]);
+    db.close();
+    const result = await runCli(['serve', '--port', '0', '--storage', `sqlite:${path}`], {
+      cwd: dir,
+    });
+    expect(result.code).toBe(3);
+    expect(result.stderr).toBe(
+      `raceway: the database ${path} has schema version ${NOTE_COLUMN.version}, newer than this collector knows (version ${SCHEMA_VERSION}): a newer Raceway collector migrated it. Upgrade this collector (to the version that migrated it, or later); the database was not changed\n`,
+    );
+    expect(result.stdout).toBe('');
+  });
+});
+
+const adminUrl = inject('pgUrl');
+const skipReason = inject('pgSkipReason');
+
+describe.skipIf(!adminUrl)(
+  `PostgreSQL migrations${adminUrl ? '' : ` (skipped: ${skipReason})`}`,
+  () => {
+    async function withClient<T>(url: string, work: (c: pg.Client) => Promise<T>): Promise<T> {
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      try {
+        return await work(client);
+      } finally {
+        await client.end();
+      }
+    }
+    const versions = (c: pg.ClientBase) =>
+      c
+        .query('SELECT version, name, applied_at_ms FROM raceway_migrations ORDER BY 1')
+        .then((r) => r.rows);
+    const init = async (url: string) => {
+      const storage = new PostgresStorage(url, { maxConnections: 2 });
+      try {
+        await storage.init();
+      } finally {
+        await storage.close();
+      }
+    };
+
+    it('creates, on a new database, the schema the collector before migrations created', async () => {
+      const v1 = await createTestDatabase(adminUrl!);
+      const expected = await withClient(v1, async (c) => {
+        await c.query(POSTGRES_V1_SCHEMA);
+        return postgresSchema(c);
+      });
+      const url = await createTestDatabase(adminUrl!);
+      await init(url);
+      await withClient(url, async (c) => {
+        expect(await postgresSchema(c)).toEqual(expected);
+        expect(await versions(c)).toEqual([
+          { version: 1, name: 'initial schema', applied_at_ms: expect.any(String) },
+        ]);
+      });
+    });
+
+    it('records version 1 on a database of the collector before migrations, changing nothing else', async () => {
+      const url = await createTestDatabase(adminUrl!);
+      const schema = await withClient(url, async (c) => {
+        await c.query(POSTGRES_V1_SCHEMA);
+        return postgresSchema(c);
+      });
+      await init(url);
+      await withClient(url, async (c) => {
+        expect(await postgresSchema(c)).toEqual(schema);
+        expect((await versions(c)).map((v) => v.version)).toEqual([1]);
+      });
+    });
+
+    it('does nothing when started again on a migrated database', async () => {
+      const url = await createTestDatabase(adminUrl!);
+      await init(url);
+      const before = await withClient(url, async (c) => [
+        await postgresSchema(c),
+        await versions(c),
+      ]);
+      await init(url);
+      await withClient(url, async (c) => {
+        expect(await migratePostgres(c, url)).toEqual({ from: SCHEMA_VERSION, to: SCHEMA_VERSION });
+        expect([await postgresSchema(c), await versions(c)]).toEqual(before);
+      });
+    });
+
+    it('migrates a new database once when 5 collectors start at once', async () => {
+      const url = await createTestDatabase(adminUrl!);
+      await Promise.all(Array.from({ length: 5 }, () => init(url)));
+      await withClient(url, async (c) => {
+        expect((await versions(c)).map((v) => v.version)).toEqual(MIGRATIONS.map((m) => m.version));
+      });
+    });
+
+    it('applies a pending migration once when 5 collectors start at once', async () => {
+      const url = await createTestDatabase(adminUrl!);
+      await init(url);
+      const clients = await Promise.all(
+        Array.from({ length: 5 }, async () => {
+          const c = new pg.Client({ connectionString: url });
+          await c.connect();
+          return c;
+        }),
+      );
+      try {
+        // ADD COLUMN twice would fail: each migration ran exactly once.
+        const results = await Promise.all(
+          clients.map((c) => migratePostgres(c, url, [...MIGRATIONS, NOTE_COLUMN])),
+        );
+        expect(results.filter((r) => r.from !== r.to)).toEqual([
+          { from: SCHEMA_VERSION, to: NOTE_COLUMN.version },
+        ]);
+        expect((await versions(clients[0]!)).map((v) => v.version)).toEqual([
+          ...MIGRATIONS.map((m) => m.version),
+          NOTE_COLUMN.version,
+        ]);
+      } finally {
+        await Promise.all(clients.map((c) => c.end()));
+      }
+    });
+
+    it('rolls every step of a failed migration back', async () => {
+      const url = await createTestDatabase(adminUrl!);
+      await withClient(url, async (c) => {
+        await expect(
+          migratePostgres(c, url, [...MIGRATIONS, NOTE_COLUMN, FAILING]),
+        ).rejects.toThrow(/no_such_table/);
+        const tables = await c.query(
+          'SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = current_schema()',
+        );
+        expect(tables.rows[0].n).toBe(0);
+        // The connection is usable (not left in a failed transaction), and the lock was freed.
+        expect(await migratePostgres(c, url)).toEqual({ from: 0, to: SCHEMA_VERSION });
+      });
+    });
+
+    it('refuses a database migrated by a newer collector, and leaves it as it was', async () => {
+      const url = await createTestDatabase(adminUrl!);
+      const before = await withClient(url, async (c) => {
+        await migratePostgres(c, url, [...MIGRATIONS, NOTE_COLUMN]);
+        return [await postgresSchema(c), await versions(c)];
+      });
+      const storage = new PostgresStorage(url);
+      await expect(storage.init()).rejects.toEqual(tooNew(NOTE_COLUMN.version));
+      await storage.close();
+      await expect(openStorage(url)).rejects.toThrow(/Upgrade this collector/);
+      await withClient(url, async (c) => {
+        expect([await postgresSchema(c), await versions(c)]).toEqual(before);
+      });
+      // The message names the database without its password.
+      const withPassword = new URL(url);
+      withPassword.password = 'secret';
+      const refused = await openStorage(withPassword.toString()).catch((e: Error) => e);
+      expect((refused as Error).message).not.toContain('secret');
+    });
+  },
+);

@@ -5,34 +5,25 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StoredEvent } from '../src/event.js';
 import type { AnalysisEngine } from '../src/scheduler/engine.js';
 import { type Collector, startCollector } from '../src/server.js';
+import { calleeMissing, criticalPath, diagnostics, raceGroup } from './analysis-results.js';
 import { getJson, makeTrace, newTraceId, postBatch } from './fixtures.js';
 
-// A stand-in for the analysis module with simple, predictable output, so that these tests
-// check the collector's wiring (scheduling, storage, filters, pagination) on their own.
-const ref = (e: StoredEvent) => ({
-  id: e.id,
-  trace_id: e.trace_id,
-  service: e.service,
-  ts_us: e.ts_us,
-});
+// A stand-in for the analysis module with simple, predictable output of the module's types, so
+// that these tests check the collector's wiring (scheduling, storage, filters, pagination) on
+// their own.
 const engine: AnalysisEngine = {
   analyzeTrace(events) {
     const reads = events.filter((e) => e.kind === 'state_read');
     const writes = events.filter((e) => e.kind === 'state_write');
     return {
       traceId: events[0]!.trace_id,
-      races: writes.map((w, i) => ({
-        kind: 'read-write',
-        resource: w.data.resource,
-        a: ref(reads[i] ?? w),
-        b: ref(w),
-      })),
-      criticalPath: { services: [...new Set(events.map((e) => e.service))] },
-      diagnostics: {
-        uninstrumented: events
+      races: writes.map((w, i) => raceGroup('read_write', 'trace', reads[i] ?? w, w)),
+      criticalPath: criticalPath(events),
+      diagnostics: diagnostics({
+        brokenChains: events
           .filter((e) => e.kind === 'request_sent' && String(e.data.host).includes('example'))
-          .map(ref),
-      },
+          .map((e) => calleeMissing(e, String(e.data.host))),
+      }),
     };
   },
   detectCrossTraceRaces(accesses) {
@@ -40,8 +31,7 @@ const engine: AnalysisEngine = {
     const races = [];
     for (let i = 1; i < writes.length; i++) {
       const [a, b] = [writes[i - 1]!, writes[i]!];
-      if (a.trace_id !== b.trace_id)
-        races.push({ kind: 'lost_update', resource: b.data.resource, a: ref(a), b: ref(b) });
+      if (a.trace_id !== b.trace_id) races.push(raceGroup('lost_update', 'cross_trace', a, b));
     }
     return races;
   },
@@ -135,6 +125,9 @@ describe('GET /api/traces', () => {
     ['has_races=maybe', /"has_races" must be true or false/],
     ['from=yesterday', /"from" is "yesterday": give an ISO 8601 time/],
     ['cursor=xyz', /"cursor" is not a cursor this API returned/],
+    ['from=1969-12-31T23:59:59Z', /"from" is "1969-12-31T23:59:59Z": .* from 1970 to 9999/],
+    ['limit=1&limit=2', /"limit" was given more than once/],
+    [`service=${'x'.repeat(513)}`, /"service" is longer than 512 characters/],
   ])('answers 400 to %s', async (query, message) => {
     const { status, json } = await api(`/api/traces?${query}`);
     expect(status).toBe(400);
@@ -242,13 +235,16 @@ describe('analysis', () => {
     });
 
     const path = await api(`/api/traces/${id}/critical-path`);
-    expect(path.json).toMatchObject({
-      analysis: 'done',
-      critical_path: { services: ['frontend', 'inventory'] },
-    });
+    expect(path.json).toMatchObject({ analysis: 'done' });
+    expect(path.json.critical_path.services.map((s: { service: string }) => s.service)).toEqual([
+      'frontend',
+      'inventory',
+    ]);
     expect(Date.parse(path.json.analyzed_at)).toBeGreaterThan(0);
     const diagnostics = await api(`/api/traces/${id}/diagnostics`);
-    expect(diagnostics.json.diagnostics.uninstrumented).toHaveLength(1);
+    expect(diagnostics.json.diagnostics.brokenChains).toMatchObject([
+      { kind: 'callee_missing', host: 'pay.example' },
+    ]);
 
     const races = await api(`/api/traces/${id}/races`);
     const scopes = races.json.races.map((r: { scope: string }) => r.scope).sort();

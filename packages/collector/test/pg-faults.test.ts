@@ -245,7 +245,10 @@ describe.skipIf(!bin)(`PostgreSQL faults${bin ? '' : ` (skipped: ${skipReason})`
       expect((await getJson(`${cli.url}/healthz`)).status).toBe(200);
       const counts = await countStored(db.url, load.acked);
       expect(counts.stored).toBe(counts.acknowledged);
-      expect(load.attempts.filter((a) => a.status === 0), 'requests never answered').toEqual([]);
+      expect(
+        load.attempts.filter((a) => a.status === 0),
+        'requests never answered',
+      ).toEqual([]);
       console.info('pg-faults ingest', {
         batches_acked: load.acked.length,
         in_flight_at_stop_answered_503: inFlight.length,
@@ -299,7 +302,10 @@ describe.skipIf(!bin)(`PostgreSQL faults${bin ? '' : ` (skipped: ${skipReason})`
       const analysisMs = Date.now() - runAt;
       const counts = await countStored(second.url, load.acked);
       expect(counts.stored).toBe(counts.acknowledged);
-      expect(load.attempts.filter((a) => a.status === 0), 'requests never answered').toEqual([]);
+      expect(
+        load.attempts.filter((a) => a.status === 0),
+        'requests never answered',
+      ).toEqual([]);
       console.info('pg-faults analysis + failover', {
         batches_acked: load.acked.length,
         analysis_after_failover_ms: analysisMs,

@@ -6,7 +6,7 @@ import {
   type Barrier,
   barrier,
   callService,
-  type RaceJson,
+  type Race,
   rootRequest,
   type Scenario,
   StockTable,
@@ -70,7 +70,7 @@ describe.each([1, 2] as const)(
 
       const cross = await s.api.races('scope=cross');
       expect(cross.races).toHaveLength(1);
-      const [found] = cross.races as [RaceJson];
+      const [found] = cross.races as [Race];
       expect(found).toMatchObject({ scope: 'cross', resource: 'stock:7' });
       expect([...found.services].sort()).toEqual(services);
       expect([...found.trace_ids].sort()).toEqual(traceIds);

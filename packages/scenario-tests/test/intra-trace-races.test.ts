@@ -9,7 +9,7 @@ import {
   barrier,
   callService,
   Mutex,
-  type RaceJson,
+  type Race,
   rootRequest,
   type Scenario,
   StockTable,
@@ -66,7 +66,7 @@ describe('two services read-modify-writing one row in one trace', () => {
     const answer = await s.api.traceRaces(traceId);
     expect(answer.analysis).toBe('done');
     expect(answer.races).toHaveLength(1);
-    const [found] = answer.races as [RaceJson];
+    const [found] = answer.races as [Race];
     expect(found).toMatchObject({ scope: 'trace', resource: 'stock:1', trace_ids: [traceId] });
     expect([...found.services].sort()).toEqual(['inventory', 'order']);
     expect(found.examples[0]!).toMatchObject({

@@ -1,6 +1,13 @@
 import { compareIds } from './accesses.js';
 import { type Event, stringField } from './event.js';
-import { type Race, type RaceAccess, type RaceEvidence, type RaceKind, raceId } from './race.js';
+import {
+  type Race,
+  type RaceAccess,
+  type RaceEvidence,
+  type RaceKind,
+  type RaceOutcome,
+  raceId,
+} from './race.js';
 
 /** One side of a race: the service and the route of the server span the access ran in. */
 export interface RaceSide {
@@ -32,6 +39,11 @@ export interface RaceGroup {
   confidence: 'certain' | 'uncertain';
   /** The strongest evidence among the examples. */
   evidence: RaceEvidence;
+  /**
+   * Lost updates: `lost` when an example shows an update was lost, else `unknown` when one
+   * cannot tell, else `not_lost` (every example read the other's write: no harm this time).
+   */
+  outcome?: RaceOutcome;
   firstTsUs: number;
   lastTsUs: number;
   traceIds: string[];
@@ -152,6 +164,7 @@ export class RaceGroups {
       if (EVIDENCE_RANK[race.evidence] > EVIDENCE_RANK[group.evidence]) {
         group.evidence = race.evidence;
       }
+      if (race.outcome !== undefined) group.outcome = worstOutcome(group.outcome, race.outcome);
       for (const traceId of race.traceIds) {
         if (!group.traceIds.includes(traceId)) group.traceIds.push(traceId);
       }
@@ -185,6 +198,13 @@ export class RaceGroups {
         x.firstTsUs - y.firstTsUs || compareIds(x.resource, y.resource) || compareIds(x.id, y.id),
     );
   }
+}
+
+const OUTCOME_RANK: Record<RaceOutcome, number> = { not_lost: 0, unknown: 1, lost: 2 };
+
+/** The outcome that says more harm: a group lost an update if any example did. */
+function worstOutcome(a: RaceOutcome | undefined, b: RaceOutcome): RaceOutcome {
+  return a !== undefined && OUTCOME_RANK[a] >= OUTCOME_RANK[b] ? a : b;
 }
 
 function sideName(side: RaceSide): string {

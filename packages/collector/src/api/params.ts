@@ -1,62 +1,41 @@
+import type { FastifySchemaValidationError } from 'fastify';
 import { HttpError } from '../errors.js';
 
-/** The raw query string of a request, as Fastify parses it. */
-export type Query = Record<string, string | string[] | undefined>;
-
-function single(query: Query, name: string): string | undefined {
-  const value = query[name];
-  if (Array.isArray(value)) {
-    throw new HttpError(400, 'bad_request', `query parameter "${name}" was given more than once`);
-  }
-  return value;
-}
-
-/** A text filter, or undefined when absent or empty (no filter). */
-export function stringParam(query: Query, name: string, maxLength = 512): string | undefined {
-  const raw = single(query, name);
-  const value = raw === '' ? undefined : raw;
-  if (value !== undefined && value.length > maxLength) {
-    throw new HttpError(
-      400,
-      'bad_request',
-      `query parameter "${name}" is longer than ${maxLength} characters`,
-    );
-  }
-  return value;
-}
-
-/**
- * A time parameter, as an ISO 8601 date-time (`2026-11-25T10:00:00Z`) or epoch milliseconds
- * (`1732528800000`), returned in microseconds since the epoch.
- */
-export function timeParam(query: Query, name: string): number | undefined {
-  const value = single(query, name);
-  if (value === undefined) return undefined;
-  const ms = EPOCH_MS.test(value) ? Number(value) : parseDateTime(value);
-  if (ms === null || ms < 0 || ms > MAX_EPOCH_MS) {
-    throw new HttpError(
-      400,
-      'bad_request',
-      `query parameter "${name}" is "${value}": give an ISO 8601 time (2026-01-31T12:00:00Z) or epoch milliseconds, from 1970 to 9999`,
-    );
-  }
-  return ms * 1000;
-}
+// What the route schemas (schemas/routes.ts) cannot say about a request: times turned into
+// microseconds and kept within 1970-9999, `from` before `to`, cursors this API issued, trace ids
+// normalised; and the 400 answer of a request the schemas refused, naming the parameter.
 
 /** Times are 1970 to 9999 (what an ISO 8601 date-time of four-digit years can name). */
 export const MAX_EPOCH_MS = 253_399_999_999_999;
-/** Epoch milliseconds from 0 to {@link MAX_EPOCH_MS}, without leading zeros. */
-export const EPOCH_MS_PATTERN =
-  '^(0|[1-9][0-9]{0,13}|1[0-9]{14}|2[0-4][0-9]{13}|25[0-2][0-9]{12}|253[0-3][0-9]{11})$';
-const EPOCH_MS = new RegExp(EPOCH_MS_PATTERN);
+
+const EPOCH_MS = /^\d+$/;
+
+const timeError = (name: string, value: string) =>
+  new HttpError(
+    400,
+    'bad_request',
+    `query parameter "${name}" is "${value.slice(0, 80)}": give an ISO 8601 time (2026-01-31T12:00:00Z) or epoch milliseconds, from 1970 to 9999`,
+  );
 
 /**
- * An RFC 3339 date-time (the pattern the OpenAPI document declares), in ms since the epoch;
- * null for anything else. Fields roll over like Date.UTC's (a leap second is the next minute).
+ * A time parameter the schema accepted (an RFC 3339 date-time or epoch milliseconds), in
+ * microseconds since the epoch; 400 for a time before 1970.
+ */
+export function timeParam(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const ms = EPOCH_MS.test(value) ? Number(value) : parseDateTime(value);
+  if (ms === null || ms < 0 || ms > MAX_EPOCH_MS) throw timeError(name, value);
+  return ms * 1000;
+}
+
+/**
+ * A date-time as ajv-formats' `date-time` accepts it (RFC 3339; `T`, `t` or a space between
+ * date and time; offsets `Z`, `+01`, `+0100`, `+01:00`), in ms since the epoch; null for
+ * anything else. Fields roll over like Date.UTC's (a leap second is the next minute).
  */
 export function parseDateTime(text: string): number | null {
   const m =
-    /^(\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[Tt]([01]\d|2[0-3]):([0-5]\d):([0-5]\d|60)(\.\d{1,9})?([Zz]|([+-])([01]\d|2[0-3]):([0-5]\d))$/.exec(
+    /^(\d{4})-(\d\d)-(\d\d)[Tt\s](\d\d):(\d\d):(\d\d)(\.\d+)?([Zz]|([+-])(\d\d)(?::?(\d\d))?)$/.exec(
       text,
     );
   if (!m) return null;
@@ -75,61 +54,25 @@ export function parseDateTime(text: string): number | null {
   );
   date.setUTCFullYear(Number(m[1]));
   const utc = date.getTime();
-  const offsetMin = m[9] ? (m[9] === '-' ? -1 : 1) * (Number(m[10]) * 60 + Number(m[11])) : 0;
+  const offsetMin = m[9] ? (m[9] === '-' ? -1 : 1) * (Number(m[10]) * 60 + Number(m[11] ?? 0)) : 0;
   return utc - offsetMin * 60_000;
 }
 
 /** A time range; `to` defaults to now and `from` to `to - defaultSpanMs`. */
-export function rangeParams(query: Query, defaultSpanMs: number): { fromUs: number; toUs: number } {
-  const toUs = timeParam(query, 'to') ?? Date.now() * 1000;
-  const fromUs = timeParam(query, 'from') ?? toUs - defaultSpanMs * 1000;
+export function rangeParams(
+  query: { from?: string; to?: string },
+  defaultSpanMs: number,
+): { fromUs: number; toUs: number } {
+  const toUs = timeParam('to', query.to) ?? Date.now() * 1000;
+  const fromUs = timeParam('from', query.from) ?? toUs - defaultSpanMs * 1000;
   if (fromUs > toUs) {
     throw new HttpError(400, 'bad_request', '"from" is after "to": swap them');
   }
   return { fromUs, toUs };
 }
 
-/** An integer in [1, max], `fallback` when absent. */
-export function limitParam(query: Query, fallback: number, max: number): number {
-  const value = single(query, 'limit');
-  if (value === undefined) return fallback;
-  const n = /^\d{1,9}$/.test(value) ? Number(value) : Number.NaN;
-  if (!Number.isInteger(n) || n < 1 || n > max) {
-    throw new HttpError(
-      400,
-      'bad_request',
-      `query parameter "limit" must be an integer from 1 to ${max}`,
-    );
-  }
-  return n;
-}
-
-/** `true`/`false`, undefined when absent. */
-export function boolParam(query: Query, name: string): boolean | undefined {
-  const value = single(query, name);
-  if (value === undefined) return undefined;
-  if (value === 'true') return true;
-  if (value === 'false') return false;
-  throw new HttpError(400, 'bad_request', `query parameter "${name}" must be true or false`);
-}
-
-/** One of the allowed values, undefined when absent. */
-export function enumParam<T extends string>(
-  query: Query,
-  name: string,
-  allowed: readonly T[],
-): T | undefined {
-  const value = single(query, name);
-  if (value === undefined) return undefined;
-  if (!(allowed as readonly string[]).includes(value)) {
-    throw new HttpError(
-      400,
-      'bad_request',
-      `query parameter "${name}" must be one of ${allowed.join(', ')}; got "${value}"`,
-    );
-  }
-  return value as T;
-}
+/** A text filter: undefined when absent or empty (no filter). */
+export const textParam = (value: string | undefined) => (value === '' ? undefined : value);
 
 /**
  * Opaque pagination cursors: base64url of `[timestamp, id]`. A client passes back the
@@ -139,8 +82,14 @@ export function encodeCursor(tsUs: number, id: string): string {
   return Buffer.from(JSON.stringify([tsUs, id])).toString('base64url');
 }
 
-export function cursorParam(query: Query): { tsUs: number; id: string } | undefined {
-  const value = single(query, 'cursor');
+export const badCursor = () =>
+  new HttpError(
+    400,
+    'bad_request',
+    'query parameter "cursor" is not a cursor this API returned: pass "next_cursor" of the previous page unchanged',
+  );
+
+export function cursorParam(value: string | undefined): { tsUs: number; id: string } | undefined {
   if (value === undefined) return undefined;
   try {
     const parsed = JSON.parse(Buffer.from(value, 'base64url').toString('utf8')) as unknown;
@@ -155,15 +104,14 @@ export function cursorParam(query: Query): { tsUs: number; id: string } | undefi
   } catch {
     // reported below
   }
-  throw new HttpError(
-    400,
-    'bad_request',
-    'query parameter "cursor" is not a cursor this API returned: pass "next_cursor" of the previous page unchanged',
-  );
+  throw badCursor();
 }
 
 const TRACE_ID = /^[0-9a-f]{32}$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+const notATraceId = (value: unknown) =>
+  `"${String(value).slice(0, 80)}" is not a trace id: 32 hex digits (or a dashed UUID), not all zero`;
 
 /**
  * A trace id from the path, normalised like the propagation contract does (upper case and the
@@ -173,11 +121,55 @@ export function traceIdParam(value: string): string {
   const lower = value.toLowerCase();
   const id = UUID.test(lower) ? lower.replaceAll('-', '') : lower;
   if (!TRACE_ID.test(id) || /^0+$/.test(id)) {
-    throw new HttpError(
-      400,
-      'bad_request',
-      `"${value.slice(0, 80)}" is not a trace id: 32 hex digits (or a dashed UUID), not all zero`,
-    );
+    throw new HttpError(400, 'bad_request', notATraceId(value));
   }
   return id;
+}
+
+/** The parts of a property schema a message is made from. */
+interface ParamSchema {
+  type?: string;
+  enum?: string[];
+  minimum?: number;
+  maximum?: number;
+  maxLength?: number;
+  anyOf?: Array<{ format?: string }>;
+}
+
+/**
+ * The message of a 400 for a request its route's schema refused: which parameter, and what it
+ * takes (the schema says). `schema` is the refused part's schema (querystring or params),
+ * `values` that part of the request as received.
+ */
+export function validationMessage(
+  errors: FastifySchemaValidationError[],
+  part: string,
+  schema: { properties?: Record<string, ParamSchema> } | undefined,
+  values: unknown,
+): string {
+  const error = errors[0];
+  const name =
+    (error?.params as { missingProperty?: string } | undefined)?.missingProperty ??
+    error?.instancePath.split('/')[1] ??
+    '';
+  const value = (values as Record<string, unknown> | undefined)?.[name];
+  if (name === 'traceId' || name === 'trace_id') return notATraceId(value);
+  const what = part === 'params' ? `path parameter "${name}"` : `query parameter "${name}"`;
+  if (Array.isArray(value)) return `${what} was given more than once`;
+  const property = schema?.properties?.[name];
+  if (name === 'cursor') return badCursor().message;
+  if (property?.anyOf?.some((s) => s.format === 'date-time')) {
+    return timeError(name, String(value)).message;
+  }
+  if (property?.enum) {
+    return `${what} must be one of ${property.enum.join(', ')}; got "${String(value).slice(0, 80)}"`;
+  }
+  if (property?.type === 'boolean') return `${what} must be true or false`;
+  if (property?.type === 'integer') {
+    return `${what} must be an integer from ${property.minimum} to ${property.maximum}`;
+  }
+  if (property?.maxLength !== undefined && error?.keyword === 'maxLength') {
+    return `${what} is longer than ${property.maxLength} characters`;
+  }
+  return `${what} ${error?.message ?? 'is not valid'}`;
 }

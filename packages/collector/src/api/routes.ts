@@ -1,25 +1,37 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { RaceGroup } from '../analysis/race-groups.js';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyInstance } from 'fastify';
 import type { TrafficAggregates } from '../analysis/traffic-aggregates.js';
 import { ConcurrencyGate } from '../concurrency-gate.js';
 import { HttpError } from '../errors.js';
 import type { SdkRegistry } from '../ingest/sdk-registry.js';
 import type { AnalysisScheduler } from '../scheduler/analysis-scheduler.js';
 import type { RaceRecord, Storage, TraceSummary } from '../storage/types.js';
-import { openApiDocument } from './openapi.js';
 import {
-  boolParam,
+  badCursor,
   cursorParam,
   encodeCursor,
-  enumParam,
-  limitParam,
-  type Query,
   rangeParams,
-  stringParam,
+  textParam,
   timeParam,
   traceIdParam,
 } from './params.js';
+import type { Race, TraceDetail } from './schemas/index.js';
+import {
+  analysisRunRoute,
+  analysisStatusRoute,
+  criticalPathRoute,
+  dependenciesRoute,
+  healthzRoute,
+  listDiagnosticsRoute,
+  listRacesRoute,
+  listTracesRoute,
+  openApiRoute,
+  servicesRoute,
+  traceDiagnosticsRoute,
+  traceRacesRoute,
+  traceRoute,
+} from './schemas/routes.js';
 import { isoMicros, spanTreeJson, summaryJson } from './span-tree.js';
 
 export interface QueryRouteOptions {
@@ -32,7 +44,7 @@ export interface QueryRouteOptions {
   /** Largest answer of a listing in bytes (default 8 MiB): longer pages are cut. */
   maxResponseBytes?: number;
   /** Counters shown by /healthz. */
-  health: () => Record<string, unknown>;
+  health: () => { uptime_s: number; retention_ms: number; sdk_reported_dropped_events: number };
 }
 
 const HOUR_MS = 3_600_000;
@@ -61,50 +73,40 @@ function byTimeThenId(a: { ts_us: number; id: string }, b: { ts_us: number; id: 
   return a.ts_us - b.ts_us || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 }
 
-const badCursor = () =>
-  new HttpError(
-    400,
-    'bad_request',
-    'query parameter "cursor" is not a cursor this API returned: pass "next_cursor" of the previous page unchanged',
-  );
-
-function query(request: FastifyRequest): Query {
-  return request.query as Query;
-}
-
-/**
- * A race group as the API answers it (OpenAPI `Race`). Rows written by a substitute engine
- * that are not groups still answer with the columns storage keeps.
- */
-function raceJson(r: RaceRecord) {
-  const g = (r.race ?? {}) as Partial<RaceGroup>;
-  const lastTsUs = typeof g.lastTsUs === 'number' ? g.lastTsUs : r.tsUs;
+/** A race group as the API answers it (schema `Race`). */
+function raceJson(r: RaceRecord): Race {
+  const g = r.race;
   return {
     id: r.id,
     scope: r.scope,
-    kind: g.kind ?? null,
+    kind: g.kind,
     resource: r.resource,
-    sides: g.sides ?? [
-      { service: r.serviceA, route: null },
-      { service: r.serviceB, route: null },
-    ],
+    sides: g.sides,
     services: [...new Set([r.serviceA, r.serviceB])],
     trace_ids: r.traceB ? [r.traceA, r.traceB] : [r.traceA],
-    count: typeof g.count === 'number' ? g.count : 1,
-    count_exact: g.countExact ?? true,
-    confidence: g.confidence ?? 'certain',
-    evidence: g.evidence ?? 'clock',
+    count: g.count,
+    count_exact: g.countExact,
+    confidence: g.confidence,
+    evidence: g.evidence,
+    ...(g.outcome === undefined ? {} : { outcome: g.outcome }),
     ts_us: r.tsUs,
     time: isoMicros(r.tsUs),
-    last_ts_us: lastTsUs,
-    last_time: isoMicros(lastTsUs),
-    explanation: g.explanation ?? '',
-    examples: Array.isArray(g.examples) ? g.examples : [r.race],
+    last_ts_us: g.lastTsUs,
+    last_time: isoMicros(g.lastTsUs),
+    explanation: g.explanation,
+    examples: g.examples,
   };
 }
 
-/** The query API under /api, and /healthz. Every answer is JSON; see openapi.ts. */
-export async function queryRoutes(app: FastifyInstance, options: QueryRouteOptions): Promise<void> {
+/**
+ * The query API under /api, and /healthz. Every route declares what it takes and answers
+ * (schemas/routes.ts): Fastify validates and serialises with it, /api/openapi.json says it.
+ */
+export async function queryRoutes(
+  instance: FastifyInstance,
+  options: QueryRouteOptions,
+): Promise<void> {
+  const app = instance.withTypeProvider<TypeBoxTypeProvider>();
   const { storage, scheduler, traffic, sdks } = options;
   const maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
 
@@ -121,60 +123,66 @@ export async function queryRoutes(app: FastifyInstance, options: QueryRouteOptio
     return summary;
   }
 
-  app.get('/healthz', { config: { access: 'public' } }, async (_request, reply) => {
-    const writer = storage.writerHealth?.() ?? null;
-    if (writer?.state === 'restarting') {
-      return reply.code(503).send({
-        error: 'storage_restarting',
-        message: `the ${storage.kind} writer stopped (${writer.lastFailure}) and is being started again: ingestion answers 503 meanwhile and SDKs retry`,
-        status: 'restarting',
-        storage: { kind: storage.kind, location: storage.location, reachable: false, writer },
-        analysis: scheduler.status(),
-      });
-    }
-    try {
-      await storage.ping();
-      const counts = await storage.stats();
-      return {
-        status: 'ok',
-        storage: { kind: storage.kind, location: storage.location, reachable: true, writer },
-        counts,
-        analysis: scheduler.status(),
-        memory_mib: {
-          rss: Math.round(process.memoryUsage().rss / 1048576),
-          heap_used: Math.round(process.memoryUsage().heapUsed / 1048576),
-        },
-        ...options.health(),
-      };
-    } catch (error) {
-      const lastError = (error as Error).message;
-      return reply.code(503).send({
-        error: 'storage_unreachable',
-        message: `the ${storage.kind} storage at ${storage.location} cannot be reached: ${lastError}`,
-        status: 'unavailable',
-        storage: {
-          kind: storage.kind,
-          location: storage.location,
-          reachable: false,
-          last_error: lastError,
-        },
-      });
-    }
+  app.get(
+    '/healthz',
+    { schema: healthzRoute, config: { access: 'public' } },
+    async (_request, reply) => {
+      const writer = storage.writerHealth?.() ?? null;
+      if (writer?.state === 'restarting') {
+        return reply.code(503).send({
+          error: 'storage_restarting',
+          message: `the ${storage.kind} writer stopped (${writer.lastFailure}) and is being started again: ingestion answers 503 meanwhile and SDKs retry`,
+          status: 'restarting',
+          storage: { kind: storage.kind, location: storage.location, reachable: false, writer },
+          analysis: scheduler.status(),
+        });
+      }
+      try {
+        await storage.ping();
+        const counts = await storage.stats();
+        return reply.send({
+          status: 'ok',
+          storage: { kind: storage.kind, location: storage.location, reachable: true, writer },
+          counts,
+          analysis: scheduler.status(),
+          memory_mib: {
+            rss: Math.round(process.memoryUsage().rss / 1048576),
+            heap_used: Math.round(process.memoryUsage().heapUsed / 1048576),
+          },
+          ...options.health(),
+        });
+      } catch (error) {
+        const lastError = (error as Error).message;
+        return reply.code(503).send({
+          error: 'storage_unreachable',
+          message: `the ${storage.kind} storage at ${storage.location} cannot be reached: ${lastError}`,
+          status: 'unavailable',
+          storage: {
+            kind: storage.kind,
+            location: storage.location,
+            reachable: false,
+            last_error: lastError,
+          },
+        });
+      }
+    },
+  );
+
+  // Generated from the routes' schemas by @fastify/swagger (see openapi.ts), once.
+  app.get('/api/openapi.json', { schema: openApiRoute }, async () => {
+    return instance.swagger() as unknown as Record<string, unknown>;
   });
 
-  app.get('/api/openapi.json', async () => openApiDocument);
-
-  app.get('/api/traces', async (request) => {
-    const q = query(request);
-    const limit = limitParam(q, 50, 500);
-    const cursor = cursorParam(q);
+  app.get('/api/traces', { schema: listTracesRoute }, async (request) => {
+    const q = request.query;
+    const cursor = cursorParam(q.cursor);
     const page = await storage.listTraces({
-      service: stringParam(q, 'service'),
-      fromUs: timeParam(q, 'from'),
-      toUs: timeParam(q, 'to'),
-      status: enumParam(q, 'status', ['error', 'ok'] as const),
-      hasRaces: boolParam(q, 'has_races'),
-      limit,
+      service: textParam(q.service),
+      fromUs: timeParam('from', q.from),
+      toUs: timeParam('to', q.to),
+      status: q.status,
+      hasRaces: q.has_races,
+      limit: q.limit!,
       after: cursor ? { tsUs: cursor.tsUs, traceId: cursor.id } : undefined,
     });
     return {
@@ -187,11 +195,10 @@ export async function queryRoutes(app: FastifyInstance, options: QueryRouteOptio
   // tree, JSON): pages are built one at a time, with the event loop free between the steps,
   // so that ingestion is answered in between.
   const pageGate = new ConcurrencyGate(1, 256, 'trace pages are being read');
-  app.get<{ Params: { traceId: string } }>('/api/traces/:traceId', async (request, reply) => {
+  app.get('/api/traces/:traceId', { schema: traceRoute }, async (request, reply) => {
     const summary = await traceOr404(request.params.traceId);
-    const q = query(request);
-    const limit = limitParam(q, 1000, 5000);
-    const after = cursorParam(q)?.id ?? null;
+    const limit = request.query.limit!;
+    const after = cursorParam(request.query.cursor)?.id ?? null;
     if (after !== null && !/^[0-9a-f]{32}$/.test(after)) throw badCursor();
     const body = await pageGate.run(async () => {
       // Pages follow the storage key (event id), so a page never sorts the whole trace; each
@@ -202,16 +209,18 @@ export async function queryRoutes(app: FastifyInstance, options: QueryRouteOptio
       const last = page[page.length - 1];
       const more = page.length < read.length || read.length === limit;
       page.sort(byTimeThenId);
-      const spans = spanTreeJson(page);
-      await nextTurn();
-      return JSON.stringify({
+      const detail: TraceDetail = {
         ...summaryJson(summary),
-        spans,
+        spans: spanTreeJson(page),
         events_returned: page.length,
         next_cursor: more && last ? encodeCursor(0, last.id) : null,
-      });
+      };
+      await nextTurn();
+      // Serialised here, inside the gate (the JSON of a large page is much of its work), and
+      // sent as is.
+      return JSON.stringify(detail);
     });
-    return reply.type('application/json; charset=utf-8').send(body);
+    return reply.type('application/json; charset=utf-8').send(body as unknown as TraceDetail);
   });
 
   async function analysisOf(rawId: string) {
@@ -228,38 +237,39 @@ export async function queryRoutes(app: FastifyInstance, options: QueryRouteOptio
     };
   }
 
-  app.get<{ Params: { traceId: string } }>(
-    '/api/traces/:traceId/critical-path',
+  app.get('/api/traces/:traceId/critical-path', { schema: criticalPathRoute }, async (request) => {
+    const { head, record } = await analysisOf(request.params.traceId);
+    return { ...head, critical_path: record?.criticalPath ?? null };
+  });
+
+  app.get(
+    '/api/traces/:traceId/diagnostics',
+    { schema: traceDiagnosticsRoute },
     async (request) => {
       const { head, record } = await analysisOf(request.params.traceId);
-      return { ...head, critical_path: record?.criticalPath ?? null };
+      return { ...head, diagnostics: record?.diagnostics ?? null };
     },
   );
 
-  app.get<{ Params: { traceId: string } }>('/api/traces/:traceId/diagnostics', async (request) => {
-    const { head, record } = await analysisOf(request.params.traceId);
-    return { ...head, diagnostics: record?.diagnostics ?? null };
-  });
-
-  app.get<{ Params: { traceId: string } }>('/api/traces/:traceId/races', async (request) => {
+  app.get('/api/traces/:traceId/races', { schema: traceRacesRoute }, async (request) => {
     const { head } = await analysisOf(request.params.traceId);
     const races = await storage.listRaces({ traceId: head.trace_id, limit: 1000 });
     const kept = withinBytes(races.map(raceJson), maxResponseBytes);
     return { ...head, races: kept, truncated: kept.length < races.length || races.length === 1000 };
   });
 
-  app.get('/api/races', async (request) => {
-    const q = query(request);
-    const limit = limitParam(q, 100, 1000);
+  app.get('/api/races', { schema: listRacesRoute }, async (request) => {
+    const q = request.query;
+    const limit = q.limit!;
     const races = await storage.listRaces({
-      resource: stringParam(q, 'resource'),
-      service: stringParam(q, 'service'),
-      scope: enumParam(q, 'scope', ['trace', 'cross'] as const),
-      traceId: q.trace_id !== undefined ? traceIdParam(String(q.trace_id)) : undefined,
-      fromUs: timeParam(q, 'from'),
-      toUs: timeParam(q, 'to'),
+      resource: textParam(q.resource),
+      service: textParam(q.service),
+      scope: q.scope,
+      traceId: q.trace_id !== undefined ? traceIdParam(q.trace_id) : undefined,
+      fromUs: timeParam('from', q.from),
+      toUs: timeParam('to', q.to),
       limit,
-      after: cursorParam(q),
+      after: cursorParam(q.cursor),
     });
     const kept = withinBytes(races, maxResponseBytes);
     const last = kept[kept.length - 1];
@@ -272,24 +282,31 @@ export async function queryRoutes(app: FastifyInstance, options: QueryRouteOptio
     };
   });
 
-  app.get('/api/diagnostics', async (request) => {
-    const q = query(request);
-    const limit = limitParam(q, 50, 500);
-    const cursor = cursorParam(q);
+  app.get('/api/diagnostics', { schema: listDiagnosticsRoute }, async (request) => {
+    const q = request.query;
+    const limit = q.limit!;
+    const cursor = cursorParam(q.cursor);
     const rows = await storage.listDiagnostics({
-      fromUs: timeParam(q, 'from'),
-      toUs: timeParam(q, 'to'),
+      fromUs: timeParam('from', q.from),
+      toUs: timeParam('to', q.to),
       limit,
       after: cursor ? { tsUs: cursor.tsUs, traceId: cursor.id } : undefined,
     });
     const kept = withinBytes(rows, maxResponseBytes);
     const last = kept[kept.length - 1];
     return {
-      traces: kept.map(({ summary, analysis }) => ({
-        ...summaryJson(summary),
-        diagnostic_count: analysis.diagnosticCount,
-        diagnostics: analysis.diagnostics,
-      })),
+      // Listed only with at least one finding: never null.
+      traces: kept.flatMap(({ summary, analysis }) =>
+        analysis.diagnostics
+          ? [
+              {
+                ...summaryJson(summary),
+                diagnostic_count: analysis.diagnosticCount,
+                diagnostics: analysis.diagnostics,
+              },
+            ]
+          : [],
+      ),
       next_cursor:
         (kept.length < rows.length || rows.length === limit) && last
           ? encodeCursor(last.summary.firstTsUs, last.summary.traceId)
@@ -299,8 +316,8 @@ export async function queryRoutes(app: FastifyInstance, options: QueryRouteOptio
 
   // Both answer from the aggregates maintained at ingest: merging a few buckets, whatever the
   // number of events in the range.
-  app.get('/api/services', async (request) => {
-    const { fromUs, toUs } = rangeParams(query(request), HOUR_MS);
+  app.get('/api/services', { schema: servicesRoute }, async (request) => {
+    const { fromUs, toUs } = rangeParams(request.query, HOUR_MS);
     const [fromMs, toMs] = [fromUs / 1000, toUs / 1000];
     const coverage = traffic.coverage(fromMs, toMs);
     return {
@@ -314,8 +331,8 @@ export async function queryRoutes(app: FastifyInstance, options: QueryRouteOptio
     };
   });
 
-  app.get('/api/dependencies', async (request) => {
-    const { fromUs, toUs } = rangeParams(query(request), HOUR_MS);
+  app.get('/api/dependencies', { schema: dependenciesRoute }, async (request) => {
+    const { fromUs, toUs } = rangeParams(request.query, HOUR_MS);
     const [fromMs, toMs] = [fromUs / 1000, toUs / 1000];
     const coverage = traffic.coverage(fromMs, toMs);
     return {
@@ -327,7 +344,7 @@ export async function queryRoutes(app: FastifyInstance, options: QueryRouteOptio
     };
   });
 
-  app.get('/api/analysis/status', async () => scheduler.status());
+  app.get('/api/analysis/status', { schema: analysisStatusRoute }, async () => scheduler.status());
 
-  app.post('/api/analysis/run', async () => scheduler.runNow());
+  app.post('/api/analysis/run', { schema: analysisRunRoute }, async () => scheduler.runNow());
 }

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { ingestRoute } from '../api/schemas/routes.js';
 import { ConcurrencyGate } from '../concurrency-gate.js';
 import { HttpError } from '../errors.js';
 import type { StoredEvent } from '../event.js';
@@ -86,7 +87,10 @@ export async function ingestRoutes(app: FastifyInstance, options: IngestOptions)
     checkApiKey(apiKeys, request.headers.authorization);
   });
 
-  app.post('/v1/events', { config: { access: 'ingest' } }, async (request, reply) => {
+  // The schema declares the answers (and /api/openapi.json the body): the body is parsed and
+  // checked here (gzip, limits, the contract's schemas event by event).
+  const route = { schema: ingestRoute, config: { access: 'ingest' as const } };
+  app.post('/v1/events', route, async (request, reply) => {
     if (request.body === undefined) {
       throw new HttpError(
         415,

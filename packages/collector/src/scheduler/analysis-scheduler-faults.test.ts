@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { diagnostics } from '../../test/analysis-results.js';
 import { SqliteStorage } from '../storage/sqlite.js';
 import { AnalysisScheduler } from './analysis-scheduler.js';
 import type { AnalysisEngine } from './engine.js';
@@ -8,7 +9,7 @@ const engine: AnalysisEngine = {
     traceId: events[0]!.trace_id,
     races: [],
     criticalPath: null,
-    diagnostics: null,
+    diagnostics: diagnostics(),
   }),
   detectCrossTraceRaces: () => [],
 };

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { criticalPath, diagnostics } from '../../test/analysis-results.js';
 import { makeTrace } from '../../test/fixtures.js';
 import type { StoredEvent } from '../event.js';
 import { SqliteStorage } from '../storage/sqlite.js';
@@ -16,8 +17,8 @@ function recordingEngine(failFor = new Set<string>()) {
       return {
         traceId,
         races: [],
-        criticalPath: { events: events.length },
-        diagnostics: { errors: [] },
+        criticalPath: criticalPath(events, events.length),
+        diagnostics: diagnostics(),
       };
     },
     detectCrossTraceRaces: () => [],
@@ -81,8 +82,8 @@ describe('AnalysisScheduler', () => {
     expect(scheduler.status().pending_traces).toBe(1);
     await scheduler.runNow();
     expect(seen.map((e) => e.length)).toEqual([3, events.length]);
-    expect((await store.getTraceAnalysis(events[0]!.trace_id))?.criticalPath).toEqual({
-      events: events.length,
+    expect((await store.getTraceAnalysis(events[0]!.trace_id))?.criticalPath).toMatchObject({
+      totalMs: events.length,
     });
     await scheduler.stop();
   });

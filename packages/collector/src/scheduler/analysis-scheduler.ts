@@ -9,7 +9,7 @@ import {
   StorageAccessWindows,
 } from './access-windows.js';
 import type { AnalysisEngine } from './engine.js';
-import { countFindings, type DetectedRace, raceRecord } from './race-record.js';
+import { countFindings, failedAnalysis, raceRecord } from './race-record.js';
 
 export interface SchedulerOptions {
   storage: Storage;
@@ -320,10 +320,10 @@ export class AnalysisScheduler {
               diagnostics: result.diagnostics ?? null,
               diagnosticCount: countFindings(result.diagnostics),
             },
-            races: result.races
-              .map((race) => raceRecord(race, 'trace', summary.traceId))
-              .filter((r): r is DetectedRace => r !== null)
-              .map(({ lastTsUs: _, ...race }): RaceRecord => race),
+            races: result.races.map((race): RaceRecord => {
+              const { lastTsUs: _, ...record } = raceRecord(race, 'trace', summary.traceId);
+              return record;
+            }),
           });
         } catch (error) {
           this.failures++;
@@ -338,14 +338,7 @@ export class AnalysisScheduler {
               analyzedAtMs: Date.now(),
               races: [],
               criticalPath: null,
-              diagnostics: {
-                analysisLimits: [
-                  {
-                    kind: 'analysis_failed',
-                    explanation: `the analysis of this trace failed: ${(error as Error)?.message ?? String(error)}`,
-                  },
-                ],
-              },
+              diagnostics: failedAnalysis(error),
               diagnosticCount: 1,
             },
             races: [],
@@ -396,7 +389,7 @@ export class AnalysisScheduler {
           })) {
             const r = raceRecord(race, 'cross');
             // Races among older accesses only were saved by an earlier pass.
-            if (r && r.traceB !== null && r.tsUs <= toUs && r.lastTsUs >= fromUs) {
+            if (r.traceB !== null && r.tsUs <= toUs && r.lastTsUs >= fromUs) {
               const { lastTsUs: _, ...record } = r;
               races.push(record);
             }

@@ -1,3 +1,4 @@
+import type { RaceGroup, TraceAnalysis } from '../analysis/index.js';
 import type { AnalysisBudget } from '../analysis/options.js';
 import type { StoredEvent } from '../event.js';
 
@@ -9,13 +10,11 @@ export interface AnalysisOptions {
   budget?: AnalysisBudget;
 }
 
-/** What analysing one trace gives (the analysis module's `TraceAnalysis`). */
-export interface TraceAnalysisResult {
-  traceId: string;
-  races: unknown[];
-  criticalPath: unknown;
-  diagnostics: unknown;
-}
+/**
+ * What analysing one trace gives: the analysis module's `TraceAnalysis`, stored as is and
+ * answered by the query API as its schemas (src/api/schemas) declare it.
+ */
+export type TraceAnalysisResult = TraceAnalysis;
 
 /**
  * The analysis functions the collector calls (implemented in src/analysis). The scheduler and
@@ -23,5 +22,5 @@ export interface TraceAnalysisResult {
  */
 export interface AnalysisEngine {
   analyzeTrace(events: StoredEvent[], options?: AnalysisOptions): TraceAnalysisResult;
-  detectCrossTraceRaces(accesses: StoredEvent[], options?: AnalysisOptions): unknown[];
+  detectCrossTraceRaces(accesses: StoredEvent[], options?: AnalysisOptions): RaceGroup[];
 }

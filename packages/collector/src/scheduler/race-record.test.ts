@@ -1,57 +1,47 @@
 import { describe, expect, it } from 'vitest';
+import { diagnostics, raceGroup } from '../../test/analysis-results.js';
+import { makeTrace } from '../../test/fixtures.js';
 import { countFindings, raceRecord } from './race-record.js';
 
-const access = (eventId: string, traceId: string, service: string, tsUs: number) => ({
-  eventId,
-  traceId,
-  service,
-  tsUs,
-  clock: { x: 1 },
-  value: { eventId: 'nested-not-an-access' },
-});
-
 describe('raceRecord', () => {
-  it('files a cross-trace race under both traces, its resource and its services', () => {
-    const race = {
-      id: 'r1',
-      resource: 'stock:1',
-      accesses: [access('e2', 't2', 'billing', 20), access('e1', 't1', 'inventory', 10)],
-    };
-    expect(raceRecord(race, 'cross')).toEqual({
-      id: 'r1',
+  it('files a cross-trace race group under both traces, its resource and its sides', () => {
+    const [a, b] = [makeTrace({ resource: 'stock:1' }), makeTrace({ resource: 'stock:1' })].map(
+      (trace) => trace.find((e) => e.kind === 'state_write')!,
+    );
+    const group = raceGroup('lost_update', 'cross_trace', a!, b!);
+    const traces = [a!.trace_id, b!.trace_id].sort();
+    expect(raceRecord(group, 'cross')).toEqual({
+      id: group.id,
       scope: 'cross',
-      traceA: 't1',
-      traceB: 't2',
+      traceA: traces[0],
+      traceB: traces[1],
       resource: 'stock:1',
-      serviceA: 'inventory',
-      serviceB: 'billing',
-      tsUs: 10,
-      lastTsUs: 20,
-      race,
+      serviceA: a!.service,
+      serviceB: b!.service,
+      tsUs: a!.ts_us,
+      lastTsUs: b!.ts_us,
+      race: group,
     });
   });
 
-  it('derives a stable id when the race has none, and skips races that name no event', () => {
-    const race = { resource: 'r', a: access('e1', 't', 's', 1), b: access('e2', 't', 's', 2) };
-    const first = raceRecord(race, 'trace', 't');
-    expect(first?.id).toMatch(/^[0-9a-f]{32}$/);
-    expect(raceRecord({ ...race, b: race.b, a: race.a }, 'trace', 't')?.id).toBe(first?.id);
-    expect(first).toMatchObject({ traceA: 't', traceB: null });
-    expect(raceRecord({ resource: 'r' }, 'trace')).toBeNull();
+  it('files an intra-trace group under its trace only', () => {
+    const events = makeTrace();
+    const [read, write] = ['state_read', 'state_write'].map(
+      (kind) => events.find((e) => e.kind === kind)!,
+    );
+    const group = raceGroup('read_write', 'trace', read!, write!);
+    expect(raceRecord(group, 'trace', read!.trace_id)).toMatchObject({
+      traceA: read!.trace_id,
+      traceB: null,
+    });
   });
 });
 
 describe('countFindings', () => {
   it('adds up the top-level lists', () => {
-    expect(
-      countFindings({
-        brokenChains: [1, 2],
-        clockSkew: [],
-        errors: [3],
-        summary: { slowestServices: [1] },
-      }),
-    ).toBe(3);
+    const chain = { kind: 'parent_unknown', count: 1 } as never;
+    expect(countFindings(diagnostics({ brokenChains: [chain, chain], errors: [chain] }))).toBe(3);
+    expect(countFindings(diagnostics())).toBe(0);
     expect(countFindings(null)).toBe(0);
-    expect(countFindings([1, 2])).toBe(2);
   });
 });

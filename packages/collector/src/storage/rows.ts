@@ -37,9 +37,9 @@ export function toAnalysis(row: Row): TraceAnalysisRecord {
     version: Number(row.version),
     analyzedAtMs: Number(row.analyzed_at_ms),
     diagnosticCount: Number(row.diagnostic_count),
-    races: json<unknown[]>(row.races),
-    criticalPath: json<unknown>(row.critical_path),
-    diagnostics: json<unknown>(row.diagnostics),
+    races: json(row.races),
+    criticalPath: json(row.critical_path),
+    diagnostics: json(row.diagnostics),
   };
 }
 
@@ -53,6 +53,6 @@ export function toRace(row: Row): RaceRecord {
     serviceA: row.service_a as string,
     serviceB: row.service_b as string,
     tsUs: Number(row.ts_us),
-    race: json<unknown>(row.body),
+    race: json(row.body),
   };
 }

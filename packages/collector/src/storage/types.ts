@@ -1,3 +1,4 @@
+import type { CriticalPath, RaceGroup, TraceDiagnostics } from '../analysis/index.js';
 import type { EventKind, StoredEvent } from '../event.js';
 
 /** What one ingested batch did to the store. */
@@ -59,9 +60,10 @@ export interface TraceAnalysisRecord {
   /** The trace's version the analysis saw; see {@link TraceSummary.version}. */
   version: number;
   analyzedAtMs: number;
-  races: unknown[];
-  criticalPath: unknown;
-  diagnostics: unknown;
+  races: RaceGroup[];
+  /** Null when the trace has no span. */
+  criticalPath: CriticalPath | null;
+  diagnostics: TraceDiagnostics | null;
   /** How many findings `diagnostics` holds, so listings can skip clean traces. */
   diagnosticCount: number;
 }
@@ -86,7 +88,7 @@ export interface RaceRecord {
   serviceB: string;
   /** Timestamp of the earliest event involved. */
   tsUs: number;
-  race: unknown;
+  race: RaceGroup;
 }
 
 export interface RaceQuery {

@@ -1,8 +1,8 @@
 import { href } from './router.js';
-import type { RaceAccess, RaceGroupBody, RaceInstance, RaceItem } from './types.js';
+import type { Race, RaceAccess, RaceExample } from './types.js';
 
-// One shape for a race, whether the collector answers single racing pairs or groups of them
-// (DESIGN 9: resource, kind and the two sides, with a count and a few examples).
+// A race group as the views show it (DESIGN 9: resource, kind and the two sides, with a count
+// and a few examples).
 
 export interface RaceView {
   id: string;
@@ -14,39 +14,41 @@ export interface RaceView {
   count: number;
   confidence: string | null;
   evidence: string | null;
+  /** Lost updates: what the values say happened (lost, not_lost, unknown); null otherwise. */
+  outcome: Race['outcome'] | null;
   explanation: string;
   traceIds: string[];
   firstTsUs: number;
   lastTsUs: number;
-  examples: RaceInstance[];
+  examples: RaceExample[];
 }
 
-function isGroup(race: RaceInstance | RaceGroupBody): race is RaceGroupBody {
-  return Array.isArray((race as RaceGroupBody).examples);
-}
-
-export function toRaceView(item: RaceItem): RaceView {
-  const nested = item.race;
-  const group = nested && isGroup(nested) ? nested : null;
-  const examples = item.examples ?? group?.examples ?? (nested ? [nested as RaceInstance] : []);
-  const first = examples[0];
+export function toRaceView(race: Race): RaceView {
   return {
-    id: item.id,
-    scope: item.scope === 'cross' || nested?.scope === 'cross_trace' ? 'cross' : 'trace',
-    kind: item.kind ?? nested?.kind ?? first?.kind ?? 'race',
-    resource: item.resource ?? nested?.resource,
-    services: item.services ?? (nested as RaceInstance | undefined)?.services ?? [],
-    sides: item.sides ?? group?.sides ?? [],
-    count: item.count ?? group?.count ?? 1,
-    confidence: item.confidence ?? nested?.confidence ?? null,
-    evidence: item.evidence ?? nested?.evidence ?? null,
-    explanation: item.explanation || nested?.explanation || first?.explanation || '',
-    traceIds: item.trace_ids ?? nested?.traceIds ?? [],
-    firstTsUs: item.ts_us,
-    lastTsUs: item.last_ts_us ?? group?.lastTsUs ?? item.ts_us,
-    examples,
+    id: race.id,
+    scope: race.scope,
+    kind: race.kind,
+    resource: race.resource,
+    services: race.services,
+    sides: race.sides,
+    count: race.count,
+    confidence: race.confidence,
+    evidence: race.evidence,
+    outcome: race.outcome ?? null,
+    explanation: race.explanation || race.examples[0]?.explanation || '',
+    traceIds: race.trace_ids,
+    firstTsUs: race.ts_us,
+    lastTsUs: race.last_ts_us,
+    examples: race.examples,
   };
 }
+
+/** How a lost update's outcome reads in a badge. */
+export const OUTCOME_LABELS: Record<string, string> = {
+  lost: 'update lost',
+  not_lost: 'no harm this time',
+  unknown: 'outcome unknown',
+};
 
 export const KIND_LABELS: Record<string, string> = {
   lost_update: 'lost update',
@@ -88,7 +90,7 @@ export function groupByResource(races: RaceView[]): ResourceRaces[] {
 }
 
 /** The trace view of `traceId` with the accesses of `instance` that ran in it selected. */
-export function raceLink(instance: RaceInstance, traceId: string): string {
+export function raceLink(instance: RaceExample, traceId: string): string {
   const ids = instance.accesses.filter((a) => a.traceId === traceId).map((a) => a.eventId);
   return href(`/traces/${traceId}`, { events: ids.join(','), race: instance.id });
 }

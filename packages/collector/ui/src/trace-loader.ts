@@ -76,13 +76,10 @@ export function useTrace(traceId: string): LoadedTrace {
         const query: string = cursor
           ? `?limit=${PAGE}&cursor=${encodeURIComponent(cursor)}`
           : `?limit=${PAGE}`;
-        const page: TraceDetail & { events_returned?: number } = await apiGet(
-          `${base}${query}`,
-          controller.signal,
-        );
+        const page: TraceDetail = await apiGet(`${base}${query}`, controller.signal);
         first ??= page;
         pages.push(page.spans);
-        events += page.events_returned ?? page.event_count;
+        events += page.events_returned;
         cursor = page.next_cursor;
         // Draw what has arrived: a large trace is usable after its first page.
         const more = !!cursor && events < MAX_EVENTS;

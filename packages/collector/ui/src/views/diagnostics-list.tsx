@@ -1,36 +1,26 @@
-import { formatMs } from '../format.js';
+import { formatMs, plural } from '../format.js';
 import type { Diagnostics } from '../types.js';
 
 // A trace's diagnostics (broken chains, rejected contexts, clock skew, error propagation) as
 // the analysis explains them.
 
-type Item = Record<string, unknown> & { explanation?: string };
-
-const SECTIONS: Array<{ key: string; title: string }> = [
+const SECTIONS: Array<{ key: 'brokenChains' | 'errors' | 'clockSkew'; title: string }> = [
   { key: 'brokenChains', title: 'Broken chains' },
   { key: 'errors', title: 'Error propagation' },
   { key: 'clockSkew', title: 'Clock skew' },
 ];
 
-function describe(item: Item): string {
-  if (typeof item.explanation === 'string') return item.explanation;
-  if (typeof item.message === 'string') return item.message;
-  return JSON.stringify(item);
-}
-
 export function countDiagnostics(d: Diagnostics | null): number {
   if (!d) return 0;
-  return SECTIONS.reduce((n, s) => n + ((d[s.key] as Item[] | undefined)?.length ?? 0), 0);
+  return SECTIONS.reduce((n, s) => n + d[s.key].length, 0);
 }
 
 export function DiagnosticsList({ diagnostics }: { diagnostics: Diagnostics | null }) {
   if (diagnostics === null) {
     return <p class="muted">Diagnostics appear once the trace is analysed.</p>;
   }
-  const slowest = diagnostics.summary?.slowestServices ?? [];
-  const shown = SECTIONS.filter(
-    (s) => ((diagnostics[s.key] as Item[] | undefined)?.length ?? 0) > 0,
-  );
+  const slowest = diagnostics.summary.slowestServices;
+  const shown = SECTIONS.filter((s) => diagnostics[s.key].length > 0);
   return (
     <div class="diagnostics" data-testid="diagnostics">
       {shown.length === 0 && (
@@ -40,9 +30,9 @@ export function DiagnosticsList({ diagnostics }: { diagnostics: Diagnostics | nu
         <div key={section.key}>
           <h4>{section.title}</h4>
           <ul>
-            {((diagnostics[section.key] as Item[]) ?? []).map((item, i) => (
+            {diagnostics[section.key].map((item, i) => (
               <li key={i} data-diagnostic={section.key}>
-                {describe(item)}
+                {item.explanation}
               </li>
             ))}
           </ul>
@@ -54,7 +44,8 @@ export function DiagnosticsList({ diagnostics }: { diagnostics: Diagnostics | nu
           <ul>
             {slowest.slice(0, 5).map((s) => (
               <li key={s.service}>
-                {s.service}: {formatMs(s.selfMs)} own, {formatMs(s.totalMs)} in {s.spans} spans
+                {s.service}: {formatMs(s.selfMs)} own, {formatMs(s.totalMs)} in{' '}
+                {plural(s.spans, 'span')}
               </li>
             ))}
           </ul>

@@ -6,14 +6,13 @@ import { href, Link, type Location } from '../router.js';
 import type {
   DependencyEdge,
   DependencyNode,
-  Diagnostics,
-  ServiceMetrics,
+  DiagnosticsPage,
   ServiceSdk,
+  ServicesAnswer,
   TracePage,
   TraceSummary,
 } from '../types.js';
 import { DependencyGraph } from './dependency-graph.js';
-import { countDiagnostics } from './diagnostics-list.js';
 
 // Insights: the dependency graph, the services' health, and diagnostics across traces.
 
@@ -149,7 +148,7 @@ function SdkList({ sdks }: { sdks: ServiceSdk[] }) {
 }
 
 function ServicesTab() {
-  const { data, error } = useApi<{ services: ServiceMetrics[] }>('/api/services', {
+  const { data, error } = useApi<ServicesAnswer>('/api/services', {
     pollMs: 10_000,
   });
   const traces = useApi<TracePage>('/api/traces?limit=500');
@@ -174,14 +173,9 @@ function ServicesTab() {
         </thead>
         <tbody>
           {data.services.map((s) => {
-            const own = s.routes
-              ? [...s.routes]
-                  .sort((a, b) => (b.latencyMs?.p50 ?? 0) - (a.latencyMs?.p50 ?? 0))
-                  .slice(0, 3)
-                  .map((r) => `${r.route} (p50 ${formatMs(r.latencyMs?.p50)})`)
-              : (routes.get(s.service) ?? []).map(
-                  (r) => `${r.route} (p50 ${formatMs(r.p50)}, ${plural(r.n, 'trace')})`,
-                );
+            const own = (routes.get(s.service) ?? []).map(
+              (r) => `${r.route} (p50 ${formatMs(r.p50)}, ${plural(r.n, 'trace')})`,
+            );
             return (
               <tr key={s.service} data-service={s.service}>
                 <td>
@@ -203,20 +197,16 @@ function ServicesTab() {
           })}
         </tbody>
       </table>
-      {!data.services.some((s) => s.routes) && (
-        <p class="muted">
-          Last hour. Slowest routes: of the newest 500 traces, the routes where the service was the
-          root of the trace.
-        </p>
-      )}
+      <p class="muted">
+        Last hour. Slowest routes: of the newest 500 traces, the routes where the service was the
+        root of the trace.
+      </p>
     </>
   );
 }
 
-type DiagnosedTrace = TraceSummary & { diagnostic_count: number; diagnostics: Diagnostics };
-
 function DiagnosticsTab() {
-  const { data, error } = useApi<{ traces: DiagnosedTrace[] }>('/api/diagnostics?limit=200', {
+  const { data, error } = useApi<DiagnosticsPage>('/api/diagnostics?limit=200', {
     pollMs: 10_000,
   });
   if (error && !data) return <ErrorState error={error} what="diagnostics" />;
@@ -231,10 +221,8 @@ function DiagnosticsTab() {
   return (
     <ul class="diag-traces" data-testid="diagnostics-list">
       {data.traces.map((t) => {
-        const lines = ['brokenChains', 'errors', 'clockSkew'].flatMap((key) =>
-          ((t.diagnostics?.[key] as Array<{ explanation?: string }> | undefined) ?? []).map(
-            (item) => item.explanation ?? JSON.stringify(item),
-          ),
+        const lines = (['brokenChains', 'errors', 'clockSkew'] as const).flatMap((key) =>
+          t.diagnostics[key].map((item) => item.explanation),
         );
         return (
           <li key={t.trace_id}>
@@ -242,8 +230,7 @@ function DiagnosticsTab() {
               {t.root_method ?? ''} {t.root_route ?? t.root_service ?? t.trace_id}
             </Link>{' '}
             <span class="muted">
-              {formatDateTime(t.start_us)} ·{' '}
-              {plural(t.diagnostic_count ?? countDiagnostics(t.diagnostics), 'diagnostic')}
+              {formatDateTime(t.start_us)} · {plural(t.diagnostic_count, 'diagnostic')}
             </span>
             <ul>
               {lines.slice(0, 4).map((line) => (

@@ -3,14 +3,21 @@ import { useApi } from '../api.js';
 import { InputFilter, SelectFilter } from '../components/filter-fields.js';
 import { Empty, ErrorState, Loading } from '../components/states.js';
 import { formatClock, formatDateTime, formatValue, plural, serviceColor } from '../format.js';
-import { groupByResource, kindLabel, type RaceView, raceLink, toRaceView } from '../race-model.js';
+import {
+  groupByResource,
+  kindLabel,
+  OUTCOME_LABELS,
+  type RaceView,
+  raceLink,
+  toRaceView,
+} from '../race-model.js';
 import { href, Link, type Location, navigate, queryObject } from '../router.js';
-import type { RaceInstance, RaceItem } from '../types.js';
+import type { RaceExample, RacePage } from '../types.js';
 
 // Races grouped by resource, within one trace and across traces, with their evidence and
 // links into the trace view with the racing accesses selected.
 
-function Evidence({ example }: { example: RaceInstance }) {
+function Evidence({ example }: { example: RaceExample }) {
   return (
     <table class="evidence">
       <thead>
@@ -49,6 +56,11 @@ function RaceEntry({ race }: { race: RaceView }) {
       <div class="race-head">
         <span class={`badge kind-${race.kind}`}>{kindLabel(race.kind)}</span>
         <span class="badge">{race.scope === 'cross' ? 'across traces' : 'within a trace'}</span>
+        {race.outcome && (
+          <span class={`badge outcome-${race.outcome}`} data-testid="race-outcome">
+            {OUTCOME_LABELS[race.outcome]}
+          </span>
+        )}
         <span>{sides}</span>
         <span class="muted">
           {plural(race.count, 'instance')} · {race.confidence ?? ''} · evidence:{' '}
@@ -80,7 +92,7 @@ function RaceEntry({ race }: { race: RaceView }) {
 
 export function RacesView({ location }: { location: Location }) {
   const q = queryObject(location.query);
-  const { data, error, loading } = useApi<{ races: RaceItem[] }>(
+  const { data, error, loading } = useApi<RacePage>(
     href('/api/races', { limit: 1000, service: q.service, resource: q.resource, scope: q.scope }),
     { pollMs: 5000 },
   );

@@ -6,7 +6,13 @@ import { kindLabel, raceLink, racingAccesses, toRaceView } from '../race-model.j
 import { href, Link, type Location, navigate, queryObject } from '../router.js';
 import { buildSpaceTime } from '../space-time-model.js';
 import { useTrace } from '../trace-loader.js';
-import type { CriticalPath, Diagnostics, RaceItem, ServiceMetrics } from '../types.js';
+import type {
+  ServiceMetrics,
+  ServicesAnswer,
+  TraceCriticalPath,
+  TraceDiagnostics,
+  TraceRaces,
+} from '../types.js';
 import { countDiagnostics, DiagnosticsList } from './diagnostics-list.js';
 import { EventPanel } from './event-panel.js';
 import { SpaceTimeView } from './space-time.js';
@@ -20,10 +26,10 @@ export function TraceView({ traceId, location }: { traceId: string; location: Lo
   const q = queryObject(location.query);
   const base = `/api/traces/${encodeURIComponent(traceId)}`;
   const trace = useTrace(traceId);
-  const path = useApi<{ critical_path: CriticalPath | null }>(`${base}/critical-path`);
-  const races = useApi<{ races: RaceItem[] }>(`${base}/races`);
-  const diagnostics = useApi<{ diagnostics: Diagnostics | null }>(`${base}/diagnostics`);
-  const services = useApi<{ services: ServiceMetrics[] }>('/api/services');
+  const path = useApi<TraceCriticalPath>(`${base}/critical-path`);
+  const races = useApi<TraceRaces>(`${base}/races`);
+  const diagnostics = useApi<TraceDiagnostics>(`${base}/diagnostics`);
+  const services = useApi<ServicesAnswer>('/api/services');
   const languages = useMemo(() => languagesOf(services.data?.services ?? []), [services.data]);
 
   const model = useMemo(() => (trace.data ? buildSpaceTime(trace.data.spans) : null), [trace.data]);

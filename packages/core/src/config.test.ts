@@ -158,3 +158,59 @@ describe('resolveConfig', () => {
     expect(config.ignorePath('/healthz')).toBe(false);
   });
 });
+
+describe('database query settings (spec 4.3)', () => {
+  it('capture queries, not values, with the default digest key', () => {
+    const config = resolveConfig({ serviceName: 'shop' }, {});
+    expect(config).toMatchObject({
+      captureQueries: true,
+      captureValues: false,
+      digestKey: 'raceway-digest-v1',
+    });
+  });
+
+  it('reads RACEWAY_DB_CAPTURE, RACEWAY_DB_CAPTURE_VALUES and RACEWAY_DIGEST_KEY', () => {
+    const config = resolveConfig(
+      { serviceName: 'shop' },
+      {
+        RACEWAY_DB_CAPTURE: ' off ',
+        RACEWAY_DB_CAPTURE_VALUES: 'YES',
+        RACEWAY_DIGEST_KEY: ' shared-key ',
+      },
+    );
+    expect(config).toMatchObject({
+      captureQueries: false,
+      captureValues: true,
+      digestKey: 'shared-key',
+    });
+    // Blank variables are unset.
+    expect(
+      resolveConfig(
+        { serviceName: 'shop' },
+        { RACEWAY_DB_CAPTURE: ' ', RACEWAY_DB_CAPTURE_VALUES: '', RACEWAY_DIGEST_KEY: '  ' },
+      ),
+    ).toMatchObject({ captureQueries: true, captureValues: false, digestKey: 'raceway-digest-v1' });
+  });
+
+  it('lets options win over the environment', () => {
+    const config = resolveConfig(
+      { serviceName: 'shop', captureQueries: true, captureValues: false, digestKey: 'code' },
+      { RACEWAY_DB_CAPTURE: '0', RACEWAY_DB_CAPTURE_VALUES: '1', RACEWAY_DIGEST_KEY: 'env' },
+    );
+    expect(config).toMatchObject({ captureQueries: true, captureValues: false, digestKey: 'code' });
+  });
+
+  it('refuses what it cannot use, without echoing a key', () => {
+    expect(codeOf({ serviceName: 'a' }, { RACEWAY_DB_CAPTURE: 'maybe' })).toBe(
+      'RACEWAY_INVALID_DB_CAPTURE',
+    );
+    expect(codeOf({ serviceName: 'a' }, { RACEWAY_DB_CAPTURE_VALUES: '2' })).toBe(
+      'RACEWAY_INVALID_DB_CAPTURE_VALUES',
+    );
+    expect(codeOf({ serviceName: 'a', captureQueries: 'yes' as never })).toBe(
+      'RACEWAY_INVALID_DB_CAPTURE',
+    );
+    expect(codeOf({ serviceName: 'a', digestKey: ' ' })).toBe('RACEWAY_INVALID_DIGEST_KEY');
+    expect(codeOf({ serviceName: 'a', digestKey: 42 as never })).toBe('RACEWAY_INVALID_DIGEST_KEY');
+  });
+});

@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { DEFAULT_DIGEST_KEY } from './db/param-digest.js';
 import { closestName } from './did-you-mean.js';
 import { describeValue, RacewayConfigError, type RacewayConfigErrorCode } from './errors.js';
 import { consoleLogger, Diagnostics, type RacewayLogger } from './logger.js';
@@ -67,6 +68,22 @@ export interface RacewayOptions {
    * Within a sampled trace every race is seen; a race across two traces needs both sampled.
    */
   sampleRate?: number;
+  /**
+   * Records a `db_query` event for each statement an instrumented database driver runs
+   * (`@raceway/pg`, `@raceway/mysql2`, `@raceway/better-sqlite3`; spec 4.3). Env
+   * `RACEWAY_DB_CAPTURE`. Default true.
+   */
+  captureQueries?: boolean;
+  /**
+   * Also sends each query parameter's raw value beside its digest. Env
+   * `RACEWAY_DB_CAPTURE_VALUES`. Default false: no parameter value leaves the service.
+   */
+  captureValues?: boolean;
+  /**
+   * The key of the parameter digests (HMAC-SHA256): services whose digests must compare share
+   * it. Env `RACEWAY_DIGEST_KEY`. Default `raceway-digest-v1`.
+   */
+  digestKey?: string;
 }
 
 /** A validated configuration with every default applied. */
@@ -92,6 +109,12 @@ export interface ResolvedConfig {
   readonly ignorePath: (path: string) => boolean;
   /** Root sampling rate, 0 to 1. */
   readonly sampleRate: number;
+  /** Whether database queries are recorded (`captureQueries`). */
+  readonly captureQueries: boolean;
+  /** Whether raw parameter values are recorded beside their digests (`captureValues`). */
+  readonly captureValues: boolean;
+  /** The key of parameter digests (`digestKey`). */
+  readonly digestKey: string;
   readonly debug: boolean;
   /** The `logger` and `debug` options, as every part of the tracer uses them. */
   readonly diagnostics: Diagnostics;
@@ -131,6 +154,9 @@ const OPTION_NAMES: Readonly<Record<keyof RacewayOptions, true>> = {
   propagateTo: true,
   ignorePaths: true,
   sampleRate: true,
+  captureQueries: true,
+  captureValues: true,
+  digestKey: true,
 };
 const KNOWN_OPTIONS: readonly string[] = Object.keys(OPTION_NAMES);
 
@@ -235,6 +261,23 @@ export function resolveConfig(
       'RACEWAY_INVALID_IGNORE_PATHS',
     ),
     sampleRate: resolveSampleRate(options.sampleRate, env.RACEWAY_SAMPLE_RATE),
+    captureQueries:
+      resolveBoolean(
+        options.captureQueries,
+        'captureQueries',
+        env,
+        'RACEWAY_DB_CAPTURE',
+        'RACEWAY_INVALID_DB_CAPTURE',
+      ) ?? true,
+    captureValues:
+      resolveBoolean(
+        options.captureValues,
+        'captureValues',
+        env,
+        'RACEWAY_DB_CAPTURE_VALUES',
+        'RACEWAY_INVALID_DB_CAPTURE_VALUES',
+      ) ?? false,
+    digestKey: resolveDigestKey(options.digestKey, env.RACEWAY_DIGEST_KEY),
     debug,
     diagnostics,
   };
@@ -297,6 +340,9 @@ function logResolvedConfig(config: ResolvedConfig): void {
     maxQueueBytes: config.maxQueueBytes,
     maxRetries: Number.isFinite(config.maxRetries) ? config.maxRetries : 'unlimited',
     requestTimeoutMs: config.requestTimeoutMs,
+    captureQueries: config.captureQueries,
+    captureValues: config.captureValues,
+    digestKey: config.digestKey === DEFAULT_DIGEST_KEY ? 'default' : 'set',
     disabled: config.disabled,
   };
   const line = `config ${JSON.stringify(shown)}`;
@@ -471,6 +517,20 @@ function resolveApiKey(option: unknown, envValue: string | undefined): string | 
     fail('RACEWAY_INVALID_API_KEY', `${source} must be visible ASCII characters without spaces`);
   }
   return key;
+}
+
+/** Like the API key: trimmed, a blank variable is unset; never echoed (it is a secret). */
+function resolveDigestKey(option: unknown, envValue: string | undefined): string {
+  if (option !== undefined) {
+    if (typeof option !== 'string' || option.trim() === '') {
+      fail(
+        'RACEWAY_INVALID_DIGEST_KEY',
+        `digestKey must be a non-empty string, got ${typeof option === 'string' ? 'an empty string' : describeValue(typeof option)}`,
+      );
+    }
+    return option.trim();
+  }
+  return nonEmpty(envValue) ?? DEFAULT_DIGEST_KEY;
 }
 
 function integer(

@@ -22,6 +22,9 @@ export type RacewayConfigErrorCode =
   | 'RACEWAY_INVALID_DEBUG'
   | 'RACEWAY_INVALID_LOGGER'
   | 'RACEWAY_INVALID_MAX_QUEUE_BYTES'
+  | 'RACEWAY_INVALID_DB_CAPTURE'
+  | 'RACEWAY_INVALID_DB_CAPTURE_VALUES'
+  | 'RACEWAY_INVALID_DIGEST_KEY'
   /** A middleware factory was registered itself instead of its result (`app.use(racewayMiddleware)`). */
   | 'RACEWAY_MIDDLEWARE_NOT_CALLED'
   /** An instrumentation was given something else than what it instruments (options in the instance's place). */

@@ -13,7 +13,8 @@ export type EventKind =
   | 'error'
   | 'fork'
   | 'join'
-  | 'custom';
+  | 'custom'
+  | 'db_query';
 
 /** An error as events carry it (`error` events, failed responses and client calls). */
 export interface ErrorInfo {
@@ -58,6 +59,20 @@ export interface EventData {
   fork: { child: string };
   join: { child: string };
   custom: { name: string; attributes?: Record<string, unknown> };
+  db_query: {
+    system: 'postgresql' | 'mysql' | 'sqlite';
+    /** At most 4096 characters. */
+    statement: string;
+    statement_truncated?: boolean;
+    params?: Array<{ digest: string; name?: string; value?: unknown }>;
+    connection: string;
+    database?: string | null;
+    rows?: number | null;
+    /** At most 10 rows of 32 columns: column name to digest. */
+    returned?: Array<Record<string, string>>;
+    error?: { type: string; message: string } | null;
+    duration_ms: number;
+  };
 }
 
 /** The fields every event has (spec 4). */

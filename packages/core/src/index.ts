@@ -10,6 +10,9 @@ export {
 export type { ExecutionContext } from './context/execution-context.js';
 export { type ForkOptions, fork } from './context/fork.js';
 export { type StartContextInit, Tracer } from './context/tracer.js';
+export { connectionId } from './db/connection-id.js';
+export { paramDigest } from './db/param-digest.js';
+export { type DbQuery, type DbSystem, recordQuery } from './db/query.js';
 export { RacewayConfigError, type RacewayConfigErrorCode } from './errors.js';
 export type { ErrorInfo, EventData, EventKind, RacewayEvent } from './events.js';
 export { flush, raceway, shutdown } from './lifecycle.js';

@@ -11,6 +11,7 @@ export {
   TRANSPORT_DEFAULTS,
 } from './config.js';
 export * from './context/index.js';
+export * from './db/index.js';
 export { RacewayConfigError, type RacewayConfigErrorCode } from './errors.js';
 export {
   type ErrorInfo,

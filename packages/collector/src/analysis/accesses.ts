@@ -1,6 +1,7 @@
 import { clockSum, isClockUncertain, ownEpoch } from './clock.js';
 import { getOrCreate } from './collections.js';
 import { type Event, isAtomicWrite, lockOf, resourceOf } from './event.js';
+import { type SqlAnalysisOptions, type SqlEventAccess, sqlAccesses } from './sql/sql-accesses.js';
 
 /** A state access with what the race rules need, computed once. */
 export interface Access {
@@ -21,6 +22,11 @@ export interface Access {
   sum: number;
   /** The clock was truncated or malformed: happens-before involving it may be missing. */
   uncertain: boolean;
+  /**
+   * An access of a `db_query` event (DESIGN 11): what it read or wrote (a parameter digest), in
+   * place of the `value` a state event carries.
+   */
+  sql?: { value?: string };
 }
 
 /** Program order of a context: own epoch, then time, then id (for malformed clocks). */
@@ -68,8 +74,16 @@ class ContextIds {
  * const accesses = prepareAccesses(traceEvents);
  * accesses.filter((a) => a.write && a.locks.length === 0); // unprotected writes
  */
-export function prepareAccesses(events: readonly Event[]): Access[] {
+export function prepareAccesses(
+  events: readonly Event[],
+  options: SqlAnalysisOptions = {},
+): Access[] {
   const ids = new ContextIds();
+  // `db_query` events: their accesses and the database locks held at each, by transaction.
+  const sql = events.some((e) => e.kind === 'db_query')
+    ? sqlAccesses(events, options).byEvent
+    : null;
+  const isAccessEvent = (event: Event) => resourceOf(event) !== null || sql?.has(event) === true;
   // Contexts that took locks need their events in program order; the others need no grouping.
   const locking = new Map<number, Event[]>();
   for (const event of events) {
@@ -81,11 +95,11 @@ export function prepareAccesses(events: readonly Event[]): Access[] {
   const out: Access[] = [];
   for (const event of events) {
     const isLock = lockOf(event) !== null;
-    if (!isLock && resourceOf(event) === null) continue;
+    if (!isLock && !isAccessEvent(event)) continue;
     const ctx = ids.of(event);
     const chain = locking.get(ctx);
     if (chain !== undefined) chain.push(event);
-    else if (!isLock) pushAccess(out, event, ctx, EMPTY, EMPTY);
+    else if (!isLock) pushAccess(out, event, ctx, EMPTY, EMPTY, sql?.get(event));
   }
   for (const [ctx, chain] of locking) {
     chain.sort(byProgramOrder);
@@ -96,7 +110,7 @@ export function prepareAccesses(events: readonly Event[]): Access[] {
       if (lock === null) {
         const locks = held.size === 0 ? EMPTY : [...held.keys()].sort();
         const holds = held.size === 0 ? EMPTY : locks.map((l) => `${l}\u0000${held.get(l)!.hold}`);
-        pushAccess(out, event, ctx, locks, holds);
+        pushAccess(out, event, ctx, locks, holds, sql?.get(event));
       } else if (event.kind === 'lock_acquire') {
         const current = held.get(lock);
         if (current) current.depth++;
@@ -116,7 +130,27 @@ function pushAccess(
   ctx: number,
   locks: readonly string[],
   lockHolds: readonly string[],
+  sql?: readonly SqlEventAccess[],
 ): void {
+  if (sql !== undefined) {
+    for (const a of sql) {
+      const both = a.locks.length === 0 ? locks : [...new Set([...locks, ...a.locks])].sort();
+      out.push({
+        event,
+        resource: a.resource,
+        ctx,
+        write: a.write,
+        atomic: a.atomic,
+        locks: both,
+        lockHolds: a.holds.length === 0 ? lockHolds : [...lockHolds, ...a.holds],
+        epoch: ownEpoch(event),
+        sum: clockSum(event.clock),
+        uncertain: isClockUncertain(event),
+        sql: a.value === undefined ? {} : { value: a.value },
+      });
+    }
+    return;
+  }
   const resource = resourceOf(event);
   if (resource === null || resource === '') return;
   out.push({

@@ -5,6 +5,7 @@ import type { AnalysisOptions } from './options.js';
 import { budgetOf } from './options.js';
 import type { RaceGroup } from './race-groups.js';
 import { buildSpanTree } from './spans.js';
+import { sqlAccesses } from './sql/sql-accesses.js';
 import { detectTraceRaceGroups } from './trace-races.js';
 
 /** Everything the collector stores about one trace. */
@@ -50,6 +51,14 @@ export function analyzeTrace(
     });
   }
   diagnostics.analysisLimits.push(...races.limits);
+  if (own.some((e) => e.kind === 'db_query')) {
+    const sql = sqlAccesses(own, options.sql);
+    diagnostics.summary.sqlStatements = {
+      total: sql.statements,
+      unkeyed: sql.unkeyedCount,
+      unkeyedByReason: sql.unkeyed as Record<string, number>,
+    };
+  }
   return {
     traceId,
     races: races.groups,

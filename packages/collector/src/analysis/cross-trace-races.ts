@@ -69,7 +69,7 @@ export function detectCrossTraceRaces(
   // to the budget, then the sweep stops (the ranking below is over those found).
   const { maxCrossTraceRaces } = budgetOf(options);
   const windowsByResource = new Map<string, Window[]>();
-  for (const window of readModifyWriteWindows(prepareAccesses(events))) {
+  for (const window of readModifyWriteWindows(prepareAccesses(events, options.sql))) {
     getOrCreate(windowsByResource, window.read.resource, () => []).push(window);
   }
   const ranked: Array<{ race: Race; rank: number; overlapUs: number }> = [];

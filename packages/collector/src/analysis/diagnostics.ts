@@ -23,6 +23,18 @@ export interface DiagnosticsSummary {
   truncatedClockEvents: number;
   /** By self time, slowest first. */
   slowestServices: ServiceTime[];
+  /**
+   * Present when the trace ran SQL (`db_query` events, DESIGN 11): statements seen, and those
+   * that read or wrote rows the analysis could not key (ranges, joins, subqueries, unparseable
+   * text), left out of race detection, by reason.
+   */
+  sqlStatements?: SqlStatementsSummary;
+}
+
+export interface SqlStatementsSummary {
+  total: number;
+  unkeyed: number;
+  unkeyedByReason: Record<string, number>;
 }
 
 /**
@@ -142,6 +154,15 @@ export function mergeDiagnostics(list: readonly TraceDiagnostics[]): TraceDiagno
     summary.events += d.summary.events;
     summary.spans += d.summary.spans;
     summary.truncatedClockEvents += d.summary.truncatedClockEvents;
+    if (d.summary.sqlStatements) {
+      summary.sqlStatements ??= { total: 0, unkeyed: 0, unkeyedByReason: {} };
+      const sql = summary.sqlStatements;
+      sql.total += d.summary.sqlStatements.total;
+      sql.unkeyed += d.summary.sqlStatements.unkeyed;
+      for (const [reason, n] of Object.entries(d.summary.sqlStatements.unkeyedByReason)) {
+        sql.unkeyedByReason[reason] = (sql.unkeyedByReason[reason] ?? 0) + n;
+      }
+    }
     for (const s of d.summary.services) services.add(s);
     for (const t of d.summary.slowestServices) {
       const known = times.get(t.service);

@@ -15,7 +15,8 @@ export type EventKind =
   | 'error'
   | 'fork'
   | 'join'
-  | 'custom';
+  | 'custom'
+  | 'db_query';
 
 /** One event (spec 4): common fields plus the kind-specific `data`. */
 export interface Event {

@@ -27,6 +27,7 @@ export {
   type ErrorPropagation,
   mergeDiagnostics,
   type ServiceTime,
+  type SqlStatementsSummary,
   type TraceDiagnostics,
   traceDiagnostics,
 } from './diagnostics.js';
@@ -42,6 +43,19 @@ export type { Race, RaceAccess, RaceEvidence, RaceKind } from './race.js';
 export { type RaceGroup, RaceGroups, type RaceSide, raceAsGroup } from './race-groups.js';
 export { type ServiceMetrics, serviceMetrics } from './service-metrics.js';
 export { buildSpanTree, type Span, type SpanKind, type SpanTree } from './spans.js';
+export {
+  DEFAULT_ISOLATION,
+  rawValuesByDigest,
+  resourceLabel,
+  type SqlAnalysisOptions,
+  sqlResourcesOf,
+} from './sql/sql-accesses.js';
+export {
+  type Isolation,
+  type SqlSystem,
+  type StatementAnalysis,
+  statementAccesses,
+} from './sql/statement-accesses.js';
 export {
   detectRacesBruteForce,
   detectTraceRaceGroups,

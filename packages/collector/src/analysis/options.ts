@@ -1,3 +1,5 @@
+import type { SqlAnalysisOptions } from './sql/sql-accesses.js';
+
 /**
  * How far apart (ms) two hosts' clocks may be before their timestamps are trusted to order
  * events. 5 ms: well above what NTP keeps hosts of one network within, so timestamps alone never
@@ -11,6 +13,8 @@ export interface AnalysisOptions {
   skewToleranceMs?: number;
   /** Time and memory budgets; see {@link AnalysisBudget}. */
   budget?: AnalysisBudget;
+  /** How `db_query` events become accesses: digest key, default isolation per system. */
+  sql?: SqlAnalysisOptions;
 }
 
 /** The skew tolerance of `options`, in microseconds. */

@@ -88,6 +88,11 @@ export function raceAccess(access: Access): RaceAccess {
     locks: [...access.locks],
   };
   if (e.clock_dropped !== undefined) out.clockDropped = e.clock_dropped;
+  if (access.sql !== undefined) {
+    // A database access: the digest it read or wrote (DESIGN 11).
+    if (access.sql.value !== undefined) out.value = access.sql.value;
+    return out;
+  }
   if ('value' in e.data) out.value = e.data.value;
   const version = e.data.version;
   if (typeof version === 'string' || typeof version === 'number') out.version = version;

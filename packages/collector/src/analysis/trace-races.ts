@@ -36,7 +36,7 @@ import { sweepSites } from './race-sites.js';
  * // ['order and inventory both read stock:42 = 5 and wrote it back concurrently; one update is lost']
  */
 export function detectTraceRaces(events: readonly Event[], options: AnalysisOptions = {}): Race[] {
-  const accesses = prepareAccesses(events);
+  const accesses = prepareAccesses(events, options.sql);
   return racesFromPairs(findRacePairs(accesses), accesses, options);
 }
 
@@ -51,7 +51,7 @@ export function detectRacesBruteForce(
   events: readonly Event[],
   options: AnalysisOptions = {},
 ): Race[] {
-  const accesses = prepareAccesses(events);
+  const accesses = prepareAccesses(events, options.sql);
   return racesFromPairs(findRacePairsBruteForce(accesses), accesses, options);
 }
 
@@ -252,7 +252,7 @@ export function detectTraceRaceGroups(
   const accept = (g: Access, f: Access) =>
     !(g.uncertain || f.uncertain) || Math.abs(g.event.ts_us - f.event.ts_us) <= tolerance;
   const skipped: string[] = [];
-  for (const group of groupByResource(prepareAccesses(events))) {
+  for (const group of groupByResource(prepareAccesses(events, options.sql))) {
     const resource = group[0]!.resource;
     if (budget.exhausted()) {
       skipped.push(resource);

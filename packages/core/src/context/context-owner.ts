@@ -1,6 +1,16 @@
 import type { RacewayEvent } from '../events.js';
 import type { Diagnostics } from '../logger.js';
 
+/** How database queries are recorded (spec 4.3): the `captureQueries`, `captureValues` and `digestKey` options. */
+export interface QueryCapture {
+  /** False when queries are not recorded (`captureQueries: false`, or a disabled tracer). */
+  readonly enabled: boolean;
+  /** Raw parameter values are recorded beside their digests. */
+  readonly values: boolean;
+  /** The HMAC key of parameter and result digests. */
+  readonly digestKey: string;
+}
+
 /**
  * What an {@link ExecutionContext} needs from whoever made it: where its events go and the
  * decisions it cannot take alone. A narrow interface rather than the whole tracer, so that the
@@ -18,6 +28,8 @@ export interface ContextOwner {
   readonly diagnostics: Diagnostics;
   /** Takes one recorded event (to the transport). */
   emit(event: RacewayEvent): void;
+  /** How database queries are recorded. */
+  readonly queryCapture: QueryCapture;
   /** Whether an outgoing call to `url` may carry trace headers (spec 6). */
   shouldPropagate(url: URL | string): boolean;
 }

@@ -75,11 +75,22 @@ describe('ExecutionContext.record', () => {
       fork: { child: 'svc#0000abcd' },
       join: { child: 'svc#0000abcd' },
       custom: { name: 'cache_miss', attributes: { key: 'items/1' } },
+      db_query: {
+        system: 'postgresql',
+        statement: 'UPDATE items SET stock = $1 WHERE id = $2',
+        params: [{ digest: '0123456789abcdef' }, { digest: 'fedcba9876543210', name: 'id' }],
+        connection: 'pg#1',
+        database: 'shop',
+        rows: 1,
+        returned: [{ id: '0123456789abcdef' }],
+        error: { type: '40001', message: 'could not serialize access' },
+        duration_ms: 0.5,
+      },
     };
     for (const [kind, data] of Object.entries(samples)) {
       ctx.record(kind as EventKind, data as never);
     }
-    expect(events).toHaveLength(12);
+    expect(events).toHaveLength(13);
     for (const event of events) {
       expect(validateEvent(event), `${event.kind}: ${schemaErrors(validateEvent)}`).toBe(true);
     }

@@ -4,6 +4,7 @@ export {
   runInContext,
   runOutsideContext,
 } from './async-context.js';
+export type { ContextOwner, QueryCapture } from './context-owner.js';
 export {
   type ClockTick,
   ExecutionContext,

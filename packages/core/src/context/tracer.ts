@@ -8,7 +8,7 @@ import { decideTraceFlags } from '../sampling/decide.js';
 import { type RootSampler, rootSampler } from '../sampling/root-sampler.js';
 import { sharedTransport } from '../transport/registry.js';
 import type { ShutdownOptions, Transport } from '../transport/transport.js';
-import type { ContextOwner } from './context-owner.js';
+import type { ContextOwner, QueryCapture } from './context-owner.js';
 import { ExecutionContext } from './execution-context.js';
 
 /** What a new context continues: usually the result of `extractContext` on a request. */
@@ -79,6 +79,8 @@ export class Tracer implements ContextOwner {
   /** `null` when disabled. */
   readonly transport: Transport | null;
   readonly config: ResolvedConfig;
+  /** How database queries are recorded (`captureQueries`, `captureValues`, `digestKey`). */
+  readonly queryCapture: QueryCapture;
 
   /** Where Raceway's messages go (the `logger` and `debug` options). */
   get diagnostics(): Diagnostics {
@@ -97,6 +99,11 @@ export class Tracer implements ContextOwner {
     this.instance = this.config.instance;
     this.disabled = this.config.disabled;
     this.sampleRoot = rootSampler(this.config.sampleRate);
+    this.queryCapture = Object.freeze({
+      enabled: !this.disabled && this.config.captureQueries,
+      values: this.config.captureValues,
+      digestKey: this.config.digestKey,
+    });
     if (this.disabled) this.transport = null;
     else if (dependencies.transport !== undefined) this.transport = dependencies.transport;
     else this.transport = sharedTransport(this.config);

@@ -64,5 +64,13 @@ export function canonicalParam(value: unknown): string {
  * paramDigest(42); // 16 hex digits, the same in every SDK
  */
 export function paramDigest(value: unknown, key: string = DEFAULT_DIGEST_KEY): string {
-  return createHmac('sha256', key).update(canonicalParam(value), 'utf8').digest('hex').slice(0, 16);
+  return digestCanonical(canonicalParam(value), key);
+}
+
+/**
+ * The digest of a canonical form already built: how the collector digests the literals of
+ * SQL text (`WHERE id = 42`) so that they match parameters sent as digests.
+ */
+export function digestCanonical(canonical: string, key: string = DEFAULT_DIGEST_KEY): string {
+  return createHmac('sha256', key).update(canonical, 'utf8').digest('hex').slice(0, 16);
 }

@@ -55,6 +55,7 @@ const runElsewhere: Record<string, string> = {
   'config.json': '../config-vectors.test.ts',
   'delivery.json': '../transport/delivery-vectors.test.ts',
   'param-digest.json': '../db/param-digest.test.ts',
+  'sql-accesses.json': '../../../collector/src/analysis/sql/sql-accesses-vectors.test.ts',
 };
 
 const files = readdirSync(vectorsDir)

@@ -10,11 +10,11 @@ import {
   allSpans,
   barrier,
   callService,
-  type RaceJson,
+  type Race,
   rootRequest,
   type Scenario,
-  type SpanEventJson,
-  type SpanJson,
+  type Span,
+  type SpanEvent,
   StockTable,
   startScenario,
 } from '@raceway/scenario-tests/src/fixtures/index.js';
@@ -200,9 +200,9 @@ export function describeInterop(subject: InteropSubject): void {
       await settle(s, [inventory], traceId, 3);
       const answer = await s.api.traceRaces(traceId);
       expect(answer.analysis).toBe('done');
-      const races = answer.races.filter((r: RaceJson) => r.resource === 'stock:1');
+      const races = answer.races.filter((r: Race) => r.resource === 'stock:1');
       expect(races).toHaveLength(1);
-      const [found] = races as [RaceJson];
+      const [found] = races as [Race];
       expect([...found.services].sort()).toEqual([inventory.name, 'ts-inventory'].sort());
       expect(found.examples[0]).toMatchObject({
         kind: 'lost_update',
@@ -219,7 +219,7 @@ export function describeInterop(subject: InteropSubject): void {
 }
 
 /** a happens before b: every entry of a is <= b's, and they differ (spec 3.5). */
-function happensBefore(a: SpanEventJson, b: SpanEventJson): boolean {
+function happensBefore(a: SpanEvent, b: SpanEvent): boolean {
   let less = false;
   for (const [key, value] of Object.entries(a.clock)) {
     const other = b.clock[key] ?? 0;
@@ -229,7 +229,7 @@ function happensBefore(a: SpanEventJson, b: SpanEventJson): boolean {
   return less || Object.keys(b.clock).some((key) => !(key in a.clock));
 }
 
-function expectChain(chain: SpanEventJson[]): void {
+function expectChain(chain: SpanEvent[]): void {
   for (let i = 1; i < chain.length; i++) {
     expect(
       happensBefore(chain[i - 1]!, chain[i]!),
@@ -238,20 +238,20 @@ function expectChain(chain: SpanEventJson[]): void {
   }
 }
 
-function serverSpan(spans: SpanJson[], service: string): SpanJson {
+function serverSpan(spans: Span[], service: string): Span {
   const found = spans.filter((s) => s.kind === 'server' && s.service === service);
   expect(found, `one server span of ${service}`).toHaveLength(1);
   return found[0]!;
 }
 
-function clientSpanOf(spans: SpanJson[], server: SpanJson): SpanJson {
+function clientSpanOf(spans: Span[], server: Span): Span {
   const parent = spans.find((s) => s.span_id === server.parent_span_id);
   expect(parent, `the client span that caused ${server.service}'s server span`).toBeDefined();
   expect(parent!.kind).toBe('client');
   return parent!;
 }
 
-function eventOf(span: SpanJson, kind: string): SpanEventJson {
+function eventOf(span: Span, kind: string): SpanEvent {
   const found = span.events.filter((e) => e.kind === kind);
   expect(found, `one ${kind} in ${span.service}'s ${span.kind} span`).toHaveLength(1);
   return found[0]!;

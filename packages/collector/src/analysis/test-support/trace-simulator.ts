@@ -1,4 +1,5 @@
 import type { Event, EventKind } from '../event.js';
+import { canonicalValue, digestOf } from '../sql/sql-digest.js';
 
 /**
  * A tiny simulator of the Raceway clock rules (spec 3.2) for tests and benchmarks: contexts,
@@ -181,6 +182,46 @@ export class SimContext {
     return this.sim.record(this, 'state_write', { resource, ...written });
   }
 
+  /**
+   * A database statement as a driver reports it (`db_query`, spec 4.3): parameters and returned
+   * values leave as digests (default key); `connection` defaults to one per context.
+   *
+   * @example
+   * ctx.query('SELECT stock FROM products WHERE id = ?', { params: [42], returned: [{ stock: 5 }] });
+   */
+  query(
+    statement: string,
+    options: {
+      params?: unknown[];
+      returned?: Array<Record<string, unknown>>;
+      system?: 'postgresql' | 'mysql' | 'sqlite';
+      connection?: string;
+      database?: string;
+      error?: { type: string; message: string };
+      /** Send raw values along with the digests. */
+      values?: boolean;
+    } = {},
+  ): Event {
+    const digest = (v: unknown) => digestOf(canonicalValue(v));
+    const data: Record<string, unknown> = {
+      system: options.system ?? 'mysql',
+      statement,
+      params: (options.params ?? []).map((v) =>
+        options.values ? { digest: digest(v), value: v } : { digest: digest(v) },
+      ),
+      connection: options.connection ?? `db#${this.component.slice(0, 8)}`,
+      database: options.database ?? 'shop',
+      rows: options.returned?.length ?? null,
+      duration_ms: 1,
+    };
+    if (options.returned) {
+      data.returned = options.returned.map((row) =>
+        Object.fromEntries(Object.entries(row).map(([k, v]) => [k, digest(v)])),
+      );
+    }
+    if (options.error) data.error = options.error;
+    return this.sim.record(this, 'db_query', data);
+  }
   lock(lock: string): Event {
     return this.sim.record(this, 'lock_acquire', { lock });
   }

@@ -1,0 +1,11 @@
+import { fileURLToPath } from 'node:url';
+import { buildIfStale } from '../../../tooling/build-if-stale.js';
+
+const packagesDir = fileURLToPath(new URL('../../../packages/', import.meta.url));
+// Core first: the others' type declarations are built against core's.
+const PACKAGES = ['core', 'express', 'fetch', 'pg', 'better-sqlite3', 'collector'];
+
+/** The services import the @raceway packages as a user's app does, from their builds. */
+export default function setup() {
+  buildIfStale(PACKAGES.map((name) => `${packagesDir}${name}`));
+}

@@ -1,0 +1,19 @@
+export { connectionId } from './connection-id.js';
+export { type Emitting, observeEmit } from './observe-emit.js';
+export {
+  canonicalParam,
+  DEFAULT_DIGEST_KEY,
+  digestCanonical,
+  paramDigest,
+} from './param-digest.js';
+export {
+  type DbQuery,
+  type DbSystem,
+  MAX_STATEMENT_LENGTH,
+  QueryInFlight,
+  type QueryInit,
+  type QueryResult,
+  queryContext,
+  recordQuery,
+  startQuery,
+} from './query.js';

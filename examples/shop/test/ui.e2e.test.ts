@@ -151,6 +151,19 @@ describe('the web UI on the shop', () => {
     await resource.waitFor();
     await shot('races');
     const race = resource.locator('[data-kind=lost_update]').filter({ hasText: 'within a trace' });
+    // The badge says what the values say of the group: the API's outcome, in words.
+    const raceId = await race.first().getAttribute('data-race-id');
+    const { races } = await api.races('?resource=stock:mug&scope=trace&limit=1000');
+    const group = races.find((r: { id: string }) => r.id === raceId);
+    const labels = {
+      lost: 'update lost',
+      not_lost: 'no harm this time',
+      unknown: 'outcome unknown',
+    };
+    expect(group?.outcome).toBeDefined();
+    expect(await race.first().getByTestId('race-outcome').textContent()).toBe(
+      labels[group!.outcome as keyof typeof labels],
+    );
     await race.first().locator('[data-testid=open-race]').first().click();
     await page.waitForURL(new RegExp(`/traces/${concurrent.traceId}\\?events=`));
     const marked = page.locator('[data-testid=space-time] [data-selected=true][data-racing=true]');

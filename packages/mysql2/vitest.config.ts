@@ -1,17 +1,8 @@
-import { fileURLToPath } from 'node:url';
 import { defineProject } from 'vitest/config';
-
-// Against the sources of @raceway/core, as the propagation suites do: the tests see core as it is
-// now, without a build in between (the root `pnpm test` also checks the built packages).
-const core = (entry: string) => fileURLToPath(new URL(`../core/src/${entry}.ts`, import.meta.url));
+import { coreSourceAliases } from '../../tooling/vitest-core-sources.mjs';
 
 export default defineProject({
-  resolve: {
-    alias: [
-      { find: /^@raceway\/core$/, replacement: core('index') },
-      { find: /^@raceway\/core\/integration$/, replacement: core('integration') },
-    ],
-  },
+  resolve: { alias: coreSourceAliases() },
   test: {
     name: 'mysql2',
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],

@@ -1,7 +1,7 @@
 import { paramDigest, RacewayConfigError } from '@raceway/core';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { capture } from '../test/capture.js';
+import { capture } from '../../core/test/helpers/recording-tracer.js';
 import { instrumentBetterSqlite3, uninstrumentBetterSqlite3 } from './index.js';
 
 let db: Database.Database;

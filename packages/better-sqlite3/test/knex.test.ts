@@ -4,8 +4,8 @@ import { paramDigest } from '@raceway/core';
 import Database from 'better-sqlite3';
 import knex, { type Knex } from 'knex';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { capture } from '../../core/test/helpers/recording-tracer.js';
 import { instrumentBetterSqlite3, uninstrumentBetterSqlite3 } from '../src/index.js';
-import { capture } from './capture.js';
 
 let db: Knex;
 

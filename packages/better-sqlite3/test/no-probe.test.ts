@@ -3,8 +3,8 @@
 import { paramDigest } from '@raceway/core';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
+import { capture } from '../../core/test/helpers/recording-tracer.js';
 import { instrumentBetterSqlite3, uninstrumentBetterSqlite3 } from '../src/index.js';
-import { capture } from './capture.js';
 
 class NeedsOptions extends Database {
   constructor(filename: string, options?: Database.Options & { configured?: boolean }) {

@@ -1,13 +1,18 @@
 import {
   bindContext,
+  bindPoolCheckoutCallbacks,
   connectionId,
+  driverPrototype,
   getCurrentContext,
+  type PrototypeMethod as Method,
   observeEmit,
+  prototypeDefining,
   type QueryInFlight,
   type QueryResult,
   queryContext,
-  RacewayConfigError,
   startQuery,
+  unwrapPrototypeMethod,
+  wrapPrototypeMethod,
 } from '@raceway/core/integration';
 
 /** What is instrumented of the `mysql2` module (`import mysql from 'mysql2'`). */
@@ -16,7 +21,6 @@ export interface Mysql2Module {
   Pool?: { prototype: object } | undefined;
 }
 
-type Method = (this: unknown, ...args: unknown[]) => unknown;
 type Callback = (this: unknown, error: unknown, rows?: unknown, fields?: unknown) => unknown;
 
 /** The parts of a mysql2 connection this package reads. */
@@ -41,7 +45,6 @@ interface Field {
 // Registered symbols: the ESM and CJS builds of this package, loaded side by side, must see each
 // other's installation, or every statement would be recorded twice.
 const ORIGINAL = Symbol.for('raceway.mysql2.original.v1');
-type Patched = Record<string | symbol, unknown> & { [ORIGINAL]?: Method };
 
 const MAX_KEPT_ROWS = 10;
 
@@ -73,63 +76,32 @@ const MAX_KEPT_ROWS = 10;
  * await pool.execute('UPDATE items SET stock = stock - 1 WHERE id = ?', [id]); // a db_query event
  */
 export function instrumentMysql2<T extends Mysql2Module>(mysql: T): T {
-  const proto = mysql?.Connection?.prototype as Patched | undefined;
-  if (typeof proto?.addCommand !== 'function') {
-    throw new RacewayConfigError(
-      'RACEWAY_INVALID_ARGUMENTS',
-      "instrumentMysql2(mysql): pass the mysql2 module (import mysql from 'mysql2'), also when the application uses mysql2/promise",
+  const proto = driverPrototype(
+    mysql?.Connection?.prototype,
+    'addCommand',
+    "instrumentMysql2(mysql): pass the mysql2 module (import mysql from 'mysql2'), also when the application uses mysql2/promise",
+  );
+  // On the prototype that defines them: Connection extends BaseConnection.
+  for (const [name, isQuery] of [
+    ['query', true],
+    ['execute', false],
+  ] as const) {
+    wrapPrototypeMethod(prototypeDefining(proto, name), name, ORIGINAL, (original) =>
+      traced(original, isQuery),
     );
   }
-  patch(ownerOf(proto, 'query'), 'query', (query) => traced(query, true));
-  patch(ownerOf(proto, 'execute'), 'execute', (execute) => traced(execute, false));
-  patch(ownerOf(mysql.Pool?.prototype, 'getConnection'), 'getConnection', boundGetConnection);
+  bindPoolCheckoutCallbacks(mysql.Pool?.prototype, 'getConnection', ORIGINAL);
   return mysql;
 }
 
 /** Restores what {@link instrumentMysql2} wrapped: statements run afterwards are not recorded. */
 export function uninstrumentMysql2(mysql: Mysql2Module): void {
   const proto = mysql?.Connection?.prototype;
-  unpatch(ownerOf(proto, 'query'), 'query');
-  unpatch(ownerOf(proto, 'execute'), 'execute');
-  unpatch(ownerOf(mysql?.Pool?.prototype, 'getConnection'), 'getConnection');
-}
-
-/** The object of the prototype chain that defines `name` (Connection extends BaseConnection). */
-function ownerOf(proto: object | undefined, name: string): Patched | undefined {
-  for (let p = proto; p != null && p !== Object.prototype; p = Object.getPrototypeOf(p)) {
-    if (Object.hasOwn(p, name)) return p as Patched;
-  }
-  return undefined;
-}
-
-function patch(
-  target: Patched | undefined,
-  name: string,
-  wrap: (original: Method) => Method,
-): void {
-  const current = target?.[name] as (Method & Patched) | undefined;
-  if (target === undefined || typeof current !== 'function' || current[ORIGINAL] !== undefined) {
-    return;
-  }
-  const wrapped = wrap(current) as Method & Patched;
-  Object.defineProperty(wrapped, ORIGINAL, { value: current });
-  target[name] = wrapped;
-}
-
-function unpatch(target: Patched | undefined, name: string): void {
-  const current = target?.[name] as (Method & Patched) | undefined;
-  if (target !== undefined && current?.[ORIGINAL] !== undefined) target[name] = current[ORIGINAL];
-}
-
-/**
- * A pool hands a connection to a waiting `getConnection` callback from whatever released one:
- * the callback (and `pool.query`, `pool.execute`, built on it) runs in the context that asked.
- */
-function boundGetConnection(getConnection: Method): Method {
-  return function tracedGetConnection(this: unknown, ...args: unknown[]) {
-    if (typeof args[0] === 'function') args[0] = bindContext(args[0] as Callback);
-    return getConnection.apply(this, args);
-  };
+  const unpatch = (owner: object | undefined, name: string) =>
+    unwrapPrototypeMethod(prototypeDefining(owner, name), name, ORIGINAL);
+  unpatch(proto, 'query');
+  unpatch(proto, 'execute');
+  unpatch(mysql?.Pool?.prototype, 'getConnection');
 }
 
 /** `query` (a Query command can stand for the statement) or `execute`. */

@@ -5,8 +5,8 @@ import { paramDigest, RacewayConfigError } from '@raceway/core';
 import mysql from 'mysql2';
 import mysqlPromise from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { capture } from '../../core/test/helpers/recording-tracer.js';
 import { instrumentMysql2, uninstrumentMysql2 } from '../src/index.js';
-import { capture } from './capture.js';
 
 const serverUrl = inject('mysqlUrl');
 const skipReason = inject('mysqlSkipReason');

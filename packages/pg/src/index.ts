@@ -1,13 +1,18 @@
 import {
   bindContext,
+  bindPoolCheckoutCallbacks,
   connectionId,
+  driverPrototype,
   getCurrentContext,
+  type PrototypeMethod as Method,
   observeEmit,
+  prototypeDefining,
   type QueryInFlight,
   type QueryResult,
   queryContext,
-  RacewayConfigError,
   startQuery,
+  unwrapPrototypeMethod,
+  wrapPrototypeMethod,
 } from '@raceway/core/integration';
 
 /** What is instrumented of the `pg` module (`import pg from 'pg'`). */
@@ -16,7 +21,6 @@ export interface PgModule {
   Pool?: { prototype: object } | undefined;
 }
 
-type Method = (this: unknown, ...args: unknown[]) => unknown;
 type Callback = (this: unknown, error: unknown, result?: unknown) => unknown;
 
 /** The parts of a `pg` Client this package reads. */
@@ -49,7 +53,6 @@ interface QueryConfig {
 // Registered symbols: the ESM and CJS builds of this package, loaded side by side, must see each
 // other's installation, or every query would be recorded twice.
 const ORIGINAL = Symbol.for('raceway.pg.original.v1');
-type Patched = Record<string | symbol, unknown> & { [ORIGINAL]?: Method };
 
 /** PostgreSQL's `int8`: pg hands it over as a string, sent as a number; digested as the integer. */
 const INT8 = 20;
@@ -80,55 +83,20 @@ const INT8 = 20;
  * await pool.query('UPDATE items SET stock = stock - 1 WHERE id = $1', [id]); // a db_query event
  */
 export function instrumentPg<T extends PgModule>(pg: T): T {
-  const clientProto = pg?.Client?.prototype as Patched | undefined;
-  if (typeof clientProto?.query !== 'function') {
-    throw new RacewayConfigError(
-      'RACEWAY_INVALID_ARGUMENTS',
-      "instrumentPg(pg): pass the pg module (import pg from 'pg'), whose Client is instrumented",
-    );
-  }
-  patch(clientProto, 'query', tracedQuery);
-  const poolProto = ownerOf(pg.Pool?.prototype, 'connect');
-  if (poolProto !== undefined) patch(poolProto, 'connect', boundConnect);
+  const clientProto = driverPrototype(
+    pg?.Client?.prototype,
+    'query',
+    "instrumentPg(pg): pass the pg module (import pg from 'pg'), whose Client is instrumented",
+  );
+  wrapPrototypeMethod(clientProto, 'query', ORIGINAL, tracedQuery);
+  bindPoolCheckoutCallbacks(pg.Pool?.prototype, 'connect', ORIGINAL);
   return pg;
 }
 
 /** Restores what {@link instrumentPg} wrapped: queries run afterwards are no longer recorded. */
 export function uninstrumentPg(pg: PgModule): void {
-  unpatch(pg?.Client?.prototype as Patched | undefined, 'query');
-  unpatch(ownerOf(pg?.Pool?.prototype, 'connect'), 'connect');
-}
-
-/** The object of the prototype chain that defines `name` (pg.Pool extends pg-pool's Pool). */
-function ownerOf(proto: object | undefined, name: string): Patched | undefined {
-  for (let p = proto; p != null && p !== Object.prototype; p = Object.getPrototypeOf(p)) {
-    if (Object.hasOwn(p, name)) return p as Patched;
-  }
-  return undefined;
-}
-
-function patch(target: Patched, name: string, wrap: (original: Method) => Method): void {
-  const current = target[name] as Method & Patched;
-  if (typeof current !== 'function' || current[ORIGINAL] !== undefined) return;
-  const wrapped = wrap(current) as Method & Patched;
-  Object.defineProperty(wrapped, ORIGINAL, { value: current });
-  target[name] = wrapped;
-}
-
-function unpatch(target: Patched | undefined, name: string): void {
-  const current = target?.[name] as (Method & Patched) | undefined;
-  if (target !== undefined && current?.[ORIGINAL] !== undefined) target[name] = current[ORIGINAL];
-}
-
-/**
- * pg-pool hands a client to a waiting `connect` callback from whatever released one: the
- * callback (and `pool.query`, which is built on it) runs in the context that asked instead.
- */
-function boundConnect(connect: Method): Method {
-  return function tracedConnect(this: unknown, ...args: unknown[]) {
-    if (typeof args[0] === 'function') args[0] = bindContext(args[0] as Callback);
-    return connect.apply(this, args);
-  };
+  unwrapPrototypeMethod(pg?.Client?.prototype, 'query', ORIGINAL);
+  unwrapPrototypeMethod(prototypeDefining(pg?.Pool?.prototype, 'connect'), 'connect', ORIGINAL);
 }
 
 function tracedQuery(query: Method): Method {

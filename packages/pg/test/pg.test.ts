@@ -4,8 +4,8 @@ import { randomBytes } from 'node:crypto';
 import { paramDigest, RacewayConfigError } from '@raceway/core';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { capture } from '../../core/test/helpers/recording-tracer.js';
 import { instrumentPg, uninstrumentPg } from '../src/index.js';
-import { capture } from './capture.js';
 
 const adminUrl = inject('pgUrl');
 const skipReason = inject('pgSkipReason');

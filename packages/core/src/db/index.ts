@@ -7,6 +7,14 @@ export {
   paramDigest,
 } from './param-digest.js';
 export {
+  bindPoolCheckoutCallbacks,
+  driverPrototype,
+  type PrototypeMethod,
+  prototypeDefining,
+  unwrapPrototypeMethod,
+  wrapPrototypeMethod,
+} from './patch-prototype.js';
+export {
   type DbQuery,
   type DbSystem,
   MAX_STATEMENT_LENGTH,

@@ -145,6 +145,10 @@ for (const { system, kind, skip } of DATABASES) {
     const services: ChildProcess[] = [];
     const traces = new Map<string, { traceId: string; body: Checkout }>();
     const races = new Map<string, RaceGroup[]>();
+    /** Two checkouts at once on one product (two traces), and the cross-trace races of both. */
+    const CONCURRENT_ID = SCENARIOS.length + 1;
+    let concurrentTraces: string[] = [];
+    let crossRaces: Array<RaceGroup & { trace_ids: string[] }> = [];
 
     beforeAll(async () => {
       dir = mkdtempSync(join(tmpdir(), 'raceway-sql-races-'));
@@ -197,6 +201,24 @@ for (const { system, kind, skip } of DATABASES) {
         traces.set(scenario.name, { traceId: traceId as string, body });
       }
 
+      // Two separate checkouts of one product at the same time: besides each checkout's own
+      // race, the requests of one read-modify-write the row while those of the other do.
+      await db.exec('INSERT INTO products (id, stock) VALUES ($1, $2)', [
+        CONCURRENT_ID,
+        START_STOCK,
+      ]);
+      const concurrent = await Promise.all(
+        [0, 1].map(() =>
+          fetch(`http://127.0.0.1:${gatewayPort}/checkout/${CONCURRENT_ID}?mode=naive`, {
+            method: 'POST',
+          }),
+        ),
+      );
+      for (const response of concurrent) {
+        expect(response.status, await response.text()).toBe(200);
+        concurrentTraces.push(response.headers.get('x-raceway-trace-id') as string);
+      }
+
       // SIGTERM: each service sends what it has queued, then the collector analyses it all.
       for (const child of services.splice(0)) expect(await stop(child)).toBe(0);
       const run = await fetch(`${collector.url}/api/analysis/run`, { method: 'POST' });
@@ -208,9 +230,14 @@ for (const { system, kind, skip } of DATABASES) {
         expect(answer.analysis).toBe('done');
         races.set(name, answer.races);
       }
+      const cross = (await (
+        await fetch(`${collector.url}/api/races?scope=cross&limit=1000`)
+      ).json()) as { races: Array<RaceGroup & { trace_ids: string[] }> };
+      crossRaces = cross.races;
     });
 
     afterAll(async () => {
+      concurrentTraces = [];
       for (const child of services) await stop(child);
       await db?.close();
       await collector?.close();
@@ -264,6 +291,27 @@ for (const { system, kind, skip } of DATABASES) {
       ).toEqual([]);
       expect(lostUpdatesOnProducts('sequential naive')).toEqual([]);
       expect(await rowOf('sequential naive')).toEqual({ stock: 8, reserved: 0 });
+    });
+
+    it('two checkouts at once: a cross-trace lost update on the row, outcome lost, observed', async () => {
+      const both = [...concurrentTraces].sort();
+      const lostUpdates = crossRaces.filter(
+        (race) =>
+          race.kind === 'lost_update' &&
+          race.resource.startsWith('products[') &&
+          race.trace_ids.length === 2 &&
+          race.trace_ids.every((t) => both.includes(t)) &&
+          race.trace_ids[0] !== race.trace_ids[1],
+      );
+      expect(lostUpdates.length, JSON.stringify(crossRaces, null, 2)).toBeGreaterThan(0);
+      expect(lostUpdates.some((race) => race.outcome === 'lost')).toBe(true);
+      expect(lostUpdates.every((race) => race.scope === 'cross')).toBe(true);
+      // Four decrements, fewer applied.
+      expect((await db.row(CONCURRENT_ID)).stock).toBeGreaterThan(START_STOCK - 4);
+      // None of the one-checkout scenarios above races with another: each had its own row.
+      expect(crossRaces.filter((race) => !race.trace_ids.every((t) => both.includes(t)))).toEqual(
+        [],
+      );
     });
   });
 }

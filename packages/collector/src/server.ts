@@ -7,6 +7,7 @@ import Fastify, {
   type FastifyRequest,
 } from 'fastify';
 import type { AnalysisBudget } from './analysis/options.js';
+import type { SqlAnalysisOptions } from './analysis/sql/sql-accesses.js';
 import { TrafficAggregates } from './analysis/traffic-aggregates.js';
 import { accessControl } from './api/access.js';
 import { allowedMethodsOf } from './api/allowed-methods.js';
@@ -70,6 +71,11 @@ export interface CollectorOptions {
   analysisDelayMs?: number;
   /** Clock skew tolerated by the analysis, in ms. */
   skewToleranceMs?: number;
+  /**
+   * How the analysis reads `db_query` events: the services' digest key (`RACEWAY_DIGEST_KEY`,
+   * to match literals with parameters) and the default isolation level per database system.
+   */
+  sql?: SqlAnalysisOptions;
   /** Largest accepted body as received, in bytes (default 5 MiB). */
   maxBodyBytes?: number;
   /** Largest accepted body after gzip decompression, in bytes (default 20 MiB). */
@@ -184,6 +190,7 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
     delayMs: options.analysisDelayMs ?? 1000,
     skewToleranceMs: options.skewToleranceMs,
     budget: options.analysisBudget,
+    ...(options.sql ? { sql: options.sql } : {}),
     onError: (error, what) => app.log.error({ err: error }, `${what} failed`),
   });
   let sdkDropped = 0;

@@ -53,6 +53,21 @@ const tooNew = (version: number) =>
     ),
   });
 
+function partition<T>(list: T[], keep: (item: T) => boolean): [T[], T[]] {
+  return [list.filter(keep), list.filter((item) => !keep(item))];
+}
+
+/** A PostgreSQL schema (postgresSchema) without the objects of one table. */
+function withoutTable(schema: unknown, table: string): unknown {
+  const s = schema as Record<string, Array<Record<string, unknown>>>;
+  return Object.fromEntries(
+    Object.entries(s).map(([k, rows]) => [
+      k,
+      rows.filter((r) => r.table_name !== table && r.tablename !== table),
+    ]),
+  );
+}
+
 it('numbers the migrations 1, 2, 3... in order', () => {
   expect(MIGRATIONS.map((m) => m.version)).toEqual(MIGRATIONS.map((_, i) => i + 1));
   expect(SCHEMA_VERSION).toBe(MIGRATIONS.length);
@@ -66,13 +81,18 @@ describe('SQLite migrations', () => {
   it('creates, on a new database, the schema the collector before migrations created', () => {
     const path = freshPath();
     const db = open(path);
-    expect(migrateSqlite(db, path)).toEqual({ from: 0, to: SCHEMA_VERSION });
-    const v1 = open(copySqliteV1(freshPath()));
+    expect(migrateSqlite(db, path, MIGRATIONS.slice(0, 1))).toEqual({ from: 0, to: 1 });
+    const v1Path = copySqliteV1(freshPath());
+    const v1 = open(v1Path);
     // SQLite keeps each CREATE's text: the same text, object for object.
     expect(sqliteSchema(db)).toEqual(sqliteSchema(v1));
     expect(versions(db)).toEqual([
       { version: 1, name: 'initial schema', applied_at_ms: expect.any(Number) },
     ]);
+    // The later migrations bring both to the same schema.
+    expect(migrateSqlite(db, path)).toEqual({ from: 1, to: SCHEMA_VERSION });
+    expect(migrateSqlite(v1, v1Path)).toEqual({ from: 0, to: SCHEMA_VERSION });
+    expect(sqliteSchema(db)).toEqual(sqliteSchema(v1));
     db.close();
     v1.close();
   });
@@ -90,10 +110,17 @@ describe('SQLite migrations', () => {
     await storage.init();
     await storage.close();
     const after = open(path);
-    expect(sqliteSchema(after)).toEqual(schema);
+    // Version 2 adds event_resources and nothing else.
+    const [v1Objects, added] = partition(
+      sqliteSchema(after) as Array<{ tbl_name: string }>,
+      (o) => o.tbl_name !== 'event_resources',
+    );
+    expect(v1Objects).toEqual(schema);
+    expect(added.map((o) => o.tbl_name)).toContain('event_resources');
     expect(count(after)).toEqual(rows);
     expect(versions(after)).toEqual([
       { version: 1, name: 'initial schema', applied_at_ms: expect.any(Number) },
+      { version: 2, name: 'event resources', applied_at_ms: expect.any(Number) },
     ]);
     after.close();
   });
@@ -217,13 +244,20 @@ describe.skipIf(!adminUrl)(
         return postgresSchema(c);
       });
       const url = await createTestDatabase(adminUrl!);
-      await init(url);
       await withClient(url, async (c) => {
+        expect(await migratePostgres(c, url, MIGRATIONS.slice(0, 1))).toEqual({ from: 0, to: 1 });
         expect(await postgresSchema(c)).toEqual(expected);
         expect(await versions(c)).toEqual([
           { version: 1, name: 'initial schema', applied_at_ms: expect.any(String) },
         ]);
       });
+      // The later migrations bring both to the same schema.
+      await init(url);
+      await init(v1);
+      const [fresh, migrated] = await Promise.all(
+        [url, v1].map((u) => withClient(u, (c) => postgresSchema(c))),
+      );
+      expect(fresh).toEqual(migrated);
     });
 
     it('records version 1 on a database of the collector before migrations, changing nothing else', async () => {
@@ -234,8 +268,9 @@ describe.skipIf(!adminUrl)(
       });
       await init(url);
       await withClient(url, async (c) => {
-        expect(await postgresSchema(c)).toEqual(schema);
-        expect((await versions(c)).map((v) => v.version)).toEqual([1]);
+        // Version 2 adds event_resources and nothing else.
+        expect(withoutTable(await postgresSchema(c), 'event_resources')).toEqual(schema);
+        expect((await versions(c)).map((v) => v.version)).toEqual([1, 2]);
       });
     });
 

@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sqlConnectionOf } from '../src/analysis/sql/sql-accesses.js';
 import type { StoredEvent } from '../src/event.js';
+import { sqlConnectionKey } from '../src/storage/trace-delta.js';
 import type { RaceRecord, Storage, TraceAnalysisRecord } from '../src/storage/types.js';
-import { everyKind, hex, makeTrace, newTraceId } from './fixtures.js';
+import { ContextRecorder, everyKind, hex, makeTrace, newTraceId } from './fixtures.js';
 
 const HOUR_US = 3_600_000_000;
 
@@ -205,6 +207,65 @@ export function storageSuite(open: () => Promise<Storage>) {
       const answers = await storage.getEventsByKind(['response_sent'], start, start + HOUR_US, 100);
       expect(answers).toHaveLength(4);
       expect(answers.every((e) => e.kind === 'response_sent')).toBe(true);
+    });
+
+    it('reads the db_query accesses of a row and column, and the transaction statements of a connection', async () => {
+      const start = Date.UTC(2021, 6, 1) * 1000;
+      const id = { digest: hex(8) };
+      const stock = `products[id=${id.digest}].stock`;
+      const price = `products[id=${id.digest}].price`;
+      const r = new ContextRecorder('inventory', newTraceId(), null, start);
+      const query = (statement: string, extra: Record<string, unknown> = {}) =>
+        r.record('db_query', {
+          system: 'postgresql',
+          statement,
+          connection: `conn-${hex(4)}`,
+          duration_ms: 1,
+          ...extra,
+        });
+      const begin = query('BEGIN');
+      const conn = { connection: begin.data.connection };
+      const read = query('SELECT stock, price FROM products WHERE id = $1', {
+        ...conn,
+        params: [id],
+      });
+      r.advance(10_000);
+      const write = query('UPDATE products SET stock = $1 WHERE id = $2', {
+        ...conn,
+        params: [{ digest: hex(8) }, id],
+      });
+      const commit = query('COMMIT', conn);
+      const failed = query('UPDATE products SET stock = $1 WHERE id = $2', {
+        ...conn,
+        params: [{ digest: hex(8) }, id],
+        error: { type: 'Error', message: 'deadlock' },
+      });
+      await storage.insertEvents(r.events);
+      // A duplicate batch files nothing twice.
+      await storage.insertEvents(r.events);
+      const ids = (events: StoredEvent[]) => events.map((e) => e.id);
+      expect(ids(await storage.getStateAccesses(stock, start, start + HOUR_US, 100))).toEqual([
+        write.id,
+        read.id,
+      ]);
+      expect(ids(await storage.getStateAccesses(stock, start, read.ts_us, 100))).toEqual([read.id]);
+      expect(ids(await storage.getStateAccesses(stock, start, start + HOUR_US, 1))).toEqual([
+        write.id,
+      ]);
+      const key = sqlConnectionKey(sqlConnectionOf(begin)!);
+      const many = await storage.getStateAccessesMany(
+        [
+          { resource: price, fromUs: start, toUs: start + HOUR_US },
+          { resource: key, fromUs: start, toUs: start + HOUR_US },
+        ],
+        100,
+      );
+      expect(ids(many.get(price)!)).toEqual([read.id]);
+      expect(ids(many.get(key)!)).toEqual([commit.id, begin.id]);
+      expect(ids(await storage.getTraceEvents(r.events[0]!.trace_id))).toContain(failed.id);
+      // Retention deletes them with their trace.
+      await storage.deleteOlderThan(Date.UTC(2021, 6, 2) * 1000);
+      expect(await storage.getStateAccesses(stock, start, start + HOUR_US, 100)).toEqual([]);
     });
 
     it('reads the lock events of given traces', async () => {

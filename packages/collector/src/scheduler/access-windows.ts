@@ -1,5 +1,22 @@
+import {
+  isSqlTransactionStatement,
+  type SqlAnalysisOptions,
+  sqlConnectionOf,
+  sqlResourcesOf,
+} from '../analysis/sql/sql-accesses.js';
 import { resourceOf, type StoredEvent } from '../event.js';
+import { sqlConnectionKey } from '../storage/trace-delta.js';
 import type { Storage } from '../storage/types.js';
+
+/**
+ * The resources an event accesses, as the cross-trace pass files it: the resource of a
+ * `state_read`/`state_write`, every resource a `db_query` reads or writes (`sqlResourcesOf`).
+ */
+export function accessResourcesOf(event: StoredEvent, sql: SqlAnalysisOptions = {}): string[] {
+  const resource = resourceOf(event);
+  if (resource !== null) return [resource];
+  return event.kind === 'db_query' ? sqlResourcesOf(event, sql) : [];
+}
 
 /**
  * Where the cross-trace race pass gets the recent accesses of one resource: the state events
@@ -21,6 +38,17 @@ export interface AccessRange {
 
 const isLock = (e: StoredEvent) => e.kind === 'lock_acquire' || e.kind === 'lock_release';
 
+/** Events listed once each (an event may be an access and a transaction statement). */
+function distinctEvents(events: StoredEvent[]): StoredEvent[] {
+  const seen = new Set<string>();
+  return events.filter((e) => {
+    const key = `${e.trace_id}\u0000${e.id}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
 /**
  * Per-resource windows kept in memory from ingestion: no read-back and no JSON parsing per
  * pass. Each resource keeps its accesses of the last `horizonUs` (by event time) and at most
@@ -30,6 +58,8 @@ const isLock = (e: StoredEvent) => e.kind === 'lock_acquire' || e.kind === 'lock
 export class MemoryAccessWindows implements AccessWindows {
   private readonly resources = new Map<string, StoredEvent[]>();
   private readonly locks = new Map<string, { events: StoredEvent[]; lastUs: number }>();
+  /** Transaction statements (BEGIN, COMMIT, FOR UPDATE...) per SQL connection. */
+  private readonly transactions = new Map<string, { events: StoredEvent[]; lastUs: number }>();
   private newestUs = 0;
   private sinceSweep = 0;
   private held = 0;
@@ -40,12 +70,21 @@ export class MemoryAccessWindows implements AccessWindows {
     private readonly maxResources = 20_000,
     /** Most accesses kept over all resources (memory bound). */
     private readonly maxAccesses = 50_000,
+    private readonly sql: SqlAnalysisOptions = {},
   ) {}
 
   add(events: StoredEvent[]): void {
     for (const event of events) {
-      const resource = resourceOf(event);
-      if (resource !== null) {
+      const connection = sqlConnectionOf(event);
+      if (connection !== null && isSqlTransactionStatement(event, this.sql)) {
+        const held = this.transactions.get(connection) ?? { events: [], lastUs: 0 };
+        held.events.push(event);
+        held.lastUs = Math.max(held.lastUs, event.ts_us);
+        this.transactions.set(connection, held);
+        this.newestUs = Math.max(this.newestUs, event.ts_us);
+      }
+      const resources = accessResourcesOf(event, this.sql);
+      for (const resource of resources) {
         let list = this.resources.get(resource);
         if (list) {
           // Re-inserted: the Map's order is least recently touched first.
@@ -69,13 +108,13 @@ export class MemoryAccessWindows implements AccessWindows {
           this.resources.delete(first);
           this.held -= accesses.length;
         }
-      } else if (isLock(event)) {
+      }
+      if (resources.length === 0) {
+        if (!isLock(event)) continue;
         const held = this.locks.get(event.component) ?? { events: [], lastUs: 0 };
         held.events.push(event);
         held.lastUs = Math.max(held.lastUs, event.ts_us);
         this.locks.set(event.component, held);
-      } else {
-        continue;
       }
       this.newestUs = Math.max(this.newestUs, event.ts_us);
       if (++this.sinceSweep >= 10_000) this.sweepLocks();
@@ -88,20 +127,32 @@ export class MemoryAccessWindows implements AccessWindows {
     for (const [component, held] of this.locks) {
       if (held.lastUs < oldest) this.locks.delete(component);
     }
+    for (const [connection, held] of this.transactions) {
+      if (held.lastUs < oldest) this.transactions.delete(connection);
+      else held.events = held.events.filter((e) => e.ts_us >= oldest);
+    }
   }
 
   async readMany(ranges: AccessRange[]): Promise<Map<string, StoredEvent[]>> {
     return new Map(ranges.map((r) => [r.resource, this.read(r.resource, r.fromUs, r.toUs)]));
   }
 
-  /** The accesses of one resource in [fromUs, toUs], then the lock events of their contexts. */
+  /**
+   * The accesses of one resource in [fromUs, toUs], then the lock events of their contexts
+   * and the transaction statements of their SQL connections.
+   */
   read(resource: string, fromUs: number, toUs: number): StoredEvent[] {
     const accesses = (this.resources.get(resource) ?? []).filter(
       (e) => e.ts_us >= fromUs && e.ts_us <= toUs,
     );
     const components = new Set(accesses.map((e) => e.component));
     const locks = [...components].flatMap((c) => this.locks.get(c)?.events ?? []);
-    return [...accesses, ...locks];
+    const connections = new Set(
+      accesses.map(sqlConnectionOf).filter((c): c is string => c !== null),
+    );
+    if (connections.size === 0) return [...accesses, ...locks];
+    const transactions = [...connections].flatMap((c) => this.transactions.get(c)?.events ?? []);
+    return distinctEvents([...accesses, ...locks, ...transactions]);
   }
 }
 
@@ -123,11 +174,49 @@ export class StorageAccessWindows implements AccessWindows {
     const all = [...byResource.values()].flat();
     const traces = [...new Set(all.map((e) => e.trace_id))];
     const locks = traces.length > 0 ? await this.storage.getLockEvents(traces) : [];
+    // The transaction statements of the SQL connections the accesses ran on, over the time
+    // range of the windows that need them (filed under the connection's key at insert).
+    const connectionRanges = new Map<string, AccessRange>();
+    for (const range of ranges) {
+      for (const e of byResource.get(range.resource) ?? []) {
+        const connection = sqlConnectionOf(e);
+        if (connection === null) continue;
+        const key = sqlConnectionKey(connection);
+        const r = connectionRanges.get(key);
+        if (r) {
+          r.fromUs = Math.min(r.fromUs, range.fromUs);
+          r.toUs = Math.max(r.toUs, range.toUs);
+        } else {
+          connectionRanges.set(key, { resource: key, fromUs: range.fromUs, toUs: range.toUs });
+        }
+      }
+    }
+    const transactions =
+      connectionRanges.size > 0
+        ? await this.storage.getStateAccessesMany(
+            [...connectionRanges.values()],
+            this.maxPerResource,
+          )
+        : new Map<string, StoredEvent[]>();
     const out = new Map<string, StoredEvent[]>();
     for (const [resource, newestFirst] of byResource) {
       const accesses = newestFirst.reverse();
       const components = new Set(accesses.map((e) => e.component));
-      out.set(resource, [...accesses, ...locks.filter((e) => components.has(e.component))]);
+      const keys = new Set(
+        accesses
+          .map(sqlConnectionOf)
+          .filter((c): c is string => c !== null)
+          .map(sqlConnectionKey),
+      );
+      const statements = [...keys].flatMap((k) => transactions.get(k) ?? []);
+      out.set(
+        resource,
+        distinctEvents([
+          ...accesses,
+          ...locks.filter((e) => components.has(e.component)),
+          ...statements,
+        ]),
+      );
     }
     return out;
   }

@@ -1,10 +1,12 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { AnalysisBudget } from '../analysis/options.js';
-import { resourceOf, type StoredEvent } from '../event.js';
+import type { SqlAnalysisOptions } from '../analysis/sql/sql-accesses.js';
+import type { StoredEvent } from '../event.js';
 import type { AnalysisItem, RaceRecord, Storage } from '../storage/types.js';
 import {
   type AccessRange,
   type AccessWindows,
+  accessResourcesOf,
   MemoryAccessWindows,
   StorageAccessWindows,
 } from './access-windows.js';
@@ -34,6 +36,8 @@ export interface SchedulerOptions {
   /** Most events kept in memory for traces waiting to be analysed (default 50,000). */
   maxCachedEvents?: number;
   skewToleranceMs?: number;
+  /** How `db_query` events become accesses: digest key, default isolation per system. */
+  sql?: SqlAnalysisOptions;
   /** Time and memory budgets of the analysis of one trace. */
   budget?: AnalysisBudget;
   /** Where failures of one analysis are reported (they never stop the scheduler). */
@@ -117,7 +121,13 @@ export class AnalysisScheduler {
     this.windows =
       mode === 'memory'
         ? // Enough history for the lookback of a pass that comes up to ~3 s after the accesses.
-          new MemoryAccessWindows(this.crossTraceWindowUs + 3_000_000)
+          new MemoryAccessWindows(
+            this.crossTraceWindowUs + 3_000_000,
+            undefined,
+            undefined,
+            undefined,
+            options.sql,
+          )
         : new StorageAccessWindows(options.storage);
   }
 
@@ -177,22 +187,22 @@ export class AnalysisScheduler {
         this.cachedEvents -= traceDirty.events.length;
         traceDirty.events = null;
       }
-      const resource = resourceOf(event);
-      if (resource === null) continue;
-      const r = this.dirtyResources.get(resource);
-      if (r) {
-        r.lastSeenMs = now;
-        r.generation = ++this.generation;
-        r.minTsUs = Math.min(r.minTsUs, event.ts_us);
-        r.maxTsUs = Math.max(r.maxTsUs, event.ts_us);
-      } else {
-        this.dirtyResources.set(resource, {
-          lastSeenMs: now,
-          generation: ++this.generation,
-          minTsUs: event.ts_us,
-          maxTsUs: event.ts_us,
-          lastPassMs: now,
-        });
+      for (const resource of accessResourcesOf(event, this.options.sql)) {
+        const r = this.dirtyResources.get(resource);
+        if (r) {
+          r.lastSeenMs = now;
+          r.generation = ++this.generation;
+          r.minTsUs = Math.min(r.minTsUs, event.ts_us);
+          r.maxTsUs = Math.max(r.maxTsUs, event.ts_us);
+        } else {
+          this.dirtyResources.set(resource, {
+            lastSeenMs: now,
+            generation: ++this.generation,
+            minTsUs: event.ts_us,
+            maxTsUs: event.ts_us,
+            lastPassMs: now,
+          });
+        }
       }
     }
   }
@@ -309,6 +319,7 @@ export class AnalysisScheduler {
           const result = engine.analyzeTrace(events, {
             skewToleranceMs: this.options.skewToleranceMs,
             budget: this.options.budget,
+            ...(this.options.sql ? { sql: this.options.sql } : {}),
           });
           items.push({
             record: {
@@ -386,7 +397,11 @@ export class AnalysisScheduler {
           for (const race of this.options.engine.detectCrossTraceRaces(accesses, {
             skewToleranceMs: this.options.skewToleranceMs,
             budget: this.options.budget,
+            ...(this.options.sql ? { sql: this.options.sql } : {}),
           })) {
+            // The statements passed along may touch other resources: their races are found
+            // (once) by the pass over those.
+            if (race.resource !== resource) continue;
             const r = raceRecord(race, 'cross');
             // Races among older accesses only were saved by an earlier pass.
             if (r.traceB !== null && r.tsUs <= toUs && r.lastTsUs >= fromUs) {

@@ -1,5 +1,6 @@
 import type { RaceGroup, TraceAnalysis } from '../analysis/index.js';
 import type { AnalysisBudget } from '../analysis/options.js';
+import type { SqlAnalysisOptions } from '../analysis/sql/sql-accesses.js';
 import type { StoredEvent } from '../event.js';
 
 /** Options every analysis takes. */
@@ -8,6 +9,8 @@ export interface AnalysisOptions {
   skewToleranceMs?: number;
   /** Time and memory budgets of one analysis. */
   budget?: AnalysisBudget;
+  /** How `db_query` events become accesses: digest key, default isolation per system. */
+  sql?: SqlAnalysisOptions;
 }
 
 /**

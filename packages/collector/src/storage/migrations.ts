@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import type pg from 'pg';
 import { RacewayConfigError } from '../errors.js';
-import { type Dialect, TYPES } from './sql.js';
+import { type Dialect, eventResourcesSchema, TYPES } from './sql.js';
 import { HTTP_KINDS_SQL } from './sqlite-schema.js';
 
 /**
@@ -107,6 +107,7 @@ CREATE INDEX IF NOT EXISTS races_trace_b ON races (trace_b) WHERE trace_b IS NOT
  */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial schema', up: initialSchema },
+  { version: 2, name: 'event resources', up: eventResourcesSchema },
 ];
 
 /** The schema version this collector writes (its last migration). */

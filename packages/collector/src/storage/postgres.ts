@@ -13,9 +13,11 @@ import { parseBodies, type Row, toAnalysis, toRace, toSummary } from './rows.js'
 import {
   analysisRow,
   columnsOf,
+  insertEventResources,
   insertTraceServices,
   RACE_COUNT,
   raceRow,
+  stateAccessesSql,
   traceColumns,
   traceDeltaRow,
   upsertAnalyses,
@@ -58,6 +60,8 @@ const UPSERT_TRACES = upsertTraces('postgres');
 const INSERT_TRACE_SERVICES = insertTraceServices('postgres');
 const UPSERT_ANALYSES = upsertAnalyses('postgres');
 const UPSERT_RACES = upsertRaces('postgres');
+const INSERT_EVENT_RESOURCES = insertEventResources('postgres');
+const STATE_ACCESSES = stateAccessesSql('postgres');
 
 /**
  * PostgreSQL storage (node-postgres): for several collector processes sharing one database.
@@ -178,7 +182,12 @@ export class PostgresStorage implements Storage {
         // A batch may repeat an id: only its first copy counts as stored.
         if (fresh.delete(`${e.trace_id}/${e.id}`)) inserted.push(e);
       }
-      const deltas = traceDeltas(inserted.map((e) => toEventRow(e, false)));
+      const eventRows = inserted.map((e) => toEventRow(e, false));
+      const indexed = eventRows.flatMap((r) =>
+        r.indexed.map((resource) => [r.traceId, r.id, resource, r.tsUs]),
+      );
+      if (indexed.length > 0) await client.query(INSERT_EVENT_RESOURCES, columnsOf(indexed));
+      const deltas = traceDeltas(eventRows);
       if (deltas.length > 0) {
         const now = Date.now();
         await client.query(UPSERT_TRACES, columnsOf(deltas.map((d) => traceDeltaRow(d, now))));
@@ -247,11 +256,7 @@ export class PostgresStorage implements Storage {
     const { rows } = await this.pool.query(
       `SELECT r.resource, e.body
        FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS r (resource, from_us, to_us)
-       CROSS JOIN LATERAL (
-         SELECT body, ts_us FROM events
-         WHERE resource = r.resource AND ts_us >= r.from_us AND ts_us <= r.to_us
-         ORDER BY ts_us DESC LIMIT $4
-       ) AS e
+       CROSS JOIN LATERAL (${STATE_ACCESSES}) AS e
        ORDER BY r.resource, e.ts_us DESC`,
       [
         ranges.map((r) => r.resource),
@@ -304,12 +309,8 @@ export class PostgresStorage implements Storage {
     toUs: number,
     limit: number,
   ): Promise<StoredEvent[]> {
-    const { rows } = await this.pool.query(
-      `SELECT body FROM events WHERE resource = $1 AND ts_us >= $2 AND ts_us <= $3
-       ORDER BY ts_us DESC LIMIT $4`,
-      [resource, fromUs, toUs, limit],
-    );
-    return parseBodies(rows);
+    const byResource = await this.getStateAccessesMany([{ resource, fromUs, toUs }], limit);
+    return byResource.get(resource) ?? [];
   }
 
   async getLockEvents(traceIds: string[]): Promise<StoredEvent[]> {
@@ -431,6 +432,7 @@ export class PostgresStorage implements Storage {
         );
         if (rows.length === 0) return true;
         const ids = rows.map((r: Row) => r.trace_id as string);
+        await client.query('DELETE FROM event_resources WHERE trace_id = ANY($1)', [ids]);
         result.events += (await client.query('DELETE FROM events WHERE trace_id = ANY($1)', [ids]))
           .rowCount!;
         await client.query('DELETE FROM trace_services WHERE trace_id = ANY($1)', [ids]);

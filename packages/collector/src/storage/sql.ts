@@ -200,3 +200,58 @@ export const raceRow = (r: RaceRecord): unknown[] => [
 export function columnsOf(rowValues: unknown[][]): unknown[][] {
   return (rowValues[0] ?? []).map((_, i) => rowValues.map((row) => row[i]));
 }
+
+// --- event resources ---------------------------------------------------------------------
+
+/**
+ * Migration 2: the resources of events that access more than one (a `db_query` reads and
+ * writes rows and columns, `sqlResourcesOf`), one row each, filled at insert; also the SQL
+ * transaction statements under their connection's key ({@link sqlConnectionKey}). The
+ * cross-trace pass reads a resource's accesses in a time range from here and from
+ * `events.resource` (state events, one resource each).
+ */
+export const eventResourcesSchema = (d: Dialect) => `
+CREATE TABLE IF NOT EXISTS event_resources (
+  trace_id ${TYPES[d].id} NOT NULL,
+  event_id ${TYPES[d].id} NOT NULL,
+  resource ${TYPES[d].text} NOT NULL,
+  ts_us ${TYPES[d].bigint} NOT NULL
+);
+CREATE INDEX IF NOT EXISTS event_resources_resource ON event_resources (resource, ts_us);
+CREATE INDEX IF NOT EXISTS event_resources_trace ON event_resources (trace_id);
+`;
+
+const EVENT_RESOURCES: Columns = {
+  trace_id: 'id',
+  event_id: 'id',
+  resource: 'text',
+  ts_us: 'bigint',
+};
+
+/** Files stored events under their extra resources (a batch's new events only). */
+export const insertEventResources = (d: Dialect) =>
+  `INSERT INTO event_resources (${Object.keys(EVENT_RESOURCES).join(', ')})
+${rows(d, EVENT_RESOURCES)}`;
+
+/**
+ * The accesses of one resource in [from, to], newest first, at most `limit`: state events by
+ * `events.resource`, others through `event_resources`. SQLite: named parameters (resource,
+ * fromUs, toUs, limit); PostgreSQL: the range from `r` (a lateral join over the ranges), $4
+ * the limit.
+ */
+export const stateAccessesSql = (d: Dialect) =>
+  d === 'sqlite'
+    ? `SELECT body, ts_us FROM events
+         WHERE resource = @resource AND ts_us >= @fromUs AND ts_us <= @toUs
+       UNION ALL
+       SELECT e.body, e.ts_us FROM event_resources x
+         JOIN events e ON e.trace_id = x.trace_id AND e.id = x.event_id
+       WHERE x.resource = @resource AND x.ts_us >= @fromUs AND x.ts_us <= @toUs
+       ORDER BY ts_us DESC LIMIT @limit`
+    : `SELECT body, ts_us FROM events
+         WHERE resource = r.resource AND ts_us >= r.from_us AND ts_us <= r.to_us
+       UNION ALL
+       SELECT e.body, e.ts_us FROM event_resources x
+         JOIN events e ON e.trace_id = x.trace_id AND e.id = x.event_id
+       WHERE x.resource = r.resource AND x.ts_us >= r.from_us AND x.ts_us <= r.to_us
+       ORDER BY ts_us DESC LIMIT $4`;

@@ -33,6 +33,7 @@ const FIELDS = [
   'kind',
   'tsUs',
   'resource',
+  'indexed',
   'body',
   'error',
   'method',

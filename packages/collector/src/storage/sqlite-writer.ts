@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import {
   analysisRow,
+  insertEventResources,
   insertTraceServices,
   RACE_COUNT,
   raceRow,
@@ -37,6 +38,7 @@ export class SqliteWriter {
         `INSERT INTO events (id, trace_id, span_id, parent_span_id, service, kind, ts_us, resource, body)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (trace_id, id) DO NOTHING`,
       ),
+      insertEventResource: db.prepare(insertEventResources('sqlite')),
       upsertTrace: db.prepare(upsertTraces('sqlite')),
       insertService: db.prepare(insertTraceServices('sqlite')),
       traceExists: db.prepare('SELECT 1 FROM traces WHERE trace_id = ?'),
@@ -50,6 +52,7 @@ export class SqliteWriter {
       recountRaces: db.prepare(`UPDATE traces SET race_count = ${RACE_COUNT} WHERE trace_id = ?`),
       expiredTraces: db.prepare('SELECT trace_id FROM traces WHERE last_ts_us < ? LIMIT ?'),
       deleteTraceEvents: db.prepare('DELETE FROM events WHERE trace_id = ?'),
+      deleteTraceEventResources: db.prepare('DELETE FROM event_resources WHERE trace_id = ?'),
       deleteTrace: db.prepare('DELETE FROM traces WHERE trace_id = ?'),
       deleteTraceServices: db.prepare('DELETE FROM trace_services WHERE trace_id = ?'),
       deleteTraceAnalysis: db.prepare('DELETE FROM trace_analysis WHERE trace_id = ?'),
@@ -82,6 +85,9 @@ export class SqliteWriter {
       if (info.changes > 0) {
         inserted.push(i);
         fresh.push(r);
+        for (const resource of r.indexed) {
+          this.s.insertEventResource.run(blob(r.traceId), blob(r.id), resource, r.tsUs);
+        }
       }
     });
     for (const delta of traceDeltas(fresh)) {
@@ -132,6 +138,7 @@ export class SqliteWriter {
         (r) => r.trace_id,
       );
       for (const id of ids) {
+        s.deleteTraceEventResources.run(blob(id));
         step.events += s.deleteTraceEvents.run(blob(id)).changes;
         step.traces += s.deleteTrace.run(id).changes;
         s.deleteTraceServices.run(id);

@@ -10,7 +10,7 @@ import {
   traceFilters,
 } from './query-filters.js';
 import { parseBodies, type Row, toAnalysis, toRace, toSummary } from './rows.js';
-import { traceColumns } from './sql.js';
+import { stateAccessesSql, traceColumns } from './sql.js';
 import { applyWriterPragmas, blob, HTTP_KINDS, HTTP_KINDS_SQL } from './sqlite-schema.js';
 import { SqliteWriter } from './sqlite-writer.js';
 import {
@@ -111,10 +111,7 @@ export class SqliteStorage implements Storage {
         `SELECT body FROM events WHERE trace_id = ? AND kind IN ('lock_acquire', 'lock_release')
          ORDER BY ts_us, id`,
       ),
-      stateAccesses: db.prepare(
-        `SELECT body FROM events WHERE resource = ? AND ts_us >= ? AND ts_us <= ?
-         ORDER BY ts_us DESC LIMIT ?`,
-      ),
+      stateAccesses: db.prepare(stateAccessesSql('sqlite')),
       pending: db.prepare(
         `SELECT trace_id, version FROM traces WHERE analyzed_version < version
          ORDER BY changed_at_ms LIMIT ?`,
@@ -271,7 +268,9 @@ export class SqliteStorage implements Storage {
     toUs: number,
     limit: number,
   ): Promise<StoredEvent[]> {
-    return parseBodies(this.statements.stateAccesses.all(resource, fromUs, toUs, limit) as Row[]);
+    return parseBodies(
+      this.statements.stateAccesses.all({ resource, fromUs, toUs, limit }) as Row[],
+    );
   }
 
   async getLockEvents(traceIds: string[]): Promise<StoredEvent[]> {

@@ -1,4 +1,31 @@
+import {
+  isSqlTransactionStatement,
+  sqlConnectionOf,
+  sqlResourcesOf,
+} from '../analysis/sql/sql-accesses.js';
 import { isErrorEvent, resourceOf, type StoredEvent } from '../event.js';
+
+/**
+ * The key the SQL transaction statements (BEGIN, COMMIT, SET TRANSACTION, FOR UPDATE...) of
+ * one connection (`sqlConnectionOf`) are filed under in `event_resources`.
+ */
+export function sqlConnectionKey(connection: string): string {
+  return `sql connection ${JSON.stringify(connection.split('\u0000'))}`;
+}
+
+/**
+ * What `event_resources` files an event under besides `events.resource`: every resource a
+ * `db_query` reads or writes, and its connection's key when it is a transaction statement.
+ */
+export function indexedResourcesOf(event: StoredEvent): string[] {
+  if (event.kind !== 'db_query') return [];
+  const out = sqlResourcesOf(event);
+  const connection = sqlConnectionOf(event);
+  if (connection !== null && isSqlTransactionStatement(event)) {
+    out.push(sqlConnectionKey(connection));
+  }
+  return out;
+}
 
 /**
  * An event reduced to what storage writes: its columns, its JSON, and the few facts the trace
@@ -13,6 +40,8 @@ export interface EventRow {
   kind: string;
   tsUs: number;
   resource: string | null;
+  /** More resources it is filed under (`event_resources`): see {@link indexedResourcesOf}. */
+  indexed: string[];
   /** The event as JSON ('' when the backend does not need it). */
   body: string;
   error: boolean;
@@ -31,6 +60,7 @@ export function toEventRow(event: StoredEvent, withBody = true): EventRow {
     kind: event.kind,
     tsUs: event.ts_us,
     resource: resourceOf(event),
+    indexed: indexedResourcesOf(event),
     body: withBody ? JSON.stringify(event) : '',
     error: isErrorEvent(event),
     method: typeof method === 'string' ? method : null,

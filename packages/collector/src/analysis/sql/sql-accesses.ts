@@ -307,6 +307,31 @@ export function sqlResourcesOf(event: Event, options: SqlAnalysisOptions = {}): 
   return accessesOf(event, analysis, { transaction: null }).map((a) => a.resource);
 }
 
+/**
+ * The connection a `db_query` event ran on (`<instance>\0<connection>`), the unit
+ * {@link sqlAccesses} follows transactions per; null for other events.
+ */
+export function sqlConnectionOf(event: Event): string | null {
+  if (event.kind !== 'db_query') return null;
+  const { connection } = event.data;
+  return `${event.instance}\u0000${typeof connection === 'string' ? connection : ''}`;
+}
+
+/**
+ * Whether a `db_query` event is one the transactions of its connection depend on: BEGIN,
+ * COMMIT, ROLLBACK, SET TRANSACTION, or a row-locking read (`FOR UPDATE` / `FOR SHARE`). The
+ * cross-trace pass needs these of every connection whose accesses it reads (as it needs the
+ * lock events of their contexts).
+ */
+export function isSqlTransactionStatement(event: Event, options: SqlAnalysisOptions = {}): boolean {
+  if (event.kind !== 'db_query') return false;
+  const { system, statement } = event.data;
+  if (typeof system !== 'string' || !SYSTEMS.has(system) || typeof statement !== 'string')
+    return false;
+  const analysis = analyse(event, options);
+  return analysis.transaction !== undefined || analysis.lock !== undefined;
+}
+
 /** Raw parameter values the services chose to send (`capture_values`), by digest. */
 export function rawValuesByDigest(events: readonly Event[]): Map<string, unknown> {
   const out = new Map<string, unknown>();

@@ -179,6 +179,53 @@ describe('the web UI on the shop', () => {
     await shot('trace-race-selected');
   });
 
+  it('opens the history of stock:mug from its race, with the accesses of both services', async () => {
+    await open('/races');
+    const resource = page.locator('[data-testid=race-resource][data-resource="stock:mug"]');
+    await resource.waitFor();
+    const race = resource.locator('[data-kind=lost_update]').filter({ hasText: 'within a trace' });
+    await race.first().getByTestId('race-history').click();
+    await page.waitForURL(/\/resources\/history\?resource=stock%3Amug$/);
+    const rows = page.locator('[data-testid=history-entry]');
+    await rows.first().waitFor();
+    const { entries } = await api.get('/api/resources/history?resource=stock:mug');
+    expect(await rows.count()).toBe(entries.length);
+    const shown = await rows.evaluateAll((all) =>
+      all.map((r) => [r.getAttribute('data-service'), r.getAttribute('data-kind')]),
+    );
+    // In the API's order: time, and happens-before within a trace.
+    expect(shown).toEqual(
+      entries.map((e: { service: string; kind: string }) => [e.service, e.kind]),
+    );
+    const services = new Set(shown.map(([service]) => service));
+    expect(services.has('inventory') && services.has('order')).toBe(true);
+    expect(new Set(shown.map(([, kind]) => kind))).toEqual(new Set(['read', 'write']));
+    const checkout = rows.filter({ has: page.locator(`a[title="${concurrent.traceId}"]`) });
+    expect(await checkout.count()).toBeGreaterThanOrEqual(2);
+    expect(await page.getByTestId('history-resource').inputValue()).toBe('stock:mug');
+    await shot('resource-history');
+  });
+
+  it('shows the history of the resource typed in the search box on Enter, and keeps typing', async () => {
+    await open('/resources/history');
+    await page.getByTestId('empty').waitFor();
+    const box = page.getByTestId('history-resource');
+    await box.fill('stock:mug');
+    await box.press('Enter');
+    await page.waitForURL(/\/resources\/history\?resource=stock%3Amug$/);
+    const rows = page.locator('[data-testid=history-entry]');
+    await rows.first().waitFor();
+    expect(await rows.count()).toBeGreaterThan(0);
+    // What is being typed survives the view's refreshes (it polls every 5 s).
+    await box.fill('stock:te');
+    await page.waitForResponse((r) => r.url().includes('/api/resources/history'), {
+      timeout: 15_000,
+    });
+    await page.waitForTimeout(100);
+    expect(await box.inputValue()).toBe('stock:te');
+    expect(page.url()).toMatch(/resource=stock%3Amug$/);
+  });
+
   it("draws the checkout's critical path and names its biggest contributor", async () => {
     const { critical_path: path } = await api.criticalPath(concurrent.traceId!);
     await open(`/traces/${concurrent.traceId}`);

@@ -334,6 +334,7 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
       },
     });
     await app.register(queryRoutes, {
+      ...(options.sql ? { sql: options.sql } : {}),
       storage,
       scheduler,
       traffic,

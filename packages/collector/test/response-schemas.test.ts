@@ -79,6 +79,8 @@ describe('response schemas', () => {
       ['GET', '/api/races?limit=1', { headers: key }],
       ['GET', '/api/races?scope=both', { headers: key }],
       ['GET', '/api/diagnostics', { headers: key }],
+      ['GET', '/api/resources/history?resource=stock:1', { headers: key }],
+      ['GET', '/api/resources/history', { headers: key }],
       ['GET', '/api/services', { headers: key }],
       ['GET', '/api/dependencies', { headers: key }],
       ['GET', '/api/dependencies?from=2&to=1', { headers: key }],

@@ -1,6 +1,9 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
+import { type Access, prepareAccesses } from '../analysis/accesses.js';
+import { happensBefore } from '../analysis/clock.js';
+import type { SqlAnalysisOptions } from '../analysis/sql/sql-accesses.js';
 import type { TrafficAggregates } from '../analysis/traffic-aggregates.js';
 import { ConcurrencyGate } from '../concurrency-gate.js';
 import { HttpError } from '../errors.js';
@@ -16,7 +19,7 @@ import {
   timeParam,
   traceIdParam,
 } from './params.js';
-import type { Race, TraceDetail } from './schemas/index.js';
+import type { HistoryEntry, Race, TraceDetail } from './schemas/index.js';
 import {
   analysisRunRoute,
   analysisStatusRoute,
@@ -27,6 +30,7 @@ import {
   listRacesRoute,
   listTracesRoute,
   openApiRoute,
+  resourceHistoryRoute,
   servicesRoute,
   traceDiagnosticsRoute,
   traceRacesRoute,
@@ -43,11 +47,61 @@ export interface QueryRouteOptions {
   sdks: SdkRegistry;
   /** Largest answer of a listing in bytes (default 8 MiB): longer pages are cut. */
   maxResponseBytes?: number;
+  /** How `db_query` statements are read (digest key, isolation), as the analysis does. */
+  sql?: SqlAnalysisOptions;
   /** Counters shown by /healthz. */
   health: () => { uptime_s: number; retention_ms: number; sdk_reported_dropped_events: number };
 }
 
 const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
+
+/** Traces with more accesses than this keep the clock-sum order (see {@link historyOrder}). */
+const EARLIEST_FIRST_MAX = 500;
+
+/**
+ * The accesses of a resource in history order. Within one trace, happens-before: sorting by
+ * clock sum is a topological order of it (a → b means b's clock is ≥ a's in every entry and >
+ * in one, so its sum is larger), with time then event id breaking ties (and a stable sort
+ * keeping a statement's read before its write). Sum order may put a later concurrent access
+ * first, though (a write after few hops before an earlier one after many), so a trace of at most
+ * EARLIEST_FIRST_MAX accesses is then re-ordered by Kahn's algorithm over the happens-before
+ * pairs (quadratic), taking the earliest access whose predecessors are all listed: time order
+ * wherever the clocks allow it. Across traces no clock relates accesses, so the per-trace
+ * sequences are merged by time: at each step the trace whose next access is earliest goes
+ * first, which keeps every trace's order.
+ */
+export function historyOrder(accesses: Access[]): Access[] {
+  const byTrace = new Map<string, Access[]>();
+  for (const a of accesses) {
+    const list = byTrace.get(a.event.trace_id);
+    if (list) list.push(a);
+    else byTrace.set(a.event.trace_id, [a]);
+  }
+  const queues = [...byTrace.values()].map((list) => {
+    list.sort((a, b) => a.sum - b.sum || byTimeThenId(a.event, b.event));
+    return list.length <= EARLIEST_FIRST_MAX ? earliestFirst(list) : list;
+  });
+  const heads = queues.map(() => 0);
+  const out: Access[] = [];
+  for (;;) {
+    let best = -1;
+    for (let q = 0; q < queues.length; q++) {
+      const next = queues[q]![heads[q]!];
+      if (next === undefined) continue;
+      const current = best < 0 ? undefined : queues[best]![heads[best]!]!;
+      if (
+        current === undefined ||
+        next.event.ts_us < current.event.ts_us ||
+        (next.event.ts_us === current.event.ts_us && next.event.trace_id < current.event.trace_id)
+      ) {
+        best = q;
+      }
+    }
+    if (best < 0) return out;
+    out.push(queues[best]![heads[best]!++]!);
+  }
+}
 
 /** Largest answer of a listing, in bytes of JSON (approximate): beyond, the page is cut. */
 const DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
@@ -102,6 +156,44 @@ function raceJson(r: RaceRecord): Race {
  * The query API under /api, and /healthz. Every route declares what it takes and answers
  * (schemas/routes.ts): Fastify validates and serialises with it, /api/openapi.json says it.
  */
+/**
+ * `list` (in clock-sum order, a topological order of happens-before) re-ordered so that each
+ * next access is the earliest of those whose happens-before predecessors are all listed. Only
+ * pairs in list order are edges (the accesses of one statement, read then write, included), so
+ * malformed clocks cannot make a cycle.
+ */
+function earliestFirst(list: Access[]): Access[] {
+  const n = list.length;
+  const waiting = new Array<number>(n).fill(0);
+  const next: number[][] = list.map(() => []);
+  for (let j = 0; j < n; j++) {
+    const f = list[j]!.event;
+    for (let i = 0; i < j; i++) {
+      const e = list[i]!.event;
+      if (e === f || happensBefore(e, f)) {
+        waiting[j]!++;
+        next[i]!.push(j);
+      }
+    }
+  }
+  const ready: number[] = [];
+  for (let j = 0; j < n; j++) if (waiting[j] === 0) ready.push(j);
+  const out: Access[] = [];
+  while (ready.length > 0) {
+    let best = 0;
+    for (let k = 1; k < ready.length; k++) {
+      const a = list[ready[k]!]!.event;
+      const b = list[ready[best]!]!.event;
+      const order = byTimeThenId(a, b) || ready[k]! - ready[best]!;
+      if (order < 0) best = k;
+    }
+    const [chosen] = ready.splice(best, 1);
+    out.push(list[chosen!]!);
+    for (const j of next[chosen!]!) if (--waiting[j]! === 0) ready.push(j);
+  }
+  return out;
+}
+
 export async function queryRoutes(
   instance: FastifyInstance,
   options: QueryRouteOptions,
@@ -279,6 +371,64 @@ export async function queryRoutes(
         (kept.length < races.length || races.length === limit) && last
           ? encodeCursor(last.tsUs, last.id)
           : null,
+    };
+  });
+
+  app.get('/api/resources/history', { schema: resourceHistoryRoute }, async (request) => {
+    const q = request.query;
+    const resource = q.resource;
+    const limit = q.limit!;
+    const { fromUs, toUs } = rangeParams(q, DAY_MS);
+    // Newest first from storage, one more than asked to tell whether some were left out.
+    const [events, races] = await Promise.all([
+      storage.getStateAccesses(resource, fromUs, toUs, limit + 1),
+      storage.listRaces({ resource, fromUs, toUs, limit: 1000 }),
+    ]);
+    const truncated = events.length > limit;
+    const kept = truncated ? events.slice(0, limit) : events;
+    const racesOf = new Map<string, string[]>();
+    for (const race of races) {
+      for (const example of race.race.examples) {
+        for (const access of example.accesses) {
+          const ids = racesOf.get(access.eventId) ?? [];
+          if (!ids.includes(race.id)) ids.push(race.id);
+          racesOf.set(access.eventId, ids);
+        }
+      }
+    }
+    const accesses = prepareAccesses(kept, options.sql ?? {}).filter(
+      (a) => a.resource === resource,
+    );
+    const entries: HistoryEntry[] = historyOrder(accesses).map((a) => {
+      const e = a.event;
+      const value = a.sql ? a.sql.value : e.data.value;
+      const version = e.data.version;
+      return {
+        trace_id: e.trace_id,
+        event_id: e.id,
+        service: e.service,
+        instance: e.instance,
+        ts_us: e.ts_us,
+        time: isoMicros(e.ts_us),
+        event_kind: e.kind as HistoryEntry['event_kind'],
+        kind: a.write ? 'write' : 'read',
+        ...(value === undefined ? {} : { value }),
+        ...((typeof version === 'string' || Number.isInteger(version)) && !a.sql
+          ? { version: version as string | number }
+          : {}),
+        statement:
+          e.kind === 'db_query' && typeof e.data.statement === 'string' ? e.data.statement : null,
+        clock: e.clock,
+        races: racesOf.get(e.id) ?? [],
+      };
+    });
+    return {
+      resource,
+      from: isoMicros(fromUs),
+      to: isoMicros(toUs),
+      entries,
+      entries_returned: entries.length,
+      truncated,
     };
   });
 

@@ -3,6 +3,7 @@ import { useKeyState } from './api.js';
 import { KeyPrompt } from './components/key-prompt.js';
 import { Empty } from './components/states.js';
 import { Link, type Location, navigate, useLocation } from './router.js';
+import { HistoryView } from './views/history.js';
 import { InsightsView } from './views/insights.js';
 import { RacesView } from './views/races.js';
 import { TraceView } from './views/trace.js';
@@ -21,6 +22,8 @@ function View({ location }: { location: Location }) {
     return <TraceView key={trace[1]} traceId={decodeURIComponent(trace[1]!)} location={location} />;
   if (path === '/traces' || path === '/traces/') return <TracesView location={location} />;
   if (path === '/races' || path === '/races/') return <RacesView location={location} />;
+  if (path === '/resources/history' || path === '/resources/history/')
+    return <HistoryView location={location} />;
   const insights = /^\/insights(?:\/(dependencies|services|diagnostics))?\/?$/.exec(path);
   if (insights) return <InsightsView tab={insights[1] ?? 'dependencies'} location={location} />;
   return (
@@ -45,6 +48,7 @@ export function App() {
       traces: 'Traces',
       races: 'Races',
       insights: 'Insights',
+      resources: 'History',
     };
     const section = location.path.split('/')[1] ?? '';
     document.title = `${location.path.startsWith('/traces/') ? 'Trace' : (titles[section] ?? 'Raceway')} · Raceway`;

@@ -11,6 +11,8 @@ export type {
   DiagnosedTrace,
   Diagnostics,
   DiagnosticsPage,
+  History,
+  HistoryEntry,
   Race,
   RaceAccess,
   RaceExample,

@@ -39,6 +39,7 @@ export type {
 } from './analysis.js';
 export type { ApiError } from './common.js';
 export type { Health, HealthUnavailable } from './health.js';
+export type { History, HistoryEntry } from './history.js';
 export type { IngestResponse } from './ingest.js';
 export type { DiagnosedTrace, DiagnosticsPage } from './routes.js';
 export type { Clock, Span, SpanEvent, TraceDetail, TracePage, TraceSummary } from './trace.js';

@@ -10,6 +10,7 @@ import {
 } from './analysis.js';
 import { Count, ErrorAnswer, OpenObject, Ref, StringEnum } from './common.js';
 import { HealthSchema, HealthUnavailableSchema } from './health.js';
+import { HistorySchema } from './history.js';
 import { IngestResponseSchema } from './ingest.js';
 import { TraceDetailSchema, TracePageSchema, TraceSummarySchema } from './trace.js';
 
@@ -252,3 +253,17 @@ export const ingestRoute = {
 
 export type DiagnosedTrace = Static<typeof DiagnosedTraceSchema>;
 export type DiagnosticsPage = Static<typeof DiagnosticsPageSchema>;
+
+export const resourceHistoryRoute = {
+  summary: 'Every access of one resource across traces, with values and SQL statements',
+  description:
+    'Accesses of a `state_read`/`state_write` resource (`stock:mug`) or of a SQL row-and-column resource (`products[id=<digest>].stock`) in [`from`, `to`] (default: the last 24 hours), at most `limit` (the newest). Ordered by time; within one trace, by happens-before (vector clocks).',
+  tags: ['analysis'],
+  querystring: Type.Object({
+    resource: Type.String({ minLength: 1, maxLength: 512, description: 'The resource name' }),
+    from: Type.Optional(Time('Start of the range (default: 24 hours before `to`)')),
+    to: Type.Optional(Time('End of the range (default: now)')),
+    limit: Limit(500, 5000),
+  }),
+  response: { 200: HistorySchema, 400: badRequest, ...common },
+} as const;

@@ -79,6 +79,12 @@ function RaceEntry({ race }: { race: RaceView }) {
             open in trace {traceId.slice(0, 8)}…
           </Link>
         ))}
+        <Link
+          href={href('/resources/history', { resource: race.resource })}
+          data-testid="race-history"
+        >
+          history of <span class="mono">{race.resource}</span>
+        </Link>
         {example && (
           <button type="button" class="link" onClick={() => setOpen(!open)} aria-expanded={open}>
             {open ? 'hide evidence' : 'show evidence'}

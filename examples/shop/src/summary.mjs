@@ -33,6 +33,8 @@ import { SERVICES } from './catalogue.mjs';
  * @property {string[]} services  every service involved
  * @property {{ label: string, count: number }[]} pairs  races per pair of services, e.g. `inventory <-> order`
  * @property {number} count       race instances found (the groups' counts added up)
+ * @property {number | null} lost  lost updates: instances whose values show an update was lost
+ *                                 (outcome `lost`); null when the collector gave no outcome
  * @property {number} traces      traces involved
  * @property {string} example     a trace id to look at
  */
@@ -108,6 +110,7 @@ export function groupRaces(races) {
         services: [],
         pairs: [],
         count: 0,
+        lost: null,
         traces: 0,
         example: r.trace_ids[0],
         traceSet: new Set(),
@@ -117,6 +120,10 @@ export function groupRaces(races) {
     }
     const instances = typeof r.count === 'number' ? r.count : 1;
     group.count += instances;
+    // The group's outcome is its worst example's: `lost` counts its instances as observed.
+    if (typeof r.outcome === 'string') {
+      group.lost = (group.lost ?? 0) + (r.outcome === 'lost' ? instances : 0);
+    }
     for (const id of r.trace_ids) group.traceSet.add(id);
     /** @type {{ service: string }[]} */
     const sides = r.sides ?? r.services.map((/** @type {string} */ service) => ({ service }));
@@ -301,16 +308,19 @@ export function formatSummary(
   if (s.races.length === 0) out.push(`  ${c.green('none found')}`);
   for (const g of s.races) {
     const kind = RACE_KINDS[g.kind] ?? g.kind;
+    // What the values say: how many of them did lose an update this time.
+    const observed =
+      g.lost === null || g.lost === undefined ? '' : `; ${g.lost} observed losing one`;
     if (g.scope === 'trace') {
       const who = g.pairs.map((p) => p.label).join(', ');
       const checkouts = `${g.traces} checkout${g.traces === 1 ? '' : 's'}`;
       out.push(
-        `${c.red(`  ${kind} on ${g.resource} inside one checkout: ${who}`)} (${checkouts}, e.g. ${g.example.slice(0, 8)}…)`,
+        `${c.red(`  ${kind} on ${g.resource} inside one checkout: ${who}`)} (${checkouts}, e.g. ${g.example.slice(0, 8)}…${observed})`,
       );
     } else {
       const who = g.pairs.map((p) => `${p.label} ${p.count}`).join(', ');
       out.push(
-        `${c.red(`  ${kind} on ${g.resource} across checkouts:`)} ${g.count} pair${g.count === 1 ? '' : 's'} of simultaneous requests (${who})`,
+        `${c.red(`  ${kind} on ${g.resource} across checkouts:`)} ${g.count} pair${g.count === 1 ? '' : 's'} of simultaneous requests (${who}${observed})`,
       );
     }
   }

@@ -83,6 +83,22 @@ describe('groupRaces', () => {
   });
 });
 
+describe('groupRaces outcomes', () => {
+  it('counts the lost updates whose values show an update was lost, and says so', () => {
+    const withOutcome = (outcome: string) => ({ ...race('cross', [TRACE, OTHER]), outcome });
+    const groups = groupRaces([withOutcome('lost'), withOutcome('not_lost'), withOutcome('lost')]);
+    expect(groups.map((g) => [g.count, g.lost])).toEqual([[3, 2]]);
+    const text = formatSummary({ ...summary(), races: groups });
+    expect(text).toContain(
+      'lost update on stock:mug across checkouts: 3 pairs of simultaneous requests (inventory <-> order 3; 2 observed losing one)',
+    );
+  });
+
+  it('says nothing of outcomes when the collector gave none', () => {
+    expect(groupRaces([race('cross', [TRACE, OTHER])]).map((g) => g.lost)).toEqual([null]);
+  });
+});
+
 describe('formatSummary', () => {
   it('draws the critical path in the order the path reaches each service', () => {
     const text = formatSummary(summary());

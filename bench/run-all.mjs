@@ -11,6 +11,7 @@ const benches = [
   ['node', ['request-path.mjs']],
   ['node', ['--expose-gc', 'transport-memory.mjs']],
   ['node', ['ingest-under-attack.mjs', '--seconds', '8']],
+  ['node', ['--import', 'tsx', 'pg-overhead.mjs', '--iterations', '10000', '--rounds', '7']],
 ];
 
 for (const [command, args] of benches) {

@@ -72,5 +72,27 @@ export function paramDigest(value: unknown, key: string = DEFAULT_DIGEST_KEY): s
  * SQL text (`WHERE id = 42`) so that they match parameters sent as digests.
  */
 export function digestCanonical(canonical: string, key: string = DEFAULT_DIGEST_KEY): string {
+  if (canonical.length > MAX_CACHED_LENGTH) return hmac(canonical, key);
+  const cacheKey = `${key}\u0000${canonical}`;
+  let digest = recentDigests.get(cacheKey);
+  if (digest === undefined) {
+    digest = hmac(canonical, key);
+    // Oldest first out: a bounded memory, and ids and counters that repeat stay in.
+    if (recentDigests.size >= MAX_CACHED_DIGESTS) {
+      recentDigests.delete(recentDigests.keys().next().value as string);
+    }
+    recentDigests.set(cacheKey, digest);
+  }
+  return digest;
+}
+
+function hmac(canonical: string, key: string): string {
   return createHmac('sha256', key).update(canonical, 'utf8').digest('hex').slice(0, 16);
 }
+
+// An HMAC costs about 3 µs, and a query digests its parameters and the values it read: the same
+// ids and values come back query after query, so the recent digests are kept (short values only,
+// a bounded number: the values are in the process's memory anyway).
+const MAX_CACHED_DIGESTS = 4096;
+const MAX_CACHED_LENGTH = 256;
+const recentDigests = new Map<string, string>();

@@ -12,13 +12,13 @@
 
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { builtCollectorCli } from './collector-cli.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const { values } = parseArgs({
@@ -33,15 +33,7 @@ const EVENTS = Number(values.events);
 const READERS = Number(values.readers);
 const SECONDS = Number(values.seconds);
 
-const cli = join(
-  dirname(createRequire(import.meta.url).resolve('@raceway/collector/package.json')),
-  'dist',
-  'cli.js',
-);
-if (!existsSync(cli)) {
-  console.error(`${cli} is missing: run pnpm build first`);
-  process.exit(1);
-}
+const cli = builtCollectorCli();
 
 const hex = (bytes) => randomBytes(bytes).toString('hex');
 

@@ -9,14 +9,14 @@
 
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { gzipSync } from 'node:zlib';
+import { builtCollectorCli } from './collector-cli.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const { values } = parseArgs({
@@ -63,15 +63,7 @@ if (!isMainThread) {
 }
 
 async function main() {
-  const cli = join(
-    dirname(createRequire(import.meta.url).resolve('@raceway/collector/package.json')),
-    'dist',
-    'cli.js',
-  );
-  if (!existsSync(cli)) {
-    console.error(`${cli} is missing: run pnpm build first`);
-    process.exit(1);
-  }
+  const cli = builtCollectorCli();
   const dir = mkdtempSync(join(tmpdir(), 'raceway-attack-'));
   const port = 20_000 + Math.floor(Math.random() * 20_000);
   const collector = spawn(

@@ -21,11 +21,11 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { createRequire } from 'node:module';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { builtCollectorCli } from './collector-cli.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const { values } = parseArgs({
@@ -46,15 +46,7 @@ const backends = values.backends
   .split(',')
   .flatMap((b) => (b === 'sink' ? [b] : Array.from({ length: repeat }, () => b)));
 
-const cli = join(
-  dirname(createRequire(import.meta.url).resolve('@raceway/collector/package.json')),
-  'dist',
-  'cli.js',
-);
-if (!existsSync(cli)) {
-  console.error(`${cli} is missing: run pnpm build first`);
-  process.exit(1);
-}
+const cli = builtCollectorCli();
 
 const work = mkdtempSync(join(tmpdir(), 'raceway-bench-ingest-'));
 

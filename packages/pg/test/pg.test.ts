@@ -1,11 +1,11 @@
 // @raceway/pg against a real PostgreSQL (test/pg-global-setup.ts): every form of client.query
 // and pool.query records one db_query event, in the context that sent the statement.
-import { randomBytes } from 'node:crypto';
 import { paramDigest, RacewayConfigError } from '@raceway/core';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { capture } from '../../core/test/helpers/recording-tracer.js';
 import { instrumentPg, uninstrumentPg } from '../src/index.js';
+import { type ThrowawayDatabase, throwawayDatabase } from './throwaway-database.js';
 
 const adminUrl = inject('pgUrl');
 const skipReason = inject('pgSkipReason');
@@ -21,18 +21,13 @@ describe('instrumentPg', () => {
 describe.skipIf(!adminUrl)(
   `@raceway/pg on a real PostgreSQL${adminUrl ? '' : ` (skipped: ${skipReason})`}`,
   () => {
-    const database = `raceway_pg_${randomBytes(4).toString('hex')}`;
+    let db: ThrowawayDatabase;
     let url: string;
     let client: pg.Client;
 
     beforeAll(async () => {
-      const admin = new pg.Client({ connectionString: adminUrl! });
-      await admin.connect();
-      await admin.query(`CREATE DATABASE ${database}`);
-      await admin.end();
-      const parsed = new URL(adminUrl!);
-      parsed.pathname = `/${database}`;
-      url = parsed.href;
+      db = await throwawayDatabase(adminUrl!, 'raceway_pg');
+      url = db.url;
       instrumentPg(pg);
       instrumentPg(pg); // twice: still one event per statement
       client = new pg.Client({ connectionString: url });
@@ -46,10 +41,7 @@ describe.skipIf(!adminUrl)(
     afterAll(async () => {
       await client?.end();
       uninstrumentPg(pg);
-      const admin = new pg.Client({ connectionString: adminUrl! });
-      await admin.connect();
-      await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
-      await admin.end();
+      await db?.drop();
     });
 
     it('records the promise form: statement, parameter digests, connection, rows returned', async () => {
@@ -65,7 +57,7 @@ describe.skipIf(!adminUrl)(
         statement: 'SELECT id, name, stock FROM items WHERE id = $1',
         params: digests(1),
         connection: expect.stringMatching(/^pg#\d+$/),
-        database,
+        database: db.name,
         rows: 1,
         // bigint comes back as the string '1': digested as the integer that was written.
         returned: [{ id: paramDigest(1), name: paramDigest('mug'), stock: paramDigest(3) }],

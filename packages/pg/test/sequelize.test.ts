@@ -1,12 +1,12 @@
 // An ORM on pg is traced through the driver: Sequelize's model queries and transactions are
 // recorded with no setup beyond instrumenting pg (Sequelize is given it as its dialectModule).
-import { randomBytes } from 'node:crypto';
 import { paramDigest } from '@raceway/core';
 import pg from 'pg';
 import { DataTypes, Model, Sequelize } from 'sequelize';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { capture } from '../../core/test/helpers/recording-tracer.js';
 import { instrumentPg, uninstrumentPg } from '../src/index.js';
+import { type ThrowawayDatabase, throwawayDatabase } from './throwaway-database.js';
 
 const adminUrl = inject('pgUrl');
 const skipReason = inject('pgSkipReason');
@@ -21,18 +21,13 @@ class Item extends Model {
 describe.skipIf(!adminUrl)(
   `Sequelize on @raceway/pg${adminUrl ? '' : ` (skipped: ${skipReason})`}`,
   () => {
-    const database = `raceway_sequelize_${randomBytes(4).toString('hex')}`;
+    let db: ThrowawayDatabase;
     let sequelize: Sequelize;
 
     beforeAll(async () => {
-      const admin = new pg.Client({ connectionString: adminUrl! });
-      await admin.connect();
-      await admin.query(`CREATE DATABASE ${database}`);
-      await admin.end();
-      const parsed = new URL(adminUrl!);
-      parsed.pathname = `/${database}`;
+      db = await throwawayDatabase(adminUrl!, 'raceway_sequelize');
       instrumentPg(pg);
-      sequelize = new Sequelize(parsed.href, {
+      sequelize = new Sequelize(db.url, {
         dialect: 'postgres',
         dialectModule: pg,
         logging: false,
@@ -55,10 +50,7 @@ describe.skipIf(!adminUrl)(
     afterAll(async () => {
       await sequelize?.close();
       uninstrumentPg(pg);
-      const admin = new pg.Client({ connectionString: adminUrl! });
-      await admin.connect();
-      await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
-      await admin.end();
+      await db?.drop();
     });
 
     it('records findByPk then update with the statements Sequelize generated', async () => {
@@ -79,7 +71,7 @@ describe.skipIf(!adminUrl)(
         system: 'postgresql',
         params: [],
         connection: expect.stringMatching(/^pg#\d+$/),
-        database,
+        database: db.name,
         rows: 1,
         returned: [{ id: paramDigest(1), stock: paramDigest(3) }],
       });
@@ -87,7 +79,7 @@ describe.skipIf(!adminUrl)(
         system: 'postgresql',
         params: digests(2, 1),
         connection: expect.stringMatching(/^pg#\d+$/),
-        database,
+        database: db.name,
         rows: 1,
       });
       expect(await Item.findByPk(1).then((item) => item?.stock)).toBe(2);

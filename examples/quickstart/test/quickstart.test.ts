@@ -1,9 +1,14 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { type Collector, startCollector } from '@raceway/collector';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  freePort,
+  startProcess,
+  stopProcess,
+  waitForPort,
+} from '../../../tooling/test-processes.js';
 
 // The README's "Add Raceway to your services" section quotes these two files whole; this test
 // holds the quote to the files and runs them as written: real processes, real HTTP, the real
@@ -23,42 +28,8 @@ interface Edge {
   errors: number;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
-
-async function waitForPort(port: number): Promise<void> {
-  for (let attempt = 0; attempt < 200; attempt++) {
-    try {
-      await fetch(`http://127.0.0.1:${port}/`);
-      return;
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-  throw new Error(`nothing listens on port ${port}`);
-}
-
-function startService(file: string, env: Record<string, string>): ChildProcess {
-  return spawn(process.execPath, [here(`../src/${file}`)], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-}
-
-async function stop(child: ChildProcess): Promise<number | null> {
-  if (child.exitCode !== null) return child.exitCode;
-  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  return exited;
-}
+/** A quickstart file run by node, as the README runs it. */
+const node = (file: string) => ({ command: process.execPath, args: [here(`../src/${file}`)] });
 
 let collector: Collector;
 let web: ChildProcess;
@@ -69,8 +40,8 @@ beforeAll(async () => {
   collector = await startCollector({ port: 0, storage: 'sqlite::memory:' });
   const apiPort = await freePort();
   webPort = await freePort();
-  api = startService('api.cjs', { PORT: String(apiPort), RACEWAY_URL: collector.url });
-  web = startService('web.mjs', {
+  api = startProcess(node('api.cjs'), { PORT: String(apiPort), RACEWAY_URL: collector.url });
+  web = startProcess(node('web.mjs'), {
     PORT: String(webPort),
     API_URL: `http://127.0.0.1:${apiPort}`,
     RACEWAY_URL: collector.url,
@@ -79,7 +50,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const child of [web, api]) if (child) await stop(child);
+  for (const child of [web, api]) if (child) await stopProcess(child);
   await collector?.close();
 });
 
@@ -97,8 +68,8 @@ describe('the README quick start for your own services', () => {
       expect(response.headers.get('x-raceway-trace-id')).toMatch(/^[0-9a-f]{32}$/);
     }
     // SIGTERM: each service's handler calls shutdown(), which sends what is queued.
-    expect(await stop(web)).toBe(0);
-    expect(await stop(api)).toBe(0);
+    expect(await stopProcess(web)).toBe(0);
+    expect(await stopProcess(api)).toBe(0);
     await collector.analyzeNow();
 
     const dependencies = (await (await fetch(`${collector.url}/api/dependencies`)).json()) as {

@@ -1,12 +1,13 @@
 // One variant of the hello-world Express app measured by http-overhead.mjs, in a process of its
 // own: `bare`, `context-only` (an AsyncLocalStorage context per request, nothing else), `raceway`
 // (@raceway/express, events exported to the sink), `raceway-sampled` (the same with
-// `sampleRate: 0.1`), `minimal` (the lower bound of
+// `sampleRate: 0.1`), `raceway-unsampled` (`sampleRate: 0`), `ctx-<suspect>` (context-only plus
+// one suspect of the SDK's cost, see below), `minimal` (the lower bound of
 // minimal-tracer.cjs) or `otel` (OpenTelemetry's Node tracer with the http and express instrumentations,
 // BatchSpanProcessor, OTLP/HTTP exporter to the sink). CommonJS on purpose: OpenTelemetry
 // instruments express through require hooks, which must be in place before express is loaded.
 //
-//   node bench/http-overhead-app.cjs <bare|context-only|raceway|raceway-sampled|minimal|otel> <sink url>
+//   node bench/http-overhead-app.cjs <bare|context-only|ctx-<suspect>|raceway|raceway-sampled|minimal|otel> <sink url>
 //
 // Prints `listening on <url>`; on SIGTERM flushes, prints one `stats <json>` line and exits.
 const { createServer } = require('node:http');
@@ -41,13 +42,15 @@ if (variant === 'otel') {
 const express = require('express');
 const app = express();
 
-if (variant === 'raceway' || variant === 'raceway-sampled') {
+if (variant === 'raceway' || variant === 'raceway-sampled' || variant === 'raceway-unsampled') {
   const { Tracer } = require('@raceway/core');
   const { racewayMiddleware } = require('@raceway/express');
   // The defaults a user gets (batches of 200, every 1 s, no gzip to a collector on loopback);
   // `raceway-sampled` records one new trace in ten.
   const options = { serviceName: variant, serverUrl: sinkUrl };
   if (variant === 'raceway-sampled') options.sampleRate = 0.1;
+  // `raceway-unsampled` records nothing: what a request costs that is never sampled.
+  if (variant === 'raceway-unsampled') options.sampleRate = 0;
   app.use(racewayMiddleware(options));
   shutdown = async () => {
     const tracer = Tracer.fromOptions(options);
@@ -60,6 +63,83 @@ if (variant === 'context-only') {
   const { AsyncLocalStorage } = require('node:async_hooks');
   const storage = new AsyncLocalStorage();
   app.use((_req, _res, next) => storage.run({}, next));
+}
+
+// The suspects behind the cost of an unsampled request, each alone on top of `context-only`
+// (the same AsyncLocalStorage context per request), so that one run splits the cost by cause.
+// Each copies what the SDK did per request or per process, nothing more.
+if (variant.startsWith('ctx-')) {
+  const { AsyncLocalStorage } = require('node:async_hooks');
+  const http = require('node:http');
+  const storage = new AsyncLocalStorage();
+  const suspect = variant.slice('ctx-'.length);
+  const bySocket = new WeakMap();
+  // What the suspect does per request, inside the one middleware (no extra Express layer).
+  let perRequest = (_req, _res) => {};
+  if (suspect === 'writehead-patch') {
+    // A wrapper of ServerResponse.prototype.writeHead doing one lookup keyed by the socket.
+    const proto = http.ServerResponse.prototype;
+    const writeHead = proto.writeHead;
+    proto.writeHead = function writeHeadTraced(...args) {
+      bySocket.get(this.socket);
+      return writeHead.apply(this, args);
+    };
+  }
+  if (suspect === 'on-patch') {
+    // Wrappers of on/addListener/once on the request and response prototypes, one lookup each.
+    for (const proto of [http.IncomingMessage.prototype, http.ServerResponse.prototype]) {
+      const on = proto.on;
+      const once = proto.once;
+      proto.on = function onInContext(event, listener) {
+        bySocket.get(this.socket);
+        return on.call(this, event, listener);
+      };
+      proto.addListener = proto.on;
+      proto.once = function onceInContext(event, listener) {
+        bySocket.get(this.socket);
+        return once.call(this, event, listener);
+      };
+    }
+  }
+  if (suspect === 'finish-channel') {
+    // A subscriber to node's response-finish diagnostics channel.
+    require('node:diagnostics_channel').subscribe('http.server.response.finish', (message) => {
+      bySocket.get(message.socket);
+    });
+  }
+  if (suspect === 'finish-listener') {
+    // One `finish` listener per response.
+    const onFinish = () => {};
+    perRequest = (_req, res) => res.once('finish', onFinish);
+  }
+  if (suspect === 'headers') {
+    // The two response headers an SDK adds (a trace id and a clock of one entry).
+    perRequest = (_req, res) => {
+      res.setHeader('X-Raceway-Trace-Id', '4bf92f3577b34da6a3ce929d0e0e4736');
+      res.setHeader('X-Raceway-VC', '{"bench#1f3a9c07":2}');
+    };
+  }
+  if (suspect === 'ids') {
+    // A trace id and a span id per request, drawn from a pooled random buffer.
+    const { randomFillSync } = require('node:crypto');
+    const pool = Buffer.allocUnsafe(4096);
+    let offset = pool.length;
+    const hex = (bytes) => {
+      if (offset + bytes > pool.length) {
+        randomFillSync(pool);
+        offset = 0;
+      }
+      offset += bytes;
+      return pool.toString('hex', offset - bytes, offset);
+    };
+    perRequest = () => (storage.getStore().ids = hex(16) + hex(8));
+  }
+  app.use((req, res, next) =>
+    storage.run({ ids: '' }, () => {
+      perRequest(req, res);
+      next();
+    }),
+  );
 }
 
 if (variant === 'minimal') {

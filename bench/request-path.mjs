@@ -36,11 +36,22 @@ const tracer = new Tracer(
   { transport: { enqueue: () => void recorded++ }, env: {} },
 );
 const lifecycle = createServerLifecycle(tracer);
+// An unsampled request (`sampleRate: 0`): a context, ids and the trace id header, no events.
+const unsampled = createServerLifecycle(
+  new Tracer(
+    { serviceName: 'bench', serverUrl: 'http://127.0.0.1:9', sampleRate: 0 },
+    { transport: { enqueue: () => void recorded++ }, env: {} },
+  ),
+);
 
 const handlers = {
   bare: (_req, res) => res.writeHead(200),
   raceway: (req, res) => {
     const span = lifecycle.start({ request: req, response: res });
+    span.run(() => res.writeHead(200));
+  },
+  unsampled: (req, res) => {
+    const span = unsampled.start({ request: req, response: res });
     span.run(() => res.writeHead(200));
   },
 };
@@ -64,13 +75,15 @@ function nsPerRequest(handle) {
 }
 
 for (const handle of Object.values(handlers)) nsPerRequest(handle); // warm-up
-const samples = { bare: [], raceway: [] };
+const samples = { bare: [], raceway: [], unsampled: [] };
 for (let round = 0; round < rounds; round++) {
   for (const [name, handle] of Object.entries(handlers)) samples[name].push(nsPerRequest(handle));
 }
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const bare = median(samples.bare);
 const raceway = median(samples.raceway);
+const unsampledNs = median(samples.unsampled);
+// Only the sampled variant records events.
 const eventsPerRequest = recorded / (requests * (rounds + 1));
 
 const report = `# Request path: what the server lifecycle adds to one request
@@ -79,13 +92,15 @@ Command: \`pnpm --filter @raceway/core build && node bench/request-path.mjs --re
 
 Machine: ${cpus().length} × ${cpus()[0]?.model.trim()}, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}.
 node's own request and response objects, no network, export replaced by a counter; median of
-${rounds} rounds of ${requests.toLocaleString('en-US')} requests, both variants in the same process.
+${rounds} rounds of ${requests.toLocaleString('en-US')} requests, all variants in the same process.
 
 | variant | ns/request |
 |---|---|
 | bare (objects, writeHead, finish) | ${bare.toFixed(0)} |
 | raceway (lifecycle.start, run, writeHead, finish) | ${raceway.toFixed(0)} |
 | **added by Raceway** | **${(raceway - bare).toFixed(0)}** (${eventsPerRequest.toFixed(1)} events recorded per request) |
+| raceway, \`sampleRate: 0\` (context, ids, trace id header; nothing recorded) | ${unsampledNs.toFixed(0)} |
+| **added by Raceway to an unsampled request** | **${(unsampledNs - bare).toFixed(0)}** |
 `;
 writeFileSync(join(here, 'results', 'request-path.md'), report);
 console.log(report);

@@ -20,6 +20,8 @@ type Listener = () => void;
 const listeners = new Set<Listener>();
 let keyWanted = false;
 let keyVersion = 0;
+/** Since when (epoch ms) the collector has not answered, or null while it answers. */
+let unreachableSince: number | null = null;
 
 function notify() {
   for (const listener of listeners) listener();
@@ -54,6 +56,21 @@ export function useKeyState(): { wanted: boolean; version: number } {
   return { wanted: keyWanted, version: keyVersion };
 }
 
+/**
+ * Whether the collector answers: since when it has not (epoch ms), or null. Every call
+ * updates it, so the views' refreshes notice both the collector going away and coming back.
+ */
+export function useReachability(): number | null {
+  useKeyState();
+  return unreachableSince;
+}
+
+function setReachable(reachable: boolean): void {
+  if (reachable === (unreachableSince === null)) return;
+  unreachableSince = reachable ? null : Date.now();
+  notify();
+}
+
 /** GET `path` (under /api) as JSON. */
 export async function apiGet<T>(path: string, signal?: AbortSignal): Promise<T> {
   const key = storedKey();
@@ -65,12 +82,15 @@ export async function apiGet<T>(path: string, signal?: AbortSignal): Promise<T> 
     });
   } catch (error) {
     if ((error as Error).name === 'AbortError') throw error;
+    setReachable(false);
     throw new ApiError(
       0,
       'unreachable',
       'The collector cannot be reached. Is it still running? Start it with `npx raceway serve`, then retry.',
     );
   }
+  // A proxy in front of a stopped collector answers 502 or 504 itself.
+  setReachable(response.status !== 502 && response.status !== 504);
   const text = await response.text();
   let body: unknown = null;
   try {

@@ -1,7 +1,8 @@
-import { useEffect } from 'preact/hooks';
+import { useEffect, useRef } from 'preact/hooks';
 import { useKeyState } from './api.js';
 import { KeyPrompt } from './components/key-prompt.js';
 import { Empty } from './components/states.js';
+import { UnreachableBanner } from './components/unreachable-banner.js';
 import { Link, type Location, navigate, useLocation } from './router.js';
 import { HistoryView } from './views/history.js';
 import { InsightsView } from './views/insights.js';
@@ -36,9 +37,35 @@ function View({ location }: { location: Location }) {
   );
 }
 
+/**
+ * After an in-page navigation, moves the focus to the new view's main heading, as a page load
+ * would start a screen reader there (the heading of a view still loading is waited for). The
+ * first view of the page keeps the browser's own start.
+ */
+function useFocusHeadingOnNavigation(path: string) {
+  const first = useRef<string | null>(path);
+  useEffect(() => {
+    if (first.current === path) return;
+    first.current = null;
+    let tries = 0;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const focusHeading = () => {
+      const heading = document.querySelector<HTMLElement>('main h1');
+      if (heading) {
+        heading.tabIndex = -1;
+        // A deep link may scroll to what it names (a racing access): the focus does not scroll.
+        heading.focus({ preventScroll: true });
+      } else if (tries++ < 60) timer = setTimeout(focusHeading, 50);
+    };
+    focusHeading();
+    return () => clearTimeout(timer);
+  }, [path]);
+}
+
 export function App() {
   const location = useLocation();
   const key = useKeyState();
+  useFocusHeadingOnNavigation(location.path);
   useEffect(() => {
     if (location.path === '/' || location.path === '/index.html')
       navigate('/traces', { replace: true });
@@ -78,6 +105,7 @@ export function App() {
           API
         </a>
       </header>
+      <UnreachableBanner />
       <main>
         <View location={location} />
       </main>

@@ -22,6 +22,14 @@ export function formatDateTime(tsUs: number): string {
   return `${date.toLocaleDateString()} ${formatTime(tsUs)}`;
 }
 
+/** A start time in a list: the time alone today, with the date (ISO order) on other days. */
+export function formatStarted(tsUs: number, now = new Date()): string {
+  const date = new Date(tsUs / 1000);
+  if (date.toDateString() === now.toDateString()) return formatTime(tsUs);
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ${formatTime(tsUs).slice(0, 8)}`;
+}
+
 export function formatPercent(ratio: number): string {
   return `${(ratio * 100).toFixed(ratio > 0 && ratio < 0.01 ? 2 : 1)} %`;
 }
@@ -45,6 +53,20 @@ export function serviceHue(service: string): number {
 
 export function serviceColor(service: string): string {
   return `hsl(${serviceHue(service)} 60% 50%)`;
+}
+
+/** Black or white, whichever reads better on {@link serviceColor} (WCAG contrast). */
+export function textOnServiceColor(service: string): '#000' | '#fff' {
+  // hsl(h 60% 50%) to linear sRGB, then relative luminance.
+  const h = serviceHue(service);
+  const f = (n: number) => {
+    const k = (n + h / 30) % 12;
+    const c = 0.5 - 0.3 * Math.max(-1, Math.min(k - 3, 9 - k, 1));
+    return c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+  };
+  const luminance = 0.2126 * f(0) + 0.7152 * f(8) + 0.0722 * f(4);
+  // Contrast with white (1.05 / (L + 0.05)) against with black ((L + 0.05) / 0.05).
+  return 1.05 / (luminance + 0.05) >= (luminance + 0.05) / 0.05 ? '#fff' : '#000';
 }
 
 /** A value from an event's data, for display. */

@@ -9,6 +9,8 @@ export interface RaceView {
   scope: 'trace' | 'cross';
   kind: string;
   resource: string;
+  /** The resource as people read it (a database row's key with the values its services sent). */
+  label: string;
   services: string[];
   sides: Array<{ service: string; route: string | null }>;
   count: number;
@@ -29,6 +31,7 @@ export function toRaceView(race: Race): RaceView {
     scope: race.scope,
     kind: race.kind,
     resource: race.resource,
+    label: race.label,
     services: race.services,
     sides: race.sides,
     count: race.count,
@@ -62,6 +65,7 @@ export function kindLabel(kind: string): string {
 
 export interface ResourceRaces {
   resource: string;
+  label: string;
   races: RaceView[];
   instances: number;
   services: string[];
@@ -80,6 +84,7 @@ export function groupByResource(races: RaceView[]): ResourceRaces[] {
   return [...byResource]
     .map(([resource, list]) => ({
       resource,
+      label: list[0]?.label ?? resource,
       races: list,
       instances: list.reduce((sum, r) => sum + r.count, 0),
       services: [...new Set(list.flatMap((r) => r.services))].sort(),

@@ -1,6 +1,7 @@
 // The fields of a view's filter form. Each field is one query parameter of the view's URL:
 // it shows `filters[name]` and hands every change to `set`, which navigates.
 import type { JSX } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
 
 type Filters = Record<string, string | undefined>;
 type SetFilter = (name: string, value: string | undefined) => void;
@@ -28,13 +29,21 @@ export function InputFilter({
 }) {
   // preact types the attributes of each input type apart: a union of types is none of them.
   const attributes = { type, placeholder, min } as JSX.IntrinsicElements['input'];
+  // What is typed lives here until Enter or leaving the field commits it to the URL: the
+  // views re-render on every refresh, and a field bound to the URL alone would be reset to
+  // the committed value each time, erasing the text being typed.
+  const committed = filters[name] ?? '';
+  const [draft, setDraft] = useState(committed);
+  // The URL changed under the field (Clear filters, back, a link): show the new value.
+  useEffect(() => setDraft(committed), [committed]);
   return (
     <label>
       {label}
       <input
         name={name}
         {...attributes}
-        value={filters[name] ?? ''}
+        value={draft}
+        onInput={(e) => setDraft((e.currentTarget as HTMLInputElement).value)}
         onChange={(e) => set(name, (e.currentTarget as HTMLInputElement).value)}
       />
     </label>

@@ -15,14 +15,14 @@ export function ErrorState({ error, what }: { error: ApiError; what: string }) {
   if (error.status === 401) {
     return (
       <div class="state error" role="alert">
-        <h3>A read key is needed</h3>
+        <h2>A read key is needed</h2>
         <p>This collector only shows its data with a key. Enter it in the dialog.</p>
       </div>
     );
   }
   return (
     <div class="state error" role="alert">
-      <h3>Could not load {what}</h3>
+      <h2>Could not load {what}</h2>
       <p>{error.message}</p>
       <p>
         <button type="button" onClick={() => window.location.reload()}>
@@ -36,7 +36,7 @@ export function ErrorState({ error, what }: { error: ApiError; what: string }) {
 export function Empty({ title, children }: { title: string; children?: ComponentChildren }) {
   return (
     <div class="state empty" data-testid="empty">
-      <h3>{title}</h3>
+      <h2>{title}</h2>
       {children}
     </div>
   );

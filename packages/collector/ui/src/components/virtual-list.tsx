@@ -1,4 +1,4 @@
-import type { ComponentChildren } from 'preact';
+import type { ComponentChildren, JSX } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 
 // A list that renders only the rows in view (fixed row height), so a trace of 10,000 spans or
@@ -21,6 +21,15 @@ export interface VirtualListProps {
 }
 
 const OVERSCAN = 8;
+
+/**
+ * One cell of a row: a grid's rows hold cells (what a screen reader reads column by column).
+ * The grid holds the focus and moves the selection by row, so a cell is not focusable itself.
+ */
+export function GridCell(props: JSX.IntrinsicElements['span']) {
+  // biome-ignore lint/a11y/useSemanticElements lint/a11y/useFocusableInteractive: a windowed row of absolutely placed cells cannot be a <td>; the grid holds the focus (a roving selection)
+  return <span role="gridcell" {...props} />;
+}
 
 export function VirtualList(props: VirtualListProps) {
   const { count, rowHeight, height, selected, onSelect, onActivate } = props;

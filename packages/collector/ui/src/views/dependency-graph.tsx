@@ -69,13 +69,15 @@ export function DependencyGraph({
   const laid = useMemo(() => lay(nodes, edges), [nodes, edges]);
   const open = (name: string) => navigate(href('/traces', { service: name }));
   return (
+    // biome-ignore lint/a11y/useSemanticElements: an <svg> cannot be a <fieldset>
     <svg
       class="dep-graph"
       data-testid="dependency-graph"
       width="100%"
       style={{ maxWidth: `${laid.width}px` }}
       viewBox={`0 0 ${laid.width} ${laid.height}`}
-      role="img"
+      // A group, not an image: its services are buttons the keyboard reaches.
+      role="group"
       aria-label="Service dependency graph"
     >
       <defs>
@@ -121,7 +123,8 @@ export function DependencyGraph({
           data-testid="dep-node"
           data-service={node.name}
           role="button"
-          tabIndex={0}
+          // SVG attributes keep their case: `tabIndex` would be an unknown attribute.
+          tabindex={0}
           aria-label={`${node.name}${node.uninstrumented ? ' (uninstrumented)' : ''}: show its traces`}
           onClick={() => open(node.name)}
           onKeyDown={(event) => {

@@ -28,7 +28,7 @@ export function DiagnosticsList({ diagnostics }: { diagnostics: Diagnostics | nu
       )}
       {shown.map((section) => (
         <div key={section.key}>
-          <h4>{section.title}</h4>
+          <h3>{section.title}</h3>
           <ul>
             {diagnostics[section.key].map((item, i) => (
               <li key={i} data-diagnostic={section.key}>
@@ -40,7 +40,7 @@ export function DiagnosticsList({ diagnostics }: { diagnostics: Diagnostics | nu
       ))}
       {slowest.length > 0 && (
         <>
-          <h4>Slowest services (own time)</h4>
+          <h3>Slowest services (own time)</h3>
           <ul>
             {slowest.slice(0, 5).map((s) => (
               <li key={s.service}>

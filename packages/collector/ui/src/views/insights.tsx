@@ -158,45 +158,49 @@ function ServicesTab() {
   if (data.services.length === 0) return <NoTraffic />;
   return (
     <>
-      <table class="services" data-testid="services-table">
-        <thead>
-          <tr>
-            <th>Service</th>
-            <th>SDK</th>
-            <th class="num">Requests</th>
-            <th class="num">Error rate</th>
-            <th class="num">p50</th>
-            <th class="num">p95</th>
-            <th class="num">p99</th>
-            <th>Slowest routes</th>
-          </tr>
-        </thead>
-        <tbody>
-          {data.services.map((s) => {
-            const own = (routes.get(s.service) ?? []).map(
-              (r) => `${r.route} (p50 ${formatMs(r.p50)}, ${plural(r.n, 'trace')})`,
-            );
-            return (
-              <tr key={s.service} data-service={s.service}>
-                <td>
-                  <Link href={href('/traces', { service: s.service })}>{s.service}</Link>
-                </td>
-                <td data-testid="service-sdk">
-                  <SdkList sdks={s.sdks ?? []} />
-                </td>
-                <td class="num">{s.requests}</td>
-                <td class={s.errorRate > 0 ? 'num status-error' : 'num'}>
-                  {formatPercent(s.errorRate)}
-                </td>
-                <td class="num">{formatMs(s.latencyMs.p50)}</td>
-                <td class="num">{formatMs(s.latencyMs.p95)}</td>
-                <td class="num">{formatMs(s.latencyMs.p99)}</td>
-                <td>{own.length > 0 ? own.join(' · ') : <span class="muted">–</span>}</td>
-              </tr>
-            );
-          })}
-        </tbody>
-      </table>
+      {/* Wider than a narrow window: it scrolls in its own box, which the keyboard can reach. */}
+      {/* biome-ignore lint/a11y/noNoninteractiveTabindex: a scrolling region must be focusable to scroll with the keyboard */}
+      <section class="table-scroll" tabIndex={0} aria-label="Services table">
+        <table class="services" data-testid="services-table">
+          <thead>
+            <tr>
+              <th>Service</th>
+              <th>SDK</th>
+              <th class="num">Requests</th>
+              <th class="num">Error rate</th>
+              <th class="num">p50</th>
+              <th class="num">p95</th>
+              <th class="num">p99</th>
+              <th>Slowest routes</th>
+            </tr>
+          </thead>
+          <tbody>
+            {data.services.map((s) => {
+              const own = (routes.get(s.service) ?? []).map(
+                (r) => `${r.route} (p50 ${formatMs(r.p50)}, ${plural(r.n, 'trace')})`,
+              );
+              return (
+                <tr key={s.service} data-service={s.service}>
+                  <td>
+                    <Link href={href('/traces', { service: s.service })}>{s.service}</Link>
+                  </td>
+                  <td data-testid="service-sdk">
+                    <SdkList sdks={s.sdks ?? []} />
+                  </td>
+                  <td class="num">{s.requests}</td>
+                  <td class={s.errorRate > 0 ? 'num status-error' : 'num'}>
+                    {formatPercent(s.errorRate)}
+                  </td>
+                  <td class="num">{formatMs(s.latencyMs.p50)}</td>
+                  <td class="num">{formatMs(s.latencyMs.p95)}</td>
+                  <td class="num">{formatMs(s.latencyMs.p99)}</td>
+                  <td>{own.length > 0 ? own.join(' · ') : <span class="muted">–</span>}</td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      </section>
       <p class="muted">
         Last hour. Slowest routes: of the newest 500 traces, the routes where the service was the
         root of the trace.

@@ -1,8 +1,9 @@
 import { useMemo, useState } from 'preact/hooks';
 import { useApi } from '../api.js';
 import { InputFilter, SelectFilter } from '../components/filter-fields.js';
+import { RaceEvidence } from '../components/race-evidence.js';
 import { Empty, ErrorState, Loading } from '../components/states.js';
-import { formatClock, formatDateTime, formatValue, plural, serviceColor } from '../format.js';
+import { formatDateTime, plural, serviceColor } from '../format.js';
 import {
   groupByResource,
   kindLabel,
@@ -12,37 +13,10 @@ import {
   toRaceView,
 } from '../race-model.js';
 import { href, Link, type Location, navigate, queryObject } from '../router.js';
-import type { RaceExample, RacePage } from '../types.js';
+import type { RacePage } from '../types.js';
 
 // Races grouped by resource, within one trace and across traces, with their evidence and
 // links into the trace view with the racing accesses selected.
-
-function Evidence({ example }: { example: RaceExample }) {
-  return (
-    <table class="evidence">
-      <thead>
-        <tr>
-          <th>access</th>
-          <th>service</th>
-          <th>value</th>
-          <th>version</th>
-          <th>clock</th>
-        </tr>
-      </thead>
-      <tbody>
-        {example.accesses.map((a) => (
-          <tr key={a.eventId}>
-            <td>{a.kind.replace('state_', '')}</td>
-            <td>{a.service}</td>
-            <td class="mono">{formatValue(a.value)}</td>
-            <td class="mono">{formatValue(a.version)}</td>
-            <td class="mono clock">{formatClock(a.clock)}</td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
-  );
-}
 
 function RaceEntry({ race }: { race: RaceView }) {
   const [open, setOpen] = useState(false);
@@ -83,7 +57,7 @@ function RaceEntry({ race }: { race: RaceView }) {
           href={href('/resources/history', { resource: race.resource })}
           data-testid="race-history"
         >
-          history of <span class="mono">{race.resource}</span>
+          history of <span class="mono">{race.label}</span>
         </Link>
         {example && (
           <button type="button" class="link" onClick={() => setOpen(!open)} aria-expanded={open}>
@@ -91,7 +65,7 @@ function RaceEntry({ race }: { race: RaceView }) {
           </button>
         )}
       </p>
-      {open && example && <Evidence example={example} />}
+      {open && example && <RaceEvidence example={example} />}
     </li>
   );
 }
@@ -138,10 +112,11 @@ export function RacesView({ location }: { location: Location }) {
           }
         >
           <p>
-            Races show up when two execution contexts access the same resource without ordering.
-            Record accesses with @raceway/core's{' '}
+            Races show up when two execution contexts access the same resource without ordering: the
+            same database row, in the statements an instrumented driver reports (@raceway/pg,
+            @raceway/mysql2, @raceway/better-sqlite3), or a resource named with @raceway/core's{' '}
             <code>{'trackStateRead(resource, { value })'}</code> and{' '}
-            <code>{'trackStateWrite(resource, { value })'}</code> in your services.
+            <code>{'trackStateWrite(resource, { value })'}</code>.
           </p>
         </Empty>
       )}
@@ -153,7 +128,9 @@ export function RacesView({ location }: { location: Location }) {
           data-resource={group.resource}
         >
           <h2>
-            <span class="mono">{group.resource}</span>{' '}
+            <span class="mono" title={group.resource}>
+              {group.label}
+            </span>{' '}
             <span class="muted">
               {plural(group.instances, 'instance')} in {plural(group.traces, 'trace')} ·{' '}
               {group.kinds.map(kindLabel).join(', ')}

@@ -48,6 +48,24 @@ export function SpaceTimeView({ model, racing, selected, focused, onSelect }: Sp
   useEffect(() => {
     if (container.current) container.current.scrollTop = scrollTop;
   }, []);
+  // A newly selected event (a race's access opened from a link) is brought into view: the
+  // diagram scrolls to its row and column, and the page to the diagram.
+  const target = useMemo(
+    () => [...selected].find((id) => model.byId.has(id)) ?? null,
+    [selected, model],
+  );
+  useEffect(() => {
+    if (target === null || !container.current) return;
+    const top = Math.max(0, model.events[model.byId.get(target)!]!.row * ROW_H - 120);
+    container.current.scrollTop = top;
+    setScrollTop(top);
+    const frame = requestAnimationFrame(() =>
+      container.current
+        ?.querySelector(`[data-event-id="${target}"]`)
+        ?.scrollIntoView({ block: 'center', inline: 'center' }),
+    );
+    return () => cancelAnimationFrame(frame);
+  }, [target, model]);
   const columnX = useMemo(() => {
     const xs: number[] = [];
     model.groups.forEach((group, g) => {
@@ -109,11 +127,13 @@ export function SpaceTimeView({ model, racing, selected, focused, onSelect }: Sp
           </div>
         ))}
       </div>
+      {/* biome-ignore lint/a11y/useSemanticElements: an <svg> cannot be a <fieldset> */}
       <svg
         width={width}
         height={height}
         class="st-canvas"
-        role="img"
+        // A group, not an image: its events are buttons the keyboard reaches.
+        role="group"
         aria-label="Space-time diagram"
       >
         <defs>
@@ -164,6 +184,7 @@ export function SpaceTimeView({ model, racing, selected, focused, onSelect }: Sp
           const isSelected = selected.has(event.id) || focused === event.id;
           const x = columnX[placed.column]!;
           const resource = typeof event.data.resource === 'string' ? event.data.resource : '';
+          const label = `${KIND_SHORT[event.kind] ?? event.kind}${resource ? ` ${resource}` : ''}`;
           return (
             // biome-ignore lint/a11y/useSemanticElements: an SVG group cannot be a <button>
             <g
@@ -174,8 +195,11 @@ export function SpaceTimeView({ model, racing, selected, focused, onSelect }: Sp
               data-selected={isSelected ? 'true' : undefined}
               data-service={placed.service}
               role="button"
-              tabIndex={0}
-              aria-label={`${event.kind} in ${placed.service}`}
+              // SVG attributes keep their case: `tabIndex` would be an unknown attribute.
+              tabindex={0}
+              // The visible label first (what a speech user says), then what it is.
+              aria-label={`${label}${isRacing ? ' racing' : ''}: ${event.kind} in ${placed.service}`}
+              aria-pressed={isSelected}
               onClick={() => onSelect(event.id)}
               onKeyDown={(e) => {
                 if (e.key === 'Enter' || e.key === ' ') {
@@ -196,8 +220,7 @@ export function SpaceTimeView({ model, racing, selected, focused, onSelect }: Sp
                 fill={serviceColor(placed.service)}
               />
               <text class="st-label" x={x + 10} y={y(placed.row) + 4}>
-                {KIND_SHORT[event.kind] ?? event.kind}
-                {resource ? ` ${resource}` : ''}
+                {label}
                 {isRacing ? ' ⚠' : ''}
               </text>
             </g>

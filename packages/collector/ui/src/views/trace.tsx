@@ -1,12 +1,14 @@
 import { useMemo } from 'preact/hooks';
 import { useApi } from '../api.js';
+import { RaceEvidence } from '../components/race-evidence.js';
 import { ErrorState, Loading } from '../components/states.js';
 import { formatDateTime, formatMs, plural, serviceColor } from '../format.js';
-import { kindLabel, raceLink, racingAccesses, toRaceView } from '../race-model.js';
+import { kindLabel, type RaceView, raceLink, racingAccesses, toRaceView } from '../race-model.js';
 import { href, Link, type Location, navigate, queryObject } from '../router.js';
 import { buildSpaceTime } from '../space-time-model.js';
 import { useTrace } from '../trace-loader.js';
 import type {
+  RaceExample,
   ServiceMetrics,
   ServicesAnswer,
   TraceCriticalPath,
@@ -35,10 +37,15 @@ export function TraceView({ traceId, location }: { traceId: string; location: Lo
   const model = useMemo(() => (trace.data ? buildSpaceTime(trace.data.spans) : null), [trace.data]);
   const raceViews = useMemo(() => (races.data?.races ?? []).map(toRaceView), [races.data]);
   const racing = useMemo(() => new Set(racingAccesses(raceViews).keys()), [raceViews]);
-  const selected = useMemo(
-    () => new Set((q.events ?? '').split(',').filter((id) => id !== '')),
-    [q.events],
-  );
+  // `race=<instance id>`: the race opened from a link; its accesses in this trace are selected.
+  const focusRace = useMemo(() => findRaceInstance(raceViews, q.race), [raceViews, q.race]);
+  const selected = useMemo(() => {
+    const ids = new Set((q.events ?? '').split(',').filter((id) => id !== ''));
+    for (const access of focusRace?.example.accesses ?? []) {
+      if (access.traceId === traceId) ids.add(access.eventId);
+    }
+    return ids;
+  }, [q.events, focusRace, traceId]);
 
   if (trace.error) return <ErrorState error={trace.error} what={`trace ${traceId}`} />;
   if (!trace.data || !model) return <Loading what="the trace" />;
@@ -111,6 +118,19 @@ export function TraceView({ traceId, location }: { traceId: string; location: Lo
 
       <div class="split">
         <div class="split-main">
+          {focusRace && (
+            <section class="race-focus" data-testid="race-focus" aria-labelledby="race-focus-title">
+              <h2 id="race-focus-title">
+                <span class={`badge kind-${focusRace.race.kind}`}>
+                  {kindLabel(focusRace.race.kind)}
+                </span>{' '}
+                on <span class="mono">{focusRace.race.resource}</span>
+                {focusRace.race.scope === 'cross' ? ' across traces' : ''}
+              </h2>
+              <p>{focusRace.example.explanation || focusRace.race.explanation}</p>
+              <RaceEvidence example={focusRace.example} traceId={traceId} />
+            </section>
+          )}
           <h2>Space-time</h2>
           <p class="muted legend">
             One column per execution context, grouped by service; time flows down in happens-before
@@ -141,7 +161,7 @@ export function TraceView({ traceId, location }: { traceId: string; location: Lo
           return (
             <li key={race.id}>
               <span class={`badge kind-${race.kind}`}>{kindLabel(race.kind)}</span>{' '}
-              <b>{race.resource}</b> · {race.services.join(' ↔ ')}
+              <b title={race.resource}>{race.label}</b> · {race.services.join(' ↔ ')}
               {race.scope === 'cross' ? ' · across traces' : ''}
               {race.count > 1 ? ` · ×${race.count}` : ''} — {race.explanation}{' '}
               {example && (
@@ -167,6 +187,19 @@ export function TraceView({ traceId, location }: { traceId: string; location: Lo
       )}
     </section>
   );
+}
+
+/** The race instance `id` among the trace's races, with its group; null when absent. */
+function findRaceInstance(
+  races: RaceView[],
+  id: string | undefined,
+): { race: RaceView; example: RaceExample } | null {
+  if (!id) return null;
+  for (const race of races) {
+    const example = race.examples.find((e) => e.id === id);
+    if (example) return { race, example };
+  }
+  return null;
 }
 
 /** Each service's language, as its most recent SDK names it in its batches. */

@@ -1,18 +1,23 @@
 import { useMemo, useState } from 'preact/hooks';
-import { useApi } from '../api.js';
+import { useApi, useReachability } from '../api.js';
 import { InputFilter, SelectFilter } from '../components/filter-fields.js';
+import { ServiceChips } from '../components/service-chips.js';
 import { Empty, ErrorState, Loading, NoDataYet } from '../components/states.js';
-import { VirtualList } from '../components/virtual-list.js';
-import { formatDateTime, formatMs, plural, serviceColor } from '../format.js';
+import { GridCell, VirtualList } from '../components/virtual-list.js';
+import { formatDateTime, formatMs, formatStarted, plural } from '../format.js';
+import { useOlderPages } from '../older-pages.js';
 import { href, type Location, navigate, queryObject } from '../router.js';
 import type { TracePage, TraceSummary } from '../types.js';
 import { DurationScatter } from './scatter.js';
 
-// Trace search. Service, status, races and time go to the API; route and duration are
-// filtered here over the newest page (500 traces), which the API does not filter on.
+// Trace search. Every filter goes to the API, which answers the newest matches a page at a
+// time: the first page is refreshed every 2 s, older ones are loaded with "Load more". Sorting
+// reorders the traces loaded so far.
 
 const POLL_MS = 2000;
+const PAGE_SIZE = 500;
 const ROW_HEIGHT = 34;
+const readPage = (page: TracePage) => ({ items: page.traces, next: page.next_cursor });
 
 type SortKey = 'start' | 'duration' | 'spans' | 'races' | 'services';
 const SORTS: Record<SortKey, (t: TraceSummary) => number> = {
@@ -22,6 +27,15 @@ const SORTS: Record<SortKey, (t: TraceSummary) => number> = {
   races: (t) => t.race_count,
   services: (t) => t.services.length,
 };
+
+function rootName(t: TraceSummary): string {
+  return `${t.root_method ? `${t.root_method} ` : ''}${t.root_route ?? t.root_service ?? '(no root span)'}`;
+}
+
+/** A duration bound as typed, or undefined when it is no number (the API would say 400). */
+function validNumber(value: string | undefined): string | undefined {
+  return value !== undefined && value !== '' && Number(value) >= 0 ? value : undefined;
+}
 
 /** `datetime-local` value to epoch ms (the API takes either). */
 function toEpochMs(value: string | undefined): string | undefined {
@@ -33,14 +47,19 @@ function toEpochMs(value: string | undefined): string | undefined {
 export function TracesView({ location }: { location: Location }) {
   const q = queryObject(location.query);
   const apiPath = href('/api/traces', {
-    limit: 500,
+    limit: PAGE_SIZE,
     service: q.service,
+    route: q.route,
     status: q.status,
     has_races: q.has_races,
+    min_ms: validNumber(q.min_ms),
+    max_ms: validNumber(q.max_ms),
     from: toEpochMs(q.from),
     to: toEpochMs(q.to),
   });
   const { data, error, loading } = useApi<TracePage>(apiPath, { pollMs: POLL_MS });
+  const older = useOlderPages(apiPath, data?.next_cursor, readPage);
+  const unreachable = useReachability();
   const [selected, setSelected] = useState<number | null>(null);
 
   const set = (key: string, value: string | undefined) =>
@@ -52,19 +71,14 @@ export function TracesView({ location }: { location: Location }) {
   const descending = sortParam.startsWith('-');
 
   const traces = useMemo(() => {
-    const list = data?.traces ?? [];
-    const route = q.route?.toLowerCase();
-    const min = q.min_ms === undefined ? undefined : Number(q.min_ms);
-    const max = q.max_ms === undefined ? undefined : Number(q.max_ms);
-    const filtered = list.filter(
-      (t) =>
-        (!route || `${t.root_method ?? ''} ${t.root_route ?? ''}`.toLowerCase().includes(route)) &&
-        (min === undefined || !Number.isFinite(min) || t.duration_ms >= min) &&
-        (max === undefined || !Number.isFinite(max) || t.duration_ms <= max),
+    // The refreshed first page may now hold traces an older page holds too: each once.
+    const seen = new Set<string>();
+    const list = [...(data?.traces ?? []), ...older.items].filter(
+      (t) => !seen.has(t.trace_id) && seen.add(t.trace_id),
     );
     const key = SORTS[sortKey as SortKey];
-    return filtered.sort((a, b) => (descending ? key(b) - key(a) : key(a) - key(b)));
-  }, [data, q.route, q.min_ms, q.max_ms, sortKey, descending]);
+    return list.sort((a, b) => (descending ? key(b) - key(a) : key(a) - key(b)));
+  }, [data, older.items, sortKey, descending]);
 
   const services = useMemo(
     () => [...new Set((data?.traces ?? []).flatMap((t) => t.services))].sort(),
@@ -133,8 +147,14 @@ export function TracesView({ location }: { location: Location }) {
         />
         <InputFilter label="Min ms" name="min_ms" type="number" min="0" filters={q} set={set} />
         <InputFilter label="Max ms" name="max_ms" type="number" min="0" filters={q} set={set} />
-        <InputFilter label="From" name="from" type="datetime-local" filters={q} set={set} />
-        <InputFilter label="To" name="to" type="datetime-local" filters={q} set={set} />
+        {/* A date-time field is six Tab stops: the range stays folded until asked for. */}
+        <details class="time-range" open={q.from !== undefined || q.to !== undefined}>
+          <summary>
+            Time: {q.from || q.to ? `${q.from ?? 'start'} – ${q.to ?? 'now'}` : 'any'}
+          </summary>
+          <InputFilter label="From" name="from" type="datetime-local" filters={q} set={set} />
+          <InputFilter label="To" name="to" type="datetime-local" filters={q} set={set} />
+        </details>
         <label class="check">
           <input
             name="has_races"
@@ -156,7 +176,7 @@ export function TracesView({ location }: { location: Location }) {
       {error && !data && <ErrorState error={error} what="traces" />}
       {loading && !data && <Loading what="traces" />}
       {data && data.traces.length === 0 && !filtering && <NoDataYet />}
-      {data && traces.length === 0 && (data.traces.length > 0 || filtering) && (
+      {data && traces.length === 0 && filtering && (
         <Empty title="No trace matches these filters">
           <p>Widen the time range or clear a filter.</p>
         </Empty>
@@ -165,8 +185,10 @@ export function TracesView({ location }: { location: Location }) {
         <>
           <DurationScatter traces={traces} />
           <p class="muted" data-testid="trace-count">
+            {older.next === null ? '' : 'newest '}
             {plural(traces.length, 'trace')}
-            {q.service ? ` through ${q.service}` : ''} · updates every {POLL_MS / 1000} s
+            {q.service ? ` through ${q.service}` : ''} ·{' '}
+            {unreachable === null ? `updates every ${POLL_MS / 1000} s` : 'not updating'}
           </p>
           <VirtualList
             label="Traces"
@@ -196,34 +218,53 @@ export function TracesView({ location }: { location: Location }) {
                   data-trace-id={t.trace_id}
                   data-services={t.services.join(' ')}
                 >
-                  <span class="mono">{formatDateTime(t.start_us)}</span>
-                  <a
-                    href={`/traces/${t.trace_id}`}
-                    onClick={(event) => {
-                      event.preventDefault();
-                      navigate(`/traces/${t.trace_id}`);
-                    }}
-                  >
-                    {t.root_method ?? ''} {t.root_route ?? t.root_service ?? '(no root span)'}
-                  </a>
-                  <span class="chips">
-                    {t.services.map((s) => (
-                      <span key={s} class="chip" style={{ borderColor: serviceColor(s) }}>
-                        {s}
-                      </span>
-                    ))}
-                  </span>
-                  <span class="num">{formatMs(t.duration_ms)}</span>
-                  <span class="num">{t.span_count}</span>
-                  <span class={t.race_count > 0 ? 'num race-count' : 'num'}>{t.race_count}</span>
-                  <span class={t.status === 'error' ? 'status-error' : 'status-ok'}>
+                  <GridCell class="mono cut" title={formatDateTime(t.start_us)}>
+                    {formatStarted(t.start_us)}
+                  </GridCell>
+                  <GridCell class="cell">
+                    {/* Out of the Tab order: the list holds the focus, Enter opens the row. */}
+                    <a
+                      class="cut"
+                      title={rootName(t)}
+                      tabIndex={-1}
+                      href={`/traces/${t.trace_id}`}
+                      onClick={(event) => {
+                        event.preventDefault();
+                        navigate(`/traces/${t.trace_id}`);
+                      }}
+                    >
+                      {rootName(t)}
+                    </a>
+                  </GridCell>
+                  <GridCell class="cell">
+                    <ServiceChips services={t.services} />
+                  </GridCell>
+                  <GridCell class="num">{formatMs(t.duration_ms)}</GridCell>
+                  <GridCell class="num">{t.span_count}</GridCell>
+                  <GridCell class={t.race_count > 0 ? 'num race-count' : 'num'}>
+                    {t.race_count}
+                  </GridCell>
+                  <GridCell class={t.status === 'error' ? 'status-error cut' : 'status-ok cut'}>
                     {t.status === 'error' ? plural(t.error_count, 'error') : 'ok'}
                     {t.analysis === 'pending' ? ' · analysing' : ''}
-                  </span>
+                  </GridCell>
                 </div>
               );
             }}
           />
+          {older.next !== null && (
+            <p class="more">
+              <button
+                type="button"
+                data-testid="load-more"
+                disabled={older.loading}
+                onClick={older.loadMore}
+              >
+                {older.loading ? 'Loading…' : `Load ${PAGE_SIZE} older traces`}
+              </button>
+            </p>
+          )}
+          {older.error && <ErrorState error={older.error} what="older traces" />}
         </>
       )}
     </section>

@@ -1,6 +1,6 @@
 import { useMemo } from 'preact/hooks';
-import { VirtualList } from '../components/virtual-list.js';
-import { formatMs, serviceColor } from '../format.js';
+import { GridCell, VirtualList } from '../components/virtual-list.js';
+import { formatMs, serviceColor, textOnServiceColor } from '../format.js';
 import { flattenSpans } from '../space-time-model.js';
 import type { CriticalPath, Span } from '../types.js';
 
@@ -72,13 +72,17 @@ export function Waterfall(props: WaterfallProps) {
             data-service={span.service}
             data-critical={critical.length > 0 ? 'true' : undefined}
           >
-            <span class="span-name" style={{ paddingLeft: `${depth * 14}px` }}>
+            <GridCell
+              class="span-name"
+              title={`${span.service} ${span.name}`}
+              style={{ paddingLeft: `${depth * 14}px` }}
+            >
               <span class="swatch" style={{ background: serviceColor(span.service) }} />
               <b>{span.service}</b> {span.name}
               {span.failed && <span class="badge error">error</span>}
               {span.parent_missing && <span class="badge warn">parent missing</span>}
-            </span>
-            <span class="timeline">
+            </GridCell>
+            <GridCell class="timeline">
               <span
                 class={span.failed ? 'bar failed' : 'bar'}
                 style={{
@@ -98,10 +102,18 @@ export function Waterfall(props: WaterfallProps) {
                   />
                 );
               })}
-              <span class="bar-label" style={{ left: pct(offsetMs + span.duration_ms) }}>
+              <span
+                class="bar-label"
+                style={
+                  // Near the right edge the label goes before the bar's end, not past it.
+                  offsetMs + span.duration_ms > totalMs * 0.85
+                    ? { right: pct(totalMs - offsetMs - span.duration_ms), marginRight: '4px' }
+                    : { left: pct(offsetMs + span.duration_ms), marginLeft: '4px' }
+                }
+              >
                 {formatMs(span.duration_ms)}
               </span>
-            </span>
+            </GridCell>
           </div>
         );
       }}
@@ -136,7 +148,11 @@ export function CriticalPathSummary({ path }: { path: CriticalPath | null }) {
             key={s.service}
             class="stack-part"
             title={`${s.service}: ${formatMs(s.ms)} (${s.percent} %)`}
-            style={{ width: `${s.percent}%`, background: serviceColor(s.service) }}
+            style={{
+              width: `${s.percent}%`,
+              background: serviceColor(s.service),
+              color: textOnServiceColor(s.service),
+            }}
           >
             {s.percent >= 8 ? s.service : ''}
           </span>

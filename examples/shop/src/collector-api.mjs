@@ -18,6 +18,7 @@
  * @typedef {object} RaceGroup
  * @property {'trace' | 'cross'} scope
  * @property {string} resource
+ * @property {string} label       the resource as people read it
  * @property {string[]} services
  * @property {string[]} trace_ids
  * @property {string} kind

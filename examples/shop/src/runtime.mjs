@@ -11,9 +11,11 @@ import { serviceSpec } from './catalogue.mjs';
  */
 export function tracingOptions(name) {
   const flush = Number(process.env.SHOP_FLUSH_INTERVAL_MS);
-  return Number.isInteger(flush) && flush > 0
-    ? { serviceName: name, flushIntervalMs: flush }
-    : { serviceName: name };
+  // The shop's product codes are no secret: its services send query parameters' raw values
+  // beside their digests, so that races and histories name the product (`sku="mug"`).
+  // Without this option, no parameter value leaves a service.
+  const options = { serviceName: name, captureValues: true };
+  return Number.isInteger(flush) && flush > 0 ? { ...options, flushIntervalMs: flush } : options;
 }
 
 /**

@@ -1,9 +1,14 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { trackStateRead, trackStateWrite } from '@raceway/core';
+import { instrumentBetterSqlite3 } from '@raceway/better-sqlite3';
+import { paramDigest } from '@raceway/core';
 import Database from 'better-sqlite3';
 import { PRODUCTS } from './catalogue.mjs';
 import { work } from './runtime.mjs';
+
+// Once per process: every statement better-sqlite3 runs in a traced request is reported to
+// Raceway (a `db_query` event), and the collector finds races in the SQL itself.
+instrumentBetterSqlite3(Database);
 
 /**
  * @typedef {object} Product
@@ -113,8 +118,8 @@ export class OutOfStockError extends Error {
 /**
  * Takes `quantity` items of `sku` out of stock the way much real code does: read the row, do a
  * little work, write the new value back. Two callers that interleave both read the same stock
- * and one decrement is lost; Raceway sees it because both accesses are recorded on the
- * resource `stock:<sku>` with the values seen and written.
+ * and one decrement is lost. Nothing here tells Raceway anything: it sees the SELECT and the
+ * UPDATE that better-sqlite3 reports, with the value read and the value written.
  *
  * @param {StockStore} store
  * @param {string} sku
@@ -125,13 +130,31 @@ export class OutOfStockError extends Error {
 export async function takeFromStock(store, sku, quantity, workMs) {
   const product = store.get(sku);
   if (product === undefined) return undefined;
-  trackStateRead(`stock:${sku}`, { value: product.stock });
   if (product.stock < quantity) throw new OutOfStockError(sku, product.stock);
   await work(workMs);
   const stock = product.stock - quantity;
   store.setStock(sku, stock);
-  trackStateWrite(`stock:${sku}`, { value: stock });
   return stock;
+}
+
+/**
+ * The resource the collector names a product's stock by, read from the shop's SQL: the row of
+ * `products` keyed by the digest of its SKU, and the column.
+ *
+ * @param {string} sku
+ */
+export function stockResource(sku) {
+  return `products[sku=${paramDigest(sku)}].stock`;
+}
+
+/**
+ * The same resource as the collector shows it to people: the shop's services send the SKU's raw
+ * value (`captureValues`), so the row is named by it.
+ *
+ * @param {string} sku
+ */
+export function stockLabel(sku) {
+  return `products[sku=${JSON.stringify(sku)}].stock`;
 }
 
 /** The stock database file: `SHOP_DB`, or `.raceway/shop.db` in the working directory. */

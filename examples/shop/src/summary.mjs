@@ -30,6 +30,7 @@ import { SERVICES } from './catalogue.mjs';
  * @property {'trace' | 'cross'} scope
  * @property {string} kind        lost_update, write_write, read_write
  * @property {string} resource
+ * @property {string} label       the resource as people read it (`products[sku="mug"].stock`)
  * @property {string[]} services  every service involved
  * @property {{ label: string, count: number }[]} pairs  races per pair of services, e.g. `inventory <-> order`
  * @property {number} count       race instances found (the groups' counts added up)
@@ -107,6 +108,7 @@ export function groupRaces(races) {
         scope: r.scope,
         kind,
         resource: r.resource,
+        label: r.label ?? r.resource,
         services: [],
         pairs: [],
         count: 0,
@@ -120,9 +122,11 @@ export function groupRaces(races) {
     }
     const instances = typeof r.count === 'number' ? r.count : 1;
     group.count += instances;
-    // The group's outcome is its worst example's: `lost` counts its instances as observed.
+    // How many instances the values show lost an update (the collector counts them).
     if (typeof r.outcome === 'string') {
-      group.lost = (group.lost ?? 0) + (r.outcome === 'lost' ? instances : 0);
+      const lost =
+        typeof r.lost_count === 'number' ? r.lost_count : r.outcome === 'lost' ? instances : 0;
+      group.lost = (group.lost ?? 0) + lost;
     }
     for (const id of r.trace_ids) group.traceSet.add(id);
     /** @type {{ service: string }[]} */
@@ -315,12 +319,12 @@ export function formatSummary(
       const who = g.pairs.map((p) => p.label).join(', ');
       const checkouts = `${g.traces} checkout${g.traces === 1 ? '' : 's'}`;
       out.push(
-        `${c.red(`  ${kind} on ${g.resource} inside one checkout: ${who}`)} (${checkouts}, e.g. ${g.example.slice(0, 8)}…${observed})`,
+        `${c.red(`  ${kind} on ${g.label} inside one checkout: ${who}`)} (${checkouts}, e.g. ${g.example.slice(0, 8)}…${observed})`,
       );
     } else {
       const who = g.pairs.map((p) => `${p.label} ${p.count}`).join(', ');
       out.push(
-        `${c.red(`  ${kind} on ${g.resource} across checkouts:`)} ${g.count} pair${g.count === 1 ? '' : 's'} of simultaneous requests (${who}${observed})`,
+        `${c.red(`  ${kind} on ${g.label} across checkouts:`)} ${g.count} pair${g.count === 1 ? '' : 's'} of simultaneous requests (${who}${observed})`,
       );
     }
   }

@@ -94,6 +94,21 @@ describe('groupRaces outcomes', () => {
     );
   });
 
+  it('takes the count of lost updates the collector gives for a group, and names the row', () => {
+    const group = {
+      ...race('cross', [TRACE, OTHER], 'lost_update', ['order', 'inventory'], 3),
+      resource: 'products[sku=0123456789abcdef].stock',
+      label: 'products[sku="mug"].stock',
+      outcome: 'lost',
+      lost_count: 2,
+    };
+    const groups = groupRaces([group]);
+    expect(groups.map((g) => [g.count, g.lost])).toEqual([[3, 2]]);
+    expect(formatSummary({ ...summary(), races: groups })).toContain(
+      'lost update on products[sku="mug"].stock across checkouts: 3 pairs of simultaneous requests (inventory <-> order 3; 2 observed losing one)',
+    );
+  });
+
   it('says nothing of outcomes when the collector gave none', () => {
     expect(groupRaces([race('cross', [TRACE, OTHER])]).map((g) => g.lost)).toEqual([null]);
   });

@@ -11,7 +11,7 @@ import {
 } from '../src/collector-api.mjs';
 import { type CollectorProcess, startCollectorProcess } from '../src/collector-process.mjs';
 import { type RunningShop, startShop } from '../src/launch.mjs';
-import { readStock } from '../src/stock.mjs';
+import { readStock, stockLabel, stockResource } from '../src/stock.mjs';
 import { testCheckouts, type Visit } from '../src/traffic.mjs';
 
 // The whole product, as a user runs it: `raceway serve` and the six services of the shop as
@@ -110,13 +110,15 @@ describe('the example shop, traced end to end', () => {
     expect(path.totalMs).toBeGreaterThan(payment.ms);
   });
 
-  it('reports the lost update on stock:mug between order and inventory', async () => {
+  it('reports the lost update on the stock of mug between order and inventory, from SQL alone', async () => {
     const { races } = (await api.traceRaces(concurrent.traceId!)) as { races: RaceGroup[] };
     const inside = races.filter((r) => r.scope === 'trace');
     expect(inside.length).toBeGreaterThan(0);
     const lost = inside.find((r) => r.kind === 'lost_update');
     expect(lost).toBeDefined();
-    expect(lost!.resource).toBe('stock:mug');
+    // Found in the statements better-sqlite3 ran: the services call no tracking function.
+    expect(lost!.resource).toBe(stockResource('mug'));
+    expect(lost!.label).toBe(stockLabel('mug'));
     expect(lost!.trace_ids).toEqual([concurrent.traceId]);
     expect([...lost!.services].sort()).toEqual(['inventory', 'order']);
     expect(lost!.explanation).toMatch(/lost/);

@@ -9,7 +9,15 @@ import { launchChromium, watchPage } from '../src/browser.mjs';
 import { collectorApi } from '../src/collector-api.mjs';
 import { type CollectorProcess, startCollectorProcess } from '../src/collector-process.mjs';
 import { type RunningShop, startShop } from '../src/launch.mjs';
+import { stockLabel, stockResource } from '../src/stock.mjs';
 import { browse, testCheckouts, type Visit } from '../src/traffic.mjs';
+
+/** The stock of mug as the collector names it (from the SQL), and as it shows it. */
+const MUG = stockResource('mug');
+const MUG_LABEL = stockLabel('mug');
+/** `resource=<name>` as a URL's query carries it, as a pattern. */
+const resourceQuery = (name: string) =>
+  new URLSearchParams({ resource: name }).toString().replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 // The web UI in a real browser (Debian's Chromium through playwright-core, which downloads
 // nothing) against `raceway serve` fed by the six services of the shop. Screenshots of every
@@ -147,13 +155,15 @@ describe('the web UI on the shop', () => {
 
   it('opens the stock race in the trace view with both racing accesses marked', async () => {
     await open('/races');
-    const resource = page.locator('[data-testid=race-resource][data-resource="stock:mug"]');
+    const resource = page.locator(`[data-testid=race-resource][data-resource="${MUG}"]`);
     await resource.waitFor();
     await shot('races');
     const race = resource.locator('[data-kind=lost_update]').filter({ hasText: 'within a trace' });
     // The badge says what the values say of the group: the API's outcome, in words.
     const raceId = await race.first().getAttribute('data-race-id');
-    const { races } = await api.races('?resource=stock:mug&scope=trace&limit=1000');
+    const { races } = await api.races(
+      `?resource=${encodeURIComponent(MUG)}&scope=trace&limit=1000`,
+    );
     const group = races.find((r: { id: string }) => r.id === raceId);
     const labels = {
       lost: 'update lost',
@@ -169,7 +179,7 @@ describe('the web UI on the shop', () => {
     const marked = page.locator('[data-testid=space-time] [data-selected=true][data-racing=true]');
     await marked.first().waitFor();
     const sides = await marked.evaluateAll((all) => all.map((e) => e.getAttribute('data-service')));
-    // The lost update: each side read and wrote stock:mug.
+    // The lost update: each side read and wrote the stock of mug.
     expect([...new Set(sides)].sort()).toEqual(['inventory', 'order']);
     expect(sides.length).toBeGreaterThanOrEqual(2);
     // The event panel shows the selected accesses with their clocks, and that they are concurrent.
@@ -179,16 +189,16 @@ describe('the web UI on the shop', () => {
     await shot('trace-race-selected');
   });
 
-  it('opens the history of stock:mug from its race, with the accesses of both services', async () => {
+  it('opens the history of the stock of mug from its race, with the accesses of both services', async () => {
     await open('/races');
-    const resource = page.locator('[data-testid=race-resource][data-resource="stock:mug"]');
+    const resource = page.locator(`[data-testid=race-resource][data-resource="${MUG}"]`);
     await resource.waitFor();
     const race = resource.locator('[data-kind=lost_update]').filter({ hasText: 'within a trace' });
     await race.first().getByTestId('race-history').click();
-    await page.waitForURL(/\/resources\/history\?resource=stock%3Amug$/);
+    await page.waitForURL(new RegExp(`/resources/history\\?${resourceQuery(MUG)}$`));
     const rows = page.locator('[data-testid=history-entry]');
     await rows.first().waitFor();
-    const { entries } = await api.get('/api/resources/history?resource=stock:mug');
+    const { entries } = await api.get(`/api/resources/history?resource=${encodeURIComponent(MUG)}`);
     expect(await rows.count()).toBe(entries.length);
     const shown = await rows.evaluateAll((all) =>
       all.map((r) => [r.getAttribute('data-service'), r.getAttribute('data-kind')]),
@@ -202,7 +212,7 @@ describe('the web UI on the shop', () => {
     expect(new Set(shown.map(([, kind]) => kind))).toEqual(new Set(['read', 'write']));
     const checkout = rows.filter({ has: page.locator(`a[title="${concurrent.traceId}"]`) });
     expect(await checkout.count()).toBeGreaterThanOrEqual(2);
-    expect(await page.getByTestId('history-resource').inputValue()).toBe('stock:mug');
+    expect(await page.getByTestId('history-resource').inputValue()).toBe(MUG);
     await shot('resource-history');
   });
 
@@ -210,9 +220,10 @@ describe('the web UI on the shop', () => {
     await open('/resources/history');
     await page.getByTestId('empty').waitFor();
     const box = page.getByTestId('history-resource');
-    await box.fill('stock:mug');
+    // Typed as races show it, with the SKU: the collector digests it as the services do.
+    await box.fill(MUG_LABEL);
     await box.press('Enter');
-    await page.waitForURL(/\/resources\/history\?resource=stock%3Amug$/);
+    await page.waitForURL(new RegExp(`/resources/history\\?${resourceQuery(MUG_LABEL)}$`));
     const rows = page.locator('[data-testid=history-entry]');
     await rows.first().waitFor();
     expect(await rows.count()).toBeGreaterThan(0);
@@ -223,7 +234,7 @@ describe('the web UI on the shop', () => {
     });
     await page.waitForTimeout(100);
     expect(await box.inputValue()).toBe('stock:te');
-    expect(page.url()).toMatch(/resource=stock%3Amug$/);
+    expect(page.url()).toMatch(new RegExp(`${resourceQuery(MUG_LABEL)}$`));
   });
 
   it("draws the checkout's critical path and names its biggest contributor", async () => {

@@ -1,12 +1,13 @@
 import { parseArgs } from 'node:util';
 import pkg from '../package.json' with { type: 'json' };
-import { parseDuration, parseMillis, parsePort } from './config.js';
+import { parseDuration, parseMillis, parseOtlpExport, parsePort } from './config.js';
 import { RacewayConfigError } from './errors.js';
 import { type Collector, startCollector } from './server.js';
 
 const HELP = `Usage: raceway serve [options]
 
-Starts the Raceway collector: ingestion (POST /v1/events), query API (/api), health (/healthz).
+Starts the Raceway collector: ingestion (POST /v1/events, and OTLP/HTTP at POST /v1/traces),
+query API (/api), health (/healthz), Prometheus metrics (/metrics).
 
 Options (each also read from the environment variable shown):
   --port <n>            TCP port, 0 for any free port           RACEWAY_PORT       (8080)
@@ -24,6 +25,16 @@ Options (each also read from the environment variable shown):
                         of this collector's clock
   --retention <d>       keep data this long: 7d, 12h, 30m       RACEWAY_RETENTION  (7d)
   --analysis-delay <ms> analyse a trace once quiet this long    RACEWAY_ANALYSIS_DELAY (1000)
+  --otlp-export <url>   forward stored spans to this OTLP/HTTP  RACEWAY_OTLP_EXPORT_URL
+                        traces URL (.../v1/traces)
+  --otlp-export-header <key=value>  a header for the export;    RACEWAY_OTLP_EXPORT_HEADERS
+                        repeat                                  (comma-separated)
+  --tls-cert <file>     serve HTTPS with this PEM certificate    RACEWAY_TLS_CERT
+                        (chain); needs --tls-key; SIGHUP
+                        reads both files again
+  --tls-key <file>      the certificate's PEM private key       RACEWAY_TLS_KEY
+  --log-level <level>   fatal, error, warn, info (every         RACEWAY_LOG_LEVEL  (warn)
+                        request), debug, trace or silent
   -h, --help            show this help
   -v, --version         show the version
 
@@ -45,6 +56,29 @@ function fail(message: string, code = EXIT_CONFIG): never {
   process.exit(code);
 }
 
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+function parseLogLevel(level: string): string {
+  if (!LOG_LEVELS.includes(level)) {
+    throw new RacewayConfigError(
+      'RACEWAY_INVALID_LOG_LEVEL',
+      `log level "${level}" is not one of ${LOG_LEVELS.join(', ')}`,
+    );
+  }
+  return level;
+}
+
+function tlsOption(certFile: string | undefined, keyFile: string | undefined) {
+  if (certFile === undefined && keyFile === undefined) return {};
+  if (!certFile || !keyFile) {
+    throw new RacewayConfigError(
+      'RACEWAY_INVALID_TLS',
+      'TLS needs both a certificate and a key: give --tls-cert and --tls-key (or RACEWAY_TLS_CERT and RACEWAY_TLS_KEY)',
+    );
+  }
+  return { tls: { certFile, keyFile } };
+}
+
 async function serve(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
@@ -59,6 +93,11 @@ async function serve(args: string[]): Promise<void> {
       'max-clock-ahead': { type: 'string' },
       retention: { type: 'string' },
       'analysis-delay': { type: 'string' },
+      'otlp-export': { type: 'string' },
+      'otlp-export-header': { type: 'string', multiple: true },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      'log-level': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -78,6 +117,10 @@ async function serve(args: string[]): Promise<void> {
   const apiKeys = list(values['api-key'], env.RACEWAY_API_KEYS);
   const readKeys = list(values['read-key'], env.RACEWAY_READ_KEYS);
   const maxClockAhead = values['max-clock-ahead'] ?? env.RACEWAY_MAX_CLOCK_AHEAD;
+  const otlpExport = parseOtlpExport(
+    values['otlp-export'] ?? env.RACEWAY_OTLP_EXPORT_URL,
+    list(values['otlp-export-header'], env.RACEWAY_OTLP_EXPORT_HEADERS),
+  );
   const options = {
     port: parsePort(values.port ?? env.RACEWAY_PORT ?? 8080),
     host: values.host ?? env.RACEWAY_HOST ?? '127.0.0.1',
@@ -95,9 +138,14 @@ async function serve(args: string[]): Promise<void> {
       values['analysis-delay'] ?? env.RACEWAY_ANALYSIS_DELAY ?? 1000,
       'analysis delay',
     ),
-    // Failures (a storage error, an analysis that threw) are logged as JSON lines; requests
-    // are not.
-    logger: { level: 'warn' },
+    ...(otlpExport ? { otlpExport } : {}),
+    ...tlsOption(
+      values['tls-cert'] ?? env.RACEWAY_TLS_CERT,
+      values['tls-key'] ?? env.RACEWAY_TLS_KEY,
+    ),
+    // JSON lines on stdout. At `warn` (the default): failures (a storage error, an analysis
+    // that threw); at `info`: every request too.
+    logger: { level: parseLogLevel(values['log-level'] ?? env.RACEWAY_LOG_LEVEL ?? 'warn') },
   };
 
   let collector: Collector;
@@ -139,6 +187,17 @@ async function serve(args: string[]): Promise<void> {
       (error: Error) => fail(`error while stopping: ${error.message}`, 1),
     );
   };
+  process.on('SIGHUP', () => {
+    // A renewed certificate: new connections get it, the collector keeps running.
+    try {
+      collector.reloadTls();
+      if (options.tls) process.stdout.write('raceway: SIGHUP received, TLS files read again\n');
+    } catch (error) {
+      process.stderr.write(
+        `raceway: SIGHUP: ${(error as Error).message}; kept the previous ones\n`,
+      );
+    }
+  });
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
 }

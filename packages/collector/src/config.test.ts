@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { describeStorage, parseDuration, parsePort, parseStorage, redactUrl } from './config.js';
+import {
+  describeStorage,
+  parseDuration,
+  parseOtlpExport,
+  parsePort,
+  parseStorage,
+  redactUrl,
+} from './config.js';
 
 describe('parseDuration', () => {
   it.each([
@@ -65,5 +72,22 @@ describe('parsePort', () => {
         expect.objectContaining({ code: 'RACEWAY_INVALID_PORT' }),
       );
     }
+  });
+});
+
+describe('parseOtlpExport', () => {
+  it('reads the endpoint and key=value headers (percent-decoded)', () => {
+    expect(
+      parseOtlpExport('http://tempo:4318/v1/traces', ['Authorization=Bearer%20abc', 'x-a = 1']),
+    ).toEqual({
+      endpoint: 'http://tempo:4318/v1/traces',
+      headers: { authorization: 'Bearer abc', 'x-a': '1' },
+    });
+    expect(parseOtlpExport(undefined, [])).toBeUndefined();
+  });
+
+  it('refuses what is not an http(s) URL, and headers without a key', () => {
+    expect(() => parseOtlpExport('tempo:4318', [])).toThrow(/not an http\(s\) URL/);
+    expect(() => parseOtlpExport('http://x/v1/traces', ['=v'])).toThrow(/key=value/);
   });
 });

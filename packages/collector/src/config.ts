@@ -118,3 +118,43 @@ export function parseMillis(text: string | number, what: string): number {
   }
   return value;
 }
+
+/**
+ * The OTLP export endpoint and its headers (`key=value` items, as OTEL_EXPORTER_OTLP_HEADERS
+ * writes them, values percent-decoded), or undefined when no endpoint is given.
+ *
+ * @example
+ * parseOtlpExport('http://tempo:4318/v1/traces', ['authorization=Bearer%20abc']);
+ * // { endpoint: 'http://tempo:4318/v1/traces', headers: { authorization: 'Bearer abc' } }
+ */
+export function parseOtlpExport(
+  endpoint: string | undefined,
+  headers: string[],
+): { endpoint: string; headers: Record<string, string> } | undefined {
+  if (endpoint === undefined || endpoint === '') return undefined;
+  let url: URL;
+  try {
+    url = new URL(endpoint);
+  } catch {
+    url = new URL('invalid:');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new RacewayConfigError(
+      'RACEWAY_INVALID_OPTION',
+      `OTLP export endpoint "${redactUrl(endpoint)}" is not an http(s) URL: give the full traces URL, e.g. http://localhost:4318/v1/traces`,
+    );
+  }
+  const parsed: Record<string, string> = {};
+  for (const item of headers) {
+    const eq = item.indexOf('=');
+    const key = item.slice(0, eq).trim().toLowerCase();
+    if (eq <= 0 || !/^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(key)) {
+      throw new RacewayConfigError(
+        'RACEWAY_INVALID_OPTION',
+        `OTLP export header "${item.slice(0, 40)}" is not key=value`,
+      );
+    }
+    parsed[key] = decodeURIComponent(item.slice(eq + 1).trim());
+  }
+  return { endpoint: url.href, headers: parsed };
+}

@@ -1,3 +1,7 @@
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import type { Server as TlsServer } from 'node:tls';
 import type { Ajv } from 'ajv';
 import ajvFormats from 'ajv-formats';
 import Fastify, {
@@ -8,7 +12,6 @@ import Fastify, {
 } from 'fastify';
 import type { AnalysisBudget } from './analysis/options.js';
 import type { SqlAnalysisOptions } from './analysis/sql/sql-accesses.js';
-import { TrafficAggregates } from './analysis/traffic-aggregates.js';
 import { accessControl } from './api/access.js';
 import { allowedMethodsOf } from './api/allowed-methods.js';
 import { registerOpenApi } from './api/openapi.js';
@@ -27,11 +30,14 @@ import { HttpError, RacewayConfigError } from './errors.js';
 import { formatBytes } from './ingest/body.js';
 import { DEFAULT_EVENT_LIMITS, type EventLimits } from './ingest/limits.js';
 import { ingestRoutes } from './ingest/route.js';
-import { SdkRegistry } from './ingest/sdk-registry.js';
 import { createValidators } from './ingest/validate.js';
+import { CollectorMetrics } from './metrics.js';
+import { OtlpExporter, type OtlpExportOptions } from './otlp/export.js';
+import { otlpIngestRoutes } from './otlp/route.js';
 import { AnalysisScheduler, type AnalysisStatus } from './scheduler/analysis-scheduler.js';
 import { defaultEngine } from './scheduler/default-engine.js';
 import type { AnalysisEngine } from './scheduler/engine.js';
+import { SharedAggregates } from './shared-aggregates.js';
 import { openStorage } from './storage/index.js';
 import type { Storage } from './storage/types.js';
 import { webUi } from './web-ui.js';
@@ -82,6 +88,16 @@ export interface CollectorOptions {
   maxDecompressedBytes?: number;
   /** The analysis functions (default: the collector's own analysis module). */
   engine?: AnalysisEngine;
+  /**
+   * Forward every stored span, with its events and clocks, to this OTLP/HTTP endpoint (batched,
+   * retried, bounded; see OtlpExporter). Default: no export.
+   */
+  otlpExport?: OtlpExportOptions;
+  /**
+   * Serve HTTPS with this certificate (chain) and private key, PEM files read at start and
+   * again by {@link Collector.reloadTls} (the CLI calls it on SIGHUP). Default: plain HTTP.
+   */
+  tls?: { certFile: string; keyFile: string };
   /** Fastify's logger option (default off). */
   logger?: boolean | Record<string, unknown>;
   /**
@@ -105,8 +121,15 @@ export interface Collector {
   app: FastifyInstance;
   /** Every route the collector serves (method and URL pattern), as OpenAPI documents them. */
   routes: Array<{ method: string; url: string }>;
+  /** The OTLP exporter, when `otlpExport` is configured. */
+  otlpExporter: OtlpExporter | null;
   /** Analyses everything stored so far and resolves when done (as POST /api/analysis/run). */
   analyzeNow(): Promise<AnalysisStatus>;
+  /**
+   * Reads the TLS certificate and key files again and serves new connections with them
+   * (connections open keep theirs). A no-op without TLS.
+   */
+  reloadTls(): void;
   /** Runs the retention job now; resolves with what it deleted. */
   applyRetention(): Promise<{ events: number; traces: number; races: number }>;
   /** Stops accepting requests, finishes the ones in flight, stops the jobs, closes storage. */
@@ -118,33 +141,19 @@ const MiB = 1024 * 1024;
 // ajv-formats is CommonJS: its default import is the plugin itself.
 const addFormats = ajvFormats as unknown as (ajv: Ajv) => Ajv;
 
-/** How far back the traffic aggregates are read from storage at start. */
-const BACKFILL_MS = 3_600_000;
-/** One read of the backfill: this much time, at most BACKFILL_LIMIT events. */
-const BACKFILL_STEP_MS = 300_000;
-const BACKFILL_LIMIT = 10_000;
-const HTTP_KINDS = [
-  'request_received',
-  'response_sent',
-  'request_sent',
-  'response_received',
-] as const;
-
-/**
- * Reads the last hour's request/response events back into the traffic aggregates at start, in
- * small time steps (bounded: at most 12 x BACKFILL_LIMIT events).
- */
-async function backfillTraffic(storage: Storage, traffic: TrafficAggregates, untilMs: number) {
-  for (let fromMs = untilMs - BACKFILL_MS; fromMs < untilMs; fromMs += BACKFILL_STEP_MS) {
-    const events = await storage.getEventsByKind(
-      [...HTTP_KINDS],
-      fromMs * 1000,
-      Math.min(fromMs + BACKFILL_STEP_MS, untilMs) * 1000 - 1,
-      BACKFILL_LIMIT,
-    );
-    traffic.add(events);
-    await new Promise((resolve) => setImmediate(resolve));
-  }
+/** The certificate and key of `--tls-cert`/`--tls-key`, read now. */
+function readTls(files: { certFile: string; keyFile: string }): { cert: Buffer; key: Buffer } {
+  const read = (path: string, what: string) => {
+    try {
+      return readFileSync(path);
+    } catch (error) {
+      throw new RacewayConfigError(
+        'RACEWAY_INVALID_TLS',
+        `cannot read the TLS ${what} ${path} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}): give a readable PEM file`,
+      );
+    }
+  };
+  return { cert: read(files.certFile, 'certificate'), key: read(files.keyFile, 'key') };
 }
 
 /**
@@ -170,6 +179,9 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
   const maxDecompressedBytes = options.maxDecompressedBytes ?? 20 * MiB;
   const apiKeys = (options.apiKeys ?? []).filter((k) => k !== '');
   const engine = options.engine ?? defaultEngine;
+  const tlsFiles = options.tls;
+  // Read before anything starts: a missing or unreadable file is a configuration error.
+  const tlsContext = tlsFiles ? readTls(tlsFiles) : null;
 
   let location: StorageLocation | null = null;
   let storage: Storage;
@@ -180,11 +192,17 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
     location = parseStorage(options.storage ?? 'sqlite:./raceway.db');
     storage = await openStorage(location);
   }
+  // Every storage operation timed for /metrics (the caller's storage object is not changed).
+  const metrics = new CollectorMetrics(() => scheduler.status());
+  storage = metrics.timed(storage);
   const storageDescription = location
     ? describeStorage(location)
     : `${storage.kind === 'sqlite' ? 'SQLite' : 'PostgreSQL'} ${storage.location}`;
 
+  // Names this process in shared storage: its aggregate rows, its analysis leases.
+  const collectorId = `${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`;
   const scheduler = new AnalysisScheduler({
+    collectorId,
     storage,
     engine,
     delayMs: options.analysisDelayMs ?? 1000,
@@ -195,13 +213,24 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
   });
   let sdkDropped = 0;
   const startedAt = Date.now();
-  // Service metrics and dependencies, kept at ingest for as long as data is kept; what was
-  // stored before this start is read back for the last hour (see backfillTraffic).
-  const traffic = new TrafficAggregates(retentionMs);
-  const sdks = new SdkRegistry();
-  traffic.coveredSinceMs = startedAt - BACKFILL_MS;
+  const otlpExporter = options.otlpExport
+    ? new OtlpExporter({
+        ...options.otlpExport,
+        onError: (error) => app.log.warn({ err: error }, 'OTLP export gave up a batch'),
+      })
+    : null;
+  // Service metrics, dependencies and SDKs: counted at ingest, kept in storage per collector,
+  // answered from every collector's rows (see SharedAggregates).
+  const aggregates = new SharedAggregates({
+    storage,
+    collectorId,
+    retentionMs,
+    onError: (error, what) => app.log.error({ err: error }, `${what} failed`),
+  });
 
+  // One type for both: the routes do not depend on the transport.
   const app = Fastify({
+    ...(tlsContext ? { https: tlsContext } : {}),
     logger: options.logger ?? false,
     // Ingestion sets its own, larger limit; the query API takes no bodies.
     bodyLimit: 64 * 1024,
@@ -307,8 +336,7 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
   try {
     await registerRoutes();
     await scheduler.start();
-    // Before listening: nothing is ingested meanwhile, so nothing is counted twice.
-    await backfillTraffic(storage, traffic, startedAt);
+    aggregates.start();
   } catch (error) {
     if (ownsStorage) await storage.close();
     throw error;
@@ -317,6 +345,8 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
   async function registerRoutes() {
     // Before the routes: @fastify/swagger learns them as they are added.
     await registerOpenApi(app);
+    // First: its hooks count the ingestion requests of the routes registered after.
+    metrics.register(app);
     await app.register(ingestRoutes, {
       storage,
       validators: createValidators(),
@@ -326,19 +356,42 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
       maxDecompressedBytes,
       onStored: (events) => {
         scheduler.onStored(events);
-        traffic.add(events);
+        aggregates.add(events);
+        otlpExporter?.add(events);
       },
-      onSdk: (sdk, events) => sdks.note(sdk, events),
+      onSdk: (sdk, events) => aggregates.noteSdk(sdk, events),
       onDropped: (count) => {
         sdkDropped += count;
+        metrics.sdkDropped.inc(count);
       },
+      onCounted: (counts) => {
+        metrics.eventsAccepted.inc(counts.accepted);
+        metrics.eventsDuplicate.inc(counts.duplicates);
+        metrics.eventsRejected.inc(counts.rejected);
+      },
+    });
+    // OTLP/HTTP: OpenTelemetry spans, stored as events of the same traces.
+    await app.register(otlpIngestRoutes, {
+      storage,
+      validators: createValidators(),
+      eventLimits: { ...DEFAULT_EVENT_LIMITS, maxAgeMs: retentionMs, ...options.eventLimits },
+      apiKeys,
+      maxBodyBytes,
+      maxDecompressedBytes,
+      digestKey: options.sql?.digestKey,
+      onStored: (events) => {
+        metrics.eventsAccepted.inc(events.length);
+        scheduler.onStored(events);
+        aggregates.add(events);
+        otlpExporter?.add(events);
+      },
+      onSdk: (sdk, events) => aggregates.noteSdk(sdk, events),
     });
     await app.register(queryRoutes, {
       ...(options.sql ? { sql: options.sql } : {}),
       storage,
       scheduler,
-      traffic,
-      sdks,
+      aggregates,
       health: () => ({
         uptime_s: Math.round((Date.now() - startedAt) / 1000),
         retention_ms: retentionMs,
@@ -372,6 +425,7 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
   } catch (error) {
     clearInterval(retentionTimer);
     await scheduler.stop();
+    await aggregates.stop();
     if (ownsStorage) await storage.close();
     throw error;
   }
@@ -381,7 +435,7 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
 
   let closing: Promise<void> | null = null;
   return {
-    url: `http://${urlHost}:${boundPort}`,
+    url: `${tlsContext ? 'https' : 'http'}://${urlHost}:${boundPort}`,
     port: boundPort,
     host,
     storage,
@@ -389,14 +443,21 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
     retentionMs,
     app,
     routes,
+    otlpExporter,
     analyzeNow: () => scheduler.runNow(),
+    reloadTls() {
+      if (!tlsFiles) return;
+      (app.server as unknown as TlsServer).setSecureContext(readTls(tlsFiles));
+    },
     applyRetention,
     close() {
       closing ??= (async () => {
         clearInterval(retentionTimer);
         // In-flight batches are answered (and committed) before storage closes.
         await app.close();
+        await otlpExporter?.close();
         await scheduler.stop();
+        await aggregates.stop();
         await retentionRun;
         if (ownsStorage) await storage.close();
       })();

@@ -111,6 +111,7 @@ export function raceGroup(
     scope,
     kind,
     resource,
+    label: resource,
     sides: [
       { service: a.service, route: null },
       { service: b.service, route: null },

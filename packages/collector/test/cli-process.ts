@@ -44,7 +44,7 @@ export function startCli(
     });
     child.stdout!.on('data', (chunk) => {
       out += chunk;
-      const match = /^raceway collector .* listening on (http:\/\/\S+) .*$/m.exec(out);
+      const match = /^raceway collector .* listening on (https?:\/\/\S+) .*$/m.exec(out);
       if (match) {
         clearTimeout(timer);
         resolve({

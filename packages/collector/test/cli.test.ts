@@ -98,6 +98,10 @@ describe('raceway serve', () => {
     [['serve', '--retention', '7days'], /retention "7days" is not a duration/],
     [['serve', '--storage', 'mysql://x'], /storage "mysql:\/\/x" is not supported/],
     [['serve', '--port', '99999'], /port "99999" is not a TCP port/],
+    [
+      ['serve', '--otlp-export', 'tempo:4318'],
+      /OTLP export endpoint "tempo:4318" is not an http\(s\) URL/,
+    ],
     [['serve', '--colour'], /Unknown option '--colour'/],
     [['launch'], /unknown command "launch"/],
   ])('rejects bad configuration %j with exit code 2 and a clear message', async (args, message) => {

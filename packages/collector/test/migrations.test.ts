@@ -68,6 +68,19 @@ function withoutTable(schema: unknown, table: string): unknown {
   );
 }
 
+/** A PostgreSQL schema (postgresSchema) without what version 3 adds: races.group_id and outcome, races_group. */
+function withoutRaceGroups(schema: unknown): unknown {
+  const s = schema as Record<string, Array<Record<string, unknown>>>;
+  return {
+    ...s,
+    columns: s.columns!.filter(
+      (c) =>
+        !(c.table_name === 'races' && ['group_id', 'outcome'].includes(c.column_name as string)),
+    ),
+    indexes: s.indexes!.filter((i) => i.indexname !== 'races_group'),
+  };
+}
+
 it('numbers the migrations 1, 2, 3... in order', () => {
   expect(MIGRATIONS.map((m) => m.version)).toEqual(MIGRATIONS.map((_, i) => i + 1));
   expect(SCHEMA_VERSION).toBe(MIGRATIONS.length);
@@ -110,17 +123,29 @@ describe('SQLite migrations', () => {
     await storage.init();
     await storage.close();
     const after = open(path);
-    // Version 2 adds event_resources and nothing else.
+    // Version 2 adds event_resources, version 3 races.group_id (and its index), version 4
+    // collector_aggregates and analysis_leases; nothing else.
+    const later = ['event_resources', 'races', 'collector_aggregates', 'analysis_leases'];
     const [v1Objects, added] = partition(
-      sqliteSchema(after) as Array<{ tbl_name: string }>,
-      (o) => o.tbl_name !== 'event_resources',
+      sqliteSchema(after) as Array<{ tbl_name: string; name: string }>,
+      (o) => !later.includes(o.tbl_name),
     );
-    expect(v1Objects).toEqual(schema);
+    expect(v1Objects).toEqual(
+      (schema as Array<{ tbl_name: string }>).filter((o) => o.tbl_name !== 'races'),
+    );
     expect(added.map((o) => o.tbl_name)).toContain('event_resources');
+    expect(added.map((o) => o.tbl_name)).toContain('analysis_leases');
+    expect(added.map((o) => o.name)).toContain('races_group');
     expect(count(after)).toEqual(rows);
+    // The races stored before are groups of their own.
+    expect(after.prepare('SELECT count(*) AS n FROM races WHERE group_id IS NOT id').get()).toEqual(
+      { n: 0 },
+    );
     expect(versions(after)).toEqual([
       { version: 1, name: 'initial schema', applied_at_ms: expect.any(Number) },
       { version: 2, name: 'event resources', applied_at_ms: expect.any(Number) },
+      { version: 3, name: 'race groups', applied_at_ms: expect.any(Number) },
+      { version: 4, name: 'shared collector state', applied_at_ms: expect.any(Number) },
     ]);
     after.close();
   });
@@ -268,9 +293,13 @@ describe.skipIf(!adminUrl)(
       });
       await init(url);
       await withClient(url, async (c) => {
-        // Version 2 adds event_resources and nothing else.
-        expect(withoutTable(await postgresSchema(c), 'event_resources')).toEqual(schema);
-        expect((await versions(c)).map((v) => v.version)).toEqual([1, 2]);
+        // Version 2 adds event_resources, version 3 races.group_id (and its index), version 4
+        // collector_aggregates and analysis_leases; nothing else.
+        const added = ['event_resources', 'collector_aggregates', 'analysis_leases'];
+        expect(
+          withoutRaceGroups(added.reduce(withoutTable, (await postgresSchema(c)) as unknown)),
+        ).toEqual(schema);
+        expect((await versions(c)).map((v) => v.version)).toEqual([1, 2, 3, 4]);
       });
     });
 

@@ -85,6 +85,8 @@ describe('response schemas', () => {
       ['GET', '/api/dependencies', { headers: key }],
       ['GET', '/api/dependencies?from=2&to=1', { headers: key }],
       ['GET', '/api/analysis/status', { headers: key }],
+      ['GET', '/metrics', { headers: key }],
+      ['GET', '/metrics'],
       ['POST', '/api/analysis/run', { headers: key }],
       [
         'POST',
@@ -110,6 +112,28 @@ describe('response schemas', () => {
         },
       ],
       ['POST', '/v1/events', { headers: { 'content-type': 'application/json' }, body: '{}' }],
+      [
+        'POST',
+        '/v1/traces',
+        { headers: { ...key, 'content-type': 'application/json' }, body: '{}' },
+      ],
+      [
+        'POST',
+        '/v1/traces',
+        {
+          headers: { ...key, 'content-type': 'application/json' },
+          body: JSON.stringify({
+            resourceSpans: [{ scopeSpans: [{ spans: [{ traceId: 'nope', spanId: 'nope' }] }] }],
+          }),
+        },
+      ],
+      [
+        'POST',
+        '/v1/traces',
+        { headers: { ...key, 'content-type': 'application/json' }, body: '[' },
+      ],
+      ['POST', '/v1/traces', { headers: { ...key, 'content-type': 'text/plain' }, body: 'x' }],
+      ['POST', '/v1/traces', { headers: { 'content-type': 'application/json' }, body: '{}' }],
     ];
     const asked = new Set<string>();
     const statuses: number[] = [];

@@ -135,6 +135,7 @@ describe.each(backends)(
         kind: string;
         outcome?: string;
         trace_ids: string[];
+        sides: Array<{ service: string; route: string | null }>;
       }>;
 
     beforeAll(async () => {
@@ -161,6 +162,8 @@ describe.each(backends)(
       expect([...races[0]!.trace_ids].sort()).toEqual(
         lost.map((events) => events[0]!.trace_id).sort(),
       );
+      // Each side is named by the route of the server span it ran in, as within a trace.
+      expect(races[0]!.sides.map((side) => side.route)).toEqual(['POST /reserve', 'POST /reserve']);
     });
 
     it('reports nothing when the database does the arithmetic (SET stock = stock - 1)', async () => {

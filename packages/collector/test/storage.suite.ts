@@ -4,6 +4,7 @@ import type { StoredEvent } from '../src/event.js';
 import { sqlConnectionKey } from '../src/storage/trace-delta.js';
 import type { RaceRecord, Storage, TraceAnalysisRecord } from '../src/storage/types.js';
 import { ContextRecorder, everyKind, hex, makeTrace, newTraceId } from './fixtures.js';
+import { requestTrace } from './ui/seed.js';
 
 const HOUR_US = 3_600_000_000;
 
@@ -17,8 +18,10 @@ const save = (storage: Storage, record: TraceAnalysisRecord, races: RaceRecord[]
   storage.saveTraceAnalyses([{ record, races }]);
 
 function race(traceA: string, traceB: string | null, over: Partial<RaceRecord> = {}): RaceRecord {
+  const id = hex(16);
   return {
-    id: hex(16),
+    id,
+    groupId: id,
     scope: traceB ? 'cross' : 'trace',
     traceA,
     traceB,
@@ -188,6 +191,49 @@ export function storageSuite(open: () => Promise<Storage>) {
       await storage.saveCrossTraceRaces([race(ids[1]!, ids[2]!)]);
       const raced = await storage.listTraces({ ...window, hasRaces: true, limit: 100 });
       expect(raced.traces.map((t) => t.traceId).sort()).toEqual([ids[1], ids[2]].sort());
+    });
+
+    it('filters by route text and duration, alike on every backend, and pages through the matches', async () => {
+      const start = Date.UTC(2019, 0, 1) * 1000;
+      const at = (i: number) => start + i * 1_000_000;
+      const routes = ['/Checkout/:id', '/browse', '/café/checkout', '/CAFÉ/x', '/a_b%c', '/axbyc'];
+      const traces = routes.map((route, i) =>
+        requestTrace({ route, startUs: at(i), durationMs: 10 * (i + 1) }),
+      );
+      for (const events of traces) await storage.insertEvents(events);
+      const idOf = (i: number) => traces[i]![0]!.trace_id;
+      const scope = { fromUs: start, toUs: start + HOUR_US, limit: 100 };
+      const list = async (extra: Partial<Parameters<Storage['listTraces']>[0]>) =>
+        (await storage.listTraces({ ...scope, ...extra })).traces.map((t) => t.traceId).sort();
+
+      // ASCII letters in any case; other letters as written (SQLite's lower() and PostgreSQL's
+      // lower() differ beyond ASCII, so neither backend folds them).
+      expect(await list({ route: 'CHECKOUT' })).toEqual([idOf(0), idOf(2)].sort());
+      expect(await list({ route: 'café' })).toEqual([idOf(2)]);
+      expect(await list({ route: 'CAFÉ' })).toEqual([idOf(3)]);
+      // LIKE's wildcards are plain text here.
+      expect(await list({ route: '_b%' })).toEqual([idOf(4)]);
+      // Durations 10, 20, ... 60 ms; bounds are inclusive and may have fractions.
+      expect(await list({ minDurationMs: 20, maxDurationMs: 40 })).toEqual(
+        [idOf(1), idOf(2), idOf(3)].sort(),
+      );
+      expect(await list({ minDurationMs: 19.9995, maxDurationMs: 20.0004 })).toEqual([idOf(1)]);
+      expect(await list({ route: 'checkout', minDurationMs: 25 })).toEqual([idOf(2)]);
+
+      // Paging through a filtered listing returns every match once, newest first.
+      const seen: string[] = [];
+      let after: Awaited<ReturnType<Storage['listTraces']>>['next'] = null;
+      do {
+        const page = await storage.listTraces({
+          ...scope,
+          route: 'c',
+          limit: 1,
+          after: after ?? undefined,
+        });
+        seen.push(...page.traces.map((t) => t.traceId));
+        after = page.next;
+      } while (after);
+      expect(seen).toEqual([5, 4, 3, 2, 0].map(idOf));
     });
   });
 
@@ -413,6 +459,53 @@ export function storageSuite(open: () => Promise<Storage>) {
       });
       expect([...page1, ...page2].map((r) => r.id)).toEqual([races[2]!.id, races[0]!.id]);
       expect((await storage.getTrace(b))?.raceCount).toBe(2);
+    });
+
+    it('lists races by group: counted, newest first, filtered and paged by group', async () => {
+      const resource = `acct:${hex(4)}`;
+      const t = Array.from({ length: 6 }, () => makeTrace());
+      for (const events of t) await storage.insertEvents(events);
+      const ids = t.map((e) => e[0]!.trace_id);
+      const ts = Date.UTC(2022, 6, 1) * 1000;
+      const [g1, g2] = [`g1${hex(6)}`, `g2${hex(6)}`];
+      // Four instances of g1 (pairs of requests), one of g2 in between, newest last.
+      const races = [
+        race(ids[0]!, ids[1]!, { resource, tsUs: ts, groupId: g1 }),
+        race(ids[1]!, ids[2]!, { resource, tsUs: ts + 1000, groupId: g1 }),
+        race(ids[2]!, ids[3]!, { resource, tsUs: ts + 2000, groupId: g2, serviceA: 'svc-q' }),
+        race(ids[3]!, ids[4]!, { resource, tsUs: ts + 3000, groupId: g1 }),
+        race(ids[4]!, ids[5]!, { resource, tsUs: ts + 4000, groupId: g1 }),
+      ];
+      await storage.saveCrossTraceRaces(races);
+      const groups = await storage.listRaceGroups({ resource, limit: 10 });
+      expect(
+        groups.map((g) => [g.groupId, g.size, g.firstTsUs, g.lastTsUs, g.instances.length]),
+      ).toEqual([
+        [g1, 4, ts, ts + 4000, 3],
+        [g2, 1, ts + 2000, ts + 2000, 1],
+      ]);
+      // The newest instances of a group, newest first.
+      expect(groups[0]!.instances.map((r) => r.id)).toEqual(
+        [races[4]!, races[3]!, races[1]!].map((r) => r.id),
+      );
+      // Filters count only the matching instances of a group.
+      const ofTrace = await storage.listRaceGroups({ traceId: ids[1]!, limit: 10 });
+      expect(ofTrace.map((g) => [g.groupId, g.size])).toEqual([[g1, 2]]);
+      const ofService = await storage.listRaceGroups({ service: 'svc-q', limit: 10 });
+      expect(ofService.map((g) => g.groupId)).toEqual([g2]);
+      // Paged by group: (newest instance, group id) of the last group of the page.
+      const page1 = await storage.listRaceGroups({ resource, limit: 1 });
+      const page2 = await storage.listRaceGroups({
+        resource,
+        limit: 1,
+        after: { tsUs: page1[0]!.lastTsUs, id: page1[0]!.groupId },
+      });
+      const page3 = await storage.listRaceGroups({
+        resource,
+        limit: 1,
+        after: { tsUs: page2[0]!.lastTsUs, id: page2[0]!.groupId },
+      });
+      expect([...page1, ...page2, ...page3].map((g) => g.groupId)).toEqual([g1, g2]);
     });
 
     it('lists traces that have diagnostics', async () => {

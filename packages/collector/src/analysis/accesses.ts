@@ -1,6 +1,7 @@
 import { clockSum, isClockUncertain, ownEpoch } from './clock.js';
 import { getOrCreate } from './collections.js';
 import { type Event, isAtomicWrite, lockOf, resourceOf } from './event.js';
+import { isStructuralEvent } from './inferred-order.js';
 import { type SqlAnalysisOptions, type SqlEventAccess, sqlAccesses } from './sql/sql-accesses.js';
 
 /** A state access with what the race rules need, computed once. */
@@ -22,6 +23,8 @@ export interface Access {
   sum: number;
   /** The clock was truncated or malformed: happens-before involving it may be missing. */
   uncertain: boolean;
+  /** The clock was inferred from the trace's structure (inferred-order.ts), not recorded. */
+  inferred: boolean;
   /**
    * An access of a `db_query` event (DESIGN 11): what it read or wrote (a parameter digest), in
    * place of the `value` a state event carries.
@@ -146,6 +149,7 @@ function pushAccess(
         epoch: ownEpoch(event),
         sum: clockSum(event.clock),
         uncertain: isClockUncertain(event),
+        inferred: event.clock_inferred === true || isStructuralEvent(event),
         sql: a.value === undefined ? {} : { value: a.value },
       });
     }
@@ -164,6 +168,7 @@ function pushAccess(
     epoch: ownEpoch(event),
     sum: clockSum(event.clock),
     uncertain: isClockUncertain(event),
+    inferred: event.clock_inferred === true || isStructuralEvent(event),
   });
 }
 

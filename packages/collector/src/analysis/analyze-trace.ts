@@ -1,6 +1,7 @@
 import { type CriticalPath, computeCriticalPath } from './critical-path.js';
 import { type TraceDiagnostics, traceDiagnostics } from './diagnostics.js';
 import type { Event } from './event.js';
+import { inferStructuralOrder } from './inferred-order.js';
 import type { AnalysisOptions } from './options.js';
 import { budgetOf } from './options.js';
 import type { RaceGroup } from './race-groups.js';
@@ -39,7 +40,8 @@ export function analyzeTrace(
     : events.filter((e) => e.trace_id === traceId);
   // The memory budget: a trace with more events is analysed on its earliest ones.
   const { maxEvents } = budgetOf(options);
-  const own = all.length > maxEvents ? earliest(all, maxEvents) : all;
+  // Events that came without clocks (OTLP spans) get clocks inferred from the structure.
+  const own = inferStructuralOrder(all.length > maxEvents ? earliest(all, maxEvents) : all);
   const tree = buildSpanTree(own);
   const races = detectTraceRaceGroups(own, options);
   const diagnostics = traceDiagnostics(own, tree, options);

@@ -26,6 +26,11 @@ export interface BrokenChain {
   host?: string;
   /** `callee_missing`: the response carried a Raceway clock, so the callee is instrumented. */
   calleeInstrumented?: boolean;
+  /**
+   * `callee_missing`: the caller's SDK sent no trace headers, the host being outside its
+   * propagation allow-list (`propagateTo`, `RACEWAY_PROPAGATE_TO`).
+   */
+  headersWithheld?: boolean;
   /** `context_*`: the rejection reasons recorded (spec 2.4). */
   reasons?: string[];
   /** How many times this was seen (1 per trace; summed by `mergeDiagnostics`). */
@@ -46,14 +51,18 @@ export function brokenChains(spans: readonly Span[], traceId: string): BrokenCha
   for (const span of spans) {
     if (span.kind === 'client' && !span.children.some((c) => c.kind === 'server')) {
       const instrumented = span.remoteClock === true;
+      const withheld = span.headersWithheld === true;
       out.push({
         kind: 'callee_missing',
         ...base(span),
         host: span.host ?? '',
         calleeInstrumented: instrumented,
-        explanation: instrumented
-          ? `${span.service} called ${span.host} (${span.name}) and the answer carried a Raceway clock, but the callee's events never arrived`
-          : `${span.service} called ${span.host} (${span.name}) but no service reported handling it: the callee is not instrumented, or the trace headers did not reach it`,
+        ...(withheld ? { headersWithheld: true } : {}),
+        explanation: withheld
+          ? `${span.service} called ${span.host} (${span.name}) without trace headers: the host is outside ${span.service}'s propagation allow-list, so the callee could not join this trace. Add ${span.host} to propagateTo (or RACEWAY_PROPAGATE_TO) in ${span.service}`
+          : instrumented
+            ? `${span.service} called ${span.host} (${span.name}) and the answer carried a Raceway clock, but the callee's events never arrived`
+            : `${span.service} called ${span.host} (${span.name}) but no service reported handling it: the callee is not instrumented, or the trace headers did not reach it`,
       });
     }
     if (span.kind !== 'server') continue;

@@ -170,15 +170,18 @@ function lostUpdate(
       : sameValue(readA, readB)
         ? 'same_value'
         : 'timing';
+  // A window whose program order was inferred (an OpenTelemetry span's statements) is never
+  // the ground of a `certain` race.
+  const inferred = [first.read, first.write, second.read, second.write].some((a) => a.inferred);
   let confidence: Race['confidence'];
-  if (overlapUs > tolerance) confidence = 'certain';
+  if (overlapUs > tolerance) confidence = inferred ? 'uncertain' : 'certain';
   else if (evidence !== 'timing' && overlapUs > -tolerance) confidence = 'uncertain';
   else return null;
   const resource = first.read.resource;
   const overlapMs = Math.round(overlapUs) / 1000;
   const how =
-    confidence === 'certain'
-      ? `in separate requests whose read-modify-write windows overlap by ${overlapMs} ms`
+    overlapUs > tolerance
+      ? `in separate requests whose read-modify-write windows overlap by ${overlapMs} ms${inferred ? ' (uncertain: the order within one side was inferred from span structure, not from vector clocks)' : ''}`
       : `in separate requests whose read-modify-write windows are within the ${skewUs / 1000} ms clock-skew tolerance of overlapping (uncertain)`;
   const { outcome, explanation } = explainLostUpdate(
     accesses,

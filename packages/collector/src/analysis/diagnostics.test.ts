@@ -58,6 +58,19 @@ describe('traceDiagnostics', () => {
     );
   });
 
+  it("names propagateTo when the caller's SDK withheld the trace headers from the host", () => {
+    const events = callsPayments().map((e) =>
+      e.kind === 'request_sent' ? { ...e, data: { ...e.data, headers_withheld: true } } : e,
+    );
+    const [chain] = diagnose(events).brokenChains;
+    expect(chain).toMatchObject({ kind: 'callee_missing', headersWithheld: true });
+    expect(chain?.explanation).toBe(
+      "order called payments.example.com:443 (POST http://payments.example.com:443/charge) without trace headers: the host is outside order's propagation allow-list, so the callee could not join this trace. Add payments.example.com:443 to propagateTo (or RACEWAY_PROPAGATE_TO) in order",
+    );
+    // Without the mark, the diagnostic cannot tell.
+    expect(diagnose(callsPayments()).brokenChains[0]).not.toHaveProperty('headersWithheld');
+  });
+
   it('tells an instrumented callee whose events were lost by the clock its answer carried', () => {
     const d = diagnose(callsPayments({ answered: 'lost-events' }));
     expect(d.brokenChains.map((b) => [b.kind, b.host, b.calleeInstrumented])).toEqual([

@@ -35,6 +35,11 @@ export interface Event {
   clock: Record<string, number>;
   /** Present when the context's clock was truncated: how many entries are missing. */
   clock_dropped?: number;
+  /**
+   * Set by the analysis only (inferred-order.ts), never stored: the clock was inferred from
+   * the trace's structure, not recorded, so a race resting on it is not `certain`.
+   */
+  clock_inferred?: boolean;
   data: Record<string, unknown>;
 }
 

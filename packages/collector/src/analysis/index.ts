@@ -40,13 +40,22 @@ export {
   DEFAULT_SKEW_TOLERANCE_MS,
 } from './options.js';
 export type { Race, RaceAccess, RaceEvidence, RaceKind } from './race.js';
-export { type RaceGroup, RaceGroups, type RaceSide, raceAsGroup } from './race-groups.js';
+export {
+  crossTraceGroupId,
+  mergeRaceGroups,
+  type RaceGroup,
+  RaceGroups,
+  type RaceSide,
+  raceAsGroup,
+  spanRoutes,
+} from './race-groups.js';
 export { type ServiceMetrics, serviceMetrics } from './service-metrics.js';
 export { buildSpanTree, type Span, type SpanKind, type SpanTree } from './spans.js';
 export {
   DEFAULT_ISOLATION,
   rawValuesByDigest,
   resourceLabel,
+  resourceLabeller,
   type SqlAnalysisOptions,
   sqlResourcesOf,
 } from './sql/sql-accesses.js';

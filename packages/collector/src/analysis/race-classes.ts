@@ -1,22 +1,26 @@
 import type { Access } from './accesses.js';
 
 /**
- * Access classes: (read or write, atomic or not, locks held). Whether two accesses of
- * different contexts may race depends only on their classes and their clocks, so the detectors
- * intern classes once and memoise the class-level part of the race rule.
+ * Access classes: (read or write, atomic or not, of a database row or not, locks held). Whether
+ * two accesses of different contexts may race depends only on their classes and their clocks,
+ * so the detectors intern classes once and memoise the class-level part of the race rule.
  */
 export class ConflictClasses {
   private readonly ids = new Map<string, number>();
-  private readonly classes: Array<{ write: boolean; atomic: boolean; locks: readonly string[] }> =
-    [];
+  private readonly classes: Array<{
+    write: boolean;
+    atomic: boolean;
+    sql: boolean;
+    locks: readonly string[];
+  }> = [];
   private readonly memo = new Map<number, boolean>();
-  /** Ids of the lock-free classes: read, write, atomic write (most accesses). */
+  /** Ids of the lock-free classes: read, write, atomic write, each of state or SQL (most accesses). */
   private readonly lockFree: number[] = [];
 
   /** The class id of an access. */
   classOf(access: Access): number {
     if (access.locks.length === 0) {
-      const slot = access.write ? (access.atomic ? 2 : 1) : 0;
+      const slot = (access.write ? (access.atomic ? 2 : 1) : 0) + (isSql(access) ? 3 : 0);
       const known = this.lockFree[slot];
       if (known !== undefined) return known;
       const id = this.intern(access);
@@ -27,18 +31,26 @@ export class ConflictClasses {
   }
 
   private intern(access: Access): number {
-    const name = `${access.write ? 'w' : 'r'}${access.atomic ? 'a' : '-'}${access.locks.join('\u0000')}`;
+    const name = `${access.write ? 'w' : 'r'}${access.atomic ? 'a' : '-'}${isSql(access) ? 's' : '-'}${access.locks.join('\u0000')}`;
     let id = this.ids.get(name);
     if (id === undefined) {
       id = this.classes.length;
       this.ids.set(name, id);
-      this.classes.push({ write: access.write, atomic: access.atomic, locks: access.locks });
+      this.classes.push({
+        write: access.write,
+        atomic: access.atomic,
+        sql: isSql(access),
+        locks: access.locks,
+      });
     }
     return id;
   }
 
   /**
-   * The class-level race rule: at least one write, not two atomic writes, no lock in common.
+   * The class-level race rule: at least one write, not two atomic writes, no lock in common,
+   * and not a database read beside an atomic database write: the database applies that write
+   * (`SET c = c - 1`, a compare-and-set) to the row as it is, so a read sees the row before or
+   * after it, both states that were, and a compare-and-set based on a stale read does nothing.
    * (Different contexts and concurrency are checked per pair.)
    */
   conflicts(a: number, b: number): boolean {
@@ -50,8 +62,14 @@ export class ConflictClasses {
     const result =
       (x.write || y.write) &&
       !(x.write && y.write && x.atomic && y.atomic) &&
+      !(x.sql && y.sql && ((x.atomic && !y.write) || (y.atomic && !x.write))) &&
       !x.locks.some((lock) => y.locks.includes(lock));
     this.memo.set(memoKey, result);
     return result;
   }
+}
+
+/** An access of a `db_query` event (a database row), as opposed to a tracked state event. */
+function isSql(access: Access): boolean {
+  return access.sql !== undefined;
 }

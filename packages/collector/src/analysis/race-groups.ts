@@ -27,6 +27,11 @@ export interface RaceGroup {
   scope: 'trace' | 'cross_trace';
   kind: RaceKind;
   resource: string;
+  /**
+   * The resource as people read it: a database row's key digests shown as the raw values the
+   * services sent (`products[sku="mug"].stock`), else by their last four hex digits.
+   */
+  label: string;
   /** Ordered by service then route, so A-B and B-A are one group. */
   sides: [RaceSide, RaceSide];
   count: number;
@@ -111,6 +116,7 @@ export class RaceGroups {
     private readonly scope: RaceGroup['scope'],
     private readonly routes: ReadonlyMap<string, string> = new Map(),
     private readonly key = '',
+    private readonly labelOf: (resource: string) => string = (resource) => resource,
   ) {}
 
   private side(access: RaceAccess): RaceSide {
@@ -137,6 +143,7 @@ export class RaceGroups {
         scope: this.scope,
         kind,
         resource,
+        label: this.labelOf(resource),
         sides,
         count: 0,
         countExact: true,
@@ -222,16 +229,73 @@ function explainGroup(group: RaceGroup): string {
     ? `${group.count} ${group.count === 1 ? one : many}`
     : `${many} (${group.count} racing accesses, counted by the bounded detector)`;
   const example = group.examples[0]?.explanation;
-  return `${count} on ${group.resource} ${between}${example ? `; e.g. ${example}` : ''}`;
+  return `${count} on ${group.label} ${between}${example ? `; e.g. ${example}` : ''}`;
 }
 
 /**
  * One race as a group of its own: how cross-trace lost updates are filed (each names its two
  * requests, so `/api/traces/:id/races` finds it under both).
  */
-export function raceAsGroup(race: Race): RaceGroup {
-  const groups = new RaceGroups(race.scope, new Map(), race.id);
+export function raceAsGroup(
+  race: Race,
+  labelOf?: (resource: string) => string,
+  routes: ReadonlyMap<string, string> = new Map(),
+): RaceGroup {
+  const groups = new RaceGroups(race.scope, routes, race.id, labelOf);
   groups.add(race);
   const [group] = groups.list();
   return { ...group!, id: race.id };
+}
+
+/**
+ * The id of the group a cross-trace race belongs to: its kind, resource and two sides (the
+ * instances of one group differ only in their requests).
+ */
+export function crossTraceGroupId(race: RaceGroup): string {
+  return raceId('cross_trace', race.kind, race.resource, [
+    '',
+    sideKey(race.sides[0]),
+    sideKey(race.sides[1]),
+  ]);
+}
+
+/**
+ * One group from its stored instances (cross-trace races are stored per pair of requests):
+ * `count` instances in all, the newest of them given (newest first), their examples, traces and
+ * verdicts combined, the explanation written for the whole group.
+ */
+export function mergeRaceGroups(
+  id: string,
+  instances: readonly RaceGroup[],
+  count: number,
+  firstTsUs: number,
+  lastTsUs: number,
+): RaceGroup {
+  const [first] = instances;
+  if (first === undefined) throw new Error('a race group has at least one instance');
+  if (instances.length === 1 && count <= first.count) return { ...first, id };
+  const merged: RaceGroup = {
+    ...first,
+    id,
+    count: Math.max(
+      count,
+      instances.reduce((sum, g) => sum + g.count, 0),
+    ),
+    countExact: instances.every((g) => g.countExact),
+    confidence: instances.some((g) => g.confidence === 'certain') ? 'certain' : 'uncertain',
+    evidence: instances.reduce(
+      (best, g) => (EVIDENCE_RANK[g.evidence] > EVIDENCE_RANK[best] ? g.evidence : best),
+      first.evidence,
+    ),
+    firstTsUs,
+    lastTsUs: Math.max(lastTsUs, ...instances.map((g) => g.lastTsUs)),
+    traceIds: [...new Set(instances.flatMap((g) => g.traceIds))],
+    examples: instances.flatMap((g) => g.examples).slice(0, EXAMPLES_PER_GROUP),
+  };
+  delete merged.outcome;
+  for (const g of instances) {
+    if (g.outcome !== undefined) merged.outcome = worstOutcome(merged.outcome, g.outcome);
+  }
+  merged.explanation = explainGroup(merged);
+  return merged;
 }

@@ -38,6 +38,8 @@ export interface Span {
   host?: string | undefined;
   /** Client spans: the response carried a Raceway clock, so the callee is instrumented. */
   remoteClock?: boolean | undefined;
+  /** Client spans: the SDK sent no trace headers (the host is outside its `propagateTo`). */
+  headersWithheld?: boolean | undefined;
   /** Server spans: how the incoming trace context was taken (spec 2.4). */
   incoming?: { status: string; reasons: string[] } | undefined;
   /** The event that started the span (or the first one seen). */
@@ -88,6 +90,7 @@ function newSpan(spanId: string, event: Event): Span {
     failed: false,
     host: undefined,
     remoteClock: undefined,
+    headersWithheld: undefined,
     incoming: undefined,
     firstEvent: event,
     startEvent: undefined,
@@ -215,6 +218,7 @@ function finish(span: Span): void {
   if (span.kind === 'client') {
     span.host = stringField(anchor, 'host');
     span.remoteClock = end?.data.remote_clock === true;
+    span.headersWithheld = start?.data.headers_withheld === true;
   } else if (start !== undefined) {
     const data = start.data.incoming as { status?: unknown; reasons?: unknown } | undefined;
     if (data && typeof data.status === 'string') {

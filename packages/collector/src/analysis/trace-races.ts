@@ -19,6 +19,7 @@ import { type RaceGroup, RaceGroups, type RaceSide, spanRoutes } from './race-gr
 import { findRacePairs, groupByResource, type RacePair } from './race-pairs.js';
 import { findRacePairsBruteForce } from './race-pairs-brute-force.js';
 import { sweepSites } from './race-sites.js';
+import { resourceLabeller } from './sql/sql-accesses.js';
 
 /**
  * The races within one trace (DESIGN 4): the mutually latest racing pairs of `findRacePairs`,
@@ -142,15 +143,25 @@ export function racesFromPairs(
   );
 }
 
-function uncertainSuffix(uncertain: boolean): string {
-  return uncertain ? ' (uncertain: a truncated clock may hide an order between them)' : '';
+function uncertainSuffix(accesses: readonly Access[]): string {
+  if (accesses.some((a) => a.uncertain)) {
+    return ' (uncertain: a truncated clock may hide an order between them)';
+  }
+  return accesses.some((a) => a.inferred)
+    ? ' (uncertain: the order was inferred from span structure, not from vector clocks)'
+    : '';
+}
+
+/** Truncated and inferred clocks both leave a race `uncertain`, never `certain`. */
+function isUncertain(accesses: readonly Access[]): boolean {
+  return accesses.some((a) => a.uncertain || a.inferred);
 }
 
 export function lostUpdate(four: Access[]): Race {
   const accesses = four.map(raceAccess);
   const [readA, , readB] = accesses as [RaceAccess, RaceAccess, RaceAccess, RaceAccess];
   const resource = four[0]!.resource;
-  const uncertain = four.some((a) => a.uncertain);
+  const uncertain = isUncertain(four);
   const names = sideNames(readA, readB);
   const { outcome, explanation } = explainLostUpdate(
     accesses,
@@ -174,7 +185,7 @@ export function lostUpdate(four: Access[]): Race {
     services: distinct(accesses, (a) => a.service),
     traceIds: distinct(accesses, (a) => a.traceId),
     outcome,
-    explanation: explanation + uncertainSuffix(uncertain),
+    explanation: explanation + uncertainSuffix(four),
   };
 }
 
@@ -186,7 +197,7 @@ export function pairRace(x: Access, y: Access): Race {
   const accesses = [raceAccess(first), raceAccess(second)];
   const [a, b] = accesses as [RaceAccess, RaceAccess];
   const resource = first.resource;
-  const uncertain = first.uncertain || second.uncertain;
+  const uncertain = isUncertain([first, second]);
   const [nameA, nameB] = sideNames(a, b);
   const bothWrite = first.write && second.write;
   let explanation: string;
@@ -209,7 +220,7 @@ export function pairRace(x: Access, y: Access): Race {
     accesses,
     services: distinct(accesses, (r) => r.service),
     traceIds: distinct(accesses, (r) => r.traceId),
-    explanation: explanation + uncertainSuffix(uncertain),
+    explanation: explanation + uncertainSuffix([first, second]),
   };
 }
 
@@ -242,7 +253,12 @@ export function detectTraceRaceGroups(
   const budget = new Budget(budgetOptions.timeMs);
   const tolerance = toleranceUs(options);
   const routes = spanRoutes(events);
-  const groups = new RaceGroups('trace', routes, events[0]?.trace_id ?? '');
+  const groups = new RaceGroups(
+    'trace',
+    routes,
+    events[0]?.trace_id ?? '',
+    resourceLabeller(events),
+  );
   const limits: AnalysisLimit[] = [];
   const classes = new ConflictClasses();
   const sideOf = (a: Access): RaceSide => ({

@@ -1,8 +1,9 @@
 import { compareIds } from './accesses.js';
+import { getOrCreate } from './collections.js';
 import type { DependencyEdge, DependencyGraph, DependencyNode } from './dependency-graph.js';
 import { summarize } from './dependency-graph.js';
 import { type Event, isFailure, numberField, stringField } from './event.js';
-import { LatencySketch } from './latency-sketch.js';
+import { LatencySketch, type LatencySketchJSON } from './latency-sketch.js';
 import type { ServiceMetrics } from './service-metrics.js';
 
 const MINUTE_MS = 60_000;
@@ -23,6 +24,11 @@ interface EdgeCell {
   /** Calls matched with the server span that answered them, per callee service. */
   matched: Map<string, number>;
   sketch: LatencySketch;
+  /**
+   * A few calls (`trace:span`) not matched when counted: where another collector's storage can
+   * tell the callee of a host none of this collector's server spans answered.
+   */
+  samples: string[];
 }
 
 interface Bucket {
@@ -35,6 +41,38 @@ interface Bucket {
 
 /** Most instances counted per service and bucket (a bound, not a limit anyone should reach). */
 const MAX_INSTANCES = 256;
+/** Unmatched calls remembered per edge and bucket (see EdgeCell.samples). */
+const MAX_SAMPLES = 2;
+
+/** A bucket as JSON, for storage: what {@link TrafficAggregates.takeChanged} gives. */
+export interface TrafficBucketJSON {
+  startMs: number;
+  spanMs: number;
+  events: number;
+  services: Array<{
+    service: string;
+    instances: string[];
+    requests: number;
+    errors: number;
+    sketch: LatencySketchJSON;
+  }>;
+  edges: Array<{
+    caller: string;
+    host: string;
+    calls: number;
+    errors: number;
+    matched: Array<[string, number]>;
+    sketch: LatencySketchJSON;
+    samples: string[];
+  }>;
+}
+
+/** What changed since the last {@link TrafficAggregates.takeChanged}. */
+export interface TrafficChanges {
+  buckets: TrafficBucketJSON[];
+  /** Minute buckets merged into their hour's bucket since (by start): they are gone. */
+  compactedMinutes: number[];
+}
 
 /**
  * Service metrics and the dependency graph, maintained as events are stored (DESIGN 4):
@@ -60,7 +98,10 @@ export class TrafficAggregates {
   /** Callee service of a client span (from the server side's request_received). */
   private readonly calleeOfCall = new Map<string, string>();
   /** Client calls not matched yet: where their edge is. */
-  private readonly unmatched = new Map<string, EdgeCell>();
+  private readonly unmatched = new Map<string, { edge: EdgeCell; bucket: Bucket }>();
+  /** Buckets changed since the last takeChanged(). */
+  private readonly changed = new Set<Bucket>();
+  private compactedMinutes: number[] = [];
   private lastCompactMs = 0;
   /**
    * Since when the aggregates hold every request (set by the collector: its start minus what
@@ -130,7 +171,12 @@ export class TrafficAggregates {
   }
 
   /** The dependency graph over [fromMs, toMs] (whole buckets overlapping it). */
-  dependencyGraph(fromMs: number, toMs: number): DependencyGraph {
+  dependencyGraph(
+    fromMs: number,
+    toMs: number,
+    /** Callees of hosts learnt elsewhere (see {@link unmatchedHosts}). */
+    calleeOfHost: ReadonlyMap<string, string> = new Map(),
+  ): DependencyGraph {
     const merged = new Map<string, EdgeCell>();
     const services = new Set<string>();
     for (const bucket of this.bucketsIn(fromMs, toMs)) {
@@ -138,7 +184,14 @@ export class TrafficAggregates {
       for (const [key, cell] of bucket.edges) {
         let into = merged.get(key);
         if (!into) {
-          into = { ...cell, matched: new Map(), sketch: new LatencySketch(), calls: 0, errors: 0 };
+          into = {
+            ...cell,
+            matched: new Map(),
+            sketch: new LatencySketch(),
+            calls: 0,
+            errors: 0,
+            samples: [],
+          };
           merged.set(key, into);
         }
         into.calls += cell.calls;
@@ -158,6 +211,12 @@ export class TrafficAggregates {
       for (const [name, n] of cell.matched) {
         matched += n;
         if (callee === null || n > (cell.matched.get(callee) ?? 0)) callee = name;
+      }
+      const resolved = callee === null ? (calleeOfHost.get(cell.host) ?? null) : null;
+      if (resolved !== null) {
+        // Answered by a service another collector stored: every call went there.
+        callee = resolved;
+        matched = cell.calls;
       }
       const to = callee ?? cell.host;
       if (callee === null) hosts.add(cell.host);
@@ -198,6 +257,53 @@ export class TrafficAggregates {
     return { nodes, edges };
   }
 
+  /**
+   * Hosts of calls in [fromMs, toMs] that no server span counted here answered, with a few of
+   * their calls (`trace:span`): storage can tell who answered those.
+   */
+  unmatchedHosts(fromMs: number, toMs: number): Map<string, string[]> {
+    const matchedHosts = new Set<string>();
+    const samples = new Map<string, string[]>();
+    for (const bucket of this.bucketsIn(fromMs, toMs)) {
+      for (const cell of bucket.edges.values()) {
+        if (cell.matched.size > 0) matchedHosts.add(cell.host);
+        else getOrCreate(samples, cell.host, () => []).push(...cell.samples);
+      }
+    }
+    for (const host of matchedHosts) samples.delete(host);
+    return samples;
+  }
+
+  /** The buckets changed since the last call, as JSON, and the minutes compacted meanwhile. */
+  takeChanged(): TrafficChanges {
+    const buckets: TrafficBucketJSON[] = [];
+    for (const bucket of this.changed) {
+      // A minute merged into its hour since it changed is gone: its hour holds its counts.
+      const live = (bucket.spanMs === HOUR_MS ? this.hours : this.minutes).get(bucket.startMs);
+      if (live === bucket) buckets.push(bucketToJSON(bucket));
+    }
+    this.changed.clear();
+    const compactedMinutes = this.compactedMinutes;
+    this.compactedMinutes = [];
+    return { buckets, compactedMinutes };
+  }
+
+  /**
+   * Aggregates made of stored buckets (several collectors' buckets of one time add up), to
+   * answer queries: the call matching state is not restored, nothing should be added to them.
+   */
+  static fromBuckets(buckets: Iterable<TrafficBucketJSON>): TrafficAggregates {
+    const aggregates = new TrafficAggregates(Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY);
+    for (const json of buckets) {
+      const bucket = bucketFromJSON(json);
+      const into = json.spanMs === HOUR_MS ? aggregates.hours : aggregates.minutes;
+      const known = into.get(bucket.startMs);
+      if (known) mergeBucket(known, bucket);
+      else into.set(bucket.startMs, bucket);
+    }
+    return aggregates;
+  }
+
   /** Events counted in the buckets of a range, and whether the range reaches past the horizon. */
   coverage(
     fromMs: number,
@@ -232,6 +338,7 @@ export class TrafficAggregates {
       bucket = { startMs, spanMs, services: new Map(), edges: new Map(), events: 0 };
       buckets.set(startMs, bucket);
     }
+    this.changed.add(bucket);
     return bucket;
   }
 
@@ -266,6 +373,7 @@ export class TrafficAggregates {
         errors: 0,
         matched: new Map(),
         sketch: new LatencySketch(),
+        samples: [],
       };
       bucket.edges.set(key, edge);
     }
@@ -279,16 +387,22 @@ export class TrafficAggregates {
       this.calleeOfCall.delete(call);
       edge.matched.set(callee, (edge.matched.get(callee) ?? 0) + 1);
     } else {
-      remember(this.unmatched, call, edge, this.maxPending);
+      if (edge.samples.length < MAX_SAMPLES) edge.samples.push(call);
+      remember(this.unmatched, call, { edge, bucket }, this.maxPending);
     }
   }
 
   private matchCallee(event: Event): void {
     const call = `${event.trace_id}:${event.parent_span_id}`;
-    const edge = this.unmatched.get(call);
-    if (edge) {
+    const pending = this.unmatched.get(call);
+    if (pending) {
+      const { edge, bucket } = pending;
       this.unmatched.delete(call);
       edge.matched.set(event.service, (edge.matched.get(event.service) ?? 0) + 1);
+      // The bucket, or the hour it was merged into since, is saved again.
+      const hourStart = bucket.startMs - (bucket.startMs % HOUR_MS);
+      const live = this.minutes.get(bucket.startMs) === bucket ? bucket : this.hours.get(hourStart);
+      if (live) this.changed.add(live);
     } else {
       remember(this.calleeOfCall, call, event.service, this.maxPending);
     }
@@ -301,9 +415,14 @@ export class TrafficAggregates {
       if (startMs >= nowMs - this.minuteHorizonMs) continue;
       this.minutes.delete(startMs);
       const hourStart = startMs - (startMs % HOUR_MS);
-      const hour = this.hours.get(hourStart);
+      let hour = this.hours.get(hourStart);
       if (hour) mergeBucket(hour, bucket);
-      else this.hours.set(hourStart, { ...bucket, startMs: hourStart, spanMs: HOUR_MS });
+      else {
+        hour = { ...bucket, startMs: hourStart, spanMs: HOUR_MS };
+        this.hours.set(hourStart, hour);
+      }
+      this.changed.add(hour);
+      this.compactedMinutes.push(startMs);
     }
     for (const [startMs, bucket] of this.hours) {
       if (startMs + bucket.spanMs < nowMs - this.horizonMs) this.hours.delete(startMs);
@@ -331,11 +450,71 @@ function mergeBucket(into: Bucket, from: Bucket): void {
       known.calls += cell.calls;
       known.errors += cell.errors;
       known.sketch.merge(cell.sketch);
+      for (const sample of cell.samples) {
+        if (known.samples.length < MAX_SAMPLES) known.samples.push(sample);
+      }
       for (const [callee, n] of cell.matched) {
         known.matched.set(callee, (known.matched.get(callee) ?? 0) + n);
       }
     }
   }
+}
+
+function bucketToJSON(bucket: Bucket): TrafficBucketJSON {
+  return {
+    startMs: bucket.startMs,
+    spanMs: bucket.spanMs,
+    events: bucket.events,
+    services: [...bucket.services].map(([service, cell]) => ({
+      service,
+      instances: [...cell.instances],
+      requests: cell.requests,
+      errors: cell.errors,
+      sketch: cell.sketch.toJSON(),
+    })),
+    edges: [...bucket.edges.values()].map((cell) => ({
+      caller: cell.caller,
+      host: cell.host,
+      calls: cell.calls,
+      errors: cell.errors,
+      matched: [...cell.matched],
+      sketch: cell.sketch.toJSON(),
+      samples: cell.samples,
+    })),
+  };
+}
+
+function bucketFromJSON(json: TrafficBucketJSON): Bucket {
+  return {
+    startMs: json.startMs,
+    spanMs: json.spanMs,
+    events: json.events,
+    services: new Map(
+      json.services.map((s) => [
+        s.service,
+        {
+          instances: new Set(s.instances),
+          requests: s.requests,
+          errors: s.errors,
+          sketch: LatencySketch.fromJSON(s.sketch),
+        },
+      ]),
+    ),
+    edges: new Map(
+      json.edges.map((e) => [
+        `${e.caller}\u0000${e.host}`,
+        {
+          caller: e.caller,
+          host: e.host,
+          calls: e.calls,
+          errors: e.errors,
+          matched: new Map(e.matched),
+          sketch: LatencySketch.fromJSON(e.sketch),
+          samples: e.samples,
+        },
+      ]),
+    ),
+  };
 }
 
 /** Sets a key in a map kept to `max` entries, the oldest forgotten first. */

@@ -49,6 +49,25 @@ const batchBody = {
 };
 
 /**
+ * The request body of POST /v1/traces: an OTLP ExportTraceServiceRequest (its JSON form is
+ * described loosely; the route reads it field by field and counts what it cannot use).
+ */
+const otlpTracesBody = {
+  required: true,
+  content: {
+    'application/json': {
+      schema: {
+        type: 'object',
+        properties: { resourceSpans: { type: 'array', items: { type: 'object' } } },
+      },
+    },
+    'application/x-protobuf': {
+      schema: { type: 'string', format: 'binary' },
+    },
+  },
+};
+
+/**
  * Registers the shared schemas (`$ref` targets) and @fastify/swagger, before any route: it
  * learns the routes as they are added. `app.swagger()` then answers the document.
  */
@@ -89,6 +108,8 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
       };
       const ingest = doc.paths?.['/v1/events']?.post;
       if (ingest) ingest.requestBody = batchBody;
+      const otlp = doc.paths?.['/v1/traces']?.post;
+      if (otlp) otlp.requestBody = otlpTracesBody;
       return openapiObject;
     },
   });

@@ -71,6 +71,17 @@ export function rangeParams(
   return { fromUs, toUs };
 }
 
+/** `min_ms` and `max_ms` of a listing; a minimum above the maximum is a 400. */
+export function durationRange(
+  minMs: number | undefined,
+  maxMs: number | undefined,
+): { minDurationMs?: number; maxDurationMs?: number } {
+  if (minMs !== undefined && maxMs !== undefined && minMs > maxMs) {
+    throw new HttpError(400, 'bad_request', '"min_ms" is above "max_ms": swap them');
+  }
+  return { minDurationMs: minMs, maxDurationMs: maxMs };
+}
+
 /** A text filter: undefined when absent or empty (no filter). */
 export const textParam = (value: string | undefined) => (value === '' ? undefined : value);
 

@@ -3,16 +3,17 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { type Access, prepareAccesses } from '../analysis/accesses.js';
 import { happensBefore } from '../analysis/clock.js';
-import type { SqlAnalysisOptions } from '../analysis/sql/sql-accesses.js';
-import type { TrafficAggregates } from '../analysis/traffic-aggregates.js';
+import { mergeRaceGroups, type RaceGroup } from '../analysis/race-groups.js';
+import { resourceFromLabel, type SqlAnalysisOptions } from '../analysis/sql/sql-accesses.js';
 import { ConcurrencyGate } from '../concurrency-gate.js';
 import { HttpError } from '../errors.js';
-import type { SdkRegistry } from '../ingest/sdk-registry.js';
 import type { AnalysisScheduler } from '../scheduler/analysis-scheduler.js';
-import type { RaceRecord, Storage, TraceSummary } from '../storage/types.js';
+import type { SharedAggregates } from '../shared-aggregates.js';
+import type { RaceGroupRecord, RaceRecord, Storage, TraceSummary } from '../storage/types.js';
 import {
   badCursor,
   cursorParam,
+  durationRange,
   encodeCursor,
   rangeParams,
   textParam,
@@ -41,10 +42,8 @@ import { isoMicros, spanTreeJson, summaryJson } from './span-tree.js';
 export interface QueryRouteOptions {
   storage: Storage;
   scheduler: AnalysisScheduler;
-  /** Service metrics and dependencies, maintained at ingest. */
-  traffic: TrafficAggregates;
-  /** The SDK each service's batches came from. */
-  sdks: SdkRegistry;
+  /** Service metrics, dependencies and SDKs of every collector sharing the storage. */
+  aggregates: SharedAggregates;
   /** Largest answer of a listing in bytes (default 8 MiB): longer pages are cut. */
   maxResponseBytes?: number;
   /** How `db_query` statements are read (digest key, isolation), as the analysis does. */
@@ -127,24 +126,47 @@ function byTimeThenId(a: { ts_us: number; id: string }, b: { ts_us: number; id: 
   return a.ts_us - b.ts_us || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 }
 
-/** A race group as the API answers it (schema `Race`). */
-function raceJson(r: RaceRecord): Race {
-  const g = r.race;
+/**
+ * How many instances of a group lost an update by their values: each stored instance of a
+ * cross-trace group has its verdict (counted by storage); an intra-trace group has verdicts for
+ * its examples only.
+ */
+function lostCount(group: RaceGroupRecord, merged: RaceGroup): number {
+  if (group.instances.length > 1 || group.size > 1) return group.lost;
+  return merged.examples.filter((e) => e.outcome === 'lost').length;
+}
+
+/**
+ * A race group as the API answers it (schema `Race`): the stored instances of one group (a
+ * cross-trace race is stored per pair of requests) as one race with their count.
+ */
+function raceJson(group: RaceGroupRecord): Race {
+  const [first] = group.instances as [RaceRecord, ...RaceRecord[]];
+  const g = mergeRaceGroups(
+    group.groupId,
+    group.instances.map((r) => r.race),
+    group.size,
+    group.firstTsUs,
+    group.lastTsUs,
+  );
+  const traceIds = group.instances.flatMap((r) => (r.traceB ? [r.traceA, r.traceB] : [r.traceA]));
   return {
-    id: r.id,
-    scope: r.scope,
+    id: group.groupId,
+    scope: first.scope,
     kind: g.kind,
-    resource: r.resource,
+    resource: first.resource,
+    // Races stored before labels existed are named by their resource.
+    label: g.label ?? first.resource,
     sides: g.sides,
-    services: [...new Set([r.serviceA, r.serviceB])],
-    trace_ids: r.traceB ? [r.traceA, r.traceB] : [r.traceA],
+    services: [...new Set(group.instances.flatMap((r) => [r.serviceA, r.serviceB]))],
+    trace_ids: [...new Set(traceIds)],
     count: g.count,
     count_exact: g.countExact,
     confidence: g.confidence,
     evidence: g.evidence,
-    ...(g.outcome === undefined ? {} : { outcome: g.outcome }),
-    ts_us: r.tsUs,
-    time: isoMicros(r.tsUs),
+    ...(g.outcome === undefined ? {} : { outcome: g.outcome, lost_count: lostCount(group, g) }),
+    ts_us: group.firstTsUs,
+    time: isoMicros(group.firstTsUs),
     last_ts_us: g.lastTsUs,
     last_time: isoMicros(g.lastTsUs),
     explanation: g.explanation,
@@ -199,7 +221,7 @@ export async function queryRoutes(
   options: QueryRouteOptions,
 ): Promise<void> {
   const app = instance.withTypeProvider<TypeBoxTypeProvider>();
-  const { storage, scheduler, traffic, sdks } = options;
+  const { storage, scheduler, aggregates } = options;
   const maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
 
   async function traceOr404(rawId: string): Promise<TraceSummary> {
@@ -274,6 +296,8 @@ export async function queryRoutes(
       toUs: timeParam('to', q.to),
       status: q.status,
       hasRaces: q.has_races,
+      route: textParam(q.route),
+      ...durationRange(q.min_ms, q.max_ms),
       limit: q.limit!,
       after: cursor ? { tsUs: cursor.tsUs, traceId: cursor.id } : undefined,
     });
@@ -345,7 +369,7 @@ export async function queryRoutes(
 
   app.get('/api/traces/:traceId/races', { schema: traceRacesRoute }, async (request) => {
     const { head } = await analysisOf(request.params.traceId);
-    const races = await storage.listRaces({ traceId: head.trace_id, limit: 1000 });
+    const races = await storage.listRaceGroups({ traceId: head.trace_id, limit: 1000 });
     const kept = withinBytes(races.map(raceJson), maxResponseBytes);
     return { ...head, races: kept, truncated: kept.length < races.length || races.length === 1000 };
   });
@@ -353,8 +377,9 @@ export async function queryRoutes(
   app.get('/api/races', { schema: listRacesRoute }, async (request) => {
     const q = request.query;
     const limit = q.limit!;
-    const races = await storage.listRaces({
-      resource: textParam(q.resource),
+    const typed = textParam(q.resource);
+    const races = await storage.listRaceGroups({
+      resource: typed === undefined ? undefined : resourceFromLabel(typed, options.sql?.digestKey),
       service: textParam(q.service),
       scope: q.scope,
       traceId: q.trace_id !== undefined ? traceIdParam(q.trace_id) : undefined,
@@ -369,14 +394,15 @@ export async function queryRoutes(
       races: kept.map(raceJson),
       next_cursor:
         (kept.length < races.length || races.length === limit) && last
-          ? encodeCursor(last.tsUs, last.id)
+          ? encodeCursor(last.lastTsUs, last.groupId)
           : null,
     };
   });
 
   app.get('/api/resources/history', { schema: resourceHistoryRoute }, async (request) => {
     const q = request.query;
-    const resource = q.resource;
+    // Typed as the UI shows it (`products[sku="mug"].stock`) or as stored (with digests).
+    const resource = resourceFromLabel(q.resource, options.sql?.digestKey);
     const limit = q.limit!;
     const { fromUs, toUs } = rangeParams(q, DAY_MS);
     // Newest first from storage, one more than asked to tell whether some were left out.
@@ -388,10 +414,12 @@ export async function queryRoutes(
     const kept = truncated ? events.slice(0, limit) : events;
     const racesOf = new Map<string, string[]>();
     for (const race of races) {
+      // Named as /api/races names them: by their group.
+      const id = race.groupId ?? race.id;
       for (const example of race.race.examples) {
         for (const access of example.accesses) {
           const ids = racesOf.get(access.eventId) ?? [];
-          if (!ids.includes(race.id)) ids.push(race.id);
+          if (!ids.includes(id)) ids.push(id);
           racesOf.set(access.eventId, ids);
         }
       }
@@ -464,33 +492,29 @@ export async function queryRoutes(
     };
   });
 
-  // Both answer from the aggregates maintained at ingest: merging a few buckets, whatever the
-  // number of events in the range.
+  // Both answer from the aggregates every collector keeps in storage as it ingests: merging a
+  // few buckets per collector, whatever the number of events in the range.
   app.get('/api/services', { schema: servicesRoute }, async (request) => {
     const { fromUs, toUs } = rangeParams(request.query, HOUR_MS);
-    const [fromMs, toMs] = [fromUs / 1000, toUs / 1000];
-    const coverage = traffic.coverage(fromMs, toMs);
+    const view = await aggregates.view(fromUs / 1000, toUs / 1000);
     return {
       from: isoMicros(fromUs),
       to: isoMicros(toUs),
-      services: traffic
-        .serviceMetrics(fromMs, toMs)
-        .map((metrics) => ({ ...metrics, sdks: sdks.of(metrics.service) })),
-      events_considered: coverage.events,
-      truncated: coverage.truncated,
+      services: view.serviceMetrics(),
+      events_considered: view.eventsConsidered(),
+      truncated: view.truncated,
     };
   });
 
   app.get('/api/dependencies', { schema: dependenciesRoute }, async (request) => {
     const { fromUs, toUs } = rangeParams(request.query, HOUR_MS);
-    const [fromMs, toMs] = [fromUs / 1000, toUs / 1000];
-    const coverage = traffic.coverage(fromMs, toMs);
+    const view = await aggregates.view(fromUs / 1000, toUs / 1000);
     return {
       from: isoMicros(fromUs),
       to: isoMicros(toUs),
-      ...traffic.dependencyGraph(fromMs, toMs),
-      events_considered: coverage.events,
-      truncated: coverage.truncated,
+      ...view.dependencyGraph(),
+      events_considered: view.eventsConsidered(),
+      truncated: view.truncated,
     };
   });
 

@@ -66,13 +66,36 @@ export async function decodeBody(
 }
 
 /**
- * Gunzips `raw` chunk by chunk, feeding each chunk to the depth scanner: a body that expands
- * too far or nests too deep is stopped at the chunk that shows it, before the rest is inflated.
+ * The bytes of a body that is not JSON (OTLP protobuf): gunzipped when `Content-Encoding:
+ * gzip`, never past `maxDecompressedBytes`; 415 for any other encoding.
+ */
+export async function inflateBody(
+  raw: Buffer,
+  contentEncoding: string | undefined,
+  limits: BodyLimits,
+): Promise<Buffer> {
+  const encoding = (contentEncoding ?? 'identity').trim().toLowerCase();
+  if (encoding === 'identity' || encoding === '') return raw;
+  if (encoding !== 'gzip' && encoding !== 'x-gzip') {
+    throw new HttpError(
+      415,
+      'unsupported_media_type',
+      `Content-Encoding "${contentEncoding}" is not supported: send the body as is or with Content-Encoding: gzip`,
+    );
+  }
+  const gunzip = () => gunzipChecked(raw, limits.maxDecompressedBytes, null);
+  return limits.gate ? limits.gate.run(gunzip) : gunzip();
+}
+
+/**
+ * Gunzips `raw` chunk by chunk, feeding each chunk to the depth scanner (when given): a body
+ * that expands too far or nests too deep is stopped at the chunk that shows it, before the
+ * rest is inflated.
  */
 function gunzipChecked(
   raw: Buffer,
   maxOutputLength: number,
-  depth: JsonDepthScanner,
+  depth: JsonDepthScanner | null,
 ): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const gunzip = createGunzip();
@@ -99,7 +122,7 @@ function gunzipChecked(
         return;
       }
       try {
-        depth.feed(chunk);
+        depth?.feed(chunk);
       } catch (error) {
         fail(error as HttpError);
         return;

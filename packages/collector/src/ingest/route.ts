@@ -35,6 +35,8 @@ export interface IngestOptions extends BodyLimits {
   onSdk(sdk: SdkIdentity | undefined, events: StoredEvent[]): void;
   /** Told the SDK-reported drop count of every accepted batch. */
   onDropped(count: number): void;
+  /** Told what became of each batch's events (for the metrics). */
+  onCounted?(counts: { accepted: number; duplicates: number; rejected: number }): void;
 }
 
 interface Rejected {
@@ -124,6 +126,7 @@ export async function ingestRoutes(app: FastifyInstance, options: IngestOptions)
     const dropped = (request.body as { dropped?: unknown }).dropped;
     if (typeof dropped === 'number' && dropped > 0) options.onDropped(dropped);
     const answer = { accepted: result.accepted, duplicates: result.duplicates };
+    options.onCounted?.({ ...answer, rejected: rejected.length });
     if (rejected.length === 0) return reply.code(200).send(answer);
     return reply.code(422).send({
       error: 'invalid_events',

@@ -18,6 +18,18 @@ export interface ServiceSdk {
   last_seen: string;
 }
 
+/** A registry as JSON: by service, its SDKs with the instances seen and the last sighting. */
+export type SdkRegistryJSON = Array<{
+  service: string;
+  sdks: Array<{
+    name: string;
+    version: string;
+    language: string | null;
+    instances: string[];
+    lastSeenMs: number;
+  }>;
+}>;
+
 interface Entry {
   identity: { name: string; version: string; language: string | null };
   instances: Set<string>;
@@ -33,9 +45,9 @@ const MAX_INSTANCES_COUNTED = 1000;
 /**
  * Which SDK, at which version and in which language, each service's batches come from: a
  * system's languages at a glance, and an SDK upgrade's progress across a service's instances.
- * Learnt from the batches this collector process receives (events do not carry it), so after a
- * restart a service is unknown until its next batch, seconds later for a live one. Bounded in
- * services, SDKs per service and instances counted.
+ * Learnt from the batches a collector receives (events do not carry it); collectors sharing a
+ * database keep theirs in storage as JSON ({@link toJSON}) and answer from all of them merged
+ * ({@link merge}). Bounded in services, SDKs per service and instances counted.
  *
  * @example
  * registry.note({ name: 'raceway-sdk', version: '0.1.0', language: 'python' }, events);
@@ -52,6 +64,7 @@ export class SdkRegistry {
     nowMs = Date.now(),
   ): void {
     if (sdk === undefined) return;
+    this.changed = true;
     const identity = { name: sdk.name, version: sdk.version, language: sdk.language ?? null };
     const key = JSON.stringify([identity.name, identity.version, identity.language]);
     // A batch is one service's, or a few: grouped first, so that a 5,000-event batch costs a
@@ -76,6 +89,57 @@ export class SdkRegistry {
       evictOldest(sdks, MAX_SDKS_PER_SERVICE);
     }
     evictOldest(this.services, MAX_SERVICES);
+  }
+
+  /** Whether {@link note} changed anything since the last {@link takeChanged}. */
+  private changed = false;
+
+  /** True once after the registry changed (then false until it changes again). */
+  takeChanged(): boolean {
+    const changed = this.changed;
+    this.changed = false;
+    return changed;
+  }
+
+  /** Everything the registry holds, for storage (see {@link merge}). */
+  toJSON(): SdkRegistryJSON {
+    return [...this.services].map(([service, sdks]) => ({
+      service,
+      sdks: [...sdks.values()].map((entry) => ({
+        ...entry.identity,
+        instances: [...entry.instances],
+        lastSeenMs: entry.lastSeenMs,
+      })),
+    }));
+  }
+
+  /** Adds another registry's content (its {@link toJSON}): instances united, latest sighting kept. */
+  merge(json: SdkRegistryJSON): this {
+    for (const { service, sdks } of json) {
+      for (const sdk of sdks) {
+        const identity = { name: sdk.name, version: sdk.version, language: sdk.language };
+        const key = JSON.stringify([identity.name, identity.version, identity.language]);
+        const entries = getOrCreate(this.services, service, () => new Map<string, Entry>());
+        const entry = getOrCreate(entries, key, () => ({
+          identity,
+          instances: new Set<string>(),
+          lastSeenMs: 0,
+        }));
+        entry.lastSeenMs = Math.max(entry.lastSeenMs, sdk.lastSeenMs);
+        for (const instance of sdk.instances) {
+          if (entry.instances.size >= MAX_INSTANCES_COUNTED) break;
+          entry.instances.add(instance);
+        }
+      }
+    }
+    // Most recently seen last, as note() keeps them.
+    for (const [service, entries] of this.services) {
+      this.services.set(
+        service,
+        new Map([...entries].sort(([, a], [, b]) => a.lastSeenMs - b.lastSeenMs)),
+      );
+    }
+    return this;
   }
 
   /** The SDKs a service's batches came from, the most recently seen first. */

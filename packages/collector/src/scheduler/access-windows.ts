@@ -21,7 +21,8 @@ export function accessResourcesOf(event: StoredEvent, sql: SqlAnalysisOptions = 
 /**
  * Where the cross-trace race pass gets the recent accesses of one resource: the state events
  * in a time range plus the lock events of the contexts that made them (a window held under a
- * common lock is not a race).
+ * common lock is not a race) and the `request_received` events of the spans they ran in (the
+ * routes that name each race's sides).
  */
 export interface AccessWindows {
   /** Called with every newly stored event. */
@@ -37,6 +38,7 @@ export interface AccessRange {
 }
 
 const isLock = (e: StoredEvent) => e.kind === 'lock_acquire' || e.kind === 'lock_release';
+const spanKey = (e: StoredEvent) => `${e.trace_id}\u0000${e.span_id}`;
 
 /** Events listed once each (an event may be an access and a transaction statement). */
 function distinctEvents(events: StoredEvent[]): StoredEvent[] {
@@ -60,6 +62,8 @@ export class MemoryAccessWindows implements AccessWindows {
   private readonly locks = new Map<string, { events: StoredEvent[]; lastUs: number }>();
   /** Transaction statements (BEGIN, COMMIT, FOR UPDATE...) per SQL connection. */
   private readonly transactions = new Map<string, { events: StoredEvent[]; lastUs: number }>();
+  /** The `request_received` event of each recent server span, oldest first (bounded). */
+  private readonly requests = new Map<string, StoredEvent>();
   private newestUs = 0;
   private sinceSweep = 0;
   private held = 0;
@@ -109,6 +113,13 @@ export class MemoryAccessWindows implements AccessWindows {
           this.held -= accesses.length;
         }
       }
+      if (event.kind === 'request_received') {
+        this.requests.set(spanKey(event), event);
+        // As many server spans as accesses, at most: the oldest are forgotten first.
+        if (this.requests.size > this.maxAccesses) {
+          this.requests.delete(this.requests.keys().next().value!);
+        }
+      }
       if (resources.length === 0) {
         if (!isLock(event)) continue;
         const held = this.locks.get(event.component) ?? { events: [], lastUs: 0 };
@@ -131,6 +142,10 @@ export class MemoryAccessWindows implements AccessWindows {
       if (held.lastUs < oldest) this.transactions.delete(connection);
       else held.events = held.events.filter((e) => e.ts_us >= oldest);
     }
+    for (const [key, request] of this.requests) {
+      if (request.ts_us >= oldest) break;
+      this.requests.delete(key);
+    }
   }
 
   async readMany(ranges: AccessRange[]): Promise<Map<string, StoredEvent[]>> {
@@ -147,12 +162,15 @@ export class MemoryAccessWindows implements AccessWindows {
     );
     const components = new Set(accesses.map((e) => e.component));
     const locks = [...components].flatMap((c) => this.locks.get(c)?.events ?? []);
+    const requests = [...new Set(accesses.map(spanKey))]
+      .map((key) => this.requests.get(key))
+      .filter((e): e is StoredEvent => e !== undefined);
     const connections = new Set(
       accesses.map(sqlConnectionOf).filter((c): c is string => c !== null),
     );
-    if (connections.size === 0) return [...accesses, ...locks];
+    if (connections.size === 0) return [...accesses, ...locks, ...requests];
     const transactions = [...connections].flatMap((c) => this.transactions.get(c)?.events ?? []);
-    return distinctEvents([...accesses, ...locks, ...transactions]);
+    return distinctEvents([...accesses, ...locks, ...transactions, ...requests]);
   }
 }
 
@@ -173,7 +191,14 @@ export class StorageAccessWindows implements AccessWindows {
     const byResource = await this.storage.getStateAccessesMany(ranges, this.maxPerResource);
     const all = [...byResource.values()].flat();
     const traces = [...new Set(all.map((e) => e.trace_id))];
-    const locks = traces.length > 0 ? await this.storage.getLockEvents(traces) : [];
+    const [locks, requests] =
+      traces.length > 0
+        ? await Promise.all([
+            this.storage.getLockEvents(traces),
+            this.storage.getRequestEvents(traces),
+          ])
+        : [[], []];
+    const requestOf = new Map(requests.map((e) => [spanKey(e), e]));
     // The transaction statements of the SQL connections the accesses ran on, over the time
     // range of the windows that need them (filed under the connection's key at insert).
     const connectionRanges = new Map<string, AccessRange>();
@@ -209,12 +234,14 @@ export class StorageAccessWindows implements AccessWindows {
           .map(sqlConnectionKey),
       );
       const statements = [...keys].flatMap((k) => transactions.get(k) ?? []);
+      const spans = [...new Set(accesses.map(spanKey))];
       out.set(
         resource,
         distinctEvents([
           ...accesses,
           ...locks.filter((e) => components.has(e.component)),
           ...statements,
+          ...spans.map((key) => requestOf.get(key)).filter((e): e is StoredEvent => !!e),
         ]),
       );
     }

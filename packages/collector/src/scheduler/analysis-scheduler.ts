@@ -1,4 +1,5 @@
-import { setImmediate as nextTurn } from 'node:timers/promises';
+import { randomUUID } from 'node:crypto';
+import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import type { AnalysisBudget } from '../analysis/options.js';
 import type { SqlAnalysisOptions } from '../analysis/sql/sql-accesses.js';
 import type { StoredEvent } from '../event.js';
@@ -15,6 +16,22 @@ import { countFindings, failedAnalysis, raceRecord } from './race-record.js';
 
 export interface SchedulerOptions {
   storage: Storage;
+  /**
+   * Who holds this scheduler's analysis leases in a shared database (unique per process;
+   * default a random id).
+   */
+  collectorId?: string;
+  /**
+   * How long a lease on a trace lasts (default 10 s): a collector that dies while analysing
+   * holds its traces that long, then another takes them over.
+   */
+  leaseMs?: number;
+  /**
+   * How often storage is asked for traces left unanalysed by others (a collector that died,
+   * one that stopped): default 5 s. Only traces unchanged for 3 x delayMs (at least 3 s) are
+   * taken, so that a live collector's busy traces are left to it.
+   */
+  pendingScanMs?: number;
   engine: AnalysisEngine;
   /** A trace (or resource) is analysed once it has been quiet for this long. */
   delayMs: number;
@@ -114,9 +131,14 @@ export class AnalysisScheduler {
   private lastRunAt: number | null = null;
   private morePending = false;
   private readonly crossTraceWindowUs: number;
+  private readonly collectorId: string;
+  private lastPendingScanMs = Date.now();
+  /** Traces whose lease another collector held at the last try. */
+  private readonly leasedElsewhere = new Set<string>();
 
   constructor(private readonly options: SchedulerOptions) {
     this.crossTraceWindowUs = (options.crossTraceWindowMs ?? 5000) * 1000;
+    this.collectorId = options.collectorId ?? randomUUID();
     const mode = options.windows ?? (options.storage.kind === 'sqlite' ? 'memory' : 'storage');
     this.windows =
       mode === 'memory'
@@ -144,8 +166,8 @@ export class AnalysisScheduler {
    * Marks dirty the traces storage says are not analysed (left by a stopped collector), a
    * bounded number at a time; the rest are loaded once these are done.
    */
-  private async loadPending(): Promise<void> {
-    const pending = await this.options.storage.pendingTraces(PENDING_BATCH);
+  private async loadPending(changedBeforeMs?: number): Promise<void> {
+    const pending = await this.options.storage.pendingTraces(PENDING_BATCH, changedBeforeMs);
     this.morePending = pending.length === PENDING_BATCH;
     for (const { traceId } of pending) {
       if (!this.dirtyTraces.has(traceId)) {
@@ -233,6 +255,10 @@ export class AnalysisScheduler {
     // More than one pass takes, or events that arrived meanwhile (bounded: ingestion never
     // stops, so neither would an unbounded loop).
     for (let i = 0; i < 100 && !this.stopped; i++) {
+      if (this.dirtyTraces.size > 0 && this.leasedElsewhere.size === this.dirtyTraces.size) {
+        // Only traces another collector is analysing are left: give it time to finish.
+        await sleep(100);
+      }
       if (this.dirtyTraces.size === 0 && !this.morePending) {
         await this.loadPending();
         if (this.dirtyTraces.size === 0) break;
@@ -244,6 +270,19 @@ export class AnalysisScheduler {
 
   private tick(): void {
     if (this.current || this.stopped) return;
+    const scanDue = Date.now() - this.lastPendingScanMs >= (this.options.pendingScanMs ?? 5000);
+    if (scanDue) {
+      // Work another collector left: traces stored, not analysed, and quiet for long enough
+      // that their collector would have analysed them had it been alive.
+      this.lastPendingScanMs = Date.now();
+      const staleMs = Math.max(3 * this.options.delayMs, 3000);
+      this.current = this.loadPending(Date.now() - staleMs)
+        .catch((error) => this.options.onError?.(error, 'loading unanalysed traces'))
+        .finally(() => {
+          this.current = null;
+        });
+      return;
+    }
     if (this.dirtyTraces.size === 0 && this.dirtyResources.size === 0 && !this.morePending) return;
     void this.run(false);
   }
@@ -293,8 +332,22 @@ export class AnalysisScheduler {
     // that events stored while this chunk is analysed keep their trace dirty.
     const generations = chunk.map(([traceId, dirty]) => [traceId, dirty.generation] as const);
     let failed = 0;
+    let claimed: string[] = [];
+    const refused = new Set<string>();
     try {
-      const summaries = await storage.getTraces(chunk.map(([traceId]) => traceId));
+      // A trace is analysed by one collector at a time: the one that holds its lease.
+      claimed = await storage.claimTraces(
+        chunk.map(([traceId]) => traceId),
+        this.collectorId,
+        this.options.leaseMs ?? 10_000,
+      );
+      const granted = new Set(claimed);
+      for (const [traceId] of chunk) if (!granted.has(traceId)) refused.add(traceId);
+      // Read after the lease is held: a trace another collector analysed (and released)
+      // meanwhile shows its analysed version, and is not analysed again.
+      const summaries = (await storage.getTraces(claimed)).filter(
+        (summary) => summary.analyzedVersion < summary.version,
+      );
       const byId = new Map(summaries.map((s) => [s.traceId, s]));
       // Events kept in memory are used when they are all the trace has; others are read back.
       const cached = new Map<string, StoredEvent[]>();
@@ -362,9 +415,22 @@ export class AnalysisScheduler {
       this.failures += chunk.length;
       this.options.onError?.(error, `analysis of ${chunk.length} traces`);
     }
+    await storage
+      .releaseTraces(claimed, this.collectorId)
+      .catch((error) => this.options.onError?.(error, 'releasing analysis leases'));
+    for (const [traceId] of chunk) {
+      if (refused.has(traceId)) this.leasedElsewhere.add(traceId);
+      else this.leasedElsewhere.delete(traceId);
+    }
     // A failed trace is not retried in a loop; its next event makes it dirty again.
     for (const [traceId, generation] of generations) {
       const dirty = this.dirtyTraces.get(traceId);
+      if (refused.has(traceId) && dirty) {
+        // Tried again once quiet: by then the other collector has analysed it (and it is
+        // dropped then), or died (and its lease expires).
+        dirty.lastSeenMs = Date.now();
+        continue;
+      }
       if (dirty?.generation === generation) {
         this.dirtyTraces.delete(traceId);
         this.cachedEvents -= dirty.events?.length ?? 0;

@@ -1,10 +1,23 @@
-import { analyzeTrace, detectCrossTraceRaces, raceAsGroup } from '../analysis/index.js';
+import {
+  analyzeTrace,
+  detectCrossTraceRaces,
+  raceAsGroup,
+  resourceLabeller,
+  spanRoutes,
+} from '../analysis/index.js';
 import type { AnalysisEngine } from './engine.js';
 
 /** The collector's own analysis module (src/analysis) behind the scheduler's interface. */
 export const defaultEngine: AnalysisEngine = {
   analyzeTrace: (events, options) => analyzeTrace(events, options),
-  // Each cross-trace lost update names its two requests: a group of its own.
-  detectCrossTraceRaces: (accesses, options) =>
-    detectCrossTraceRaces(accesses, options).map(raceAsGroup),
+  // Each cross-trace lost update names its two requests; the scheduler files those of the same
+  // sides under one group (race-record.ts).
+  detectCrossTraceRaces: (accesses, options) => {
+    const labelOf = resourceLabeller(accesses);
+    // The accesses come with the request_received events of their spans (access-windows.ts).
+    const routes = spanRoutes(accesses);
+    return detectCrossTraceRaces(accesses, options).map((race) =>
+      raceAsGroup(race, labelOf, routes),
+    );
+  },
 };

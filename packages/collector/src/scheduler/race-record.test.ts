@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { diagnostics, raceGroup } from '../../test/analysis-results.js';
 import { makeTrace } from '../../test/fixtures.js';
+import { crossTraceGroupId } from '../analysis/index.js';
 import { countFindings, raceRecord } from './race-record.js';
 
 describe('raceRecord', () => {
@@ -21,7 +22,22 @@ describe('raceRecord', () => {
       tsUs: a!.ts_us,
       lastTsUs: b!.ts_us,
       race: group,
+      groupId: crossTraceGroupId(group),
     });
+  });
+
+  it('files cross-trace races of the same kind, resource and sides under one group', () => {
+    const writes = Array.from({ length: 3 }, () => makeTrace({ resource: 'stock:1' })).map(
+      (trace) => trace.find((e) => e.kind === 'state_write')!,
+    );
+    const [ab, bc] = [
+      raceGroup('lost_update', 'cross_trace', writes[0]!, writes[1]!),
+      raceGroup('lost_update', 'cross_trace', writes[1]!, writes[2]!),
+    ].map((g) => raceRecord(g, 'cross'));
+    expect(ab!.id).not.toBe(bc!.id);
+    expect(ab!.groupId).toBe(bc!.groupId);
+    const other = raceGroup('write_write', 'cross_trace', writes[0]!, writes[1]!);
+    expect(raceRecord(other, 'cross').groupId).not.toBe(ab!.groupId);
   });
 
   it('files an intra-trace group under its trace only', () => {

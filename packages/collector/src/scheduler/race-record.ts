@@ -1,4 +1,4 @@
-import type { RaceGroup, TraceDiagnostics } from '../analysis/index.js';
+import { crossTraceGroupId, type RaceGroup, type TraceDiagnostics } from '../analysis/index.js';
 import type { RaceRecord } from '../storage/types.js';
 
 /** A race's storage row, and the timestamp of the latest event involved. */
@@ -26,6 +26,8 @@ export function raceRecord(
     tsUs: race.firstTsUs,
     lastTsUs: race.lastTsUs,
     race,
+    // Each pair of requests is a race of its own; those of the same sites make one group.
+    groupId: scope === 'cross' ? crossTraceGroupId(race) : race.id,
   };
 }
 

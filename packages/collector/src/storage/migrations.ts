@@ -1,7 +1,8 @@
 import type Database from 'better-sqlite3';
 import type pg from 'pg';
 import { RacewayConfigError } from '../errors.js';
-import { type Dialect, eventResourcesSchema, TYPES } from './sql.js';
+import { sharedStateSchema } from './shared-state-schema.js';
+import { type Dialect, eventResourcesSchema, raceGroupsSchema, TYPES } from './sql.js';
 import { HTTP_KINDS_SQL } from './sqlite-schema.js';
 
 /**
@@ -108,6 +109,8 @@ CREATE INDEX IF NOT EXISTS races_trace_b ON races (trace_b) WHERE trace_b IS NOT
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial schema', up: initialSchema },
   { version: 2, name: 'event resources', up: eventResourcesSchema },
+  { version: 3, name: 'race groups', up: raceGroupsSchema },
+  { version: 4, name: 'shared collector state', up: sharedStateSchema },
 ];
 
 /** The schema version this collector writes (its last migration). */

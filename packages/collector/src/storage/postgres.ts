@@ -5,11 +5,22 @@ import { migratePostgres } from './migrations.js';
 import { describeError, isConnectionError } from './pg-errors.js';
 import {
   diagnosticsFilters,
+  POSTGRES_CONTAINS,
   POSTGRES_PLACEHOLDER,
   raceFilters,
+  raceGroupsQuery,
+  toRaceGroups,
   traceFilters,
 } from './query-filters.js';
-import { parseBodies, type Row, toAnalysis, toRace, toSummary } from './rows.js';
+import {
+  clampMs,
+  parseBodies,
+  type Row,
+  toAggregateRow,
+  toAnalysis,
+  toRace,
+  toSummary,
+} from './rows.js';
 import {
   analysisRow,
   columnsOf,
@@ -26,9 +37,12 @@ import {
 } from './sql.js';
 import { toEventRow, traceDeltas } from './trace-delta.js';
 import type {
+  AggregateRange,
+  AggregateRow,
   AnalysisItem,
   DiagnosticsQuery,
   InsertResult,
+  RaceGroupRecord,
   RaceQuery,
   RaceRecord,
   RetentionResult,
@@ -199,7 +213,7 @@ export class PostgresStorage implements Storage {
   }
 
   async listTraces(query: TraceQuery): Promise<TracePage> {
-    const w = traceFilters(query, POSTGRES_PLACEHOLDER);
+    const w = traceFilters(query, POSTGRES_PLACEHOLDER, POSTGRES_CONTAINS);
     const { rows } = await this.pool.query(
       `SELECT ${TRACE_COLUMNS} FROM traces t ${w} ORDER BY t.first_ts_us DESC, t.trace_id DESC
        LIMIT ${w.param(query.limit + 1)}`,
@@ -322,11 +336,94 @@ export class PostgresStorage implements Storage {
     return parseBodies(rows);
   }
 
-  async pendingTraces(limit: number): Promise<Array<{ traceId: string; version: number }>> {
+  async getRequestEvents(traceIds: string[]): Promise<StoredEvent[]> {
+    const { rows } = await this.pool.query(
+      `SELECT body FROM events WHERE trace_id = ANY($1::text[])
+       AND kind = 'request_received' ORDER BY ts_us, id`,
+      [traceIds],
+    );
+    return parseBodies(rows);
+  }
+
+  async saveAggregates(
+    collectorId: string,
+    rows: AggregateRow[],
+    replaced: AggregateRange[] = [],
+  ): Promise<void> {
+    if (rows.length === 0 && replaced.length === 0) return;
+    await this.transaction(async (client) => {
+      for (const r of replaced) {
+        await client.query(
+          `DELETE FROM collector_aggregates
+           WHERE collector_id = $1 AND name = $2 AND start_ms >= $3 AND start_ms < $4`,
+          [collectorId, r.name, r.fromMs, r.toMs],
+        );
+      }
+      if (rows.length === 0) return;
+      await client.query(
+        `INSERT INTO collector_aggregates (collector_id, name, start_ms, until_ms, body)
+         SELECT $1, * FROM unnest($2::text[], $3::bigint[], $4::bigint[], $5::text[])
+         ON CONFLICT (collector_id, name, start_ms)
+         DO UPDATE SET until_ms = excluded.until_ms, body = excluded.body`,
+        [
+          collectorId,
+          rows.map((r) => r.name),
+          rows.map((r) => r.startMs),
+          rows.map((r) => r.untilMs),
+          rows.map((r) => r.body),
+        ],
+      );
+    });
+  }
+
+  async loadAggregates(
+    name: string,
+    fromMs: number,
+    toMs: number,
+  ): Promise<Array<AggregateRow & { collectorId: string }>> {
+    const { rows } = await this.pool.query(
+      `SELECT collector_id, name, start_ms, until_ms, body FROM collector_aggregates
+       WHERE name = $1 AND start_ms <= $2 AND until_ms > $3`,
+      [name, clampMs(toMs), clampMs(fromMs)],
+    );
+    return rows.map(toAggregateRow);
+  }
+
+  async claimTraces(traceIds: string[], owner: string, leaseMs: number): Promise<string[]> {
+    if (traceIds.length === 0) return [];
+    // The database's clock, not the collectors': leases compare alike whatever their skew.
+    // Sorted ids: collectors claiming overlapping sets lock rows in one order (no deadlock).
+    // A lease another collector holds and has not let expire is left alone (not returned).
+    const { rows } = await this.pool.query(
+      `WITH now AS (SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS ms)
+       INSERT INTO analysis_leases (trace_id, owner, expires_at_ms)
+       SELECT t.id, $2, now.ms + $3 FROM unnest($1::text[]) AS t (id), now ORDER BY t.id
+       ON CONFLICT (trace_id) DO UPDATE SET owner = excluded.owner,
+         expires_at_ms = excluded.expires_at_ms
+       WHERE analysis_leases.owner = excluded.owner
+         OR analysis_leases.expires_at_ms < (SELECT ms FROM now)
+       RETURNING trace_id`,
+      [[...new Set(traceIds)].sort(), owner, leaseMs],
+    );
+    return rows.map((r: Row) => r.trace_id as string);
+  }
+
+  async releaseTraces(traceIds: string[], owner: string): Promise<void> {
+    if (traceIds.length === 0) return;
+    await this.pool.query(
+      'DELETE FROM analysis_leases WHERE trace_id = ANY($1::text[]) AND owner = $2',
+      [traceIds, owner],
+    );
+  }
+
+  async pendingTraces(
+    limit: number,
+    changedBeforeMs = Number.MAX_SAFE_INTEGER,
+  ): Promise<Array<{ traceId: string; version: number }>> {
     const { rows } = await this.pool.query(
       `SELECT trace_id, version FROM traces WHERE analyzed_version < version
-       ORDER BY changed_at_ms LIMIT $1`,
-      [limit],
+       AND changed_at_ms < $2 ORDER BY changed_at_ms LIMIT $1`,
+      [limit, changedBeforeMs],
     );
     return rows.map((r: Row) => ({ traceId: r.trace_id as string, version: Number(r.version) }));
   }
@@ -403,6 +500,12 @@ export class PostgresStorage implements Storage {
     return rows.map(toRace);
   }
 
+  async listRaceGroups(query: RaceQuery): Promise<RaceGroupRecord[]> {
+    const { sql, params } = raceGroupsQuery(query, POSTGRES_PLACEHOLDER);
+    const { rows } = await this.pool.query(sql, params);
+    return toRaceGroups(rows, toRace);
+  }
+
   async listDiagnostics(
     query: DiagnosticsQuery,
   ): Promise<Array<{ summary: TraceSummary; analysis: TraceAnalysisRecord }>> {
@@ -450,6 +553,9 @@ export class PostgresStorage implements Storage {
     }
     result.races += (await this.pool.query('DELETE FROM races WHERE ts_us < $1', [cutoffUs]))
       .rowCount!;
+    await this.pool.query('DELETE FROM collector_aggregates WHERE until_ms < $1', [
+      Math.floor(cutoffUs / 1000),
+    ]);
     return result;
   }
 }

@@ -1,5 +1,5 @@
 import type { StoredEvent } from '../event.js';
-import type { RaceRecord, TraceAnalysisRecord, TraceSummary } from './types.js';
+import type { AggregateRow, RaceRecord, TraceAnalysisRecord, TraceSummary } from './types.js';
 
 /** A result row of either backend. */
 export type Row = Record<string, unknown>;
@@ -54,5 +54,22 @@ export function toRace(row: Row): RaceRecord {
     serviceB: row.service_b as string,
     tsUs: Number(row.ts_us),
     race: json(row.body),
+    groupId: (row.group_id as string | null) ?? (row.id as string),
   };
+}
+
+/** A `collector_aggregates` row as {@link AggregateRow}. */
+export function toAggregateRow(row: Row): AggregateRow & { collectorId: string } {
+  return {
+    collectorId: row.collector_id as string,
+    name: row.name as string,
+    startMs: Number(row.start_ms),
+    untilMs: Number(row.until_ms),
+    body: row.body as string,
+  };
+}
+
+/** A time in ms as a bound for an integer column (infinite ranges become the largest ones). */
+export function clampMs(ms: number): number {
+  return Math.max(Math.min(Math.floor(ms), Number.MAX_SAFE_INTEGER), Number.MIN_SAFE_INTEGER);
 }

@@ -172,6 +172,8 @@ const RACES: Columns = {
   service_b: 'text',
   ts_us: 'bigint',
   body: 'json',
+  group_id: 'text',
+  outcome: 'text',
 };
 
 /**
@@ -194,8 +196,27 @@ export const raceRow = (r: RaceRecord): unknown[] => [
   r.serviceB,
   r.tsUs,
   JSON.stringify(r.race),
+  r.groupId ?? r.id,
+  r.race.outcome ?? null,
 ];
 
+/**
+ * Version 3: the group of each race, and its verdict. A cross-trace lost update is stored once
+ * per pair of requests (found under both traces); the instances of one kind on one resource
+ * between the same two sides share a group id, and `/api/races` answers one group with their
+ * count and how many of them lost an update (`outcome`, a column so that the count is SQL's).
+ * Races stored before are groups of their own.
+ */
+export const raceGroupsSchema = (d: Dialect) => {
+  const ifNew = d === 'postgres' ? 'IF NOT EXISTS ' : '';
+  const outcomeOfBody = d === 'postgres' ? "body->>'outcome'" : "json_extract(body, '$.outcome')";
+  return `
+ALTER TABLE races ADD COLUMN ${ifNew}group_id ${TYPES[d].text};
+ALTER TABLE races ADD COLUMN ${ifNew}outcome ${TYPES[d].text};
+UPDATE races SET group_id = id, outcome = ${outcomeOfBody} WHERE group_id IS NULL;
+CREATE INDEX IF NOT EXISTS races_group ON races (group_id, ts_us);
+`;
+};
 /** Rows (at least one) as one array per column: PostgreSQL's parameters of the writes above. */
 export function columnsOf(rowValues: unknown[][]): unknown[][] {
   return (rowValues[0] ?? []).map((_, i) => rowValues.map((row) => row[i]));

@@ -5,7 +5,7 @@ import type Database from 'better-sqlite3';
 import { GroupCommit } from './sqlite-group-commit.js';
 import type { BatchResult, RetentionStep, SqliteWriter } from './sqlite-writer.js';
 import type { EventRow } from './trace-delta.js';
-import type { AnalysisItem, RaceRecord } from './types.js';
+import type { AggregateRange, AggregateRow, AnalysisItem, RaceRecord } from './types.js';
 
 /** How the SQLite storage reaches its writer: on its own thread, or in a writer thread. */
 export interface WriterPort {
@@ -15,6 +15,11 @@ export interface WriterPort {
   saveTraceAnalyses(items: AnalysisItem[]): Promise<void>;
   saveCrossTraceRaces(races: RaceRecord[]): Promise<void>;
   retentionStep(cutoffUs: number): Promise<RetentionStep>;
+  saveAggregates(
+    collectorId: string,
+    rows: AggregateRow[],
+    replaced: AggregateRange[],
+  ): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -62,6 +67,13 @@ export type WriterRequest =
   | { id: number; op: 'analysis'; items: AnalysisItem[] }
   | { id: number; op: 'races'; races: RaceRecord[] }
   | { id: number; op: 'retention'; cutoffUs: number }
+  | {
+      id: number;
+      op: 'aggregates';
+      collectorId: string;
+      rows: AggregateRow[];
+      replaced: AggregateRange[];
+    }
   | { id: number; op: 'close' };
 
 type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
@@ -99,6 +111,15 @@ export class InlineWriter implements WriterPort {
   async retentionStep(cutoffUs: number): Promise<RetentionStep> {
     this.commits.flush();
     return this.writer.retentionStep(cutoffUs);
+  }
+
+  async saveAggregates(
+    collectorId: string,
+    rows: AggregateRow[],
+    replaced: AggregateRange[],
+  ): Promise<void> {
+    this.commits.flush();
+    this.writer.saveAggregates(collectorId, rows, replaced);
   }
 
   async close(): Promise<void> {
@@ -233,6 +254,14 @@ export class ThreadWriter implements WriterPort {
 
   retentionStep(cutoffUs: number): Promise<RetentionStep> {
     return this.call({ op: 'retention', cutoffUs });
+  }
+
+  saveAggregates(
+    collectorId: string,
+    rows: AggregateRow[],
+    replaced: AggregateRange[],
+  ): Promise<void> {
+    return this.call({ op: 'aggregates', collectorId, rows, replaced });
   }
 
   async close(): Promise<void> {

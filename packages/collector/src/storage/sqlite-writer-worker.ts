@@ -49,6 +49,10 @@ port.on('message', (request: WriterRequest) => {
       return reply(id, () => writer.saveCrossTraceRaces(request.races));
     case 'retention':
       return reply(id, () => writer.retentionStep(request.cutoffUs));
+    case 'aggregates':
+      return reply(id, () =>
+        writer.saveAggregates(request.collectorId, request.rows, request.replaced),
+      );
     case 'close':
       reply(id, () => db.close());
       port.close();

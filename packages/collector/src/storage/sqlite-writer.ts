@@ -12,7 +12,14 @@ import {
 } from './sql.js';
 import { blob } from './sqlite-schema.js';
 import { type EventRow, traceDeltas } from './trace-delta.js';
-import type { AnalysisItem, RaceRecord, RetentionResult, TraceAnalysisRecord } from './types.js';
+import type {
+  AggregateRange,
+  AggregateRow,
+  AnalysisItem,
+  RaceRecord,
+  RetentionResult,
+  TraceAnalysisRecord,
+} from './types.js';
 
 /** Which rows of a batch were new (by index); the others were already stored. */
 export interface BatchResult {
@@ -58,6 +65,16 @@ export class SqliteWriter {
       deleteTraceAnalysis: db.prepare('DELETE FROM trace_analysis WHERE trace_id = ?'),
       deleteRacesOfTrace: db.prepare('DELETE FROM races WHERE trace_a = ? OR trace_b = ?'),
       deleteOldRaces: db.prepare('DELETE FROM races WHERE ts_us < ?'),
+      upsertAggregate: db.prepare(
+        `INSERT INTO collector_aggregates (collector_id, name, start_ms, until_ms, body)
+         VALUES (?, ?, ?, ?, ?) ON CONFLICT (collector_id, name, start_ms)
+         DO UPDATE SET until_ms = excluded.until_ms, body = excluded.body`,
+      ),
+      deleteAggregates: db.prepare(
+        `DELETE FROM collector_aggregates
+         WHERE collector_id = ? AND name = ? AND start_ms >= ? AND start_ms < ?`,
+      ),
+      deleteOldAggregates: db.prepare('DELETE FROM collector_aggregates WHERE until_ms < ?'),
     };
   }
 
@@ -130,6 +147,16 @@ export class SqliteWriter {
    * services, analyses and races), in one short transaction; the caller repeats until `done`,
    * so ingestion is never blocked for long.
    */
+  /** A collector's aggregate rows, in one transaction (see Storage.saveAggregates). */
+  saveAggregates(collectorId: string, rows: AggregateRow[], replaced: AggregateRange[]): void {
+    const s = this.s;
+    this.db.transaction(() => {
+      for (const r of replaced) s.deleteAggregates.run(collectorId, r.name, r.fromMs, r.toMs);
+      for (const r of rows)
+        s.upsertAggregate.run(collectorId, r.name, r.startMs, r.untilMs, r.body);
+    })();
+  }
+
   retentionStep(cutoffUs: number): RetentionStep {
     const s = this.s;
     const step: RetentionStep = { events: 0, traces: 0, races: 0, done: false };
@@ -147,6 +174,7 @@ export class SqliteWriter {
       }
       if (ids.length === 0) {
         step.races += s.deleteOldRaces.run(cutoffUs).changes;
+        s.deleteOldAggregates.run(Math.floor(cutoffUs / 1000));
         step.done = true;
       }
     })();

@@ -6,10 +6,21 @@ import { migrateSqlite } from './migrations.js';
 import {
   diagnosticsFilters,
   raceFilters,
+  raceGroupsQuery,
+  SQLITE_CONTAINS,
   SQLITE_PLACEHOLDER,
+  toRaceGroups,
   traceFilters,
 } from './query-filters.js';
-import { parseBodies, type Row, toAnalysis, toRace, toSummary } from './rows.js';
+import {
+  clampMs,
+  parseBodies,
+  type Row,
+  toAggregateRow,
+  toAnalysis,
+  toRace,
+  toSummary,
+} from './rows.js';
 import { stateAccessesSql, traceColumns } from './sql.js';
 import { applyWriterPragmas, blob, HTTP_KINDS, HTTP_KINDS_SQL } from './sqlite-schema.js';
 import { SqliteWriter } from './sqlite-writer.js';
@@ -22,9 +33,12 @@ import {
 } from './sqlite-writer-port.js';
 import { toEventRow } from './trace-delta.js';
 import type {
+  AggregateRange,
+  AggregateRow,
   AnalysisItem,
   DiagnosticsQuery,
   InsertResult,
+  RaceGroupRecord,
   RaceQuery,
   RaceRecord,
   RetentionResult,
@@ -111,10 +125,13 @@ export class SqliteStorage implements Storage {
         `SELECT body FROM events WHERE trace_id = ? AND kind IN ('lock_acquire', 'lock_release')
          ORDER BY ts_us, id`,
       ),
+      requestEvents: db.prepare(
+        `SELECT body FROM events WHERE trace_id = ? AND kind = 'request_received' ORDER BY ts_us, id`,
+      ),
       stateAccesses: db.prepare(stateAccessesSql('sqlite')),
       pending: db.prepare(
         `SELECT trace_id, version FROM traces WHERE analyzed_version < version
-         ORDER BY changed_at_ms LIMIT ?`,
+         AND changed_at_ms < ? ORDER BY changed_at_ms LIMIT ?`,
       ),
       getAnalysis: db.prepare('SELECT * FROM trace_analysis WHERE trace_id = ?'),
     };
@@ -180,7 +197,7 @@ export class SqliteStorage implements Storage {
   }
 
   async listTraces(query: TraceQuery): Promise<TracePage> {
-    const w = traceFilters(query, SQLITE_PLACEHOLDER);
+    const w = traceFilters(query, SQLITE_PLACEHOLDER, SQLITE_CONTAINS);
     const rows = this.db
       .prepare(
         `SELECT ${TRACE_COLUMNS} FROM traces t ${w}
@@ -281,8 +298,50 @@ export class SqliteStorage implements Storage {
     return out;
   }
 
-  async pendingTraces(limit: number): Promise<Array<{ traceId: string; version: number }>> {
-    const rows = this.statements.pending.all(limit) as Row[];
+  async getRequestEvents(traceIds: string[]): Promise<StoredEvent[]> {
+    const out: StoredEvent[] = [];
+    for (const traceId of traceIds) {
+      out.push(...parseBodies(this.statements.requestEvents.all(blob(traceId)) as Row[]));
+    }
+    return out;
+  }
+
+  async saveAggregates(
+    collectorId: string,
+    rows: AggregateRow[],
+    replaced: AggregateRange[] = [],
+  ): Promise<void> {
+    if (rows.length > 0 || replaced.length > 0) {
+      await this.writer.saveAggregates(collectorId, rows, replaced);
+    }
+  }
+
+  async loadAggregates(
+    name: string,
+    fromMs: number,
+    toMs: number,
+  ): Promise<Array<AggregateRow & { collectorId: string }>> {
+    const rows = this.db
+      .prepare(
+        `SELECT collector_id, name, start_ms, until_ms, body FROM collector_aggregates
+         WHERE name = ? AND start_ms <= ? AND until_ms > ?`,
+      )
+      .all(name, clampMs(toMs), clampMs(fromMs)) as Row[];
+    return rows.map(toAggregateRow);
+  }
+
+  // A SQLite file has one collector: every trace is its to analyse.
+  async claimTraces(traceIds: string[]): Promise<string[]> {
+    return traceIds;
+  }
+
+  async releaseTraces(): Promise<void> {}
+
+  async pendingTraces(
+    limit: number,
+    changedBeforeMs = Number.MAX_SAFE_INTEGER,
+  ): Promise<Array<{ traceId: string; version: number }>> {
+    const rows = this.statements.pending.all(changedBeforeMs, limit) as Row[];
     return rows.map((r) => ({ traceId: r.trace_id as string, version: Number(r.version) }));
   }
 
@@ -299,6 +358,11 @@ export class SqliteStorage implements Storage {
       )
       .all(...w.params) as Row[];
     return rows.map(toRace);
+  }
+
+  async listRaceGroups(query: RaceQuery): Promise<RaceGroupRecord[]> {
+    const { sql, params } = raceGroupsQuery(query, SQLITE_PLACEHOLDER);
+    return toRaceGroups(this.db.prepare(sql).all(...params) as Row[], toRace);
   }
 
   async listDiagnostics(

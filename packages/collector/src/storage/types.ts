@@ -44,6 +44,11 @@ export interface TraceQuery {
   toUs?: number;
   status?: 'error' | 'ok';
   hasRaces?: boolean;
+  /** Traces whose root route contains this text, ignoring the case of ASCII letters. */
+  route?: string;
+  /** Traces that lasted at least / at most this long (first to last event), in ms. */
+  minDurationMs?: number;
+  maxDurationMs?: number;
   limit: number;
   after?: TraceCursor;
 }
@@ -89,7 +94,28 @@ export interface RaceRecord {
   /** Timestamp of the earliest event involved. */
   tsUs: number;
   race: RaceGroup;
+  /**
+   * The group the race belongs to: instances of one kind on one resource between the same two
+   * sides (cross-trace races, stored per pair of requests) share it. Default: the race's id.
+   */
+  groupId?: string;
 }
+
+/** A group of races as `/api/races` lists it: its newest instances and how many it has. */
+export interface RaceGroupRecord {
+  groupId: string;
+  /** Instances in the group that match the query. */
+  size: number;
+  /** Of those, the instances whose values show an update was lost (outcome `lost`). */
+  lost: number;
+  firstTsUs: number;
+  lastTsUs: number;
+  /** The newest instances (at most {@link INSTANCES_PER_GROUP}), newest first. */
+  instances: RaceRecord[];
+}
+
+/** Instances of a race group read back with it. */
+export const INSTANCES_PER_GROUP = 3;
 
 export interface RaceQuery {
   resource?: string;
@@ -114,6 +140,29 @@ export interface RetentionResult {
   events: number;
   traces: number;
   races: number;
+}
+
+/**
+ * One row of a collector's aggregates (traffic buckets, SDKs seen), kept in storage so that
+ * every collector sharing it answers from all of them. Rows are per collector: none is
+ * written by two collectors.
+ */
+export interface AggregateRow {
+  /** The aggregate: `traffic-minute`, `traffic-hour`, `sdks`. */
+  name: string;
+  /** Start of the bucket it covers (0 for an aggregate that is not time-bucketed). */
+  startMs: number;
+  /** End of what it covers; the retention job deletes the row once this is past. */
+  untilMs: number;
+  /** The aggregate as JSON text. */
+  body: string;
+}
+
+/** Rows of one collector replaced by a save: its rows of `name` starting in [fromMs, toMs). */
+export interface AggregateRange {
+  name: string;
+  fromMs: number;
+  toMs: number;
 }
 
 export interface StorageStats {
@@ -196,9 +245,20 @@ export interface Storage {
   ): Promise<Map<string, StoredEvent[]>>;
   /** lock_acquire/lock_release events of the given traces. */
   getLockEvents(traceIds: string[]): Promise<StoredEvent[]>;
+  /**
+   * The `request_received` events of the given traces: the routes of the server spans that
+   * cross-trace races ran in.
+   */
+  getRequestEvents(traceIds: string[]): Promise<StoredEvent[]>;
 
-  /** Traces whose events changed since their last analysis, oldest change first. */
-  pendingTraces(limit: number): Promise<Array<{ traceId: string; version: number }>>;
+  /**
+   * Traces whose events changed since their last analysis, oldest change first; only those
+   * last changed before `changedBeforeMs` when given.
+   */
+  pendingTraces(
+    limit: number,
+    changedBeforeMs?: number,
+  ): Promise<Array<{ traceId: string; version: number }>>;
   /**
    * Replaces the analyses of traces and their intra-trace races, and records the versions
    * analysed, in one transaction. Skips traces deleted meanwhile.
@@ -208,6 +268,11 @@ export interface Storage {
   /** Inserts or replaces cross-trace races by id. */
   saveCrossTraceRaces(races: RaceRecord[]): Promise<void>;
   listRaces(query: RaceQuery): Promise<RaceRecord[]>;
+  /**
+   * Race groups matching `query`, the group with the newest instance first, `limit` groups;
+   * `after` is then the position (newest instance's ts, group id) of the previous page's last.
+   */
+  listRaceGroups(query: RaceQuery): Promise<RaceGroupRecord[]>;
   /** Analyses with at least one diagnostic, newest trace first. */
   listDiagnostics(
     query: DiagnosticsQuery,
@@ -215,4 +280,29 @@ export interface Storage {
 
   /** Deletes events older than the cutoff, traces that ended before it, and their analyses. */
   deleteOlderThan(cutoffUs: number): Promise<RetentionResult>;
+
+  /**
+   * Writes a collector's aggregate rows (insert or replace), after deleting its rows in
+   * `replaced` (buckets merged into larger ones), in one transaction.
+   */
+  saveAggregates(
+    collectorId: string,
+    rows: AggregateRow[],
+    replaced?: AggregateRange[],
+  ): Promise<void>;
+  /** Every collector's rows of an aggregate that overlap [fromMs, toMs]. */
+  loadAggregates(
+    name: string,
+    fromMs: number,
+    toMs: number,
+  ): Promise<Array<AggregateRow & { collectorId: string }>>;
+
+  /**
+   * Takes the analysis leases of traces for `owner` until now + `leaseMs`: those free, expired,
+   * or already its own. Resolves with the trace ids it got; the others are being analysed by
+   * another collector. (SQLite: one collector owns the file, every trace is granted.)
+   */
+  claimTraces(traceIds: string[], owner: string, leaseMs: number): Promise<string[]>;
+  /** Gives back leases `owner` holds (after saving the analyses). */
+  releaseTraces(traceIds: string[], owner: string): Promise<void>;
 }

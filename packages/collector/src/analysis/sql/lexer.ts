@@ -5,6 +5,10 @@
  * handle in every dialect: transaction control (`BEGIN IMMEDIATE`, `SET TRANSACTION ...`,
  * `END`), a trailing row-locking clause (`FOR UPDATE`, `FOR SHARE`, `LOCK IN SHARE MODE`), and
  * numbering `?` placeholders in text order (the parser's AST does not say where each `?` was).
+ *
+ * Placeholders, as each driver writes them: `?` and `?N` (SQLite, MySQL), `$N` (PostgreSQL),
+ * `:name`, `@name` and `$name` (SQLite), and Python's `%s` and `%(name)s` (psycopg, PyMySQL;
+ * `%%` is their escaped `%`).
  */
 export interface Token {
   type: 'word' | 'ident' | 'string' | 'number' | 'param' | 'punct';
@@ -61,10 +65,15 @@ export function lex(sql: string): Token[] | null {
       out.push({ type: 'param', text: sql.slice(i, j), start: i, end: j });
       i = j;
     } else if (c === '$') {
-      // PostgreSQL dollar quoting: $$...$$ or $tag$...$tag$.
+      // PostgreSQL dollar quoting: $$...$$ or $tag$...$tag$; else SQLite's `$name` parameter.
       let j = i + 1;
       while (j < n && isWordChar(sql[j]!) && sql[j] !== '$') j++;
-      if (sql[j] !== '$') return null;
+      if (sql[j] !== '$') {
+        if (j === i + 1) return null;
+        out.push({ type: 'param', text: sql.slice(i, j), start: i, end: j });
+        i = j;
+        continue;
+      }
       const tag = sql.slice(i, j + 1);
       const close = sql.indexOf(tag, j + 1);
       if (close < 0) return null;
@@ -85,6 +94,17 @@ export function lex(sql: string): Token[] | null {
       while (j < n && isWordChar(sql[j]!)) j++;
       out.push({ type: 'param', text: sql.slice(i, j), start: i, end: j });
       i = j;
+    } else if (c === '%' && sql[i + 1] === 's' && !isWordChar(sql[i + 2] ?? ' ')) {
+      out.push({ type: 'param', text: '%s', start: i, end: i + 2 });
+      i += 2;
+    } else if (c === '%' && sql[i + 1] === '(') {
+      const close = sql.indexOf(')s', i + 2);
+      if (close < 0) return null;
+      out.push({ type: 'param', text: sql.slice(i, close + 2), start: i, end: close + 2 });
+      i = close + 2;
+    } else if (c === '%' && sql[i + 1] === '%') {
+      out.push({ type: 'punct', text: '%%', start: i, end: i + 2 });
+      i += 2;
     } else if (isDigit(c) || (c === '.' && isDigit(sql[i + 1] ?? ''))) {
       let j = i;
       while (j < n && (isDigit(sql[j]!) || sql[j] === '.')) j++;
@@ -105,6 +125,15 @@ export function lex(sql: string): Token[] | null {
     }
   }
   return out;
+}
+
+/** The name of a named placeholder (`:id`, `@id`, `$id`, `%(id)s` -> `id`); undefined for `?`, `$1`, `%s`. */
+export function placeholderName(param: Token): string | undefined {
+  const text = param.text;
+  if (text.startsWith('%(')) return text.slice(2, -2);
+  if (text === '%s' || text.startsWith('?')) return undefined;
+  if (text.startsWith('$') && isDigit(text[1] ?? '')) return undefined;
+  return text.slice(1);
 }
 
 /** Whether `tokens` from `at` are the words `words` (upper case). */

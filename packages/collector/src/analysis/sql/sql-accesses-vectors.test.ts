@@ -41,6 +41,17 @@ function asVector(analysis: StatementAnalysis): Record<string, unknown> {
   return out;
 }
 
+/** A named parameter of the vectors: `{name, value}` (a value is never such an object). */
+function isNamed(p: unknown): p is { name: string; value: unknown } {
+  return (
+    p !== null &&
+    typeof p === 'object' &&
+    !Array.isArray(p) &&
+    typeof (p as { name?: unknown }).name === 'string' &&
+    'value' in p
+  );
+}
+
 describe('spec/vectors/sql-accesses.json', () => {
   it('covers the three dialects with at least 150 cases', () => {
     expect(file.cases.length).toBeGreaterThanOrEqual(150);
@@ -50,8 +61,10 @@ describe('spec/vectors/sql-accesses.json', () => {
   });
 
   it.each(file.cases.map((c) => [`${c.id}: ${c.note}`, c] as const))('%s', (_, c) => {
+    const digest = (p: unknown) =>
+      typeof p === 'string' && DIGEST.test(p) ? p : digestOf(canonicalValue(p));
     const params = (c.input.params ?? []).map((p) =>
-      typeof p === 'string' && DIGEST.test(p) ? p : digestOf(canonicalValue(p)),
+      isNamed(p) ? { name: p.name, digest: digest(p.value) } : digest(p),
     );
     expect(asVector(statementAccesses(c.input.system, c.input.statement, params))).toEqual(
       c.expected,

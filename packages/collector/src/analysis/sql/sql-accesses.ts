@@ -1,6 +1,7 @@
 import { ownEpoch } from '../clock.js';
 import { getOrCreate } from '../collections.js';
 import type { Event } from '../event.js';
+import { canonicalValue, DEFAULT_DIGEST_KEY, digestOf } from './sql-digest.js';
 import {
   type Isolation,
   type SqlParam,
@@ -153,14 +154,12 @@ export function sqlAccesses(
 
 function analyse(event: Event, options: SqlAnalysisOptions): StatementAnalysis {
   const params = Array.isArray(event.data.params)
-    ? (event.data.params as unknown[]).map(
-        (p): SqlParam =>
-          p !== null &&
-          typeof p === 'object' &&
-          typeof (p as { digest?: unknown }).digest === 'string'
-            ? (p as { digest: string })
-            : '',
-      )
+    ? (event.data.params as unknown[]).map((p): SqlParam => {
+        if (p === null || typeof p !== 'object') return '';
+        const { digest, name } = p as { digest?: unknown; name?: unknown };
+        if (typeof digest !== 'string') return '';
+        return typeof name === 'string' ? { digest, name } : { digest };
+      })
     : [];
   const opts: { digestKey?: string; truncated?: boolean } = {};
   if (options.digestKey !== undefined) opts.digestKey = options.digestKey;
@@ -374,4 +373,64 @@ export function resourceLabel(
       return `${part.slice(0, eq)}=${shown}`;
     });
   return `${resource.slice(0, open)}[${parts.join(',')}]${resource.slice(close + 1)}`;
+}
+
+/**
+ * {@link resourceLabel} with the raw values the services among `events` sent: how race groups
+ * and histories name their resource.
+ */
+export function resourceLabeller(events: readonly Event[]): (resource: string) => string {
+  const raw = rawValuesByDigest(events);
+  return (resource) => resourceLabel(resource, raw);
+}
+
+/**
+ * The resource a person typed with raw values (`products[sku="mug"].stock`, as
+ * {@link resourceLabel} shows it when services send values) with each value digested as
+ * services digest it, so it names the stored resource (`products[sku=<digest>].stock`). Parts
+ * that are digests already, and names that are not a row's, are kept as typed.
+ *
+ * @example
+ * resourceFromLabel('products[id=42].stock'); // 'products[id=73eb651a20385a68].stock'
+ */
+export function resourceFromLabel(typed: string, digestKey = DEFAULT_DIGEST_KEY): string {
+  const open = typed.indexOf('[');
+  const close = typed.lastIndexOf(']');
+  if (open < 0 || close < open) return typed;
+  const key = splitKey(typed.slice(open + 1, close));
+  if (key === null) return typed;
+  const parts = key.map(([column, value]) => {
+    if (/^[0-9a-f]{16}$/.test(value)) return `${column}=${value}`;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(value);
+    } catch {
+      return `${column}=${value}`;
+    }
+    return `${column}=${digestOf(canonicalValue(parsed), digestKey)}`;
+  });
+  return `${typed.slice(0, open)}[${parts.join(',')}]${typed.slice(close + 1)}`;
+}
+
+/** `a="x, y",b=2` as [column, value text] pairs (JSON strings may hold commas); null if malformed. */
+function splitKey(text: string): Array<[string, string]> | null {
+  const out: Array<[string, string]> = [];
+  let i = 0;
+  while (i < text.length) {
+    const eq = text.indexOf('=', i);
+    if (eq < 0) return null;
+    const column = text.slice(i, eq);
+    let end = eq + 1;
+    if (text[end] === '"') {
+      end++;
+      while (end < text.length && text[end] !== '"') end += text[end] === '\\' ? 2 : 1;
+      end++;
+    } else {
+      while (end < text.length && text[end] !== ',') end++;
+    }
+    out.push([column, text.slice(eq + 1, end)]);
+    if (end < text.length && text[end] !== ',') return null;
+    i = end + 1;
+  }
+  return out;
 }

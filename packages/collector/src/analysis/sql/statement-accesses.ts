@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import { lex, type Token, wordsAt } from './lexer.js';
+import { lex, placeholderName, type Token, wordsAt } from './lexer.js';
 import { canonicalNumber, canonicalValue, DEFAULT_DIGEST_KEY, digestOf } from './sql-digest.js';
 
 /**
@@ -76,8 +76,8 @@ export interface StatementAnalysis {
   unkeyed?: UnkeyedReason;
 }
 
-/** A parameter as a `db_query` event carries it, or a bare digest. */
-export type SqlParam = { digest: string; value?: unknown } | string;
+/** A parameter as a `db_query` event carries it (`name`: a named one), or a bare digest. */
+export type SqlParam = { digest: string; value?: unknown; name?: string } | string;
 
 /** An operand: the n-th parameter (0-based) or a literal's canonical form. */
 type Operand = { param: number } | { literal: string };
@@ -99,6 +99,8 @@ interface Template {
   compareAndSet?: boolean;
   transaction?: TransactionControl;
   unkeyed?: UnkeyedReason;
+  /** The names of the statement's named placeholders, in order of first use (NAMED_BASE). */
+  paramNames?: string[];
 }
 
 class UnkeyedError extends Error {
@@ -176,7 +178,10 @@ export function statementAccesses(
   const literals = new Map<string, string>();
   const digest = (operand: Operand): string | undefined => {
     if ('param' in operand) {
-      const param = params[operand.param];
+      const param =
+        operand.param >= NAMED_BASE
+          ? namedParam(params, template.paramNames?.[operand.param - NAMED_BASE])
+          : params[operand.param];
       return typeof param === 'string' ? param : param?.digest;
     }
     let d = literals.get(operand.literal);
@@ -213,6 +218,12 @@ export function statementAccesses(
   return out;
 }
 
+/** The parameter sent under `name` (drivers give names without their `:`, `@`, `$`). */
+function namedParam(params: readonly SqlParam[], name: string | undefined): SqlParam | undefined {
+  if (name === undefined) return undefined;
+  return params.find((p) => typeof p === 'object' && p.name === name);
+}
+
 /** `products[id=<digest>]`, key columns sorted. */
 export function rowName(table: string, key: Record<string, string>): string {
   const parts = Object.keys(key)
@@ -234,9 +245,10 @@ function analyse(system: SqlSystem, statement: string): Template {
     return transaction === null ? { accesses: [] } : { accesses: [], transaction };
   }
   const { lock, rest } = lockingClause(meaningful);
-  const ast = parse(system, statement, rest);
+  const { ast, names } = parse(system, statement, rest);
   const template = fromAst(ast);
   if (lock) template.lock = lock;
+  if (names.length > 0) template.paramNames = names;
   return template;
 }
 
@@ -348,12 +360,15 @@ function lockingClause(tokens: Token[]): { lock?: 'update' | 'share'; rest: Toke
  * Parses the statement (without its locking clause), `?` placeholders renumbered. SQLite text
  * the SQLite grammar rejects is tried with the PostgreSQL grammar (upserts).
  */
-function parse(system: SqlSystem, statement: string, tokens: readonly Token[]): Node {
+function parse(
+  system: SqlSystem,
+  statement: string,
+  tokens: readonly Token[],
+): { ast: Node; names: string[] } {
   const attempts: Array<'postgresql' | 'mysql' | 'sqlite'> =
     system === 'sqlite' ? ['sqlite', 'postgresql'] : [system];
   for (const dialect of attempts) {
-    const text = rewritePlaceholders(statement, tokens, dialect);
-    if (text === null) continue;
+    const { text, names } = rewritePlaceholders(statement, tokens, dialect);
     let ast: Node;
     try {
       ast = parserOf(dialect).astify(text, { database: dialect });
@@ -364,31 +379,55 @@ function parse(system: SqlSystem, statement: string, tokens: readonly Token[]): 
       if (ast.length !== 1) throw new UnkeyedError('multiple_statements');
       ast = ast[0];
     }
-    return ast;
+    return { ast, names };
   }
   throw new UnkeyedError('unparseable');
 }
 
-/** The statement text up to its last token, `?` / `?N` as `:__pN` (or `$N` for PostgreSQL). */
+/**
+ * Numbers the parameters the parser sees for named placeholders: `:__p<NAMED_BASE + k>` is the
+ * k-th name of the statement, looked up by name in the event's parameters.
+ */
+const NAMED_BASE = 100_000;
+
+/**
+ * The statement text up to its last token, with every placeholder as the parser reads it:
+ * `$N` for PostgreSQL, `:__pN` for the others. `?` and `%s` are numbered in text order; named
+ * placeholders get a number past NAMED_BASE each, one per distinct name (in `names`).
+ */
 function rewritePlaceholders(
   statement: string,
   tokens: readonly Token[],
   dialect: string,
-): string | null {
-  if (tokens.length === 0) return '';
+): { text: string; names: string[] } {
+  const names: string[] = [];
+  if (tokens.length === 0) return { text: '', names };
   let out = '';
   let at = tokens[0]!.start;
   let next = 1;
-  for (const t of tokens) {
+  for (const [i, t] of tokens.entries()) {
+    if (t.type === 'punct' && t.text === '%%') {
+      out += `${statement.slice(at, t.start)}%`;
+      at = t.end;
+      continue;
+    }
     if (t.type !== 'param') continue;
     let n: number;
-    if (t.text.startsWith('?')) n = t.text.length > 1 ? Number(t.text.slice(1)) : next++;
-    else if (t.text.startsWith('$')) n = Number(t.text.slice(1));
-    else return null; // named parameters: their order is the driver's
-    out += statement.slice(at, t.start) + (dialect === 'postgresql' ? `$${n}` : `:__p${n}`);
+    const named = placeholderName(t);
+    if (named !== undefined) {
+      let k = names.indexOf(named);
+      if (k < 0) k = names.push(named) - 1;
+      n = NAMED_BASE + k + 1;
+    } else if (t.text.startsWith('?')) n = t.text.length > 1 ? Number(t.text.slice(1)) : next++;
+    else if (t.text === '%s') n = next++;
+    else n = Number(t.text.slice(1));
+    let param = dialect === 'postgresql' ? `$${n}` : `:__p${n}`;
+    // The PostgreSQL grammar takes `($1)::int` but not `$1::int`.
+    if (tokens[i + 1]?.text === ':' && tokens[i + 2]?.text === ':') param = `(${param})`;
+    out += statement.slice(at, t.start) + param;
     at = t.end;
   }
-  return out + statement.slice(at, tokens[tokens.length - 1]!.end);
+  return { text: out + statement.slice(at, tokens[tokens.length - 1]!.end), names };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -77,6 +77,12 @@ const BrokenChainSchema = Type.Object({
   traceId: Type.String(),
   host: Type.Optional(Type.String({ description: '`callee_missing`: the host called' })),
   calleeInstrumented: Type.Optional(Type.Boolean()),
+  headersWithheld: Type.Optional(
+    Type.Boolean({
+      description:
+        "`callee_missing`: the caller's SDK sent no trace headers (the host is outside its propagateTo)",
+    }),
+  ),
   reasons: Type.Optional(Type.Array(Type.String())),
   count: Count(),
   explanation: Type.String(),
@@ -244,6 +250,10 @@ export const RaceSchema = Type.Object(
     scope: StringEnum(['trace', 'cross']),
     kind: RaceKind,
     resource: Type.String(),
+    label: Type.String({
+      description:
+        'The resource as people read it: the key of a database row shown with the raw values its services sent (`products[sku="mug"].stock`), else by the last four hex digits of each digest (`products[id=…5a68].stock`); other resources as they are named',
+    }),
     sides: Type.Array(Ref(RaceSideSchema), { minItems: 2, maxItems: 2 }),
     services: Type.Array(Type.String(), { description: 'Distinct services of the two sides' }),
     trace_ids: Type.Array(TraceId()),
@@ -258,6 +268,13 @@ export const RaceSchema = Type.Object(
       StringEnum(['lost', 'not_lost', 'unknown'], {
         description:
           'Lost updates: `lost` when an example shows an update was lost (both read the same value or version and both wrote), else `unknown` when the values cannot tell, else `not_lost` (one side read what the other wrote: the race did no harm this time)',
+      }),
+    ),
+    lost_count: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        description:
+          'Lost updates: how many instances the values show lost an update (outcome `lost`). Counted over every instance of a cross-trace group; over the examples of an intra-trace group (a lower bound when `count` exceeds them)',
       }),
     ),
     ts_us: Type.Integer({ description: 'Earliest access of the group' }),

@@ -29,6 +29,8 @@ const Time = (description: string) =>
   });
 const TextFilter = (description: string) =>
   Type.Optional(Type.String({ maxLength: 512, description: `${description} (empty: no filter)` }));
+/** A duration in milliseconds, fractions allowed, up to about 31 years. */
+const Duration = (description: string) => Type.Number({ minimum: 0, maximum: 1e12, description });
 const Limit = (fallback: number, max: number) =>
   Type.Optional(
     Type.Integer({
@@ -103,6 +105,15 @@ export const listTracesRoute = {
     ),
     has_races: Type.Optional(
       Type.Boolean({ description: 'Only traces with races (`true`) or without (`false`)' }),
+    ),
+    route: TextFilter(
+      'Only traces whose root route contains this text (ASCII letters in any case: `checkout` finds `/Checkout/:id`)',
+    ),
+    min_ms: Type.Optional(
+      Duration('Only traces that lasted at least this many milliseconds (first to last event)'),
+    ),
+    max_ms: Type.Optional(
+      Duration('Only traces that lasted at most this many milliseconds (first to last event)'),
     ),
     limit: Limit(50, 500),
     cursor: Cursor,

@@ -1,0 +1,162 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import type { StoredEvent } from '../src/event.js';
+import { type Collector, startCollector } from '../src/server.js';
+import { startCli } from './cli-process.js';
+import { createTestDatabase, getJson, type Json, makeTrace, postBatch } from './fixtures.js';
+
+const adminUrl = inject('pgUrl');
+const skipReason = inject('pgSkipReason');
+
+const SDK_A = { name: 'raceway-node', version: '0.1.0', language: 'javascript' };
+const SDK_B = { name: 'raceway-python', version: '0.2.0', language: 'python' };
+
+/** Traces whose svc-a events go to one collector and svc-b events to another. */
+function splitTraces(count: number): Array<{ a: StoredEvent[]; b: StoredEvent[] }> {
+  return Array.from({ length: count }, () => {
+    const events = makeTrace({ frontend: 'svc-a', backend: 'svc-b' });
+    return {
+      a: events.filter((e) => e.service === 'svc-a'),
+      b: events.filter((e) => e.service === 'svc-b'),
+    };
+  });
+}
+
+async function until<T>(what: string, read: () => Promise<T>, done: (value: T) => boolean) {
+  let last: T | undefined;
+  for (let i = 0; i < 300; i++) {
+    last = await read();
+    if (done(last)) return last;
+    await sleep(50);
+  }
+  throw new Error(`${what}: not reached; last ${JSON.stringify(last)}`);
+}
+
+const open: Array<{ close(): Promise<void> }> = [];
+afterAll(async () => {
+  await Promise.all(open.map((c) => c.close()));
+});
+
+async function collector(url: string, analysisDelayMs = 200): Promise<Collector> {
+  const c = await startCollector({ port: 0, storage: url, analysisDelayMs });
+  open.push(c);
+  return c;
+}
+
+describe.skipIf(!adminUrl)(
+  `several collectors on one PostgreSQL${adminUrl ? '' : ` (skipped: ${skipReason})`}`,
+  () => {
+    it('answers /api/services and /api/dependencies alike on every collector', async () => {
+      const url = await createTestDatabase(adminUrl!);
+      const [one, two] = [await collector(url), await collector(url)];
+      const traces = splitTraces(20);
+      for (const { a, b } of traces) {
+        expect((await postBatch(one.url, { sdk: SDK_A, events: a })).status).toBe(200);
+        expect((await postBatch(two.url, { sdk: SDK_B, events: b })).status).toBe(200);
+      }
+      const answers = async (path: string) =>
+        Promise.all([one, two].map(async (c) => (await getJson(`${c.url}${path}`)).json as Json));
+      // Each collector saves what it counted within a second: then both answer the same.
+      const same = (pair: Json[]) =>
+        JSON.stringify({ ...pair[0], to: null }) === JSON.stringify({ ...pair[1], to: null });
+      const services = await until(
+        'same services',
+        () => answers('/api/services'),
+        (pair) => same(pair) && pair[0].services.length === 2,
+      );
+      expect(services[0].services).toEqual([
+        expect.objectContaining({
+          service: 'svc-a',
+          requests: 20,
+          sdks: [expect.objectContaining({ ...SDK_A, instances: 1 })],
+        }),
+        expect.objectContaining({
+          service: 'svc-b',
+          requests: 20,
+          sdks: [expect.objectContaining({ ...SDK_B, instances: 1 })],
+        }),
+      ]);
+      const deps = await until('same dependencies', () => answers('/api/dependencies'), same);
+      // svc-a's calls went to one collector, svc-b's server spans to the other: still one
+      // edge to the service, not to its host as an uninstrumented node.
+      expect(deps[0].nodes).toEqual([
+        { name: 'svc-a', uninstrumented: false },
+        { name: 'svc-b', uninstrumented: false },
+      ]);
+      expect(deps[0].edges).toEqual([
+        expect.objectContaining({ from: 'svc-a', to: 'svc-b', calls: 20, errors: 0 }),
+      ]);
+    });
+
+    it('analyses a trace split across collectors once', async () => {
+      const url = await createTestDatabase(adminUrl!);
+      const [one, two] = [await collector(url, 300), await collector(url, 300)];
+      const traces = splitTraces(40);
+      // Both halves arrive before either collector finds its half quiet.
+      await Promise.all([
+        postBatch(one.url, { events: traces.flatMap((t) => t.a) }),
+        postBatch(two.url, { events: traces.flatMap((t) => t.b) }),
+      ]);
+      const status = () =>
+        Promise.all(
+          [one, two].map(async (c) => (await getJson(`${c.url}/api/analysis/status`)).json),
+        );
+      await until('nothing pending', status, (both) =>
+        both.every((s: Json) => s.pending_traces === 0 && !s.running),
+      );
+      // Long enough for a second analysis to happen, had the other collector made one.
+      await sleep(1000);
+      const analysed = (await status()).map((s: Json) => s.traces_analyzed);
+      expect(analysed[0] + analysed[1]).toBe(40);
+      const trace = await getJson(`${one.url}/api/traces/${traces[0]!.a[0]!.trace_id}`);
+      expect(trace.json.analysis).toBe('done');
+    });
+
+    it('takes over the traces a killed collector left pending', async () => {
+      const url = await createTestDatabase(adminUrl!);
+      const cwd = mkdtempSync(join(tmpdir(), 'raceway-takeover-'));
+      // The first never finds its traces quiet (a minute's delay): it dies with all pending.
+      const doomed = await startCli(
+        ['serve', '--port', '0', '--storage', url, '--analysis-delay', '60000'],
+        { cwd },
+      );
+      const survivor = await startCli(
+        ['serve', '--port', '0', '--storage', url, '--analysis-delay', '200'],
+        { cwd },
+      );
+      try {
+        const traces = Array.from({ length: 30 }, () => makeTrace());
+        for (const events of traces) {
+          expect((await postBatch(doomed.url, { events })).status).toBe(200);
+        }
+        const pending = (await getJson(`${doomed.url}/api/analysis/status`)).json;
+        expect(pending.pending_traces).toBe(30);
+        doomed.child.kill('SIGKILL');
+        await doomed.exited;
+        const startedMs = Date.now();
+        const ids = traces.map((events) => events[0]!.trace_id);
+        await until(
+          'every trace analysed by the survivor',
+          async () =>
+            Promise.all(
+              ids.map(
+                async (id) => (await getJson(`${survivor.url}/api/traces/${id}`)).json.analysis,
+              ),
+            ),
+          (states) => states.every((s) => s === 'done'),
+        );
+        // Found by the periodic look for pending work (every 5 s), not at start.
+        expect(Date.now() - startedMs).toBeLessThan(15_000);
+        const status = (await getJson(`${survivor.url}/api/analysis/status`)).json;
+        expect(status.traces_analyzed).toBe(30);
+      } finally {
+        doomed.child.kill('SIGKILL');
+        survivor.child.kill('SIGTERM');
+        await survivor.exited;
+      }
+    }, 40_000);
+  },
+);

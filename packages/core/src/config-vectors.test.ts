@@ -12,7 +12,12 @@ interface ConfigCase {
   id: string;
   note: string;
   input: { options: Record<string, unknown>; env: Record<string, string> };
-  expected: { settings: Record<string, unknown> } | { error: string };
+  expected:
+    | {
+        settings: Record<string, unknown>;
+        warnings?: Array<{ variable: string; suggestion: string }>;
+      }
+    | { error: string };
 }
 
 /** The spec's setting names, as this SDK spells its options. */
@@ -35,8 +40,8 @@ const OPTION_NAMES: Record<string, keyof RacewayOptions> = {
 const path = fileURLToPath(new URL('../../../spec/vectors/config.json', import.meta.url));
 const { cases } = JSON.parse(readFileSync(path, 'utf8')) as { cases: ConfigCase[] };
 
-/** Diagnostics of a resolved config go nowhere: the vectors pin values, not log lines. */
-const silent = { debug() {}, warn() {}, error() {} };
+/** The misspelt-variable warnings of a resolution (spec 7), the other lines ignored. */
+const MISSPELT = /^(RACEWAY_\w+) is set but not read \(did you mean (RACEWAY_\w+)\?\)$/;
 
 describe('spec/vectors/config.json', () => {
   it.each(cases.map((c) => [c.id, c] as const))('%s', (_, c) => {
@@ -45,7 +50,17 @@ describe('spec/vectors/config.json', () => {
 });
 
 function run(c: ConfigCase): ConfigCase['expected'] {
-  const options: RacewayOptions = { logger: silent };
+  const warnings: Array<{ variable: string; suggestion: string }> = [];
+  const logger = {
+    debug() {},
+    warn(message: string) {
+      const [, variable, suggestion] = MISSPELT.exec(message) ?? [];
+      if (variable !== undefined && suggestion !== undefined)
+        warnings.push({ variable, suggestion });
+    },
+    error() {},
+  };
+  const options: RacewayOptions = { logger };
   for (const [name, value] of Object.entries(c.input.options)) {
     const option = OPTION_NAMES[name];
     if (option === undefined) throw new Error(`${c.id}: no option for the setting ${name}`);
@@ -70,6 +85,7 @@ function run(c: ConfigCase): ConfigCase['expected'] {
         max_retries: Number.isFinite(config.maxRetries) ? config.maxRetries : null,
         request_timeout_ms: config.requestTimeoutMs,
       },
+      ...(warnings.length > 0 ? { warnings } : {}),
     };
   } catch (error) {
     if (error instanceof RacewayConfigError) return { error: error.code };

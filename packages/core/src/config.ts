@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { DEFAULT_DIGEST_KEY } from './db/param-digest.js';
 import { closestName } from './did-you-mean.js';
+import { misspeltVariables } from './env-names.js';
 import { describeValue, RacewayConfigError, type RacewayConfigErrorCode } from './errors.js';
 import { consoleLogger, Diagnostics, type RacewayLogger } from './logger.js';
 import { DEFAULT_SAMPLE_RATE, isSampleRate, parseSampleRate } from './sampling/sample-rate.js';
@@ -205,6 +206,9 @@ export function resolveConfig(
   const debug =
     resolveBoolean(options.debug, 'debug', env, 'RACEWAY_DEBUG', 'RACEWAY_INVALID_DEBUG') ?? false;
   const diagnostics = new Diagnostics(resolveLogger(options.logger), debug);
+  for (const [variable, meant] of misspeltVariables(Object.keys(env))) {
+    diagnostics.warn(`${variable} is set but not read (did you mean ${meant}?)`);
+  }
   const serviceName = resolveServiceName(
     options.serviceName,
     env.RACEWAY_SERVICE_NAME,

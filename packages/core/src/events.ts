@@ -41,7 +41,7 @@ export interface EventData {
     duration_ms: number;
     error?: ErrorInfo;
   };
-  request_sent: { method: string; url: string; host: string };
+  request_sent: { method: string; url: string; host: string; headers_withheld?: boolean };
   response_received: {
     method: string;
     url: string;

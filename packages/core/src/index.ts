@@ -32,7 +32,13 @@ export {
   type ResponseHeaders,
   type TraceHeadersTarget,
 } from './recorder/headers.js';
-export { trackLockAcquire, trackLockRelease, withLock } from './recorder/locks.js';
+export {
+  type ExclusiveLock,
+  recordLockHeld,
+  trackLockAcquire,
+  trackLockRelease,
+  withLock,
+} from './recorder/locks.js';
 export {
   type StateSeen,
   type StateWritten,

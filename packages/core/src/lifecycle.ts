@@ -2,7 +2,7 @@ import { fork } from './context/fork.js';
 import { trackEvent } from './recorder/custom.js';
 import { trackError } from './recorder/error.js';
 import { getTraceHeaders, mergeResponseHeaders } from './recorder/headers.js';
-import { trackLockAcquire, trackLockRelease, withLock } from './recorder/locks.js';
+import { recordLockHeld, trackLockAcquire, trackLockRelease, withLock } from './recorder/locks.js';
 import { trackStateRead, trackStateWrite } from './recorder/state.js';
 import { allTransports } from './transport/registry.js';
 import type { FlushOptions, ShutdownOptions } from './transport/transport.js';
@@ -55,6 +55,7 @@ export const raceway = Object.freeze({
   trackLockAcquire,
   trackLockRelease,
   withLock,
+  recordLockHeld,
   trackError,
   trackEvent,
   fork,

@@ -134,7 +134,17 @@ describe('debug log', () => {
     expect(messages).toEqual([
       expect.stringMatching(
         new RegExp(
+          `^warn cannot deliver events to http://127\\.0\\.0\\.1:${port}/v1/events \\(collector unreachable: ECONNREFUSED.*\\); 3 event\\(s\\) held and retried while the queue has room\\. Check that the collector runs there and that RACEWAY_URL \\(serverUrl\\) points to it$`,
+        ),
+      ),
+      expect.stringMatching(
+        new RegExp(
           `^debug collector unreachable at http://127\\.0\\.0\\.1:${port}/v1/events \\(collector unreachable: ECONNREFUSED.*\\): retrying with backoff, 3 events held$`,
+        ),
+      ),
+      expect.stringMatching(
+        new RegExp(
+          `^warn collector at http://127\\.0\\.0\\.1:${port}/v1/events reachable again after \\d+ failed attempt\\(s\\)$`,
         ),
       ),
       expect.stringMatching(
@@ -146,7 +156,7 @@ describe('debug log', () => {
     expect(collector.stored.size).toBe(3);
   });
 
-  it('without debug, warns once at the first drop; with debug, logs each drop with counts', async () => {
+  it('warns at the first failure and the first drop; with debug, logs each drop with counts', async () => {
     for (const debug of [false, true]) {
       const { logger, lines } = spyLogger();
       const { transport, ctx } = transportUnderTest('http://127.0.0.1:9', {
@@ -160,16 +170,20 @@ describe('debug log', () => {
       await transport.shutdown({ timeoutMs: 1000 }); // 1 dropped
       expect(transport.stats().dropped).toBe(9);
 
+      // Rate-limited: the drops after the first one are counted, not logged, for a minute.
       const warnings = lines.filter((l) => l.level === 'warn');
       expect(warnings.map((l) => l.message)).toEqual([
-        expect.stringMatching(/^dropped 1 events: queue full \(5 events or \d+ bytes held/),
+        expect.stringMatching(
+          /^1 event\(s\) for http:\/\/127\.0\.0\.1:9\/v1\/events dropped: queue full \(5 events or \d+ bytes held/,
+        ),
+        expect.stringMatching(/^cannot deliver events to http:\/\/127\.0\.0\.1:9\/v1\/events /),
       ]);
       const debugLines = lines.filter((l) => l.level === 'debug').map((l) => l.message);
       if (!debug) {
         expect(debugLines).toEqual([]);
-        expect(warnings[0]?.message).toContain('set debug: true or RACEWAY_DEBUG=1');
       } else {
         expect(debugLines).toEqual([
+          expect.stringMatching(/^dropped 1 events: queue full .*; 1 dropped in all$/),
           expect.stringMatching(/^collector unreachable at /),
           expect.stringMatching(
             /^dropped 5 events: collector unreachable: ECONNREFUSED.*; 8 dropped in all$/,
@@ -238,7 +252,12 @@ describe('natural exit', () => {
     process.emit('beforeExit', 0);
     while (transport.stats().queued > 0) await new Promise((resolve) => setTimeout(resolve, 5));
     expect(transport.stats()).toMatchObject({ queued: 0, sent: 0, dropped: 3, retries: 0 });
-    expect(lines.map((l) => l.level)).toEqual(['warn']);
+    expect(lines.map((l) => `${l.level} ${l.message}`)).toEqual([
+      expect.stringMatching(
+        /^warn cannot deliver events to http:.*\(collector unreachable: ECONNREFUSED/,
+      ),
+      expect.stringMatching(/^warn 3 event\(s\) for http:.* dropped: /),
+    ]);
   });
 });
 
@@ -277,6 +296,7 @@ describe('global flush and shutdown', () => {
         'fork',
         'getTraceHeaders',
         'mergeResponseHeaders',
+        'recordLockHeld',
         'shutdown',
         'trackError',
         'trackEvent',

@@ -35,6 +35,7 @@ func New(opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	warnMisspelt(cfg)
 	c := &Client{cfg: cfg, servicePart: sanitizeServiceName(cfg.serviceName)}
 	if !cfg.disabled {
 		c.exporter = newExporter(cfg)
@@ -190,7 +191,7 @@ func (c *Client) GetTraceHeaders(ctx context.Context, opts ...CallOption) map[st
 	if err != nil || u.Host == "" {
 		u, method = nil, "GET"
 	}
-	call := x.startCall(method, u)
+	call := x.startCall(method, u, false)
 	h := http.Header{}
 	inject(call.outgoing(), h)
 	for name, values := range h {

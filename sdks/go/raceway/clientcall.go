@@ -28,14 +28,16 @@ type clientCall struct {
 const unknownTarget = "unknown"
 
 // startCall records request_sent (the call's clock step, spec 2.5) and returns the call.
-func (x *execContext) startCall(method string, u *url.URL) *clientCall {
+// withheld says that the call goes out without trace headers (the host is outside the
+// allow-list): the event says so (spec 6.3).
+func (x *execContext) startCall(method string, u *url.URL, withheld bool) *clientCall {
 	call := &clientCall{x: x, spanID: newSpanID(), method: eventMethod(method), started: time.Now()}
 	call.url, call.host = eventTarget(u)
 	if !x.sampled {
 		return call // no clock step, no event; the headers still go out (spec 5.4)
 	}
 	call.clock = x.tick()
-	x.record(kindRequestSent, requestSentData{Method: call.method, URL: call.url, Host: call.host},
+	x.record(kindRequestSent, requestSentData{Method: call.method, URL: call.url, Host: call.host, HeadersWithheld: withheld},
 		&recordOptions{spanID: call.spanID, parentSpanID: x.spanID, clock: &call.clock})
 	return call
 }

@@ -79,8 +79,11 @@ type options struct {
 	logger                                   *slog.Logger
 	httpClient                               *http.Client
 	getenv                                   func(string) string
+	environ                                  func() []string
 	backoff                                  *backoff
 	maxInFlight                              int
+	captureQueries, captureValues            *bool
+	digestKey                                *string
 }
 
 // WithServiceName names the service (1-128 characters). Env RACEWAY_SERVICE_NAME, else
@@ -181,6 +184,19 @@ func WithRouteFunc(f func(*http.Request) string) Option {
 // own calls. Its Timeout is left alone; WithRequestTimeout bounds each request.
 func WithHTTPClient(c *http.Client) Option { return func(o *options) { o.httpClient = c } }
 
+// WithCaptureQueries turns the recording of database queries (spec 4.3) on or off; it is on
+// by default and applies to the connections opened with the racewaysql package. Env
+// RACEWAY_DB_CAPTURE (same words as RACEWAY_DISABLED).
+func WithCaptureQueries(on bool) Option { return func(o *options) { o.captureQueries = &on } }
+
+// WithCaptureValues sends the raw value of each query parameter beside its digest. Off by
+// default: no parameter value leaves the service. Env RACEWAY_DB_CAPTURE_VALUES.
+func WithCaptureValues(on bool) Option { return func(o *options) { o.captureValues = &on } }
+
+// WithDigestKey sets the key of parameter digests (spec 4.3); services whose queries should be
+// compared share it. Env RACEWAY_DIGEST_KEY. Default DefaultDigestKey.
+func WithDigestKey(key string) Option { return func(o *options) { o.digestKey = &key } }
+
 // withGetenv replaces os.Getenv, for tests.
 func withGetenv(f func(string) string) Option { return func(o *options) { o.getenv = f } }
 
@@ -215,7 +231,11 @@ type config struct {
 	ignorePath     func(string) bool
 	routeFunc      func(*http.Request) string
 	logger         *slog.Logger // nil: no debug log
+	misspelt       []misspeltVariable
 	httpClient     *http.Client
+	captureQueries bool   // db_query events are recorded
+	captureValues  bool   // with the parameters' raw values
+	digestKey      string // never logged
 }
 
 func resolveConfig(opts []Option) (config, error) {
@@ -231,6 +251,7 @@ func resolveConfig(opts []Option) (config, error) {
 	}
 	var cfg config
 	var err error
+	cfg.misspelt = misspeltVariables(environNames(o.environ))
 	if cfg.disabled, err = resolveDisabled(o.disabled, getenv("RACEWAY_DISABLED"), getenv("OTEL_SDK_DISABLED")); err != nil {
 		return cfg, err
 	}
@@ -298,7 +319,36 @@ func resolveConfig(opts []Option) (config, error) {
 	}
 	cfg.routeFunc = o.routeFunc
 	cfg.httpClient = o.httpClient
+	if err = resolveQueryCapture(&cfg, o, getenv); err != nil {
+		return cfg, err
+	}
 	return cfg, nil
+}
+
+// resolveQueryCapture: capture_queries (default on), capture_values (default off) and
+// digest_key (spec 7 d).
+func resolveQueryCapture(cfg *config, o options, getenv func(string) string) error {
+	var err error
+	cfg.captureQueries = true
+	if o.captureQueries != nil || strings.TrimSpace(getenv("RACEWAY_DB_CAPTURE")) != "" {
+		if cfg.captureQueries, err = resolveBool(o.captureQueries, getenv("RACEWAY_DB_CAPTURE"), "RACEWAY_DB_CAPTURE", "RACEWAY_INVALID_DB_CAPTURE"); err != nil {
+			return err
+		}
+	}
+	if cfg.captureValues, err = resolveBool(o.captureValues, getenv("RACEWAY_DB_CAPTURE_VALUES"), "RACEWAY_DB_CAPTURE_VALUES", "RACEWAY_INVALID_DB_CAPTURE_VALUES"); err != nil {
+		return err
+	}
+	raw, source := getenv("RACEWAY_DIGEST_KEY"), "RACEWAY_DIGEST_KEY"
+	if o.digestKey != nil {
+		raw, source = *o.digestKey, "digest key"
+	} else if strings.TrimSpace(raw) == "" {
+		raw = DefaultDigestKey
+	}
+	if cfg.digestKey = strings.TrimSpace(raw); cfg.digestKey == "" {
+		// The key itself is never echoed: it is a secret.
+		return configErr("RACEWAY_INVALID_DIGEST_KEY", "%s must not be empty", source)
+	}
+	return nil
 }
 
 var (

@@ -123,6 +123,19 @@ func (e *event) estimatedSize() int {
 		size += len(d.Lock)
 	case errorData:
 		size += errorSize(&d)
+	case dbQueryData:
+		size += len(d.Statement) + len(d.Connection) + len(d.Database) + 48*len(d.Params)
+		for _, row := range d.Returned {
+			for _, c := range row {
+				size += len(c.name) + 24
+			}
+		}
+		for _, p := range d.Params {
+			size += len(p.Name) + len(p.Value)
+		}
+		if d.Error != nil {
+			size += len(d.Error.Type) + len(d.Error.Message)
+		}
 	case customData:
 		size += len(d.Name)
 		for k, v := range d.Attributes {
@@ -215,6 +228,9 @@ func (d requestSentData) appendJSON(b []byte) []byte {
 	b = appendJSONString(b, d.URL)
 	b = append(b, `,"host":`...)
 	b = appendJSONString(b, d.Host)
+	if d.HeadersWithheld {
+		b = append(b, `,"headers_withheld":true`...)
+	}
 	return append(b, '}')
 }
 
@@ -263,6 +279,8 @@ func appendData(b []byte, data any) ([]byte, error) {
 		return d.appendJSON(b), nil
 	case responseReceivedData:
 		return d.appendJSON(b), nil
+	case dbQueryData:
+		return d.appendJSON(b), nil
 	}
 	raw, err := json.Marshal(data)
 	if err != nil {
@@ -307,6 +325,9 @@ type requestSentData struct {
 	Method string `json:"method"`
 	URL    string `json:"url"`
 	Host   string `json:"host"`
+	// HeadersWithheld: the host is outside the propagate-to allow-list, so the call went out
+	// without trace headers (spec 6.3).
+	HeadersWithheld bool `json:"headers_withheld,omitempty"`
 }
 
 type responseReceivedData struct {

@@ -68,6 +68,7 @@ func TestEventKindsEncodeLikeEncodingJSON(t *testing.T) {
 		responseSentData{Method: "POST", Route: &route, Status: 201, DurationMs: 12.345},
 		responseSentData{Method: "POST", Status: 500, DurationMs: 0, Error: &errorData{Type: "panic", Message: "bo\"om", Stack: "a\tb"}},
 		requestSentData{Method: "GET", URL: "http://inventory:8080/items/&x", Host: "inventory:8080"},
+		requestSentData{Method: "POST", URL: "https://api.stripe.com/v1", Host: "api.stripe.com", HeadersWithheld: true},
 		responseReceivedData{Method: "GET", URL: "unknown", Host: "unknown", DurationMs: 1.5, Error: &errorData{Type: "*net.OpError", Message: "refused"}},
 		responseReceivedData{Method: "GET", URL: "http://a/", Host: "a", Status: 204, DurationMs: 0.001, RemoteClock: true},
 	} {

@@ -7,14 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -60,16 +58,16 @@ type exporter struct {
 	unreported uint64 // drops not yet reported to the collector in a batch's dropped field
 	counters   Stats
 
-	wake       chan struct{} // a full batch is waiting
-	flushes    chan flushRequest
-	stop       chan context.Context
-	done       chan struct{}
-	runCtx     context.Context // the goroutine's own sends; cancelled when Shutdown starts
-	cancelRun  context.CancelFunc
-	stopOnce   sync.Once
-	stopErr    error       // what shutdown returns: the context's error when events were left
-	warnedDrop atomic.Bool // the first drop is logged even without debug, once
-	gz         *gzip.Writer
+	wake      chan struct{} // a full batch is waiting
+	flushes   chan flushRequest
+	stop      chan context.Context
+	done      chan struct{}
+	runCtx    context.Context // the goroutine's own sends; cancelled when Shutdown starts
+	cancelRun context.CancelFunc
+	stopOnce  sync.Once
+	stopErr   error // what shutdown returns: the context's error when events were left
+	warnings  *deliveryWarnings
+	gz        *gzip.Writer
 
 	// Owned by the run goroutine.
 
@@ -114,13 +112,14 @@ func newExporter(cfg config) *exporter {
 		}}
 	}
 	e := &exporter{
-		cfg:     cfg,
-		client:  client,
-		wake:    make(chan struct{}, 1),
-		flushes: make(chan flushRequest),
-		stop:    make(chan context.Context),
-		done:    make(chan struct{}),
-		gz:      newGzipWriter(cfg.endpoint),
+		cfg:      cfg,
+		client:   client,
+		wake:     make(chan struct{}, 1),
+		flushes:  make(chan flushRequest),
+		stop:     make(chan context.Context),
+		done:     make(chan struct{}),
+		gz:       newGzipWriter(cfg.endpoint),
+		warnings: newDeliveryWarnings(cfg),
 	}
 	e.runCtx, e.cancelRun = context.WithCancel(context.Background())
 	go e.run()
@@ -152,7 +151,7 @@ func (e *exporter) enqueue(ev *event) {
 	size := ev.estimatedSize()
 	e.mu.Lock()
 	if e.closed || e.held >= e.cfg.maxQueueSize || e.heldBytes+size > e.cfg.maxQueueBytes {
-		e.countDroppedLocked(1, "queue full or shut down: event dropped")
+		e.countDroppedLocked(1, "queue full or shut down: event dropped", 0)
 		e.mu.Unlock()
 		return
 	}
@@ -177,19 +176,13 @@ func (e *exporter) releaseLocked(events []*event) {
 	}
 }
 
-func (e *exporter) countDroppedLocked(n int, why string) {
+// countDroppedLocked counts n events lost for good; status is the collector's answer, 0 when
+// none.
+func (e *exporter) countDroppedLocked(n int, why string, status int) {
 	e.counters.Dropped += uint64(n)
 	e.unreported += uint64(n)
 	e.counters.LastError = why
-	if !e.warnedDrop.Swap(true) {
-		// Losing events is worth one line in any case; the debug log has every later drop.
-		logger := e.cfg.logger
-		if logger == nil {
-			logger = slog.Default()
-		}
-		logger.Warn("raceway: events dropped (further drops are counted in Client.Stats, and logged with RACEWAY_DEBUG)",
-			"count", n, "reason", why)
-	}
+	e.warnings.dropped(n, why, status)
 }
 
 func (e *exporter) stats() Stats {
@@ -303,8 +296,7 @@ func (e *exporter) abandon(why string) {
 	}
 	e.retrying = nil
 	if n > 0 {
-		e.countDroppedLocked(n, why)
-		e.logf("%s: %d events dropped", why, n)
+		e.countDroppedLocked(n, why, 0)
 	}
 }
 
@@ -425,7 +417,7 @@ func (e *exporter) settle(ctx context.Context, a answer) {
 	switch outcome := classifyAnswer(a.status, a.err); outcome {
 	case outcomeDelivered, outcomePartial:
 		if e.failures > 0 {
-			e.logf("collector reachable again after %d failed attempts", e.failures)
+			e.warnings.recovered(e.failures)
 		}
 		e.failures, e.stopFailures, e.retryAt = 0, 0, time.Time{}
 		e.delivered++
@@ -439,7 +431,7 @@ func (e *exporter) settle(ctx context.Context, a answer) {
 		e.counters.BatchesSent++
 		if rejected > 0 {
 			e.counters.Rejected += uint64(rejected)
-			e.countDroppedLocked(rejected, fmt.Sprintf("collector rejected %d events (422)", rejected))
+			e.countDroppedLocked(rejected, fmt.Sprintf("collector rejected %d events (422)", rejected), 0)
 		}
 		e.mu.Unlock()
 		if rejected > 0 {
@@ -449,7 +441,7 @@ func (e *exporter) settle(ctx context.Context, a answer) {
 		// An answer: the next request need not wait. Only a delivery ends a failure, though:
 		// the count of failures in a row stays.
 		e.retryAt = time.Time{}
-		e.lose(batch, fmt.Sprintf("collector answered %d: batch dropped", a.status))
+		e.lose(batch, fmt.Sprintf("collector answered %d: batch dropped", a.status), a.status)
 	default:
 		e.failed(batch, a)
 	}
@@ -458,9 +450,10 @@ func (e *exporter) settle(ctx context.Context, a answer) {
 // failed acts on a `retry` answer: the batch goes back to the end of the queue, unless it is
 // given up, and the next request waits the retry delay.
 func (e *exporter) failed(batch *outgoingBatch, a answer) {
-	if e.failures == 0 {
-		e.logf("collector unreachable, retrying with backoff while the queue has room: status %d, %v", a.status, a.err)
-	}
+	e.mu.Lock()
+	held := e.held
+	e.mu.Unlock()
+	e.warnings.failing(describeFailure(a), held)
 	e.retryAt = time.Now().Add(e.cfg.backoff.delay(e.failures, rand.Float64(), a.retryAfter))
 	e.failures++
 	if e.stopping {
@@ -476,11 +469,11 @@ func (e *exporter) failed(batch *outgoingBatch, a answer) {
 	switch {
 	case batch.strikes >= maxStrikes:
 		e.lose(batch, fmt.Sprintf("batch dropped: the collector failed on it %d times while taking others (%d answers in all; last: status %d, %v)",
-			batch.strikes, batch.failures, a.status, a.err))
+			batch.strikes, batch.failures, a.status, a.err), 0)
 	case e.cfg.maxRetries != unlimitedRetries && batch.failures > e.cfg.maxRetries:
-		e.lose(batch, fmt.Sprintf("batch dropped after %d retries: status %d, %v", batch.failures-1, a.status, a.err))
+		e.lose(batch, fmt.Sprintf("batch dropped after %d retries: status %d, %v", batch.failures-1, a.status, a.err), 0)
 	case e.stopping && e.stopFailures > shutdownRetries:
-		e.lose(batch, fmt.Sprintf("shutdown: batch dropped after %d retries: status %d, %v", shutdownRetries, a.status, a.err))
+		e.lose(batch, fmt.Sprintf("shutdown: batch dropped after %d retries: status %d, %v", shutdownRetries, a.status, a.err), 0)
 		e.gaveUp = true
 	default:
 		e.mu.Lock()
@@ -492,13 +485,20 @@ func (e *exporter) failed(batch *outgoingBatch, a answer) {
 
 // lose counts a batch as lost: its events, and the dropped count it carried, go into the next
 // batch's dropped field.
-func (e *exporter) lose(batch *outgoingBatch, why string) {
+func (e *exporter) lose(batch *outgoingBatch, why string, status int) {
 	e.mu.Lock()
 	e.releaseLocked(batch.events)
 	e.unreported += batch.reported
-	e.countDroppedLocked(len(batch.events), why)
+	e.countDroppedLocked(len(batch.events), why, status)
 	e.mu.Unlock()
-	e.logf("%s (%d events)", why, len(batch.events))
+}
+
+// describeFailure says what a `retry` answer was: the status, or why there was none.
+func describeFailure(a answer) string {
+	if a.err != nil {
+		return "collector unreachable: " + a.err.Error()
+	}
+	return fmt.Sprintf("HTTP %d", a.status)
 }
 
 // outgoingBatch is a batch taken from the queue and encoded: its events (those that could be
@@ -585,7 +585,7 @@ func (e *exporter) encode(events []*event) *outgoingBatch {
 	raw.WriteString("]}")
 	if len(failed) > 0 {
 		e.mu.Lock()
-		e.countDroppedLocked(len(failed), "event could not be encoded")
+		e.countDroppedLocked(len(failed), "event could not be encoded", 0)
 		e.releaseLocked(failed)
 		e.mu.Unlock()
 	}

@@ -291,7 +291,7 @@ func TestDebugLogSaysWhenTheCollectorGoesAndComesBack(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	text := logged.String()
-	if !strings.Contains(text, "collector unreachable") || !strings.Contains(text, "collector reachable again") {
+	if !strings.Contains(text, "cannot deliver events to "+col.server.URL+"/v1/events (HTTP 503)") || !strings.Contains(text, "reachable again") {
 		t.Errorf("debug log: %s", text)
 	}
 }

@@ -45,11 +45,12 @@ func (t *roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 		// traces the call, once.
 		return t.base.RoundTrip(req)
 	}
-	call := x.startCall(req.Method, req.URL)
+	propagate := t.client.shouldPropagate(req.URL)
+	call := x.startCall(req.Method, req.URL, !propagate)
 	// RoundTrippers must not modify the request: the headers go on a clone, whose context
 	// tells a nested Raceway transport that this call is traced already.
 	out := req.Clone(context.WithValue(ctx, tracedCallKey{}, call))
-	if t.client.shouldPropagate(req.URL) {
+	if propagate {
 		inject(call.outgoing(), out.Header)
 	} else {
 		t.client.noteUnpropagated(req.URL)

@@ -235,6 +235,29 @@ func TestTransportKeepsHeadersFromHostsOutsideTheAllowList(t *testing.T) {
 	onlyOne(t, flushed(t, client, col), kindResponseReceived)
 }
 
+func TestTransportMarksRequestSentWhenHeadersAreWithheld(t *testing.T) {
+	back := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer back.Close()
+	for _, tc := range []struct {
+		allow    string
+		withheld bool
+	}{{"inventory.internal", true}, {"127.0.0.1", false}} {
+		col := newFakeCollector(t)
+		client := newTestClient(t, col, WithPropagateTo(tc.allow))
+		callFromHandler(t, client, back.URL+"/x", func(ctx context.Context, resp *http.Response, err error) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+		})
+		sent := onlyOne(t, flushed(t, client, col), kindRequestSent)
+		value, present := sent.Data["headers_withheld"]
+		if tc.withheld && value != true || !tc.withheld && present {
+			t.Errorf("propagate-to %q: request_sent %s", tc.allow, sent.raw)
+		}
+	}
+}
+
 func TestTransportWrappedTwiceTracesTheCallOnce(t *testing.T) {
 	col := newFakeCollector(t)
 	client := newTestClient(t, col)

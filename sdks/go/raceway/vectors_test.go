@@ -2,15 +2,19 @@ package raceway
 
 import (
 	"bytes"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -31,12 +35,12 @@ var vectorRunners = map[string]func(t *testing.T, c vectorCase){
 	"propagate-to": runPropagateToCase,
 	"delivery":     runDeliveryCase,
 	"config":       runConfigCase,
+	"param-digest": runParamDigestCase,
 }
 
 // vectorsNotImplemented are concerns of the contract the Go SDK does not implement yet, with the
 // reason; their files are skipped with it instead of failing TestVectors.
 var vectorsNotImplemented = map[string]string{
-	"param-digest": "no database driver is instrumented in the Go SDK yet (spec 4.3)",
 	"sql-accesses": "the collector parses SQL; no SDK does",
 }
 
@@ -445,7 +449,10 @@ func runConfigCase(t *testing.T, c vectorCase) {
 		Env     map[string]string          `json:"env"`
 	}
 	decodeInto(t, c.Input, &input)
-	opts := []Option{withGetenv(func(name string) string { return input.Env[name] })}
+	opts := []Option{
+		withGetenv(func(name string) string { return input.Env[name] }),
+		withEnviron(func() []string { return slices.Collect(maps.Keys(input.Env)) }),
+	}
 	names := make([]string, 0, len(input.Options))
 	for name := range input.Options {
 		names = append(names, name)
@@ -477,7 +484,7 @@ func runConfigCase(t *testing.T, c vectorCase) {
 	if cfg.maxRetries != unlimitedRetries {
 		maxRetries = cfg.maxRetries
 	}
-	assertSameJSON(t, c, map[string]any{"settings": map[string]any{
+	result := map[string]any{"settings": map[string]any{
 		"service_name":       cfg.serviceName,
 		"server_url":         cfg.serverURL,
 		"endpoint":           cfg.endpoint,
@@ -492,5 +499,82 @@ func runConfigCase(t *testing.T, c vectorCase) {
 		"max_queue_bytes":    cfg.maxQueueBytes,
 		"max_retries":        maxRetries,
 		"request_timeout_ms": cfg.requestTimeout.Milliseconds(),
-	}})
+	}}
+	// The misspelt variables New warns about (warnMisspelt logs exactly these).
+	if len(cfg.misspelt) > 0 {
+		warnings := []map[string]string{}
+		for _, m := range cfg.misspelt {
+			warnings = append(warnings, map[string]string{"variable": m.variable, "suggestion": m.meant})
+		}
+		result["warnings"] = warnings
+	}
+	assertSameJSON(t, c, result)
+}
+
+// runParamDigestCase checks the canonical form and the digest of a parameter given as the Go
+// value a driver would be handed: JSON integers as int64 (uint64 beyond), fractions as float64,
+// floats given as text as float64, bytes as []byte, arrays and objects as []any and map[string]any.
+func runParamDigestCase(t *testing.T, c vectorCase) {
+	t.Parallel()
+	var input struct {
+		Value json.RawMessage `json:"value"`
+		Int   *string         `json:"int"`
+		Float *string         `json:"float"`
+		Bytes *string         `json:"bytes"`
+		Key   *string         `json:"key"`
+	}
+	decodeInto(t, c.Input, &input)
+	var value any
+	switch {
+	case input.Int != nil:
+		if n, err := strconv.ParseInt(*input.Int, 10, 64); err == nil {
+			value = n
+		} else if u, err := strconv.ParseUint(*input.Int, 10, 64); err == nil {
+			value = u
+		} else {
+			t.Fatalf("int %q", *input.Int)
+		}
+	case input.Float != nil:
+		f, err := strconv.ParseFloat(*input.Float, 64)
+		if err != nil {
+			t.Fatalf("float %q: %v", *input.Float, err)
+		}
+		value = f
+	case input.Bytes != nil:
+		b, err := hex.DecodeString(*input.Bytes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		value = b
+	default:
+		var v any
+		decodeInto(t, input.Value, &v)
+		value = goValue(v)
+	}
+	key := DefaultDigestKey
+	if input.Key != nil {
+		key = *input.Key
+	}
+	assertSameJSON(t, c, map[string]string{"canonical": CanonicalParam(value), "digest": ParamDigest(value, key)})
+}
+
+// goValue turns the json.Numbers of a decoded vector value into int64 or float64.
+func goValue(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		if n, err := x.Int64(); err == nil {
+			return n
+		}
+		f, _ := x.Float64()
+		return f
+	case []any:
+		for i := range x {
+			x[i] = goValue(x[i])
+		}
+	case map[string]any:
+		for k := range x {
+			x[k] = goValue(x[k])
+		}
+	}
+	return v
 }

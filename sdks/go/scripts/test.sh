@@ -31,6 +31,11 @@ fi
 
 step "go vet"
 go vet ./...
+# racewaysql is a module of its own (it requires the core module only), and its tests on real
+# drivers (pgx, SQLite, MySQL, GORM) another, racewaysql/drivertest: neither the core's users
+# nor racewaysql's download the drivers the tests use.
+(cd racewaysql && go vet ./...)
+(cd racewaysql/drivertest && go vet ./...)
 
 step "staticcheck ${STATICCHECK_VERSION}"
 tools="$PWD/.tools"
@@ -38,14 +43,23 @@ if ! "$tools/staticcheck" -version 2>/dev/null | grep -q "${STATICCHECK_VERSION#
   GOBIN="$tools" go install "honnef.co/go/tools/cmd/staticcheck@${STATICCHECK_VERSION}"
 fi
 "$tools/staticcheck" ./...
+(cd racewaysql && "$tools/staticcheck" ./...)
+(cd racewaysql/drivertest && "$tools/staticcheck" ./...)
 
-step "go test -race (with every spec/vectors file)"
+step "go test -race (with every spec/vectors file), then racewaysql on real databases"
 log="$(mktemp)"
 status=0
 # -v for the counts below; the lines of each test that passed or was skipped are left out of
 # what is shown, so a failure stands out as it does without -v.
-go test -race -count=1 -v ./... 2>&1 | tee "$log" |
-  sed -E '/^ *(=== (RUN|PAUSE|CONT|NAME)|--- (PASS|SKIP):)/d' || status=$?
+# racewaysql's tests start a throwaway PostgreSQL and MariaDB when their binaries are there
+# (RACEWAY_REQUIRE_PG=1, RACEWAY_REQUIRE_MYSQL=1: missing is a failure).
+{
+  failed=0
+  go test -race -count=1 -v ./... || failed=1
+  (cd racewaysql/drivertest && go test -race -count=1 -v ./...) || failed=1
+  exit "$failed"
+} 2>&1 |
+  tee "$log" | sed -E '/^ *(=== (RUN|PAUSE|CONT|NAME)|--- (PASS|SKIP):)/d' || status=$?
 if [ -n "${RACEWAY_TEST_REPORTS:-}" ]; then
   # The counts for `pnpm test`'s last line (scripts/test.mjs): tests and subtests alike.
   awk '/^ *--- PASS:/ { p++ } /^ *--- FAIL:/ { f++ } /^ *--- SKIP:/ { s++ }
@@ -66,4 +80,6 @@ step "bench module: vet (it compares the middleware with otelhttp)"
 
 step "build bin/raceway-interop (started by packages/interop-tests/src/go)"
 go build -o bin/raceway-interop ./internal/cmd/raceway-interop
+step "the README's install: a fresh module with a replace directive (scripts/module-check.sh)"
+bash scripts/module-check.sh
 echo "go SDK: all checks passed"

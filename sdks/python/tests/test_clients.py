@@ -168,6 +168,23 @@ def test_targets_outside_propagate_to_get_no_headers_but_are_recorded(
 
 
 @pytest.mark.parametrize("client", sorted(CLIENTS))
+def test_request_sent_says_when_headers_were_withheld(
+    client: str, collector: FakeCollector, callee: tuple[str, list[dict[str, str]]]
+) -> None:
+    url, seen = callee
+    for name, allowed in (("withheld", "only.example.com"), ("allowed", "127.0.0.1")):
+        traced = Tracer(service_name=name, server_url=collector.url, propagate_to=[allowed])
+        _call_chain(CLIENTS[client], traced, f"{url}/stock")
+        flushed_events(traced, collector, until=lambda e: bool(of_kind(e, "request_sent")))
+        traced.shutdown(1)
+    assert "Traceparent" not in seen[0]
+    assert "Traceparent" in seen[1]
+    events = collector.events
+    assert _one(events, "request_sent", "withheld")["data"]["headers_withheld"] is True
+    assert "headers_withheld" not in _one(events, "request_sent", "allowed")["data"]
+
+
+@pytest.mark.parametrize("client", sorted(CLIENTS))
 def test_a_failed_call_is_recorded_and_raised(
     client: str, tracer: Tracer, collector: FakeCollector
 ) -> None:

@@ -335,9 +335,15 @@ def test_debug_says_when_the_collector_goes_and_comes_back(
         transport.enqueue(_event(1))
         assert transport.flush(timeout=5)
     messages = [record.getMessage() for record in caplog.records]
+    endpoint = "http://127.0.0.1:8080/v1/events"
     assert messages == [
-        "raceway: collector unreachable: refused; retrying with backoff, 1 events held",
-        "raceway: collector reachable again",
+        f"raceway: cannot deliver events to {endpoint} (collector unreachable: refused); 1 event(s)"
+        " held and retried while the queue has room. Check that the collector runs there and"
+        " that RACEWAY_URL (server_url) points to it",
+        f"raceway: cannot deliver events to {endpoint} (collector unreachable: no answer);"
+        " 1 event(s) held and retried while the queue has room. Check that the collector runs"
+        " there and that RACEWAY_URL (server_url) points to it",
+        f"raceway: collector at {endpoint} reachable again after 2 failed attempt(s)",
     ]
     transport.shutdown(1)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -11,6 +12,7 @@ from jsonschema import Draft202012Validator
 
 from raceway.clock import ClockRejected, VectorClock, decode_clock, encode_clock
 from raceway.config import RacewayOptions, default_instance, resolve_config
+from raceway.db.param_digest import DEFAULT_DIGEST_KEY, canonical_param, param_digest
 from raceway.delivery import backoff_delay, classify_status, parse_retry_after, retry_delay
 from raceway.errors import RacewayConfigError
 from raceway.propagation import (
@@ -184,6 +186,9 @@ def run_config(case: Case) -> None:
     options = cast(
         RacewayOptions, {_OPTION_NAMES[name]: value for name, value in given["options"].items()}
     )
+    warned = _WarningRecords()
+    raceway_logger = logging.getLogger("raceway")
+    raceway_logger.addHandler(warned)
     try:
         config = resolve_config(options, dict(given["env"]))
     except RacewayConfigError as error:
@@ -207,11 +212,55 @@ def run_config(case: Case) -> None:
                 "request_timeout_ms": config.request_timeout_ms,
             }
         }
+    finally:
+        raceway_logger.removeHandler(warned)
+    # The misspelt variables, as resolve_config logged them (the record's arguments).
+    warnings = [
+        {"variable": record.args[0], "suggestion": record.args[1]}
+        for record in warned.records
+        if "is set but not read" in record.msg and isinstance(record.args, tuple)
+    ]
+    if warnings:
+        result["warnings"] = warnings
     expected = case["expected"]
     if "settings" in expected and expected["settings"]["instance"] is None:
         # null: the default `<host name>:<pid>`.
-        expected = {"settings": {**expected["settings"], "instance": default_instance()}}
+        expected = {
+            **expected,
+            "settings": {**expected["settings"], "instance": default_instance()},
+        }
     assert result == expected
+
+
+class _WarningRecords(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def param_digest_input(given: dict[str, Any]) -> object:
+    """The vector's value as Python holds it: JSON values as they are, `int` text as an int of
+    any size, `float` text (`1.0`, `-0.0`, `nan`, `inf`) as a float, `bytes` hex as bytes."""
+    if "int" in given:
+        return int(given["int"])
+    if "float" in given:
+        return float(given["float"])
+    if "bytes" in given:
+        return bytes.fromhex(given["bytes"])
+    return given["value"]
+
+
+def run_param_digest(case: Case) -> None:
+    given = case["input"]
+    value = param_digest_input(given)
+    key = given.get("key", DEFAULT_DIGEST_KEY)
+    assert {
+        "canonical": canonical_param(value),
+        "digest": param_digest(value, key),
+    } == case["expected"]
 
 
 RUNNERS: dict[str, Callable[[Case], None]] = {
@@ -224,13 +273,13 @@ RUNNERS: dict[str, Callable[[Case], None]] = {
     "clock-ops": run_clock_ops,
     "inject": run_inject,
     "events": run_events,
+    "param-digest": run_param_digest,
 }
 
 
 # Concerns of the contract this SDK does not implement yet, with the reason: their files are
 # not run here, and a new file that is in neither list fails the test below.
 NOT_IMPLEMENTED: dict[str, str] = {
-    "param-digest": "no database driver is instrumented in the Python SDK yet (spec 4.3)",
     "sql-accesses": "the collector parses SQL; no SDK does",
 }
 

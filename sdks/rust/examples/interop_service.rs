@@ -12,9 +12,15 @@
 //!   services run it at once.
 //! - `POST /flush`: flushes the client (the tests flush before they query).
 //!
-//! It stops on SIGTERM or SIGINT after `shutdown()` flushed the transport.
+//! - `GET /increment`: a read-modify-write of `counter` under `client.lock` (a real mutex):
+//!   concurrent calls lose nothing.
+//!
+//! It stops on SIGTERM or SIGINT as the README shows (`with_graceful_shutdown`, then
+//! `shutdown()`), which sends what the last requests recorded. `INTEROP_FLUSH_INTERVAL_MS` sets
+//! the flush interval (a test of that shutdown sets it high).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Query, State};
@@ -32,6 +38,7 @@ struct App {
     client: RacewayClient,
     traced: reqwest_middleware::ClientWithMiddleware,
     untraced: reqwest::Client,
+    counter: Arc<tokio::sync::Mutex<i64>>,
 }
 
 async fn fetch_json(response: Result<reqwest::Response, String>) -> Result<Value, String> {
@@ -98,6 +105,19 @@ async fn reserve(State(app): State<App>, Query(query): Query<HashMap<String, Str
     Json(json!({ "left": value - 1 })).into_response()
 }
 
+async fn increment(State(app): State<App>) -> Json<Value> {
+    let mut counter = app.client.lock("counter", &app.counter).await;
+    let seen = *counter;
+    app.client
+        .track_state_read("counter", StateAccess::value(&seen));
+    // Without the lock, other requests read `seen` meanwhile.
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    *counter = seen + 1;
+    app.client
+        .track_state_write("counter", StateAccess::value(&(seen + 1)));
+    Json(json!({ "value": seen + 1 }))
+}
+
 async fn flush(State(app): State<App>) -> Json<Value> {
     app.client.flush().await;
     let stats = app.client.stats();
@@ -116,7 +136,12 @@ async fn stopped() {
 #[tokio::main]
 async fn main() {
     let client = RacewayClient::builder()
-        .flush_interval(Duration::from_millis(50))
+        .flush_interval(Duration::from_millis(
+            std::env::var("INTEROP_FLUSH_INTERVAL_MS")
+                .ok()
+                .and_then(|ms| ms.parse().ok())
+                .unwrap_or(50),
+        ))
         // The tests' own flush requests are not part of any scenario.
         .ignore_paths(vec!["/flush".to_owned()])
         .build()
@@ -131,10 +156,12 @@ async fn main() {
             .with(RacewayMiddleware::new(&client))
             .build(),
         untraced: http,
+        counter: Arc::default(),
     };
     let router = Router::new()
         .route("/chain", get(chain))
         .route("/reserve", get(reserve))
+        .route("/increment", get(increment))
         .route("/flush", post(flush))
         .with_state(app)
         .layer(RacewayLayer::new(&client));

@@ -21,12 +21,14 @@ fi
 
 echo "--- cargo fmt --check"
 cargo fmt --check
-echo "--- cargo clippy --all-targets -- -D warnings"
-cargo clippy --locked --all-targets -- -D warnings
+# --all-features: the database drivers' instrumentations (sqlx-postgres, sqlx-sqlite, rusqlite)
+# are checked and tested with the rest; their PostgreSQL test starts a throwaway cluster.
+echo "--- cargo clippy --all-targets --all-features -- -D warnings"
+cargo clippy --locked --all-targets --all-features -- -D warnings
 echo "--- cargo test"
 log="$(mktemp)"
 status=0
-cargo test --locked 2>&1 | tee "$log" || status=$?
+cargo test --locked --all-features 2>&1 | tee "$log" || status=$?
 if [ -n "${RACEWAY_TEST_REPORTS:-}" ]; then
   # The counts for `pnpm test`'s last line (scripts/test.mjs): the sum of every test binary's
   # (and the doc tests') "test result: ok. N passed; N failed; N ignored; ..." line.
@@ -41,3 +43,5 @@ echo "--- cargo package"
 cargo package --locked --allow-dirty
 echo "--- the interop service for packages/interop-tests"
 cargo build --locked --example interop_service
+echo "--- the README's install: a path dependency from a fresh project (scripts/package-check.sh)"
+bash scripts/package-check.sh

@@ -34,6 +34,9 @@ struct Tracer {
     /// Hosts already reported as getting no headers (debug mode; the reqwest middleware).
     #[cfg_attr(not(feature = "reqwest"), allow(dead_code))]
     unpropagated_hosts: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// Whether a RacewayLayer was made and served a request: catches the layer added before
+    /// the routes.
+    layer_use: crate::layer_use::LayerUse,
 }
 
 /// What the contexts of a client see of it: the names their events carry, and the transport.
@@ -54,6 +57,10 @@ impl ContextOwner for Tracer {
         if let Some(transport) = &self.transport {
             transport.enqueue(event);
         }
+    }
+
+    fn config(&self) -> &Config {
+        &self.config
     }
 }
 
@@ -142,6 +149,12 @@ impl ClientBuilder {
         propagate_to: PropagateTo => std::convert::identity);
     setter!(/// Server paths that are not traced.
         ignore_paths: Vec<String> => std::convert::identity);
+    setter!(/// Record the statements of instrumented database drivers (`RACEWAY_DB_CAPTURE`).
+        capture_queries: bool => std::convert::identity);
+    setter!(/// Send raw query parameters besides their digests (`RACEWAY_DB_CAPTURE_VALUES`).
+        capture_values: bool => std::convert::identity);
+    setter!(/// The key of the parameter digests (`RACEWAY_DIGEST_KEY`).
+        digest_key: impl Into<String> => Into::into);
 
     /// Validates the options and starts the transport.
     pub fn build(self) -> Result<RacewayClient, ConfigError> {
@@ -180,6 +193,7 @@ impl RacewayClient {
     /// A client from options; refuses a bad configuration with a coded [`ConfigError`]. Starts
     /// the transport's background task on the current tokio runtime (or a thread of its own).
     pub fn new(options: Options) -> Result<Self, ConfigError> {
+        crate::env_names::warn_misspelt();
         Ok(Self::from_config(options.resolve()?))
     }
 
@@ -192,6 +206,7 @@ impl RacewayClient {
                 config,
                 transport,
                 unpropagated_hosts: Default::default(),
+                layer_use: Default::default(),
             }),
         }
     }
@@ -237,7 +252,15 @@ impl RacewayClient {
 
     /// The current task's context, when it belongs to this client and it is enabled.
     pub(crate) fn current_context(&self) -> Option<ExecutionContext> {
-        current().filter(|ctx| ctx.is_owned_by(&self.tracer))
+        let found = current().filter(|ctx| ctx.is_owned_by(&self.tracer));
+        if found.is_none() {
+            self.tracer.layer_use.outside_context();
+        }
+        found
+    }
+
+    pub(crate) fn layer_use(&self) -> &crate::layer_use::LayerUse {
+        &self.tracer.layer_use
     }
 
     /// Trace headers for an outgoing call made with a client Raceway does not instrument
@@ -345,17 +368,60 @@ impl RacewayClient {
         }
     }
 
+    /// Takes `mutex`, records `lock_acquire` of `name`, runs `work` on the value it guards,
+    /// records `lock_release` and releases `mutex`. Accesses made while two contexts hold a
+    /// common lock are not races, and this one is a real lock: concurrent calls run `work` one
+    /// at a time. To `.await` while holding it, use [`RacewayClient::lock`].
+    ///
+    /// ```no_run
+    /// # async fn demo(client: raceway_client::RacewayClient, stock: tokio::sync::Mutex<i64>) {
+    /// let left = client.with_lock("stock:42", &stock, |stock| { *stock -= 1; *stock }).await;
+    /// # }
+    /// ```
+    pub async fn with_lock<T, R>(
+        &self,
+        name: &str,
+        mutex: &tokio::sync::Mutex<T>,
+        work: impl FnOnce(&mut T) -> R,
+    ) -> R {
+        let mut guard = self.lock(name, mutex).await;
+        work(&mut guard)
+    }
+
+    /// Takes `mutex` and records `lock_acquire` of `name`; the guard records `lock_release`
+    /// when it is dropped, just before the mutex is released.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: raceway_client::RacewayClient, stock: tokio::sync::Mutex<i64>) {
+    /// let mut held = client.lock("stock:42", &stock).await;
+    /// *held -= 1;
+    /// # }
+    /// ```
+    pub async fn lock<'a, T>(
+        &'a self,
+        name: &str,
+        mutex: &'a tokio::sync::Mutex<T>,
+    ) -> RacewayMutexGuard<'a, T> {
+        let guard = mutex.lock().await;
+        self.track_lock_acquire(name);
+        RacewayMutexGuard {
+            guard,
+            client: self,
+            name: name.to_owned(),
+        }
+    }
+
     /// Records `lock_acquire`, runs `work`, and records `lock_release` when it completes (or
-    /// is dropped). It locks nothing itself: call it inside the critical section of the lock
-    /// you already hold. Accesses made while two contexts hold a common lock are not races.
+    /// is dropped). It locks nothing itself: it is for a lock the application already holds
+    /// (a lock service, a database advisory lock); [`RacewayClient::with_lock`] takes one.
     ///
     /// ```no_run
     /// # async fn demo(client: raceway_client::RacewayClient, mutex: tokio::sync::Mutex<i64>) {
     /// let mut stock = mutex.lock().await;
-    /// client.with_lock("inventory", async { *stock -= 1 }).await;
+    /// client.record_lock_held("inventory", async { *stock -= 1 }).await;
     /// # }
     /// ```
-    pub async fn with_lock<F: Future>(&self, lock: &str, work: F) -> F::Output {
+    pub async fn record_lock_held<F: Future>(&self, lock: &str, work: F) -> F::Output {
         struct Release<'a>(&'a RacewayClient, &'a str);
         impl Drop for Release<'_> {
             fn drop(&mut self) {
@@ -464,4 +530,32 @@ pub struct ManualCallEnd<'a> {
 fn request_span_id(headers: &HeaderMap) -> Option<String> {
     let traceparent = headers.get("traceparent")?.to_str().ok()?;
     crate::propagation::parse_traceparent(traceparent).map(|tp| tp.parent_id)
+}
+
+/// A held [`tokio::sync::Mutex`] that Raceway knows of ([`RacewayClient::lock`]): it derefs to
+/// the guarded value, and records `lock_release` when dropped, before the mutex is released.
+pub struct RacewayMutexGuard<'a, T> {
+    guard: tokio::sync::MutexGuard<'a, T>,
+    client: &'a RacewayClient,
+    name: String,
+}
+
+impl<T> std::ops::Deref for RacewayMutexGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.guard
+    }
+}
+
+impl<T> std::ops::DerefMut for RacewayMutexGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.guard
+    }
+}
+
+impl<T> Drop for RacewayMutexGuard<'_, T> {
+    fn drop(&mut self) {
+        // Runs before the fields are dropped: the release is recorded while the lock is held.
+        self.client.track_lock_release(&self.name);
+    }
 }

@@ -69,9 +69,16 @@ impl ClientCall {
         // An unsampled context neither records nor steps its clock; it still propagates.
         let clock = if context.is_sampled() {
             let (tick, clock, dropped) = context.call_tick();
+            let mut data =
+                json!({ "method": call.open.method, "url": call.open.url, "host": call.open.host });
+            // A host outside `propagate_to` gets no headers: said in the event, so that the
+            // collector can name the setting when the callee's side of the trace is missing.
+            if !propagate {
+                data["headers_withheld"] = true.into();
+            }
             context.record_with(
                 EventKind::RequestSent,
-                json!({ "method": call.open.method, "url": call.open.url, "host": call.open.host }),
+                data,
                 Some(call.span_override(context)),
                 Some(tick),
             );

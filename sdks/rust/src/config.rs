@@ -44,6 +44,9 @@ pub enum ConfigErrorCode {
     InvalidPropagateTo,
     InvalidSampleRate,
     InvalidDebug,
+    InvalidDbCapture,
+    InvalidDbCaptureValues,
+    InvalidDigestKey,
 }
 
 impl ConfigErrorCode {
@@ -66,6 +69,9 @@ impl ConfigErrorCode {
             InvalidPropagateTo => "RACEWAY_INVALID_PROPAGATE_TO",
             InvalidSampleRate => "RACEWAY_INVALID_SAMPLE_RATE",
             InvalidDebug => "RACEWAY_INVALID_DEBUG",
+            InvalidDbCapture => "RACEWAY_INVALID_DB_CAPTURE",
+            InvalidDbCaptureValues => "RACEWAY_INVALID_DB_CAPTURE_VALUES",
+            InvalidDigestKey => "RACEWAY_INVALID_DIGEST_KEY",
         }
     }
 }
@@ -137,6 +143,16 @@ pub struct Options {
     pub propagate_to: Option<PropagateTo>,
     /// Server paths that are not traced. Default `/healthz`, `/health`, `/favicon.ico`.
     pub ignore_paths: Option<Vec<String>>,
+    /// Database statements run through an instrumented driver (the `sqlx-postgres`,
+    /// `sqlx-sqlite` and `rusqlite` features) are recorded as `db_query` events (spec 4.3).
+    /// Env `RACEWAY_DB_CAPTURE`. Default true.
+    pub capture_queries: Option<bool>,
+    /// Query parameters are sent as raw values besides their digests. Env
+    /// `RACEWAY_DB_CAPTURE_VALUES`. Default false: no parameter value leaves the service.
+    pub capture_values: Option<bool>,
+    /// The HMAC key of the parameter digests; services that compare digests share it. Env
+    /// `RACEWAY_DIGEST_KEY`. Default `raceway-digest-v1`. Trimmed, not empty, never logged.
+    pub digest_key: Option<String>,
 }
 
 /// A validated configuration with every default applied.
@@ -161,6 +177,77 @@ pub struct Config {
     pub request_timeout: Duration,
     pub propagate_to: PropagateTo,
     pub ignore_paths: IgnorePaths,
+    /// Record the statements of instrumented database drivers (spec 4.3).
+    pub capture_queries: bool,
+    /// Send raw parameter values besides their digests.
+    pub capture_values: bool,
+    /// The key of the parameter digests.
+    pub digest_key: DigestKey,
+}
+
+pub use crate::digest::DEFAULT_DIGEST_KEY;
+
+/// The key of the parameter digests: a secret, so its `Debug` never shows it.
+#[derive(Clone)]
+pub struct DigestKey {
+    text: String,
+    digester: crate::digest::Digester,
+}
+
+impl DigestKey {
+    fn new(text: &str) -> Self {
+        DigestKey {
+            text: text.to_owned(),
+            digester: crate::digest::Digester::new(text),
+        }
+    }
+
+    /// The key's text.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// The key, ready to digest with.
+    pub fn digester(&self) -> &crate::digest::Digester {
+        &self.digester
+    }
+}
+
+impl PartialEq for DigestKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
+}
+
+impl Default for DigestKey {
+    fn default() -> Self {
+        DigestKey::new(DEFAULT_DIGEST_KEY)
+    }
+}
+
+impl fmt::Debug for DigestKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("DigestKey(<redacted>)")
+    }
+}
+
+fn resolve_digest_key(option: Option<String>, env: Env<'_>) -> Result<DigestKey, ConfigError> {
+    let (raw, source) = match option {
+        Some(key) => (key, "digest_key"),
+        None => match non_empty(env("RACEWAY_DIGEST_KEY")) {
+            Some(key) => (key, "RACEWAY_DIGEST_KEY"),
+            None => return Ok(DigestKey::default()),
+        },
+    };
+    let key = raw.trim();
+    if key.is_empty() {
+        // The key itself is never echoed: it is a secret.
+        return fail(
+            ConfigErrorCode::InvalidDigestKey,
+            format!("{source} must not be empty"),
+        );
+    }
+    Ok(DigestKey::new(key))
 }
 
 /// Reads one environment variable; the environment is a function so tests need not touch the
@@ -430,6 +517,16 @@ impl Options {
             })?,
             (None, None) => PropagateTo::default(),
         };
+        let capture_queries = match self.capture_queries {
+            Some(value) => value,
+            None => env_bool(env, "RACEWAY_DB_CAPTURE", C::InvalidDbCapture)?.unwrap_or(true),
+        };
+        let capture_values = match self.capture_values {
+            Some(value) => value,
+            None => env_bool(env, "RACEWAY_DB_CAPTURE_VALUES", C::InvalidDbCaptureValues)?
+                .unwrap_or(false),
+        };
+        let digest_key = resolve_digest_key(self.digest_key, env)?;
         Ok(Config {
             service_name,
             server_url,
@@ -481,6 +578,9 @@ impl Options {
             )?,
             propagate_to,
             ignore_paths: IgnorePaths::new(self.ignore_paths),
+            capture_queries,
+            capture_values,
+            digest_key,
         })
     }
 }

@@ -44,6 +44,8 @@ pub(crate) trait ContextOwner: Send + Sync + 'static {
     fn component_prefix(&self) -> &str;
     /// Takes one encoded event; never blocks and never fails.
     fn emit(&self, event: String);
+    /// The resolved configuration (the database capture settings, spec 4.3).
+    fn config(&self) -> &crate::config::Config;
 }
 
 struct ClockState {
@@ -309,6 +311,11 @@ impl ExecutionContext {
             data: &data,
         };
         owner.emit(encode_event(&fields, &new_event_id(), now_micros()));
+    }
+
+    /// The configuration of the client that started this context.
+    pub(crate) fn config(&self) -> &crate::config::Config {
+        self.inner.owner.config()
     }
 
     /// True when this context's trace is sampled (the `traceparent` sampled flag).

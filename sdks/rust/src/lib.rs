@@ -6,7 +6,7 @@
 //!   [`RacewayClient::get_trace_headers`] and [`RacewayClient::merge_response_headers`] for any
 //!   other client.
 //! - State and locks: [`RacewayClient::track_state_read`], [`RacewayClient::track_state_write`],
-//!   [`RacewayClient::with_lock`]; errors and custom events.
+//!   [`RacewayClient::with_lock`] (a real lock); errors and custom events.
 //! - Context: each request's future runs in a tokio task-local execution context. A task
 //!   started with `tokio::spawn` does not inherit it: use [`spawn`], [`forked`] or [`fork`].
 //! - Diagnostics: `tracing` events with the target `raceway`, never prints; `RACEWAY_DEBUG`
@@ -19,9 +19,13 @@ mod client_call;
 pub mod clock;
 pub mod config;
 pub mod context;
+pub mod db;
 pub mod delivery;
+mod digest;
+pub mod env_names;
 mod event;
 pub mod ids;
+mod layer_use;
 pub mod middleware;
 pub mod propagation;
 #[cfg(feature = "reqwest")]
@@ -31,7 +35,7 @@ mod state;
 mod transport;
 mod url_filter;
 
-pub use client::{ClientBuilder, ManualCallEnd, RacewayClient};
+pub use client::{ClientBuilder, ManualCallEnd, RacewayClient, RacewayMutexGuard};
 pub use config::{Config, ConfigError, ConfigErrorCode, Options};
 pub use context::{fork, forked, spawn, Branch, BranchHandle, ExecutionContext, Forked};
 pub use event::EventKind;

@@ -341,6 +341,35 @@ async fn allow_list_keeps_headers_from_other_hosts_but_records_the_call() {
 }
 
 #[tokio::test]
+async fn request_sent_says_when_headers_were_withheld() {
+    let peer_url = serve(Router::new().route("/", get(|| async { "peer" }))).await;
+    for (allow, withheld) in [("api.partner.example", true), ("127.0.0.1", false)] {
+        let collector = FakeCollector::start().await;
+        let client = RacewayClient::builder()
+            .service_name("shop")
+            .server_url(&collector.url)
+            .propagate_to(PropagateTo::parse_list(allow).unwrap())
+            .flush_interval(Duration::from_secs(60))
+            .build()
+            .unwrap();
+        let http = traced_http(&client);
+        let context = client.start_context(&Default::default()).unwrap();
+        context
+            .scope(async { http.get(&peer_url).send().await.unwrap() })
+            .await;
+        let events = all_events(&collector, &[&client]).await;
+        let sent = of_kind(&events, "request_sent");
+        assert_eq!(sent.len(), 1, "{allow}");
+        let data = sent[0]["data"].as_object().unwrap();
+        if withheld {
+            assert_eq!(data["headers_withheld"], true, "{allow}");
+        } else {
+            assert!(!data.contains_key("headers_withheld"), "{allow}: {data:?}");
+        }
+    }
+}
+
+#[tokio::test]
 async fn calls_outside_a_context_pass_through_untouched() {
     let collector = FakeCollector::start().await;
     let client = client_for(&collector.url, "shop");
@@ -517,7 +546,13 @@ async fn with_lock_and_custom_events() {
     let context = client.start_context(&Default::default()).unwrap();
     let value = context
         .scope(async {
-            let out = client.with_lock("inventory", async { 7 }).await;
+            let stock = tokio::sync::Mutex::new(8);
+            let out = client
+                .with_lock("inventory", &stock, |stock| {
+                    *stock -= 1;
+                    *stock
+                })
+                .await;
             client.record_custom("cache_miss", serde_json::json!({ "key": "k" }));
             client.record_error(&std::io::Error::other("oops"));
             out
@@ -549,4 +584,53 @@ async fn unsampled_requests_record_nothing_but_propagate() {
     assert!(response.headers().contains_key("x-raceway-trace-id"));
     assert!(!response.headers().contains_key("x-raceway-vc"));
     assert!(all_events(&collector, &[&client]).await.is_empty());
+}
+
+/// Ten concurrent read-modify-writes that await between the read and the write, each under
+/// `client.lock`: none is lost (the lock is real), and each records its accesses between its
+/// `lock_acquire` and `lock_release`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_increments_under_the_lock_lose_nothing() {
+    let collector = FakeCollector::start().await;
+    let client = client_for(&collector.url, "counter");
+    let counter = std::sync::Arc::new(tokio::sync::Mutex::new(0_i64));
+    let mut tasks = Vec::new();
+    for _ in 0..10 {
+        let (client, counter) = (client.clone(), counter.clone());
+        tasks.push(tokio::spawn(async move {
+            let context = client.start_context(&Default::default()).unwrap();
+            context
+                .scope(async {
+                    let mut held = client.lock("counter", &counter).await;
+                    let seen = *held;
+                    client.track_state_read("counter", raceway_client::StateAccess::value(&seen));
+                    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                    *held = seen + 1;
+                    client.track_state_write(
+                        "counter",
+                        raceway_client::StateAccess::value(&(seen + 1)),
+                    );
+                })
+                .await;
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert_eq!(*counter.lock().await, 10, "no increment lost");
+    let events = all_events(&collector, &[&client]).await;
+    let mut by_trace: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for event in &events {
+        by_trace
+            .entry(event["trace_id"].as_str().unwrap().to_owned())
+            .or_default()
+            .push(event["kind"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(by_trace.len(), 10);
+    for kinds in by_trace.values() {
+        assert_eq!(
+            kinds,
+            &["lock_acquire", "state_read", "state_write", "lock_release"]
+        );
+    }
 }

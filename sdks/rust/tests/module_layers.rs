@@ -24,6 +24,7 @@ const FLOORS: &[(&str, &[&str])] = &[
             "state",
             "url_filter",
             "delivery",
+            "digest",
         ],
     ),
     (
@@ -36,9 +37,12 @@ const FLOORS: &[(&str, &[&str])] = &[
     ),
     (
         "what records and sends events: client calls, the transport",
-        &["client_call", "transport"],
+        &["client_call", "transport", "db"],
     ),
-    ("the client", &["client"]),
+    (
+        "the client, its checks of the environment and of the layer's place",
+        &["client", "env_names", "layer_use"],
+    ),
     (
         "the framework adapters",
         &["middleware", "reqwest_middleware"],

@@ -10,6 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use raceway_client::clock::{decode_clock, encode_clock, ClockDecodeError, VectorClock};
 use raceway_client::config::default_instance;
+use raceway_client::db::{canonical_param, param_digest, DigestValue};
 use raceway_client::delivery;
 use raceway_client::propagation::{extract, inject, ExtractedContext, OutgoingContext};
 use raceway_client::sampling;
@@ -33,17 +34,13 @@ const RUNNERS: &[(&str, Runner)] = &[
     ("propagate-to", run_propagate_to),
     ("delivery", run_delivery),
     ("config", run_config),
+    ("param-digest", run_param_digest),
 ];
 
 /// Concerns of the contract this SDK does not implement yet, with the reason: their files are
 /// not run here, and a new file in neither list fails `every_vector_file_has_a_runner`.
-const NOT_IMPLEMENTED: &[(&str, &str)] = &[
-    (
-        "param-digest",
-        "no database driver is instrumented in the Rust SDK yet (spec 4.3)",
-    ),
-    ("sql-accesses", "the collector parses SQL; no SDK does"),
-];
+const NOT_IMPLEMENTED: &[(&str, &str)] =
+    &[("sql-accesses", "the collector parses SQL; no SDK does")];
 
 fn load(name: &str) -> Value {
     let path = vectors_dir().join(format!("{name}.json"));
@@ -145,6 +142,68 @@ fn delivery_vectors() {
 #[test]
 fn config_vectors() {
     run_file("config");
+}
+
+#[test]
+fn param_digest_vectors() {
+    run_file("param-digest");
+}
+
+/// The value of a `param-digest` case as the Rust type a driver would bind.
+fn param_value(input: &Value) -> Result<Box<dyn DigestValue>, String> {
+    if let Some(int) = input.get("int").and_then(Value::as_str) {
+        return match int.parse::<i128>() {
+            Ok(n) => Ok(Box::new(n)),
+            Err(_) => Ok(Box::new(int.parse::<u128>().map_err(|e| e.to_string())?)),
+        };
+    }
+    if let Some(float) = input.get("float").and_then(Value::as_str) {
+        let parsed: f64 = match float {
+            "nan" => f64::NAN,
+            "inf" => f64::INFINITY,
+            "-inf" => f64::NEG_INFINITY,
+            other => other.parse().map_err(|e| format!("{other}: {e}"))?,
+        };
+        return Ok(Box::new(parsed));
+    }
+    if let Some(hex) = input.get("bytes").and_then(Value::as_str) {
+        let bytes = (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).map_err(|e| e.to_string()))
+            .collect::<Result<Vec<u8>, _>>()?;
+        return Ok(Box::new(bytes));
+    }
+    let value = input.get("value").ok_or("no value in the input")?;
+    // Scalars as the native Rust types, so the vectors pin what drivers bind.
+    Ok(match value {
+        Value::Null => Box::new(None::<i64>),
+        Value::Bool(b) => Box::new(*b),
+        Value::Number(n) if n.is_i64() => Box::new(n.as_i64().unwrap()),
+        Value::Number(n) if n.is_u64() => Box::new(n.as_u64().unwrap()),
+        Value::Number(n) => Box::new(n.as_f64().unwrap()),
+        Value::String(s) => Box::new(s.clone()),
+        other => Box::new(other.clone()),
+    })
+}
+
+fn run_param_digest(case: &Value) -> Result<(), String> {
+    let input = &case["input"];
+    let key = input["key"].as_str().unwrap_or("raceway-digest-v1");
+    let value = param_value(input)?;
+    let canonical = canonical_param(&*value);
+    check(json!(canonical), &case["expected"]["canonical"])?;
+    check(
+        json!(param_digest(&*value, key)),
+        &case["expected"]["digest"],
+    )?;
+    // A JSON value gives the same digest as the native type (serde_json::Value binds).
+    if let Some(json_value) = input.get("value") {
+        check(
+            json!(param_digest(json_value, key)),
+            &case["expected"]["digest"],
+        )?;
+    }
+    Ok(())
 }
 
 fn check(actual: Value, expected: &Value) -> Result<(), String> {
@@ -549,11 +608,20 @@ fn run_config(case: &Value) -> Result<(), String> {
         .iter()
         .map(|(k, v)| (k.clone(), v.as_str().expect("string").to_owned()))
         .collect();
+    // The misspelt variables RacewayClient::new warns about (env_names::warn_misspelt logs
+    // exactly these).
+    let misspelt = raceway_client::env_names::misspelt_variables(vars.keys().map(String::as_str));
     let env = move |name: &str| vars.get(name).cloned();
-    let actual = match builder.resolve_with_env(&env) {
+    let mut actual = match builder.resolve_with_env(&env) {
         Ok(config) => json!({ "settings": settings_json(&config) }),
         Err(error) => json!({ "error": error.code.as_str() }),
     };
+    if !misspelt.is_empty() && actual.get("settings").is_some() {
+        actual["warnings"] = misspelt
+            .into_iter()
+            .map(|(variable, meant)| json!({ "variable": variable, "suggestion": meant }))
+            .collect();
+    }
     let mut expected = case["expected"].clone();
     if let Some(settings) = expected.get_mut("settings") {
         // null: the default `<host name>:<pid>`.

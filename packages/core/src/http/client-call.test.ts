@@ -46,8 +46,11 @@ describe('client call', () => {
     expect(call?.headers).toEqual({});
     call?.end({ status: 200 });
     expect(events.map((e) => e.kind)).toEqual(['request_sent', 'response_received']);
+    // Said in the event: the collector names the setting when the callee's side is missing.
+    expect(events[0]?.data).toMatchObject({ host: 'api.stripe.com', headers_withheld: true });
     const own = startClientCall({ url: 'https://api.stripe.com/x', propagateTo: () => true }, ctx);
     expect(Object.keys(own?.headers ?? {})).toContain('traceparent');
+    expect(events[2]?.data).not.toHaveProperty('headers_withheld');
   });
 
   it('merges the callee clock of the same trace only, then records response_received once', () => {

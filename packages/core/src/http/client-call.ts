@@ -102,7 +102,13 @@ export class ClientCall {
     this.#host = host;
     const overrides = { spanId: this.spanId, parentSpanId: context.spanId };
     // request_sent is the call's clock step: the clock sent is the one after it (spec 2.5).
-    context.record('request_sent', { method, url, host }, overrides);
+    // A host outside `propagateTo` gets no headers: said in the event, so that the collector
+    // can name the setting when the callee's side of the trace is missing.
+    context.record(
+      'request_sent',
+      propagate ? { method, url, host } : { method, url, host, headers_withheld: true },
+      overrides,
+    );
     const headers: Record<string, string> = {};
     if (propagate) {
       injectContext(

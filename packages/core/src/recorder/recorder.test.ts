@@ -9,6 +9,7 @@ import { extractContext } from '../propagation/extract.js';
 import {
   getTraceHeaders,
   mergeResponseHeaders,
+  recordLockHeld,
   trackError,
   trackEvent,
   trackLockAcquire,
@@ -179,5 +180,61 @@ describe('manual propagation', () => {
     const next = ctx.record('custom', { name: 'after' })!;
     expect(decodeClock(JSON.stringify(next.clock))).toMatchObject({ ok: true });
     expect(next.clock[callee]).toBe(5);
+  });
+});
+
+describe('withLock with a lock', () => {
+  // A mutex of the async-mutex shape (runExclusive), and one of the acquire/release shape.
+  function runExclusiveMutex() {
+    let tail: Promise<unknown> = Promise.resolve();
+    return {
+      runExclusive<T>(fn: () => T | Promise<T>): Promise<T> {
+        const run = tail.then(fn);
+        tail = run.catch(() => undefined);
+        return run;
+      },
+    };
+  }
+  function acquireMutex() {
+    const inner = runExclusiveMutex();
+    return {
+      acquire(): Promise<() => void> {
+        return new Promise((taken) => {
+          void inner.runExclusive(() => new Promise<void>((released) => taken(() => released())));
+        });
+      },
+    };
+  }
+
+  it.each([
+    ['runExclusive', runExclusiveMutex],
+    ['acquire', acquireMutex],
+  ] as const)('takes a %s lock: ten concurrent increments lose nothing', async (_, makeLock) => {
+    const lock = makeLock();
+    let counter = 0;
+    await Promise.all(
+      Array.from({ length: 10 }, () =>
+        withLock('counter', lock, async () => {
+          const seen = counter;
+          await new Promise((resolve) => setTimeout(resolve, 2));
+          counter = seen + 1;
+        }),
+      ),
+    );
+    expect(counter).toBe(10);
+  });
+
+  it('the recording-only form loses them, which is why it is not the lock', async () => {
+    let counter = 0;
+    await Promise.all(
+      Array.from({ length: 10 }, () =>
+        recordLockHeld('counter', async () => {
+          const seen = counter;
+          await new Promise((resolve) => setTimeout(resolve, 2));
+          counter = seen + 1;
+        }),
+      ),
+    );
+    expect(counter).toBeLessThan(10);
   });
 });

@@ -12,6 +12,7 @@ import {
   encodeBatch,
   encodeEvents,
 } from './batch.js';
+import { DeliveryWarnings } from './delivery-warnings.js';
 import { offBeforeExit, onBeforeExit } from './exit-hook.js';
 import { type PendingPost, type PostResult, postBatch } from './http-post.js';
 import { classifyStatus, countRejected } from './outcome.js';
@@ -216,7 +217,7 @@ export class Transport {
   #hooked = false;
   /** When the collector stopped answering, or null while it answers. */
   #unreachableSince: number | null = null;
-  #warnedDrop = false;
+  readonly #warnings: DeliveryWarnings;
   /** Events dropped since the queue last became full, or -1 while it has room. */
   #fullDrops = -1;
   /** The process is exiting by itself (`beforeExit`): see {@link Transport.shutdown}. */
@@ -243,6 +244,7 @@ export class Transport {
       ...stripUndefined(options),
     };
     this.#log = this.#options.diagnostics;
+    this.#warnings = new DeliveryWarnings(options.endpoint.href, this.#log);
     this.#gzip = compressesFor(options.endpoint, this.#options.compression);
     // Keep-alive saves a handshake per batch; node unrefs idle pooled sockets, so they do not
     // keep the process alive either.
@@ -639,6 +641,7 @@ export class Transport {
           batch.count,
           batch.reported,
           `refused by the collector: ${describeFailure(result)}`,
+          result.status ?? undefined,
         );
         return 'done';
       case 'retry':
@@ -732,6 +735,7 @@ export class Transport {
   #collectorFails(result: PostResult, reason: string): void {
     this.#failures++;
     this.#retryAfter = result.retryAfter;
+    this.#warnings.failing(reason, this.stats().queued);
     if (this.#unreachableSince !== null) return;
     this.#unreachableSince = Date.now();
     this.#log.debug(
@@ -741,6 +745,7 @@ export class Transport {
 
   /** The collector took the batch of `answered` events: it is not failing (any more), all the slots are open. */
   #collectorAnswers(answered: number): void {
+    if (this.#failures > 0) this.#warnings.recovered(this.#failures);
     this.#failures = 0;
     this.#retryAfter = undefined;
     if (this.#unreachableSince === null) return;
@@ -752,25 +757,18 @@ export class Transport {
   }
 
   /** Counts a batch as lost; its events and the drops it was reporting go into the next batch's `dropped`. */
-  #lose(count: number, reported: number, reason: string): void {
+  #lose(count: number, reported: number, reason: string, status?: number): void {
     this.#stats.dropped += count;
     this.#unreported += count + reported;
     this.#stats.lastError = reason;
-    this.#noteDrop(count, reason);
+    this.#noteDrop(count, reason, status);
   }
 
-  /** Without debug, the first drop is one warning; with debug, every drop is logged with counts. */
-  #noteDrop(count: number, reason: string): void {
+  /** A rate-limited warning (see {@link DeliveryWarnings}); with debug, every drop with counts. */
+  #noteDrop(count: number, reason: string, status?: number): void {
     if (count <= 0) return;
-    const total = this.#stats.dropped;
-    if (!this.#warnedDrop) {
-      this.#warnedDrop = true;
-      this.#log.warn(
-        `dropped ${count} events: ${reason}. Later drops are counted (${this.#log.debugEnabled ? 'and logged' : 'set debug: true or RACEWAY_DEBUG=1 to log them'}).`,
-      );
-      return;
-    }
-    this.#log.debug(`dropped ${count} events: ${reason}; ${total} dropped in all`);
+    this.#warnings.dropped(count, reason, status);
+    this.#log.debug(`dropped ${count} events: ${reason}; ${this.#stats.dropped} dropped in all`);
   }
 
   /** Gives up on everything held: aborts the requests in flight, drops the queue. */

@@ -15,5 +15,5 @@ describeInterop({
   language: 'Go',
   prefix: 'go',
   routeSource: 'the ServeMux pattern',
-  start: (name, collectorUrl) => startForeignService(GO_SERVICE, name, collectorUrl),
+  start: (name, collectorUrl, env) => startForeignService(GO_SERVICE, name, collectorUrl, env),
 });

@@ -21,6 +21,6 @@ for (const framework of ['flask', 'fastapi']) {
     language: `Python (${framework})`,
     prefix: 'py',
     routeSource: `${framework}'s router`,
-    start: (name, collectorUrl) => startForeignService(service, name, collectorUrl),
+    start: (name, collectorUrl, env) => startForeignService(service, name, collectorUrl, env),
   });
 }

@@ -10,7 +10,12 @@ Routes:
   answers {service, traceId, downstream}.
 - GET /reserve?value=N&barrier=URL: reads `stock:1` (N), waits at the barrier (an untraced
   call), writes `stock:1` (N - 1).
+- GET /increment: a read-modify-write of `counter` under `raceway.with_lock` with a real lock:
+  concurrent calls lose nothing.
 - POST /flush: sends what the transport holds.
+
+INTEROP_FLUSH_INTERVAL_MS sets the transport's flush interval (a test of the SIGTERM flush sets
+it high, so that only the shutdown sends the events).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 import urllib.request
 from typing import Any
 
@@ -37,7 +43,19 @@ from raceway.integrations.httpx import AsyncRacewayTransport
 from raceway.integrations.requests import traced_session
 
 SERVICE = os.environ["RACEWAY_SERVICE_NAME"]
-tracer = raceway.init()
+tracer = raceway.init(flush_interval_ms=int(os.environ.get("INTEROP_FLUSH_INTERVAL_MS", "1000")))
+counter_lock = threading.Lock()
+counter = {"value": 0}
+
+
+def increment() -> dict[str, int]:
+    with raceway.with_lock("counter", counter_lock):
+        seen = counter["value"]
+        raceway.track_state_read("counter", seen)
+        time.sleep(0.005)  # without the lock, other requests read `seen` meanwhile
+        counter["value"] = seen + 1
+        raceway.track_state_write("counter", seen + 1)
+        return {"value": seen + 1}
 
 
 def trace_id() -> str | None:
@@ -72,6 +90,8 @@ def flask_app() -> Any:
         raceway.track_state_write("stock:1", value - 1)
         return {"left": value - 1}
 
+    app.get("/increment")(increment)
+
     @app.post("/flush")
     def flush() -> dict[str, bool]:
         return {"flushed": tracer.flush(timeout=10)}
@@ -97,6 +117,9 @@ def fastapi_app() -> Any:
         await asyncio.to_thread(wait_at, barrier)
         raceway.track_state_write("stock:1", value - 1)
         return {"left": value - 1}
+
+    # A plain `def`: FastAPI runs it in a thread, where the blocking lock belongs.
+    app.get("/increment")(increment)
 
     @app.post("/flush")
     def flush() -> dict[str, bool]:

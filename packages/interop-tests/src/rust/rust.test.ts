@@ -17,5 +17,5 @@ describeInterop({
   language: 'Rust',
   prefix: 'rust',
   routeSource: "axum's MatchedPath",
-  start: (name, collectorUrl) => startForeignService(RUST_SERVICE, name, collectorUrl),
+  start: (name, collectorUrl, env) => startForeignService(RUST_SERVICE, name, collectorUrl, env),
 });

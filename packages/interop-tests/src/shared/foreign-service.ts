@@ -34,6 +34,7 @@ export async function startForeignService(
   command: ForeignServiceCommand,
   name: string,
   collectorUrl: string,
+  env: Record<string, string> = {},
 ): Promise<ForeignService> {
   const { language, executable } = command;
   if (!existsSync(executable)) {
@@ -46,6 +47,7 @@ export async function startForeignService(
       RACEWAY_URL: collectorUrl,
       RACEWAY_INSTANCE: `${name}-host`,
       ...command.env,
+      ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

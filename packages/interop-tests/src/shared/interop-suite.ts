@@ -28,8 +28,8 @@ export interface InteropSubject {
   prefix: string;
   /** Where its route template comes from, in a comment of the failure message. */
   routeSource: string;
-  /** Starts one of its services as `name`, reporting to `collectorUrl`. */
-  start(name: string, collectorUrl: string): Promise<ForeignService>;
+  /** Starts one of its services as `name`, reporting to `collectorUrl`, with `env` added. */
+  start(name: string, collectorUrl: string, env?: Record<string, string>): Promise<ForeignService>;
 }
 
 /** Runs the suite once for `subject`. */
@@ -43,8 +43,12 @@ export function describeInterop(subject: InteropSubject): void {
     return started;
   }
 
-  async function foreign(s: Scenario, role: string): Promise<ForeignService> {
-    const service = await subject.start(named(role), s.collector.url);
+  async function foreign(
+    s: Scenario,
+    role: string,
+    env?: Record<string, string>,
+  ): Promise<ForeignService> {
+    const service = await subject.start(named(role), s.collector.url, env);
     s.defer(() => service.close());
     return service;
   }
@@ -159,6 +163,42 @@ export function describeInterop(subject: InteropSubject): void {
         eventOf(middleServer, 'response_sent'),
         eventOf(clientSpanOf(spans, middleServer), 'response_received'),
       ]);
+    });
+  });
+
+  describe(`${language}: the SDK's lock`, () => {
+    it('lets ten concurrent increments lose nothing, and the collector reports no race', async () => {
+      const s = await scenario();
+      const counter = await foreign(s, 'counter');
+      const answers = await Promise.all(
+        Array.from({ length: 10 }, () => rootRequest(`${counter.url}/increment`)),
+      );
+      const values = answers.map((a) => (a.body as { value: number }).value).sort((a, b) => a - b);
+      expect(values).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+      const traceIds = answers.map((a) => a.traceId);
+      expect(new Set(traceIds).size).toBe(10);
+      await counter.flush();
+      await s.settle(traceIds, { serverSpans: 1 });
+      const events = (await Promise.all(traceIds.map((id) => s.api.trace(id)))).flatMap(allEvents);
+      expect(events.filter((e) => e.kind === 'lock_acquire')).toHaveLength(10);
+      expect(events.filter((e) => e.kind === 'state_write')).toHaveLength(10);
+      const races = (await s.api.races('resource=counter')).races;
+      expect(races, 'accesses under a common lock are no race').toEqual([]);
+    });
+  });
+
+  describe(`${language}: SIGTERM right after a request`, () => {
+    it("loses none of the request's events: the service flushes as its README shows", async () => {
+      const s = await scenario();
+      // A flush interval of a minute: only the shutdown can send the events in time.
+      const service = await foreign(s, 'stopping', { INTEROP_FLUSH_INTERVAL_MS: '60000' });
+      const { traceId } = await rootRequest(`${service.url}/chain`);
+      await service.close(); // SIGTERM, then waits for the exit
+      const [trace] = await s.settle([traceId], { serverSpans: 1 });
+      const kinds = allEvents(trace!).map((e) => e.kind);
+      expect(kinds).toEqual(
+        expect.arrayContaining(['request_received', 'state_write', 'state_read', 'response_sent']),
+      );
     });
   });
 

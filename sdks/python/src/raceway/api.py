@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from raceway.client_call import ClientCall, merge_response_clock
@@ -50,22 +50,49 @@ def track_state_write(
 
 
 @contextmanager
-def with_lock(lock: str) -> Iterator[None]:
-    """Marks a block as holding the named lock: accesses inside it are not races with other
-    accesses under the same lock. It records; it does not lock anything itself.
+def with_lock(name: str, lock: AbstractContextManager[Any] | None) -> Iterator[None]:
+    """Takes `lock` (a `threading.Lock`, `RLock`, a lock of a lock service: anything used as
+    `with lock:`), records `lock_acquire` of `name`, runs the block, records `lock_release` and
+    releases `lock`, also when the block raises. Accesses made while two contexts hold a common
+    lock are not races. `None` is for a lock the application already holds: then only the two
+    events are recorded (as `record_lock_held` does).
 
-    >>> with redis_lock("stock:42"), raceway.with_lock("stock:42"):  # doctest: +SKIP
-    ...     ...
+    >>> stock_lock = threading.Lock()  # doctest: +SKIP
+    >>> with raceway.with_lock("stock:42", stock_lock):  # doctest: +SKIP
+    ...     stock = read_stock(); write_stock(stock - 1)
+    """
+    if lock is None:
+        with record_lock_held(name):
+            yield
+        return
+    if not hasattr(lock, "__enter__"):
+        raise TypeError(
+            f"with_lock takes the lock itself (a threading.Lock or any `with` lock), got"
+            f" {type(lock).__name__}; for an asyncio.Lock, `async with lock:` around"
+            " record_lock_held(name)"
+        )
+    with lock, record_lock_held(name):
+        yield
+
+
+@contextmanager
+def record_lock_held(name: str) -> Iterator[None]:
+    """Records that the block runs under the named lock, which the application holds: it
+    locks nothing itself (use `with_lock(name, lock)` to take the lock too).
+
+    >>> async with stock_lock:  # doctest: +SKIP
+    ...     with raceway.record_lock_held("stock:42"):
+    ...         ...
     """
     ctx = current_context()
-    name = resource_name(lock)
+    lock_name = resource_name(name)
     if ctx is not None:
-        ctx.record("lock_acquire", {"lock": name})
+        ctx.record("lock_acquire", {"lock": lock_name})
     try:
         yield
     finally:
         if ctx is not None:
-            ctx.record("lock_release", {"lock": name})
+            ctx.record("lock_release", {"lock": lock_name})
 
 
 def record_error(error: BaseException) -> None:

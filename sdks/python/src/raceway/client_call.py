@@ -65,9 +65,14 @@ class ClientCall:
         dropped = 0
         if ctx.sampled:
             tick = ctx.tick()
+            # A host outside `propagate_to` gets no headers: said in the event, so that the
+            # collector can name the setting when the callee's side of the trace is missing.
+            sent: dict[str, object] = {"method": self.method, "url": self.url, "host": self.host}
+            if not propagate:
+                sent["headers_withheld"] = True
             ctx.record(
                 "request_sent",
-                {"method": self.method, "url": self.url, "host": self.host},
+                sent,
                 span_id=self.span_id,
                 parent_span_id=ctx.span_id,
                 tick=tick,

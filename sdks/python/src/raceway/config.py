@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from typing import TypedDict
 from urllib.parse import urlsplit
 
+from raceway.db.param_digest import DEFAULT_DIGEST_KEY
+from raceway.diagnostics import logger
+from raceway.env_names import misspelt_variables
 from raceway.errors import ConfigErrorCode, RacewayConfigError, describe_value
 from raceway.sampling import parse_sample_rate
 from raceway.url_filters import (
@@ -77,6 +80,15 @@ class RacewayOptions(TypedDict, total=False):
     """Outgoing hosts that receive trace headers (spec 6); replaces the default internal hosts.
     Env `RACEWAY_PROPAGATE_TO` (comma-separated host patterns)."""
     ignore_paths: Sequence[str | re.Pattern[str]]
+    capture_queries: bool
+    """Record the statements of instrumented database drivers (`raceway.db`, spec 4.3). Env
+    `RACEWAY_DB_CAPTURE`. Default True."""
+    capture_values: bool
+    """Send raw parameter values beside their digests. Env `RACEWAY_DB_CAPTURE_VALUES`. Default
+    False: no parameter value leaves the service."""
+    digest_key: str
+    """The key of parameter digests; services that compare digests share it. Env
+    `RACEWAY_DIGEST_KEY`. Default `raceway-digest-v1`. Never logged."""
 
 
 @dataclass(frozen=True)
@@ -101,6 +113,9 @@ class Config:
     request_timeout_ms: int
     propagate_to: Callable[[str], bool]
     ignore_path: Callable[[str], bool]
+    capture_queries: bool = True
+    capture_values: bool = False
+    digest_key: str = DEFAULT_DIGEST_KEY
 
 
 TRANSPORT_DEFAULTS: Mapping[str, int | None] = {
@@ -132,6 +147,8 @@ def resolve_config(options: RacewayOptions, env: Mapping[str, str] | None = None
     """
     environ = os.environ if env is None else env
     _refuse_unknown(options)
+    for variable, meant in misspelt_variables(environ):
+        logger.warning("raceway: %s is set but not read (did you mean %s?)", variable, meant)
     disabled = _flag(options.get("disabled"), environ.get("RACEWAY_DISABLED"), "disabled")
     if disabled is None:
         disabled = _otel_sdk_disabled(environ.get("OTEL_SDK_DISABLED"))
@@ -173,6 +190,17 @@ def resolve_config(options: RacewayOptions, env: Mapping[str, str] | None = None
         request_timeout_ms=_required(
             _integer(options.get("request_timeout_ms"), "request_timeout_ms")
         ),
+        capture_queries=_flag(
+            options.get("capture_queries"), environ.get("RACEWAY_DB_CAPTURE"), "capture_queries"
+        )
+        is not False,
+        capture_values=_flag(
+            options.get("capture_values"),
+            environ.get("RACEWAY_DB_CAPTURE_VALUES"),
+            "capture_values",
+        )
+        is True,
+        digest_key=_digest_key(options.get("digest_key"), environ.get("RACEWAY_DIGEST_KEY")),
     )
 
 
@@ -203,11 +231,17 @@ def _unless_blank(value: str | None) -> str | None:
     return value if value is not None and value.strip() else None
 
 
+_FLAGS: Mapping[str, tuple[str, ConfigErrorCode]] = {
+    "disabled": ("RACEWAY_DISABLED", "RACEWAY_INVALID_DISABLED"),
+    "debug": ("RACEWAY_DEBUG", "RACEWAY_INVALID_DEBUG"),
+    "capture_queries": ("RACEWAY_DB_CAPTURE", "RACEWAY_INVALID_DB_CAPTURE"),
+    "capture_values": ("RACEWAY_DB_CAPTURE_VALUES", "RACEWAY_INVALID_DB_CAPTURE_VALUES"),
+}
+
+
 def _flag(option: object, env_value: str | None, name: str) -> bool | None:
     """The option, else the variable (spec 7 c); None when neither says."""
-    code: ConfigErrorCode = (
-        "RACEWAY_INVALID_DISABLED" if name == "disabled" else "RACEWAY_INVALID_DEBUG"
-    )
+    variable, code = _FLAGS[name]
     if option is not None:
         if not isinstance(option, bool):
             raise RacewayConfigError(code, f"{name} must be a bool, got {describe_value(option)}")
@@ -222,7 +256,7 @@ def _flag(option: object, env_value: str | None, name: str) -> bool | None:
         return False
     raise RacewayConfigError(
         code,
-        f"RACEWAY_{name.upper()} must be one of 1, true, yes, on, 0, false, no, off, "
+        f"{variable} must be one of 1, true, yes, on, 0, false, no, off, "
         f"got {describe_value(env_value)}",
     )
 
@@ -329,6 +363,22 @@ def _api_key(option: object, env_value: str | None) -> str | None:
         raise RacewayConfigError(
             "RACEWAY_INVALID_API_KEY", f"{source} must be visible ASCII characters without spaces"
         )
+    return key
+
+
+def _digest_key(option: object, env_value: str | None) -> str:
+    source = "digest_key" if option is not None else "RACEWAY_DIGEST_KEY"
+    raw = option if option is not None else _non_empty(env_value)
+    if raw is None:
+        return DEFAULT_DIGEST_KEY
+    # The key itself is never echoed: it is a secret.
+    if not isinstance(raw, str):
+        raise RacewayConfigError(
+            "RACEWAY_INVALID_DIGEST_KEY", f"{source} must be a string, got {type(raw).__name__}"
+        )
+    key = raw.strip()
+    if not key:
+        raise RacewayConfigError("RACEWAY_INVALID_DIGEST_KEY", f"{source} must not be empty")
     return key
 
 

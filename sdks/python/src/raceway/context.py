@@ -136,6 +136,11 @@ class ExecutionContext:
                 self._manual_calls = deque(maxlen=MAX_OPEN_MANUAL_CALLS)
             self._manual_calls.append((headers, call))
 
+    def open_manual_calls(self) -> int:
+        """How many calls made with `get_trace_headers` were not ended yet."""
+        with self._lock:
+            return len(self._manual_calls) if self._manual_calls else 0
+
     def close_manual_call(self, headers: object = None) -> ManualCall | None:
         """The manual call whose headers object is `headers`, else the oldest one still open."""
         with self._lock:

@@ -5,9 +5,11 @@ errors and `response_sent` (spec 2.1, 2.6, 4)."""
 from __future__ import annotations
 
 import contextvars
+import threading
 import time
 
 from raceway.context import ClockTick, ExecutionContext
+from raceway.diagnostics import logger
 from raceway.event_fields import error_data, event_method, event_path, event_route, event_status
 from raceway.propagation import HEADER_TRACE_ID, HEADER_VC, HeaderGetter, extract_context
 from raceway.tracer import Tracer
@@ -69,6 +71,9 @@ class ServerRequest:
         if self._finished:
             return
         self._finished = True
+        unmerged = self.ctx.open_manual_calls()
+        if unmerged:
+            warn_unmerged_calls(unmerged)
         if not self.ctx.sampled:
             return
         code = event_status(status)
@@ -81,6 +86,26 @@ class ServerRequest:
         if self._error is not None:
             data["error"] = error_data(self._error)
         self.ctx.record("response_sent", data, tick=self._tick)
+
+
+_unmerged_warned = threading.Event()
+
+
+def warn_unmerged_calls(count: int) -> None:
+    """A request ended with manual calls never ended (spec 2.7): said once per process,
+    without debug, because the trace is wrong in a way nobody would notice: the callee's clock
+    was never merged, so what followed the call looks concurrent with what the callee did."""
+    if _unmerged_warned.is_set():
+        return
+    _unmerged_warned.set()
+    logger.warning(
+        "raceway: a request ended with %d call(s) made with get_trace_headers() that"
+        " merge_response_headers() never ended: the callee's clock was not merged, so what"
+        " this service did after the call looks concurrent with what the callee did (and"
+        " reads after it like races). Pass each response's headers:"
+        " raceway.merge_response_headers(response.headers, request=headers)",
+        count,
+    )
 
 
 def record_server_error(error: BaseException) -> None:

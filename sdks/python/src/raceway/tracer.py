@@ -11,6 +11,7 @@ from raceway.clock import VectorClock
 from raceway.config import Config, RacewayOptions, resolve_config
 from raceway.context import ExecutionContext, use_context
 from raceway.context_owner import Event
+from raceway.db.query import QueryCapture
 from raceway.diagnostics import Diagnostics
 from raceway.ids import is_valid_span_id, new_component, new_span_id, new_trace_id
 from raceway.propagation import ExtractedContext
@@ -34,6 +35,11 @@ class Tracer:
         self.service = self.config.service_name
         self.instance = self.config.instance
         self.disabled = self.config.disabled
+        self.query_capture = QueryCapture(
+            enabled=self.config.capture_queries and not self.disabled,
+            values=self.config.capture_values,
+            digest_key=self.config.digest_key,
+        )
         self.transport: Transport | None = None
         self.diagnostics = Diagnostics(self.config.debug)
         if not self.disabled:

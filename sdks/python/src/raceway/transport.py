@@ -27,7 +27,8 @@ from urllib.parse import urlsplit
 
 from raceway.config import Config
 from raceway.delivery import classify_status, count_rejected, retry_delay
-from raceway.diagnostics import logger
+from raceway.delivery_warnings import DeliveryWarnings
+from raceway.exit_signals import flush_on_sigterm
 from raceway.version import SDK_NAME, __version__
 
 GIVE_UP_AFTER = 5
@@ -163,7 +164,7 @@ class Transport:
         """While the collector is failing, the next request waits until then (monotonic)."""
         self._deliveries = 0
         """Answers `delivered` or `partial`, since the start."""
-        self._warned = False
+        self._warnings = DeliveryWarnings(config.endpoint, config.debug)
         self._stats = TransportStats()
         self._unreported_drops = 0
         self._flushing = False
@@ -171,6 +172,7 @@ class Transport:
         self._stopping = False
         self._thread: threading.Thread | None = None
         _live_transports.add(self)
+        flush_on_sigterm(_flush_before_sigterm)
 
     def enqueue(self, event: dict[str, Any]) -> None:
         """Queues an event, encoded now (JSON text is a fraction of the memory of the dicts, and
@@ -274,19 +276,15 @@ class Transport:
         if isinstance(self._sender, HttpSender):
             self._sender = HttpSender(self._config.endpoint)
 
-    def _count_drop(self, count: int, reason: str) -> None:
+    def _count_drop(self, count: int, reason: str, status: int | None = None) -> None:
         self._stats = replace(self._stats, dropped=self._stats.dropped + count, last_error=reason)
         self._unreported_drops += count
-        if self._config.debug or not self._warned:
-            # Without debug only the first drop is logged, once: a dead collector must not
-            # flood the application's logs.
-            self._warned = True
-            logger.warning("raceway: %d event(s) dropped: %s", count, reason)
+        self._warnings.dropped(count, reason, status)
 
-    def _drop_batch(self, batch: _Batch, reason: str) -> None:
+    def _drop_batch(self, batch: _Batch, reason: str, status: int | None = None) -> None:
         # The drops this batch was reporting go into the next batch's count.
         self._unreported_drops += batch.dropped_report
-        self._count_drop(batch.count, reason)
+        self._count_drop(batch.count, reason, status)
         self._release(batch)
 
     def _release(self, batch: _Batch) -> None:
@@ -364,10 +362,9 @@ class Transport:
         if outcome in ("delivered", "partial"):
             self._deliveries += 1
             if self._failures:
+                self._warnings.recovered(self._failures)
                 self._failures = 0
                 self._resume_at = 0.0
-                if self._config.debug:
-                    logger.warning("raceway: collector reachable again")
             rejected = count_rejected(result.body, batch.count) if outcome == "partial" else 0
             self._stats = replace(
                 self._stats,
@@ -393,7 +390,7 @@ class Transport:
             )
             self._resume_at = time.monotonic() + delay_ms / 1000
         if outcome == "dropped":
-            self._drop_batch(batch, problem)
+            self._drop_batch(batch, problem, result.status)
             return
         limit = self._config.max_retries
         if self._stopping:
@@ -406,10 +403,7 @@ class Transport:
             )
         else:
             self._stats = replace(self._stats, retries=self._stats.retries + 1, last_error=problem)
-            if self._config.debug and self._failures == 1:
-                logger.warning(
-                    "raceway: %s; retrying with backoff, %d events held", problem, self._held
-                )
+            self._warnings.failing(problem, self._held)
             batch.after = self._appended
             self._requeued.append(batch)
             self._condition.notify_all()
@@ -453,3 +447,8 @@ def _flush_at_exit() -> None:
     for transport in list(_live_transports):
         with suppress(Exception):
             transport.shutdown(timeout=_SHUTDOWN_TIMEOUT_S)
+
+
+def _flush_before_sigterm() -> None:
+    # The process stops right after: no more events are coming, so the shutdown is the flush.
+    _flush_at_exit()

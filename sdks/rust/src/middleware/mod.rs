@@ -37,9 +37,9 @@ pub struct RacewayLayer {
 impl RacewayLayer {
     /// A layer that records into `client` (a `RacewayClient` or a `&RacewayClient`).
     pub fn new(client: impl Into<RacewayClient>) -> Self {
-        RacewayLayer {
-            client: client.into(),
-        }
+        let client = client.into();
+        client.layer_use().layer_made();
+        RacewayLayer { client }
     }
 }
 
@@ -75,6 +75,7 @@ where
     }
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+        self.client.layer_use().request_served();
         let Some(call) = ServerCall::start(&self.client, &request) else {
             return ResponseFuture::untraced(self.inner.call(request));
         };

@@ -3,6 +3,7 @@
 //! 4.2 say (the functions of the policy are in [`crate::delivery`]).
 
 mod shared;
+mod warnings;
 mod worker;
 
 use std::sync::Arc;
@@ -13,7 +14,9 @@ use tokio::sync::{mpsc, oneshot, watch};
 use crate::config::Config;
 
 pub use shared::TransportStats;
-use shared::{event_bytes, report_dropped, Command, Counters};
+use shared::{event_bytes, Command, Counters};
+pub(crate) use warnings::warn;
+use warnings::DeliveryWarnings;
 pub(crate) use worker::WorkerSettings;
 
 /// The application side of the transport: enqueueing never waits.
@@ -25,7 +28,7 @@ pub(crate) struct Transport {
     deadline: watch::Sender<Option<Instant>>,
     max_queue_size: usize,
     max_queue_bytes: u64,
-    debug: bool,
+    warnings: Arc<DeliveryWarnings>,
 }
 
 impl Transport {
@@ -35,7 +38,11 @@ impl Transport {
         let (tx, rx) = mpsc::unbounded_channel();
         let counters = Arc::new(Counters::default());
         let (deadline, deadline_rx) = watch::channel(None);
-        let settings = WorkerSettings::from_config(config);
+        let warnings = Arc::new(DeliveryWarnings::new(
+            config.endpoint.as_str(),
+            config.debug,
+        ));
+        let settings = WorkerSettings::from_config(config, Arc::clone(&warnings));
         let worker = worker::run(rx, settings, Arc::clone(&counters), deadline_rx);
         match tokio::runtime::Handle::try_current() {
             Ok(handle) => {
@@ -67,7 +74,7 @@ impl Transport {
             deadline,
             max_queue_size: config.max_queue_size,
             max_queue_bytes: config.max_queue_bytes,
-            debug: config.debug,
+            warnings,
         }
     }
 
@@ -86,8 +93,9 @@ impl Transport {
     }
 
     fn count_refused(&self, why: &str) {
-        let total = self.counters.add_dropped(1);
-        report_dropped(1, total, why, self.debug);
+        self.counters.add_dropped(1);
+        self.warnings
+            .dropped(1, why, None, std::time::Instant::now());
     }
 
     pub(crate) fn stats(&self) -> TransportStats {

@@ -90,39 +90,9 @@ pub(crate) fn event_bytes(event: &str) -> u64 {
     event.len() as u64
 }
 
-/// Reports drops through `tracing` (target `raceway`): a warning each time the running total
-/// reaches the next power of two (1, 2, 4, ...), so that a collector refusing everything does
-/// not fill the log; in debug mode every other drop at level debug.
-pub(crate) fn report_dropped(count: u64, total: u64, why: &str, debug: bool) {
-    if count == 0 {
-        return;
-    }
-    if reaches_power_of_two(total - count.min(total), total) {
-        tracing::warn!(target: "raceway", dropped = count, total, "events dropped: {why}");
-    } else if debug {
-        tracing::debug!(target: "raceway", dropped = count, total, "events dropped: {why}");
-    }
-}
-
-/// True when a running total going from `before` to `total` reaches a power of two.
-fn reaches_power_of_two(before: u64, total: u64) -> bool {
-    total > before && (before == 0 || total.ilog2() > before.ilog2())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn drops_warn_at_powers_of_two() {
-        let warned: Vec<u64> = (1..=20)
-            .filter(|t| reaches_power_of_two(t - 1, *t))
-            .collect();
-        assert_eq!(warned, [1, 2, 4, 8, 16]);
-        assert!(reaches_power_of_two(5, 9), "a batch of 4 past 8");
-        assert!(!reaches_power_of_two(9, 15));
-        assert!(!reaches_power_of_two(3, 3));
-    }
 
     #[test]
     fn the_bound_counts_events_and_bytes() {

@@ -18,7 +18,8 @@ use reqwest::Url;
 use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::{mpsc, oneshot, watch};
 
-use super::shared::{event_bytes, report_dropped, Command, Counters};
+use super::shared::{event_bytes, Command, Counters};
+use super::warnings::DeliveryWarnings;
 use crate::config::Config;
 use crate::delivery::{classify, count_rejected, parse_retry_after, retry_delay, Outcome};
 
@@ -40,10 +41,11 @@ pub(crate) struct WorkerSettings {
     max_retries: Option<u32>,
     request_timeout: Duration,
     debug: bool,
+    warnings: Arc<DeliveryWarnings>,
 }
 
 impl WorkerSettings {
-    pub(crate) fn from_config(config: &Config) -> Self {
+    pub(crate) fn from_config(config: &Config, warnings: Arc<DeliveryWarnings>) -> Self {
         WorkerSettings {
             endpoint: config.endpoint.clone(),
             authorization: config
@@ -55,6 +57,7 @@ impl WorkerSettings {
             max_retries: config.max_retries,
             request_timeout: config.request_timeout,
             debug: config.debug,
+            warnings,
         }
     }
 }
@@ -381,7 +384,7 @@ impl Worker {
                 self.retry_at = None;
                 let status = answer.status.unwrap_or(0);
                 let why = format!("batch refused by the collector ({status})");
-                self.drop_batch(&batch, count, &why);
+                self.drop_batch_answered(&batch, count, &why, answer.status);
             }
             Outcome::Retry => return self.failed(batch, &answer, closing),
         }
@@ -391,11 +394,7 @@ impl Worker {
     /// A `delivered` or `partial` answer: the collector is not failing (any more).
     fn succeeded(&mut self) {
         if self.failures > 0 {
-            tracing::info!(
-                target: "raceway",
-                failed_attempts = self.failures,
-                "collector reachable again"
-            );
+            self.settings.warnings.recovered(self.failures);
         }
         self.delivered_batches += 1;
         self.failures = 0;
@@ -405,19 +404,15 @@ impl Worker {
     /// A `retry` answer: the next request waits, and the batch is returned to go back to the
     /// end of the queue, unless it is given up.
     fn failed(&mut self, mut batch: Batch, answer: &Answer, closing: bool) -> Option<Batch> {
-        // Once per failure: the first `retry` answer after a delivery (or the start).
-        if self.failures == 0 {
-            let why = match (answer.status, &answer.error) {
-                (Some(status), _) => format!("status {status}"),
-                (None, Some(error)) => error.clone(),
-                (None, None) => "no answer".to_owned(),
-            };
-            tracing::warn!(
-                target: "raceway",
-                endpoint = %self.settings.endpoint,
-                "collector failing ({why})"
-            );
-        }
+        let why = match (answer.status, &answer.error) {
+            (Some(status), _) => format!("HTTP {status}"),
+            (None, Some(error)) => format!("collector unreachable: {error}"),
+            (None, None) => "collector unreachable: no answer".to_owned(),
+        };
+        let held = self.counters.stats().queued as u64;
+        self.settings
+            .warnings
+            .failing(&why, held, std::time::Instant::now());
         let delay = retry_delay(self.failures, fastrand::f64(), answer.retry_after);
         self.failures = self.failures.saturating_add(1);
         self.retry_at = Some(tokio::time::Instant::now() + delay);
@@ -453,13 +448,20 @@ impl Worker {
 
     /// The batch leaves the transport with `count` of its events dropped.
     fn drop_batch(&self, batch: &Batch, count: u64, why: &str) {
+        self.drop_batch_answered(batch, count, why, None);
+    }
+
+    /// [`Self::drop_batch`] for a batch the collector answered with `status`.
+    fn drop_batch_answered(&self, batch: &Batch, count: u64, why: &str, status: Option<u16>) {
         self.leave(batch);
         self.counters.restore_unreported(batch.reported);
         if count == 0 {
             return;
         }
-        let total = self.counters.add_dropped(count);
-        report_dropped(count, total, why, self.settings.debug);
+        self.counters.add_dropped(count);
+        self.settings
+            .warnings
+            .dropped(count, why, status, std::time::Instant::now());
     }
 
     /// The shutdown deadline passed: everything held, and whatever is still in the channel, is

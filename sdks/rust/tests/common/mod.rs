@@ -2,4 +2,6 @@
 #![allow(dead_code)]
 
 pub mod collector;
+#[cfg(feature = "sqlx-postgres")]
+pub mod pg;
 pub mod schema;

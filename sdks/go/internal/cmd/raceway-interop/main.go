@@ -12,9 +12,13 @@
 //	                            a read-modify-write of stock:1 that waits at barrier (an
 //	                            untraced GET) between the read and the write: a lost update
 //	                            when two services run it at once
+//	GET  /increment             a read-modify-write of counter under raceway.WithLock with
+//	                            a real mutex: concurrent calls lose nothing
 //	POST /flush                 flushes the client (the tests flush before they query)
 //
-// It stops on SIGTERM or SIGINT after Shutdown flushed the transport.
+// It stops on SIGTERM or SIGINT as the README shows (signal.NotifyContext, then the server's
+// and the client's Shutdown), which sends what the last requests recorded.
+// INTEROP_FLUSH_INTERVAL_MS replaces -flush-interval (a test of that shutdown sets it high).
 package main
 
 import (
@@ -30,6 +34,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -41,6 +46,9 @@ func main() {
 	flush := flag.Duration("flush-interval", 50*time.Millisecond, "transport flush interval")
 	flag.Parse()
 
+	if ms, err := strconv.Atoi(os.Getenv("INTEROP_FLUSH_INTERVAL_MS")); err == nil {
+		*flush = time.Duration(ms) * time.Millisecond
+	}
 	client, err := raceway.New(raceway.WithFlushInterval(*flush))
 	if err != nil {
 		log.Fatal(err)
@@ -84,6 +92,21 @@ func main() {
 		raceway.TrackStateWrite(ctx, "stock:1", raceway.Value(value-1))
 		writeJSON(w, map[string]any{"left": value - 1})
 	})
+	var counterMu sync.Mutex
+	counter := 0
+	mux.HandleFunc("GET /increment", func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		var now int
+		_ = raceway.WithLock(ctx, "counter", &counterMu, func() error {
+			seen := counter
+			raceway.TrackStateRead(ctx, "counter", raceway.Value(seen))
+			time.Sleep(5 * time.Millisecond) // without the lock, other requests read seen meanwhile
+			counter, now = seen+1, seen+1
+			raceway.TrackStateWrite(ctx, "counter", raceway.Value(now))
+			return nil
+		})
+		writeJSON(w, map[string]any{"value": now})
+	})
 	mux.HandleFunc("POST /flush", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 		defer cancel()
@@ -98,22 +121,25 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	// The README's pattern: the signal ends ctx; the server finishes the requests in flight,
+	// then the client sends what they recorded.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	server := &http.Server{Handler: raceway.Middleware(client)(mux), ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Fatal(err)
+			log.Print(err)
+			stop()
 		}
 	}()
 	line, _ := json.Marshal(map[string]string{"url": "http://" + ln.Addr().String()})
 	fmt.Println(string(line))
 
-	stop := make(chan os.Signal, 1)
-	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
-	<-stop
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	<-ctx.Done()
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_ = server.Shutdown(ctx)
-	if err := client.Shutdown(ctx); err != nil {
+	_ = server.Shutdown(shutdownCtx)
+	if err := client.Shutdown(shutdownCtx); err != nil {
 		log.Printf("raceway shutdown: %v", err)
 	}
 }

@@ -1,5 +1,5 @@
 import { createGunzip } from 'node:zlib';
-import type { ConcurrencyGate } from '../concurrency-gate.js';
+import { ConcurrencyGate } from '../concurrency-gate.js';
 import { HttpError } from '../errors.js';
 import { JsonDepthScanner } from './json-depth.js';
 
@@ -19,6 +19,20 @@ export interface BodyLimits {
   gate?: ConcurrencyGate;
   /** Deepest nesting of the body, checked before parsing (default MAX_BODY_DEPTH). */
   maxDepth?: number;
+}
+
+/**
+ * The limits of an ingestion route: `maxConcurrentDecompressions` bodies (default 4) are
+ * decompressed at once, and 16 times as many wait for a slot before the route answers 503.
+ */
+export function bodyLimits(
+  options: Omit<BodyLimits, 'gate'> & { maxConcurrentDecompressions?: number },
+): BodyLimits {
+  const slots = options.maxConcurrentDecompressions ?? 4;
+  return {
+    ...options,
+    gate: new ConcurrencyGate(slots, slots * 16, 'gzip bodies are being decompressed'),
+  };
 }
 
 /**

@@ -1,11 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import { ingestRoute } from '../api/schemas/routes.js';
-import { ConcurrencyGate } from '../concurrency-gate.js';
 import { HttpError } from '../errors.js';
 import type { StoredEvent } from '../event.js';
 import type { Storage } from '../storage/types.js';
 import { checkApiKey } from './api-key.js';
-import { type BodyLimits, decodeBody } from './body.js';
+import { type BodyLimits, bodyLimits, decodeBody } from './body.js';
 import {
   checkEventLimits,
   type EventLimits,
@@ -54,11 +53,7 @@ interface Rejected {
  */
 export async function ingestRoutes(app: FastifyInstance, options: IngestOptions): Promise<void> {
   const { storage, validators, apiKeys } = options;
-  const slots = options.maxConcurrentDecompressions ?? 4;
-  const limits: BodyLimits = {
-    ...options,
-    gate: new ConcurrencyGate(slots, slots * 16, 'gzip bodies are being decompressed'),
-  };
+  const limits = bodyLimits(options);
 
   // This scope parses bodies itself: raw bytes up to maxBodyBytes, then gunzip and JSON.
   app.removeAllContentTypeParsers();

@@ -1,11 +1,10 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ErrorAnswer } from '../api/schemas/common.js';
-import { ConcurrencyGate } from '../concurrency-gate.js';
 import { HttpError } from '../errors.js';
 import type { StoredEvent } from '../event.js';
 import { checkApiKey } from '../ingest/api-key.js';
-import { type BodyLimits, decodeBody, inflateBody } from '../ingest/body.js';
+import { type BodyLimits, bodyLimits, decodeBody, inflateBody } from '../ingest/body.js';
 import { checkEventLimits, type EventLimits } from '../ingest/limits.js';
 import { charsetOf } from '../ingest/route.js';
 import type { SdkIdentity } from '../ingest/sdk-registry.js';
@@ -81,11 +80,7 @@ export async function otlpIngestRoutes(
   app: FastifyInstance,
   options: OtlpIngestOptions,
 ): Promise<void> {
-  const slots = options.maxConcurrentDecompressions ?? 4;
-  const limits: BodyLimits = {
-    ...options,
-    gate: new ConcurrencyGate(slots, slots * 16, 'gzip bodies are being decompressed'),
-  };
+  const limits = bodyLimits(options);
 
   app.removeAllContentTypeParsers();
   app.addContentTypeParser(

@@ -9,8 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startCollector, type TestCollector } from './helpers/collector.js';
 
-const source = fileURLToPath(new URL('../src/index.ts', import.meta.url));
-const tsx = fileURLToPath(new URL('../../../node_modules/.bin/tsx', import.meta.url));
+// The package as users run it: its build (`pnpm test` builds before the tests run).
+const source = fileURLToPath(new URL('../dist/index.js', import.meta.url));
 
 const SERVICE = `
 import http from 'node:http';
@@ -38,7 +38,7 @@ afterEach(async () => {
 describe('SIGTERM with the README pattern', () => {
   it("sends the last request's events before the process exits", async () => {
     collector = await startCollector();
-    const child = spawn(tsx, ['--input-type=module', '-e', SERVICE], {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', SERVICE], {
       env: { ...process.env, COLLECTOR: collector.url },
       stdio: ['ignore', 'pipe', 'inherit'],
     });

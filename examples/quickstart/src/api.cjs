@@ -11,16 +11,15 @@ app.use(racewayMiddleware({ serviceName: 'api' }));
 
 app.post('/stock/:sku/take', async (req, res) => {
   const resource = `stock:${req.params.sku}`;
-  // Read-modify-write under a lock you hold: withLock tells Raceway, so it is not a race.
-  const left = await mutex.runExclusive(() =>
-    withLock(resource, () => {
-      const count = stock.get(req.params.sku) ?? 0;
-      trackStateRead(resource, { value: count });
-      stock.set(req.params.sku, count - 1);
-      trackStateWrite(resource, { value: count - 1 });
-      return count - 1;
-    }),
-  );
+  // Read-modify-write under the lock: withLock takes the mutex and tells Raceway, so two
+  // purchases run one after the other and it is not a race.
+  const left = await withLock(resource, mutex, () => {
+    const count = stock.get(req.params.sku) ?? 0;
+    trackStateRead(resource, { value: count });
+    stock.set(req.params.sku, count - 1);
+    trackStateWrite(resource, { value: count - 1 });
+    return count - 1;
+  });
   res.json({ sku: req.params.sku, left });
 });
 

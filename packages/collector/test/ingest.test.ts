@@ -142,6 +142,21 @@ describe('POST /v1/events: invalid events in a batch (422)', () => {
     expect(errors).toContain('/data has unknown property "extra"');
     expect(errors.some((e) => e.startsWith('/data/method must match pattern'))).toBe(true);
   });
+
+  it('refuses the component prefix otel:, which names spans received over OTLP', async () => {
+    const [event, other] = makeTrace();
+    const posing = { ...event!, component: 'otel:0123456789abcdef' };
+    const res = await postBatch(collector.url, { events: [posing, other] });
+    expect(res.status).toBe(422);
+    expect(res.json.accepted).toBe(1);
+    expect(res.json.rejected).toEqual([
+      {
+        index: 0,
+        id: event!.id,
+        errors: [expect.stringMatching(/^\/component starts with otel:/)],
+      },
+    ]);
+  });
 });
 
 describe('POST /v1/events: unusable batches lose nothing already stored', () => {

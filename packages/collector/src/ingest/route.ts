@@ -102,6 +102,7 @@ export async function ingestRoutes(app: FastifyInstance, options: IngestOptions)
     events.forEach((event, index) => {
       const errors =
         validators.event(event) ??
+        reservedComponent(event as StoredEvent) ??
         checkEventLimits(event as Record<string, unknown>, options.eventLimits, nowMs);
       if (errors) {
         const id = (event as { id?: unknown } | null)?.id;
@@ -184,4 +185,16 @@ function readEnvelope(body: unknown, validators: Validators): unknown[] {
     );
   }
   return events;
+}
+
+/**
+ * The component prefix `otel:` names the contexts of spans received over OTLP, whose clocks the
+ * collector infers (spec 3.1): an event sent as an SDK's that used it would be mistaken for one.
+ */
+function reservedComponent(event: StoredEvent): string[] | null {
+  return event.component.startsWith('otel:')
+    ? [
+        '/component starts with otel:, which names the spans received over OTLP (spec 3.1); an SDK names its contexts <service>#<8 hex>',
+      ]
+    : null;
 }

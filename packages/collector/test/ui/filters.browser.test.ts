@@ -84,7 +84,8 @@ describe('filter fields under the periodic refresh', () => {
     expect(await ui.page.inputValue('input[name=route]')).toBe('checkout');
     await ui.page.getByRole('button', { name: 'Clear filters' }).click();
     await ui.page.waitForURL(/\/traces$/);
-    expect(await ui.page.inputValue('input[name=route]')).toBe('');
-    expect(await ui.page.inputValue('input[name=min_ms]')).toBe('');
+    // The fields follow the new URL on the render after it changed.
+    await expect.poll(() => ui.page.inputValue('input[name=route]')).toBe('');
+    await expect.poll(() => ui.page.inputValue('input[name=min_ms]')).toBe('');
   });
 });

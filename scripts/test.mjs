@@ -57,8 +57,17 @@ for (const [name, command, args] of steps) {
 
 /** @type {Array<[string, { passed: number, failed: number, skipped: number }]>} */
 const suites = [];
+/** The failed vitest tests, named again at the end: a CI log is often read from its tail. */
+const failedTests = [];
 try {
   const report = JSON.parse(readFileSync(reportFile, 'utf8'));
+  for (const file of report.testResults) {
+    for (const test of file.assertionResults) {
+      if (test.status !== 'failed') continue;
+      const firstLine = (test.failureMessages[0] ?? '').split('\n')[0];
+      failedTests.push(`${file.name} > ${test.fullName}\n    ${firstLine}`);
+    }
+  }
   suites.push([
     'vitest',
     {
@@ -83,6 +92,7 @@ for (const [, counts] of suites) {
 }
 
 if (failedStep) console.error(`\nFAILED at step: ${failedStep}`);
+for (const test of failedTests) console.error(`FAILED: ${test}`);
 console.log(
   `\n${suites.map(([suite, c]) => `${suite} ${c.passed}/${c.failed}/${c.skipped}`).join(', ')} (passed/failed/skipped)`,
 );

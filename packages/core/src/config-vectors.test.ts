@@ -23,6 +23,8 @@ interface ConfigCase {
 /** The spec's setting names, as this SDK spells its options. */
 const OPTION_NAMES: Record<string, keyof RacewayOptions> = {
   service_name: 'serviceName',
+  environment: 'environment',
+  version: 'version',
   server_url: 'serverUrl',
   api_key: 'apiKey',
   disabled: 'disabled',
@@ -71,6 +73,8 @@ function run(c: ConfigCase): ConfigCase['expected'] {
     return {
       settings: {
         service_name: config.serviceName,
+        environment: config.environment,
+        version: config.version,
         server_url: config.serverUrl,
         endpoint: config.endpoint.href,
         api_key: config.apiKey,

@@ -4,6 +4,7 @@ import { closestName } from './did-you-mean.js';
 import { misspeltVariables } from './env-names.js';
 import { describeValue, RacewayConfigError, type RacewayConfigErrorCode } from './errors.js';
 import { consoleLogger, Diagnostics, type RacewayLogger } from './logger.js';
+import { otelEnvironment, otelResourceAttributes, otelServiceVersion } from './otel-resource.js';
 import { DEFAULT_SAMPLE_RATE, isSampleRate, parseSampleRate } from './sampling/sample-rate.js';
 import {
   compileIgnorePaths,
@@ -17,13 +18,24 @@ import {
  * code leaves out, and an option given in code always wins over the environment.
  */
 export interface RacewayOptions {
-  /** The service's name, shown everywhere in Raceway. Env `RACEWAY_SERVICE_NAME`. Required (1-128 characters) unless disabled. */
+  /** The service's name, shown everywhere in Raceway. Env `RACEWAY_SERVICE_NAME`, else `OTEL_SERVICE_NAME`. Required (1-128 characters) unless disabled. */
   serviceName?: string;
+  /**
+   * Where the service runs (`production`, `staging`). Env `RACEWAY_ENVIRONMENT`, else
+   * `deployment.environment.name` (or `deployment.environment`) in `OTEL_RESOURCE_ATTRIBUTES`.
+   * Default none.
+   */
+  environment?: string;
+  /**
+   * The service's version. Env `RACEWAY_VERSION`, else `service.version` in
+   * `OTEL_RESOURCE_ATTRIBUTES`. Default none.
+   */
+  version?: string;
   /** Collector base URL (`/v1/events` is appended). Env `RACEWAY_URL`. Default `http://127.0.0.1:8080`. */
   serverUrl?: string;
   /** Sent as `Authorization: Bearer <apiKey>`. Env `RACEWAY_API_KEY`. */
   apiKey?: string;
-  /** No context, no events, no headers. Env `RACEWAY_DISABLED` (`1`, `true`, `yes`, `on`). */
+  /** No context, no events, no headers. Env `RACEWAY_DISABLED` (`1`, `true`, `yes`, `on`), else `OTEL_SDK_DISABLED` (`true`). */
   disabled?: boolean;
   /** Which process of the service this is. Env `RACEWAY_INSTANCE`. Default `<hostname>:<pid>`. */
   instance?: string;
@@ -90,6 +102,10 @@ export interface RacewayOptions {
 /** A validated configuration with every default applied. */
 export interface ResolvedConfig {
   readonly serviceName: string;
+  /** The deployment environment, or null when none is configured. */
+  readonly environment: string | null;
+  /** The service's version, or null when none is configured. */
+  readonly version: string | null;
   /** Normalised collector base URL, without a trailing slash. */
   readonly serverUrl: string;
   /** The ingestion endpoint, `<serverUrl>/v1/events`. */
@@ -140,6 +156,8 @@ export const TRANSPORT_DEFAULTS = Object.freeze({
  */
 const OPTION_NAMES: Readonly<Record<keyof RacewayOptions, true>> = {
   serviceName: true,
+  environment: true,
+  version: true,
   serverUrl: true,
   apiKey: true,
   disabled: true,
@@ -215,6 +233,7 @@ export function resolveConfig(
     env.OTEL_SERVICE_NAME,
     disabled,
   );
+  const otelResource = otelResourceAttributes(env.OTEL_RESOURCE_ATTRIBUTES);
   const { serverUrl, endpoint } = resolveServerUrl(options.serverUrl ?? nonEmpty(env.RACEWAY_URL));
   const propagateTo = compileOrFail(
     () => resolvePropagateTo(options.propagateTo, env.RACEWAY_PROPAGATE_TO),
@@ -223,6 +242,22 @@ export function resolveConfig(
   );
   const config: ResolvedConfig = {
     serviceName,
+    environment: resolveResourceName(
+      options.environment,
+      'environment',
+      env.RACEWAY_ENVIRONMENT,
+      'RACEWAY_ENVIRONMENT',
+      otelEnvironment(otelResource),
+      'RACEWAY_INVALID_ENVIRONMENT',
+    ),
+    version: resolveResourceName(
+      options.version,
+      'version',
+      env.RACEWAY_VERSION,
+      'RACEWAY_VERSION',
+      otelServiceVersion(otelResource),
+      'RACEWAY_INVALID_VERSION',
+    ),
     serverUrl,
     endpoint,
     apiKey: resolveApiKey(options.apiKey, env.RACEWAY_API_KEY),
@@ -335,6 +370,8 @@ function logResolvedConfig(config: ResolvedConfig): void {
   const shown = {
     serviceName: config.serviceName,
     instance: config.instance,
+    environment: config.environment,
+    version: config.version,
     endpoint: config.endpoint.href,
     apiKey: config.apiKey === null ? 'none' : 'set',
     sampleRate: config.sampleRate,
@@ -455,6 +492,27 @@ function resolveServiceName(
   return validName(raw, source, 'RACEWAY_INVALID_SERVICE_NAME');
 }
 
+/**
+ * The option, else Raceway's variable, else OpenTelemetry's resource attribute (spec 7 e). The
+ * first two are refused when they break the name rules; OpenTelemetry's value is then ignored
+ * instead (never an error: it is not Raceway's variable).
+ */
+function resolveResourceName(
+  option: unknown,
+  optionName: string,
+  envValue: string | undefined,
+  variable: string,
+  otelValue: string | undefined,
+  code: RacewayConfigErrorCode,
+): string | null {
+  if (option !== undefined) return validName(option, optionName, code);
+  const raw = nonEmpty(envValue);
+  if (raw !== undefined) return validName(raw, variable, code);
+  const otel = otelValue?.trim();
+  if (otel === undefined || !isValidName(otel)) return null;
+  return otel;
+}
+
 function resolveInstance(option: unknown, envValue: string | undefined): string {
   const source = option !== undefined ? 'instance' : 'RACEWAY_INSTANCE';
   const raw = option !== undefined ? option : nonEmpty(envValue);
@@ -465,13 +523,18 @@ function resolveInstance(option: unknown, envValue: string | undefined): string 
 function validName(raw: unknown, source: string, code: RacewayConfigErrorCode): string {
   if (typeof raw !== 'string') fail(code, `${source} must be a string, got ${describeValue(raw)}`);
   const name = raw.trim();
-  if (name === '' || name.length > MAX_NAME_LENGTH || NOT_IN_NAMES.test(name)) {
+  if (!isValidName(name)) {
     fail(
       code,
       `${source} must be 1-${MAX_NAME_LENGTH} characters without control, zero-width or bidirectional-formatting characters, got ${describeValue(raw)}`,
     );
   }
   return name;
+}
+
+/** Whether a trimmed name keeps the rules of names (spec 4): 1-128 characters, none invisible. */
+function isValidName(name: string): boolean {
+  return name !== '' && name.length <= MAX_NAME_LENGTH && !NOT_IN_NAMES.test(name);
 }
 
 function resolveServerUrl(raw: unknown): { serverUrl: string; endpoint: URL } {

@@ -7,6 +7,8 @@ import { editDistance } from './did-you-mean.js';
 /** Every variable of the spec's settings table, read by one SDK or another. */
 const SDK_VARIABLES = [
   'RACEWAY_SERVICE_NAME',
+  'RACEWAY_ENVIRONMENT',
+  'RACEWAY_VERSION',
   'RACEWAY_URL',
   'RACEWAY_API_KEY',
   'RACEWAY_DISABLED',

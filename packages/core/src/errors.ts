@@ -25,6 +25,8 @@ export type RacewayConfigErrorCode =
   | 'RACEWAY_INVALID_DB_CAPTURE'
   | 'RACEWAY_INVALID_DB_CAPTURE_VALUES'
   | 'RACEWAY_INVALID_DIGEST_KEY'
+  | 'RACEWAY_INVALID_ENVIRONMENT'
+  | 'RACEWAY_INVALID_VERSION'
   /** A middleware factory was registered itself instead of its result (`app.use(racewayMiddleware)`). */
   | 'RACEWAY_MIDDLEWARE_NOT_CALLED'
   /** An instrumentation was given something else than what it instruments (options in the instance's place). */

@@ -64,3 +64,19 @@ export function replaceRequestHeader(request: UndiciRequest, name: string, value
     request.headers = `${kept.join('\r\n')}\r\n`;
   }
 }
+
+/**
+ * Keeps the request's one `traceparent`: a later `addHeader('traceparent', ...)` (another
+ * tracer's undici instrumentation that subscribed after Raceway's, such as OpenTelemetry's
+ * started after `instrumentFetch()`) is left out instead of sending a second copy, whose parent
+ * would contradict the first (spec 2.5, 2.8). Other headers go through untouched.
+ */
+export function keepTraceparent(request: UndiciRequest): void {
+  const target = request as UndiciRequest & { addHeader?: unknown };
+  const addHeader = target.addHeader;
+  if (typeof addHeader !== 'function') return;
+  target.addHeader = function (this: unknown, name: unknown, value: unknown) {
+    if (typeof name === 'string' && name.toLowerCase() === 'traceparent') return this;
+    return addHeader.call(this, name, value);
+  };
+}

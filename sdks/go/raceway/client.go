@@ -54,6 +54,22 @@ func (c *Client) ServiceName() string {
 	return c.cfg.serviceName
 }
 
+// Environment is the configured deployment environment (WithEnvironment), "" when none.
+func (c *Client) Environment() string {
+	if c == nil {
+		return ""
+	}
+	return c.cfg.environment
+}
+
+// Version is the configured service version (WithVersion), "" when none.
+func (c *Client) Version() string {
+	if c == nil {
+		return ""
+	}
+	return c.cfg.version
+}
+
 // Shutdown flushes what is queued and stops the transport. Events still queued when ctx ends
 // are dropped and counted; Shutdown then returns ctx.Err(). When the collector does not answer
 // the last retries, the rest is dropped and counted at once and Shutdown returns

@@ -67,6 +67,7 @@ type Option func(*options)
 
 type options struct {
 	serviceName, serverURL, apiKey, instance *string
+	environment, version                     *string
 	disabled, debug                          *bool
 	sampleRate                               *float64
 	batchSize, maxQueueSize, maxRetries      *int
@@ -89,6 +90,17 @@ type options struct {
 // WithServiceName names the service (1-128 characters). Env RACEWAY_SERVICE_NAME, else
 // OTEL_SERVICE_NAME. Required unless the client is disabled.
 func WithServiceName(name string) Option { return func(o *options) { o.serviceName = &name } }
+
+// WithEnvironment names where the service runs ("production", "staging"). Env
+// RACEWAY_ENVIRONMENT, else deployment.environment.name (or deployment.environment) in
+// OTEL_RESOURCE_ATTRIBUTES. Default none.
+func WithEnvironment(environment string) Option {
+	return func(o *options) { o.environment = &environment }
+}
+
+// WithVersion names the service's version. Env RACEWAY_VERSION, else service.version in
+// OTEL_RESOURCE_ATTRIBUTES. Default none.
+func WithVersion(version string) Option { return func(o *options) { o.version = &version } }
 
 // WithServerURL sets the collector's base URL (`/v1/events` is appended). Env RACEWAY_URL.
 // Default DefaultServerURL.
@@ -212,6 +224,8 @@ func withMaxInFlight(n int) Option { return func(o *options) { o.maxInFlight = n
 // config is the validated configuration with every default applied.
 type config struct {
 	serviceName    string
+	environment    string // "" when none
+	version        string // "" when none
 	serverURL      string // without a trailing slash
 	endpoint       string // serverURL + "/v1/events"
 	apiKey         string // "" when none
@@ -256,6 +270,13 @@ func resolveConfig(opts []Option) (config, error) {
 		return cfg, err
 	}
 	if cfg.serviceName, err = resolveServiceName(o.serviceName, getenv("RACEWAY_SERVICE_NAME"), getenv("OTEL_SERVICE_NAME"), cfg.disabled); err != nil {
+		return cfg, err
+	}
+	otelResource, _ := otelResourceAttributes(getenv("OTEL_RESOURCE_ATTRIBUTES"))
+	if cfg.environment, err = resolveResourceName(o.environment, "environment", getenv("RACEWAY_ENVIRONMENT"), "RACEWAY_ENVIRONMENT", otelEnvironment(otelResource), "RACEWAY_INVALID_ENVIRONMENT"); err != nil {
+		return cfg, err
+	}
+	if cfg.version, err = resolveResourceName(o.version, "version", getenv("RACEWAY_VERSION"), "RACEWAY_VERSION", otelServiceVersion(otelResource), "RACEWAY_INVALID_VERSION"); err != nil {
 		return cfg, err
 	}
 	if cfg.serverURL, cfg.endpoint, err = resolveServerURL(o.serverURL, getenv("RACEWAY_URL")); err != nil {

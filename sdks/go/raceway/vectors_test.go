@@ -401,6 +401,8 @@ func runDeliveryCase(t *testing.T, c vectorCase) {
 // decodes the vector's value into the option's own type.
 var configOptions = map[string]func(t *testing.T, raw json.RawMessage) Option{
 	"service_name": func(t *testing.T, raw json.RawMessage) Option { return WithServiceName(vectorValue[string](t, raw)) },
+	"environment":  func(t *testing.T, raw json.RawMessage) Option { return WithEnvironment(vectorValue[string](t, raw)) },
+	"version":      func(t *testing.T, raw json.RawMessage) Option { return WithVersion(vectorValue[string](t, raw)) },
 	"server_url":   func(t *testing.T, raw json.RawMessage) Option { return WithServerURL(vectorValue[string](t, raw)) },
 	"api_key":      func(t *testing.T, raw json.RawMessage) Option { return WithAPIKey(vectorValue[string](t, raw)) },
 	"disabled":     func(t *testing.T, raw json.RawMessage) Option { return WithDisabled(vectorValue[bool](t, raw)) },
@@ -474,7 +476,13 @@ func runConfigCase(t *testing.T, c vectorCase) {
 		assertSameJSON(t, c, map[string]string{"error": cfgErr.Code})
 		return
 	}
-	var apiKey, instance, maxRetries any
+	var apiKey, instance, maxRetries, environment, version any
+	if cfg.environment != "" {
+		environment = cfg.environment
+	}
+	if cfg.version != "" {
+		version = cfg.version
+	}
 	if cfg.apiKey != "" {
 		apiKey = cfg.apiKey
 	}
@@ -486,6 +494,8 @@ func runConfigCase(t *testing.T, c vectorCase) {
 	}
 	result := map[string]any{"settings": map[string]any{
 		"service_name":       cfg.serviceName,
+		"environment":        environment,
+		"version":            version,
 		"server_url":         cfg.serverURL,
 		"endpoint":           cfg.endpoint,
 		"api_key":            apiKey,

@@ -4,9 +4,11 @@ import os
 from collections.abc import Iterator
 
 import pytest
+from flask import Flask, request
 
-from raceway import Tracer
-from tests.servers import FakeCollector, fake_collector
+import raceway
+from raceway import Tracer, raceway_middleware
+from tests.servers import FakeCollector, fake_collector, serve_wsgi
 
 
 @pytest.fixture(autouse=True)
@@ -33,3 +35,27 @@ def tracer(collector: FakeCollector) -> Iterator[Tracer]:
     )
     yield traced
     traced.shutdown(timeout=2)
+
+
+@pytest.fixture
+def callee_tracer(collector: FakeCollector) -> Iterator[Tracer]:
+    traced = Tracer(service_name="callee", server_url=collector.url, flush_interval_ms=20)
+    yield traced
+    traced.shutdown(timeout=2)
+
+
+@pytest.fixture
+def callee(callee_tracer: Tracer) -> Iterator[tuple[str, list[dict[str, str]]]]:
+    """A traced Flask service that keeps the headers it received."""
+    seen: list[dict[str, str]] = []
+    app = Flask("callee")
+
+    @app.get("/stock")
+    def stock() -> dict[str, int]:
+        seen.append(dict(request.headers))
+        raceway.track_state_write("stock:1", 4)
+        return {"stock": 4}
+
+    app.wsgi_app = raceway_middleware(app.wsgi_app, tracer=callee_tracer)  # type: ignore[method-assign]
+    with serve_wsgi(app) as url:
+        yield url, seen

@@ -36,6 +36,13 @@ def of_kind(events: list[Event], kind: str) -> list[Event]:
     return [event for event in events if event["kind"] == kind]
 
 
+def one_event(events: list[Event], kind: str, service: str) -> Event:
+    """The one event of `kind` that `service` recorded (fails when there is none or more)."""
+    found = [e for e in of_kind(events, kind) if e["service"] == service]
+    assert len(found) == 1, (kind, service, found)
+    return found[0]
+
+
 def happens_before(a: Event, b: Event) -> bool:
     """a -> b by the clocks (spec 3.5): every entry of a <= b's, and they differ."""
     keys = a["clock"].keys() | b["clock"].keys()

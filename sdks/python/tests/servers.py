@@ -141,3 +141,26 @@ def serve_asgi(app: Any) -> Iterator[str]:
         server.should_exit = True
         thread.join(timeout=5)
         sock.close()
+
+
+@contextmanager
+def serve_aiohttp(app: Any) -> Iterator[str]:
+    """Serves an `aiohttp.web.Application` on its own event loop in a thread, on an ephemeral
+    port; yields its base URL."""
+    from aiohttp import web  # noqa: PLC0415 (the other servers need no aiohttp)
+
+    loop = asyncio.new_event_loop()
+    runner = web.AppRunner(app, handle_signals=False, access_log=None)
+    loop.run_until_complete(runner.setup())
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    loop.run_until_complete(site.start())
+    port = runner.addresses[0][1]
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=5)
+        loop.close()

@@ -11,38 +11,13 @@ from contextlib import contextmanager, suppress
 import httpx
 import pytest
 import requests
-from flask import Flask, request
 
 import raceway
-from raceway import Tracer, raceway_middleware
+from raceway import Tracer
 from raceway.integrations.httpx import AsyncRacewayTransport, RacewayTransport
 from raceway.integrations.requests import traced_session
-from tests.helpers import Event, flushed_events, happens_before, of_kind
-from tests.servers import FakeCollector, serve_wsgi
-
-
-@pytest.fixture
-def callee_tracer(collector: FakeCollector) -> Iterator[Tracer]:
-    traced = Tracer(service_name="callee", server_url=collector.url, flush_interval_ms=20)
-    yield traced
-    traced.shutdown(timeout=2)
-
-
-@pytest.fixture
-def callee(callee_tracer: Tracer) -> Iterator[tuple[str, list[dict[str, str]]]]:
-    """A traced Flask service that keeps the headers it received."""
-    seen: list[dict[str, str]] = []
-    app = Flask("callee")
-
-    @app.get("/stock")
-    def stock() -> dict[str, int]:
-        seen.append(dict(request.headers))
-        raceway.track_state_write("stock:1", 4)
-        return {"stock": 4}
-
-    app.wsgi_app = raceway_middleware(app.wsgi_app, tracer=callee_tracer)  # type: ignore[method-assign]
-    with serve_wsgi(app) as url:
-        yield url, seen
+from tests.helpers import flushed_events, happens_before, of_kind, one_event
+from tests.servers import FakeCollector
 
 
 def _sync_requests(url: str, headers: dict[str, str]) -> int:
@@ -100,11 +75,11 @@ def test_a_call_propagates_and_merges_the_callee_clock(
     trace_id = _call_chain(CLIENTS[client], tracer, f"{url}/stock")
     callee_tracer.flush(5)
     events = flushed_events(tracer, collector)
-    sent = _one(events, "request_sent", "py-test")
-    received = _one(events, "response_received", "py-test")
-    server_in = _one(events, "request_received", "callee")
-    write = _one(events, "state_write", "callee")
-    after = _one(events, "state_read", "py-test")
+    sent = one_event(events, "request_sent", "py-test")
+    received = one_event(events, "response_received", "py-test")
+    server_in = one_event(events, "request_received", "callee")
+    write = one_event(events, "state_write", "callee")
+    after = one_event(events, "state_read", "py-test")
     assert seen[0]["X-Raceway-Trace-Id"] == trace_id
     assert seen[0]["Traceparent"] == f"00-{trace_id}-{sent['span_id']}-03"
     assert server_in["trace_id"] == trace_id
@@ -140,8 +115,8 @@ def test_get_trace_headers_and_merge_response_headers(
     callee_tracer.flush(5)
     events = flushed_events(tracer, collector)
     assert seen[0]["X-Raceway-Trace-Id"] == trace_id
-    write = _one(events, "state_write", "callee")
-    after = _one(events, "state_read", "py-test")
+    write = one_event(events, "state_write", "callee")
+    after = one_event(events, "state_read", "py-test")
     assert happens_before(write, after)
 
 
@@ -180,8 +155,8 @@ def test_request_sent_says_when_headers_were_withheld(
     assert "Traceparent" not in seen[0]
     assert "Traceparent" in seen[1]
     events = collector.events
-    assert _one(events, "request_sent", "withheld")["data"]["headers_withheld"] is True
-    assert "headers_withheld" not in _one(events, "request_sent", "allowed")["data"]
+    assert one_event(events, "request_sent", "withheld")["data"]["headers_withheld"] is True
+    assert "headers_withheld" not in one_event(events, "request_sent", "allowed")["data"]
 
 
 @pytest.mark.parametrize("client", sorted(CLIENTS))
@@ -204,12 +179,6 @@ def test_outside_a_context_the_clients_just_work(callee: tuple[str, list[dict[st
     with httpx.Client(transport=RacewayTransport()) as client:
         assert client.get(f"{url}/stock").status_code == 200
     assert "X-Raceway-Trace-Id" not in seen[0]
-
-
-def _one(events: list[Event], kind: str, service: str) -> Event:
-    found = [e for e in of_kind(events, kind) if e["service"] == service]
-    assert len(found) == 1, (kind, service, found)
-    return found[0]
 
 
 @contextmanager

@@ -164,6 +164,8 @@ _OPTION_NAMES = {
     name: name
     for name in (
         "service_name",
+        "environment",
+        "version",
         "server_url",
         "api_key",
         "disabled",
@@ -197,6 +199,8 @@ def run_config(case: Case) -> None:
         result = {
             "settings": {
                 "service_name": config.service_name,
+                "environment": config.environment,
+                "version": config.version,
                 "server_url": config.server_url,
                 "endpoint": config.endpoint,
                 "api_key": config.api_key,

@@ -21,7 +21,7 @@ use crate::ids::{new_span_id, new_trace_id, sanitize_service_name};
 use crate::propagation::ExtractedContext;
 use crate::sampling::decide_flags;
 use crate::state::{name_of, StateAccess};
-use crate::transport::{Transport, TransportStats};
+use crate::transport::{Transport, TransportStats, MAX_BATCHES_IN_FLIGHT};
 use crate::url_filter::PropagateTo;
 
 /// What every context of one client shares.
@@ -102,6 +102,8 @@ impl From<&RacewayClient> for RacewayClient {
 #[derive(Debug, Default)]
 pub struct ClientBuilder {
     options: Options,
+    /// Batches sent at once; `None`: the transport's default.
+    batches_in_flight: Option<usize>,
 }
 
 macro_rules! setter {
@@ -117,6 +119,12 @@ macro_rules! setter {
 impl ClientBuilder {
     setter!(/// The service's name (`RACEWAY_SERVICE_NAME`).
         service_name: impl Into<String> => Into::into);
+    setter!(/// Where the service runs (`RACEWAY_ENVIRONMENT`, else OpenTelemetry's
+        /// `deployment.environment.name` in `OTEL_RESOURCE_ATTRIBUTES`).
+        environment: impl Into<String> => Into::into);
+    setter!(/// The service's version (`RACEWAY_VERSION`, else OpenTelemetry's `service.version`
+        /// in `OTEL_RESOURCE_ATTRIBUTES`).
+        version: impl Into<String> => Into::into);
     setter!(/// Collector base URL (`RACEWAY_URL`).
         server_url: impl Into<String> => Into::into);
     setter!(/// API key sent as a bearer token (`RACEWAY_API_KEY`).
@@ -158,7 +166,16 @@ impl ClientBuilder {
 
     /// Validates the options and starts the transport.
     pub fn build(self) -> Result<RacewayClient, ConfigError> {
-        RacewayClient::new(self.options)
+        let batches_in_flight = self.batches_in_flight.unwrap_or(MAX_BATCHES_IN_FLIGHT);
+        RacewayClient::start(self.options, batches_in_flight)
+    }
+
+    /// How many batches the transport sends at once (default 3): for the tests of the delivery
+    /// policy that need one request at a time, not an application's setting.
+    #[doc(hidden)]
+    pub fn batches_in_flight(mut self, batches: usize) -> Self {
+        self.batches_in_flight = Some(batches);
+        self
     }
 
     /// The configuration [`ClientBuilder::build`] would use, with `env` as the environment
@@ -193,13 +210,24 @@ impl RacewayClient {
     /// A client from options; refuses a bad configuration with a coded [`ConfigError`]. Starts
     /// the transport's background task on the current tokio runtime (or a thread of its own).
     pub fn new(options: Options) -> Result<Self, ConfigError> {
+        Self::start(options, MAX_BATCHES_IN_FLIGHT)
+    }
+
+    fn start(options: Options, batches_in_flight: usize) -> Result<Self, ConfigError> {
         crate::env_names::warn_misspelt();
-        Ok(Self::from_config(options.resolve()?))
+        Ok(Self::from_config_sending(
+            options.resolve()?,
+            batches_in_flight,
+        ))
     }
 
     /// A client from a configuration already resolved.
     pub fn from_config(config: Config) -> Self {
-        let transport = (!config.disabled).then(|| Transport::start(&config));
+        Self::from_config_sending(config, MAX_BATCHES_IN_FLIGHT)
+    }
+
+    fn from_config_sending(config: Config, batches_in_flight: usize) -> Self {
+        let transport = (!config.disabled).then(|| Transport::start(&config, batches_in_flight));
         RacewayClient {
             tracer: Arc::new(Tracer {
                 service_part: sanitize_service_name(&config.service_name),

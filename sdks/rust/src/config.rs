@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use reqwest::Url;
 
+use crate::otel_resource::{otel_environment, otel_resource_attributes, otel_service_version};
 use crate::url_filter::{IgnorePaths, PropagateTo};
 
 /// Kept here for the paths that name it `config::UrlPredicate`; it belongs to `url_filter`.
@@ -47,6 +48,8 @@ pub enum ConfigErrorCode {
     InvalidDbCapture,
     InvalidDbCaptureValues,
     InvalidDigestKey,
+    InvalidEnvironment,
+    InvalidVersion,
 }
 
 impl ConfigErrorCode {
@@ -72,6 +75,8 @@ impl ConfigErrorCode {
             InvalidDbCapture => "RACEWAY_INVALID_DB_CAPTURE",
             InvalidDbCaptureValues => "RACEWAY_INVALID_DB_CAPTURE_VALUES",
             InvalidDigestKey => "RACEWAY_INVALID_DIGEST_KEY",
+            InvalidEnvironment => "RACEWAY_INVALID_ENVIRONMENT",
+            InvalidVersion => "RACEWAY_INVALID_VERSION",
         }
     }
 }
@@ -106,6 +111,13 @@ pub struct Options {
     /// one name). Required unless disabled: trimmed, 1-128 characters, none of them a control,
     /// zero-width or bidirectional-formatting character.
     pub service_name: Option<String>,
+    /// Where the service runs (`production`, `staging`). Env `RACEWAY_ENVIRONMENT`, else
+    /// `deployment.environment.name` (or `deployment.environment`) in
+    /// `OTEL_RESOURCE_ATTRIBUTES`. Default none.
+    pub environment: Option<String>,
+    /// The service's version. Env `RACEWAY_VERSION`, else `service.version` in
+    /// `OTEL_RESOURCE_ATTRIBUTES`. Default none.
+    pub version: Option<String>,
     /// Collector base URL (`/v1/events` is appended). Env `RACEWAY_URL`.
     pub server_url: Option<String>,
     /// Sent as `Authorization: Bearer <api key>`. Env `RACEWAY_API_KEY`.
@@ -159,6 +171,10 @@ pub struct Options {
 #[derive(Clone, Debug)]
 pub struct Config {
     pub service_name: String,
+    /// The deployment environment, `None` when none is configured.
+    pub environment: Option<String>,
+    /// The service's version, `None` when none is configured.
+    pub version: Option<String>,
     /// Normalised collector base URL, without a trailing slash.
     pub server_url: String,
     /// `<server_url>/v1/events`.
@@ -294,12 +310,39 @@ fn forbidden_in_names(c: char) -> bool {
         | '\u{feff}')
 }
 
+/// Whether a trimmed name keeps the rules of names (spec 4): 1-128 characters, none invisible.
+fn is_valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.chars().count() <= MAX_NAME_LENGTH
+        && !name.chars().any(forbidden_in_names)
+}
+
+/// The option, else Raceway's variable, else OpenTelemetry's resource attribute (spec 7 e). The
+/// first two are refused when they break the name rules; OpenTelemetry's value is then ignored
+/// instead (never an error: it is not Raceway's variable).
+fn resolve_resource_name(
+    option: Option<String>,
+    option_name: &str,
+    env_value: Option<String>,
+    variable: &str,
+    otel_value: Option<&str>,
+    code: ConfigErrorCode,
+) -> Result<Option<String>, ConfigError> {
+    if let Some(raw) = option {
+        return valid_name(&raw, option_name, code).map(Some);
+    }
+    if let Some(raw) = non_empty(env_value) {
+        return valid_name(&raw, variable, code).map(Some);
+    }
+    Ok(otel_value
+        .map(str::trim)
+        .filter(|name| is_valid_name(name))
+        .map(str::to_owned))
+}
+
 fn valid_name(raw: &str, source: &str, code: ConfigErrorCode) -> Result<String, ConfigError> {
     let name = raw.trim();
-    if name.is_empty()
-        || name.chars().count() > MAX_NAME_LENGTH
-        || name.chars().any(forbidden_in_names)
-    {
+    if !is_valid_name(name) {
         return fail(
             code,
             format!(
@@ -474,6 +517,23 @@ impl Options {
                 }
             },
         };
+        let otel_resource = otel_resource_attributes(env("OTEL_RESOURCE_ATTRIBUTES").as_deref());
+        let environment = resolve_resource_name(
+            self.environment,
+            "environment",
+            env("RACEWAY_ENVIRONMENT"),
+            "RACEWAY_ENVIRONMENT",
+            otel_environment(otel_resource.as_ref()),
+            C::InvalidEnvironment,
+        )?;
+        let version = resolve_resource_name(
+            self.version,
+            "version",
+            env("RACEWAY_VERSION"),
+            "RACEWAY_VERSION",
+            otel_service_version(otel_resource.as_ref()),
+            C::InvalidVersion,
+        )?;
         let instance = match (self.instance, non_empty(env("RACEWAY_INSTANCE"))) {
             (Some(name), _) => valid_name(&name, "instance", C::InvalidInstance)?,
             (None, Some(name)) => valid_name(&name, "RACEWAY_INSTANCE", C::InvalidInstance)?,
@@ -529,6 +589,8 @@ impl Options {
         let digest_key = resolve_digest_key(self.digest_key, env)?;
         Ok(Config {
             service_name,
+            environment,
+            version,
             server_url,
             endpoint,
             api_key,

@@ -4,8 +4,10 @@
 //! Raceway reads.
 
 /// Every variable of the spec's settings table, read by one SDK or another.
-const SDK_VARIABLES: [&str; 11] = [
+const SDK_VARIABLES: [&str; 13] = [
     "RACEWAY_SERVICE_NAME",
+    "RACEWAY_ENVIRONMENT",
+    "RACEWAY_VERSION",
     "RACEWAY_URL",
     "RACEWAY_API_KEY",
     "RACEWAY_DISABLED",

@@ -1,10 +1,12 @@
 //! Raceway for Rust: distributed tracing with vector clocks, so that races between services
 //! (two requests that read and write the same data without ordering) show up in the collector.
 //!
-//! - Server: [`middleware::RacewayLayer`], a `tower::Layer` for axum 0.8 and any tower service.
-//! - Client: [`reqwest_middleware::RacewayMiddleware`] for `reqwest-middleware`, or
-//!   [`RacewayClient::get_trace_headers`] and [`RacewayClient::merge_response_headers`] for any
-//!   other client.
+//! - Server: [`middleware::RacewayLayer`], a `tower::Layer` for axum 0.8 and any tower service;
+//!   `actix::RacewayActix` for actix-web 4 (feature `actix-web`).
+//! - Client: [`reqwest_middleware::RacewayMiddleware`] for `reqwest-middleware`,
+//!   [`hyper_client::RacewayClientLayer`] for hyper's client (any tower service of
+//!   `http::Request`), or [`RacewayClient::get_trace_headers`] and
+//!   [`RacewayClient::merge_response_headers`] for any other client.
 //! - State and locks: [`RacewayClient::track_state_read`], [`RacewayClient::track_state_write`],
 //!   [`RacewayClient::with_lock`] (a real lock); errors and custom events.
 //! - Context: each request's future runs in a tokio task-local execution context. A task
@@ -14,6 +16,8 @@
 //!
 //! The contract these implement is `spec/README.md` of the Raceway repository.
 
+#[cfg(feature = "actix-web")]
+pub mod actix;
 mod client;
 mod client_call;
 pub mod clock;
@@ -24,9 +28,11 @@ pub mod delivery;
 mod digest;
 pub mod env_names;
 mod event;
+pub mod hyper_client;
 pub mod ids;
 mod layer_use;
 pub mod middleware;
+mod otel_resource;
 pub mod propagation;
 #[cfg(feature = "reqwest")]
 pub mod reqwest_middleware;

@@ -15,7 +15,7 @@ use std::path::Path;
 /// its own floor and of the floors below; a new module is added here.
 const FLOORS: &[(&str, &[&str])] = &[
     (
-        "values: clocks, ids, sampling, events, URL rules, the delivery policy",
+        "values: clocks, ids, sampling, events, URL rules, the delivery policy, OpenTelemetry's resource attributes",
         &[
             "clock",
             "ids",
@@ -25,6 +25,7 @@ const FLOORS: &[(&str, &[&str])] = &[
             "url_filter",
             "delivery",
             "digest",
+            "otel_resource",
         ],
     ),
     (
@@ -45,7 +46,7 @@ const FLOORS: &[(&str, &[&str])] = &[
     ),
     (
         "the framework adapters",
-        &["middleware", "reqwest_middleware"],
+        &["middleware", "reqwest_middleware", "actix", "hyper_client"],
     ),
 ];
 

@@ -554,6 +554,8 @@ fn with_option(builder: ClientBuilder, name: &str, value: &Value) -> Result<Clie
     let millis = || whole().map(Duration::from_millis);
     Ok(match name {
         "service_name" => builder.service_name(text()?),
+        "environment" => builder.environment(text()?),
+        "version" => builder.version(text()?),
         "server_url" => builder.server_url(text()?),
         "api_key" => builder.api_key(text()?),
         "disabled" => builder.disabled(flag()?),
@@ -579,6 +581,8 @@ fn with_option(builder: ClientBuilder, name: &str, value: &Value) -> Result<Clie
 fn settings_json(config: &Config) -> Value {
     json!({
         "service_name": config.service_name,
+        "environment": config.environment,
+        "version": config.version,
         "server_url": config.server_url,
         "endpoint": config.endpoint.as_str(),
         "api_key": config.api_key,

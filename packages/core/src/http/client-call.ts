@@ -8,6 +8,7 @@ import {
   headersIntoRecord,
   injectContext,
 } from '../propagation/index.js';
+import { formatTraceparent, type Traceparent } from '../propagation/traceparent.js';
 import { eventMethod, eventStatus, eventTarget } from './event-fields.js';
 import { mergeResponseClock } from './response-clock.js';
 
@@ -21,6 +22,11 @@ export interface ClientCallInit {
    * (see {@link compileClientPropagateTo}).
    */
   propagateTo?: ((url: URL) => boolean) | undefined;
+  /**
+   * The `traceparent` OpenTelemetry's instrumentation put on this request, naming its client
+   * span (spec 2.8): the call takes that span's id and sends no `traceparent` of its own.
+   */
+  sharedTraceparent?: Traceparent | undefined;
 }
 
 /** How a client call ended; every field is optional. */
@@ -93,9 +99,15 @@ export class ClientCall {
    * `target` is null for a manual call made without naming its target (spec 2.7): the events
    * then say `unknown` for the url and host.
    */
-  constructor(context: ExecutionContext, method: string, target: URL | null, propagate: boolean) {
+  constructor(
+    context: ExecutionContext,
+    method: string,
+    target: URL | null,
+    propagate: boolean,
+    shared?: Traceparent,
+  ) {
     this.context = context;
-    this.spanId = newSpanId();
+    this.spanId = shared?.parentId ?? newSpanId();
     this.#method = method;
     const { url, host } = target === null ? UNKNOWN_TARGET : eventTarget(target);
     this.#url = url;
@@ -124,8 +136,14 @@ export class ClientCall {
         headersIntoRecord(headers),
       );
     }
+    if (shared !== undefined && propagate) {
+      // One traceparent on the wire, OpenTelemetry's, which names this very span.
+      delete headers[HEADER_TRACEPARENT];
+      this.#traceparent = formatTraceparent(shared.traceId, shared.parentId, shared.flags);
+    } else {
+      this.#traceparent = headers[HEADER_TRACEPARENT];
+    }
     this.headers = headers;
-    this.#traceparent = headers[HEADER_TRACEPARENT];
     this.#startedAt = performance.now();
     if (this.#traceparent !== undefined) {
       const set = inFlight();
@@ -232,7 +250,13 @@ export function startClientCall(
         ? safeMatch(init.propagateTo, target)
         : context.owner.shouldPropagate(target);
     if (!propagate) context.owner.diagnostics.notPropagated(target);
-    return new ClientCall(context, eventMethod(init.method), target, propagate);
+    return new ClientCall(
+      context,
+      eventMethod(init.method),
+      target,
+      propagate,
+      init.sharedTraceparent,
+    );
   } catch {
     return undefined;
   }

@@ -1,4 +1,12 @@
 export {
+  ChannelClientCalls,
+  type ChannelHandlers,
+  type ChannelInstrumentationSpec,
+  type ChannelRequestInit,
+  installChannelInstrumentation,
+  uninstallChannelInstrumentation,
+} from './channel-client.js';
+export {
   ClientCall,
   type ClientCallInit,
   type ClientCallResult,

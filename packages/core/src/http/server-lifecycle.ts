@@ -2,6 +2,7 @@ import type { ClockTick } from '../clock/tick.js';
 import type { RacewayOptions } from '../config.js';
 import { runInContext } from '../context/async-context.js';
 import type { ExecutionContext } from '../context/execution-context.js';
+import { activeOtelSpanContext } from '../context/otel-span.js';
 import { Tracer } from '../context/tracer.js';
 import {
   durationSince,
@@ -274,7 +275,12 @@ export function createServerLifecycle(options: RacewayOptions | Tracer = {}): Se
         if (tracer.shouldIgnorePath(path)) return undefined;
         const headers = incomingHeaders(request);
         const incoming = headers === noTraceHeaders ? ABSENT_CONTEXT : extractContext(headers);
-        const context = tracer.startContext(incoming);
+        // A request that brings no trace, served inside OpenTelemetry's server span: one trace
+        // for both (spec 2.8), and its sampling decision.
+        const otel = incoming.traceId === null ? activeOtelSpanContext() : undefined;
+        const context = tracer.startContext(
+          otel === undefined ? incoming : { traceId: otel.traceId, traceFlags: otel.traceFlags },
+        );
         const method = eventMethod(request.method);
         const span = new ServerSpan(context, method, init as unknown as ServerRequestInit<never>);
         if (context.sampled) {

@@ -1,15 +1,14 @@
-// A Node service instrumented with OpenTelemetry only (no Raceway): the SDK's
-// NodeTracerProvider, the http instrumentation, and the OTLP/HTTP exporter to the collector's
-// POST /v1/traces (OTEL_PROTOCOL=proto or json). It speaks the interop services' protocol
+// A Node service instrumented with OpenTelemetry only (no Raceway): @opentelemetry/sdk-node
+// with the http instrumentation, and the OTLP/HTTP exporter to the collector's POST /v1/traces
+// (OTEL_PROTOCOL=proto or json). It speaks the interop services' protocol
 // (../shared/foreign-service.ts): prints {"url"} once it listens, serves /chain?next=URL (calls
 // `next` if given) and POST /flush (exports what the span processor holds).
-// CommonJS on purpose: the http instrumentation patches `http` as it is required, after the
-// instrumentation is registered.
-const { registerInstrumentations } = require('@opentelemetry/instrumentation');
+// CommonJS on purpose: the http instrumentation patches `http` as it is required, after the SDK
+// has started.
 const { HttpInstrumentation } = require('@opentelemetry/instrumentation-http');
 const { resourceFromAttributes } = require('@opentelemetry/resources');
+const { NodeSDK } = require('@opentelemetry/sdk-node');
 const { BatchSpanProcessor } = require('@opentelemetry/sdk-trace-base');
-const { NodeTracerProvider } = require('@opentelemetry/sdk-trace-node');
 
 const service = process.env.RACEWAY_SERVICE_NAME || 'otel-service';
 const protocol = process.env.OTEL_PROTOCOL || 'proto';
@@ -17,16 +16,15 @@ const { OTLPTraceExporter } =
   protocol === 'json'
     ? require('@opentelemetry/exporter-trace-otlp-http')
     : require('@opentelemetry/exporter-trace-otlp-proto');
-const exporter = new OTLPTraceExporter({ url: `${process.env.RACEWAY_URL}/v1/traces` });
-const provider = new NodeTracerProvider({
+const spans = new BatchSpanProcessor(
+  new OTLPTraceExporter({ url: `${process.env.RACEWAY_URL}/v1/traces` }),
+);
+const sdk = new NodeSDK({
   resource: resourceFromAttributes({
     'service.name': service,
     'service.instance.id': process.env.RACEWAY_INSTANCE || `${service}-1`,
   }),
-  spanProcessors: [new BatchSpanProcessor(exporter)],
-});
-provider.register();
-registerInstrumentations({
+  spanProcessors: [spans],
   instrumentations: [
     new HttpInstrumentation({
       // The test harness' own flush calls are not part of any trace.
@@ -34,6 +32,7 @@ registerInstrumentations({
     }),
   ],
 });
+sdk.start();
 
 const http = require('node:http');
 
@@ -55,7 +54,7 @@ function get(url) {
 const server = http.createServer(async (request, response) => {
   const url = new URL(request.url, 'http://localhost');
   if (request.method === 'POST' && url.pathname === '/flush') {
-    await provider.forceFlush();
+    await spans.forceFlush();
     response.setHeader('content-type', 'application/json');
     response.end('{"flushed":true}');
     return;
@@ -80,6 +79,6 @@ server.listen(0, '127.0.0.1', () => {
 });
 process.on('SIGTERM', async () => {
   server.close();
-  await provider.shutdown();
+  await sdk.shutdown();
   process.exit(0);
 });

@@ -2,8 +2,11 @@
 
 Run by ../shared/foreign-service.ts with the SDK's virtualenv. Configured by the environment alone
 (RACEWAY_SERVICE_NAME, RACEWAY_URL, RACEWAY_INSTANCE) and RACEWAY_INTEROP_FRAMEWORK (`flask`,
-the default, or `fastapi`). Prints `{"url": ...}` once it listens on 127.0.0.1 (an ephemeral
-port); SIGTERM flushes and exits.
+the default, `fastapi` or `aiohttp`). Prints `{"url": ...}` once it listens on 127.0.0.1 (an
+ephemeral port); SIGTERM flushes and exits. Flask calls the next service with a traced
+`requests` session, FastAPI with an httpx client on Raceway's transport, aiohttp with a session
+on Raceway's `TraceConfig`; with RACEWAY_INTEROP_CLIENTS=global, Flask uses the module-level
+`requests.get` and FastAPI a plain `httpx.AsyncClient`, traced by `instrument()`.
 
 Routes:
 - GET /chain?next=URL: writes `hop:<service>`, calls `next` (if any) and reads `hop:<service>`;
@@ -31,18 +34,25 @@ import time
 import urllib.request
 from typing import Any
 
+import aiohttp
 import httpx
+import requests
 import uvicorn
+from aiohttp import web
 from fastapi import FastAPI
 from flask import Flask, request
 from werkzeug.serving import make_server
 
 import raceway
+import raceway.integrations.httpx
+import raceway.integrations.requests
 from raceway import current_context, raceway_middleware
+from raceway.integrations.aiohttp import instrument_app, trace_config
 from raceway.integrations.httpx import AsyncRacewayTransport
 from raceway.integrations.requests import traced_session
 
 SERVICE = os.environ["RACEWAY_SERVICE_NAME"]
+GLOBAL_CLIENTS = os.environ.get("RACEWAY_INTEROP_CLIENTS") == "global"
 tracer = raceway.init(flush_interval_ms=int(os.environ.get("INTEROP_FLUSH_INTERVAL_MS", "1000")))
 counter_lock = threading.Lock()
 counter = {"value": 0}
@@ -71,14 +81,14 @@ def wait_at(barrier: str) -> None:
 
 def flask_app() -> Any:
     app = Flask(SERVICE)
-    session = traced_session()
+    get = requests.get if GLOBAL_CLIENTS else traced_session().get
 
     @app.get("/chain")
     def chain() -> dict[str, Any]:
         raceway.track_state_write(f"hop:{SERVICE}", 1)
         downstream = None
         if request.args.get("next"):
-            downstream = session.get(request.args["next"], timeout=30).json()
+            downstream = get(request.args["next"], timeout=30).json()
         raceway.track_state_read(f"hop:{SERVICE}", 1)
         return {"service": SERVICE, "traceId": trace_id(), "downstream": downstream}
 
@@ -102,7 +112,10 @@ def flask_app() -> Any:
 
 def fastapi_app() -> Any:
     app = FastAPI()
-    client = httpx.AsyncClient(transport=AsyncRacewayTransport(), timeout=30)
+    if GLOBAL_CLIENTS:
+        client = httpx.AsyncClient(timeout=30)
+    else:
+        client = httpx.AsyncClient(transport=AsyncRacewayTransport(), timeout=30)
 
     @app.get("/chain")
     async def chain(next: str | None = None) -> dict[str, Any]:
@@ -129,8 +142,75 @@ def fastapi_app() -> Any:
     return app
 
 
+def aiohttp_app() -> web.Application:
+    routes = web.RouteTableDef()
+
+    @routes.get("/chain")
+    async def chain(request: web.Request) -> web.Response:
+        raceway.track_state_write(f"hop:{SERVICE}", 1)
+        downstream = None
+        if "next" in request.query:
+            async with (
+                aiohttp.ClientSession(trace_configs=[trace_config()]) as session,
+                session.get(request.query["next"]) as response,
+            ):
+                downstream = await response.json()
+        raceway.track_state_read(f"hop:{SERVICE}", 1)
+        return web.json_response(
+            {"service": SERVICE, "traceId": trace_id(), "downstream": downstream}
+        )
+
+    @routes.get("/reserve")
+    async def reserve(request: web.Request) -> web.Response:
+        value = int(request.query["value"])
+        raceway.track_state_read("stock:1", value)
+        await asyncio.to_thread(wait_at, request.query["barrier"])
+        raceway.track_state_write("stock:1", value - 1)
+        return web.json_response({"left": value - 1})
+
+    @routes.get("/increment")
+    async def increment_route(_request: web.Request) -> web.Response:
+        # The blocking lock in a thread (which carries the request's context), as FastAPI does.
+        return web.json_response(await asyncio.to_thread(increment))
+
+    @routes.post("/flush")
+    async def flush(_request: web.Request) -> web.Response:
+        return web.json_response({"flushed": tracer.flush(timeout=10)})
+
+    app = web.Application()
+    app.add_routes(routes)
+    return instrument_app(app)
+
+
+def serve_aiohttp(sock: socket.socket, started: threading.Event) -> Any:
+    """Runs the aiohttp app on `sock` in a thread of its own; returns what stops it."""
+    loop = asyncio.new_event_loop()
+    runner = web.AppRunner(aiohttp_app(), handle_signals=False, access_log=None)
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(runner.setup())
+        loop.run_until_complete(web.SockSite(runner, sock).start())
+        started.set()
+        loop.run_forever()
+        loop.run_until_complete(runner.cleanup())
+        loop.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+
+    def close() -> None:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join()
+
+    return close
+
+
 def main() -> None:
     framework = os.environ.get("RACEWAY_INTEROP_FRAMEWORK", "flask")
+    if GLOBAL_CLIENTS:
+        raceway.integrations.requests.instrument()
+        raceway.integrations.httpx.instrument()
     # IPPROTO_TCP said outright, so that asyncio sets TCP_NODELAY on uvicorn's connections (see
     # examples/polyglot/services/api-python/app.py).
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
@@ -149,6 +229,11 @@ def main() -> None:
         def close() -> None:
             server.should_exit = True
             thread.join()
+    elif framework == "aiohttp":
+        started = threading.Event()
+        close = serve_aiohttp(sock, started)
+        while not started.wait(0.01) and not stop.is_set():
+            pass
     else:
         wsgi = make_server("127.0.0.1", port, flask_app(), threaded=True, fd=sock.fileno())
         thread = threading.Thread(target=wsgi.serve_forever, kwargs={"poll_interval": 0.05})

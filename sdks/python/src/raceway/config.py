@@ -17,6 +17,11 @@ from raceway.db.param_digest import DEFAULT_DIGEST_KEY
 from raceway.diagnostics import logger
 from raceway.env_names import misspelt_variables
 from raceway.errors import ConfigErrorCode, RacewayConfigError, describe_value
+from raceway.otel_resource import (
+    otel_environment,
+    otel_resource_attributes,
+    otel_service_version,
+)
 from raceway.sampling import parse_sample_rate
 from raceway.url_filters import (
     PropagateTo,
@@ -47,6 +52,13 @@ class RacewayOptions(TypedDict, total=False):
     service_name: str
     """The service's name. Env `RACEWAY_SERVICE_NAME`, else `OTEL_SERVICE_NAME`. Required unless
     disabled."""
+    environment: str
+    """Where the service runs (`production`, `staging`). Env `RACEWAY_ENVIRONMENT`, else
+    `deployment.environment.name` (or `deployment.environment`) in `OTEL_RESOURCE_ATTRIBUTES`.
+    Default none."""
+    version: str
+    """The service's version. Env `RACEWAY_VERSION`, else `service.version` in
+    `OTEL_RESOURCE_ATTRIBUTES`. Default none."""
     server_url: str
     """Collector base URL (`/v1/events` is appended). Env `RACEWAY_URL`."""
     api_key: str | None
@@ -116,6 +128,10 @@ class Config:
     capture_queries: bool = True
     capture_values: bool = False
     digest_key: str = DEFAULT_DIGEST_KEY
+    environment: str | None = None
+    """The deployment environment, or None when none is configured."""
+    version: str | None = None
+    """The service's version, or None when none is configured."""
 
 
 TRANSPORT_DEFAULTS: Mapping[str, int | None] = {
@@ -155,12 +171,29 @@ def resolve_config(options: RacewayOptions, env: Mapping[str, str] | None = None
     server_url, endpoint = _server_url(
         options.get("server_url") or _non_empty(environ.get("RACEWAY_URL"))
     )
+    otel_resource = otel_resource_attributes(environ.get("OTEL_RESOURCE_ATTRIBUTES"))
     propagate_to: PropagateTo | None = options.get("propagate_to")
     env_propagate_to = _unless_blank(environ.get("RACEWAY_PROPAGATE_TO"))
     if propagate_to is None and env_propagate_to is not None:
         propagate_to = parse_propagate_to_env(env_propagate_to)
     return Config(
         service_name=_service_name(options.get("service_name"), environ, disabled),
+        environment=_resource_name(
+            options.get("environment"),
+            environ.get("RACEWAY_ENVIRONMENT"),
+            otel_environment(otel_resource),
+            option_name="environment",
+            variable="RACEWAY_ENVIRONMENT",
+            code="RACEWAY_INVALID_ENVIRONMENT",
+        ),
+        version=_resource_name(
+            options.get("version"),
+            environ.get("RACEWAY_VERSION"),
+            otel_service_version(otel_resource),
+            option_name="version",
+            variable="RACEWAY_VERSION",
+            code="RACEWAY_INVALID_VERSION",
+        ),
         server_url=server_url,
         endpoint=endpoint,
         api_key=_api_key(options.get("api_key"), _unless_blank(environ.get("RACEWAY_API_KEY"))),
@@ -267,11 +300,17 @@ def _otel_sdk_disabled(env_value: str | None) -> bool:
     return env_value is not None and env_value.strip().lower() == "true"
 
 
+def _is_valid_name(name: str) -> bool:
+    """Whether a trimmed name keeps the rules of names (spec 4): 1-128 characters, none
+    invisible."""
+    return bool(name) and len(name) <= _MAX_NAME_LENGTH and not _NOT_IN_NAMES.search(name)
+
+
 def _valid_name(raw: object, source: str, code: ConfigErrorCode) -> str:
     if not isinstance(raw, str):
         raise RacewayConfigError(code, f"{source} must be a string, got {describe_value(raw)}")
     name = raw.strip()
-    if not name or len(name) > _MAX_NAME_LENGTH or _NOT_IN_NAMES.search(name):
+    if not _is_valid_name(name):
         raise RacewayConfigError(
             code,
             f"{source} must be 1-{_MAX_NAME_LENGTH} characters without control, zero-width or "
@@ -295,6 +334,27 @@ def _service_name(option: object, environ: Mapping[str, str], disabled: bool) ->
         "a service name is required: pass service_name=... or set RACEWAY_SERVICE_NAME "
         "(or OTEL_SERVICE_NAME)",
     )
+
+
+def _resource_name(
+    option: object,
+    env_value: str | None,
+    otel_value: str | None,
+    *,
+    option_name: str,
+    variable: str,
+    code: ConfigErrorCode,
+) -> str | None:
+    """The option, else Raceway's variable, else OpenTelemetry's resource attribute (spec 7 e).
+    The first two are refused when they break the name rules; OpenTelemetry's value is then
+    ignored instead (never an error: it is not Raceway's variable)."""
+    if option is not None:
+        return _valid_name(option, option_name, code)
+    raw = _non_empty(env_value)
+    if raw is not None:
+        return _valid_name(raw, variable, code)
+    otel = None if otel_value is None else otel_value.strip()
+    return otel if otel is not None and _is_valid_name(otel) else None
 
 
 def default_instance() -> str:

@@ -9,6 +9,8 @@ from collections.abc import Iterable
 
 SDK_VARIABLES = (
     "RACEWAY_SERVICE_NAME",
+    "RACEWAY_ENVIRONMENT",
+    "RACEWAY_VERSION",
     "RACEWAY_URL",
     "RACEWAY_API_KEY",
     "RACEWAY_DISABLED",

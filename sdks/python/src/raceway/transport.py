@@ -1,9 +1,10 @@
-"""The transport to the collector: a background thread that sends gzip batches (spec 4, 4.1,
-4.2; what an answer means and the retry delays are in `raceway.delivery`).
+"""The transport to the collector: background threads that send gzip batches, up to
+`MAX_IN_FLIGHT` at once (spec 4, 4.1, 4.2; what an answer means and the retry delays are in
+`raceway.delivery`).
 
 It never blocks or breaks the application: `enqueue` only appends to a bounded queue (events
 beyond it are dropped and counted), and everything that talks to the network runs on the
-thread. It uses `http.client` directly, which no Raceway integration instruments, so it never
+threads. It uses `http.client` directly, which no Raceway integration instruments, so it never
 traces its own calls.
 """
 
@@ -37,6 +38,10 @@ when the collector delivered another batch since the batch's previous answer (fo
 answer: since it was sent): the collector is up, and it is this batch it cannot take. Answers
 during an outage are no strikes, so a batch that waited out a long outage has none."""
 _SHUTDOWN_TIMEOUT_S = 5.0
+MAX_IN_FLIGHT = 3
+"""Batches sent at once while the collector answers, as the TypeScript and Go SDKs do: a
+collector that takes a while to answer (a commit per batch) is not a bottleneck for a busy
+service. Each sending thread has a connection of its own."""
 
 
 @dataclass(frozen=True)
@@ -126,19 +131,33 @@ class _Batch:
 
 
 class Transport:
-    """Batches events and sends them from a background thread.
+    """Batches events and sends them from background threads, up to `max_in_flight` batches
+    at once. A second request starts only for a batch that is ready (a full batch, a batch to
+    retry, a flush or shutdown waiting): a trickle of events goes out one small batch at a
+    time.
 
     A batch answered `retry` goes back to the end of the queue, so that a failing batch does
-    not hold up the others (spec 4.2). While the collector fails, each request waits the retry
-    delay first, counted over the consecutive failures.
+    not hold up the others (spec 4.2). While the collector fails, one request is in flight at
+    a time and each waits the retry delay first, counted over the consecutive failures; the
+    first delivery opens every slot again.
+
+    A `sender` given here is called from several threads at once (unless `max_in_flight` is
+    1); without one, each thread posts on an `HttpSender` of its own.
 
     >>> transport = Transport(config)  # doctest: +SKIP
     >>> transport.enqueue(event); transport.flush(timeout=2.0)  # doctest: +SKIP
     """
 
-    def __init__(self, config: Config, sender: Sender | None = None) -> None:
+    def __init__(
+        self, config: Config, sender: Sender | None = None, *, max_in_flight: int = MAX_IN_FLIGHT
+    ) -> None:
         self._config = config
-        self._sender: Sender = sender if sender is not None else HttpSender(config.endpoint)
+        self._sender = sender
+        """The sender every thread shares, or None for an `HttpSender` per thread."""
+        self._senders: list[HttpSender] = []
+        self._max_in_flight = max(1, max_in_flight)
+        self._in_flight = 0
+        """Batches being sent now."""
         self._headers = {
             "Content-Type": "application/json",
             "Content-Encoding": "gzip",
@@ -170,7 +189,7 @@ class Transport:
         self._flushing = False
         self._oldest_at = 0.0
         self._stopping = False
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         _live_transports.add(self)
         flush_on_sigterm(_flush_before_sigterm)
 
@@ -201,8 +220,8 @@ class Transport:
             self._held += 1
             self._events.append(encoded)
             self._appended += 1
-            if self._thread is None:
-                self._start_thread()
+            if not self._threads:
+                self._start_threads()
             size = len(self._events)
             if size == 1:
                 # The batch timer starts with the oldest event; the thread sleeps until then.
@@ -222,7 +241,7 @@ class Transport:
             self._flushing = True
             self._condition.notify_all()
             while self._held:
-                if self._thread is None or not self._thread.is_alive():
+                if not any(thread.is_alive() for thread in self._threads):
                     return False
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
@@ -245,18 +264,34 @@ class Transport:
             if left:
                 self._count_drop(left, "left at shutdown")
             self._condition.notify_all()
-            thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout=1.0)
+            threads = list(self._threads)
+            senders = list(self._senders)
+        deadline = time.monotonic() + 1.0
+        for thread in threads:
+            if thread is not threading.current_thread():
+                thread.join(timeout=max(0.0, deadline - time.monotonic()))
         close = getattr(self._sender, "close", None)
         if callable(close):
             close()
+        for sender in senders:
+            sender.close()
 
-    # -- the background thread ----------------------------------------------------------
+    # -- the background threads ---------------------------------------------------------
 
-    def _start_thread(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="raceway-transport", daemon=True)
-        self._thread.start()
+    def _start_threads(self) -> None:
+        for index in range(self._max_in_flight):
+            sender: Sender
+            if self._sender is not None:
+                sender = self._sender
+            else:
+                own = HttpSender(self._config.endpoint)
+                self._senders.append(own)
+                sender = own
+            thread = threading.Thread(
+                target=self._run, args=(sender,), name=f"raceway-transport-{index}", daemon=True
+            )
+            self._threads.append(thread)
+            thread.start()
 
     def _clear_queue(self) -> None:
         self._events.clear()
@@ -272,9 +307,9 @@ class Transport:
         self._bytes = 0
         self._failures = 0
         self._resume_at = 0.0
-        self._thread = None
-        if isinstance(self._sender, HttpSender):
-            self._sender = HttpSender(self._config.endpoint)
+        self._in_flight = 0
+        self._threads = []
+        self._senders = []  # the parent's connections are the parent's
 
     def _count_drop(self, count: int, reason: str, status: int | None = None) -> None:
         self._stats = replace(self._stats, dropped=self._stats.dropped + count, last_error=reason)
@@ -295,37 +330,47 @@ class Transport:
         self._bytes -= batch.size
         self._condition.notify_all()
 
-    def _run(self) -> None:
+    def _run(self, sender: Sender) -> None:
         while True:
             with self._condition:
                 taken = self._next_batch()
-            if taken is None:
-                return
+                if taken is None:
+                    return
+                self._in_flight += 1
             batch, events = taken
             try:
                 if events is not None:
                     batch.body = _encode(events, batch.dropped_report)
                 timeout = self._config.request_timeout_ms / 1000
-                result = self._sender(batch.body, self._headers, timeout)
+                result = sender(batch.body, self._headers, timeout)
                 with self._condition:
                     self._settle(batch, result)
             except Exception as error:  # a bug here must not kill the thread
                 with self._condition:
                     if not batch.released:
                         self._drop_batch(batch, f"internal error: {error}")
+            finally:
+                with self._condition:
+                    self._in_flight -= 1
+                    self._condition.notify_all()  # a slot is free
 
     def _next_batch(self) -> tuple[_Batch, list[bytes] | None] | None:
         """Waits (holding the condition) for the next batch to send: a requeued batch once
         the events ahead of it are taken, else the next events; None once stopped. New events
-        come with the list to encode."""
+        come with the list to encode. The caller counts the batch in flight."""
         interval = self._config.flush_interval_ms / 1000
         while True:
             if not self._events and not self._requeued:
                 if self._stopping:
                     self._condition.notify_all()
                     return None
-                self._flushing = False
+                if not self._in_flight:
+                    self._flushing = False
                 self._condition.notify_all()
+                self._condition.wait()
+                continue
+            if self._in_flight >= self._max_in_flight or (self._failures and self._in_flight):
+                # Every slot taken, or the collector fails: one request at a time (spec 4.2).
                 self._condition.wait()
                 continue
             now = time.monotonic()
@@ -339,6 +384,10 @@ class Transport:
                 break
             if len(self._events) >= self._config.batch_size:
                 break
+            if self._in_flight:
+                # Not ready for a slot of its own: it goes once the request in flight is done.
+                self._condition.wait()
+                continue
             remaining = self._oldest_at + interval - now
             if remaining <= 0:
                 break

@@ -17,7 +17,7 @@ pub use shared::TransportStats;
 use shared::{event_bytes, Command, Counters};
 pub(crate) use warnings::warn;
 use warnings::DeliveryWarnings;
-pub(crate) use worker::WorkerSettings;
+pub(crate) use worker::{WorkerSettings, MAX_BATCHES_IN_FLIGHT};
 
 /// The application side of the transport: enqueueing never waits.
 pub(crate) struct Transport {
@@ -33,8 +33,9 @@ pub(crate) struct Transport {
 
 impl Transport {
     /// Starts the background task on the current tokio runtime, or on a thread of its own when
-    /// there is none (a client built before the runtime).
-    pub(crate) fn start(config: &Config) -> Self {
+    /// there is none (a client built before the runtime). It sends up to `batches_in_flight`
+    /// batches at once ([`MAX_BATCHES_IN_FLIGHT`] but in tests).
+    pub(crate) fn start(config: &Config, batches_in_flight: usize) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
         let counters = Arc::new(Counters::default());
         let (deadline, deadline_rx) = watch::channel(None);
@@ -42,7 +43,8 @@ impl Transport {
             config.endpoint.as_str(),
             config.debug,
         ));
-        let settings = WorkerSettings::from_config(config, Arc::clone(&warnings));
+        let settings =
+            WorkerSettings::from_config(config, Arc::clone(&warnings), batches_in_flight);
         let worker = worker::run(rx, settings, Arc::clone(&counters), deadline_rx);
         match tokio::runtime::Handle::try_current() {
             Ok(handle) => {

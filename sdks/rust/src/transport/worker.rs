@@ -1,12 +1,13 @@
-//! The background task: batches queued events, gzips each batch once and posts it, one request
-//! at a time, following spec 4.2. A batch answered `retry` goes back to the end of the queue
-//! with its body (so its event ids) and its room in the bound, behind the events recorded
+//! The background task: batches queued events, gzips each batch once and posts it, following
+//! spec 4.2: up to [`MAX_BATCHES_IN_FLIGHT`] requests at once while the collector takes them,
+//! one at a time while it is failing. A batch answered `retry` goes back to the end of the
+//! queue with its body (so its event ids) and its room in the bound, behind the events recorded
 //! before the answer, and the batches behind it go first; while the collector is failing, each
 //! request waits the retry delay counted over the consecutive failures. A batch is given up
 //! only at 5 strikes (see [`Strikes`]). It uses a plain `reqwest::Client`, never one with
 //! Raceway's middleware, so the SDK never traces its own calls.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::io::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -17,12 +18,17 @@ use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE
 use reqwest::Url;
 use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinSet;
 
 use super::shared::{event_bytes, Command, Counters};
 use super::warnings::DeliveryWarnings;
 use crate::config::Config;
 use crate::delivery::{classify, count_rejected, parse_retry_after, retry_delay, Outcome};
 
+/// How many batches are sent at once while the collector takes them: a collector that takes a
+/// few milliseconds to make a batch durable would otherwise bound a busy service's export rate
+/// (the Go and TypeScript SDKs send as many).
+pub(crate) const MAX_BATCHES_IN_FLIGHT: usize = 3;
 /// A batch with this many strikes is dropped (spec 4.2, "Giving up"): see [`Strikes`].
 const GIVE_UP_AT_STRIKES: u32 = 5;
 /// Uncompressed bytes per batch at most, well under the collector's default body limit.
@@ -42,10 +48,16 @@ pub(crate) struct WorkerSettings {
     request_timeout: Duration,
     debug: bool,
     warnings: Arc<DeliveryWarnings>,
+    /// [`MAX_BATCHES_IN_FLIGHT`], but in tests that need one request at a time.
+    batches_in_flight: usize,
 }
 
 impl WorkerSettings {
-    pub(crate) fn from_config(config: &Config, warnings: Arc<DeliveryWarnings>) -> Self {
+    pub(crate) fn from_config(
+        config: &Config,
+        warnings: Arc<DeliveryWarnings>,
+        batches_in_flight: usize,
+    ) -> Self {
         WorkerSettings {
             endpoint: config.endpoint.clone(),
             authorization: config
@@ -58,6 +70,7 @@ impl WorkerSettings {
             request_timeout: config.request_timeout,
             debug: config.debug,
             warnings,
+            batches_in_flight: batches_in_flight.max(1),
         }
     }
 }
@@ -117,7 +130,7 @@ struct Answer {
 
 struct Worker {
     settings: WorkerSettings,
-    http: reqwest::Client,
+    poster: Poster,
     counters: Arc<Counters>,
     deadline: watch::Receiver<Option<Instant>>,
     /// Events not yet in a batch, and their encoded size.
@@ -126,6 +139,11 @@ struct Worker {
     /// When `current` is cut into a batch even if not full.
     flush_at: Option<tokio::time::Instant>,
     queue: VecDeque<Batch>,
+    /// The batches whose request is in progress, and those requests (each answers with its
+    /// batch's seq; `request_seqs` finds the seq of one that failed without answering).
+    in_flight: Vec<Batch>,
+    requests: JoinSet<(u64, Answer)>,
+    request_seqs: HashMap<tokio::task::Id, u64>,
     next_seq: u64,
     /// Flushes waiting for every batch made before them (seq below the target) to leave.
     waiters: Vec<(u64, oneshot::Sender<()>)>,
@@ -148,15 +166,24 @@ pub(crate) async fn run(
         .timeout(settings.request_timeout)
         .build()
         .unwrap_or_default();
+    let poster = Poster {
+        http,
+        endpoint: settings.endpoint.clone(),
+        authorization: settings.authorization.clone(),
+        debug: settings.debug,
+    };
     let worker = Worker {
         settings,
-        http,
+        poster,
         counters,
         deadline,
         current: Vec::new(),
         current_bytes: 0,
         flush_at: None,
         queue: VecDeque::new(),
+        in_flight: Vec::new(),
+        requests: JoinSet::new(),
+        request_seqs: HashMap::new(),
         next_seq: 0,
         waiters: Vec::new(),
         failures: 0,
@@ -203,25 +230,33 @@ impl Worker {
                 break;
             }
             self.receive_sent(&mut rx, &mut shutdown, &mut open);
-            if self.queue.is_empty() && !open {
+            if self.queue.is_empty() && self.in_flight.is_empty() && !open {
                 break;
             }
             // The client is gone without a shutdown: one attempt per batch, no waiting.
             let closing = !open && shutdown.is_none();
-            let now = tokio::time::Instant::now();
-            let waiting = self.retry_at.is_some_and(|at| at > now);
-            if !self.queue.is_empty() && (closing || !waiting) {
-                if let Some(batch) = self.send_next(closing).await {
-                    // Back to the end of the queue, behind the events recorded before its
-                    // answer: with traffic, another batch goes before its next attempt.
-                    self.receive_sent(&mut rx, &mut shutdown, &mut open);
-                    self.queue.push_back(batch);
-                }
-                self.resolve_waiters();
-                continue;
-            }
-            let retry_at = self.retry_at.filter(|_| !self.queue.is_empty());
+            self.start_requests(closing);
+            let retry_at = self
+                .retry_at
+                .filter(|_| !self.queue.is_empty() && self.in_flight.is_empty());
             tokio::select! {
+                Some(answered) = self.requests.join_next_with_id(), if !self.in_flight.is_empty() => {
+                    let (seq, answer) = match answered {
+                        Ok((id, (seq, answer))) => {
+                            self.request_seqs.remove(&id);
+                            (Some(seq), answer)
+                        }
+                        // The request's task panicked: as if the collector had not answered.
+                        Err(error) => (self.request_seqs.remove(&error.id()), Answer::none(error.to_string())),
+                    };
+                    if let Some(batch) = seq.and_then(|seq| self.answered(seq, answer, closing)) {
+                        // Back to the end of the queue, behind the events recorded before its
+                        // answer: with traffic, another batch goes before its next attempt.
+                        self.receive_sent(&mut rx, &mut shutdown, &mut open);
+                        self.queue.push_back(batch);
+                    }
+                    self.resolve_waiters();
+                },
                 command = rx.recv(), if open => match command {
                     Some(command) => self.command(command, &mut rx, &mut shutdown),
                     None => {
@@ -334,7 +369,10 @@ impl Worker {
         if self.waiters.is_empty() {
             return;
         }
-        let oldest = self.queue.iter().map(|b| b.seq).min().unwrap_or(u64::MAX);
+        let oldest = (self.queue.iter().chain(&self.in_flight))
+            .map(|b| b.seq)
+            .min()
+            .unwrap_or(u64::MAX);
         let (done, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.waiters)
             .into_iter()
             .partition(|(target, _)| *target <= oldest);
@@ -348,21 +386,40 @@ impl Worker {
         self.deadline.borrow().is_some_and(|d| Instant::now() >= d)
     }
 
-    /// Sends the batch at the head of the queue and acts on the answer (spec 4.1, 4.2); returns
-    /// the batch when it is to be retried, for the caller to put back in the queue.
-    async fn send_next(&mut self, closing: bool) -> Option<Batch> {
-        let mut batch = self.queue.pop_front()?;
-        if batch.retry_answers == 0 {
-            batch.strikes.sent(self.delivered_batches);
-        }
-        let answer = tokio::select! {
-            answer = self.post(&batch.body) => answer,
-            () = deadline_passed(self.deadline.clone()) => {
-                // Shutting down: the caller's time is up, the next turn drops everything.
-                self.queue.push_front(batch);
-                return None;
+    /// Starts the requests of the batches at the head of the queue (spec 4.2): while the
+    /// collector takes batches, until `batches_in_flight` are in flight; while it is failing,
+    /// one at a time, once the retry delay has passed (at once when `closing`).
+    fn start_requests(&mut self, closing: bool) {
+        while !self.queue.is_empty() {
+            if self.failures > 0 {
+                let now = tokio::time::Instant::now();
+                let waiting = self.retry_at.is_some_and(|at| at > now);
+                if !self.in_flight.is_empty() || (waiting && !closing) {
+                    return;
+                }
+            } else if self.in_flight.len() >= self.settings.batches_in_flight {
+                return;
             }
-        };
+            let Some(mut batch) = self.queue.pop_front() else {
+                return;
+            };
+            if batch.retry_answers == 0 {
+                batch.strikes.sent(self.delivered_batches);
+            }
+            let (poster, body, seq) = (self.poster.clone(), batch.body.clone(), batch.seq);
+            let request = self
+                .requests
+                .spawn(async move { (seq, poster.post(body).await) });
+            self.request_seqs.insert(request.id(), seq);
+            self.in_flight.push(batch);
+        }
+    }
+
+    /// Acts on the answer to the batch `seq` (spec 4.1, 4.2); returns the batch when it is to
+    /// be retried, for the caller to put back in the queue.
+    fn answered(&mut self, seq: u64, answer: Answer, closing: bool) -> Option<Batch> {
+        let at = self.in_flight.iter().position(|b| b.seq == seq)?;
+        let mut batch = self.in_flight.remove(at);
         let count = batch.events as u64;
         match classify(answer.status) {
             Outcome::Delivered => {
@@ -483,19 +540,48 @@ impl Worker {
             }
         }
         self.cut();
-        for batch in std::mem::take(&mut self.queue) {
+        // The requests in progress are called off: their batches are dropped with the rest.
+        self.requests.abort_all();
+        self.request_seqs.clear();
+        let held = std::mem::take(&mut self.in_flight)
+            .into_iter()
+            .chain(std::mem::take(&mut self.queue));
+        for batch in held {
             self.drop_batch(&batch, batch.events as u64, "shutdown deadline reached");
         }
     }
+}
 
-    async fn post(&self, body: &[u8]) -> Answer {
+/// What a request to the collector needs: cloned into each request's task.
+#[derive(Clone)]
+struct Poster {
+    http: reqwest::Client,
+    endpoint: Url,
+    authorization: Option<HeaderValue>,
+    debug: bool,
+}
+
+impl Answer {
+    /// No answer came, for `error`.
+    fn none(error: String) -> Self {
+        Answer {
+            status: None,
+            error: Some(error),
+            retry_after: None,
+            body: Vec::new(),
+        }
+    }
+}
+
+impl Poster {
+    async fn post(self, body: Vec<u8>) -> Answer {
         let mut request = self
             .http
-            .post(self.settings.endpoint.clone())
+            .post(self.endpoint.clone())
             .header(CONTENT_TYPE, "application/json")
             .header(CONTENT_ENCODING, "gzip")
-            .body(body.to_vec());
-        if let Some(authorization) = &self.settings.authorization {
+            .body(body);
+        if let Some(authorization) = &self.authorization {
             request = request.header(AUTHORIZATION, authorization.clone());
         }
         match request.send().await {
@@ -524,15 +610,10 @@ impl Worker {
             }
             Err(error) => {
                 let error = error_chain(&error);
-                if self.settings.debug {
+                if self.debug {
                     tracing::debug!(target: "raceway", %error, "cannot reach the collector");
                 }
-                Answer {
-                    status: None,
-                    error: Some(error),
-                    retry_after: None,
-                    body: Vec::new(),
-                }
+                Answer::none(error)
             }
         }
     }

@@ -1,1 +1,1 @@
-"""Client integrations; each imports its library only when used."""
+"""Integrations with client and server libraries; each imports its library only when used."""

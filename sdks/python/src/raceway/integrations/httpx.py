@@ -1,16 +1,21 @@
-"""`httpx` integration: transports that wrap another transport (no monkey-patching).
+"""`httpx` integration: transports that wrap another transport, or, for the whole process,
+`instrument()`.
 
 >>> client = httpx.Client(transport=RacewayTransport())  # doctest: +SKIP
 >>> async_client = httpx.AsyncClient(transport=AsyncRacewayTransport())  # doctest: +SKIP
+>>> raceway.integrations.httpx.instrument()  # doctest: +SKIP: every client from now on
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import suppress
+from typing import Any
 
 import httpx
 
 from raceway.client_call import ClientCall
+from raceway.integrations.patching import MethodPatch, call_recorded_outside, recording_call
 
 
 class _ReportingStream(httpx.SyncByteStream):
@@ -48,12 +53,66 @@ class _AsyncReportingStream(httpx.AsyncByteStream):
         await self._wrapped.aclose()
 
 
-def _prepare(request: httpx.Request) -> ClientCall | None:
-    call = ClientCall.start(request.method, str(request.url))
-    if call is not None:
-        for name, value in call.headers:
-            request.headers[name] = value  # httpx.Headers: replaces every spelling
-    return call
+def _start(request: httpx.Request) -> ClientCall | None:
+    try:
+        call = ClientCall.start(request.method, str(request.url))
+        if call is not None:
+            for name, value in call.headers:
+                request.headers[name] = value  # httpx.Headers: replaces every spelling
+        return call
+    except Exception:
+        return None  # tracing never breaks the call it observes
+
+
+def _finish(call: ClientCall, response: httpx.Response, *, read_async: bool) -> None:
+    """`response_received` when the headers arrive; a body that breaks off afterwards is an
+    `error` in the call's span. (Some streams are both sync and async: the client that reads
+    it decides which form wraps it.)"""
+    with suppress(Exception):
+        call.finish(response.status_code, response.headers.get)
+        if not read_async and isinstance(response.stream, httpx.SyncByteStream):
+            response.stream = _ReportingStream(response.stream, call)
+        elif read_async and isinstance(response.stream, httpx.AsyncByteStream):
+            response.stream = _AsyncReportingStream(response.stream, call)
+
+
+def send_traced(
+    request: httpx.Request, send: Callable[[httpx.Request], httpx.Response]
+) -> httpx.Response:
+    """Sends `request` through `send` as one recorded client call (headers, clock merge,
+    `request_sent`/`response_received`). Passes through when an outer layer records it."""
+    if call_recorded_outside():
+        return send(request)
+    call = _start(request)
+    if call is None:
+        return send(request)
+    try:
+        with recording_call():
+            response = send(request)
+    except BaseException as error:
+        call.fail(error)
+        raise
+    _finish(call, response, read_async=False)
+    return response
+
+
+async def send_traced_async(
+    request: httpx.Request, send: Callable[[httpx.Request], Awaitable[httpx.Response]]
+) -> httpx.Response:
+    """The asyncio form of `send_traced`."""
+    if call_recorded_outside():
+        return await send(request)
+    call = _start(request)
+    if call is None:
+        return await send(request)
+    try:
+        with recording_call():
+            response = await send(request)
+    except BaseException as error:
+        call.fail(error)
+        raise
+    _finish(call, response, read_async=True)
+    return response
 
 
 class RacewayTransport(httpx.BaseTransport):
@@ -65,18 +124,7 @@ class RacewayTransport(httpx.BaseTransport):
         self._wrapped = wrapped if wrapped is not None else httpx.HTTPTransport()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        call = _prepare(request)
-        if call is None:
-            return self._wrapped.handle_request(request)
-        try:
-            response = self._wrapped.handle_request(request)
-        except BaseException as error:
-            call.fail(error)
-            raise
-        call.finish(response.status_code, response.headers.get)
-        if isinstance(response.stream, httpx.SyncByteStream):
-            response.stream = _ReportingStream(response.stream, call)
-        return response
+        return send_traced(request, self._wrapped.handle_request)
 
     def close(self) -> None:
         self._wrapped.close()
@@ -89,18 +137,56 @@ class AsyncRacewayTransport(httpx.AsyncBaseTransport):
         self._wrapped = wrapped if wrapped is not None else httpx.AsyncHTTPTransport()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        call = _prepare(request)
-        if call is None:
-            return await self._wrapped.handle_async_request(request)
-        try:
-            response = await self._wrapped.handle_async_request(request)
-        except BaseException as error:
-            call.fail(error)
-            raise
-        call.finish(response.status_code, response.headers.get)
-        if isinstance(response.stream, httpx.AsyncByteStream):
-            response.stream = _AsyncReportingStream(response.stream, call)
-        return response
+        return await send_traced_async(request, self._wrapped.handle_async_request)
 
     async def aclose(self) -> None:
         await self._wrapped.aclose()
+
+
+def _traced_handle_request(original: Callable[..., httpx.Response]) -> Callable[..., Any]:
+    def handle_request(transport: httpx.HTTPTransport, request: httpx.Request) -> httpx.Response:
+        return send_traced(request, lambda sent: original(transport, sent))
+
+    return handle_request
+
+
+def _traced_handle_async_request(
+    original: Callable[..., Awaitable[httpx.Response]],
+) -> Callable[..., Any]:
+    async def handle_async_request(
+        transport: httpx.AsyncHTTPTransport, request: httpx.Request
+    ) -> httpx.Response:
+        return await send_traced_async(request, lambda sent: original(transport, sent))
+
+    return handle_async_request
+
+
+# The hooks are the network transports' own methods, as OpenTelemetry's httpx instrumentation
+# does: every `httpx.Client` and `httpx.AsyncClient` (module-level `httpx.get` included) sends
+# through an `HTTPTransport`/`AsyncHTTPTransport` unless given another transport, which is told
+# one request per trip on the wire (each redirect hop a call of its own). Patching the transport
+# rather than `Client.send` leaves the clients' redirect, auth and event-hook logic untouched,
+# covers clients built before `instrument()` too, and leaves mock transports (`MockTransport`,
+# respx) untraced.
+_PATCHES = (
+    MethodPatch(httpx.HTTPTransport, "handle_request", _traced_handle_request),
+    MethodPatch(httpx.AsyncHTTPTransport, "handle_async_request", _traced_handle_async_request),
+)
+
+
+def instrument() -> None:
+    """Traces every `httpx` call of the process from now on, sync and async, whatever client
+    sends it. Idempotent; a client with a `RacewayTransport` still records each call once.
+    Outside an execution context a call goes out as it would without Raceway."""
+    for patch in _PATCHES:
+        patch.install()
+
+
+def uninstrument() -> None:
+    """Undoes `instrument` (clients with a `RacewayTransport` stay traced)."""
+    for patch in _PATCHES:
+        patch.remove()
+
+
+def is_instrumented() -> bool:
+    return all(patch.active for patch in _PATCHES)

@@ -1,18 +1,55 @@
-"""`requests` integration: a transport adapter, mounted on a Session (no monkey-patching).
+"""`requests` integration, per session or for the whole process.
 
 >>> session = raceway.integrations.requests.instrument_session(requests.Session())  # doctest: +SKIP
 >>> session.get("http://inventory/items/1")  # trace headers sent, response clock merged
+>>> raceway.integrations.requests.instrument()  # doctest: +SKIP
+>>> requests.get("http://inventory/items/1")  # every session, module-level calls included
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextlib import suppress
 from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
 
 from raceway.client_call import ClientCall
+from raceway.integrations.patching import MethodPatch, call_recorded_outside, recording_call
+
+Send = Callable[[requests.PreparedRequest], requests.Response]
+
+
+def _start(request: requests.PreparedRequest) -> ClientCall | None:
+    try:
+        call = ClientCall.start(request.method or "GET", request.url or "")
+        if call is not None:
+            for name, value in call.headers:
+                request.headers[name] = value  # a case-insensitive dict: this replaces
+        return call
+    except Exception:
+        return None  # tracing never breaks the call it observes
+
+
+def send_traced(request: requests.PreparedRequest, send: Send) -> requests.Response:
+    """Sends `request` through `send` as one recorded client call: `request_sent`, the trace
+    headers (when `propagate_to` allows the target), the response's clock merged, then
+    `response_received`. Passes through when an outer layer records the call already."""
+    if call_recorded_outside():
+        return send(request)
+    call = _start(request)
+    if call is None:
+        return send(request)
+    try:
+        with recording_call():
+            response = send(request)
+    except BaseException as error:
+        call.fail(error)
+        raise
+    with suppress(Exception):
+        call.finish(response.status_code, response.headers.get)
+    return response
 
 
 class RacewayAdapter(HTTPAdapter):
@@ -22,18 +59,9 @@ class RacewayAdapter(HTTPAdapter):
     def send(  # type: ignore[override]
         self, request: requests.PreparedRequest, **kwargs: Any
     ) -> requests.Response:
-        call = ClientCall.start(request.method or "GET", request.url or "")
-        if call is None:
-            return super().send(request, **kwargs)
-        for name, value in call.headers:
-            request.headers[name] = value  # a case-insensitive dict: this replaces
-        try:
-            response = super().send(request, **kwargs)
-        except BaseException as error:
-            call.fail(error)
-            raise
-        call.finish(response.status_code, response.headers.get)
-        return response
+        return send_traced(
+            request, lambda prepared: super(RacewayAdapter, self).send(prepared, **kwargs)
+        )
 
 
 def instrument_session(
@@ -49,3 +77,38 @@ def instrument_session(
 def traced_session() -> requests.Session:
     """A new `requests.Session` with Raceway mounted."""
     return instrument_session(requests.Session())
+
+
+def _traced_adapter_send(original: Callable[..., requests.Response]) -> Callable[..., Any]:
+    def send(
+        adapter: HTTPAdapter, request: requests.PreparedRequest, *args: Any, **kwargs: Any
+    ) -> requests.Response:
+        return send_traced(request, lambda prepared: original(adapter, prepared, *args, **kwargs))
+
+    return send
+
+
+# The hook is `HTTPAdapter.send`, the transport level where `RacewayAdapter` works, rather than
+# `Session.send` (OpenTelemetry's choice): every request a session sends, module-level
+# `requests.get` included, goes through an `HTTPAdapter`, which is told one prepared request per
+# trip on the wire (each redirect hop is a call of its own, as with `RacewayAdapter`). Session
+# hooks, cookies, redirects and auth stay untouched, and adapters that never reach the network
+# (test doubles such as requests-mock's) are not traced.
+_PATCH = MethodPatch(HTTPAdapter, "send", _traced_adapter_send)
+
+
+def instrument() -> None:
+    """Traces every `requests` call of the process from now on: `requests.get(...)`, any
+    `requests.Session()`, any adapter built on `HTTPAdapter`. Idempotent; a session with a
+    `RacewayAdapter` still records each call once. Outside an execution context a call goes
+    out as it would without Raceway."""
+    _PATCH.install()
+
+
+def uninstrument() -> None:
+    """Undoes `instrument` (sessions with a `RacewayAdapter` stay traced)."""
+    _PATCH.remove()
+
+
+def is_instrumented() -> bool:
+    return _PATCH.active

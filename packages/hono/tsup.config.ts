@@ -1,0 +1,3 @@
+import { racewayPackage } from '../../tooling/tsup.js';
+
+export default racewayPackage();

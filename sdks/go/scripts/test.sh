@@ -36,6 +36,9 @@ go vet ./...
 # nor racewaysql's download the drivers the tests use.
 (cd racewaysql && go vet ./...)
 (cd racewaysql/drivertest && go vet ./...)
+# The router adapters are modules of their own too, so that the core gains no dependency on gin
+# or echo.
+for adapter in racewaygin racewayecho; do (cd "$adapter" && go vet ./...); done
 
 step "staticcheck ${STATICCHECK_VERSION}"
 tools="$PWD/.tools"
@@ -45,8 +48,9 @@ fi
 "$tools/staticcheck" ./...
 (cd racewaysql && "$tools/staticcheck" ./...)
 (cd racewaysql/drivertest && "$tools/staticcheck" ./...)
+for adapter in racewaygin racewayecho; do (cd "$adapter" && "$tools/staticcheck" ./...); done
 
-step "go test -race (with every spec/vectors file), then racewaysql on real databases"
+step "go test -race (with every spec/vectors file), racewaysql on real databases, the gin and echo adapters"
 log="$(mktemp)"
 status=0
 # -v for the counts below; the lines of each test that passed or was skipped are left out of
@@ -57,6 +61,9 @@ status=0
   failed=0
   go test -race -count=1 -v ./... || failed=1
   (cd racewaysql/drivertest && go test -race -count=1 -v ./...) || failed=1
+  for adapter in racewaygin racewayecho; do
+    (cd "$adapter" && go test -race -count=1 -v ./...) || failed=1
+  done
   exit "$failed"
 } 2>&1 |
   tee "$log" | sed -E '/^ *(=== (RUN|PAUSE|CONT|NAME)|--- (PASS|SKIP):)/d' || status=$?
@@ -80,6 +87,6 @@ step "bench module: vet (it compares the middleware with otelhttp)"
 
 step "build bin/raceway-interop (started by packages/interop-tests/src/go)"
 go build -o bin/raceway-interop ./internal/cmd/raceway-interop
-step "the README's install: a fresh module with a replace directive (scripts/module-check.sh)"
+step "the gin and echo adapters installed from a checkout in a fresh module (scripts/module-check.sh)"
 bash scripts/module-check.sh
 echo "go SDK: all checks passed"

@@ -21,7 +21,8 @@ fi
 
 echo "--- cargo fmt --check"
 cargo fmt --check
-# --all-features: the database drivers' instrumentations (sqlx-postgres, sqlx-sqlite, rusqlite)
+# --all-features: the actix-web middleware (tests/actix.rs) and the database drivers'
+# instrumentations (sqlx-postgres, sqlx-sqlite, rusqlite)
 # are checked and tested with the rest; their PostgreSQL test starts a throwaway cluster.
 echo "--- cargo clippy --all-targets --all-features -- -D warnings"
 cargo clippy --locked --all-targets --all-features -- -D warnings
@@ -38,10 +39,7 @@ if [ -n "${RACEWAY_TEST_REPORTS:-}" ]; then
 fi
 rm -f "$log"
 [ "$status" -eq 0 ] || exit "$status"
-echo "--- cargo package"
-# --allow-dirty: the checkout is shared and may hold others' uncommitted work.
-cargo package --locked --allow-dirty
 echo "--- the interop service for packages/interop-tests"
 cargo build --locked --example interop_service
-echo "--- the README's install: a path dependency from a fresh project (scripts/package-check.sh)"
-bash scripts/package-check.sh
+# `cargo package` and the installs from a path and from the packaged crate are in the release
+# dry run (packages/release-tests).

@@ -4,13 +4,17 @@
 // `seconds`, and prints one JSON line with what it measured.
 //
 //   node ingest-load.mjs '{"url":"http://127.0.0.1:8080","seconds":15,"connections":8,"batch":300,"maxEventsPerSec":150000}'
+//
+// `urls` (instead of `url`): several collectors, each batch sent to the next one in turn
+// (round robin, as a load balancer would).
 
 import { gzipSync } from 'node:zlib';
 import { Agent, request } from 'undici';
 import { trace } from './ingest-events.mjs';
 
 const config = JSON.parse(process.argv[2]);
-const { url, seconds, connections, batch } = config;
+const { seconds, connections, batch } = config;
+const urls = config.urls ?? [config.url];
 
 // Enough unique batches for the whole run at the rate cap; ids are never reused, so every
 // acknowledged event is a new one (no duplicate shortcut in the collector).
@@ -52,6 +56,7 @@ async function connection() {
       exhausted = true;
       return;
     }
+    const url = urls[next % urls.length];
     const body = bodies[next++];
     const t0 = performance.now();
     try {

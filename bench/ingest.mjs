@@ -11,21 +11,15 @@
 // PostgreSQL: RACEWAY_BENCH_PG_URL, else a throwaway cluster from /usr/lib/postgresql/*/bin.
 // Results: bench/results/ingest.md.
 
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import {
-  chownSync,
-  existsSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { builtCollectorCli } from './collector-cli.mjs';
+import { startPostgres } from './pg-server.mjs';
+import { cpuSeconds } from './proc-cpu.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const { values } = parseArgs({
@@ -68,13 +62,6 @@ function startServer(command, args, env = {}) {
   });
 }
 
-/** CPU time (user + system) a process used so far, in seconds. */
-function cpuSeconds(pid) {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  // utime and stime are fields 14 and 15 of /proc/<pid>/stat, in clock ticks (100 per second).
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
 /** Peak resident memory of a process (VmHWM), in MiB. */
 function peakRssMiB(pid) {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -101,59 +88,6 @@ async function stop(child) {
   await exited;
 }
 
-let clusters = 0;
-
-function startPostgres() {
-  if (process.env.RACEWAY_BENCH_PG_URL) return { url: process.env.RACEWAY_BENCH_PG_URL, stop() {} };
-  const root = '/usr/lib/postgresql';
-  const version = existsSync(root) ? readdirSync(root).sort((a, b) => b - a)[0] : undefined;
-  if (!version) return null;
-  const bin = join(root, version, 'bin');
-  const dir = join(work, `pg-${++clusters}`);
-  const data = join(dir, 'data');
-  execFileSync('mkdir', ['-p', dir]);
-  const asRoot = process.getuid() === 0;
-  if (asRoot) {
-    chownSync(
-      dir,
-      Number(execFileSync('id', ['-u', 'postgres'])),
-      Number(execFileSync('id', ['-g', 'postgres'])),
-    );
-    chownSync(
-      work,
-      Number(execFileSync('id', ['-u', 'postgres'])),
-      Number(execFileSync('id', ['-g', 'postgres'])),
-    );
-  }
-  const run = (tool, args) => {
-    const [cmd, argv] = asRoot
-      ? ['runuser', ['-u', 'postgres', '--', join(bin, tool), ...args]]
-      : [join(bin, tool), args];
-    const r = spawnSync(cmd, argv, { encoding: 'utf8', cwd: dir });
-    if (r.status !== 0) throw new Error(`${tool}: ${r.stderr || r.stdout}`);
-  };
-  const port = 20000 + Math.floor(Math.random() * 20000);
-  run('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8']);
-  // Durable defaults (fsync, synchronous_commit on); a little more memory than the default.
-  run('pg_ctl', [
-    '-D',
-    data,
-    '-l',
-    join(dir, 'log'),
-    '-w',
-    '-o',
-    `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c shared_buffers=256MB -c max_wal_size=2GB`,
-    'start',
-  ]);
-  return {
-    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
-    stop: () => {
-      run('pg_ctl', ['-D', data, '-m', 'fast', '-w', 'stop']);
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
 const results = [];
 try {
   for (const backend of backends) {
@@ -173,7 +107,7 @@ try {
         '1000',
       ]);
     } else if (backend === 'postgres') {
-      pg = startPostgres();
+      pg = startPostgres(work);
       if (!pg) {
         console.error('no PostgreSQL found: skipping the postgres backend');
         continue;

@@ -11,6 +11,7 @@ const benches = [
   ['node', ['request-path.mjs']],
   ['node', ['--expose-gc', 'transport-memory.mjs']],
   ['node', ['ingest-under-attack.mjs', '--seconds', '8']],
+  ['node', ['scale-out.mjs', '--seconds', '10', '--rounds', '2']],
   ['node', ['--import', 'tsx', 'pg-overhead.mjs', '--iterations', '10000', '--rounds', '7']],
 ];
 

@@ -25,6 +25,9 @@ Options (each also read from the environment variable shown):
                         of this collector's clock
   --retention <d>       keep data this long: 7d, 12h, 30m       RACEWAY_RETENTION  (7d)
   --analysis-delay <ms> analyse a trace once quiet this long    RACEWAY_ANALYSIS_DELAY (1000)
+  --analysis-mode <m>   incremental: fold a trace's new events  RACEWAY_ANALYSIS_MODE (incremental)
+                        into its kept analysis; full: analyse
+                        the whole trace again each time
   --otlp-export <url>   forward stored spans to this OTLP/HTTP  RACEWAY_OTLP_EXPORT_URL
                         traces URL (.../v1/traces)
   --otlp-export-header <key=value>  a header for the export;    RACEWAY_OTLP_EXPORT_HEADERS
@@ -68,6 +71,16 @@ function parseLogLevel(level: string): string {
   return level;
 }
 
+function parseAnalysisMode(mode: string): 'incremental' | 'full' {
+  if (mode !== 'incremental' && mode !== 'full') {
+    throw new RacewayConfigError(
+      'RACEWAY_INVALID_ANALYSIS_MODE',
+      `analysis mode "${mode}" is not incremental or full`,
+    );
+  }
+  return mode;
+}
+
 function tlsOption(certFile: string | undefined, keyFile: string | undefined) {
   if (certFile === undefined && keyFile === undefined) return {};
   if (!certFile || !keyFile) {
@@ -93,6 +106,7 @@ async function serve(args: string[]): Promise<void> {
       'max-clock-ahead': { type: 'string' },
       retention: { type: 'string' },
       'analysis-delay': { type: 'string' },
+      'analysis-mode': { type: 'string' },
       'otlp-export': { type: 'string' },
       'otlp-export-header': { type: 'string', multiple: true },
       'tls-cert': { type: 'string' },
@@ -137,6 +151,9 @@ async function serve(args: string[]): Promise<void> {
     analysisDelayMs: parseMillis(
       values['analysis-delay'] ?? env.RACEWAY_ANALYSIS_DELAY ?? 1000,
       'analysis delay',
+    ),
+    analysisMode: parseAnalysisMode(
+      values['analysis-mode'] ?? env.RACEWAY_ANALYSIS_MODE ?? 'incremental',
     ),
     ...(otlpExport ? { otlpExport } : {}),
     ...tlsOption(

@@ -75,6 +75,11 @@ export interface CollectorOptions {
   retentionIntervalMs?: number;
   /** A trace is analysed once quiet for this long, in ms (default 1000). */
   analysisDelayMs?: number;
+  /**
+   * `incremental` (default): a trace's analysis is kept and the events stored since are folded
+   * into it; `full`: each analysis reads the trace back and analyses it whole.
+   */
+  analysisMode?: 'incremental' | 'full';
   /** Clock skew tolerated by the analysis, in ms. */
   skewToleranceMs?: number;
   /**
@@ -206,6 +211,7 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
     storage,
     engine,
     delayMs: options.analysisDelayMs ?? 1000,
+    ...(options.analysisMode ? { analysisMode: options.analysisMode } : {}),
     skewToleranceMs: options.skewToleranceMs,
     budget: options.analysisBudget,
     ...(options.sql ? { sql: options.sql } : {}),
@@ -400,9 +406,22 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
     });
   }
 
+  /** The partitions the next days' events need (PostgreSQL), created ahead of them. */
+  async function preparePartitions() {
+    const created = await storage.preparePartitions?.(
+      Date.now() * 1000,
+      (Date.now() - retentionMs) * 1000,
+    );
+    if (created?.length) app.log.info({ created }, 'storage: created partitions');
+  }
   async function applyRetention() {
+    // Before deleting: the days ahead exist whatever retention does (and however long it takes).
+    await preparePartitions().catch((err) => app.log.error({ err }, 'creating partitions failed'));
     return storage.deleteOlderThan((Date.now() - retentionMs) * 1000);
   }
+  // Not fatal: without them events go to the default partition until the next run creates
+  // them (and moves those events in).
+  await preparePartitions().catch((err) => app.log.error({ err }, 'creating partitions failed'));
   let retentionRun: Promise<unknown> | null = null;
   const retentionTimer = setInterval(
     () => {

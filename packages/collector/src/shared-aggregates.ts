@@ -214,6 +214,14 @@ export class AggregatesView {
     return this.traffic.dependencyGraph(this.fromMs, this.toMs, this.calleeOfHost);
   }
 
+  /** Service metrics and dependencies of [fromMs, toMs] (whole buckets), for a part of the range. */
+  slice(fromMs: number, toMs: number): { services: ServiceMetrics[]; graph: DependencyGraph } {
+    return {
+      services: this.traffic.serviceMetrics(fromMs, toMs),
+      graph: this.traffic.dependencyGraph(fromMs, toMs, this.calleeOfHost),
+    };
+  }
+
   /** Request/response events counted in the range. */
   eventsConsidered(): number {
     return this.traffic.coverage(this.fromMs, this.toMs).events;

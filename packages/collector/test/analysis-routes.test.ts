@@ -140,6 +140,12 @@ describe.each(backends)('analysis through the API (%s)', (_name, storage) => {
       expect([...races[0].trace_ids].sort()).toEqual([id(first), id(second)].sort());
       expect(races[0]).toMatchObject({ kind: 'lost_update', evidence: 'same_version', count: 1 });
       expect(races[0].examples[0]).toMatchObject({ kind: 'lost_update', evidence: 'same_version' });
+      // Each side names the route of the request it ran in, as the sides of a race within a
+      // trace do.
+      expect(races[0].sides.map((side: { route: string | null }) => side.route)).toEqual([
+        'POST /reserve',
+        'POST /reserve',
+      ]);
     }
     const listed = await api('/api/races?scope=cross&resource=stock:42');
     expect(listed.races).toHaveLength(1);

@@ -124,8 +124,14 @@ describe('SQLite migrations', () => {
     await storage.close();
     const after = open(path);
     // Version 2 adds event_resources, version 3 races.group_id (and its index), version 4
-    // collector_aggregates and analysis_leases; nothing else.
-    const later = ['event_resources', 'races', 'collector_aggregates', 'analysis_leases'];
+    // collector_aggregates and analysis_leases, version 5 trace_attributes; nothing else.
+    const later = [
+      'event_resources',
+      'races',
+      'collector_aggregates',
+      'analysis_leases',
+      'trace_attributes',
+    ];
     const [v1Objects, added] = partition(
       sqliteSchema(after) as Array<{ tbl_name: string; name: string }>,
       (o) => !later.includes(o.tbl_name),
@@ -137,6 +143,12 @@ describe('SQLite migrations', () => {
     expect(added.map((o) => o.tbl_name)).toContain('analysis_leases');
     expect(added.map((o) => o.name)).toContain('races_group');
     expect(count(after)).toEqual(rows);
+    // The attributes of the custom events stored before are searchable.
+    expect(
+      after.prepare('SELECT attr_key, attr_value, trace_id FROM trace_attributes').all(),
+    ).toEqual([
+      { attr_key: 'step', attr_value: '2', trace_id: '00000000000000000000000000000005' },
+    ]);
     // The races stored before are groups of their own.
     expect(after.prepare('SELECT count(*) AS n FROM races WHERE group_id IS NOT id').get()).toEqual(
       { n: 0 },
@@ -146,6 +158,8 @@ describe('SQLite migrations', () => {
       { version: 2, name: 'event resources', applied_at_ms: expect.any(Number) },
       { version: 3, name: 'race groups', applied_at_ms: expect.any(Number) },
       { version: 4, name: 'shared collector state', applied_at_ms: expect.any(Number) },
+      { version: 5, name: 'trace attributes', applied_at_ms: expect.any(Number) },
+      { version: 6, name: 'time partitions', applied_at_ms: expect.any(Number) },
     ]);
     after.close();
   });
@@ -294,12 +308,25 @@ describe.skipIf(!adminUrl)(
       await init(url);
       await withClient(url, async (c) => {
         // Version 2 adds event_resources, version 3 races.group_id (and its index), version 4
-        // collector_aggregates and analysis_leases; nothing else.
-        const added = ['event_resources', 'collector_aggregates', 'analysis_leases'];
-        expect(
-          withoutRaceGroups(added.reduce(withoutTable, (await postgresSchema(c)) as unknown)),
-        ).toEqual(schema);
-        expect((await versions(c)).map((v) => v.version)).toEqual([1, 2, 3, 4]);
+        // collector_aggregates and analysis_leases, version 5 trace_attributes, version 6
+        // partitions events (and event_resources) by day, with the same columns; nothing else.
+        const added = [
+          'event_resources',
+          'event_resources_default',
+          'collector_aggregates',
+          'analysis_leases',
+          'trace_attributes',
+          'events',
+          'events_default',
+        ];
+        const after = (await postgresSchema(c)) as { columns: Array<{ table_name: string }> };
+        expect(withoutRaceGroups(added.reduce(withoutTable, after as unknown))).toEqual(
+          withoutTable(schema, 'events'),
+        );
+        const columnsOf = (s: unknown, table: string) =>
+          (s as typeof after).columns.filter((col) => col.table_name === table);
+        expect(columnsOf(after, 'events')).toEqual(columnsOf(schema, 'events'));
+        expect((await versions(c)).map((v) => v.version)).toEqual([1, 2, 3, 4, 5, 6]);
       });
     });
 

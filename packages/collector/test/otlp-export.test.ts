@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { StoredEvent } from '../src/event.js';
 import { canonicalClock } from '../src/otlp/events-to-spans.js';
 import { ExportTraceServiceRequest } from '../src/otlp/proto.js';
@@ -24,8 +24,11 @@ interface DecodedSpan {
   }>;
 }
 
-/** A receiver whose answers the test scripts: each request takes the next status (200 when none left). */
-async function receiver(statuses: number[] = []) {
+/**
+ * A receiver whose answers the test scripts: each request takes the next status (200 when none
+ * left). On `port`, or an ephemeral one.
+ */
+async function receiver(statuses: number[] = [], port = 0) {
   const spans: DecodedSpan[] = [];
   let requests = 0;
   const server: Server = createServer((request, response) => {
@@ -50,7 +53,7 @@ async function receiver(statuses: number[] = []) {
       response.end();
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/traces`;
   return {
     url,
@@ -155,6 +158,42 @@ describe('OTLP export', () => {
     await c.otlpExporter!.flush();
     expect(c.otlpExporter!.stats()).toMatchObject({ exportedSpans: 0, queuedEvents: 0 });
     expect(c.otlpExporter!.stats().failedSpans).toBeGreaterThan(0);
+  });
+
+  it('with the endpoint down, stores everything at once and delivers it when a receiver comes up there', async () => {
+    const gone = await receiver();
+    await gone.close(); // nothing listens on its port now
+    const c = await start({
+      endpoint: gone.url,
+      quietMs: 20,
+      maxAttempts: 1_000_000, // retried until the endpoint answers
+      retryBaseMs: 5,
+      retryCapMs: 50,
+    });
+    const traces = Array.from({ length: 20 }, () => makeTrace());
+    for (const events of traces) expect((await postBatch(c.url, { events })).status).toBe(200);
+    for (const events of traces) {
+      expect(await c.storage.getTraceEvents(events[0]!.trace_id)).toHaveLength(events.length);
+    }
+    // The endpoint has refused a request by now, and ingest went on regardless.
+    await vi.waitFor(() => expect(c.otlpExporter!.stats().retries).toBeGreaterThan(0), {
+      timeout: 30_000,
+      interval: 10,
+    });
+    expect(c.otlpExporter!.stats().exportedSpans).toBe(0);
+
+    const sink = await receiver([], Number(new URL(gone.url).port));
+    closers.push(sink.close);
+    await c.otlpExporter!.flush();
+    const spanIds = new Set(traces.flat().map((e) => e.span_id));
+    expect(new Set(sink.spans.map((s) => hex(s.spanId)))).toEqual(spanIds);
+    expect(sink.spans).toHaveLength(spanIds.size);
+    expect(c.otlpExporter!.stats()).toMatchObject({
+      exportedSpans: spanIds.size,
+      failedSpans: 0,
+      droppedEvents: 0,
+      queuedEvents: 0,
+    });
   });
 
   it('leaves out the spans that came in over OTLP (their SDK exports them itself)', async () => {

@@ -235,6 +235,74 @@ export function storageSuite(open: () => Promise<Storage>) {
       } while (after);
       expect(seen).toEqual([5, 4, 3, 2, 0].map(idOf));
     });
+
+    it('finds traces by an event attribute and by a trace id prefix, and counts the matches', async () => {
+      const start = Date.UTC(2018, 0, 1) * 1000;
+      const scope = { fromUs: start, toUs: start + HOUR_US, limit: 100 };
+      // Ten traces; every third has cart.size=3; one has a number, a boolean and a nested
+      // object (not searchable) as attributes.
+      const traces = Array.from({ length: 10 }, (_, i) => {
+        const events = requestTrace({ route: '/cart', startUs: start + i * 1_000_000 });
+        const root = events[0]!;
+        const attributes: Record<string, unknown> = { 'cart.size': i % 3 === 0 ? '3' : '1' };
+        if (i === 4) Object.assign(attributes, { n: 42, paid: true, nested: { a: 1 } });
+        events.push({
+          ...root,
+          id: hex(16),
+          kind: 'custom',
+          ts_us: root.ts_us + 10,
+          data: { name: 'cart', attributes },
+        });
+        return events;
+      });
+      for (const events of traces) await storage.insertEvents(events);
+      const idOf = (i: number) => traces[i]![0]!.trace_id;
+      const list = async (extra: Partial<Parameters<Storage['listTraces']>[0]>) =>
+        (await storage.listTraces({ ...scope, ...extra })).traces.map((t) => t.traceId);
+
+      const threes = [9, 6, 3, 0].map(idOf);
+      expect(await list({ attribute: { key: 'cart.size', value: '3' } })).toEqual(threes);
+      expect(
+        await storage.countTraces({ ...scope, attribute: { key: 'cart.size', value: '3' } }, 100),
+      ).toBe(4);
+      expect(await list({ attribute: { key: 'n', value: '42' } })).toEqual([idOf(4)]);
+      expect(await list({ attribute: { key: 'paid', value: 'true' } })).toEqual([idOf(4)]);
+      expect(await list({ attribute: { key: 'nested', value: '[object Object]' } })).toEqual([]);
+      expect(await list({ attribute: { key: 'cart.size', value: '33' } })).toEqual([]);
+      // Combined with another filter, and paged.
+      const paged: string[] = [];
+      let after: Awaited<ReturnType<Storage['listTraces']>>['next'] = null;
+      do {
+        const page = await storage.listTraces({
+          ...scope,
+          attribute: { key: 'cart.size', value: '3' },
+          limit: 3,
+          after: after ?? undefined,
+        });
+        paged.push(...page.traces.map((t) => t.traceId));
+        after = page.next;
+      } while (after);
+      expect(paged).toEqual(threes);
+
+      expect(await list({ traceIdPrefix: idOf(7).slice(0, 12) })).toEqual([idOf(7)]);
+      expect(await list({ traceIdPrefix: idOf(7) })).toEqual([idOf(7)]);
+      // A one-digit prefix finds exactly the traces starting with it.
+      const digit = idOf(2)[0]!;
+      expect((await list({ traceIdPrefix: digit })).sort()).toEqual(
+        traces
+          .map((_, i) => idOf(i))
+          .filter((id) => id.startsWith(digit))
+          .sort(),
+      );
+
+      // Counts ignore the page size and the cursor, and stop past the cap.
+      expect(await storage.countTraces({ ...scope, limit: 1 }, 100)).toBe(10);
+      expect(await storage.countTraces({ ...scope, limit: 1 }, 4)).toBe(5);
+
+      // Retention takes a trace's attributes with it.
+      await storage.deleteOlderThan(start + 5_000_000);
+      expect(await list({ attribute: { key: 'cart.size', value: '3' } })).toEqual([9, 6].map(idOf));
+    });
   });
 
   describe('reads for analysis', () => {

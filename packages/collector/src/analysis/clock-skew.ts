@@ -67,18 +67,35 @@ export interface ClockSkew {
  * smallest round trip is kept. A pair is reported when that offset exceeds the tolerance by more
  * than its own uncertainty (half the round trip), or when a call contradicts happens-before (the
  * callee received before the caller sent, or answered after the caller got the answer) by more
- * than the tolerance.
+ * than the tolerance. `spans` come by start time then span id.
  */
 export function clockSkew(spans: readonly Span[], toleranceUs: number): ClockSkew[] {
-  interface Acc {
-    caller: Span;
-    callee: Span;
-    best: { offsetUs: number; delayUs: number };
-    samples: number;
-    violations: number;
-    maxViolationUs: number;
-  }
-  const pairs = new Map<string, Acc>();
+  return reportSkew(skewPairs(spans, toleranceUs), toleranceUs);
+}
+
+/**
+ * Where a call was sampled in the walk {@link clockSkew} makes (calls by start time and span
+ * id, then their server spans likewise): ties between samples go to the first, so partial
+ * results merge into what one walk gives.
+ */
+type SamplePosition = readonly [number, string, number, string];
+
+/** The samples of one caller/callee instance pair, mergeable with {@link mergeSkewPairs}. */
+export interface SkewPair {
+  key: string;
+  caller: Span;
+  callee: Span;
+  first: SamplePosition;
+  best: { offsetUs: number; delayUs: number };
+  bestAt: SamplePosition;
+  samples: number;
+  violations: number;
+  maxViolationUs: number;
+}
+
+/** The samples per instance pair of `spans` (by start time then span id), first seen first. */
+export function skewPairs(spans: readonly Span[], toleranceUs: number): SkewPair[] {
+  const pairs = new Map<string, SkewPair>();
   for (const client of spans) {
     if (client.kind !== 'client' || !client.complete) continue;
     for (const server of client.children) {
@@ -94,10 +111,14 @@ export function clockSkew(spans: readonly Span[], toleranceUs: number): ClockSke
       const acc = pairs.get(key);
       const violation = violationUs > toleranceUs ? 1 : 0;
       if (acc === undefined) {
+        const at = [client.startUs, client.spanId, server.startUs, server.spanId] as const;
         pairs.set(key, {
+          key,
           caller: client,
           callee: server,
+          first: at,
           best: estimate,
+          bestAt: at,
           samples: 1,
           violations: violation,
           maxViolationUs: violationUs,
@@ -107,11 +128,58 @@ export function clockSkew(spans: readonly Span[], toleranceUs: number): ClockSke
       acc.samples++;
       acc.violations += violation;
       acc.maxViolationUs = Math.max(acc.maxViolationUs, violationUs);
-      if (estimate.delayUs < acc.best.delayUs) acc.best = estimate;
+      if (estimate.delayUs < acc.best.delayUs) {
+        acc.best = estimate;
+        acc.bestAt = [client.startUs, client.spanId, server.startUs, server.spanId];
+      }
     }
   }
+  return [...pairs.values()];
+}
+
+function comparePositions(a: SamplePosition, b: SamplePosition): number {
+  return a[0] - b[0] || compareIds(a[1], b[1]) || a[2] - b[2] || compareIds(a[3], b[3]);
+}
+
+/**
+ * The pairs of several disjoint sets of spans, merged into what {@link skewPairs} gives for
+ * their union: samples and violations summed, the first sample's spans, the estimate of the
+ * smallest round trip (the first on a tie), in order of first sample.
+ */
+export function mergeSkewPairs(lists: Iterable<readonly SkewPair[]>): SkewPair[] {
+  const merged = new Map<string, SkewPair>();
+  for (const list of lists) {
+    for (const pair of list) {
+      const known = merged.get(pair.key);
+      if (known === undefined) {
+        merged.set(pair.key, { ...pair });
+        continue;
+      }
+      if (comparePositions(pair.first, known.first) < 0) {
+        known.caller = pair.caller;
+        known.callee = pair.callee;
+        known.first = pair.first;
+      }
+      if (
+        pair.best.delayUs < known.best.delayUs ||
+        (pair.best.delayUs === known.best.delayUs &&
+          comparePositions(pair.bestAt, known.bestAt) < 0)
+      ) {
+        known.best = pair.best;
+        known.bestAt = pair.bestAt;
+      }
+      known.samples += pair.samples;
+      known.violations += pair.violations;
+      known.maxViolationUs = Math.max(known.maxViolationUs, pair.maxViolationUs);
+    }
+  }
+  return [...merged.values()].sort((a, b) => comparePositions(a.first, b.first));
+}
+
+/** The pairs worth reporting (see {@link clockSkew}), the largest offset first. */
+export function reportSkew(pairs: readonly SkewPair[], toleranceUs: number): ClockSkew[] {
   const out: ClockSkew[] = [];
-  for (const acc of pairs.values()) {
+  for (const acc of pairs) {
     // NTP's offset is only known to within half the round trip: the true offset lies in
     // offset +- delay/2. An estimate inside that band is what two processes on one clock give
     // when one of them is slow to read a request or to see its response go out (a busy event

@@ -101,6 +101,93 @@ describe('traceDiagnostics', () => {
     expect(d.brokenChains[2]?.explanation).toContain('traceparent named another trace');
   });
 
+  it('names a service that joined by the trace id alone, without the clock (manual propagation)', () => {
+    // The caller copied X-Raceway-Trace-Id only: the callee joins the trace id with a clock of
+    // its own, and, without traceparent, no parent either.
+    const sim = new TraceSimulator();
+    const order = sim.service('order');
+    const payments = sim.service('payments');
+    const root = sim.request(order, { route: '/orders' });
+    const call = root.call(payments, { path: '/charge' });
+    const joined = sim.request(payments, {
+      route: '/charge',
+      parentSpanId: null,
+      incoming: { status: 'accepted', reasons: [] },
+    });
+    joined.respond();
+    call.receive();
+    root.respond();
+    const d = diagnose(sim.events);
+    const missing = d.brokenChains.filter((b) => b.kind === 'clock_missing');
+    expect(missing).toHaveLength(1);
+    expect(missing[0]).toMatchObject({ service: 'payments', count: 1 });
+    expect(missing[0]?.explanation).toBe(
+      'payments (GET /charge) joined this trace from X-Raceway-Trace-Id without X-Raceway-VC or traceparent, so it shows as a second root: nothing orders what its caller did before the call with what payments did, and races between them are reported that did not happen. In the caller, set every header the SDK returns for the call (getTraceHeaders() in Node, get_trace_headers() in Python, GetTraceHeaders in Go, get_trace_headers_for in Rust), not the trace id alone, or use an instrumented client',
+    );
+
+    // With traceparent but still no clock: the span has its parent, the clock is still missing.
+    const sim2 = new TraceSimulator();
+    const root2 = sim2.request(sim2.service('order'));
+    const call2 = root2.call(sim2.service('payments'));
+    sim2
+      .request(sim2.service('payments'), {
+        parentSpanId: call2.spanId,
+        incoming: { status: 'accepted', reasons: [] },
+      })
+      .respond();
+    call2.receive();
+    root2.respond();
+    // (The simulated caller merged nothing back either: response_not_merged, next test.)
+    const withParent = diagnose(sim2.events).brokenChains.filter((b) => b.kind === 'clock_missing');
+    expect(withParent).toHaveLength(1);
+    expect(withParent[0]?.explanation).not.toContain('second root');
+  });
+
+  it('names a call whose response clock the caller never merged', () => {
+    const build = () => {
+      const sim = new TraceSimulator();
+      const order = sim.service('order');
+      const payments = sim.service('payments');
+      const root = sim.request(order, { route: '/orders' });
+      const call = root.call(payments, { path: '/charge' });
+      sim.at(5);
+      call.serve({ route: '/charge' }).respond();
+      sim.at(10);
+      const received = call.receive();
+      root.respond();
+      return { events: sim.events, received };
+    };
+    // Ended without the response's headers (mergeResponseHeaders(undefined, ...)).
+    const { events, received } = build();
+    const unmerged = events.map((e) =>
+      e === received ? { ...e, data: { ...e.data, remote_clock: false } } : e,
+    );
+    const d = diagnose(unmerged);
+    expect(d.brokenChains.map((b) => [b.kind, b.service, b.spanId])).toEqual([
+      ['response_not_merged', 'order', received.span_id],
+    ]);
+    expect(d.brokenChains[0]?.explanation).toBe(
+      "order called payments (GET http://payments:8080/charge) and payments answered with its clock, but order did not merge it: what payments did looks concurrent with what order did after the call. Fix: pass the response's headers to mergeResponseHeaders (merge_response_headers in Python, MergeResponseHeaders in Go, end_manual_call in Rust) after a manual call, or use an instrumented client; a proxy that drops X-Raceway-VC from responses does the same",
+    );
+
+    // Never ended at all (get_trace_headers() and nothing after), though the caller finished.
+    const neverEnded = build().events.filter((e) => e.kind !== 'response_received');
+    const [chain] = diagnose(neverEnded).brokenChains;
+    expect(chain).toMatchObject({ kind: 'response_not_merged', service: 'order' });
+    expect(chain?.explanation).toContain('the call was never ended');
+    // The caller still running: nothing to say yet.
+    const inFlight = neverEnded.filter((e) => e.kind !== 'response_sent' || e.service !== 'order');
+    expect(diagnose(inFlight).brokenChains).toEqual([]);
+    // Merged (remote_clock: true), or an SDK that does not say: nothing.
+    expect(diagnose(build().events).brokenChains).toEqual([]);
+    const unsaid = build();
+    const { remote_clock: _omitted, ...withoutField } = unsaid.received.data;
+    expect(
+      diagnose(unsaid.events.map((e) => (e === unsaid.received ? { ...e, data: withoutField } : e)))
+        .brokenChains,
+    ).toEqual([]);
+  });
+
   it('estimates the offset of a skewed host from the four timestamps of its calls', () => {
     const d = diagnose(checkoutFanOut({ taxSkewMs: -200 }).events);
     expect(d.clockSkew).toHaveLength(1);

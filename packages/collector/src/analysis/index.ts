@@ -32,6 +32,7 @@ export {
   traceDiagnostics,
 } from './diagnostics.js';
 export type { Event, EventError, EventKind } from './event.js';
+export { IncrementalTraceAnalysis } from './incremental/incremental-analysis.js';
 export { LatencySketch, LatencySketchError, type LatencySketchJSON } from './latency-sketch.js';
 export {
   type AnalysisBudget,

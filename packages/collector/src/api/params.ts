@@ -82,6 +82,36 @@ export function durationRange(
   return { minDurationMs: minMs, maxDurationMs: maxMs };
 }
 
+/** `attr=key=value`: split at the first `=`; 400 without one or with an empty key. */
+export function attributeParam(
+  value: string | undefined,
+): { key: string; value: string } | undefined {
+  if (value === undefined || value === '') return undefined;
+  const at = value.indexOf('=');
+  if (at <= 0) {
+    throw new HttpError(
+      400,
+      'bad_request',
+      `query parameter "attr" is "${value.slice(0, 80)}": give key=value (e.g. attr=cart.size=3)`,
+    );
+  }
+  return { key: value.slice(0, at), value: value.slice(at + 1) };
+}
+
+/** `trace_id_prefix` of a listing: lower-case hex digits without dashes, undefined when empty. */
+export function traceIdPrefixParam(value: string | undefined): string | undefined {
+  const prefix = value?.replaceAll('-', '').toLowerCase();
+  if (prefix === undefined || prefix === '') return undefined;
+  if (prefix.length > 32) {
+    throw new HttpError(
+      400,
+      'bad_request',
+      'query parameter "trace_id_prefix" has more than 32 hex digits',
+    );
+  }
+  return prefix;
+}
+
 /** A text filter: undefined when absent or empty (no filter). */
 export const textParam = (value: string | undefined) => (value === '' ? undefined : value);
 

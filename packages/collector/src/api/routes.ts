@@ -7,10 +7,12 @@ import { mergeRaceGroups, type RaceGroup } from '../analysis/race-groups.js';
 import { resourceFromLabel, type SqlAnalysisOptions } from '../analysis/sql/sql-accesses.js';
 import { ConcurrencyGate } from '../concurrency-gate.js';
 import { HttpError } from '../errors.js';
+import type { StoredEvent } from '../event.js';
 import type { AnalysisScheduler } from '../scheduler/analysis-scheduler.js';
 import type { SharedAggregates } from '../shared-aggregates.js';
 import type { RaceGroupRecord, RaceRecord, Storage, TraceSummary } from '../storage/types.js';
 import {
+  attributeParam,
   badCursor,
   cursorParam,
   durationRange,
@@ -19,6 +21,7 @@ import {
   textParam,
   timeParam,
   traceIdParam,
+  traceIdPrefixParam,
 } from './params.js';
 import type { HistoryEntry, Race, TraceDetail } from './schemas/index.js';
 import {
@@ -33,11 +36,14 @@ import {
   openApiRoute,
   resourceHistoryRoute,
   servicesRoute,
+  servicesTimelineRoute,
   traceDiagnosticsRoute,
+  traceOutlineRoute,
   traceRacesRoute,
   traceRoute,
 } from './schemas/routes.js';
-import { isoMicros, spanTreeJson, summaryJson } from './span-tree.js';
+import { isoMicros, spanOutlineJson, spanTreeJson, summaryJson } from './span-tree.js';
+import { isoOfMs, timelineBuckets, timelineSeries } from './timeline.js';
 
 export interface QueryRouteOptions {
   storage: Storage;
@@ -53,6 +59,8 @@ export interface QueryRouteOptions {
 }
 
 const HOUR_MS = 3_600_000;
+/** `GET /api/traces?count=true` counts this many matches at most (then says "more"). */
+const MAX_MATCH_COUNT = 10_000;
 const DAY_MS = 24 * HOUR_MS;
 
 /** Traces with more accesses than this keep the clock-sum order (see {@link historyOrder}). */
@@ -104,6 +112,9 @@ export function historyOrder(accesses: Access[]): Access[] {
 
 /** Largest answer of a listing, in bytes of JSON (approximate): beyond, the page is cut. */
 const DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
+/** An outline reads a trace's events this many at a time, up to the UI's cap of a trace. */
+const OUTLINE_PAGE = 5000;
+const OUTLINE_MAX_EVENTS = 200_000;
 
 /**
  * The longest prefix of `items` whose JSON stays within `maxBytes` (at least one item);
@@ -290,7 +301,7 @@ export async function queryRoutes(
   app.get('/api/traces', { schema: listTracesRoute }, async (request) => {
     const q = request.query;
     const cursor = cursorParam(q.cursor);
-    const page = await storage.listTraces({
+    const query = {
       service: textParam(q.service),
       fromUs: timeParam('from', q.from),
       toUs: timeParam('to', q.to),
@@ -298,12 +309,24 @@ export async function queryRoutes(
       hasRaces: q.has_races,
       route: textParam(q.route),
       ...durationRange(q.min_ms, q.max_ms),
+      attribute: attributeParam(q.attr),
+      traceIdPrefix: traceIdPrefixParam(q.trace_id_prefix),
       limit: q.limit!,
       after: cursor ? { tsUs: cursor.tsUs, traceId: cursor.id } : undefined,
-    });
+    };
+    const [page, count] = await Promise.all([
+      storage.listTraces(query),
+      q.count ? storage.countTraces(query, MAX_MATCH_COUNT) : undefined,
+    ]);
     return {
       traces: page.traces.map(summaryJson),
       next_cursor: page.next ? encodeCursor(page.next.tsUs, page.next.traceId) : null,
+      ...(count === undefined
+        ? {}
+        : {
+            match_count: Math.min(count, MAX_MATCH_COUNT),
+            match_count_capped: count > MAX_MATCH_COUNT,
+          }),
     };
   });
 
@@ -337,6 +360,36 @@ export async function queryRoutes(
       return JSON.stringify(detail);
     });
     return reply.type('application/json; charset=utf-8').send(body as unknown as TraceDetail);
+  });
+
+  // A big trace's waterfall before its events: every page of events read (one at a time, with
+  // the trace pages), the span tree answered without them. The clocks are most of a trace's
+  // JSON; the outline of 2,000 spans is a fraction of their 6,000 events.
+  app.get('/api/traces/:traceId/outline', { schema: traceOutlineRoute }, async (request) => {
+    const summary = await traceOr404(request.params.traceId);
+    return pageGate.run(async () => {
+      const events: StoredEvent[] = [];
+      let after: string | null = null;
+      let cut = false;
+      for (;;) {
+        const page = await storage.getTraceEventsPage(summary.traceId, after, OUTLINE_PAGE);
+        events.push(...page);
+        if (page.length < OUTLINE_PAGE) break;
+        if (events.length >= OUTLINE_MAX_EVENTS) {
+          cut = true;
+          break;
+        }
+        after = page[page.length - 1]!.id;
+        await nextTurn();
+      }
+      events.sort(byTimeThenId);
+      return {
+        ...summaryJson(summary),
+        spans: spanOutlineJson(events),
+        events_read: events.length,
+        cut,
+      };
+    });
   });
 
   async function analysisOf(rawId: string) {
@@ -501,6 +554,28 @@ export async function queryRoutes(
       from: isoMicros(fromUs),
       to: isoMicros(toUs),
       services: view.serviceMetrics(),
+      events_considered: view.eventsConsidered(),
+      truncated: view.truncated,
+    };
+  });
+
+  app.get('/api/services/timeline', { schema: servicesTimelineRoute }, async (request) => {
+    const { fromUs, toUs } = rangeParams(request.query, HOUR_MS);
+    const { stepMs, starts } = timelineBuckets(
+      Math.floor(fromUs / 1000),
+      Math.floor(toUs / 1000),
+      request.query.buckets!,
+      Date.now() - DAY_MS,
+    );
+    const firstMs = starts[0]!;
+    const view = await aggregates.view(firstMs, Math.floor(toUs / 1000));
+    const series = timelineSeries(starts.map((start) => view.slice(start, start + stepMs - 1)));
+    return {
+      from: isoOfMs(firstMs),
+      to: isoMicros(toUs),
+      step_s: stepMs / 1000,
+      buckets: starts.map(isoOfMs),
+      ...series,
       events_considered: view.eventsConsidered(),
       truncated: view.truncated,
     };

@@ -111,6 +111,22 @@ export function spanTreeJson(events: StoredEvent[]): SpanNode[] {
   return tree.roots.map(toJson);
 }
 
+/** A span of `GET /api/traces/:traceId/outline`: its events counted, not listed. */
+export type SpanOutlineNode = Omit<SpanNode, 'events' | 'children'> & {
+  event_count: number;
+  children: SpanOutlineNode[];
+};
+
+/** The spans of a trace without their events (the same spans as {@link spanTreeJson}). */
+export function spanOutlineJson(events: StoredEvent[]): SpanOutlineNode[] {
+  const outline = ({ events: own, children, ...span }: SpanNode): SpanOutlineNode => ({
+    ...span,
+    event_count: own.length,
+    children: children.map(outline),
+  });
+  return spanTreeJson(events).map(outline);
+}
+
 /** A trace summary as the API answers it. */
 export function summaryJson(s: TraceSummary) {
   return {

@@ -11,8 +11,9 @@ import {
   MemoryAccessWindows,
   StorageAccessWindows,
 } from './access-windows.js';
-import type { AnalysisEngine } from './engine.js';
+import type { AnalysisEngine, TraceAnalysisResult, TraceAnalysisState } from './engine.js';
 import { countFindings, failedAnalysis, raceRecord } from './race-record.js';
+import { TraceStates } from './trace-states.js';
 
 export interface SchedulerOptions {
   storage: Storage;
@@ -52,6 +53,24 @@ export interface SchedulerOptions {
   windows?: 'memory' | 'storage';
   /** Most events kept in memory for traces waiting to be analysed (default 50,000). */
   maxCachedEvents?: number;
+  /**
+   * `incremental` (default, when the engine keeps trace states): a trace's analysis is kept
+   * after it is analysed, and the events stored since are folded into it, so a long-lived
+   * trace receiving a few events costs what those events touch; `full`: every analysis reads
+   * the trace back and analyses it whole.
+   */
+  analysisMode?: 'incremental' | 'full';
+  /**
+   * Most events the kept analyses of `incremental` mode hold, all traces together (default
+   * 250,000); the least recently analysed are dropped beyond, and rebuilt from storage when
+   * their trace changes again.
+   */
+  maxStateEvents?: number;
+  /**
+   * Traces with fewer events are analysed whole, no state kept (default 1000): analysing a
+   * small trace is cheaper than keeping its state.
+   */
+  minStateEvents?: number;
   skewToleranceMs?: number;
   /** How `db_query` events become accesses: digest key, default isolation per system. */
   sql?: SqlAnalysisOptions;
@@ -135,10 +154,16 @@ export class AnalysisScheduler {
   private lastPendingScanMs = Date.now();
   /** Traces whose lease another collector held at the last try. */
   private readonly leasedElsewhere = new Set<string>();
+  /** Kept analyses of recently analysed traces (`incremental` mode), else null. */
+  private readonly states: TraceStates | null;
 
   constructor(private readonly options: SchedulerOptions) {
     this.crossTraceWindowUs = (options.crossTraceWindowMs ?? 5000) * 1000;
     this.collectorId = options.collectorId ?? randomUUID();
+    this.states =
+      options.analysisMode !== 'full' && options.engine.traceState
+        ? new TraceStates(options.maxStateEvents ?? 250_000)
+        : null;
     const mode = options.windows ?? (options.storage.kind === 'sqlite' ? 'memory' : 'storage');
     this.windows =
       mode === 'memory'
@@ -326,12 +351,14 @@ export class AnalysisScheduler {
   }
 
   private async analyzeChunk(chunk: Array<[string, DirtyTrace]>): Promise<void> {
-    const { storage, engine } = this.options;
+    const { storage } = this.options;
     const items: AnalysisItem[] = [];
     // The dirty entries are updated in place by onStored: their generations are read now, so
     // that events stored while this chunk is analysed keep their trace dirty.
     const generations = chunk.map(([traceId, dirty]) => [traceId, dirty.generation] as const);
     let failed = 0;
+    /** Per trace, how many of its in-memory events this analysis took. */
+    const folded = new Map<string, number>();
     let claimed: string[] = [];
     const refused = new Set<string>();
     try {
@@ -349,14 +376,43 @@ export class AnalysisScheduler {
         (summary) => summary.analyzedVersion < summary.version,
       );
       const byId = new Map(summaries.map((s) => [s.traceId, s]));
-      // Events kept in memory are used when they are all the trace has; others are read back.
+      // A kept analysis takes the events stored since, when this collector saw them all (the
+      // counts add up: none came through another collector, none was deleted). Else events
+      // kept in memory are used when they are all the trace has; others are read back.
+      const states = new Map<string, { state: TraceAnalysisState; since: StoredEvent[] }>();
       const cached = new Map<string, StoredEvent[]>();
       const missing: string[] = [];
+      /** Traces with a kept state that missed events: those after its latest are read. */
+      const behind: Array<[string, TraceAnalysisState, number]> = [];
       for (const [traceId, dirty] of chunk) {
         const summary = byId.get(traceId);
         if (!summary) continue;
-        if (dirty.events && dirty.events.length === summary.eventCount) {
+        const state = this.states?.take(traceId);
+        if (
+          state &&
+          dirty.events &&
+          state.eventCount + dirty.events.length === summary.eventCount
+        ) {
+          states.set(traceId, { state, since: dirty.events.slice() });
+          folded.set(traceId, dirty.events.length);
+        } else if (state?.lastEvent) {
+          // This collector's events up to now are stored: the read below returns them.
+          behind.push([traceId, state, dirty.events?.length ?? 0]);
+        } else if (dirty.events && dirty.events.length === summary.eventCount) {
           cached.set(traceId, dirty.events.slice().sort(byTimeThenId));
+          folded.set(traceId, dirty.events.length);
+        } else {
+          missing.push(traceId);
+        }
+      }
+      for (const [traceId, state, local] of behind) {
+        // Events another collector stored come after the state's latest in a trickle: read
+        // those only. Otherwise (an earlier event, or one deleted) the trace is read whole.
+        const last = state.lastEvent!;
+        const since = await storage.getTraceEventsAfter(traceId, { tsUs: last.ts_us, id: last.id });
+        if (state.eventCount + since.length === byId.get(traceId)!.eventCount) {
+          states.set(traceId, { state, since });
+          folded.set(traceId, local);
         } else {
           missing.push(traceId);
         }
@@ -365,15 +421,17 @@ export class AnalysisScheduler {
         missing.length > 0
           ? await storage.getEventsOfTraces(missing)
           : new Map<string, StoredEvent[]>();
+      const options = {
+        skewToleranceMs: this.options.skewToleranceMs,
+        budget: this.options.budget,
+        ...(this.options.sql ? { sql: this.options.sql } : {}),
+      };
       for (const summary of summaries) {
+        const kept = states.get(summary.traceId);
         const events = cached.get(summary.traceId) ?? read.get(summary.traceId);
-        if (!events) continue;
+        if (!kept && !events) continue;
         try {
-          const result = engine.analyzeTrace(events, {
-            skewToleranceMs: this.options.skewToleranceMs,
-            budget: this.options.budget,
-            ...(this.options.sql ? { sql: this.options.sql } : {}),
-          });
+          const result = this.analyze(summary.traceId, kept, events ?? [], options);
           items.push({
             record: {
               traceId: summary.traceId,
@@ -434,8 +492,44 @@ export class AnalysisScheduler {
       if (dirty?.generation === generation) {
         this.dirtyTraces.delete(traceId);
         this.cachedEvents -= dirty.events?.length ?? 0;
+      } else if (this.states !== null && dirty?.events && folded.has(traceId)) {
+        // Events stored meanwhile keep the trace dirty; those analysed are in its kept state.
+        const taken = folded.get(traceId)!;
+        dirty.events.splice(0, taken);
+        this.cachedEvents -= taken;
       }
     }
+  }
+
+  /**
+   * One trace's analysis: its kept state with the events stored since folded in, or (no state
+   * kept, or `full` mode) all its events. The state is kept for the next analysis; one that
+   * threw is dropped.
+   */
+  private analyze(
+    traceId: string,
+    kept: { state: TraceAnalysisState; since: StoredEvent[] } | undefined,
+    events: StoredEvent[],
+    options: Parameters<AnalysisEngine['analyzeTrace']>[1],
+  ): TraceAnalysisResult {
+    const { engine } = this.options;
+    if (
+      this.states === null ||
+      !engine.traceState ||
+      (!kept && events.length < (this.options.minStateEvents ?? 1000))
+    )
+      return engine.analyzeTrace(events, options);
+    let state: TraceAnalysisState;
+    if (kept) {
+      state = kept.state;
+      state.append(kept.since);
+    } else {
+      state = engine.traceState(options);
+      state.append(events);
+    }
+    const result = state.result();
+    this.states.put(traceId, state);
+    return result;
   }
 
   private async crossTraceChunk(chunk: Array<[string, DirtyResource]>): Promise<void> {

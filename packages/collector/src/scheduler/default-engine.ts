@@ -1,6 +1,7 @@
 import {
   analyzeTrace,
   detectCrossTraceRaces,
+  IncrementalTraceAnalysis,
   raceAsGroup,
   resourceLabeller,
   spanRoutes,
@@ -10,6 +11,7 @@ import type { AnalysisEngine } from './engine.js';
 /** The collector's own analysis module (src/analysis) behind the scheduler's interface. */
 export const defaultEngine: AnalysisEngine = {
   analyzeTrace: (events, options) => analyzeTrace(events, options),
+  traceState: (options) => new IncrementalTraceAnalysis(options),
   // Each cross-trace lost update names its two requests; the scheduler files those of the same
   // sides under one group (race-record.ts).
   detectCrossTraceRaces: (accesses, options) => {

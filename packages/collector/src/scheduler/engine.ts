@@ -25,5 +25,23 @@ export type TraceAnalysisResult = TraceAnalysis;
  */
 export interface AnalysisEngine {
   analyzeTrace(events: StoredEvent[], options?: AnalysisOptions): TraceAnalysisResult;
+  /**
+   * A trace's analysis kept between analyses, into which appended events are folded (its
+   * results equal `analyzeTrace` over every event appended). Optional: without it, every
+   * analysis of a trace reads it back and analyses it whole.
+   */
+  traceState?(options?: AnalysisOptions): TraceAnalysisState;
   detectCrossTraceRaces(accesses: StoredEvent[], options?: AnalysisOptions): RaceGroup[];
+}
+
+/** See {@link AnalysisEngine.traceState}. */
+export interface TraceAnalysisState {
+  /** Events folded in so far. */
+  readonly eventCount: number;
+  /** The latest of them by time, then id (null before any). */
+  readonly lastEvent: StoredEvent | null;
+  /** Folds in events stored after those appended before. */
+  append(events: StoredEvent[]): void;
+  /** The analysis of every event appended so far. */
+  result(): TraceAnalysisResult;
 }

@@ -1,8 +1,15 @@
 import type Database from 'better-sqlite3';
 import type pg from 'pg';
 import { RacewayConfigError } from '../errors.js';
+import { timePartitionsSchema } from './pg-partitions.js';
 import { sharedStateSchema } from './shared-state-schema.js';
-import { type Dialect, eventResourcesSchema, raceGroupsSchema, TYPES } from './sql.js';
+import {
+  type Dialect,
+  eventResourcesSchema,
+  raceGroupsSchema,
+  TYPES,
+  traceAttributesSchema,
+} from './sql.js';
 import { HTTP_KINDS_SQL } from './sqlite-schema.js';
 
 /**
@@ -111,6 +118,8 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 2, name: 'event resources', up: eventResourcesSchema },
   { version: 3, name: 'race groups', up: raceGroupsSchema },
   { version: 4, name: 'shared collector state', up: sharedStateSchema },
+  { version: 5, name: 'trace attributes', up: traceAttributesSchema },
+  { version: 6, name: 'time partitions', up: timePartitionsSchema },
 ];
 
 /** The schema version this collector writes (its last migration). */

@@ -3,6 +3,7 @@ import { redactUrl } from '../config.js';
 import type { EventKind, StoredEvent } from '../event.js';
 import { migratePostgres } from './migrations.js';
 import { describeError, isConnectionError } from './pg-errors.js';
+import { dropPartitionsBefore, preparePartitions } from './pg-partitions.js';
 import {
   diagnosticsFilters,
   POSTGRES_CONTAINS,
@@ -10,6 +11,7 @@ import {
   raceFilters,
   raceGroupsQuery,
   toRaceGroups,
+  traceCountQuery,
   traceFilters,
 } from './query-filters.js';
 import {
@@ -25,10 +27,12 @@ import {
   analysisRow,
   columnsOf,
   insertEventResources,
+  insertTraceAttributes,
   insertTraceServices,
   RACE_COUNT,
   raceRow,
   stateAccessesSql,
+  traceAttributeRows,
   traceColumns,
   traceDeltaRow,
   upsertAnalyses,
@@ -58,7 +62,8 @@ import type {
 const CONNECT_TIMEOUT_MS = 10_000;
 
 // One statement per batch: PostgreSQL parses the batch's JSON once and derives the indexed
-// columns itself. RETURNING tells which ids were new (the rest are duplicates).
+// columns itself. RETURNING tells which ids were new (the rest are duplicates). No conflict
+// target: the key is (trace_id, id), and (trace_id, id, ts_us) once partitioned by ts_us.
 const INSERT_EVENTS = `
 INSERT INTO events (id, trace_id, span_id, parent_span_id, service, kind, ts_us, resource, body)
 SELECT e->>'id', e->>'trace_id', e->>'span_id', e->>'parent_span_id', e->>'service', e->>'kind',
@@ -66,12 +71,13 @@ SELECT e->>'id', e->>'trace_id', e->>'span_id', e->>'parent_span_id', e->>'servi
   CASE WHEN e->>'kind' IN ('state_read', 'state_write') THEN e->'data'->>'resource' END,
   e
 FROM jsonb_array_elements($1::jsonb) AS e
-ON CONFLICT (trace_id, id) DO NOTHING
+ON CONFLICT DO NOTHING
 RETURNING trace_id, id`;
 
 const TRACE_COLUMNS = traceColumns('postgres');
 const UPSERT_TRACES = upsertTraces('postgres');
 const INSERT_TRACE_SERVICES = insertTraceServices('postgres');
+const INSERT_TRACE_ATTRIBUTES = insertTraceAttributes('postgres');
 const UPSERT_ANALYSES = upsertAnalyses('postgres');
 const UPSERT_RACES = upsertRaces('postgres');
 const INSERT_EVENT_RESOURCES = insertEventResources('postgres');
@@ -207,6 +213,10 @@ export class PostgresStorage implements Storage {
         await client.query(UPSERT_TRACES, columnsOf(deltas.map((d) => traceDeltaRow(d, now))));
         const pairs = deltas.flatMap((d) => [...d.services].map((s) => [d.traceId, s]));
         if (pairs.length > 0) await client.query(INSERT_TRACE_SERVICES, columnsOf(pairs));
+        const attributes = traceAttributeRows(deltas);
+        if (attributes.length > 0) {
+          await client.query(INSERT_TRACE_ATTRIBUTES, columnsOf(attributes));
+        }
       }
       return { accepted: inserted.length, duplicates: events.length - inserted.length, inserted };
     });
@@ -226,6 +236,12 @@ export class PostgresStorage implements Storage {
       next:
         rows.length > query.limit && last ? { tsUs: last.firstTsUs, traceId: last.traceId } : null,
     };
+  }
+
+  async countTraces(query: TraceQuery, cap: number): Promise<number> {
+    const { sql, params } = traceCountQuery(query, cap, POSTGRES_PLACEHOLDER, POSTGRES_CONTAINS);
+    const { rows } = await this.pool.query(sql, params);
+    return Number(rows[0].n);
   }
 
   async getTrace(traceId: string): Promise<TraceSummary | null> {
@@ -281,6 +297,18 @@ export class PostgresStorage implements Storage {
     );
     for (const row of rows as Row[]) out.get(row.resource as string)?.push(parseBodies([row])[0]!);
     return out;
+  }
+
+  async getTraceEventsAfter(
+    traceId: string,
+    after: { tsUs: number; id: string },
+  ): Promise<StoredEvent[]> {
+    const { rows } = await this.pool.query(
+      `SELECT body FROM events WHERE trace_id = $1 AND (ts_us > $2 OR (ts_us = $2 AND id > $3))
+       ORDER BY ts_us, id`,
+      [traceId, after.tsUs, after.id],
+    );
+    return parseBodies(rows);
   }
 
   async getTraceEventsPage(
@@ -523,8 +551,47 @@ export class PostgresStorage implements Storage {
     }));
   }
 
+  async preparePartitions(nowUs: number, keepFromUs: number): Promise<string[]> {
+    return this.withClient((client) => preparePartitions(client, nowUs, keepFromUs));
+  }
+
+  /**
+   * The traces that go on past the cutoff but lost their events before `untilUs` with a
+   * dropped partition: their event count and start are recounted from what is left, and they
+   * are marked changed, so that their analysis is redone on what is left. (Their span and
+   * error counts and their root stay those of everything received.) Resolves with how many
+   * events they lost.
+   */
+  private async recountCutTraces(untilUs: number, cutoffUs: number): Promise<number> {
+    return this.transaction(async (client) => {
+      // Locked first (ingest of these traces waits), then counted in a statement of its own,
+      // which sees every event committed until the lock was granted.
+      const locked = await client.query(
+        `SELECT trace_id FROM traces WHERE first_ts_us < $1 AND last_ts_us >= $2
+         ORDER BY trace_id FOR UPDATE`,
+        [untilUs, cutoffUs],
+      );
+      if (locked.rows.length === 0) return 0;
+      const { rows } = await client.query(
+        `UPDATE traces t SET event_count = c.n, first_ts_us = coalesce(c.first, t.first_ts_us),
+           version = t.version + 1, changed_at_ms = $2
+         FROM (SELECT s.trace_id, s.event_count AS before,
+                 (SELECT count(*) FROM events e WHERE e.trace_id = s.trace_id) AS n,
+                 (SELECT min(e.ts_us) FROM events e WHERE e.trace_id = s.trace_id) AS first
+               FROM traces s WHERE s.trace_id = ANY($1::text[])) c
+         WHERE t.trace_id = c.trace_id AND c.n < c.before
+         RETURNING c.before - c.n AS lost`,
+        [(locked.rows as Row[]).map((r) => r.trace_id), Date.now()],
+      );
+      return (rows as Row[]).reduce((sum, r) => sum + Number(r.lost), 0);
+    });
+  }
+
   async deleteOlderThan(cutoffUs: number): Promise<RetentionResult> {
     const result: RetentionResult = { events: 0, traces: 0, races: 0 };
+    // Whole days older than the cutoff first: their partitions are dropped, not deleted from.
+    const { untilUs } = await this.withClient((client) => dropPartitionsBefore(client, cutoffUs));
+    if (untilUs > 0) result.events += await this.recountCutTraces(untilUs, cutoffUs);
     for (;;) {
       const done = await this.transaction(async (client) => {
         // SKIP LOCKED: collectors sharing the database split the work instead of queueing.
@@ -536,17 +603,22 @@ export class PostgresStorage implements Storage {
         if (rows.length === 0) return true;
         const ids = rows.map((r: Row) => r.trace_id as string);
         await client.query('DELETE FROM event_resources WHERE trace_id = ANY($1)', [ids]);
-        result.events += (await client.query('DELETE FROM events WHERE trace_id = ANY($1)', [ids]))
-          .rowCount!;
+        await client.query('DELETE FROM events WHERE trace_id = ANY($1)', [ids]);
         await client.query('DELETE FROM trace_services WHERE trace_id = ANY($1)', [ids]);
+        await client.query('DELETE FROM trace_attributes WHERE trace_id = ANY($1)', [ids]);
         await client.query('DELETE FROM trace_analysis WHERE trace_id = ANY($1)', [ids]);
         result.races += (
           await client.query('DELETE FROM races WHERE trace_a = ANY($1) OR trace_b = ANY($1)', [
             ids,
           ])
         ).rowCount!;
-        result.traces += (await client.query('DELETE FROM traces WHERE trace_id = ANY($1)', [ids]))
-          .rowCount!;
+        // Events counted from the summaries: those of dropped partitions were no rows deleted.
+        const traces = await client.query(
+          'DELETE FROM traces WHERE trace_id = ANY($1) RETURNING event_count',
+          [ids],
+        );
+        result.traces += traces.rowCount!;
+        for (const row of traces.rows as Row[]) result.events += Number(row.event_count);
         return false;
       });
       if (done) break;

@@ -90,11 +90,39 @@ export function traceFilters(
     const maxUs = Math.floor(query.maxDurationMs * 1000);
     w.add((p) => `t.last_ts_us - t.first_ts_us <= ${p(maxUs)}`);
   }
+  if (query.attribute !== undefined) {
+    const { key, value } = query.attribute;
+    w.add(
+      (p) =>
+        `t.trace_id IN (SELECT ta.trace_id FROM trace_attributes ta WHERE ta.attr_key = ${p(key)} AND ta.attr_value = ${p(value)})`,
+    );
+  }
+  // Trace ids are lower-case hex: a prefix is the range [prefix, prefix + 'g'), read from the
+  // primary key.
+  if (query.traceIdPrefix !== undefined) {
+    const prefix = query.traceIdPrefix;
+    w.add((p) => `t.trace_id >= ${p(prefix)} AND t.trace_id < ${p(`${prefix}g`)}`);
+  }
   if (query.after) {
     const { tsUs, traceId } = query.after;
     w.add((p) => `(t.first_ts_us, t.trace_id) < (${p(tsUs)}, ${p(traceId)})`);
   }
   return w;
+}
+
+/**
+ * `SELECT count(*)` of the traces {@link traceFilters} selects (its cursor ignored), reading
+ * at most `cap + 1` of them.
+ */
+export function traceCountQuery(
+  query: TraceQuery,
+  cap: number,
+  placeholder: Placeholder,
+  contains: ContainsIgnoringAsciiCase,
+): { sql: string; params: unknown[] } {
+  const w = traceFilters({ ...query, after: undefined }, placeholder, contains);
+  const sql = `SELECT count(*) AS n FROM (SELECT 1 FROM traces t ${w} LIMIT ${w.param(cap + 1)}) x`;
+  return { sql, params: w.params };
 }
 
 /** Filters of `GET /api/races` over `races`. */

@@ -276,3 +276,50 @@ export const stateAccessesSql = (d: Dialect) =>
          JOIN events e ON e.trace_id = x.trace_id AND e.id = x.event_id
        WHERE x.resource = r.resource AND x.ts_us >= r.from_us AND x.ts_us <= r.to_us
        ORDER BY ts_us DESC LIMIT $4`;
+
+// --- trace attributes --------------------------------------------------------------------
+
+/**
+ * Migration 5: the attribute pairs of each trace (`attributesOf`, trace-delta.ts), one row per
+ * distinct pair, filled at insert, so that `GET /api/traces?attr=key=value` looks the traces
+ * up by key and value instead of reading events. Filled from the events already stored.
+ */
+export const traceAttributesSchema = (d: Dialect) => {
+  const backfill =
+    d === 'sqlite'
+      ? `INSERT INTO trace_attributes (attr_key, attr_value, trace_id)
+SELECT j.key, CASE j.type WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' ELSE CAST(j.atom AS TEXT) END,
+  lower(hex(e.trace_id))
+FROM events e, json_each(e.body, '$.data.attributes') j
+WHERE e.kind = 'custom' AND json_type(e.body, '$.data.attributes') = 'object'
+  AND j.type IN ('text', 'integer', 'real', 'true', 'false')
+  AND length(j.key) <= 128 AND length(CAST(j.atom AS TEXT)) <= 256
+ON CONFLICT DO NOTHING;`
+      : `INSERT INTO trace_attributes (attr_key, attr_value, trace_id)
+SELECT j.key, j.value #>> '{}', e.trace_id
+FROM events e, jsonb_each(e.body->'data'->'attributes') j
+WHERE e.kind = 'custom' AND jsonb_typeof(e.body->'data'->'attributes') = 'object'
+  AND jsonb_typeof(j.value) IN ('string', 'number', 'boolean')
+  AND length(j.key) <= 128 AND length(j.value #>> '{}') <= 256
+ON CONFLICT DO NOTHING;`;
+  return `
+CREATE TABLE IF NOT EXISTS trace_attributes (
+  attr_key ${TYPES[d].text} NOT NULL,
+  attr_value ${TYPES[d].text} NOT NULL,
+  trace_id ${TYPES[d].text} NOT NULL,
+  PRIMARY KEY (attr_key, attr_value, trace_id)
+)${d === 'sqlite' ? ' WITHOUT ROWID' : ''};
+CREATE INDEX IF NOT EXISTS trace_attributes_trace ON trace_attributes (trace_id);
+${backfill}
+`;
+};
+
+const TRACE_ATTRIBUTES: Columns = { attr_key: 'text', attr_value: 'text', trace_id: 'text' };
+
+export const insertTraceAttributes = (d: Dialect) =>
+  `INSERT INTO trace_attributes (attr_key, attr_value, trace_id) ${rows(d, TRACE_ATTRIBUTES)}
+ON CONFLICT (attr_key, attr_value, trace_id) DO NOTHING`;
+
+/** The rows of {@link insertTraceAttributes} for a batch's trace deltas. */
+export const traceAttributeRows = (deltas: readonly TraceDelta[]): unknown[][] =>
+  deltas.flatMap((d) => [...d.attributes.values()].map(([k, v]) => [k, v, d.traceId]));

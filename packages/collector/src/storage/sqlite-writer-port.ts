@@ -39,6 +39,7 @@ const FIELDS = [
   'tsUs',
   'resource',
   'indexed',
+  'attributes',
   'body',
   'error',
   'method',

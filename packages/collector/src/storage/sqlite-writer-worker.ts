@@ -1,5 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { openSqliteDatabase } from './sqlite-driver.js';
 import { GroupCommit } from './sqlite-group-commit.js';
 import { applyWriterPragmas } from './sqlite-schema.js';
 import { SqliteWriter } from './sqlite-writer.js';
@@ -13,7 +14,7 @@ let db: Database.Database;
 let writer: SqliteWriter;
 let commits: GroupCommit;
 try {
-  db = new Database((workerData as { path: string }).path);
+  db = openSqliteDatabase((workerData as { path: string }).path);
   applyWriterPragmas(db);
   writer = new SqliteWriter(db);
   commits = new GroupCommit(writer);

@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import {
   analysisRow,
   insertEventResources,
+  insertTraceAttributes,
   insertTraceServices,
   RACE_COUNT,
   raceRow,
@@ -48,6 +49,7 @@ export class SqliteWriter {
       insertEventResource: db.prepare(insertEventResources('sqlite')),
       upsertTrace: db.prepare(upsertTraces('sqlite')),
       insertService: db.prepare(insertTraceServices('sqlite')),
+      insertAttribute: db.prepare(insertTraceAttributes('sqlite')),
       traceExists: db.prepare('SELECT 1 FROM traces WHERE trace_id = ?'),
       upsertAnalysis: db.prepare(upsertAnalyses('sqlite')),
       deleteTraceRaces: db.prepare("DELETE FROM races WHERE scope = 'trace' AND trace_a = ?"),
@@ -62,6 +64,7 @@ export class SqliteWriter {
       deleteTraceEventResources: db.prepare('DELETE FROM event_resources WHERE trace_id = ?'),
       deleteTrace: db.prepare('DELETE FROM traces WHERE trace_id = ?'),
       deleteTraceServices: db.prepare('DELETE FROM trace_services WHERE trace_id = ?'),
+      deleteTraceAttributes: db.prepare('DELETE FROM trace_attributes WHERE trace_id = ?'),
       deleteTraceAnalysis: db.prepare('DELETE FROM trace_analysis WHERE trace_id = ?'),
       deleteRacesOfTrace: db.prepare('DELETE FROM races WHERE trace_a = ? OR trace_b = ?'),
       deleteOldRaces: db.prepare('DELETE FROM races WHERE ts_us < ?'),
@@ -110,6 +113,9 @@ export class SqliteWriter {
     for (const delta of traceDeltas(fresh)) {
       upsertTrace.run(traceDeltaRow(delta, now));
       for (const service of delta.services) insertService.run(delta.traceId, service);
+      for (const [key, value] of delta.attributes.values()) {
+        this.s.insertAttribute.run(key, value, delta.traceId);
+      }
     }
     return { inserted };
   }
@@ -169,6 +175,7 @@ export class SqliteWriter {
         step.events += s.deleteTraceEvents.run(blob(id)).changes;
         step.traces += s.deleteTrace.run(id).changes;
         s.deleteTraceServices.run(id);
+        s.deleteTraceAttributes.run(id);
         s.deleteTraceAnalysis.run(id);
         step.races += s.deleteRacesOfTrace.run(id, id).changes;
       }

@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import type { EventKind, StoredEvent } from '../event.js';
 import { migrateSqlite } from './migrations.js';
 import {
@@ -10,6 +10,7 @@ import {
   SQLITE_CONTAINS,
   SQLITE_PLACEHOLDER,
   toRaceGroups,
+  traceCountQuery,
   traceFilters,
 } from './query-filters.js';
 import {
@@ -22,6 +23,7 @@ import {
   toSummary,
 } from './rows.js';
 import { stateAccessesSql, traceColumns } from './sql.js';
+import { openSqliteDatabase } from './sqlite-driver.js';
 import { applyWriterPragmas, blob, HTTP_KINDS, HTTP_KINDS_SQL } from './sqlite-schema.js';
 import { SqliteWriter } from './sqlite-writer.js';
 import {
@@ -86,7 +88,7 @@ export class SqliteStorage implements Storage {
   ) {
     this.location = path;
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    this.db = new Database(path);
+    this.db = openSqliteDatabase(path);
   }
 
   /** Where writes run (see {@link SqliteStorageOptions.writer}). */
@@ -118,6 +120,10 @@ export class SqliteStorage implements Storage {
     return {
       getTrace: db.prepare(`SELECT ${TRACE_COLUMNS} FROM traces t WHERE t.trace_id = ?`),
       traceEvents: db.prepare('SELECT body FROM events WHERE trace_id = ? ORDER BY ts_us, id'),
+      traceEventsAfter: db.prepare(
+        `SELECT body FROM events WHERE trace_id = ? AND (ts_us > ? OR (ts_us = ? AND id > ?))
+         ORDER BY ts_us, id`,
+      ),
       traceEventsPage: db.prepare(
         'SELECT body FROM events WHERE trace_id = ? AND id > ? ORDER BY trace_id, id LIMIT ?',
       ),
@@ -213,6 +219,11 @@ export class SqliteStorage implements Storage {
     };
   }
 
+  async countTraces(query: TraceQuery, cap: number): Promise<number> {
+    const { sql, params } = traceCountQuery(query, cap, SQLITE_PLACEHOLDER, SQLITE_CONTAINS);
+    return (this.db.prepare(sql).get(...params) as { n: number }).n;
+  }
+
   async getTrace(traceId: string): Promise<TraceSummary | null> {
     const row = this.statements.getTrace.get(traceId) as Row | undefined;
     return row ? toSummary(row) : null;
@@ -248,6 +259,19 @@ export class SqliteStorage implements Storage {
 
   async getTraceEvents(traceId: string): Promise<StoredEvent[]> {
     return parseBodies(this.statements.traceEvents.all(blob(traceId)) as Row[]);
+  }
+
+  async getTraceEventsAfter(
+    traceId: string,
+    after: { tsUs: number; id: string },
+  ): Promise<StoredEvent[]> {
+    const rows = this.statements.traceEventsAfter.all(
+      blob(traceId),
+      after.tsUs,
+      after.tsUs,
+      blob(after.id),
+    ) as Row[];
+    return parseBodies(rows);
   }
 
   async getTraceEventsPage(

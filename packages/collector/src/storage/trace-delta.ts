@@ -27,6 +27,32 @@ export function indexedResourcesOf(event: StoredEvent): string[] {
   return out;
 }
 
+/** Longest attribute key and value the `trace_attributes` index keeps (longer: not searchable). */
+export const MAX_ATTRIBUTE_KEY = 128;
+export const MAX_ATTRIBUTE_VALUE = 256;
+
+/**
+ * The `key`/`value` pairs a trace is found by (`GET /api/traces?attr=key=value`): the
+ * attributes of `custom` events (trackEvent's, OpenTelemetry span events'), scalar values as
+ * text (`42`, `true`). Objects, arrays, and keys or values too long to be typed are left out.
+ */
+export function attributesOf(event: StoredEvent): Array<[string, string]> {
+  if (event.kind !== 'custom') return [];
+  const attributes = event.data.attributes;
+  if (attributes === null || typeof attributes !== 'object' || Array.isArray(attributes)) return [];
+  const out: Array<[string, string]> = [];
+  for (const [key, value] of Object.entries(attributes as Record<string, unknown>)) {
+    if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
+      continue;
+    }
+    const text = String(value);
+    if (key.length <= MAX_ATTRIBUTE_KEY && text.length <= MAX_ATTRIBUTE_VALUE) {
+      out.push([key, text]);
+    }
+  }
+  return out;
+}
+
 /**
  * An event reduced to what storage writes: its columns, its JSON, and the few facts the trace
  * summary needs. Plain data, so it can be handed to a writer thread.
@@ -42,6 +68,8 @@ export interface EventRow {
   resource: string | null;
   /** More resources it is filed under (`event_resources`): see {@link indexedResourcesOf}. */
   indexed: string[];
+  /** Its searchable attributes (`trace_attributes`): see {@link attributesOf}. */
+  attributes: Array<[string, string]>;
   /** The event as JSON ('' when the backend does not need it). */
   body: string;
   error: boolean;
@@ -61,6 +89,7 @@ export function toEventRow(event: StoredEvent, withBody = true): EventRow {
     tsUs: event.ts_us,
     resource: resourceOf(event),
     indexed: indexedResourcesOf(event),
+    attributes: attributesOf(event),
     body: withBody ? JSON.stringify(event) : '',
     error: isErrorEvent(event),
     method: typeof method === 'string' ? method : null,
@@ -87,6 +116,8 @@ export interface TraceDelta {
   spanCount: number;
   errorCount: number;
   services: Set<string>;
+  /** Attribute pairs seen, by `key\u0000value` (each once). */
+  attributes: Map<string, [string, string]>;
   root: RootCandidate | null;
 }
 
@@ -108,6 +139,7 @@ export function traceDeltas(rows: EventRow[]): TraceDelta[] {
         spanCount: 0,
         errorCount: 0,
         services: new Set(),
+        attributes: new Map(),
         root: null,
       };
       byTrace.set(row.traceId, delta);
@@ -116,6 +148,7 @@ export function traceDeltas(rows: EventRow[]): TraceDelta[] {
     if (row.tsUs < delta.firstTsUs) delta.firstTsUs = row.tsUs;
     if (row.tsUs > delta.lastTsUs) delta.lastTsUs = row.tsUs;
     delta.services.add(row.service);
+    for (const pair of row.attributes) delta.attributes.set(`${pair[0]}\u0000${pair[1]}`, pair);
     // Every span starts with exactly one event: request_received (server) or request_sent (client).
     if (row.kind === 'request_received' || row.kind === 'request_sent') delta.spanCount++;
     if (row.error) delta.errorCount++;

@@ -49,6 +49,10 @@ export interface TraceQuery {
   /** Traces that lasted at least / at most this long (first to last event), in ms. */
   minDurationMs?: number;
   maxDurationMs?: number;
+  /** Traces with an event carrying this attribute (see `attributesOf` in trace-delta.ts). */
+  attribute?: { key: string; value: string };
+  /** Traces whose id starts with these lower-case hex digits. */
+  traceIdPrefix?: string;
   limit: number;
   after?: TraceCursor;
 }
@@ -204,6 +208,11 @@ export interface Storage {
   insertEvents(events: StoredEvent[]): Promise<InsertResult>;
 
   listTraces(query: TraceQuery): Promise<TracePage>;
+  /**
+   * How many traces match `query` (its limit and cursor ignored), counting at most `cap + 1`:
+   * a count above `cap` means "more than cap", so a count never reads the whole table.
+   */
+  countTraces(query: TraceQuery, cap: number): Promise<number>;
   getTrace(traceId: string): Promise<TraceSummary | null>;
   /** The summaries of the given traces that exist (any order). */
   getTraces(traceIds: string[]): Promise<TraceSummary[]>;
@@ -220,6 +229,11 @@ export interface Storage {
     afterId: string | null,
     limit: number,
   ): Promise<StoredEvent[]>;
+  /**
+   * A trace's events after a position (timestamp, then id), ordered by timestamp then id: the
+   * events a kept analysis of the trace has not seen, when they all came later.
+   */
+  getTraceEventsAfter(traceId: string, after: { tsUs: number; id: string }): Promise<StoredEvent[]>;
   /** Events of the given kinds in [fromUs, toUs], at most `limit`, newest first. */
   getEventsByKind(
     kinds: EventKind[],
@@ -280,6 +294,14 @@ export interface Storage {
 
   /** Deletes events older than the cutoff, traces that ended before it, and their analyses. */
   deleteOlderThan(cutoffUs: number): Promise<RetentionResult>;
+
+  /**
+   * Backends that keep events in daily partitions (PostgreSQL): creates the partitions events
+   * will need (the days around `nowUs`, and the days from `keepFromUs` on that have rows with
+   * no partition of their own yet). Resolves with the names of the partitions created. Called
+   * by the collector at start and before each retention run.
+   */
+  preparePartitions?(nowUs: number, keepFromUs: number): Promise<string[]>;
 
   /**
    * Writes a collector's aggregate rows (insert or replace), after deleting its rows in

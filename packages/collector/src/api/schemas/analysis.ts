@@ -70,7 +70,14 @@ export type CriticalPath = Static<typeof CriticalPathSchema>;
 // --- diagnostics ---------------------------------------------------------------------------
 
 const BrokenChainSchema = Type.Object({
-  kind: StringEnum(['callee_missing', 'parent_unknown', 'context_rejected', 'context_degraded']),
+  kind: StringEnum([
+    'callee_missing',
+    'parent_unknown',
+    'context_rejected',
+    'context_degraded',
+    'clock_missing',
+    'response_not_merged',
+  ]),
   service: Type.String(),
   spanId: Type.String(),
   eventId: Type.String(),

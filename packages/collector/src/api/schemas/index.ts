@@ -10,7 +10,7 @@ import {
 } from './analysis.js';
 import { ErrorSchema } from './common.js';
 import { IngestResponseSchema } from './ingest.js';
-import { SpanEventSchema, SpanSchema, TraceSummarySchema } from './trace.js';
+import { SpanEventSchema, SpanOutlineSchema, SpanSchema, TraceSummarySchema } from './trace.js';
 
 // The API's shapes. Server code imports the schemas; the web UI and the tests import only the
 // types (`import type { Race } from '.../src/api/schemas/index.js'`).
@@ -42,7 +42,17 @@ export type { Health, HealthUnavailable } from './health.js';
 export type { History, HistoryEntry } from './history.js';
 export type { IngestResponse } from './ingest.js';
 export type { DiagnosedTrace, DiagnosticsPage } from './routes.js';
-export type { Clock, Span, SpanEvent, TraceDetail, TracePage, TraceSummary } from './trace.js';
+export type { Timeline } from './timeline.js';
+export type {
+  Clock,
+  Span,
+  SpanEvent,
+  SpanOutline,
+  TraceDetail,
+  TraceOutline,
+  TracePage,
+  TraceSummary,
+} from './trace.js';
 
 /**
  * The schemas answers refer to by `$ref` (their `$id`): registered once with `app.addSchema`,
@@ -53,6 +63,7 @@ export const sharedSchemas = [
   TraceSummarySchema,
   SpanEventSchema,
   SpanSchema,
+  SpanOutlineSchema,
   CriticalPathSchema,
   DiagnosticsSchema,
   RaceAccessSchema,

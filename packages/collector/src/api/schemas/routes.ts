@@ -12,7 +12,13 @@ import { Count, ErrorAnswer, OpenObject, Ref, StringEnum } from './common.js';
 import { HealthSchema, HealthUnavailableSchema } from './health.js';
 import { HistorySchema } from './history.js';
 import { IngestResponseSchema } from './ingest.js';
-import { TraceDetailSchema, TracePageSchema, TraceSummarySchema } from './trace.js';
+import { TimelineSchema } from './timeline.js';
+import {
+  TraceDetailSchema,
+  TraceOutlineSchema,
+  TracePageSchema,
+  TraceSummarySchema,
+} from './trace.js';
 
 // The schema of every route: what it takes (params, querystring) and what it answers, per
 // status code. Fastify validates requests and serialises answers with them, @fastify/swagger
@@ -115,6 +121,26 @@ export const listTracesRoute = {
     max_ms: Type.Optional(
       Duration('Only traces that lasted at most this many milliseconds (first to last event)'),
     ),
+    attr: Type.Optional(
+      Type.String({
+        maxLength: 400,
+        description:
+          'Only traces with an event attribute of this key and value, as `key=value` (the first `=` splits; exact match). Searched: the scalar attributes of `custom` events (trackEvent, OpenTelemetry span events), keys up to 128 and values up to 256 characters (empty: no filter)',
+      }),
+    ),
+    trace_id_prefix: Type.Optional(
+      Type.String({
+        pattern: '^[0-9a-fA-F-]{0,36}$',
+        description:
+          'Only traces whose id starts with these hex digits (dashes ignored, any case; empty: no filter)',
+      }),
+    ),
+    count: Type.Optional(
+      Type.Boolean({
+        description:
+          'Also answer `match_count`: how many traces match (up to 10,000; `match_count_capped` beyond)',
+      }),
+    ),
     limit: Limit(50, 500),
     cursor: Cursor,
   }),
@@ -129,6 +155,15 @@ export const traceRoute = {
   params: TraceIdPath,
   querystring: Type.Object({ limit: Limit(1000, 5000), cursor: Cursor }),
   response: { 200: TraceDetailSchema, 400: badRequest, 404: traceNotFound, ...common },
+} as const;
+
+export const traceOutlineRoute = {
+  summary: "One trace's spans as a tree, without their events: what a waterfall draws first",
+  description:
+    "Built from all the trace's events (up to 200,000; `cut` beyond), answered without them: a small answer for a big trace, drawn while its events come page by page from /api/traces/{traceId}. Built one at a time with those pages (503 `busy` when 256 wait).",
+  tags: ['traces'],
+  params: TraceIdPath,
+  response: { 200: TraceOutlineSchema, 400: badRequest, 404: traceNotFound, ...common },
 } as const;
 
 export const criticalPathRoute = {
@@ -211,6 +246,21 @@ export const servicesRoute = {
   tags: ['aggregates'],
   querystring: Range,
   response: { 200: ServicesAnswerSchema, 400: badRequest, ...common },
+} as const;
+
+export const servicesTimelineRoute = {
+  summary:
+    'Per service and per edge, over time: requests, errors and p50/p99 latency in buckets of a minute or more',
+  description:
+    'The range (default: the last hour) is cut into at most `buckets` buckets of 1, 2, 5, 10, 15 or 30 minutes, or 1, 2, 3, 6, 12 or 24 hours (at least an hour for a range reaching back more than a day, where minutes are merged into hours), aligned on multiples of their length.',
+  tags: ['aggregates'],
+  querystring: Type.Object({
+    ...Range.properties,
+    buckets: Type.Optional(
+      Type.Integer({ minimum: 2, maximum: 240, default: 60, description: 'Most buckets wanted' }),
+    ),
+  }),
+  response: { 200: TimelineSchema, 400: badRequest, ...common },
 } as const;
 
 export const dependenciesRoute = {

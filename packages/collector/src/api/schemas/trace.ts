@@ -45,43 +45,59 @@ export const SpanEventSchema = Type.Object(
 );
 export type SpanEvent = Static<typeof SpanEventSchema>;
 
+/** What a span is, with or without its events (the fields of {@link SpanSchema}). */
+const spanFields = {
+  span_id: Type.String(),
+  parent_span_id: Nullable(Type.String()),
+  parent_missing: Type.Boolean({
+    description: 'The span names a parent that never reported (a broken chain)',
+  }),
+  service: Type.String(),
+  instance: Type.String(),
+  kind: StringEnum(['server', 'client', 'internal']),
+  name: Type.String({
+    description: '`GET /orders/:id` (server), `POST http://host/path` (client)',
+  }),
+  method: Nullable(Type.String()),
+  route: Nullable(Type.String()),
+  url: Nullable(Type.String()),
+  host: Nullable(Type.String()),
+  status: Nullable(Type.Integer()),
+  error: Nullable(Type.Object({ type: Type.String(), message: Type.String() })),
+  failed: Type.Boolean(),
+  complete: Type.Boolean({ description: 'Both ends of the span were recorded' }),
+  incoming: Nullable(Type.Object({ status: Type.String(), reasons: Type.Array(Type.String()) }), {
+    description: 'Server spans: how the incoming trace context was taken (spec 2.4)',
+  }),
+  start_us: Type.Integer(),
+  start: DateTime(),
+  duration_ms: Type.Number({
+    description: 'As the span’s host measured it when recorded, else from the timestamps',
+  }),
+};
+
 export const SpanSchema = Type.Recursive(
   (This) =>
     Type.Object({
-      span_id: Type.String(),
-      parent_span_id: Nullable(Type.String()),
-      parent_missing: Type.Boolean({
-        description: 'The span names a parent that never reported (a broken chain)',
-      }),
-      service: Type.String(),
-      instance: Type.String(),
-      kind: StringEnum(['server', 'client', 'internal']),
-      name: Type.String({
-        description: '`GET /orders/:id` (server), `POST http://host/path` (client)',
-      }),
-      method: Nullable(Type.String()),
-      route: Nullable(Type.String()),
-      url: Nullable(Type.String()),
-      host: Nullable(Type.String()),
-      status: Nullable(Type.Integer()),
-      error: Nullable(Type.Object({ type: Type.String(), message: Type.String() })),
-      failed: Type.Boolean(),
-      complete: Type.Boolean({ description: 'Both ends of the span were recorded' }),
-      incoming: Nullable(
-        Type.Object({ status: Type.String(), reasons: Type.Array(Type.String()) }),
-        { description: 'Server spans: how the incoming trace context was taken (spec 2.4)' },
-      ),
-      start_us: Type.Integer(),
-      start: DateTime(),
-      duration_ms: Type.Number({
-        description: 'As the span’s host measured it when recorded, else from the timestamps',
-      }),
+      ...spanFields,
       events: Type.Array(Ref(SpanEventSchema)),
       children: Type.Array(This),
     }),
   { $id: 'Span' },
 );
 export type Span = Static<typeof SpanSchema>;
+
+/** A span without its events: the waterfall's row. */
+export const SpanOutlineSchema = Type.Recursive(
+  (This) =>
+    Type.Object({
+      ...spanFields,
+      event_count: Count({ description: 'Events of the span (listed by /api/traces/{traceId})' }),
+      children: Type.Array(This),
+    }),
+  { $id: 'SpanOutline' },
+);
+export type SpanOutline = Static<typeof SpanOutlineSchema>;
 
 export const NextCursor = Nullable(Type.String(), {
   description: 'Pass it as `cursor` for the next page; null on the last page',
@@ -100,8 +116,41 @@ export const TraceDetailSchema = Type.Composite(
 );
 export type TraceDetail = Static<typeof TraceDetailSchema>;
 
+export const TraceOutlineSchema = Type.Composite(
+  [
+    TraceSummarySchema,
+    Type.Object({
+      spans: Type.Array(Ref(SpanOutlineSchema)),
+      events_read: Count({ description: 'Events the outline was built from' }),
+      cut: Type.Boolean({
+        description:
+          'The trace has more events than an outline reads (200,000): spans may be missing',
+      }),
+    }),
+  ],
+  {
+    description: "The trace's spans as a tree, without their events: what a waterfall draws first",
+  },
+);
+export type TraceOutline = Static<typeof TraceOutlineSchema>;
+
 export const TracePageSchema = Type.Object(
-  { traces: Type.Array(Ref(TraceSummarySchema)), next_cursor: NextCursor },
+  {
+    traces: Type.Array(Ref(TraceSummarySchema)),
+    next_cursor: NextCursor,
+    match_count: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        description:
+          'With `count=true`: how many traces match the filters (all pages), counted up to 10,000',
+      }),
+    ),
+    match_count_capped: Type.Optional(
+      Type.Boolean({
+        description: 'With `count=true`: more than `match_count` traces match (counting stopped)',
+      }),
+    ),
+  },
   { description: 'One page of trace summaries' },
 );
 export type TracePage = Static<typeof TracePageSchema>;

@@ -1,0 +1,200 @@
+import { compareIds } from '../accesses.js';
+import { analyzeTrace, type TraceAnalysis } from '../analyze-trace.js';
+import { type CriticalPath, computeCriticalPath } from '../critical-path.js';
+import type { TraceDiagnostics } from '../diagnostics.js';
+import type { Event } from '../event.js';
+import { isStructuralEvent } from '../inferred-order.js';
+import { type AnalysisOptions, budgetOf, toleranceUs } from '../options.js';
+import type { Span } from '../spans.js';
+import { DiagnosticsTotals } from './diagnostics-totals.js';
+import { byTimeThenId, ResourceRaces } from './resource-races.js';
+import { type SpanComponent, SpanComponents } from './span-components.js';
+
+/**
+ * The analysis of a trace that keeps growing (a long-lived trace receiving a trickle of
+ * events), kept up to date as events are appended instead of recomputed from all of them.
+ * `result()` is always what `analyzeTrace` gives for every event appended so far (sorted by
+ * time then id, as the collector reads a trace back); a property test holds the two equal.
+ *
+ * What an append of k events to a trace of n costs:
+ * - races: the detector re-runs on the resources the k events affect (see `ResourceRaces`),
+ *   each over that resource's accesses only;
+ * - spans and diagnostics: `buildSpanTree` re-runs on the connected components of spans the k
+ *   events touch (see `SpanComponents`), over at most five events per span, and the per-
+ *   component findings are merged (one pass over the components, a sort of the findings);
+ * - critical path: recomputed only when the root's component changed (it reads that
+ *   component only);
+ * - the race groups and findings are listed whole (the result is the whole analysis).
+ * A trace that is one big request tree is one component: its appends rebuild that tree (from
+ * its span events, not all events). Traces with `db_query` events, with clocks to infer
+ * (OpenTelemetry spans), over the event budget, or whose race-detector limits cannot be
+ * ordered per resource are analysed in full at each `result()`, exactly as before.
+ *
+ * @example
+ * const state = new IncrementalTraceAnalysis(options);
+ * state.append(await storage.getTraceEvents(traceId));
+ * state.result(); // equals analyzeTrace(events, options)
+ * state.append(newEvents);
+ * state.result(); // costs what the new events touch
+ */
+export class IncrementalTraceAnalysis {
+  private readonly events: Event[] = [];
+  /**
+   * How many of `events` the analysis covers: all of them, or over the event budget the
+   * earliest `maxEvents` (as `analyzeTrace` cuts), the others all later than `latest`.
+   */
+  private analysed = 0;
+  private latest: Event | null = null;
+  private newest: Event | null = null;
+  private traceId: string | null = null;
+  /** Why this trace is analysed in full (sticky); null while incremental applies. */
+  private fullReason: string | null = null;
+  private readonly races: ResourceRaces;
+  private readonly spans: SpanComponents;
+  private readonly totals: DiagnosticsTotals;
+  private readonly services = new Set<string>();
+  private truncatedClockEvents = 0;
+  private path: { root: Span; path: CriticalPath } | null = null;
+  private readonly maxEvents: number;
+
+  constructor(private readonly options: AnalysisOptions = {}) {
+    this.races = new ResourceRaces(options);
+    this.spans = new SpanComponents(() => this.traceId ?? '', toleranceUs(options));
+    this.totals = new DiagnosticsTotals(this.spans, toleranceUs(options));
+    this.maxEvents = budgetOf(options).maxEvents;
+  }
+
+  /** Events appended so far (of the trace of the first one). */
+  get eventCount(): number {
+    return this.events.length;
+  }
+
+  /** The latest event appended (by time, then id), null before any. */
+  get lastEvent(): Event | null {
+    return this.newest;
+  }
+
+  /** Whether appends are folded in (false: every result is a full analysis, and why). */
+  get mode(): { incremental: true } | { incremental: false; reason: string } {
+    return this.fullReason === null
+      ? { incremental: true }
+      : { incremental: false, reason: this.fullReason };
+  }
+
+  /** Folds in events stored after those appended before (each event once, any order). */
+  append(events: readonly Event[]): void {
+    this.traceId ??= events[0]?.trace_id ?? null;
+    const own = events.filter((e) => e.trace_id === this.traceId);
+    for (const event of own) {
+      this.events.push(event);
+      if (this.newest === null || byTimeThenId(event, this.newest) > 0) this.newest = event;
+    }
+    if (this.fullReason !== null) return;
+    // Over the event budget, the analysis covers the earliest events: later ones leave it as
+    // it is (a trickle into a trace past the budget costs nothing), an earlier one changes
+    // which events it covers.
+    let outside = this.events.length - own.length - this.analysed;
+    const folded: Event[] = [];
+    for (const event of own.length > 1 ? [...own].sort(byTimeThenId) : own) {
+      if (outside === 0 && this.analysed + folded.length < this.maxEvents) {
+        folded.push(event);
+        if (this.latest === null || byTimeThenId(event, this.latest) > 0) this.latest = event;
+      } else if (this.latest !== null && byTimeThenId(event, this.latest) > 0) {
+        outside++;
+      } else {
+        this.fullReason = 'over the event budget, with events before the cut';
+        return;
+      }
+    }
+    for (const event of folded) {
+      if (isStructuralEvent(event)) this.fullReason = 'clocks inferred from span structure';
+      else if (event.kind === 'db_query') this.fullReason = 'SQL transactions span resources';
+      this.services.add(event.service);
+      if (event.clock_dropped !== undefined) this.truncatedClockEvents++;
+    }
+    this.analysed += folded.length;
+    if (this.fullReason !== null) return;
+    this.races.add(folded);
+    this.spans.add(folded);
+  }
+
+  /** The analysis of every event appended so far: what `analyzeTrace` gives for them. */
+  result(): TraceAnalysis {
+    if (this.fullReason !== null) return this.full();
+    this.races.refresh();
+    const limits = this.races.limits();
+    if (limits === null) return this.full();
+    const { retired, added } = this.spans.refresh();
+    const root = this.traceRoot();
+    this.totals.update(retired, added, root);
+    return {
+      traceId: this.traceId ?? '',
+      races: this.races.groups(),
+      criticalPath: this.criticalPath(root),
+      diagnostics: this.diagnostics(limits),
+    };
+  }
+
+  /** What `analyzeTrace` says when the trace has more events than one analysis takes. */
+  private cutLimit(): TraceDiagnostics['analysisLimits'] {
+    const all = this.events.length;
+    if (all === this.analysed) return [];
+    return [
+      {
+        kind: 'events_cut',
+        events: all,
+        explanation: `the trace has ${all} events; one analysis takes ${this.maxEvents}: the latest ${all - this.analysed} were left out`,
+      },
+    ];
+  }
+
+  private full(): TraceAnalysis {
+    return analyzeTrace([...this.events].sort(byTimeThenId), this.options);
+  }
+
+  /** The earliest root span of all components (the longest on a tie), as `buildSpanTree` picks. */
+  private traceRoot(): { span: Span; component: SpanComponent } | null {
+    let best: { span: Span; component: SpanComponent } | null = null;
+    for (const component of this.spans.all()) {
+      const span = component.roots[0];
+      if (span === undefined) continue;
+      if (
+        best === null ||
+        (span.startUs - best.span.startUs ||
+          best.span.endUs - span.endUs ||
+          compareIds(span.spanId, best.span.spanId)) < 0
+      )
+        best = { span, component };
+    }
+    return best;
+  }
+
+  private criticalPath(root: { span: Span; component: SpanComponent } | null): CriticalPath | null {
+    if (root === null) return null;
+    if (this.path?.root !== root.span) {
+      const { spans, roots } = root.component;
+      const path = computeCriticalPath([], { spans, roots, root: root.span });
+      this.path = path === null ? null : { root: root.span, path };
+      return path;
+    }
+    return this.path.path;
+  }
+
+  private diagnostics(limits: TraceDiagnostics['analysisLimits']): TraceDiagnostics {
+    const totals = this.totals;
+    return {
+      brokenChains: totals.brokenChains(),
+      analysisLimits: [...this.cutLimit(), ...limits],
+      clockSkew: totals.clockSkew(),
+      errors: totals.errorList(),
+      summary: {
+        traces: 1,
+        events: this.analysed,
+        spans: totals.spans,
+        services: [...this.services].sort(),
+        truncatedClockEvents: this.truncatedClockEvents,
+        slowestServices: totals.slowestServices(),
+      },
+    };
+  }
+}

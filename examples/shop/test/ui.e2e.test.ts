@@ -129,9 +129,14 @@ describe('the web UI on the shop', () => {
     expect(edges).toEqual(
       ['api->auth', 'api->inventory', 'api->order', 'frontend->api', 'order->payment'].sort(),
     );
+    // One line on the edge (calls, p99, errors only when there are some); p50 in its tooltip.
+    const orderToPayment = graph.locator('[data-edge="order->payment"]');
     await expect
-      .poll(() => graph.locator('[data-edge="order->payment"]').textContent())
-      .toMatch(/3 calls · no errors.*p50 .* ms · p99 .* ms/);
+      .poll(() => orderToPayment.locator('.dep-label').textContent())
+      .toMatch(/^3 calls · p99 [\d.]+ m?s$/);
+    expect(await orderToPayment.locator('title').textContent()).toMatch(
+      /^order → payment: 3 calls, 0 errors, p50 [\d.]+ m?s, p99 [\d.]+ m?s$/,
+    );
     await shot('dependency-graph');
 
     await graph.locator('[data-service=order]').click();

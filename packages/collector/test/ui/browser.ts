@@ -13,7 +13,9 @@ import { type Collector, startCollector } from '../../src/server.js';
 // gives it: a build of the package while the tests run (which empties dist/) cannot take the
 // page's scripts away halfway. The collector's own serving of these files is web-ui.test.ts's.
 
-const BUILT_UI = fileURLToPath(new URL('../../dist/ui/', import.meta.url));
+// RACEWAY_UI_DIST names another build (e.g. an older one, to see a new test fail on it).
+const BUILT_UI =
+  process.env.RACEWAY_UI_DIST ?? fileURLToPath(new URL('../../dist/ui/', import.meta.url));
 const TYPES: Record<string, string> = {
   '.js': 'text/javascript; charset=utf-8',
   '.css': 'text/css; charset=utf-8',
@@ -102,7 +104,10 @@ export async function startUiSession(
       target.pathname !== '/healthz',
     (route) => {
       const path = new URL(route.request().url()).pathname;
-      const file = path.startsWith('/assets/') ? join(uiCopy, path) : join(uiCopy, 'index.html');
+      // The UI's files (its bundles, the troubleshooting page); any other path is a deep link.
+      const file = /^\/(assets|docs)\//.test(path)
+        ? join(uiCopy, path)
+        : join(uiCopy, 'index.html');
       if (!existsSync(file)) return route.fulfill({ status: 404, body: 'not found' });
       return route.fulfill({
         status: 200,

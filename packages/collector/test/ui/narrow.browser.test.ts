@@ -21,16 +21,20 @@ const SERVICES = Array.from(
   (_, i) => `fulfilment-reservation-service-${String(i + 1).padStart(2, '0')}-eu-west`,
 );
 const ROUTE = '/api/v2/organisations/:organisationId/warehouses/:warehouseId/reservations';
+const RESOURCE = 'inventory:warehouse-eu-west-1:stock-keeping-unit:0042-extra-long-name';
 
 beforeAll(async () => {
   ui = await startUiSession({ width: 800, height: 900 });
   const now = Date.now() * 1000;
   const wide = requestTrace({ route: ROUTE, startUs: now, durationMs: 400, calls: SERVICES });
   wideTraceId = wide[0]!.trace_id;
-  const resource = 'inventory:warehouse-eu-west-1:stock-keeping-unit:0042-extra-long-name';
   await sendTraces(ui.collector.url, [
     wide,
-    racingTrace({ resource, startUs: now - 5_000_000, services: [SERVICES[0]!, SERVICES[1]!] }),
+    racingTrace({
+      resource: RESOURCE,
+      startUs: now - 5_000_000,
+      services: [SERVICES[0]!, SERVICES[1]!],
+    }),
     ...Array.from({ length: 5 }, (_, i) => requestTrace({ route: ROUTE, startUs: now - i - 1 })),
   ]);
   await ui.collector.analyzeNow();
@@ -97,6 +101,12 @@ describe('an 800 px window', () => {
     ['the races', () => '/races', 'races-view'],
     ['the dependency graph', () => '/insights/dependencies', 'dependency-graph'],
     ['the services', () => '/insights/services', 'services-table'],
+    ['the diagnostics', () => '/insights/diagnostics', 'insights-diagnostics'],
+    [
+      'the history',
+      () => `/resources/history?resource=${encodeURIComponent(RESOURCE)}`,
+      'history-view',
+    ],
   ])('lays out %s without running past the window', async (name, path, testId) => {
     await ui.open(path());
     await ui.page.getByTestId(testId).waitFor();

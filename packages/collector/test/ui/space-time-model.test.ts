@@ -1,6 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { buildSpaceTime, flattenSpans } from '../../ui/src/space-time-model.js';
-import type { Span, SpanEvent } from '../../ui/src/types.js';
+import { buildSpaceTime, servicesToFold } from '../../ui/src/space-time-model.js';
+import { mergePages, outlineSpans } from '../../ui/src/trace-pages.js';
+import {
+  ancestorIds,
+  clampWindow,
+  countDescendants,
+  indexSpans,
+  searchSpans,
+  visibleRows,
+} from '../../ui/src/trace-tree.js';
+import type { Span, SpanEvent, SpanOutline } from '../../ui/src/types.js';
 
 // The space-time view's layout: every arrow and every context's own order point downwards.
 
@@ -123,12 +132,105 @@ describe('buildSpaceTime', () => {
   });
 });
 
-describe('flattenSpans', () => {
+describe('visibleRows', () => {
   it('lists spans depth-first with their depth', () => {
-    expect(flattenSpans([root]).map(({ span: s, depth }) => `${s.span_id}:${depth}`)).toEqual([
+    const rows = visibleRows([root], new Set(), new Map());
+    expect(rows.map(({ span: s, depth }) => `${s.span_id}:${depth}`)).toEqual([
       's-web:0',
       'c-web:1',
       's-api:2',
     ]);
+  });
+});
+
+describe('a service folded into one column', () => {
+  const folded = buildSpaceTime([root], new Set(['web']));
+  const row = (id: string) => folded.events[folded.byId.get(id)!]!.row;
+
+  it('draws its contexts in one column, the other services as before', () => {
+    expect(folded.groups.map((g) => [g.service, g.components, g.folded])).toEqual([
+      ['web', ['2 contexts'], true],
+      ['api', ['api#b'], false],
+    ]);
+    expect(folded.columns).toBe(2);
+  });
+
+  it('gives each event of the shared column a row of its own, in happens-before order', () => {
+    const web = ['a1', 'a2', 'a3', 'a4', 'c1', 'a5', 'a6'].map(row);
+    expect(new Set(web).size).toBe(web.length);
+    expect([...web].sort((x, y) => x - y)).toEqual(web);
+  });
+
+  it('starts folded only for services of many contexts', () => {
+    expect(servicesToFold([root])).toEqual(new Set());
+    const many = span(
+      's-many',
+      'worker',
+      'server',
+      Array.from({ length: 8 }, (_, i) =>
+        event(`w${i}`, 'custom', `worker#${i}`, { [`worker#${i}`]: 1 }),
+      ),
+    );
+    expect(servicesToFold([root, many])).toEqual(new Set(['worker']));
+  });
+});
+
+describe('the waterfall of a big trace', () => {
+  const descendants = countDescendants([root]);
+
+  it('counts the spans below each span', () => {
+    expect(Object.fromEntries(descendants)).toEqual({ 's-web': 2, 'c-web': 1, 's-api': 0 });
+  });
+
+  it('leaves out the spans below a folded span, and only those', () => {
+    const rows = visibleRows([root], new Set(['c-web']), descendants);
+    expect(rows.map((r) => `${r.span.span_id}:${r.descendants}`)).toEqual(['s-web:2', 'c-web:1']);
+  });
+
+  it('finds spans by name, attribute and event field, every word', () => {
+    expect(searchSpans([root], 'service=api')).toEqual(['s-api']);
+    expect(searchSpans([root], 'ROW:1')).toEqual(['s-web', 's-api']);
+    expect(searchSpans([root], 'row:1 state_write')).toEqual(['s-api']);
+    expect(searchSpans([root], 'nothing')).toEqual([]);
+    expect(searchSpans([root], '   ')).toEqual([]);
+  });
+
+  it('names the spans above a span, to unfold the way to it', () => {
+    const byId = indexSpans([root]);
+    const linked = new Map(
+      [...byId].map(([id, s]) => [
+        id,
+        { ...s, parent_span_id: id === 's-api' ? 'c-web' : id === 'c-web' ? 's-web' : null },
+      ]),
+    );
+    expect(ancestorIds('s-api', linked)).toEqual(['c-web', 's-web']);
+    expect(ancestorIds('s-web', linked)).toEqual([]);
+  });
+
+  it('keeps a zoom window inside the trace and forgets one that covers it all', () => {
+    expect(clampWindow({ fromMs: -5, toMs: 40 }, 100)).toEqual({ fromMs: 0, toMs: 40 });
+    expect(clampWindow({ fromMs: 60, toMs: 20 }, 100)).toEqual({ fromMs: 20, toMs: 60 });
+    expect(clampWindow({ fromMs: -1, toMs: 101 }, 100)).toBeNull();
+    expect(clampWindow({ fromMs: 50, toMs: 50 }, 100)).toEqual({ fromMs: 50, toMs: 50.1 });
+  });
+});
+
+describe('merging an outline with pages of events', () => {
+  it('keeps the outline’s tree and names when a page names a span from part of its events', () => {
+    const { events: _, ...bare } = client;
+    const outline = outlineSpans([
+      {
+        ...root,
+        event_count: 0,
+        children: [{ ...bare, parent_span_id: 's-web', event_count: 0, children: [] }],
+      },
+    ] as unknown as SpanOutline[]);
+    // A page that holds the client's events only: it knows neither its parent nor its name.
+    const page = [{ ...client, name: 'web', parent_span_id: null, children: [] }];
+    const merged = mergePages([outline, page]);
+    expect(merged.map((s) => s.span_id)).toEqual(['s-web']);
+    const call = merged[0]!.children[0]!;
+    expect(call.name).toBe('c-web');
+    expect(call.events.map((e) => e.id)).toEqual(['a2', 'a3']);
   });
 });

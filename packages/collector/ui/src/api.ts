@@ -126,14 +126,24 @@ export interface Resource<T> {
  * Loads `path` (null: nothing to load) and reloads it when the path or the key changes, and
  * every `pollMs` while the page is visible. Keeps the last data while a reload runs.
  */
-export function useApi<T>(path: string | null, { pollMs }: { pollMs?: number } = {}): Resource<T> {
+export function useApi<T>(
+  path: string | null,
+  {
+    pollMs,
+    keepWhileLoading = false,
+  }: {
+    pollMs?: number;
+    /** Keep showing the previous path's data while a new path loads (a sliding time range). */
+    keepWhileLoading?: boolean;
+  } = {},
+): Resource<T> {
   const { version } = useKeyState();
   const [state, setState] = useState<Resource<T>>({ data: null, error: null, loading: true });
   const pathRef = useRef(path);
   useEffect(() => {
     if (pathRef.current !== path) {
       pathRef.current = path;
-      setState({ data: null, error: null, loading: true });
+      if (!keepWhileLoading) setState({ data: null, error: null, loading: true });
     }
     if (path === null) return;
     const controller = new AbortController();
@@ -158,6 +168,6 @@ export function useApi<T>(path: string | null, { pollMs }: { pollMs?: number } =
       controller.abort();
       clearTimeout(timer);
     };
-  }, [path, pollMs, version]);
+  }, [path, pollMs, version, keepWhileLoading]);
   return state;
 }

@@ -4,6 +4,7 @@ import { KeyPrompt } from './components/key-prompt.js';
 import { Empty } from './components/states.js';
 import { UnreachableBanner } from './components/unreachable-banner.js';
 import { Link, type Location, navigate, useLocation } from './router.js';
+import { CompareView } from './views/compare.js';
 import { HistoryView } from './views/history.js';
 import { InsightsView } from './views/insights.js';
 import { RacesView } from './views/races.js';
@@ -25,7 +26,8 @@ function View({ location }: { location: Location }) {
   if (path === '/races' || path === '/races/') return <RacesView location={location} />;
   if (path === '/resources/history' || path === '/resources/history/')
     return <HistoryView location={location} />;
-  const insights = /^\/insights(?:\/(dependencies|services|diagnostics))?\/?$/.exec(path);
+  if (path === '/compare' || path === '/compare/') return <CompareView location={location} />;
+  const insights = /^\/insights(?:\/(dependencies|services|timeline|diagnostics))?\/?$/.exec(path);
   if (insights) return <InsightsView tab={insights[1] ?? 'dependencies'} location={location} />;
   return (
     <Empty title="No such page">
@@ -76,6 +78,7 @@ export function App() {
       races: 'Races',
       insights: 'Insights',
       resources: 'History',
+      compare: 'Compare',
     };
     const section = location.path.split('/')[1] ?? '';
     document.title = `${location.path.startsWith('/traces/') ? 'Trace' : (titles[section] ?? 'Raceway')} · Raceway`;

@@ -44,30 +44,8 @@ export function formatClock(clock: Record<string, number>): string {
   return `{${entries.map(([k, v]) => `${k}: ${v}`).join(', ')}}`;
 }
 
-/** A stable colour per service (hue from the name), readable on light and dark. */
-export function serviceHue(service: string): number {
-  let hash = 0;
-  for (let i = 0; i < service.length; i += 1) hash = (hash * 31 + service.charCodeAt(i)) >>> 0;
-  return hash % 360;
-}
-
-export function serviceColor(service: string): string {
-  return `hsl(${serviceHue(service)} 60% 50%)`;
-}
-
-/** Black or white, whichever reads better on {@link serviceColor} (WCAG contrast). */
-export function textOnServiceColor(service: string): '#000' | '#fff' {
-  // hsl(h 60% 50%) to linear sRGB, then relative luminance.
-  const h = serviceHue(service);
-  const f = (n: number) => {
-    const k = (n + h / 30) % 12;
-    const c = 0.5 - 0.3 * Math.max(-1, Math.min(k - 3, 9 - k, 1));
-    return c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
-  };
-  const luminance = 0.2126 * f(0) + 0.7152 * f(8) + 0.0722 * f(4);
-  // Contrast with white (1.05 / (L + 0.05)) against with black ((L + 0.05) / 0.05).
-  return 1.05 / (luminance + 0.05) >= (luminance + 0.05) / 0.05 ? '#fff' : '#000';
-}
+// Service colours live with the palette that keeps them apart (service-colors.ts).
+export { serviceColor, serviceHue, textOnServiceColor } from './service-colors.js';
 
 /** A value from an event's data, for display. */
 export function formatValue(value: unknown): string {

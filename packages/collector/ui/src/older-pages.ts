@@ -24,20 +24,26 @@ export interface OlderPages<T> {
  * @param path the listing's URL without a cursor
  * @param firstNext the `next_cursor` of the polled first page (undefined while it loads)
  * @param read what one page of the listing holds
+ * @param key what the loaded pages belong to (default `path`): a sliding time range changes
+ *   the path every minute, not the listing the older pages continue
  */
 export function useOlderPages<T, P>(
   path: string,
   firstNext: string | null | undefined,
   read: (page: P) => Page<T>,
+  key: string = path,
 ): OlderPages<T> {
-  const [state, setState] = useState<{ path: string; pages: Page<T>[] }>({ path, pages: [] });
+  const [state, setState] = useState<{ path: string; pages: Page<T>[] }>({
+    path: key,
+    pages: [],
+  });
   const [loading, setLoading] = useState(false);
   const [error, setError] = useState<ApiError | null>(null);
-  const pages = state.path === path ? state.pages : [];
+  const pages = state.path === key ? state.pages : [];
   useEffect(() => {
-    setState({ path, pages: [] });
+    setState({ path: key, pages: [] });
     setError(null);
-  }, [path]);
+  }, [key]);
 
   const last = pages[pages.length - 1];
   const next = last ? last.next : (firstNext ?? null);
@@ -49,7 +55,7 @@ export function useOlderPages<T, P>(
     apiGet<P>(href(base, { ...params, cursor: next }))
       .then((answer) => {
         const page = read(answer);
-        setState((s) => (s.path === path ? { path, pages: [...s.pages, page] } : s));
+        setState((s) => (s.path === key ? { path: key, pages: [...s.pages, page] } : s));
         setError(null);
       })
       .catch((e: ApiError) => setError(e))

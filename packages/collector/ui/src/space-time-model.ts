@@ -23,9 +23,13 @@ export interface Arrow {
 
 export interface ColumnGroup {
   service: string;
-  /** Components (execution contexts) of the service, left to right. */
+  /** Components (execution contexts) of the service, left to right; one name when folded. */
   components: string[];
   firstColumn: number;
+  /** The service's contexts, however many columns they take. */
+  contexts: number;
+  /** Its contexts share one column. */
+  folded: boolean;
 }
 
 export interface SpaceTime {
@@ -51,7 +55,11 @@ function allSpans(spans: Span[]): Span[] {
 
 const eventOfKind = (span: Span, kind: string) => span.events.find((e) => e.kind === kind);
 
-export function buildSpaceTime(spans: Span[]): SpaceTime {
+/**
+ * The layout of `spans`. Services in `folded` draw all their contexts in one column (a service
+ * that ran a thousand requests in a thousand contexts is one column wide, not a thousand).
+ */
+export function buildSpaceTime(spans: Span[], folded: ReadonlySet<string> = new Set()): SpaceTime {
   const flat = allSpans(spans);
   const items: Array<{ event: SpanEvent; span: Span; weight: number }> = [];
   for (const span of flat) {
@@ -83,8 +91,20 @@ export function buildSpaceTime(spans: Span[]): SpaceTime {
   const columnOf = new Map<string, number>();
   let columns = 0;
   for (const [service, components] of groupsByService) {
-    groups.push({ service, components, firstColumn: columns });
-    for (const component of components) columnOf.set(component, columns++);
+    const fold = folded.has(service) && components.length > 1;
+    groups.push({
+      service,
+      components: fold ? [`${components.length} contexts`] : components,
+      firstColumn: columns,
+      contexts: components.length,
+      folded: fold,
+    });
+    if (fold) {
+      for (const component of components) columnOf.set(component, columns);
+      columns += 1;
+    } else {
+      for (const component of components) columnOf.set(component, columns++);
+    }
   }
 
   // Causal links between contexts.
@@ -131,17 +151,19 @@ export function buildSpaceTime(spans: Span[]): SpaceTime {
     if (list) list.push(arrow.from);
     else incoming.set(arrow.to, [arrow.from]);
   }
+  // Keyed by column: the contexts of a folded service take turns in theirs.
   const rowOf: number[] = new Array(items.length);
-  const lastRow = new Map<string, number>();
+  const lastRow = new Map<number, number>();
   let rows = 0;
   items.forEach(({ event }, index) => {
-    let row = (lastRow.get(event.component) ?? -1) + 1;
+    const column = columnOf.get(event.component) ?? 0;
+    let row = (lastRow.get(column) ?? -1) + 1;
     for (const source of incoming.get(index) ?? []) {
       // A source sorted later means clocks that contradict the link (a rejected context).
       if (source < index) row = Math.max(row, rowOf[source]! + 1);
     }
     rowOf[index] = row;
-    lastRow.set(event.component, row);
+    lastRow.set(column, row);
     rows = Math.max(rows, row + 1);
   });
 
@@ -155,19 +177,19 @@ export function buildSpaceTime(spans: Span[]): SpaceTime {
   return { events, arrows, groups, columns, rows, byId };
 }
 
-/** Spans depth-first with their depth, for the waterfall. */
-export function flattenSpans(spans: Span[]): Array<{ span: Span; depth: number }> {
-  const out: Array<{ span: Span; depth: number }> = [];
-  const stack: Array<{ span: Span; depth: number }> = spans
-    .map((span) => ({ span, depth: 0 }))
-    .reverse();
+/** Services with more contexts than this start folded: one column each. */
+export const FOLD_CONTEXTS_ABOVE = 6;
+
+/** The services a trace's space-time view starts with folded: those of many contexts. */
+export function servicesToFold(spans: Span[]): Set<string> {
+  const contexts = new Map<string, Set<string>>();
+  const stack = [...spans];
   while (stack.length > 0) {
-    const item = stack.pop()!;
-    out.push(item);
-    const children = [...item.span.children].sort((a, b) => a.start_us - b.start_us);
-    for (let i = children.length - 1; i >= 0; i -= 1) {
-      stack.push({ span: children[i]!, depth: item.depth + 1 });
-    }
+    const span = stack.pop()!;
+    stack.push(...span.children);
+    const set = contexts.get(span.service) ?? new Set<string>();
+    contexts.set(span.service, set);
+    for (const event of span.events) set.add(event.component);
   }
-  return out;
+  return new Set([...contexts].filter(([, set]) => set.size > FOLD_CONTEXTS_ABOVE).map(([s]) => s));
 }

@@ -15,6 +15,8 @@ export interface VirtualListProps {
   selected?: number | null;
   onSelect?: (index: number) => void;
   onActivate?: (index: number) => void;
+  /** Other keys on the selected row (e.g. a tree's left and right); true when handled. */
+  onRowKey?: (key: string, index: number) => boolean;
   label: string;
   testId?: string;
   header?: ComponentChildren;
@@ -89,6 +91,12 @@ export function VirtualList(props: VirtualListProps) {
     } else if (event.key === 'Enter' && selected !== null && selected !== undefined) {
       event.preventDefault();
       onActivate?.(selected);
+    } else if (
+      selected !== null &&
+      selected !== undefined &&
+      props.onRowKey?.(event.key, selected)
+    ) {
+      event.preventDefault();
     }
   };
 

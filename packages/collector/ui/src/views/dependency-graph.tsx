@@ -1,17 +1,37 @@
 import { Graph, layout } from '@dagrejs/dagre';
 import { useMemo } from 'preact/hooks';
-import { formatMs, formatPercent, serviceColor } from '../format.js';
+import { formatMs, formatPercent, plural, serviceColor } from '../format.js';
 import { href, navigate } from '../router.js';
 import type { DependencyEdge, DependencyNode } from '../types.js';
 
 // The service graph in layers (dagre, left to right): callers before callees, edges labelled
-// with calls, errors, p50 and p99. Clicking a service opens the traces through it.
+// with calls, errors and p99 on one line (p50 too on hover). Clicking a service opens the
+// traces through it. Sizes are tight and each label's room is reserved in the layout, so a
+// graph of twenty services stays about a screen tall with no label over another.
 
-const NODE_W = 150;
-const NODE_H = 46;
+const NODE_H = 36;
+// Room for a line of text above the edge that runs through the label's middle.
+const LABEL_H = 26;
+/** Average advance of a character of the graph's text, px (11-13 px sans-serif). */
+const CHAR_W = 6.6;
+const NAME_MAX = 34;
+
+/** A node's width for its (possibly cut) name. */
+const nodeWidth = (name: string) => Math.max(90, Math.min(NAME_MAX, name.length) * 7.6 + 26);
+const shortName = (name: string) =>
+  name.length > NAME_MAX ? `${name.slice(0, NAME_MAX - 1)}…` : name;
+
+/** The one line an edge shows. */
+function edgeLabel(edge: DependencyEdge): string {
+  const errors =
+    edge.errors > 0
+      ? ` · ${plural(edge.errors, 'error')} (${formatPercent(edge.errorRate ?? edge.errors / edge.calls)})`
+      : '';
+  return `${plural(edge.calls, 'call')} · p99 ${formatMs(edge.latencyMs.p99)}${errors}`;
+}
 
 interface Laid {
-  nodes: Array<DependencyNode & { x: number; y: number }>;
+  nodes: Array<DependencyNode & { x: number; y: number; width: number }>;
   edges: Array<
     DependencyEdge & { points: Array<{ x: number; y: number }>; label: { x: number; y: number } }
   >;
@@ -23,11 +43,11 @@ function lay(nodes: DependencyNode[], edges: DependencyEdge[]): Laid {
   const graph = new Graph({ multigraph: false });
   graph.setGraph({
     rankdir: 'LR',
-    nodesep: 40,
-    ranksep: 120,
-    edgesep: 20,
-    marginx: 20,
-    marginy: 20,
+    nodesep: 10,
+    ranksep: 40,
+    edgesep: 6,
+    marginx: 16,
+    marginy: 16,
   });
   graph.setDefaultEdgeLabel(() => ({}));
   const names = new Set(nodes.map((n) => n.name));
@@ -35,16 +55,23 @@ function lay(nodes: DependencyNode[], edges: DependencyEdge[]): Laid {
     // Edges name their ends; a node the answer left out is still drawn.
     for (const name of [edge.from, edge.to]) names.add(name);
   }
-  for (const name of names) graph.setNode(name, { width: NODE_W, height: NODE_H });
+  for (const name of names) graph.setNode(name, { width: nodeWidth(name), height: NODE_H });
   for (const edge of edges) {
-    graph.setEdge(edge.from, edge.to, { width: 150, height: 34, labelpos: 'c' });
+    const width = edgeLabel(edge).length * CHAR_W + 8;
+    graph.setEdge(edge.from, edge.to, { width, height: LABEL_H, labelpos: 'c' });
   }
   layout(graph);
   const byName = new Map(nodes.map((n) => [n.name, n]));
   return {
     nodes: [...names].map((name) => {
       const at = graph.node(name) as { x: number; y: number };
-      return { name, uninstrumented: byName.get(name)?.uninstrumented ?? false, x: at.x, y: at.y };
+      return {
+        name,
+        uninstrumented: byName.get(name)?.uninstrumented ?? false,
+        x: at.x,
+        y: at.y,
+        width: nodeWidth(name),
+      };
     }),
     edges: edges.map((edge) => {
       const at = graph.edge(edge.from, edge.to) as {
@@ -104,14 +131,16 @@ export function DependencyGraph({
             marker-end="url(#dep-arrow)"
             style={{ strokeWidth: `${Math.min(6, 1 + Math.log10(1 + edge.calls))}px` }}
           />
-          <text x={edge.label.x} y={edge.label.y - 4} text-anchor="middle" class="dep-label">
-            {edge.calls} calls ·{' '}
-            {edge.errors > 0
-              ? `${edge.errors} errors (${formatPercent(edge.errorRate ?? edge.errors / edge.calls)})`
-              : 'no errors'}
-          </text>
-          <text x={edge.label.x} y={edge.label.y + 11} text-anchor="middle" class="dep-label">
-            p50 {formatMs(edge.latencyMs.p50)} · p99 {formatMs(edge.latencyMs.p99)}
+          <title>
+            {`${edge.from} → ${edge.to}: ${plural(edge.calls, 'call')}, ${plural(edge.errors, 'error')}, p50 ${formatMs(edge.latencyMs.p50)}, p99 ${formatMs(edge.latencyMs.p99)}`}
+          </title>
+          <text
+            x={edge.label.x}
+            y={edge.label.y - 4}
+            text-anchor="middle"
+            class={edge.errors > 0 ? 'dep-label error' : 'dep-label'}
+          >
+            {edgeLabel(edge)}
           </text>
         </g>
       ))}
@@ -134,10 +163,11 @@ export function DependencyGraph({
             }
           }}
         >
+          {node.name.length > NAME_MAX && <title>{node.name}</title>}
           <rect
-            x={node.x - NODE_W / 2}
+            x={node.x - node.width / 2}
             y={node.y - NODE_H / 2}
-            width={NODE_W}
+            width={node.width}
             height={NODE_H}
             rx={8}
             style={{ stroke: node.uninstrumented ? undefined : serviceColor(node.name) }}
@@ -148,10 +178,10 @@ export function DependencyGraph({
             text-anchor="middle"
             class="dep-name"
           >
-            {node.name}
+            {shortName(node.name)}
           </text>
           {node.uninstrumented && (
-            <text x={node.x} y={node.y + 14} text-anchor="middle" class="dep-sub">
+            <text x={node.x} y={node.y + 12} text-anchor="middle" class="dep-sub">
               uninstrumented
             </text>
           )}

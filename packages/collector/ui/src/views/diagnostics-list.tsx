@@ -1,4 +1,6 @@
 import { formatMs, plural } from '../format.js';
+import { TROUBLESHOOTING_ANCHORS } from '../troubleshooting-anchors.js';
+import { fixLink } from '../troubleshooting-links.js';
 import type { Diagnostics } from '../types.js';
 
 // A trace's diagnostics (broken chains, rejected contexts, clock skew, error propagation) as
@@ -32,7 +34,8 @@ export function DiagnosticsList({ diagnostics }: { diagnostics: Diagnostics | nu
           <ul>
             {diagnostics[section.key].map((item, i) => (
               <li key={i} data-diagnostic={section.key}>
-                {item.explanation}
+                {item.explanation}{' '}
+                <FixLink href={fixLink(section.key, item, TROUBLESHOOTING_ANCHORS)} />
               </li>
             ))}
           </ul>
@@ -53,4 +56,13 @@ export function DiagnosticsList({ diagnostics }: { diagnostics: Diagnostics | nu
       )}
     </div>
   );
+}
+
+/** A plain link (the page is not the UI's: the browser loads it, Back returns). */
+function FixLink({ href }: { href: string | null }) {
+  return href ? (
+    <a class="fix-link" href={href}>
+      How to fix
+    </a>
+  ) : null;
 }

@@ -13,12 +13,14 @@ import type {
   TraceSummary,
 } from '../types.js';
 import { DependencyGraph } from './dependency-graph.js';
+import { ServicesTimelineTab } from './services-timeline.js';
 
 // Insights: the dependency graph, the services' health, and diagnostics across traces.
 
 const TABS = [
   ['dependencies', 'Dependency graph'],
   ['services', 'Services'],
+  ['timeline', 'Services over time'],
   ['diagnostics', 'Diagnostics'],
 ] as const;
 
@@ -249,13 +251,15 @@ function DiagnosticsTab() {
   );
 }
 
-export function InsightsView({ tab }: { tab: string; location: Location }) {
+export function InsightsView({ tab, location }: { tab: string; location: Location }) {
   return (
     <section class="view" data-testid={`insights-${tab}`}>
       <h1>Insights</h1>
       <Tabs tab={tab} />
       {tab === 'services' ? (
         <ServicesTab />
+      ) : tab === 'timeline' ? (
+        <ServicesTimelineTab location={location} />
       ) : tab === 'diagnostics' ? (
         <DiagnosticsTab />
       ) : (

@@ -1,10 +1,13 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { formatClock, formatTime, serviceColor } from '../format.js';
-import type { SpaceTime } from '../space-time-model.js';
+import type { PlacedEvent, SpaceTime } from '../space-time-model.js';
+import type { TimeWindow } from '../trace-tree.js';
 
 // The space-time diagram: execution contexts as columns (grouped by service), events in
 // happens-before order downwards, arrows for calls, responses, fork and join. Only the rows in
-// view are drawn, so a trace of 10,000 events scrolls as one of ten.
+// view are drawn, so a trace of 10,000 events scrolls as one of ten. Zoomed to a time window,
+// it draws the events of the window only, their rows closed up; a service's contexts fold
+// into one column on demand.
 
 const COL_W = 132;
 const GROUP_GAP = 20;
@@ -13,6 +16,7 @@ const TOP = 12;
 const LEFT = 70;
 const VIEW_H = 520;
 const OVERSCAN_ROWS = 10;
+const HEADER_H = 44;
 
 const KIND_SHORT: Record<string, string> = {
   request_received: 'recv',
@@ -36,9 +40,50 @@ export interface SpaceTimeProps {
   selected: Set<string>;
   focused: string | null;
   onSelect: (eventId: string) => void;
+  /** The zoomed time window (ms from `startUs`); null for the whole trace. */
+  window: TimeWindow | null;
+  startUs: number;
+  /** Folds (true) or unfolds a service's contexts. */
+  onFoldService: (service: string, fold: boolean) => void;
 }
 
-export function SpaceTimeView({ model, racing, selected, focused, onSelect }: SpaceTimeProps) {
+/** The rows of the events inside `window`, closed up: row -> drawn row; null when not zoomed. */
+function windowRows(model: SpaceTime, window: TimeWindow | null, startUs: number) {
+  if (window === null) return null;
+  const from = startUs + window.fromMs * 1000;
+  const to = startUs + window.toMs * 1000;
+  const kept = new Set<number>();
+  for (const e of model.events) if (e.event.ts_us >= from && e.event.ts_us <= to) kept.add(e.row);
+  const map = new Map<number, number>();
+  for (const [i, row] of [...kept].sort((a, b) => a - b).entries()) map.set(row, i);
+  return map;
+}
+
+export function SpaceTimeView(props: SpaceTimeProps) {
+  const { racing, selected, focused, onSelect } = props;
+  const full = props.model;
+  // The model zoomed: the window's events on closed-up rows, the arrows between them.
+  const model = useMemo<SpaceTime>(() => {
+    const rows = windowRows(full, props.window, props.startUs);
+    if (rows === null) return full;
+    const from = props.startUs + props.window!.fromMs * 1000;
+    const to = props.startUs + props.window!.toMs * 1000;
+    const index = new Map<number, number>();
+    const events: PlacedEvent[] = [];
+    full.events.forEach((e, i) => {
+      const row = rows.get(e.row);
+      if (row === undefined || e.event.ts_us < from || e.event.ts_us > to) return;
+      index.set(i, events.length);
+      events.push({ ...e, row });
+    });
+    const arrows = full.arrows
+      .filter((a) => index.has(a.from) && index.has(a.to))
+      .map((a) => ({ ...a, from: index.get(a.from)!, to: index.get(a.to)! }));
+    const byId = new Map(events.map((e, i) => [e.event.id, i]));
+    return { ...full, events, arrows, rows: rows.size, byId };
+  }, [full, props.window, props.startUs]);
+  // The event under the pointer or with the focus: its clock shows at once beside it.
+  const [tip, setTip] = useState<string | null>(null);
   const [scrollTop, setScrollTop] = useState(() => {
     // Open scrolled to the first selected event.
     const index = [...selected].map((id) => model.byId.get(id)).find((i) => i !== undefined);
@@ -75,6 +120,24 @@ export function SpaceTimeView({ model, racing, selected, focused, onSelect }: Sp
     });
     return xs;
   }, [model]);
+  // A new zoom starts at the top of its window, scrolled sideways to where its first events
+  // are (in a long trace they are seldom in the first columns).
+  useEffect(() => {
+    if (!container.current || props.window === null) return;
+    container.current.scrollTop = 0;
+    setScrollTop(0);
+    const first = model.events
+      .filter((e) => e.row < VIEW_H / ROW_H)
+      .map((e) => e.column)
+      .sort((a, b) => a - b);
+    const column = first[Math.floor(first.length / 2)];
+    if (column !== undefined) {
+      container.current.scrollLeft = Math.max(
+        0,
+        columnX[column]! - container.current.clientWidth / 3,
+      );
+    }
+  }, [props.window]);
   const extent = useMemo(() => {
     const first: number[] = [];
     const last: number[] = [];
@@ -97,10 +160,13 @@ export function SpaceTimeView({ model, racing, selected, focused, onSelect }: Sp
     inView(model.events[a.from]!.row, model.events[a.to]!.row),
   );
 
+  const tipEvent = tip === null ? undefined : model.events[model.byId.get(tip) ?? -1];
+
   return (
     <div
       class="space-time"
       data-testid="space-time"
+      data-events={model.events.length}
       style={{ height: `${Math.min(VIEW_H, height + 60)}px` }}
       ref={container}
       onScroll={(event) => setScrollTop((event.currentTarget as HTMLDivElement).scrollTop)}
@@ -116,7 +182,24 @@ export function SpaceTimeView({ model, racing, selected, focused, onSelect }: Sp
               borderColor: serviceColor(group.service),
             }}
           >
-            <b>{group.service}</b>
+            <b>
+              {group.contexts > 1 && (
+                <button
+                  type="button"
+                  class="fold"
+                  data-testid="fold-service"
+                  data-service={group.service}
+                  aria-expanded={!group.folded}
+                  aria-label={`${group.folded ? 'Unfold' : 'Fold'} the ${group.contexts} contexts of ${group.service}`}
+                  onClick={() => props.onFoldService(group.service, !group.folded)}
+                >
+                  {group.folded ? '▸' : '▾'}
+                </button>
+              )}
+              <span class="st-service" title={group.service}>
+                {group.service}
+              </span>
+            </b>
             <span class="st-contexts">
               {group.components.map((c) => (
                 <span key={c} title={c} style={{ width: `${COL_W}px` }}>
@@ -200,7 +283,12 @@ export function SpaceTimeView({ model, racing, selected, focused, onSelect }: Sp
               // The visible label first (what a speech user says), then what it is.
               aria-label={`${label}${isRacing ? ' racing' : ''}: ${event.kind} in ${placed.service}`}
               aria-pressed={isSelected}
+              aria-describedby={tip === event.id ? 'st-tip' : undefined}
               onClick={() => onSelect(event.id)}
+              onMouseEnter={() => setTip(event.id)}
+              onMouseLeave={() => setTip((t) => (t === event.id ? null : t))}
+              onFocus={() => setTip(event.id)}
+              onBlur={() => setTip((t) => (t === event.id ? null : t))}
               onKeyDown={(e) => {
                 if (e.key === 'Enter' || e.key === ' ') {
                   e.preventDefault();
@@ -208,9 +296,6 @@ export function SpaceTimeView({ model, racing, selected, focused, onSelect }: Sp
                 }
               }}
             >
-              <title>
-                {`${event.kind}${resource ? ` ${resource}` : ''} · ${placed.service} · ${formatTime(event.ts_us)}\nclock ${formatClock(event.clock)}`}
-              </title>
               {isSelected && <circle class="halo" cx={x} cy={y(placed.row)} r={11} />}
               <circle
                 class="dot"
@@ -227,6 +312,28 @@ export function SpaceTimeView({ model, racing, selected, focused, onSelect }: Sp
           );
         })}
       </svg>
+      {tipEvent && (
+        <div
+          id="st-tip"
+          role="tooltip"
+          class="st-tip"
+          data-testid="clock-tip"
+          style={{
+            left: `${columnX[tipEvent.column]! + 14}px`,
+            top: `${HEADER_H + y(tipEvent.row) + 10}px`,
+          }}
+        >
+          <b>
+            {tipEvent.event.kind}
+            {typeof tipEvent.event.data.resource === 'string'
+              ? ` ${tipEvent.event.data.resource}`
+              : ''}
+          </b>{' '}
+          · {tipEvent.service} · {formatTime(tipEvent.event.ts_us)}
+          <br />
+          <span class="mono">clock {formatClock(tipEvent.event.clock)}</span>
+        </div>
+      )}
     </div>
   );
 }

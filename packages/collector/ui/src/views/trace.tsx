@@ -1,28 +1,46 @@
-import { useMemo } from 'preact/hooks';
+import { useEffect, useMemo, useState } from 'preact/hooks';
 import { useApi } from '../api.js';
+import { DownloadTrace } from '../components/download-trace.js';
 import { RaceEvidence } from '../components/race-evidence.js';
 import { ErrorState, Loading } from '../components/states.js';
+import { TraceOverview } from '../components/trace-overview.js';
 import { formatDateTime, formatMs, plural, serviceColor } from '../format.js';
+import { tracesListHref } from '../list-return.js';
 import { kindLabel, type RaceView, raceLink, racingAccesses, toRaceView } from '../race-model.js';
 import { href, Link, type Location, navigate, queryObject } from '../router.js';
-import { buildSpaceTime } from '../space-time-model.js';
+import { buildSpaceTime, type SpaceTime, servicesToFold } from '../space-time-model.js';
 import { useTrace } from '../trace-loader.js';
+import {
+  ancestorIds,
+  clampWindow,
+  countDescendants,
+  indexSpans,
+  searchSpans,
+  type TimeWindow,
+  visibleRows,
+} from '../trace-tree.js';
 import type {
   RaceExample,
   ServiceMetrics,
   ServicesAnswer,
   TraceCriticalPath,
+  TraceDetail,
   TraceDiagnostics,
   TraceRaces,
 } from '../types.js';
 import { countDiagnostics, DiagnosticsList } from './diagnostics-list.js';
 import { EventPanel } from './event-panel.js';
 import { SpaceTimeView } from './space-time.js';
+import { SpanPanel } from './span-panel.js';
+import { TraceSearch } from './trace-search.js';
+import './trace.css';
 import { CriticalPathSummary, Waterfall } from './waterfall.js';
 
-// One trace: waterfall with the critical path, the space-time view with its races marked,
-// diagnostics, and the selected events' details. `events=a,b` selects events (a race's
-// accesses), `event=x` focuses one, `span=s` selects a span.
+// One trace: waterfall with the critical path and the selected span beside it, the space-time
+// view with its races marked, diagnostics, and the selected events' details. `events=a,b`
+// selects events (a race's accesses), `event=x` focuses one, `span=s` selects a span. The
+// waterfall is drawn first; the space-time layout (the costly part of a big trace, and below
+// the fold) follows in the next task, so the first screen does not wait for it.
 
 export function TraceView({ traceId, location }: { traceId: string; location: Location }) {
   const q = queryObject(location.query);
@@ -34,7 +52,23 @@ export function TraceView({ traceId, location }: { traceId: string; location: Lo
   const services = useApi<ServicesAnswer>('/api/services');
   const languages = useMemo(() => languagesOf(services.data?.services ?? []), [services.data]);
 
-  const model = useMemo(() => (trace.data ? buildSpaceTime(trace.data.spans) : null), [trace.data]);
+  const spans = trace.data?.spans;
+  const model = useSpaceTime(spans);
+  const tree = useMemo(() => {
+    const roots = spans ?? [];
+    return { roots, byId: indexSpans(roots), descendants: countDescendants(roots) };
+  }, [spans]);
+  const [collapsed, setCollapsed] = useState<ReadonlySet<string>>(new Set());
+  const rows = useMemo(
+    () => visibleRows(tree.roots, collapsed, tree.descendants),
+    [tree, collapsed],
+  );
+  const allRows = useMemo(() => visibleRows(tree.roots, new Set(), tree.descendants), [tree]);
+  const [zoom, setZoom] = useState<TimeWindow | null>(null);
+  const [query, setQuery] = useState('');
+  const [matchAt, setMatchAt] = useState(0);
+  const matches = useMemo(() => searchSpans(tree.roots, query), [tree, query]);
+  const matchSet = useMemo(() => new Set(matches), [matches]);
   const raceViews = useMemo(() => (races.data?.races ?? []).map(toRaceView), [races.data]);
   const racing = useMemo(() => new Set(racingAccesses(raceViews).keys()), [raceViews]);
   // `race=<instance id>`: the race opened from a link; its accesses in this trace are selected.
@@ -48,23 +82,51 @@ export function TraceView({ traceId, location }: { traceId: string; location: Lo
   }, [q.events, focusRace, traceId]);
 
   if (trace.error) return <ErrorState error={trace.error} what={`trace ${traceId}`} />;
-  if (!trace.data || !model) return <Loading what="the trace" />;
+  if (!trace.data) return <Loading what="the trace" />;
   const t = trace.data;
   const criticalPath = path.data?.critical_path ?? null;
   const namesLanguages = crossesLanguages(t.services, languages);
+  const totalMs = Math.max(t.duration_ms, 0.001);
 
   const update = (params: Record<string, string | undefined>) =>
     navigate(href(location.path, { ...q, ...params }), { replace: true });
   const selectSpan = (spanId: string) => {
-    const span = model.events.find((e) => e.span.span_id === spanId);
-    update({ span: spanId, event: span?.event.id });
+    const first = tree.byId.get(spanId)?.events[0];
+    update({ span: spanId, event: first?.id });
   };
+  const toggle = (spanId: string, fold: boolean) => {
+    const next = new Set(collapsed);
+    if (fold) next.add(spanId);
+    else next.delete(spanId);
+    setCollapsed(next);
+  };
+  /** Goes to the `n`th match: unfolds the way to it and selects it (the list scrolls to it). */
+  const goToMatch = (n: number) => {
+    if (matches.length === 0) return;
+    const at = ((n % matches.length) + matches.length) % matches.length;
+    const id = matches[at]!;
+    const hidden = ancestorIds(id, tree.byId).filter((a) => collapsed.has(a));
+    if (hidden.length > 0) {
+      const next = new Set(collapsed);
+      for (const a of hidden) next.delete(a);
+      setCollapsed(next);
+    }
+    setMatchAt(at);
+    selectSpan(id);
+  };
+  const foldAll = () =>
+    setCollapsed(
+      new Set(allRows.filter((r) => r.depth >= 1 && r.descendants > 0).map((r) => r.span.span_id)),
+    );
   const focusedIds = [...selected];
   if (q.event && !selected.has(q.event)) focusedIds.unshift(q.event);
-  const panelEvents = focusedIds
-    .map((id) => model.byId.get(id))
-    .filter((i): i is number => i !== undefined)
-    .map((i) => model.events[i]!);
+  const panelEvents = model
+    ? focusedIds
+        .map((id) => model.space.byId.get(id))
+        .filter((i): i is number => i !== undefined)
+        .map((i) => model.space.events[i]!)
+    : [];
+  const selectedSpan = q.span ? (tree.byId.get(q.span) ?? null) : null;
 
   return (
     <section
@@ -73,7 +135,7 @@ export function TraceView({ traceId, location }: { traceId: string; location: Lo
       data-complete={trace.loadingMore ? undefined : 'true'}
     >
       <p class="crumbs">
-        <Link href="/traces">Traces</Link> / <span class="mono">{t.trace_id}</span>
+        <Link href={tracesListHref()}>Traces</Link> / <span class="mono">{t.trace_id}</span>
       </p>
       <h1>
         {t.root_method ?? ''} {t.root_route ?? t.root_service ?? 'trace'}{' '}
@@ -103,18 +165,55 @@ export function TraceView({ traceId, location }: { traceId: string; location: Lo
         {t.analysis === 'pending' && <span class="badge warn">analysis pending</span>}
         {trace.cut && <span class="badge warn">showing the first 200,000 events</span>}
         {trace.loadingMore && <span class="badge">loading more events…</span>}
+        <DownloadTrace trace={t} complete={!trace.loadingMore} />
       </p>
 
       <h2>Waterfall</h2>
       <CriticalPathSummary path={criticalPath} />
-      <Waterfall
-        spans={t.spans}
+      <div class="trace-tools">
+        <TraceSearch
+          query={query}
+          count={matches.length}
+          at={matchAt}
+          shown={matches[matchAt] !== undefined && matches[matchAt] === q.span}
+          onQuery={(text) => {
+            setQuery(text);
+            setMatchAt(0);
+          }}
+          onGo={goToMatch}
+        />
+        <span class="fold-all">
+          <button type="button" data-testid="fold-all" onClick={foldAll}>
+            Fold all
+          </button>{' '}
+          <button type="button" data-testid="unfold-all" onClick={() => setCollapsed(new Set())}>
+            Unfold all
+          </button>
+        </span>
+      </div>
+      <TraceOverview
+        rows={allRows}
         startUs={t.start_us}
-        totalMs={t.duration_ms}
-        criticalPath={criticalPath}
-        selectedSpan={q.span ?? null}
-        onSelectSpan={selectSpan}
+        totalMs={totalMs}
+        window={zoom}
+        onZoom={(next) => setZoom(clampWindow(next, totalMs))}
       />
+      <div class="waterfall-split">
+        <Waterfall
+          rows={rows}
+          startUs={t.start_us}
+          totalMs={totalMs}
+          window={zoom}
+          criticalPath={criticalPath}
+          selectedSpan={q.span ?? null}
+          onSelectSpan={selectSpan}
+          collapsed={collapsed}
+          onToggle={toggle}
+          matches={matchSet}
+          activeMatch={matches[matchAt] ?? null}
+        />
+        <SpanPanel span={selectedSpan} startUs={t.start_us} />
+      </div>
 
       <div class="split">
         <div class="split-main">
@@ -136,15 +235,23 @@ export function TraceView({ traceId, location }: { traceId: string; location: Lo
             One column per execution context, grouped by service; time flows down in happens-before
             order. <span class="lg call">call</span> <span class="lg response">response</span>{' '}
             <span class="lg fork">fork/join</span> <span class="lg racing">racing access</span>.
-            Hover an event for its clock; click to select it.
+            Hover or focus an event for its clock; click to select it. ▾ folds a service's contexts
+            into one column.
           </p>
-          <SpaceTimeView
-            model={model}
-            racing={racing}
-            selected={selected}
-            focused={q.event ?? null}
-            onSelect={(id) => update({ event: id })}
-          />
+          {model ? (
+            <SpaceTimeView
+              model={model.space}
+              racing={racing}
+              selected={selected}
+              focused={q.event ?? null}
+              onSelect={(id) => update({ event: id })}
+              window={zoom}
+              startUs={t.start_us}
+              onFoldService={(service, fold) => model.fold(service, fold)}
+            />
+          ) : (
+            <Loading what="the space-time view" />
+          )}
         </div>
         <EventPanel events={panelEvents} />
       </div>
@@ -187,6 +294,35 @@ export function TraceView({ traceId, location }: { traceId: string; location: Lo
       )}
     </section>
   );
+}
+
+/**
+ * The space-time layout of `spans`, built after the first paint (the waterfall shows first), with
+ * the services whose contexts are folded into one column: those of many contexts at first.
+ */
+function useSpaceTime(
+  spans: TraceDetail['spans'] | undefined,
+): { space: SpaceTime; fold: (service: string, fold: boolean) => void } | null {
+  // What the user folded or unfolded, over the defaults.
+  const [choices, setChoices] = useState<ReadonlyMap<string, boolean>>(new Map());
+  const [space, setSpace] = useState<SpaceTime | null>(null);
+  useEffect(() => {
+    if (!spans) return;
+    const timer = setTimeout(() => {
+      const folded = servicesToFold(spans);
+      for (const [service, fold] of choices) {
+        if (fold) folded.add(service);
+        else folded.delete(service);
+      }
+      setSpace(buildSpaceTime(spans, folded));
+    }, 0);
+    return () => clearTimeout(timer);
+  }, [spans, choices]);
+  if (!space) return null;
+  return {
+    space,
+    fold: (service, fold) => setChoices(new Map([...choices, [service, fold]])),
+  };
 }
 
 /** The race instance `id` among the trace's races, with its group; null when absent. */

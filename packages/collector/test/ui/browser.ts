@@ -148,6 +148,9 @@ export async function startUiSession(
       running = true;
     },
     async shot(name) {
+      // A full-page shot of a scrolled page draws the sticky header where the window was,
+      // over the content: the shot is taken from the top, where the header belongs.
+      await page.evaluate('window.scrollTo(0, 0)');
       await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
     },
     async close() {

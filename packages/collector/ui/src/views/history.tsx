@@ -70,7 +70,7 @@ export function HistoryView({ location }: { location: Location }) {
     <section class="view" data-testid="history-view">
       <h1>History</h1>
       <form class="filters" onSubmit={submit}>
-        <label>
+        <label class="wide">
           Resource
           <input
             type="search"

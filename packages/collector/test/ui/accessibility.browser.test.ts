@@ -12,8 +12,9 @@ declare const document: any;
 declare const window: any;
 
 // The UI with the keyboard and a screen reader in mind: axe-core finds no violation on any
-// view in light or dark, the keyboard reaches the trace list in few Tab presses and every
-// event and service drawn in SVG, and a navigation puts the focus on the new view's heading.
+// view in light or dark, the keyboard reaches the trace list in few Tab presses, the events
+// of the space-time view (one Tab stop, then the arrows: tab-order.browser.test.ts) and the
+// services of the dependency graph, and a navigation puts the focus on the new view's heading.
 
 const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 

@@ -28,8 +28,23 @@ export function requestTrace(options: RequestTrace): StoredEvent[] {
     route: options.route,
     incoming: { status: 'absent', reasons: [] },
   });
+  const events = callInTurn(root, traceId, options.calls ?? []);
+  const durationMs = options.durationMs ?? 10;
+  root.at(options.startUs + durationMs * 1000);
+  root.record('response_sent', {
+    method,
+    route: options.route,
+    status,
+    duration_ms: durationMs,
+    ...(status >= 500 ? { error: { type: 'Error', message: 'failed' } } : {}),
+  });
+  return [...root.events, ...events].sort((a, b) => a.ts_us - b.ts_us);
+}
+
+/** `root` calls each of `callees` and waits for its answer; answers the callees' events. */
+function callInTurn(root: ContextRecorder, traceId: string, callees: string[]): StoredEvent[] {
   const events: StoredEvent[] = [];
-  for (const callee of options.calls ?? []) {
+  for (const callee of callees) {
     const url = `http://${callee}:8080/work`;
     const client = { id: newTraceId().slice(0, 16), parent: root.spanId };
     root.record('request_sent', { method: 'POST', url, host: `${callee}:8080` }, client);
@@ -49,16 +64,7 @@ export function requestTrace(options: RequestTrace): StoredEvent[] {
     );
     events.push(...server.events);
   }
-  const durationMs = options.durationMs ?? 10;
-  root.at(options.startUs + durationMs * 1000);
-  root.record('response_sent', {
-    method,
-    route: options.route,
-    status,
-    duration_ms: durationMs,
-    ...(status >= 500 ? { error: { type: 'Error', message: 'failed' } } : {}),
-  });
-  return [...root.events, ...events].sort((a, b) => a.ts_us - b.ts_us);
+  return events;
 }
 
 /** Sends the traces to the collector's ingest endpoint, as SDKs do, 100 traces a batch. */
@@ -80,6 +86,8 @@ export function racingTrace(options: {
   startUs: number;
   route?: string;
   services?: [string, string];
+  /** Services the root calls one after another before the two that race. */
+  callsBefore?: string[];
 }): StoredEvent[] {
   const traceId = newTraceId();
   const [a, b] = options.services ?? ['inventory', 'order'];
@@ -91,6 +99,7 @@ export function racingTrace(options: {
     route,
     incoming: { status: 'absent', reasons: [] },
   });
+  const before = callInTurn(root, traceId, options.callsBefore ?? []);
   const calls = [a, b].map((service) => {
     const client = { id: newTraceId().slice(0, 16), parent: root.spanId };
     const url = `http://${service}:8080/reserve`;
@@ -125,5 +134,7 @@ export function racingTrace(options: {
     );
   });
   root.record('response_sent', { method: 'POST', route, status: 200, duration_ms: 20 });
-  return [...root.events, ...servers.flatMap((s) => s.events)].sort((x, y) => x.ts_us - y.ts_us);
+  return [...root.events, ...before, ...servers.flatMap((s) => s.events)].sort(
+    (x, y) => x.ts_us - y.ts_us,
+  );
 }

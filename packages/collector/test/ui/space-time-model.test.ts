@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { type EventStep, stepEvent } from '../../ui/src/space-time-keys.js';
 import { buildSpaceTime, servicesToFold } from '../../ui/src/space-time-model.js';
 import { mergePages, outlineSpans } from '../../ui/src/trace-pages.js';
 import {
@@ -232,5 +233,34 @@ describe('merging an outline with pages of events', () => {
     const call = merged[0]!.children[0]!;
     expect(call.name).toBe('c-web');
     expect(call.events.map((e) => e.id)).toEqual(['a2', 'a3']);
+  });
+});
+
+describe('stepEvent (the arrow keys in the diagram)', () => {
+  const model = buildSpaceTime([root]);
+  const step = (from: string, key: EventStep) =>
+    model.events[stepEvent(model, model.byId.get(from)!, key)]!.event.id;
+
+  it('follows a context up and down, and stays at its ends', () => {
+    expect(step('a1', 'down')).toBe('a2');
+    expect(step('a2', 'down')).toBe('a3');
+    expect(step('a3', 'up')).toBe('a2');
+    expect(step('a1', 'up')).toBe('a1');
+    expect(step('a6', 'down')).toBe('a6');
+  });
+
+  it('goes to the nearest event in row of the next context on either side', () => {
+    // web#a, web#c and api#b are columns 0, 1 and 2; web#c's one event is c1.
+    expect(step('a2', 'right')).toBe('c1');
+    expect(step('c1', 'right')).toBe('b3');
+    expect(step('b1', 'left')).toBe('c1');
+    expect(step('c1', 'left')).toBe('a4');
+    expect(step('b2', 'right')).toBe('b2');
+    expect(step('a1', 'left')).toBe('a1');
+  });
+
+  it('goes to the first and the last event in happens-before order', () => {
+    expect(step('b2', 'first')).toBe('a1');
+    expect(step('b2', 'last')).toBe('a6');
   });
 });

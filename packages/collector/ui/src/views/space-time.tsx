@@ -1,5 +1,6 @@
-import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { formatClock, formatTime, serviceColor } from '../format.js';
+import { EVENT_KEYS, stepEvent } from '../space-time-keys.js';
 import type { PlacedEvent, SpaceTime } from '../space-time-model.js';
 import type { TimeWindow } from '../trace-tree.js';
 
@@ -7,7 +8,9 @@ import type { TimeWindow } from '../trace-tree.js';
 // happens-before order downwards, arrows for calls, responses, fork and join. Only the rows in
 // view are drawn, so a trace of 10,000 events scrolls as one of ten. Zoomed to a time window,
 // it draws the events of the window only, their rows closed up; a service's contexts fold
-// into one column on demand.
+// into one column on demand. The diagram is one Tab stop whose arrow keys move among its
+// events (a roving tabindex, space-time-keys.ts): the event last focused, else the one the
+// page names, else the first.
 
 const COL_W = 132;
 const GROUP_GAP = 20;
@@ -90,6 +93,20 @@ export function SpaceTimeView(props: SpaceTimeProps) {
     return index === undefined ? 0 : Math.max(0, model.events[index]!.row * ROW_H - 120);
   });
   const container = useRef<HTMLDivElement>(null);
+  // The event that takes the Tab stop: the one last focused while the diagram (zoomed or
+  // not) holds it, else the page's focused or a selected one, else the first.
+  const [lastFocused, setLastFocused] = useState<string | null>(null);
+  const tabStop =
+    [lastFocused, focused, ...selected].find((id) => id !== null && model.byId.has(id)) ??
+    model.events[0]?.event.id ??
+    null;
+  // An arrow key's destination, focused once it is drawn (before the frame is painted).
+  const moveTo = useRef<string | null>(null);
+  useLayoutEffect(() => {
+    if (moveTo.current === null) return;
+    container.current?.querySelector<SVGGElement>(`[data-event-id="${moveTo.current}"]`)?.focus();
+    moveTo.current = null;
+  });
   useEffect(() => {
     if (container.current) container.current.scrollTop = scrollTop;
   }, []);
@@ -155,7 +172,10 @@ export function SpaceTimeView(props: SpaceTimeProps) {
   const lastRow = Math.ceil((scrollTop + VIEW_H) / ROW_H) + OVERSCAN_ROWS;
   const inView = (a: number, b: number) => Math.max(a, b) >= firstRow && Math.min(a, b) <= lastRow;
 
-  const events = model.events.filter((e) => e.row >= firstRow && e.row <= lastRow);
+  // The Tab stop is drawn wherever it is, so the keyboard always finds the diagram.
+  const events = model.events.filter(
+    (e) => (e.row >= firstRow && e.row <= lastRow) || e.event.id === tabStop,
+  );
   const arrows = model.arrows.filter((a) =>
     inView(model.events[a.from]!.row, model.events[a.to]!.row),
   );
@@ -210,13 +230,13 @@ export function SpaceTimeView(props: SpaceTimeProps) {
           </div>
         ))}
       </div>
-      {/* biome-ignore lint/a11y/useSemanticElements: an <svg> cannot be a <fieldset> */}
       <svg
         width={width}
         height={height}
         class="st-canvas"
-        // A group, not an image: its events are buttons the keyboard reaches.
-        role="group"
+        // A toolbar, not an image: its events are buttons, one Tab stop, moved among with the
+        // arrow keys.
+        role="toolbar"
         aria-label="Space-time diagram"
       >
         <defs>
@@ -279,7 +299,7 @@ export function SpaceTimeView(props: SpaceTimeProps) {
               data-service={placed.service}
               role="button"
               // SVG attributes keep their case: `tabIndex` would be an unknown attribute.
-              tabindex={0}
+              tabindex={event.id === tabStop ? 0 : -1}
               // The visible label first (what a speech user says), then what it is.
               aria-label={`${label}${isRacing ? ' racing' : ''}: ${event.kind} in ${placed.service}`}
               aria-pressed={isSelected}
@@ -287,13 +307,25 @@ export function SpaceTimeView(props: SpaceTimeProps) {
               onClick={() => onSelect(event.id)}
               onMouseEnter={() => setTip(event.id)}
               onMouseLeave={() => setTip((t) => (t === event.id ? null : t))}
-              onFocus={() => setTip(event.id)}
+              onFocus={() => {
+                setTip(event.id);
+                setLastFocused(event.id);
+              }}
               onBlur={() => setTip((t) => (t === event.id ? null : t))}
               onKeyDown={(e) => {
                 if (e.key === 'Enter' || e.key === ' ') {
                   e.preventDefault();
                   onSelect(event.id);
+                  return;
                 }
+                const step = EVENT_KEYS[e.key];
+                if (step === undefined) return;
+                e.preventDefault();
+                const next =
+                  model.events[stepEvent(model, model.byId.get(event.id)!, step)]!.event.id;
+                if (next === event.id) return;
+                setLastFocused(next);
+                moveTo.current = next;
               }}
             >
               {isSelected && <circle class="halo" cx={x} cy={y(placed.row)} r={11} />}

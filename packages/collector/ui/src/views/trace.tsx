@@ -235,8 +235,9 @@ export function TraceView({ traceId, location }: { traceId: string; location: Lo
             One column per execution context, grouped by service; time flows down in happens-before
             order. <span class="lg call">call</span> <span class="lg response">response</span>{' '}
             <span class="lg fork">fork/join</span> <span class="lg racing">racing access</span>.
-            Hover or focus an event for its clock; click to select it. ▾ folds a service's contexts
-            into one column.
+            Hover or focus an event for its clock; click it (or press Enter) to select it. The
+            diagram is one Tab stop: ↑ ↓ follow a context, ← → go to the next one, Home and End to
+            the first and last event. ▾ folds a service's contexts into one column.
           </p>
           {model ? (
             <SpaceTimeView

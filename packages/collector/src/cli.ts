@@ -32,6 +32,8 @@ Options (each also read from the environment variable shown):
                         traces URL (.../v1/traces)
   --otlp-export-header <key=value>  a header for the export;    RACEWAY_OTLP_EXPORT_HEADERS
                         repeat                                  (comma-separated)
+  --public-url <url>    where people open this collector's UI;  RACEWAY_PUBLIC_URL
+                        exported races link to it
   --tls-cert <file>     serve HTTPS with this PEM certificate    RACEWAY_TLS_CERT
                         (chain); needs --tls-key; SIGHUP
                         reads both files again
@@ -109,6 +111,7 @@ async function serve(args: string[]): Promise<void> {
       'analysis-mode': { type: 'string' },
       'otlp-export': { type: 'string' },
       'otlp-export-header': { type: 'string', multiple: true },
+      'public-url': { type: 'string' },
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
       'log-level': { type: 'string' },
@@ -134,6 +137,7 @@ async function serve(args: string[]): Promise<void> {
   const otlpExport = parseOtlpExport(
     values['otlp-export'] ?? env.RACEWAY_OTLP_EXPORT_URL,
     list(values['otlp-export-header'], env.RACEWAY_OTLP_EXPORT_HEADERS),
+    values['public-url'] ?? env.RACEWAY_PUBLIC_URL,
   );
   const options = {
     port: parsePort(values.port ?? env.RACEWAY_PORT ?? 8080),

@@ -86,6 +86,19 @@ describe('parseOtlpExport', () => {
     expect(parseOtlpExport(undefined, [])).toBeUndefined();
   });
 
+  it('takes the public URL that exported races link to', () => {
+    expect(
+      parseOtlpExport('http://tempo:4318/v1/traces', [], 'https://raceway.example.com'),
+    ).toEqual({
+      endpoint: 'http://tempo:4318/v1/traces',
+      headers: {},
+      uiUrl: 'https://raceway.example.com/',
+    });
+    expect(() => parseOtlpExport('http://x/v1/traces', [], 'raceway:8080')).toThrow(
+      /public URL "raceway:8080" is not an http\(s\) URL/,
+    );
+  });
+
   it('refuses what is not an http(s) URL, and headers without a key', () => {
     expect(() => parseOtlpExport('tempo:4318', [])).toThrow(/not an http\(s\) URL/);
     expect(() => parseOtlpExport('http://x/v1/traces', ['=v'])).toThrow(/key=value/);

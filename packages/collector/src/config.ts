@@ -121,7 +121,8 @@ export function parseMillis(text: string | number, what: string): number {
 
 /**
  * The OTLP export endpoint and its headers (`key=value` items, as OTEL_EXPORTER_OTLP_HEADERS
- * writes them, values percent-decoded), or undefined when no endpoint is given.
+ * writes them, values percent-decoded), or undefined when no endpoint is given; with the
+ * collector's public URL (`--public-url`), which exported races link to, when given.
  *
  * @example
  * parseOtlpExport('http://tempo:4318/v1/traces', ['authorization=Bearer%20abc']);
@@ -130,18 +131,21 @@ export function parseMillis(text: string | number, what: string): number {
 export function parseOtlpExport(
   endpoint: string | undefined,
   headers: string[],
-): { endpoint: string; headers: Record<string, string> } | undefined {
+  publicUrl?: string,
+): { endpoint: string; headers: Record<string, string>; uiUrl?: string } | undefined {
   if (endpoint === undefined || endpoint === '') return undefined;
-  let url: URL;
-  try {
-    url = new URL(endpoint);
-  } catch {
-    url = new URL('invalid:');
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+  const url = httpUrl(endpoint);
+  if (url === null) {
     throw new RacewayConfigError(
       'RACEWAY_INVALID_OPTION',
       `OTLP export endpoint "${redactUrl(endpoint)}" is not an http(s) URL: give the full traces URL, e.g. http://localhost:4318/v1/traces`,
+    );
+  }
+  const ui = publicUrl ? httpUrl(publicUrl) : undefined;
+  if (ui === null) {
+    throw new RacewayConfigError(
+      'RACEWAY_INVALID_OPTION',
+      `public URL "${redactUrl(publicUrl!)}" is not an http(s) URL: give the address people open the collector at, e.g. https://raceway.example.com`,
     );
   }
   const parsed: Record<string, string> = {};
@@ -156,5 +160,14 @@ export function parseOtlpExport(
     }
     parsed[key] = decodeURIComponent(item.slice(eq + 1).trim());
   }
-  return { endpoint: url.href, headers: parsed };
+  return { endpoint: url.href, headers: parsed, ...(ui ? { uiUrl: ui.href } : {}) };
+}
+
+function httpUrl(text: string): URL | null {
+  try {
+    const url = new URL(text);
+    return url.protocol === 'http:' || url.protocol === 'https:' ? url : null;
+  } catch {
+    return null;
+  }
 }

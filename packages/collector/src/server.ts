@@ -94,8 +94,8 @@ export interface CollectorOptions {
   /** The analysis functions (default: the collector's own analysis module). */
   engine?: AnalysisEngine;
   /**
-   * Forward every stored span, with its events and clocks, to this OTLP/HTTP endpoint (batched,
-   * retried, bounded; see OtlpExporter). Default: no export.
+   * Forward every stored span, with its events and clocks, and the races found, to this
+   * OTLP/HTTP endpoint (batched, retried, bounded; see OtlpExporter). Default: no export.
    */
   otlpExport?: OtlpExportOptions;
   /**
@@ -206,6 +206,12 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
 
   // Names this process in shared storage: its aggregate rows, its analysis leases.
   const collectorId = `${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`;
+  const otlpExporter = options.otlpExport
+    ? new OtlpExporter({
+        ...options.otlpExport,
+        onError: (error) => app.log.warn({ err: error }, 'OTLP export gave up a batch'),
+      })
+    : null;
   const scheduler = new AnalysisScheduler({
     collectorId,
     storage,
@@ -216,15 +222,11 @@ export async function startCollector(options: CollectorOptions = {}): Promise<Co
     budget: options.analysisBudget,
     ...(options.sql ? { sql: options.sql } : {}),
     onError: (error, what) => app.log.error({ err: error }, `${what} failed`),
+    // The export sends races with the spans they are on (see OtlpExporter).
+    ...(otlpExporter ? { raceListener: otlpExporter } : {}),
   });
   let sdkDropped = 0;
   const startedAt = Date.now();
-  const otlpExporter = options.otlpExport
-    ? new OtlpExporter({
-        ...options.otlpExport,
-        onError: (error) => app.log.warn({ err: error }, 'OTLP export gave up a batch'),
-      })
-    : null;
   // Service metrics, dependencies and SDKs: counted at ingest, kept in storage per collector,
   // answered from every collector's rows (see SharedAggregates).
   const aggregates = new SharedAggregates({

@@ -1,10 +1,12 @@
 import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import type { StoredEvent } from '../src/event.js';
 import { type Collector, startCollector } from '../src/server.js';
+import { PostgresStorage } from '../src/storage/postgres.js';
 import { startCli } from './cli-process.js';
 import { createTestDatabase, getJson, type Json, makeTrace, postBatch } from './fixtures.js';
 
@@ -115,6 +117,23 @@ describe.skipIf(!adminUrl)(
       expect(trace.json.analysis).toBe('done');
     });
 
+    it('renews only the leases a collector still holds', async () => {
+      const storage = new PostgresStorage(await createTestDatabase(adminUrl!));
+      try {
+        await storage.init();
+        const [kept, lost, free] = ['a', 'b', 'c'].map((c) => c.repeat(32));
+        expect(await storage.claimTraces([kept!, lost!], 'one', 1)).toEqual([kept, lost]);
+        await sleep(5);
+        // One's leases ran out: two takes one of them over; the other is still free.
+        expect(await storage.claimTraces([lost!], 'two', 60_000)).toEqual([lost]);
+        expect(await storage.renewTraces([kept!, lost!, free!], 'one', 60_000)).toEqual([kept]);
+        // Renewed: two cannot take it now.
+        expect(await storage.claimTraces([kept!, free!], 'two', 60_000)).toEqual([free]);
+      } finally {
+        await storage.close();
+      }
+    });
+
     it('takes over the traces a killed collector left pending', async () => {
       const url = await createTestDatabase(adminUrl!);
       const cwd = mkdtempSync(join(tmpdir(), 'raceway-takeover-'));
@@ -148,8 +167,9 @@ describe.skipIf(!adminUrl)(
             ),
           (states) => states.every((s) => s === 'done'),
         );
-        // Found by the periodic look for pending work (every 5 s), not at start.
-        expect(Date.now() - startedMs).toBeLessThan(15_000);
+        // Found by the periodic look for pending work (every 3 s, traces quiet for 3 s), not
+        // at start.
+        expect(Date.now() - startedMs).toBeLessThan(10_000);
         const status = (await getJson(`${survivor.url}/api/analysis/status`)).json;
         expect(status.traces_analyzed).toBe(30);
       } finally {
@@ -158,5 +178,81 @@ describe.skipIf(!adminUrl)(
         await survivor.exited;
       }
     }, 40_000);
+
+    it('keeps the leases of a long analysis, and has them taken over within 10 s once its collector is killed', async () => {
+      const url = await createTestDatabase(adminUrl!);
+      const cwd = mkdtempSync(join(tmpdir(), 'raceway-lease-takeover-'));
+      const doomed = await startCli(
+        ['serve', '--port', '0', '--storage', url, '--analysis-delay', '1000'],
+        { cwd },
+      );
+      const survivor = await startCli(
+        ['serve', '--port', '0', '--storage', url, '--analysis-delay', '200'],
+        { cwd },
+      );
+      const db = new pg.Client({ connectionString: url });
+      await db.connect();
+      try {
+        const traces = Array.from({ length: 20 }, () => makeTrace());
+        const ids = traces.map((events) => events[0]!.trace_id);
+        expect((await postBatch(doomed.url, { events: traces.flat() })).status).toBe(200);
+        // The analysis cannot end: saving it waits for these rows, locked until the collector
+        // analysing them is dead (it is quiet for 1 s before it starts).
+        await db.query('BEGIN');
+        await db.query('SELECT trace_id FROM traces WHERE trace_id = ANY($1::text[]) FOR UPDATE', [
+          ids,
+        ]);
+        const doomedOwner = `${hostname()}/${doomed.child.pid}/`;
+        const leases = async () => {
+          const { rows } = await db.query(
+            `SELECT owner, expires_at_ms::float8 AS expires,
+               (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS now
+             FROM analysis_leases WHERE trace_id = ANY($1::text[])`,
+            [ids],
+          );
+          return rows as Array<{ owner: string; expires: number; now: number }>;
+        };
+        const heldByDoomed = (rows: Awaited<ReturnType<typeof leases>>) =>
+          rows.length === ids.length && rows.every((r) => r.owner.startsWith(doomedOwner));
+        const first = await until('the doomed collector holding every lease', leases, heldByDoomed);
+        const firstEnd = Math.max(...first.map((r) => r.expires));
+        // Past the end of the leases first taken, the analysis still runs: its leases were
+        // renewed, not taken over by the survivor.
+        await until('the leases renewed past their first end', leases, (rows) => {
+          return (
+            heldByDoomed(rows) && rows[0]!.now > firstEnd && rows.every((r) => r.expires > r.now)
+          );
+        });
+        expect((await getJson(`${survivor.url}/api/analysis/status`)).json.traces_analyzed).toBe(0);
+
+        doomed.child.kill('SIGKILL');
+        await doomed.exited;
+        const killedMs = Date.now();
+        // Its save, never sent, cannot happen now.
+        await db.query('ROLLBACK');
+        await until(
+          'every trace analysed by the survivor',
+          async () =>
+            Promise.all(
+              ids.map(
+                async (id) => (await getJson(`${survivor.url}/api/traces/${id}`)).json.analysis,
+              ),
+            ),
+          (states) => states.every((s) => s === 'done'),
+        );
+        expect(Date.now() - killedMs).toBeLessThan(10_000);
+        // Each trace analysed once, and its lease given back.
+        await sleep(1000);
+        expect((await getJson(`${survivor.url}/api/analysis/status`)).json.traces_analyzed).toBe(
+          ids.length,
+        );
+        expect(await leases()).toEqual([]);
+      } finally {
+        await db.end();
+        doomed.child.kill('SIGKILL');
+        survivor.child.kill('SIGTERM');
+        await survivor.exited;
+      }
+    }, 60_000);
   },
 );

@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { StoredEvent } from '../src/event.js';
+import { encodeExportRequest } from '../src/otlp/proto.js';
 import { type RunningCli, startCli } from './cli-process.js';
 import { getJson, type Json, makeTrace } from './fixtures.js';
 import { findPgBin, PgCluster } from './pg-cluster.js';
@@ -148,6 +149,74 @@ async function blockWrites(url: string, table: string) {
   };
 }
 
+/** How many events the database holds for `traceId`. */
+async function storedEventsOf(url: string, traceId: string): Promise<number> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query(
+      'SELECT count(*)::int AS n FROM events WHERE trace_id = $1',
+      [traceId],
+    );
+    return rows[0].n as number;
+  } finally {
+    await client.end();
+  }
+}
+
+/** An OTLP ExportTraceServiceRequest holding one server span, as OTLP/JSON (ids in hex). */
+function otlpRequest(traceId: string, spanId: string) {
+  const nowNs = BigInt(Date.now()) * 1_000_000n;
+  return {
+    resourceSpans: [
+      {
+        resource: { attributes: [{ key: 'service.name', value: { stringValue: 'inventory' } }] },
+        scopeSpans: [
+          {
+            spans: [
+              {
+                traceId,
+                spanId,
+                name: 'GET /items',
+                kind: 2,
+                startTimeUnixNano: String(nowNs - 5_000_000n),
+                endTimeUnixNano: String(nowNs),
+                attributes: [{ key: 'http.route', value: { stringValue: '/items' } }],
+              },
+            ],
+          },
+        ],
+      },
+    ],
+  };
+}
+
+/** Trace `5a1f…0n`'s request as protobuf (ids as bytes), and as OTLP/JSON. */
+function otlpBodies(n: number) {
+  const traceId = `5a1f${n.toString(16).padStart(28, '0')}`;
+  const spanId = `5a1f${n.toString(16).padStart(12, '0')}`;
+  const asProtobuf = otlpRequest(
+    Buffer.from(traceId, 'hex').toString('base64'),
+    Buffer.from(spanId, 'hex').toString('base64'),
+  );
+  return {
+    protobuf: {
+      type: 'application/x-protobuf',
+      body: encodeExportRequest(asProtobuf),
+    },
+    json: { type: 'application/json', body: JSON.stringify(otlpRequest(traceId, spanId)) },
+  };
+}
+
+async function postTraces(url: string, part: { type: string; body: Uint8Array | string }) {
+  const answer = await fetch(`${url}/v1/traces`, {
+    method: 'POST',
+    headers: { 'content-type': part.type },
+    body: part.body,
+  });
+  return { status: answer.status, text: await answer.text() };
+}
+
 /** Fails with the collector's stderr when it is no longer running. */
 function expectRunning(cli: RunningCli): void {
   expect(cli.child.exitCode, `collector exited; stderr:\n${cli.stderr()}`).toBeNull();
@@ -261,6 +330,39 @@ describe.skipIf(!bin)(`PostgreSQL faults${bin ? '' : ` (skipped: ${skipReason})`
     } finally {
       await load.stop();
     }
+  }, 60_000);
+
+  it('answers POST /v1/traces with 503 while PostgreSQL is down, protobuf and JSON alike, storing nothing', async () => {
+    const db = await cluster();
+    const cli = await collector(db.url);
+    // One request per encoding, each of a trace of its own.
+    const requests = [
+      { traceId: '5a1f0000000000000000000000000001', ...otlpBodies(1).protobuf },
+      { traceId: '5a1f0000000000000000000000000002', ...otlpBodies(2).json },
+    ];
+    db.stop('immediate');
+    await expectHealthUnavailable(cli);
+    for (const request of requests) {
+      const answer = await postTraces(cli.url, request);
+      expect(answer.status, `${request.type}: ${answer.text}`).toBe(503);
+      expect(JSON.parse(answer.text)).toMatchObject({ error: 'unavailable' });
+    }
+    expectRunning(cli);
+
+    // Nothing of the refused requests was stored; sent again once PostgreSQL is back, they are.
+    db.start();
+    for (const request of requests) expect(await storedEventsOf(db.url, request.traceId)).toBe(0);
+    for (const request of requests) {
+      let answer = await postTraces(cli.url, request);
+      for (const deadline = Date.now() + 15_000; answer.status === 503; ) {
+        if (Date.now() > deadline) throw new Error(`${request.type}: still 503 (${answer.text})`);
+        await sleep(50);
+        answer = await postTraces(cli.url, request);
+      }
+      expect(answer.status, `${request.type}: ${answer.text}`).toBe(200);
+      expect(await storedEventsOf(db.url, request.traceId)).toBeGreaterThan(0);
+    }
+    await stopCollector(cli);
   }, 60_000);
 
   it('survives PostgreSQL stopping during an analysis run, and fails over to a new server at the same address', async () => {

@@ -1,5 +1,7 @@
 import { isStructuralEvent } from '../analysis/inferred-order.js';
 import type { StoredEvent } from '../event.js';
+import { base64, kv, nanos } from './otlp-values.js';
+import { attachRace, type RaceAnnotation, raceSpan, type SpanWithRaces } from './race-spans.js';
 
 /**
  * Raceway events as OTLP spans (the OTLP/JSON shape that proto.ts encodes; ids as base64):
@@ -9,10 +11,17 @@ import type { StoredEvent } from '../event.js';
  * spec 3.3), its id and its data; the span's own clocks at its start and end are attributes
  * (`raceway.clock.start`, `raceway.clock.end`), with the context's component.
  *
+ * Races go on the span they name (race-spans.ts: a `raceway.race` event and a link to the
+ * other side); a race whose span is not among these events becomes a `raceway.race` span of
+ * its own.
+ *
  * Events that came in over OTLP are left out: they are OpenTelemetry's own spans, which their
  * SDK exports itself.
  */
-export function eventsToExportRequest(events: readonly StoredEvent[]): unknown {
+export function eventsToExportRequest(
+  events: readonly StoredEvent[],
+  races: readonly RaceAnnotation[] = [],
+): unknown {
   const spans = new Map<string, StoredEvent[]>();
   for (const event of events) {
     if (isStructuralEvent(event)) continue;
@@ -22,17 +31,26 @@ export function eventsToExportRequest(events: readonly StoredEvent[]): unknown {
     else spans.set(key, [event]);
   }
   const resources = new Map<string, { service: string; instance: string; spans: unknown[] }>();
-  for (const list of spans.values()) {
-    list.sort((a, b) => a.ts_us - b.ts_us);
-    const span = toSpan(list);
-    const first = list[0]!;
-    const key = `${first.service}\u0000${first.instance}`;
+  const add = (service: string, instance: string, span: unknown) => {
+    const key = `${service}\u0000${instance}`;
     let resource = resources.get(key);
     if (!resource) {
-      resource = { service: first.service, instance: first.instance, spans: [] };
+      resource = { service, instance, spans: [] };
       resources.set(key, resource);
     }
     resource.spans.push(span);
+  };
+  const built = new Map<string, SpanWithRaces>();
+  for (const [key, list] of spans) {
+    list.sort((a, b) => a.ts_us - b.ts_us);
+    const span = toSpan(list);
+    built.set(key, span);
+    add(list[0]!.service, list[0]!.instance, span);
+  }
+  for (const race of races) {
+    const span = built.get(`${race.traceId}/${race.spanId}`);
+    if (span) attachRace(span, race);
+    else add(race.service, race.instance, raceSpan(race));
   }
   return {
     resourceSpans: [...resources.values()].map((r) => ({
@@ -44,20 +62,28 @@ export function eventsToExportRequest(events: readonly StoredEvent[]): unknown {
   };
 }
 
-/** How many spans a list of events makes (what the exporter counts and batches by). */
-export function spanCount(events: readonly StoredEvent[]): number {
+/**
+ * How many spans a list of events and races makes (what the exporter counts and batches by):
+ * the events' span ids, and a span for each race whose span is not among them.
+ */
+export function spanCount(
+  events: readonly StoredEvent[],
+  races: readonly RaceAnnotation[] = [],
+): number {
   const ids = new Set<string>();
   for (const event of events) {
     if (!isStructuralEvent(event)) ids.add(`${event.trace_id}/${event.span_id}`);
   }
-  return ids.size;
+  let raceSpans = 0;
+  for (const race of races) if (!ids.has(`${race.traceId}/${race.spanId}`)) raceSpans++;
+  return ids.size + raceSpans;
 }
 
 const KIND_SERVER = 2;
 const KIND_CLIENT = 3;
 const KIND_INTERNAL = 1;
 
-function toSpan(events: StoredEvent[]): unknown {
+function toSpan(events: StoredEvent[]): SpanWithRaces & Record<string, unknown> {
   const find = (kind: string) => events.find((e) => e.kind === kind);
   const serverStart = find('request_received');
   const serverEnd = find('response_sent');
@@ -135,24 +161,4 @@ function toSpan(events: StoredEvent[]): unknown {
 export function canonicalClock(clock: Record<string, number>): string {
   const keys = Object.keys(clock).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   return `{${keys.map((k) => `${JSON.stringify(k)}:${clock[k]}`).join(',')}}`;
-}
-
-function base64(hex: string): string {
-  return Buffer.from(hex, 'hex').toString('base64');
-}
-
-function nanos(us: number): string {
-  return (BigInt(us) * 1000n).toString();
-}
-
-/** An OTLP KeyValue; objects and arrays travel as their JSON text. */
-function kv(key: string, value: unknown): unknown {
-  if (typeof value === 'string') return { key, value: { stringValue: value } };
-  if (typeof value === 'boolean') return { key, value: { boolValue: value } };
-  if (typeof value === 'number') {
-    return Number.isInteger(value)
-      ? { key, value: { intValue: String(value) } }
-      : { key, value: { doubleValue: value } };
-  }
-  return { key, value: { stringValue: JSON.stringify(value) ?? 'null' } };
 }

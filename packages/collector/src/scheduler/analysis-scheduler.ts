@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
+import type { RaceGroup } from '../analysis/index.js';
 import type { AnalysisBudget } from '../analysis/options.js';
 import type { SqlAnalysisOptions } from '../analysis/sql/sql-accesses.js';
 import type { StoredEvent } from '../event.js';
@@ -12,8 +13,24 @@ import {
   StorageAccessWindows,
 } from './access-windows.js';
 import type { AnalysisEngine, TraceAnalysisResult, TraceAnalysisState } from './engine.js';
+import { LeaseHeartbeat } from './lease-heartbeat.js';
 import { countFindings, failedAnalysis, raceRecord } from './race-record.js';
 import { TraceStates } from './trace-states.js';
+
+/**
+ * Told of races once they are saved (the OTLP export sends them). Called synchronously on the
+ * analysis path: it must be cheap and must not throw (a throw is reported, never rethrown).
+ */
+export interface RaceListener {
+  /**
+   * A trace's analysis, saved, covers every event stored for it so far (none arrived while it
+   * ran): `races` are all the trace's races. Told at the end of the pass, after the cross-trace
+   * check of the pass (so the cross-trace races of its accesses, when due, are told before).
+   */
+  traceAnalyzed(traceId: string, races: readonly RaceGroup[]): void;
+  /** Cross-trace races a pass found and saved (each with its two traces). */
+  crossTraceRacesFound(races: readonly RaceGroup[]): void;
+}
 
 export interface SchedulerOptions {
   storage: Storage;
@@ -23,14 +40,17 @@ export interface SchedulerOptions {
    */
   collectorId?: string;
   /**
-   * How long a lease on a trace lasts (default 10 s): a collector that dies while analysing
-   * holds its traces that long, then another takes them over.
+   * How long a lease on a trace lasts (default 5 s). It is renewed while the analysis runs
+   * (see LeaseHeartbeat), so an analysis may take longer; a collector that dies holds its
+   * traces at most that long, then another takes them over.
    */
   leaseMs?: number;
   /**
    * How often storage is asked for traces left unanalysed by others (a collector that died,
-   * one that stopped): default 5 s. Only traces unchanged for 3 x delayMs (at least 3 s) are
-   * taken, so that a live collector's busy traces are left to it.
+   * one that stopped): default 3 s. Only traces unchanged for 3 x delayMs (at least 3 s) are
+   * taken, so that a live collector's busy traces are left to it. With the defaults and an
+   * analysis delay up to 1 s, a dead collector's traces are taken over within 10 s: found
+   * within 3 s + 3 s, their leases run out within 5 s.
    */
   pendingScanMs?: number;
   engine: AnalysisEngine;
@@ -78,6 +98,8 @@ export interface SchedulerOptions {
   budget?: AnalysisBudget;
   /** Where failures of one analysis are reported (they never stop the scheduler). */
   onError?: (error: unknown, what: string) => void;
+  /** Told of the races saved. */
+  raceListener?: RaceListener;
 }
 
 /** `GET /api/analysis/status`: what the scheduler still has to do. */
@@ -98,6 +120,8 @@ export interface AnalysisStatus {
 const CHUNK = 100;
 /** Unanalysed traces of a previous run taken from storage at a time. */
 const PENDING_BATCH = 10_000;
+const DEFAULT_LEASE_MS = 5000;
+const DEFAULT_PENDING_SCAN_MS = 3000;
 
 interface Dirty {
   lastSeenMs: number;
@@ -295,7 +319,9 @@ export class AnalysisScheduler {
 
   private tick(): void {
     if (this.current || this.stopped) return;
-    const scanDue = Date.now() - this.lastPendingScanMs >= (this.options.pendingScanMs ?? 5000);
+    const scanDue =
+      Date.now() - this.lastPendingScanMs >=
+      (this.options.pendingScanMs ?? DEFAULT_PENDING_SCAN_MS);
     if (scanDue) {
       // Work another collector left: traces stored, not analysed, and quiet for long enough
       // that their collector would have analysed them had it been alive.
@@ -323,10 +349,12 @@ export class AnalysisScheduler {
   private async pass(force: boolean): Promise<void> {
     const quietBefore = force ? Number.POSITIVE_INFINITY : Date.now() - this.options.delayMs;
     const traces = [...this.dirtyTraces].filter(([, d]) => d.lastSeenMs <= quietBefore);
+    /** Traces analysed whole, with their races: told once the cross-trace pass below is done. */
+    const analyzed: Array<[string, RaceGroup[]]> = [];
     // Chunks: one read of the summaries (and of the events not kept in memory) and one write
     // of the results per chunk; ingestion and queries get the event loop between chunks.
     for (let i = 0; i < traces.length && !this.stopped; i += CHUNK) {
-      await this.analyzeChunk(traces.slice(i, i + CHUNK));
+      await this.analyzeChunk(traces.slice(i, i + CHUNK), analyzed);
       await nextTurn();
     }
     // A resource is checked once quiet, and at least every crossTraceIntervalMs while busy.
@@ -340,6 +368,11 @@ export class AnalysisScheduler {
       await this.crossTraceChunk(resources.slice(i, i + CHUNK));
       await nextTurn();
     }
+    // After the cross-trace races of the same accesses (a quiet trace's resources are checked
+    // in this pass): a listener that waits for a trace's analysis then has both.
+    for (const [traceId, races] of analyzed) {
+      this.tell((listener) => listener.traceAnalyzed(traceId, races));
+    }
     if (this.morePending && this.dirtyTraces.size === 0 && !this.stopped) {
       // Reported, not thrown: nobody awaits a periodic pass, and an unhandled rejection would
       // end the process while the database is away. The next pass tries again.
@@ -350,23 +383,44 @@ export class AnalysisScheduler {
     this.lastRunAt = Date.now();
   }
 
-  private async analyzeChunk(chunk: Array<[string, DirtyTrace]>): Promise<void> {
+  /**
+   * Analyses a chunk of traces; those analysed whole (no event arrived meanwhile) and saved go
+   * in `analyzed`, with their races.
+   */
+  private async analyzeChunk(
+    chunk: Array<[string, DirtyTrace]>,
+    analyzed: Array<[string, RaceGroup[]]>,
+  ): Promise<void> {
     const { storage } = this.options;
     const items: AnalysisItem[] = [];
     // The dirty entries are updated in place by onStored: their generations are read now, so
     // that events stored while this chunk is analysed keep their trace dirty.
     const generations = chunk.map(([traceId, dirty]) => [traceId, dirty.generation] as const);
-    let failed = 0;
+    const failed = new Set<string>();
     /** Per trace, how many of its in-memory events this analysis took. */
     const folded = new Map<string, number>();
     let claimed: string[] = [];
+    let heartbeat: LeaseHeartbeat | null = null;
     const refused = new Set<string>();
+    /** The races of each trace whose analysis was saved. */
+    const saved = new Map<string, RaceGroup[]>();
     try {
-      // A trace is analysed by one collector at a time: the one that holds its lease.
+      // A trace is analysed by one collector at a time: the one that holds its lease, renewed
+      // until the results are saved.
+      const leaseMs = this.options.leaseMs ?? DEFAULT_LEASE_MS;
+      const claimedAtMs = Date.now();
       claimed = await storage.claimTraces(
         chunk.map(([traceId]) => traceId),
         this.collectorId,
-        this.options.leaseMs ?? 10_000,
+        leaseMs,
+      );
+      heartbeat = new LeaseHeartbeat(
+        storage,
+        this.collectorId,
+        leaseMs,
+        claimed,
+        claimedAtMs,
+        (error) => this.options.onError?.(error, 'renewing analysis leases'),
       );
       const granted = new Set(claimed);
       for (const [traceId] of chunk) if (!granted.has(traceId)) refused.add(traceId);
@@ -430,6 +484,13 @@ export class AnalysisScheduler {
         const kept = states.get(summary.traceId);
         const events = cached.get(summary.traceId) ?? read.get(summary.traceId);
         if (!kept && !events) continue;
+        // Analysis holds the event loop: the leases are renewed between traces. A trace whose
+        // lease was lost is another collector's now.
+        await heartbeat.renewIfDue();
+        if (!heartbeat.holds(summary.traceId)) {
+          refused.add(summary.traceId);
+          continue;
+        }
         try {
           const result = this.analyze(summary.traceId, kept, events ?? [], options);
           items.push({
@@ -449,7 +510,7 @@ export class AnalysisScheduler {
           });
         } catch (error) {
           this.failures++;
-          failed++;
+          failed.add(summary.traceId);
           this.options.onError?.(error, `analysis of trace ${summary.traceId}`);
           // Recorded as analysed (with the failure as its diagnostic), so that a trace the
           // analysis cannot handle is not tried again at every start.
@@ -467,12 +528,24 @@ export class AnalysisScheduler {
           });
         }
       }
-      await storage.saveTraceAnalyses(items);
-      this.tracesAnalyzed += items.length - failed;
+      // Saved only while the leases are surely held: a trace whose lease was lost (this
+      // process stalled past it) is another collector's now, and is not saved twice.
+      await heartbeat.renewIfDue();
+      const held = items.filter((item) => heartbeat!.holds(item.record.traceId));
+      for (const { record } of items) {
+        if (heartbeat.holds(record.traceId)) continue;
+        refused.add(record.traceId);
+        this.states?.take(record.traceId);
+      }
+      await storage.saveTraceAnalyses(held);
+      for (const item of held) saved.set(item.record.traceId, item.record.races);
+      this.tracesAnalyzed += held.filter((item) => !failed.has(item.record.traceId)).length;
     } catch (error) {
       this.failures += chunk.length;
       this.options.onError?.(error, `analysis of ${chunk.length} traces`);
     }
+    // Stopped before the release: a renewal in flight cannot extend a lease given back.
+    await heartbeat?.stop();
     await storage
       .releaseTraces(claimed, this.collectorId)
       .catch((error) => this.options.onError?.(error, 'releasing analysis leases'));
@@ -492,6 +565,8 @@ export class AnalysisScheduler {
       if (dirty?.generation === generation) {
         this.dirtyTraces.delete(traceId);
         this.cachedEvents -= dirty.events?.length ?? 0;
+        const races = saved.get(traceId);
+        if (races) analyzed.push([traceId, races]);
       } else if (this.states !== null && dirty?.events && folded.has(traceId)) {
         // Events stored meanwhile keep the trace dirty; those analysed are in its kept state.
         const taken = folded.get(traceId)!;
@@ -575,6 +650,9 @@ export class AnalysisScheduler {
         }
       }
       await this.options.storage.saveCrossTraceRaces(races);
+      if (races.length > 0) {
+        this.tell((listener) => listener.crossTraceRacesFound(races.map((r) => r.race)));
+      }
       this.crossTracePasses += chunk.length;
     } catch (error) {
       this.failures += chunk.length;
@@ -583,6 +661,16 @@ export class AnalysisScheduler {
     for (const [resource, generation] of generations) {
       if (this.dirtyResources.get(resource)?.generation === generation)
         this.dirtyResources.delete(resource);
+    }
+  }
+
+  private tell(call: (listener: RaceListener) => void): void {
+    const listener = this.options.raceListener;
+    if (!listener) return;
+    try {
+      call(listener);
+    } catch (error) {
+      this.options.onError?.(error, 'telling of races');
     }
   }
 }

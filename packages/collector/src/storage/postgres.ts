@@ -436,6 +436,23 @@ export class PostgresStorage implements Storage {
     return rows.map((r: Row) => r.trace_id as string);
   }
 
+  async renewTraces(traceIds: string[], owner: string, leaseMs: number): Promise<string[]> {
+    if (traceIds.length === 0) return [];
+    // Rows locked in trace id order, as claimTraces does (no deadlock with a collector
+    // claiming the same traces); only rows still the owner's are extended.
+    const { rows } = await this.pool.query(
+      `WITH mine AS (
+         SELECT trace_id FROM analysis_leases WHERE trace_id = ANY($1::text[]) AND owner = $2
+         ORDER BY trace_id FOR UPDATE)
+       UPDATE analysis_leases l
+       SET expires_at_ms = (extract(epoch FROM clock_timestamp()) * 1000)::bigint + $3
+       FROM mine WHERE l.trace_id = mine.trace_id
+       RETURNING l.trace_id`,
+      [[...new Set(traceIds)].sort(), owner, leaseMs],
+    );
+    return rows.map((r: Row) => r.trace_id as string);
+  }
+
   async releaseTraces(traceIds: string[], owner: string): Promise<void> {
     if (traceIds.length === 0) return;
     await this.pool.query(

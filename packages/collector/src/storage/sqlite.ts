@@ -359,6 +359,10 @@ export class SqliteStorage implements Storage {
     return traceIds;
   }
 
+  async renewTraces(traceIds: string[]): Promise<string[]> {
+    return traceIds;
+  }
+
   async releaseTraces(): Promise<void> {}
 
   async pendingTraces(

@@ -325,6 +325,12 @@ export interface Storage {
    * another collector. (SQLite: one collector owns the file, every trace is granted.)
    */
   claimTraces(traceIds: string[], owner: string, leaseMs: number): Promise<string[]>;
+  /**
+   * Extends the leases `owner` still holds to now + `leaseMs` (renewed while it analyses).
+   * Resolves with the trace ids still its own: a lease another collector took over, or that is
+   * gone, is not taken again, so that a trace is never analysed by two collectors at once.
+   */
+  renewTraces(traceIds: string[], owner: string, leaseMs: number): Promise<string[]>;
   /** Gives back leases `owner` holds (after saving the analyses). */
   releaseTraces(traceIds: string[], owner: string): Promise<void>;
 }

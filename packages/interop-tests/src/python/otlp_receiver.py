@@ -8,7 +8,8 @@ Routes:
 - POST /v1/traces: an ExportTraceServiceRequest, protobuf, gzip or not; answers an empty
   ExportTraceServiceResponse.
 - GET /spans: every span received, as JSON: trace, span and parent ids in hex, the name, the
-  kind, string attributes, and the span events with their string attributes.
+  kind, string attributes, the span events with their string attributes, and the links (trace
+  and span ids in hex, string attributes).
 - POST /flush: nothing to send; answers {"flushed": true} (the interop protocol).
 """
 
@@ -59,6 +60,14 @@ class Handler(BaseHTTPRequestHandler):
                 "events": [
                     {"name": event.name, "attributes": strings(event.attributes)}
                     for event in span.events
+                ],
+                "links": [
+                    {
+                        "traceId": link.trace_id.hex(),
+                        "spanId": link.span_id.hex(),
+                        "attributes": strings(link.attributes),
+                    }
+                    for link in span.links
                 ],
             }
             for resource in request.resource_spans

@@ -127,6 +127,9 @@ function startCall(
       method: config.method?.toUpperCase(),
       url: instance.getUri(config),
       propagateTo: installation.propagateTo,
+      // The adapter runs after the interceptors: OpenTelemetry's http instrumentation there
+      // replaces the traceparent with its client span's, which the call then takes (spec 2.8).
+      traceparentMayBeReplaced: true,
     });
     if (call === undefined) return config;
     (config as TracedConfig)[CALL] = call;
@@ -156,6 +159,7 @@ function endCall(
 ): void {
   const call = (config as TracedConfig | undefined)?.[CALL];
   if (call === undefined) return;
+  call.sent(sentTraceparent(response?.request ?? (error as { request?: unknown })?.request));
   if (response === undefined) {
     call.end({ error });
     return;
@@ -166,4 +170,21 @@ function endCall(
       : (response.headers ?? {})) as Record<string, string | string[]>,
   );
   call.end({ status: response.status, headers });
+}
+
+/**
+ * The `traceparent` the adapter's request went out with: node's `ClientRequest` (or
+ * follow-redirects' wrapper of it, which passes `getHeader` on) for the http adapter; undefined
+ * for the others.
+ */
+function sentTraceparent(request: unknown): string | undefined {
+  try {
+    const getHeader = (request as { getHeader?: unknown } | null | undefined)?.getHeader;
+    if (typeof getHeader !== 'function') return undefined;
+    const value: unknown = getHeader.call(request, 'traceparent');
+    const single = Array.isArray(value) && value.length === 1 ? value[0] : value;
+    return typeof single === 'string' ? single : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -17,7 +17,16 @@ export function requestUrl(request: ClientRequest): URL | undefined {
 
 /** The request's `traceparent`, when it carries exactly one. */
 export function requestTraceparent(request: ClientRequest): string | undefined {
-  const value = request.getHeader('traceparent');
+  return singleHeader(request, 'traceparent');
+}
+
+/** The request's `X-Raceway-VC`, when it carries exactly one. */
+export function requestClock(request: ClientRequest): string | undefined {
+  return singleHeader(request, 'x-raceway-vc');
+}
+
+function singleHeader(request: ClientRequest, name: string): string | undefined {
+  const value = request.getHeader(name);
   // node-fetch 2 and others set every header as an array of values.
   const single = Array.isArray(value) && value.length === 1 ? value[0] : value;
   return typeof single === 'string' ? single : undefined;

@@ -7,7 +7,12 @@ import {
   installChannelInstrumentation,
   uninstallChannelInstrumentation,
 } from '@raceway/core/integration';
-import { headersStillOpen, requestTraceparent, requestUrl } from './client-request.js';
+import {
+  headersStillOpen,
+  requestClock,
+  requestTraceparent,
+  requestUrl,
+} from './client-request.js';
 import { installGlobalAgents, setAgentHook } from './tracing-agent.js';
 
 /** Options of {@link instrumentHttp}. */
@@ -42,6 +47,7 @@ function startRequest(calls: ChannelClientCalls, request: ClientRequest): void {
     method: request.method,
     url: requestUrl(request),
     traceparent: requestTraceparent(request),
+    clock: requestClock(request),
     setHeader: (name, value) => request.setHeader(name, value),
   });
 }

@@ -19,7 +19,8 @@ export interface Received {
 
 const TRACE_HEADERS = ['x-raceway-trace-id', 'x-raceway-vc', 'traceparent', 'tracestate'];
 
-function received(req: http.IncomingMessage): Received {
+/** The trace headers a request carried. */
+export function receivedTraceHeaders(req: http.IncomingMessage): Received {
   const counts: Record<string, number> = Object.fromEntries(TRACE_HEADERS.map((h) => [h, 0]));
   let traceparent: string | null = null;
   for (let i = 0; i < req.rawHeaders.length; i += 2) {
@@ -70,22 +71,20 @@ export interface RunningServer {
 }
 
 /**
- * A service traced by core's server lifecycle (as a framework adapter does) that answers every
- * request with JSON describing the trace headers it received. With `tls`, over https.
+ * A service traced by core's server lifecycle (as a framework adapter does): `respond` runs in
+ * the request's execution context, and the response carries the service's clock back. With
+ * `tls`, over https.
  */
-export async function startCallee(
+export async function startTracedServer(
   options: RacewayOptions,
+  respond: http.RequestListener,
   tls?: { key: string; cert: string },
 ): Promise<RunningServer> {
   const lifecycle = createServerLifecycle(options);
   const handler: http.RequestListener = (req, res) => {
-    const answer = () => {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(received(req)));
-    };
     const span = lifecycle.start({ request: req, response: res });
-    if (span === undefined) answer();
-    else span.run(answer);
+    if (span === undefined) respond(req, res);
+    else span.run(() => respond(req, res));
   };
   const server = tls ? https.createServer(tls, handler) : http.createServer(handler);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -98,6 +97,21 @@ export async function startCallee(
         server.close(() => resolve());
       }),
   };
+}
+
+/** A traced service that answers every request with JSON describing the trace headers it received. */
+export function startCallee(
+  options: RacewayOptions,
+  tls?: { key: string; cert: string },
+): Promise<RunningServer> {
+  return startTracedServer(
+    options,
+    (req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(receivedTraceHeaders(req)));
+    },
+    tls,
+  );
 }
 
 /** A collector, and the few query API answers the tests read. */

@@ -16,7 +16,15 @@ export interface OtelSpanContext {
   spanId: string;
   /** Two hex digits (`01` sampled). */
   traceFlags: string;
+  /**
+   * True when the span is a client span. The API does not expose a span's kind, but the SDK's
+   * spans do (`ReadableSpan.kind`); false when it cannot be read.
+   */
+  client: boolean;
 }
+
+// `SpanKind.CLIENT` of @opentelemetry/api.
+const CLIENT_KIND = 2;
 
 type OtelGlobal = {
   context?: { active?: () => { getValue?: (key: symbol) => unknown } | undefined };
@@ -28,13 +36,16 @@ type OtelGlobal = {
  * otherwise undefined. Never throws.
  *
  * @example
- * const otel = activeOtelSpanContext(); // { traceId: '4bf9…', spanId: '00f0…', traceFlags: '01' }
+ * const otel = activeOtelSpanContext(); // { traceId: '4bf9…', spanId: '00f0…', traceFlags: '01', client: false }
  */
 export function activeOtelSpanContext(): OtelSpanContext | undefined {
   try {
     const api = (globalThis as { [OTEL_API_KEY]?: OtelGlobal })[OTEL_API_KEY];
     const span = api?.context?.active?.()?.getValue?.(SPAN_KEY) as
-      | { spanContext?: () => { traceId?: unknown; spanId?: unknown; traceFlags?: unknown } }
+      | {
+          spanContext?: () => { traceId?: unknown; spanId?: unknown; traceFlags?: unknown };
+          kind?: unknown;
+        }
       | undefined;
     const spanContext = span?.spanContext?.();
     if (spanContext === undefined) return undefined;
@@ -42,7 +53,12 @@ export function activeOtelSpanContext(): OtelSpanContext | undefined {
     if (typeof traceId !== 'string' || !TRACE_ID.test(traceId)) return undefined;
     if (typeof spanId !== 'string' || !SPAN_ID.test(spanId)) return undefined;
     const flags = typeof traceFlags === 'number' ? traceFlags & 0xff : 0;
-    return { traceId, spanId, traceFlags: flags.toString(16).padStart(2, '0') };
+    return {
+      traceId,
+      spanId,
+      traceFlags: flags.toString(16).padStart(2, '0'),
+      client: span?.kind === CLIENT_KIND,
+    };
   } catch {
     return undefined;
   }

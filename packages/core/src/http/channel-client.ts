@@ -1,12 +1,10 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { getCurrentContext } from '../context/async-context.js';
-import type { ExecutionContext } from '../context/execution-context.js';
-import { activeOtelSpanContext } from '../context/otel-span.js';
 import { checkClientOptions } from '../misuse.js';
 import type { HeaderGetter } from '../propagation/index.js';
-import { parseTraceparent, type Traceparent } from '../propagation/traceparent.js';
 import { type ClientCall, isTracedCall, startClientCall } from './client-call.js';
 import { type ClientInstrumentationOptions, compileClientPropagateTo } from './client-options.js';
+import { otelClientTraceparent } from './otel-client-traceparent.js';
 
 /** What a client library's request object tells when it is about to be sent. */
 export interface ChannelRequestInit {
@@ -15,6 +13,12 @@ export interface ChannelRequestInit {
   url: URL | undefined;
   /** The `traceparent` the request already carries, if any. */
   traceparent: string | undefined;
+  /**
+   * The `X-Raceway-VC` the request already carries, if any: an outer layer's call whose
+   * `traceparent` OpenTelemetry replaced (axios under OpenTelemetry's http instrumentation) is
+   * known by it.
+   */
+  clock?: string | undefined;
   /** Sets a header on the request, replacing every existing copy whatever its case. */
   setHeader(name: string, value: string): void;
 }
@@ -51,7 +55,7 @@ export class ChannelClientCalls {
       const context = getCurrentContext();
       if (context === undefined || init.url === undefined) return;
       // Replacing an outer layer's headers would break its span link.
-      if (isTracedCall(init.traceparent)) return;
+      if (isTracedCall(init.traceparent, init.clock)) return;
       const call = startClientCall(
         {
           method: init.method,
@@ -176,24 +180,4 @@ export function uninstallChannelInstrumentation(key: symbol): void {
   }
   installation.tearDown?.();
   delete holder[key];
-}
-
-/**
- * The `traceparent` already on a request when it names OpenTelemetry's client span of the same
- * trace (spec 2.8): OpenTelemetry runs in this process with a span active, the header is of
- * Raceway's trace, and it names neither that active span nor a span Raceway knows (a header
- * copied from the incoming request, or Raceway's own server span). Otherwise undefined, and
- * Raceway's own header replaces whatever is there.
- */
-function otelClientTraceparent(
-  traceparent: string | undefined,
-  context: ExecutionContext,
-): Traceparent | undefined {
-  if (traceparent === undefined) return undefined;
-  const otel = activeOtelSpanContext();
-  if (otel === undefined || otel.traceId !== context.traceId) return undefined;
-  const parsed = parseTraceparent(traceparent.trim());
-  if (parsed === null || parsed.traceId !== context.traceId) return undefined;
-  const known = [otel.spanId, context.spanId, context.parentSpanId];
-  return known.includes(parsed.parentId) ? undefined : parsed;
 }

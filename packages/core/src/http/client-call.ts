@@ -1,15 +1,18 @@
 import { getCurrentContext } from '../context/async-context.js';
-import type { ExecutionContext } from '../context/execution-context.js';
-import { durationSince, type ErrorInfo, serializeError } from '../events.js';
+import type { ClockTick, ExecutionContext } from '../context/execution-context.js';
+import { activeOtelSpanContext } from '../context/otel-span.js';
+import { durationSince, type ErrorInfo, nowMicros, serializeError } from '../events.js';
 import { newSpanId } from '../ids.js';
 import {
   HEADER_TRACEPARENT,
+  HEADER_VC,
   type HeaderGetter,
   headersIntoRecord,
   injectContext,
 } from '../propagation/index.js';
 import { formatTraceparent, type Traceparent } from '../propagation/traceparent.js';
 import { eventMethod, eventStatus, eventTarget } from './event-fields.js';
+import { otelClientTraceparent } from './otel-client-traceparent.js';
 import { mergeResponseClock } from './response-clock.js';
 
 /** What a client instrumentation knows when a call starts. */
@@ -27,6 +30,22 @@ export interface ClientCallInit {
    * span (spec 2.8): the call takes that span's id and sends no `traceparent` of its own.
    */
   sharedTraceparent?: Traceparent | undefined;
+  /**
+   * The library's own lower layers handle the request after the headers are put on it (axios'
+   * adapters run after its interceptors), and OpenTelemetry's instrumentation there may replace
+   * the `traceparent` with its client span's. With an OpenTelemetry span of the trace active,
+   * `request_sent` then waits until {@link ClientCall.sent} tells the `traceparent` that went
+   * out (or until the call ends), so that the call can take that span as its own (spec 2.8).
+   * A call that never ends then records no `request_sent` either.
+   */
+  traceparentMayBeReplaced?: boolean | undefined;
+}
+
+/** A `request_sent` whose clock step is taken, recorded once the span id is settled. */
+interface PendingRequestSent {
+  data: { method: string; url: string; host: string; headers_withheld?: true };
+  tick: ClockTick;
+  tsUs: number;
 }
 
 /** How a client call ended; every field is optional. */
@@ -60,15 +79,24 @@ function inFlight(): Set<string> {
 const UNKNOWN_TARGET = Object.freeze({ url: 'unknown', host: 'unknown' });
 
 /**
- * True when `traceparent` is the header of a client call that Raceway is tracing right now.
- * A client instrumentation that sees such a request leaves it alone: an outer instrumentation
- * already records it, and replacing its headers would break the span link.
+ * True when `traceparent` is the header of a client call that Raceway is tracing right now, or
+ * `clock` (the request's `X-Raceway-VC`) that of one whose `traceparent` OpenTelemetry may
+ * replace below it (`ClientCallInit.traceparentMayBeReplaced`). A client instrumentation that
+ * sees such a request leaves it alone: an outer instrumentation already records it, and
+ * replacing its headers would break the span link.
  *
  * @example
  * if (isTracedCall(existingTraceparent)) return; // traced by wrapFetch around this fetch
  */
-export function isTracedCall(traceparent: string | undefined | null): boolean {
-  return typeof traceparent === 'string' && inFlight().has(traceparent);
+export function isTracedCall(
+  traceparent: string | undefined | null,
+  clock?: string | undefined | null,
+): boolean {
+  const set = inFlight();
+  return (
+    (typeof traceparent === 'string' && set.has(traceparent)) ||
+    (typeof clock === 'string' && set.has(clock))
+  );
 }
 
 /**
@@ -78,8 +106,7 @@ export function isTracedCall(traceparent: string | undefined | null): boolean {
  */
 export class ClientCall {
   readonly context: ExecutionContext;
-  /** The client span id, sent as the parent id in `traceparent`. */
-  readonly spanId: string;
+  #spanId: string;
   /**
    * The headers to put on the request, replacing any existing copy (case-insensitively): empty
    * when the target is outside `propagateTo`.
@@ -90,14 +117,18 @@ export class ClientCall {
   readonly #host: string;
   readonly #startedAt: number;
   readonly #traceparent: string | undefined;
+  /** What {@link isTracedCall} knows this call by while it is in flight. */
+  readonly #inFlightKeys: string[] = [];
   #status: number | undefined;
   #remoteClock = false;
   #responded = false;
   #ended = false;
+  #pendingSent: PendingRequestSent | undefined;
 
   /**
    * `target` is null for a manual call made without naming its target (spec 2.7): the events
-   * then say `unknown` for the url and host.
+   * then say `unknown` for the url and host. With `deferSent`, `request_sent` is recorded by
+   * {@link sent} or at the end (see `ClientCallInit.traceparentMayBeReplaced`).
    */
   constructor(
     context: ExecutionContext,
@@ -105,28 +136,31 @@ export class ClientCall {
     target: URL | null,
     propagate: boolean,
     shared?: Traceparent,
+    deferSent = false,
   ) {
     this.context = context;
-    this.spanId = shared?.parentId ?? newSpanId();
+    this.#spanId = shared?.parentId ?? newSpanId();
     this.#method = method;
     const { url, host } = target === null ? UNKNOWN_TARGET : eventTarget(target);
     this.#url = url;
     this.#host = host;
-    const overrides = { spanId: this.spanId, parentSpanId: context.spanId };
     // request_sent is the call's clock step: the clock sent is the one after it (spec 2.5).
     // A host outside `propagateTo` gets no headers: said in the event, so that the collector
     // can name the setting when the callee's side of the trace is missing.
-    context.record(
-      'request_sent',
-      propagate ? { method, url, host } : { method, url, host, headers_withheld: true },
-      overrides,
-    );
+    const data = propagate
+      ? { method, url, host }
+      : { method, url, host, headers_withheld: true as const };
+    if (deferSent && context.sampled) {
+      this.#pendingSent = { data, tick: context.tick(), tsUs: nowMicros() };
+    } else {
+      context.record('request_sent', data, { spanId: this.#spanId, parentSpanId: context.spanId });
+    }
     const headers: Record<string, string> = {};
     if (propagate) {
       injectContext(
         {
           traceId: context.traceId,
-          spanId: this.spanId,
+          spanId: this.#spanId,
           traceFlags: context.traceFlags,
           clock: context.clock,
           own: context.component,
@@ -145,13 +179,52 @@ export class ClientCall {
     }
     this.headers = headers;
     this.#startedAt = performance.now();
-    if (this.#traceparent !== undefined) {
-      const set = inFlight();
+    if (this.#traceparent !== undefined) this.#inFlightKeys.push(this.#traceparent);
+    // The traceparent may be replaced on the way: the clock header still tells the call.
+    const clock = headers[HEADER_VC];
+    if (this.#pendingSent !== undefined && clock !== undefined) this.#inFlightKeys.push(clock);
+    const set = inFlight();
+    for (const key of this.#inFlightKeys) {
       if (set.size >= MAX_IN_FLIGHT) {
         const oldest = set.values().next().value;
         if (oldest !== undefined) set.delete(oldest);
       }
-      set.add(this.#traceparent);
+      set.add(key);
+    }
+  }
+
+  /** The client span id, sent as the parent id in `traceparent`. */
+  get spanId(): string {
+    return this.#spanId;
+  }
+
+  /**
+   * Tells the `traceparent` the request went out with, for a call started with
+   * `traceparentMayBeReplaced`: when it names OpenTelemetry's client span of the trace (spec
+   * 2.8), the call takes that span as its own; then `request_sent` is recorded, with the clock
+   * step taken when the call started. Only the first call counts. Never throws.
+   *
+   * @example
+   * call.sent(nodeRequest.getHeader('traceparent'));
+   */
+  sent(traceparent: string | undefined): void {
+    const pending = this.#pendingSent;
+    if (pending === undefined) return;
+    this.#pendingSent = undefined;
+    try {
+      const shared =
+        traceparent === this.#traceparent
+          ? undefined
+          : otelClientTraceparent(traceparent, this.context);
+      if (shared !== undefined) this.#spanId = shared.parentId;
+      this.context.record('request_sent', pending.data, {
+        spanId: this.#spanId,
+        parentSpanId: this.context.spanId,
+        tick: pending.tick,
+        tsUs: pending.tsUs,
+      });
+    } catch {
+      // Recording is best effort.
     }
   }
 
@@ -173,11 +246,13 @@ export class ClientCall {
    */
   end(result: ClientCallResult = {}): void {
     if (this.#ended) return;
+    this.sent(this.#traceparent);
     if (result.status !== undefined || result.headers !== undefined) {
       this.responded(result.status, result.headers);
     }
     this.#ended = true;
-    if (this.#traceparent !== undefined) inFlight().delete(this.#traceparent);
+    const set = inFlight();
+    for (const key of this.#inFlightKeys) set.delete(key);
     try {
       const data: {
         method: string;
@@ -197,7 +272,7 @@ export class ClientCall {
       if (this.#status !== undefined) data.status = this.#status;
       if (result.error !== undefined) data.error = serializeError(result.error);
       this.context.record('response_received', data, {
-        spanId: this.spanId,
+        spanId: this.#spanId,
         parentSpanId: this.context.spanId,
       });
     } catch {
@@ -217,7 +292,7 @@ export class ClientCall {
   recordError(error: unknown): void {
     try {
       this.context.record('error', serializeError(error), {
-        spanId: this.spanId,
+        spanId: this.#spanId,
         parentSpanId: this.context.spanId,
       });
     } catch {
@@ -250,12 +325,18 @@ export function startClientCall(
         ? safeMatch(init.propagateTo, target)
         : context.owner.shouldPropagate(target);
     if (!propagate) context.owner.diagnostics.notPropagated(target);
+    // Only OpenTelemetry in this trace replaces the header below; otherwise recorded at once.
+    const deferSent =
+      init.traceparentMayBeReplaced === true &&
+      propagate &&
+      activeOtelSpanContext()?.traceId === context.traceId;
     return new ClientCall(
       context,
       eventMethod(init.method),
       target,
       propagate,
       init.sharedTraceparent,
+      deferSent,
     );
   } catch {
     return undefined;

@@ -1,6 +1,7 @@
 // OpenTelemetry's NodeSDK and Raceway in one Node process (spec 2.8), over real HTTP: the test
 // calls the two-SDK service without trace headers, it calls a Raceway service through a proxy
-// that records the raw request headers. Exactly one traceparent goes out; it names
+// that records the raw request headers, with fetch, node's http.request or axios (alone, and
+// with node:http instrumented too). Exactly one traceparent goes out; it names
 // OpenTelemetry's client span, which is also Raceway's client span; OpenTelemetry's receiver
 // and Raceway's collector see one trace id and parent links that meet.
 import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
@@ -83,14 +84,26 @@ async function recordingProxy(target: string) {
   return { url, seen, close: () => new Promise<void>((r) => server.close(() => r())) };
 }
 
-async function startTwoSdks(s: Scenario, receiverUrl: string, racewayFirst: boolean) {
+/** The service's client (see two-sdks-service.cjs); `axios+http` has instrumentHttp on too. */
+type Client = 'fetch' | 'http' | 'axios' | 'axios+http';
+
+async function startTwoSdks(
+  s: Scenario,
+  receiverUrl: string,
+  racewayFirst: boolean,
+  client: Client = 'fetch',
+) {
   const both = await startForeignService(
     {
       language: 'Node (OpenTelemetry and Raceway)',
       executable: process.execPath,
       args: [SERVICE_SCRIPT],
       setup: 'pnpm install',
-      env: { OTLP_RECEIVER_URL: receiverUrl, RACEWAY_FIRST: racewayFirst ? '1' : '0' },
+      env: {
+        OTLP_RECEIVER_URL: receiverUrl,
+        RACEWAY_FIRST: racewayFirst ? '1' : '0',
+        CLIENT: client,
+      },
     },
     'two-sdks',
     s.collector.url,
@@ -106,59 +119,62 @@ function onlyTraceparent(raw: string[]): string {
   return values[0]!;
 }
 
-it('sends one traceparent, naming a client span both backends know, in one trace', async () => {
-  const s = await startScenario();
-  onTestFinished(() => s.close());
-  const receiver = await otlpReceiver();
-  s.defer(receiver.close);
-  const back = await s.service({
-    name: 'ts-back',
-    framework: 'fastify',
-    routes: { '/work': () => ({ done: true }) },
-  });
-  const proxy = await recordingProxy(back.url);
-  s.defer(proxy.close);
-  const both = await startTwoSdks(s, receiver.url, false);
+it.each<Client>(['fetch', 'http', 'axios', 'axios+http'])(
+  '%s sends one traceparent, naming a client span both backends know, in one trace',
+  async (client) => {
+    const s = await startScenario();
+    onTestFinished(() => s.close());
+    const receiver = await otlpReceiver();
+    s.defer(receiver.close);
+    const back = await s.service({
+      name: 'ts-back',
+      framework: 'fastify',
+      routes: { '/work': () => ({ done: true }) },
+    });
+    const proxy = await recordingProxy(back.url);
+    s.defer(proxy.close);
+    const both = await startTwoSdks(s, receiver.url, false, client);
 
-  // No trace headers: each SDK would start a trace of its own.
-  const { traceId, body } = await rootRequest(
-    `${both.url}/chain?next=${encodeURIComponent(`${proxy.url}/work`)}`,
-  );
-  expect(body).toMatchObject({ service: 'two-sdks', downstream: { done: true } });
+    // No trace headers: each SDK would start a trace of its own.
+    const { traceId, body } = await rootRequest(
+      `${both.url}/chain?next=${encodeURIComponent(`${proxy.url}/work`)}`,
+    );
+    expect(body).toMatchObject({ service: 'two-sdks', downstream: { done: true } });
 
-  // Exactly one traceparent left the process, of the trace the service answered with.
-  expect(proxy.seen).toHaveLength(1);
-  const [, sentTraceId, sentParentId] = onlyTraceparent(proxy.seen[0]!).split('-');
-  expect(sentTraceId).toBe(traceId);
+    // Exactly one traceparent left the process, of the trace the service answered with.
+    expect(proxy.seen).toHaveLength(1);
+    const [, sentTraceId, sentParentId] = onlyTraceparent(proxy.seen[0]!).split('-');
+    expect(sentTraceId).toBe(traceId);
 
-  // OpenTelemetry's side: its server span, and its client span is the one the header names.
-  await both.flush();
-  const otelSpans = receiver.spans;
-  expect(new Set(otelSpans.map((x) => x.traceId))).toEqual(new Set([traceId]));
-  const otelServer = otelSpans.find((x) => x.kind === SERVER)!;
-  const otelClient = otelSpans.find((x) => x.kind === CLIENT)!;
-  expect(otelClient).toMatchObject({ spanId: sentParentId, parentSpanId: otelServer.spanId });
+    // OpenTelemetry's side: its server span, and its client span is the one the header names.
+    await both.flush();
+    const otelSpans = receiver.spans;
+    expect(new Set(otelSpans.map((x) => x.traceId))).toEqual(new Set([traceId]));
+    const otelServer = otelSpans.find((x) => x.kind === SERVER)!;
+    const otelClient = otelSpans.find((x) => x.kind === CLIENT)!;
+    expect(otelClient).toMatchObject({ spanId: sentParentId, parentSpanId: otelServer.spanId });
 
-  // Raceway's side: its client span has the same id, child of its server span, and the callee's
-  // server span (through the proxy) is its child: one edge, no broken chain.
-  const [trace] = await s.settle([traceId], { serverSpans: 2 });
-  const spans = allSpans(trace!);
-  const racewayServer = spans.find((x) => x.kind === 'server' && x.service === 'two-sdks')!;
-  expect(racewayServer.parent_span_id).toBeNull();
-  const racewayClient = spans.find((x) => x.kind === 'client' && x.service === 'two-sdks')!;
-  expect(racewayClient).toMatchObject({
-    span_id: sentParentId,
-    parent_span_id: racewayServer.span_id,
-  });
-  const backServer = spans.find((x) => x.kind === 'server' && x.service === 'ts-back')!;
-  expect(backServer.parent_span_id).toBe(sentParentId);
+    // Raceway's side: its client span has the same id, child of its server span, and the callee's
+    // server span (through the proxy) is its child: one edge, no broken chain.
+    const [trace] = await s.settle([traceId], { serverSpans: 2 });
+    const spans = allSpans(trace!);
+    const racewayServer = spans.find((x) => x.kind === 'server' && x.service === 'two-sdks')!;
+    expect(racewayServer.parent_span_id).toBeNull();
+    const racewayClient = spans.find((x) => x.kind === 'client' && x.service === 'two-sdks')!;
+    expect(racewayClient).toMatchObject({
+      span_id: sentParentId,
+      parent_span_id: racewayServer.span_id,
+    });
+    const backServer = spans.find((x) => x.kind === 'server' && x.service === 'ts-back')!;
+    expect(backServer.parent_span_id).toBe(sentParentId);
 
-  const api = collectorApi(s.collector.url);
-  const edges = (await api.dependencies()).edges.map((e) => [e.from, e.to, e.calls]);
-  expect(edges).toContainEqual(['two-sdks', 'ts-back', 1]);
-  const diagnostics = await api.traceDiagnostics(traceId);
-  expect(diagnostics.diagnostics!.brokenChains).toEqual([]);
-});
+    const api = collectorApi(s.collector.url);
+    const edges = (await api.dependencies()).edges.map((e) => [e.from, e.to, e.calls]);
+    expect(edges).toContainEqual(['two-sdks', 'ts-back', 1]);
+    const diagnostics = await api.traceDiagnostics(traceId);
+    expect(diagnostics.diagnostics!.brokenChains).toEqual([]);
+  },
+);
 
 it('still sends one traceparent when Raceway subscribed to undici first (the wrong order)', async () => {
   const s = await startScenario();

@@ -28,6 +28,34 @@ fn statements(events: &[Value]) -> Vec<&str> {
 
 const KEY: &str = "raceway-digest-v1";
 
+/// A value whose digest panics: the query runs and answers as without Raceway, binding the
+/// value it wraps.
+struct Unlucky<T>(T);
+
+impl<T> raceway_client::db::DigestValue for Unlucky<T> {
+    fn write_canonical(&self, _: &mut String) {
+        panic!("a digest that fails");
+    }
+    fn raw_value(&self) -> Value {
+        panic!("a value that fails");
+    }
+}
+
+impl<DB: sqlx::Database, T: sqlx::Type<DB>> sqlx::Type<DB> for Unlucky<T> {
+    fn type_info() -> DB::TypeInfo {
+        T::type_info()
+    }
+}
+
+impl<'q, DB: sqlx::Database, T: sqlx::Encode<'q, DB>> sqlx::Encode<'q, DB> for Unlucky<T> {
+    fn encode_by_ref(
+        &self,
+        buf: &mut <DB as sqlx::Database>::ArgumentBuffer<'q>,
+    ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+        self.0.encode_by_ref(buf)
+    }
+}
+
 #[cfg(feature = "sqlx-sqlite")]
 mod sqlite {
     use super::*;
@@ -188,6 +216,85 @@ mod sqlite {
         let _ = std::fs::remove_file(file);
     }
 
+    async fn products(pool: &SqlitePool) -> Vec<(i64, i64)> {
+        sqlx::query_as("SELECT id, stock FROM products ORDER BY id")
+            .fetch_all(pool.inner())
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn nested_transactions_are_savepoints_on_the_transaction_connection() {
+        let collector = FakeCollector::start().await;
+        let client = client_for(&collector.url, "inventory");
+        let (pool, file) = pool(2).await;
+        let ctx = client.start_context(&Default::default()).unwrap();
+        let id = ctx
+            .scope(async {
+                let mut tx = pool.begin().await.unwrap();
+                query("UPDATE products SET stock = 0 WHERE id = ?")
+                    .bind(1_i64)
+                    .execute(&mut tx)
+                    .await
+                    .unwrap();
+                let id = tx.connection_id().to_owned();
+                let mut inner = tx.begin().await.unwrap();
+                assert_eq!(inner.connection_id(), id);
+                query("DELETE FROM products WHERE id = ?")
+                    .bind(2_i64)
+                    .execute(&mut inner)
+                    .await
+                    .unwrap();
+                inner.rollback().await.unwrap();
+                let mut inner = tx.begin().await.unwrap();
+                query("INSERT INTO products VALUES (3, 'bowl', 3)")
+                    .execute(&mut inner)
+                    .await
+                    .unwrap();
+                let mut innermost = inner.begin().await.unwrap();
+                query("INSERT INTO products VALUES (4, 'plate', 4)")
+                    .execute(&mut innermost)
+                    .await
+                    .unwrap();
+                drop(innermost); // rolled back to its savepoint, as sqlx does
+                inner.commit().await.unwrap();
+                tx.commit().await.unwrap();
+                id
+            })
+            .await;
+        assert_eq!(
+            products(&pool).await,
+            [(1, 0), (2, 5), (3, 3)],
+            "the outer write and the released savepoint's stay; the rolled back ones do not"
+        );
+        let events = db_events(&collector, &client).await;
+        assert_eq!(
+            statements(&events),
+            [
+                "BEGIN",
+                "UPDATE products SET stock = 0 WHERE id = ?",
+                "SAVEPOINT _sqlx_savepoint_1",
+                "DELETE FROM products WHERE id = ?",
+                "ROLLBACK TO SAVEPOINT _sqlx_savepoint_1",
+                "SAVEPOINT _sqlx_savepoint_1",
+                "INSERT INTO products VALUES (3, 'bowl', 3)",
+                "SAVEPOINT _sqlx_savepoint_2",
+                "INSERT INTO products VALUES (4, 'plate', 4)",
+                "ROLLBACK TO SAVEPOINT _sqlx_savepoint_2",
+                "RELEASE SAVEPOINT _sqlx_savepoint_1",
+                "COMMIT",
+            ]
+        );
+        assert!(
+            events
+                .iter()
+                .all(|e| e["data"]["connection"] == id.as_str()),
+            "{events:#?}"
+        );
+        assert!(events.iter().all(|e| e["data"]["error"].is_null()));
+        let _ = std::fs::remove_file(file);
+    }
+
     #[tokio::test]
     async fn errors_are_recorded_and_returned_unchanged() {
         let collector = FakeCollector::start().await;
@@ -243,33 +350,6 @@ mod sqlite {
         let _ = std::fs::remove_file(file);
     }
 
-    /// A value whose digest panics: the query runs and answers as without Raceway.
-    struct Unlucky(i64);
-
-    impl raceway_client::db::DigestValue for Unlucky {
-        fn write_canonical(&self, _: &mut String) {
-            panic!("a digest that fails");
-        }
-        fn raw_value(&self) -> Value {
-            panic!("a value that fails");
-        }
-    }
-
-    impl sqlx::Type<sqlx::Sqlite> for Unlucky {
-        fn type_info() -> sqlx::sqlite::SqliteTypeInfo {
-            <i64 as sqlx::Type<sqlx::Sqlite>>::type_info()
-        }
-    }
-
-    impl<'q> sqlx::Encode<'q, sqlx::Sqlite> for Unlucky {
-        fn encode_by_ref(
-            &self,
-            buf: &mut Vec<sqlx::sqlite::SqliteArgumentValue<'q>>,
-        ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
-            <i64 as sqlx::Encode<'q, sqlx::Sqlite>>::encode_by_ref(&self.0, buf)
-        }
-    }
-
     #[tokio::test]
     async fn a_failing_recorder_never_fails_the_query() {
         let collector = FakeCollector::start().await;
@@ -279,7 +359,7 @@ mod sqlite {
         let changed = ctx
             .scope(async {
                 query("UPDATE products SET stock = 0 WHERE id = ?")
-                    .bind(Unlucky(1))
+                    .bind(Unlucky(1_i64))
                     .execute(&pool)
                     .await
                     .unwrap()
@@ -290,6 +370,47 @@ mod sqlite {
         let events = db_events(&collector, &client).await;
         assert_eq!(events.len(), 1);
         assert_eq!(events[0]["data"]["params"], serde_json::json!([]));
+        let _ = std::fs::remove_file(file);
+    }
+
+    #[tokio::test]
+    async fn a_failing_recorder_never_fails_a_nested_transaction() {
+        let collector = FakeCollector::start().await;
+        let client = client_for(&collector.url, "order");
+        let (pool, file) = pool(1).await;
+        let nested = || async {
+            let mut tx = pool.begin().await.unwrap();
+            let mut inner = tx.begin().await.unwrap();
+            query("UPDATE products SET stock = stock + 1 WHERE id = ?")
+                .bind(Unlucky(1_i64))
+                .execute(&mut inner)
+                .await
+                .unwrap();
+            inner.commit().await.unwrap();
+            let mut inner = tx.begin().await.unwrap();
+            query("DELETE FROM products WHERE id = ?")
+                .bind(Unlucky(2_i64))
+                .execute(&mut inner)
+                .await
+                .unwrap();
+            inner.rollback().await.unwrap();
+            tx.commit().await.unwrap();
+        };
+        let ctx = client.start_context(&Default::default()).unwrap();
+        ctx.scope(nested()).await;
+        assert_eq!(products(&pool).await, [(1, 11), (2, 5)]);
+        let events = db_events(&collector, &client).await;
+        assert_eq!(events.len(), 8, "every statement recorded: {events:#?}");
+        assert_eq!(events[2]["data"]["params"], serde_json::json!([]));
+        assert_eq!(
+            events[6]["data"]["statement"],
+            "ROLLBACK TO SAVEPOINT _sqlx_savepoint_1"
+        );
+        // A client shut down under a live context: nothing can be sent, every statement runs.
+        let ctx = client.start_context(&Default::default()).unwrap();
+        client.shutdown().await;
+        ctx.scope(nested()).await;
+        assert_eq!(products(&pool).await, [(1, 12), (2, 5)]);
         let _ = std::fs::remove_file(file);
     }
 }
@@ -321,10 +442,16 @@ mod postgres {
 
     /// One cluster for the PostgreSQL tests: they run one after the other in this test.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn postgresql_statements_transactions_errors_and_connection_ids() {
+    async fn postgresql() {
         let Some(cluster) = PgCluster::start() else {
             return;
         };
+        statements_transactions_errors_and_connection_ids(&cluster).await;
+        nested_transactions_are_savepoints_on_the_transaction_connection(&cluster).await;
+        a_failing_recorder_never_fails_a_nested_transaction(&cluster).await;
+    }
+
+    async fn statements_transactions_errors_and_connection_ids(cluster: &PgCluster) {
         let collector = FakeCollector::start().await;
         let client = RacewayClient::builder()
             .service_name("order")
@@ -332,7 +459,7 @@ mod postgres {
             .capture_values(true)
             .build()
             .unwrap();
-        let pool = pool(&cluster, 2).await;
+        let pool = pool(cluster, 2).await;
         let ctx = client.start_context(&Default::default()).unwrap();
         let (error, ids) = ctx
             .scope(async {
@@ -416,6 +543,161 @@ mod postgres {
             assert!(id == ids.0 || id == ids.1, "{id} is not one of {ids:?}");
         }
         assert_eq!(data(6)["error"]["type"], "23505");
+        pool.inner().close().await;
+    }
+
+    async fn products(pool: &PgPool) -> Vec<(i32, i32)> {
+        sqlx::query_as("SELECT id, stock FROM products ORDER BY id")
+            .fetch_all(pool.inner())
+            .await
+            .unwrap()
+    }
+
+    /// What the server last received on the connection of backend `pid`, as PostgreSQL
+    /// reports it to another connection.
+    async fn last_sent(pool: &PgPool, pid: i32) -> String {
+        sqlx::query_scalar("SELECT query FROM pg_stat_activity WHERE pid = $1")
+            .bind(pid)
+            .fetch_one(pool.inner())
+            .await
+            .unwrap()
+    }
+
+    async fn nested_transactions_are_savepoints_on_the_transaction_connection(cluster: &PgCluster) {
+        let collector = FakeCollector::start().await;
+        let client = common::collector::client_for(&collector.url, "inventory");
+        let pool = pool(cluster, 2).await;
+        let ctx = client.start_context(&Default::default()).unwrap();
+        let (id, sent, error) = ctx
+            .scope(async {
+                let mut tx = pool.begin().await.unwrap();
+                let id = tx.connection_id().to_owned();
+                let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+                    .fetch_one(&mut *tx)
+                    .await
+                    .unwrap();
+                query("UPDATE products SET stock = 0 WHERE id = $1")
+                    .bind(1_i32)
+                    .execute(&mut tx)
+                    .await
+                    .unwrap();
+                let mut inner = tx.begin().await.unwrap();
+                let mut sent = vec![last_sent(&pool, pid).await];
+                query("DELETE FROM products WHERE id = $1")
+                    .bind(2_i32)
+                    .execute(&mut inner)
+                    .await
+                    .unwrap();
+                inner.rollback().await.unwrap();
+                sent.push(last_sent(&pool, pid).await);
+                // A failed statement aborts the transaction; rolling back to the savepoint
+                // recovers it, as it does without Raceway.
+                let mut inner = tx.begin().await.unwrap();
+                let error = query("INSERT INTO products VALUES ($1, 'mug', 1)")
+                    .bind(1_i32)
+                    .execute(&mut inner)
+                    .await
+                    .unwrap_err();
+                inner.rollback().await.unwrap();
+                let mut inner = tx.begin().await.unwrap();
+                query("INSERT INTO products VALUES (3, 'bowl', 3)")
+                    .execute(&mut inner)
+                    .await
+                    .unwrap();
+                let mut innermost = inner.begin().await.unwrap();
+                query("INSERT INTO products VALUES (4, 'plate', 4)")
+                    .execute(&mut innermost)
+                    .await
+                    .unwrap();
+                drop(innermost); // rolled back to its savepoint, as sqlx does
+                inner.commit().await.unwrap();
+                sent.push(last_sent(&pool, pid).await);
+                tx.commit().await.unwrap();
+                (id, sent, error)
+            })
+            .await;
+        assert_eq!(
+            error.as_database_error().and_then(|e| e.code()).as_deref(),
+            Some("23505")
+        );
+        assert_eq!(
+            products(&pool).await,
+            [(1, 0), (2, 5), (3, 3)],
+            "the outer write and the released savepoint's stay; the rolled back ones do not"
+        );
+        let events = db_events(&collector, &client).await;
+        assert_eq!(
+            statements(&events),
+            [
+                "BEGIN",
+                "UPDATE products SET stock = 0 WHERE id = $1",
+                "SAVEPOINT _sqlx_savepoint_1",
+                "DELETE FROM products WHERE id = $1",
+                "ROLLBACK TO SAVEPOINT _sqlx_savepoint_1",
+                "SAVEPOINT _sqlx_savepoint_1",
+                "INSERT INTO products VALUES ($1, 'mug', 1)",
+                "ROLLBACK TO SAVEPOINT _sqlx_savepoint_1",
+                "SAVEPOINT _sqlx_savepoint_1",
+                "INSERT INTO products VALUES (3, 'bowl', 3)",
+                "SAVEPOINT _sqlx_savepoint_2",
+                "INSERT INTO products VALUES (4, 'plate', 4)",
+                "ROLLBACK TO SAVEPOINT _sqlx_savepoint_2",
+                "RELEASE SAVEPOINT _sqlx_savepoint_1",
+                "COMMIT",
+            ]
+        );
+        // The statements recorded are the ones PostgreSQL received.
+        assert_eq!(
+            sent,
+            [
+                "SAVEPOINT _sqlx_savepoint_1",
+                "ROLLBACK TO SAVEPOINT _sqlx_savepoint_1",
+                "RELEASE SAVEPOINT _sqlx_savepoint_1",
+            ]
+        );
+        assert!(id.starts_with("sqlx-pg#"), "{id}");
+        assert!(
+            events
+                .iter()
+                .all(|e| e["data"]["connection"] == id.as_str()),
+            "{events:#?}"
+        );
+        assert_eq!(events[6]["data"]["error"]["type"], "23505");
+        pool.inner().close().await;
+    }
+
+    async fn a_failing_recorder_never_fails_a_nested_transaction(cluster: &PgCluster) {
+        let collector = FakeCollector::start().await;
+        let client = common::collector::client_for(&collector.url, "order");
+        let pool = pool(cluster, 1).await;
+        let ctx = client.start_context(&Default::default()).unwrap();
+        ctx.scope(async {
+            let mut tx = pool.begin().await.unwrap();
+            let mut inner = tx.begin().await.unwrap();
+            query("UPDATE products SET stock = stock + 1 WHERE id = $1")
+                .bind(Unlucky(1_i32))
+                .execute(&mut inner)
+                .await
+                .unwrap();
+            inner.commit().await.unwrap();
+            let mut inner = tx.begin().await.unwrap();
+            query("DELETE FROM products WHERE id = $1")
+                .bind(Unlucky(2_i32))
+                .execute(&mut inner)
+                .await
+                .unwrap();
+            inner.rollback().await.unwrap();
+            tx.commit().await.unwrap();
+        })
+        .await;
+        assert_eq!(products(&pool).await, [(1, 11), (2, 5)]);
+        let events = db_events(&collector, &client).await;
+        assert_eq!(events.len(), 8, "every statement recorded: {events:#?}");
+        assert_eq!(events[2]["data"]["params"], serde_json::json!([]));
+        assert_eq!(
+            events[6]["data"]["statement"],
+            "ROLLBACK TO SAVEPOINT _sqlx_savepoint_1"
+        );
         pool.inner().close().await;
     }
 }

@@ -15,6 +15,12 @@ mod capture;
 mod connection_id;
 #[cfg(feature = "rusqlite")]
 pub mod rusqlite;
+#[cfg(any(
+    feature = "rusqlite",
+    feature = "sqlx-postgres",
+    feature = "sqlx-sqlite"
+))]
+mod savepoint;
 #[cfg(any(feature = "sqlx-postgres", feature = "sqlx-sqlite"))]
 pub mod sqlx;
 

@@ -22,6 +22,7 @@ use serde_json::Value;
 
 use super::capture::{DbSystem, QueryCapture, QueryError, QueryInFlight, Returned};
 use super::connection_id::new_connection_id;
+use super::savepoint::SavepointSql;
 use crate::digest::DigestValue;
 
 impl DigestValue for ValueRef<'_> {
@@ -186,7 +187,7 @@ fn digest_row(returned: &mut Returned, row: &Row<'_>) {
 pub struct Connection {
     conn: rusqlite::Connection,
     id: String,
-    savepoints: Cell<u32>,
+    savepoints: Cell<usize>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -328,8 +329,8 @@ impl Connection {
         })
     }
 
-    /// A savepoint (`SAVEPOINT sp<N>`): `commit` releases it, `rollback` rolls back to it, a
-    /// drop does both.
+    /// A savepoint (`SAVEPOINT sp<N>`, `N` its depth): `commit` releases it, `rollback` rolls
+    /// back to it, a drop does both.
     pub fn savepoint(&mut self) -> rusqlite::Result<Savepoint<'_>> {
         Savepoint::begin(self)
     }
@@ -463,33 +464,32 @@ impl Drop for Transaction<'_> {
 /// A savepoint of a traced [`Connection`] (`SAVEPOINT sp<N>`); derefs to the connection.
 pub struct Savepoint<'conn> {
     conn: &'conn mut Connection,
-    name: String,
+    sql: SavepointSql,
     open: bool,
 }
 
 impl<'conn> Savepoint<'conn> {
     fn begin(conn: &'conn mut Connection) -> rusqlite::Result<Self> {
         let depth = conn.savepoints.get() + 1;
-        let name = format!("sp{depth}");
-        conn.execute_batch(&format!("SAVEPOINT {name}"))?;
+        let sql = SavepointSql::new("sp", depth);
+        conn.execute_batch(&sql.begin())?;
         conn.savepoints.set(depth);
         Ok(Savepoint {
             conn,
-            name,
+            sql,
             open: true,
         })
     }
 
-    /// `RELEASE sp<N>`: its changes become the enclosing transaction's.
+    /// `RELEASE SAVEPOINT sp<N>`: its changes become the enclosing transaction's.
     pub fn commit(mut self) -> rusqlite::Result<()> {
         self.open = false;
-        self.conn.execute_batch(&format!("RELEASE {}", self.name))
+        self.conn.execute_batch(&self.sql.release())
     }
 
-    /// `ROLLBACK TO sp<N>`: its changes are undone; the savepoint stays open.
+    /// `ROLLBACK TO SAVEPOINT sp<N>`: its changes are undone; the savepoint stays open.
     pub fn rollback(&mut self) -> rusqlite::Result<()> {
-        self.conn
-            .execute_batch(&format!("ROLLBACK TO {}", self.name))
+        self.conn.execute_batch(&self.sql.rollback_to())
     }
 
     /// A savepoint inside this one.
@@ -509,7 +509,7 @@ impl Drop for Savepoint<'_> {
     fn drop(&mut self) {
         if self.open && !self.conn.is_autocommit() {
             let _ = self.rollback();
-            let _ = self.conn.execute_batch(&format!("RELEASE {}", self.name));
+            let _ = self.conn.execute_batch(&self.sql.release());
         }
         self.conn
             .savepoints

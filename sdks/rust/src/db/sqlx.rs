@@ -1,6 +1,7 @@
 //! sqlx 0.8 (features `sqlx-postgres`, `sqlx-sqlite`): [`Pool`] wraps a `sqlx::Pool` once, and
 //! the [`query`] / [`query_as`] builders, which mirror sqlx's, record every statement run on
-//! it, on one of its connections or in one of its transactions as a `db_query` event.
+//! it, on one of its connections or in one of its transactions (nested ones, sqlx's
+//! savepoints, included) as a `db_query` event.
 //!
 //! sqlx encodes bound values into its own opaque argument buffer, so the builders digest each
 //! value as it is bound (`.bind(v)`: the value must implement [`DigestValue`]), then hand it to
@@ -21,6 +22,12 @@
 //!     .bind(7)
 //!     .execute(&mut tx)
 //!     .await?;
+//! let mut inner = tx.begin().await?; // SAVEPOINT _sqlx_savepoint_1, on the same connection
+//! query("DELETE FROM carts WHERE product = $1")
+//!     .bind(7)
+//!     .execute(&mut inner)
+//!     .await?;
+//! inner.rollback().await?; // ROLLBACK TO SAVEPOINT _sqlx_savepoint_1: only the DELETE is undone
 //! tx.commit().await?; // COMMIT
 //! # Ok(()) }
 //! ```
@@ -38,6 +45,7 @@ use sqlx::{Database, Encode, FromRow, Type};
 
 use super::capture::{DbSystem, QueryCapture, QueryError, QueryInFlight, Returned};
 use super::connection_id::new_connection_id;
+use super::savepoint::SavepointSql;
 use crate::digest::DigestValue;
 
 /// A boxed future, as sqlx's own: `Send` whatever the lifetimes it borrows.
@@ -186,7 +194,7 @@ where
     }
 
     /// `sqlx::Pool::begin`: a transaction on one connection, its `BEGIN` recorded.
-    pub async fn begin(&self) -> Result<Transaction<DB>, sqlx::Error> {
+    pub async fn begin(&self) -> Result<Transaction<'static, DB>, sqlx::Error> {
         self.begin_statement(None).await
     }
 
@@ -195,14 +203,14 @@ where
     pub async fn begin_with(
         &self,
         statement: impl Into<Cow<'static, str>>,
-    ) -> Result<Transaction<DB>, sqlx::Error> {
+    ) -> Result<Transaction<'static, DB>, sqlx::Error> {
         self.begin_statement(Some(statement.into())).await
     }
 
     async fn begin_statement(
         &self,
         statement: Option<Cow<'static, str>>,
-    ) -> Result<Transaction<DB>, sqlx::Error> {
+    ) -> Result<Transaction<'static, DB>, sqlx::Error> {
         let text = statement.as_deref().unwrap_or("BEGIN").to_owned();
         let query = QueryCapture::current().map(|c| c.start(DB::SYSTEM, &text, ""));
         let result = match statement {
@@ -218,7 +226,8 @@ where
                 Ok(Transaction {
                     tx: Some(tx),
                     id,
-                    system: PhantomData,
+                    system: DB::SYSTEM,
+                    depth: 1,
                 })
             }
             Err(error) => {
@@ -264,77 +273,126 @@ impl<DB: Database> DerefMut for Connection<DB> {
     }
 }
 
-/// A transaction of a [`Pool`]: its statements are recorded on its connection, and so are its
-/// `COMMIT` and `ROLLBACK` (also the rollback of a transaction dropped without either, which
-/// sqlx runs when the connection is next used).
-pub struct Transaction<DB: Database> {
-    tx: Option<sqlx::Transaction<'static, DB>>,
+/// The names sqlx gives its savepoints (`SAVEPOINT _sqlx_savepoint_1`, then `_2` inside it):
+/// the statements recorded are the ones it sends.
+const SQLX_SAVEPOINT_PREFIX: &str = "_sqlx_savepoint_";
+
+/// A transaction of a [`Pool`], or one nested in another ([`Transaction::begin`], a savepoint),
+/// as sqlx's `Transaction<'c, DB>`: its statements are recorded on its connection, and so are
+/// its `COMMIT` and `ROLLBACK` (`RELEASE SAVEPOINT` and `ROLLBACK TO SAVEPOINT` when nested),
+/// also the rollback of a transaction dropped without either, which sqlx runs when the
+/// connection is next used.
+pub struct Transaction<'c, DB: Database> {
+    tx: Option<sqlx::Transaction<'c, DB>>,
     id: String,
-    system: PhantomData<DB>,
+    system: DbSystem,
+    /// How many transactions are open on the connection, this one included: sqlx's
+    /// transaction depth, which names the savepoints (1 for a transaction of the pool).
+    depth: usize,
 }
 
-impl<DB: TracedDatabase> Transaction<DB>
-where
-    for<'e> &'e mut DB::Connection: sqlx::Executor<'e, Database = DB>,
-{
+impl<DB: Database> Transaction<'_, DB> {
     /// The connection id its events carry.
     pub fn connection_id(&self) -> &str {
         &self.id
     }
 
-    /// `COMMIT`, recorded.
+    /// The savepoint a transaction at `depth` opens (sqlx's `SAVEPOINT _sqlx_savepoint_<depth>`).
+    fn savepoint_at(depth: usize) -> SavepointSql {
+        SavepointSql::new(SQLX_SAVEPOINT_PREFIX, depth)
+    }
+
+    /// This transaction's savepoint, when it is nested.
+    fn savepoint(&self) -> Option<SavepointSql> {
+        (self.depth > 1).then(|| Self::savepoint_at(self.depth - 1))
+    }
+
+    fn commit_statement(&self) -> Cow<'static, str> {
+        self.savepoint()
+            .map_or(Cow::Borrowed("COMMIT"), |s| s.release().into())
+    }
+
+    fn rollback_statement(&self) -> Cow<'static, str> {
+        self.savepoint()
+            .map_or(Cow::Borrowed("ROLLBACK"), |s| s.rollback_to().into())
+    }
+}
+
+impl<'c, DB: TracedDatabase> Transaction<'c, DB>
+where
+    for<'e> &'e mut DB::Connection: sqlx::Executor<'e, Database = DB>,
+{
+    /// A transaction nested in this one, as sqlx's `begin` on a transaction: a savepoint
+    /// (`SAVEPOINT _sqlx_savepoint_N`) on the same connection, recorded with its id. Its
+    /// `commit` releases the savepoint, its `rollback` (or a drop) undoes only what ran in it.
+    pub async fn begin(&mut self) -> Result<Transaction<'_, DB>, sqlx::Error> {
+        let savepoint = Self::savepoint_at(self.depth);
+        let tx = self.tx.as_mut().expect("an open transaction");
+        let nested =
+            recorded::<DB, _>(&self.id, &savepoint.begin(), sqlx::Acquire::begin(tx)).await?;
+        Ok(Transaction {
+            tx: Some(nested),
+            id: self.id.clone(),
+            system: self.system,
+            depth: self.depth + 1,
+        })
+    }
+
+    /// `COMMIT` (`RELEASE SAVEPOINT` when nested), recorded.
     pub async fn commit(mut self) -> Result<(), sqlx::Error> {
         let tx = self.tx.take().expect("a transaction is ended once");
-        self.end("COMMIT", tx.commit()).await
+        recorded::<DB, _>(&self.id, &self.commit_statement(), tx.commit()).await
     }
 
-    /// `ROLLBACK`, recorded.
+    /// `ROLLBACK` (`ROLLBACK TO SAVEPOINT` when nested), recorded.
     pub async fn rollback(mut self) -> Result<(), sqlx::Error> {
         let tx = self.tx.take().expect("a transaction is ended once");
-        self.end("ROLLBACK", tx.rollback()).await
-    }
-
-    async fn end(
-        &self,
-        statement: &str,
-        run: impl Future<Output = Result<(), sqlx::Error>>,
-    ) -> Result<(), sqlx::Error> {
-        let query = QueryCapture::current().map(|c| c.start(DB::SYSTEM, statement, &self.id));
-        let result = run.await;
-        if let Some(query) = query {
-            match &result {
-                Ok(()) => query.end_rows(None),
-                Err(error) => query.end(None, None, Some(query_error::<DB>(error))),
-            }
-        }
-        result
+        recorded::<DB, _>(&self.id, &self.rollback_statement(), tx.rollback()).await
     }
 }
 
-impl<DB: Database> Drop for Transaction<DB> {
+/// Runs `statement` (what `run` sends: a transaction's `COMMIT`, a `SAVEPOINT`), recorded on
+/// the connection `id`.
+async fn recorded<DB: TracedDatabase, T>(
+    id: &str,
+    statement: &str,
+    run: impl Future<Output = Result<T, sqlx::Error>>,
+) -> Result<T, sqlx::Error>
+where
+    for<'e> &'e mut DB::Connection: sqlx::Executor<'e, Database = DB>,
+{
+    let query = QueryCapture::current().map(|c| c.start(DB::SYSTEM, statement, id));
+    let result = run.await;
+    if let Some(query) = query {
+        match &result {
+            Ok(_) => query.end_rows(None),
+            Err(error) => query.end(None, None, Some(query_error::<DB>(error))),
+        }
+    }
+    result
+}
+
+impl<DB: Database> Drop for Transaction<'_, DB> {
     fn drop(&mut self) {
         if self.tx.is_some() {
-            // sqlx rolls back a transaction dropped open.
+            // sqlx rolls back a transaction dropped open (to its savepoint when nested).
             if let Some(query) = QueryCapture::current() {
-                let system = if DB::NAME == "PostgreSQL" {
-                    DbSystem::Postgresql
-                } else {
-                    DbSystem::Sqlite
-                };
-                query.start(system, "ROLLBACK", &self.id).end_rows(None);
+                query
+                    .start(self.system, &self.rollback_statement(), &self.id)
+                    .end_rows(None);
             }
         }
     }
 }
 
-impl<DB: Database> Deref for Transaction<DB> {
+impl<DB: Database> Deref for Transaction<'_, DB> {
     type Target = DB::Connection;
     fn deref(&self) -> &DB::Connection {
         self.tx.as_ref().expect("an open transaction")
     }
 }
 
-impl<DB: Database> DerefMut for Transaction<DB> {
+impl<DB: Database> DerefMut for Transaction<'_, DB> {
     fn deref_mut(&mut self) -> &mut DB::Connection {
         self.tx.as_mut().expect("an open transaction")
     }
@@ -384,7 +442,7 @@ where
     }
 }
 
-impl<'c, DB: TracedDatabase> Executor<'c, DB> for &'c mut Transaction<DB>
+impl<'c, DB: TracedDatabase> Executor<'c, DB> for &'c mut Transaction<'_, DB>
 where
     for<'e> &'e mut DB::Connection: sqlx::Executor<'e, Database = DB>,
 {

@@ -18,7 +18,6 @@
 //! ```
 
 use std::future::{ready, Future, Ready};
-use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -26,11 +25,9 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::HttpMessage as _;
-use tokio::task::futures::TaskLocalFuture;
 
 use crate::client::RacewayClient;
-use crate::context::ExecutionContext;
-use crate::middleware::panic_message;
+use crate::middleware::served::Served;
 use crate::middleware::server_call::ServerCall;
 use crate::propagation::HeaderSource;
 
@@ -116,8 +113,8 @@ where
             request.match_pattern(),
         );
         let Some(call) = call else {
-            return ActixFuture::Untraced {
-                inner: self.service.call(request),
+            return ActixFuture {
+                served: Served::untraced(self.service.call(request)),
             };
         };
         let context = call.context().clone();
@@ -125,9 +122,8 @@ where
         request.extensions_mut().insert(self.client.clone());
         // Services may do work in `call` itself, before their future is first polled.
         let inner = context.clone().sync_scope(|| self.service.call(request));
-        ActixFuture::Traced {
-            inner: context.scope(inner),
-            call: Some(call),
+        ActixFuture {
+            served: Served::traced(context.scope(inner), call),
         }
     }
 }
@@ -135,17 +131,9 @@ where
 pin_project_lite::pin_project! {
     /// The response future of [`RacewayActixService`]: polls the inner future inside the
     /// request's execution context and records the outcome when it completes.
-    #[project = ActixFutureProj]
-    pub enum ActixFuture<F> {
-        Traced {
-            #[pin]
-            inner: TaskLocalFuture<ExecutionContext, F>,
-            call: Option<ServerCall>,
-        },
-        Untraced {
-            #[pin]
-            inner: F,
-        },
+    pub struct ActixFuture<F> {
+        #[pin]
+        served: Served<F>,
     }
 }
 
@@ -156,25 +144,8 @@ where
     type Output = F::Output;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let (inner, call) = match self.project() {
-            ActixFutureProj::Untraced { inner } => return inner.poll(cx),
-            ActixFutureProj::Traced { inner, call } => (inner, call),
-        };
-        // A panicking handler is recorded (error, then response_sent 500) and the panic goes
-        // on unwinding: the application's own panic handling is unchanged.
-        let polled = match catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
-            Ok(polled) => polled,
-            Err(payload) => {
-                if let Some(call) = call.take() {
-                    call.fail("panic", panic_message(payload.as_ref()));
-                }
-                resume_unwind(payload)
-            }
-        };
-        let Poll::Ready(result) = polled else {
-            return Poll::Pending;
-        };
-        let Some(call) = call.take() else {
+        let (result, call) = std::task::ready!(self.project().served.poll_served(cx));
+        let Some(call) = call else {
             return Poll::Ready(result);
         };
         match result {

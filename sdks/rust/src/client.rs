@@ -488,9 +488,25 @@ impl RacewayClient {
         );
     }
 
+    /// Starts the client call of a request a client integration sends (the reqwest middleware,
+    /// the hyper layer): the trace headers go only to a target `propagate_to` allows, and a host
+    /// left without them is noted (debug mode). A request whose URL is not known gets none.
+    pub(crate) fn start_instrumented_call(
+        &self,
+        context: &ExecutionContext,
+        method: &str,
+        target: Option<&Url>,
+        headers: &mut HeaderMap,
+    ) -> ClientCall {
+        let propagate = target.is_some_and(|url| self.config().propagate_to.matches(url));
+        if let (false, Some(url)) = (propagate, target) {
+            self.note_unpropagated_host(url);
+        }
+        ClientCall::start(context, method, target, propagate, headers)
+    }
+
     /// In debug mode, says once per host that a host got no trace headers (spec 6.3).
-    #[cfg_attr(not(feature = "reqwest"), allow(dead_code))]
-    pub(crate) fn note_unpropagated_host(&self, url: &Url) {
+    fn note_unpropagated_host(&self, url: &Url) {
         if !self.tracer.config.debug {
             return;
         }

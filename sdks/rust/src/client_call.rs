@@ -1,13 +1,13 @@
-//! The one client-call lifecycle behind the reqwest middleware and `get_trace_headers`: a client
-//! span of its own, `request_sent` before the headers are written, the callee's clock merged
-//! from the response, `response_received` at the end.
+//! The one client-call lifecycle behind the reqwest middleware, the hyper layer and
+//! `get_trace_headers`: a client span of its own, `request_sent` before the headers are
+//! written, the callee's clock merged from the response, `response_received` at the end.
 //!
 //! It is built on the execution context (it takes the context's clock steps and records through
-//! it) and is used by the client and the reqwest middleware; the context knows nothing of it.
+//! it) and is used by the client and the client integrations; the context knows nothing of it.
 
 use std::time::Instant;
 
-use http::HeaderMap;
+use http::{HeaderMap, StatusCode};
 use reqwest::Url;
 use serde_json::{json, Value};
 
@@ -156,6 +156,22 @@ impl ClientCall {
             None,
         );
         remote_clock
+    }
+
+    /// The response of an instrumented call arrived: `response_received` with its status, the
+    /// callee's clock merged first.
+    pub(crate) fn responded(
+        self,
+        context: &ExecutionContext,
+        status: StatusCode,
+        headers: &HeaderMap,
+    ) {
+        self.end(context, Some(status.as_u16()), Some(headers), None);
+    }
+
+    /// An instrumented call failed without a response: `response_received` with `error`.
+    pub(crate) fn failed(self, context: &ExecutionContext, error: Value) {
+        self.end::<HeaderMap>(context, None, None, Some(error));
     }
 }
 

@@ -29,7 +29,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use http::{HeaderMap, Request, Response};
+use http::{Request, Response};
 use tower_layer::Layer;
 use tower_service::Service;
 use url::Url;
@@ -105,18 +105,11 @@ where
             };
         };
         let url = request_url(&request);
-        let propagate = url
-            .as_ref()
-            .is_some_and(|url| self.client.config().propagate_to.matches(url));
-        if let (false, Some(url)) = (propagate, &url) {
-            self.client.note_unpropagated_host(url);
-        }
         let method = request.method().as_str().to_owned();
-        let call = ClientCall::start(
+        let call = self.client.start_instrumented_call(
             &context,
             &method,
             url.as_ref(),
-            propagate,
             request.headers_mut(),
         );
         ClientFuture {
@@ -148,18 +141,11 @@ where
         let result = std::task::ready!(this.inner.poll(cx));
         if let Some((call, context)) = this.call.take() {
             match &result {
-                Ok(response) => {
-                    call.end(
-                        &context,
-                        Some(response.status().as_u16()),
-                        Some(response.headers()),
-                        None,
-                    );
-                }
-                Err(error) => {
-                    let error = error_message_data("http client error", &error.to_string());
-                    call.end::<HeaderMap>(&context, None, None, Some(error));
-                }
+                Ok(response) => call.responded(&context, response.status(), response.headers()),
+                Err(error) => call.failed(
+                    &context,
+                    error_message_data("http client error", &error.to_string()),
+                ),
             }
         }
         Poll::Ready(result)

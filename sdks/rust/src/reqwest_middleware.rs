@@ -11,12 +11,11 @@
 //! # }
 //! ```
 
-use http::{Extensions, HeaderMap};
+use http::Extensions;
 use reqwest::{Request, Response};
 use reqwest_middleware::{Middleware, Next, Result};
 
 use crate::client::RacewayClient;
-use crate::client_call::ClientCall;
 use crate::event::error_data;
 
 /// Traces outgoing reqwest calls made inside an execution context; calls outside one pass
@@ -46,33 +45,18 @@ impl Middleware for RacewayMiddleware {
         let Some(context) = self.client.current_context() else {
             return next.run(request, extensions).await;
         };
-        let propagate = self.client.config().propagate_to.matches(request.url());
         let url = request.url().clone();
-        if !propagate {
-            self.client.note_unpropagated_host(&url);
-        }
         let method = request.method().clone();
-        let call = ClientCall::start(
+        let call = self.client.start_instrumented_call(
             &context,
             method.as_str(),
             Some(&url),
-            propagate,
             request.headers_mut(),
         );
         let result = next.run(request, extensions).await;
         match &result {
-            Ok(response) => {
-                call.end(
-                    &context,
-                    Some(response.status().as_u16()),
-                    Some(response.headers()),
-                    None,
-                );
-            }
-            Err(error) => {
-                let error = error_data("reqwest_middleware::Error", error);
-                call.end::<HeaderMap>(&context, None, None, Some(error));
-            }
+            Ok(response) => call.responded(&context, response.status(), response.headers()),
+            Err(error) => call.failed(&context, error_data("reqwest_middleware::Error", error)),
         }
         result
     }

@@ -1,6 +1,8 @@
 // Package collectortest is a loopback collector for the tests of the router adapters
-// (racewaygin, racewayecho): it keeps every event it is sent, so that a test can read what a
-// traced request recorded. It is internal to this repository's Go modules.
+// (racewaygin, racewayecho) and of racewaysql on real drivers (racewaysql/drivertest): it keeps
+// every event it is sent, so that a test can read what a traced request recorded. It is
+// internal to this repository's Go modules (the core's own tests, in package raceway, keep a
+// collector of their own: importing this package from there would be an import cycle).
 package collectortest
 
 import (
@@ -26,6 +28,20 @@ type Event struct {
 	Kind         string            `json:"kind"`
 	Clock        map[string]uint64 `json:"clock"`
 	Data         map[string]any    `json:"data"`
+
+	raw json.RawMessage
+}
+
+// DecodeData decodes the event's data, as sent, into v: a typed struct for a test that reads
+// many fields, raw JSON values kept byte for byte.
+func (e Event) DecodeData(v any) error {
+	var event struct {
+		Data json.RawMessage `json:"data"`
+	}
+	if err := json.Unmarshal(e.raw, &event); err != nil {
+		return err
+	}
+	return json.Unmarshal(event.Data, v)
 }
 
 // Collector receives the batches of one client.
@@ -68,14 +84,22 @@ func (c *Collector) serve(w http.ResponseWriter, r *http.Request) {
 		body = gz
 	}
 	var batch struct {
-		Events []Event `json:"events"`
+		Events []json.RawMessage `json:"events"`
 	}
 	if err := json.NewDecoder(body).Decode(&batch); err != nil {
 		http.Error(w, "bad json", http.StatusBadRequest)
 		return
 	}
+	events := make([]Event, len(batch.Events))
+	for i, raw := range batch.Events {
+		if err := json.Unmarshal(raw, &events[i]); err != nil {
+			http.Error(w, "bad event: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		events[i].raw = raw
+	}
 	c.mu.Lock()
-	c.events = append(c.events, batch.Events...)
+	c.events = append(c.events, events...)
 	c.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
 	n, _ := json.Marshal(len(batch.Events))

@@ -1,31 +1,17 @@
 package drivertest
 
 import (
-	"compress/gzip"
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"testing"
-	"time"
 
+	"github.com/raceway-dev/raceway/sdks/go/internal/collectortest"
 	"github.com/raceway-dev/raceway/sdks/go/raceway"
 )
 
-// collector is a loopback collector that keeps the db_query events it is sent.
-type collector struct {
-	mu     sync.Mutex
-	events []dbEvent
-}
-
-type dbEvent struct {
-	TraceID string  `json:"trace_id"`
-	Kind    string  `json:"kind"`
-	Data    dbQuery `json:"data"`
-}
-
+// dbQuery is the data of a db_query event.
 type dbQuery struct {
 	System             string              `json:"system"`
 	Statement          string              `json:"statement"`
@@ -48,68 +34,25 @@ type dbParam struct {
 	Value  json.RawMessage `json:"value"`
 }
 
-func (c *collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	var body io.Reader = r.Body
-	if r.Header.Get("Content-Encoding") == "gzip" {
-		gz, err := gzip.NewReader(r.Body)
-		if err != nil {
-			http.Error(w, "bad gzip", http.StatusBadRequest)
-			return
-		}
-		body = gz
-	}
-	var batch struct {
-		Events []dbEvent `json:"events"`
-	}
-	if err := json.NewDecoder(body).Decode(&batch); err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	c.mu.Lock()
-	for _, e := range batch.Events {
-		if e.Kind == "db_query" {
-			c.events = append(c.events, e)
-		}
-	}
-	c.mu.Unlock()
-	w.Header().Set("Content-Type", "application/json")
-	_, _ = io.WriteString(w, `{"accepted":`+itoa(len(batch.Events))+`,"duplicates":0}`)
-}
-
-func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
-
 // tracer is a Raceway client sending to a loopback collector, and a way to run code in a
 // traced request's context.
 type tracer struct {
 	t         *testing.T
 	client    *raceway.Client
-	collector *collector
+	collector *collectortest.Collector
+	seen      int // events already returned by queries
 	app       *httptest.Server
 	work      func(ctx context.Context)
 }
 
 func newTracer(t *testing.T, opts ...raceway.Option) *tracer {
 	t.Helper()
-	c := &collector{}
-	server := httptest.NewServer(c)
-	t.Cleanup(server.Close)
-	opts = append([]raceway.Option{
-		raceway.WithServiceName("racewaysql-test"),
-		raceway.WithServerURL(server.URL),
-		raceway.WithFlushInterval(time.Hour),
-	}, opts...)
-	client, err := raceway.New(opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, client := collectortest.New(t, append([]raceway.Option{raceway.WithServiceName("racewaysql-test")}, opts...)...)
 	tr := &tracer{t: t, client: client, collector: c}
 	tr.app = httptest.NewServer(raceway.Middleware(client)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tr.work(r.Context())
 	})))
-	t.Cleanup(func() {
-		tr.app.Close()
-		_ = client.Shutdown(context.Background())
-	})
+	t.Cleanup(tr.app.Close)
 	return tr
 }
 
@@ -127,16 +70,20 @@ func (tr *tracer) traced(fn func(ctx context.Context)) {
 // queries flushes the client and returns the db_query events received since the last call.
 func (tr *tracer) queries() []dbQuery {
 	tr.t.Helper()
-	if err := tr.client.Flush(context.Background()); err != nil {
-		tr.t.Fatal(err)
+	events := tr.collector.Events(tr.t, tr.client)
+	fresh := events[tr.seen:]
+	tr.seen = len(events)
+	out := []dbQuery{}
+	for _, e := range fresh {
+		if e.Kind != "db_query" {
+			continue
+		}
+		var q dbQuery
+		if err := e.DecodeData(&q); err != nil {
+			tr.t.Fatalf("db_query data: %v", err)
+		}
+		out = append(out, q)
 	}
-	tr.collector.mu.Lock()
-	defer tr.collector.mu.Unlock()
-	out := make([]dbQuery, len(tr.collector.events))
-	for i, e := range tr.collector.events {
-		out[i] = e.Data
-	}
-	tr.collector.events = nil
 	return out
 }
 

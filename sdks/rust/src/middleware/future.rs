@@ -1,12 +1,11 @@
-use std::any::Any;
 use std::future::Future;
-use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use http::Response;
 use tokio::task::futures::TaskLocalFuture;
 
+use super::served::Served;
 use super::server_call::ServerCall;
 use crate::context::ExecutionContext;
 
@@ -15,48 +14,22 @@ pin_project_lite::pin_project! {
     /// inside the request's execution context and records the outcome when it completes.
     pub struct ResponseFuture<F> {
         #[pin]
-        kind: Kind<F>,
+        served: Served<F>,
     }
 }
 
-pin_project_lite::pin_project! {
-    #[project = KindProj]
-    enum Kind<F> {
-        Traced {
-            #[pin]
-            inner: TaskLocalFuture<ExecutionContext, F>,
-            call: Option<ServerCall>,
-        },
-        Untraced {
-            #[pin]
-            inner: F,
-        },
-    }
-}
-
-impl<F> ResponseFuture<F> {
+impl<F: Future> ResponseFuture<F> {
     pub(super) fn traced(inner: TaskLocalFuture<ExecutionContext, F>, call: ServerCall) -> Self {
         ResponseFuture {
-            kind: Kind::Traced {
-                inner,
-                call: Some(call),
-            },
+            served: Served::traced(inner, call),
         }
     }
 
     pub(super) fn untraced(inner: F) -> Self {
         ResponseFuture {
-            kind: Kind::Untraced { inner },
+            served: Served::untraced(inner),
         }
     }
-}
-
-pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> &str {
-    payload
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("panic")
 }
 
 impl<F, B, E> Future for ResponseFuture<F>
@@ -67,34 +40,19 @@ where
     type Output = Result<Response<B>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().kind.project() {
-            KindProj::Untraced { inner } => inner.poll(cx),
-            KindProj::Traced { inner, call } => {
-                // A panicking handler is recorded (error, then response_sent 500) and the panic
-                // goes on unwinding: the application's own panic handling is unchanged.
-                let polled = catch_unwind(AssertUnwindSafe(|| inner.poll(cx)));
-                match polled {
-                    Err(payload) => {
-                        if let Some(call) = call.take() {
-                            call.fail("panic", panic_message(payload.as_ref()));
-                        }
-                        resume_unwind(payload)
-                    }
-                    Ok(Poll::Pending) => Poll::Pending,
-                    Ok(Poll::Ready(Ok(mut response))) => {
-                        if let Some(call) = call.take() {
-                            call.finish(&mut response);
-                        }
-                        Poll::Ready(Ok(response))
-                    }
-                    Ok(Poll::Ready(Err(error))) => {
-                        if let Some(call) = call.take() {
-                            call.fail("ServiceError", &error.to_string());
-                        }
-                        Poll::Ready(Err(error))
-                    }
-                }
+        let (result, call) = std::task::ready!(self.project().served.poll_served(cx));
+        let Some(call) = call else {
+            return Poll::Ready(result);
+        };
+        Poll::Ready(match result {
+            Ok(mut response) => {
+                call.finish(&mut response);
+                Ok(response)
             }
-        }
+            Err(error) => {
+                call.fail("ServiceError", &error.to_string());
+                Err(error)
+            }
+        })
     }
 }

@@ -11,6 +11,7 @@
 //! ```
 
 mod future;
+pub(crate) mod served;
 pub(crate) mod server_call;
 
 use std::task::{Context, Poll};
@@ -21,8 +22,6 @@ use tower_service::Service;
 
 use crate::client::RacewayClient;
 
-#[cfg(feature = "actix-web")]
-pub(crate) use future::panic_message;
 pub use future::ResponseFuture;
 use server_call::ServerCall;
 

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from raceway.client_call import ClientCall
-from raceway.integrations.patching import MethodPatch, call_recorded_outside, recording_call
+from raceway.integrations.patching import MethodPatch, recorded_send
 
 
 class _ReportingStream(httpx.SyncByteStream):
@@ -53,17 +53,6 @@ class _AsyncReportingStream(httpx.AsyncByteStream):
         await self._wrapped.aclose()
 
 
-def _start(request: httpx.Request) -> ClientCall | None:
-    try:
-        call = ClientCall.start(request.method, str(request.url))
-        if call is not None:
-            for name, value in call.headers:
-                request.headers[name] = value  # httpx.Headers: replaces every spelling
-        return call
-    except Exception:
-        return None  # tracing never breaks the call it observes
-
-
 def _finish(call: ClientCall, response: httpx.Response, *, read_async: bool) -> None:
     """`response_received` when the headers arrive; a body that breaks off afterwards is an
     `error` in the call's span. (Some streams are both sync and async: the client that reads
@@ -81,18 +70,10 @@ def send_traced(
 ) -> httpx.Response:
     """Sends `request` through `send` as one recorded client call (headers, clock merge,
     `request_sent`/`response_received`). Passes through when an outer layer records it."""
-    if call_recorded_outside():
-        return send(request)
-    call = _start(request)
-    if call is None:
-        return send(request)
-    try:
-        with recording_call():
-            response = send(request)
-    except BaseException as error:
-        call.fail(error)
-        raise
-    _finish(call, response, read_async=False)
+    with recorded_send(request.method, str(request.url), request.headers) as call:
+        response = send(request)
+    if call is not None:
+        _finish(call, response, read_async=False)
     return response
 
 
@@ -100,18 +81,10 @@ async def send_traced_async(
     request: httpx.Request, send: Callable[[httpx.Request], Awaitable[httpx.Response]]
 ) -> httpx.Response:
     """The asyncio form of `send_traced`."""
-    if call_recorded_outside():
-        return await send(request)
-    call = _start(request)
-    if call is None:
-        return await send(request)
-    try:
-        with recording_call():
-            response = await send(request)
-    except BaseException as error:
-        call.fail(error)
-        raise
-    _finish(call, response, read_async=True)
+    with recorded_send(request.method, str(request.url), request.headers) as call:
+        response = await send(request)
+    if call is not None:
+        _finish(call, response, read_async=True)
     return response
 
 

@@ -1,15 +1,18 @@
-"""What the opt-in global instrumentation of a client library rests on: one process-wide
-wrapper of one method, installed and removed on request, and a guard that records a call
-once when two Raceway layers see it (a `RacewayTransport` around a patched `HTTPTransport`)."""
+"""What the client-library integrations rest on: one process-wide wrapper of one method,
+installed and removed on request (the opt-in global instrumentation), a guard that records a
+call once when two Raceway layers see it (a `RacewayTransport` around a patched
+`HTTPTransport`), and the record of one send that every wrapper and transport shares."""
 
 from __future__ import annotations
 
 import contextvars
 import functools
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, MutableMapping
 from contextlib import contextmanager
 from typing import Any
+
+from raceway.client_call import ClientCall
 
 Method = Callable[..., Any]
 
@@ -33,6 +36,45 @@ def recording_call() -> Iterator[None]:
         yield
     finally:
         _recording.reset(token)
+
+
+def _start(method: str, url: str, headers: MutableMapping[str, str]) -> ClientCall | None:
+    try:
+        call = ClientCall.start(method, url)
+        if call is not None:
+            for name, value in call.headers:
+                headers[name] = value  # case-insensitive (httpx, requests): replaces any spelling
+        return call
+    except Exception:
+        return None  # tracing never breaks the call it observes
+
+
+@contextmanager
+def recorded_send(
+    method: str, url: str, headers: MutableMapping[str, str]
+) -> Iterator[ClientCall | None]:
+    """Records the send made inside the block as one client call: starts the call, sets its
+    trace headers on `headers` (the request's own, case-insensitive), marks the send as
+    recorded for the layers below, and records a send that raises as `response_received` with
+    the error. Yields the call for the caller to finish with the response, in whatever way its
+    library hands the response over; None when the send is not recorded here (an outer Raceway
+    layer records it, or there is no execution context). A context manager rather than a
+    wrapper of the send so that the sync and asyncio clients share it: the block may `await`.
+
+    >>> with recorded_send("GET", url, request.headers) as call:  # doctest: +SKIP
+    ...     response = send(request)
+    >>> if call is not None: call.finish(response.status, response.headers.get)  # doctest: +SKIP
+    """
+    call = None if call_recorded_outside() else _start(method, url, headers)
+    if call is None:
+        yield None
+        return
+    try:
+        with recording_call():
+            yield call
+    except BaseException as error:
+        call.fail(error)
+        raise
 
 
 class MethodPatch:

@@ -15,40 +15,20 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 
-from raceway.client_call import ClientCall
-from raceway.integrations.patching import MethodPatch, call_recorded_outside, recording_call
+from raceway.integrations.patching import MethodPatch, recorded_send
 
 Send = Callable[[requests.PreparedRequest], requests.Response]
-
-
-def _start(request: requests.PreparedRequest) -> ClientCall | None:
-    try:
-        call = ClientCall.start(request.method or "GET", request.url or "")
-        if call is not None:
-            for name, value in call.headers:
-                request.headers[name] = value  # a case-insensitive dict: this replaces
-        return call
-    except Exception:
-        return None  # tracing never breaks the call it observes
 
 
 def send_traced(request: requests.PreparedRequest, send: Send) -> requests.Response:
     """Sends `request` through `send` as one recorded client call: `request_sent`, the trace
     headers (when `propagate_to` allows the target), the response's clock merged, then
     `response_received`. Passes through when an outer layer records the call already."""
-    if call_recorded_outside():
-        return send(request)
-    call = _start(request)
-    if call is None:
-        return send(request)
-    try:
-        with recording_call():
-            response = send(request)
-    except BaseException as error:
-        call.fail(error)
-        raise
-    with suppress(Exception):
-        call.finish(response.status_code, response.headers.get)
+    with recorded_send(request.method or "GET", request.url or "", request.headers) as call:
+        response = send(request)
+    if call is not None:
+        with suppress(Exception):
+            call.finish(response.status_code, response.headers.get)
     return response
 
 

@@ -3,7 +3,7 @@ import { criticalPath, diagnostics } from '../../test/analysis-results.js';
 import { makeTrace } from '../../test/fixtures.js';
 import type { StoredEvent } from '../event.js';
 import { SqliteStorage } from '../storage/sqlite.js';
-import { AnalysisScheduler } from './analysis-scheduler.js';
+import { ANALYSIS_SLICE_MS, AnalysisScheduler } from './analysis-scheduler.js';
 import type { AnalysisEngine } from './engine.js';
 
 /** Records what it was asked to analyse; throws for traces listed in `failFor`. */
@@ -126,6 +126,45 @@ describe('AnalysisScheduler', () => {
         { kind: 'analysis_failed', explanation: expect.stringMatching(/analysis bug/) },
       ],
     });
+    await scheduler.stop();
+  });
+
+  it('gives the event loop a turn between traces once an analysis slice is used up', async () => {
+    const store = await storage();
+    // Turns of the event loop so far: a callback re-queued with setImmediate, as ingestion's
+    // I/O callbacks are queued behind the analysis.
+    let turns = 0;
+    let counting = true;
+    const count = () => {
+      turns++;
+      if (counting) setImmediate(count);
+    };
+    setImmediate(count);
+    const turnSeen: number[] = [];
+    const engine: AnalysisEngine = {
+      analyzeTrace(events) {
+        turnSeen.push(turns);
+        // Each analysis holds the event loop longer than a slice.
+        const until = performance.now() + ANALYSIS_SLICE_MS * 2;
+        while (performance.now() < until);
+        return {
+          traceId: events[0]!.trace_id,
+          races: [],
+          criticalPath: null,
+          diagnostics: diagnostics(),
+        };
+      },
+      detectCrossTraceRaces: () => [],
+    };
+    const scheduler = new AnalysisScheduler({ storage: store, engine, delayMs: 60_000 });
+    await scheduler.start();
+    await ingest(store, scheduler, [...makeTrace(), ...makeTrace(), ...makeTrace()]);
+    await scheduler.runNow();
+    counting = false;
+    // The three traces are one chunk: without a turn between them, all see the same count.
+    expect(turnSeen).toHaveLength(3);
+    expect(turnSeen[1]).toBeGreaterThan(turnSeen[0]!);
+    expect(turnSeen[2]).toBeGreaterThan(turnSeen[1]!);
     await scheduler.stop();
   });
 });

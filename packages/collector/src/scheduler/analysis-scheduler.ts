@@ -120,6 +120,12 @@ export interface AnalysisStatus {
 const CHUNK = 100;
 /** Unanalysed traces of a previous run taken from storage at a time. */
 const PENDING_BATCH = 10_000;
+/**
+ * Longest the analyses of a chunk hold the event loop at a stretch: once a slice is used up,
+ * ingestion and queries get a turn before the next trace is analysed (so a request waits for
+ * at most a slice plus one trace's analysis, not for a whole chunk).
+ */
+export const ANALYSIS_SLICE_MS = 10;
 const DEFAULT_LEASE_MS = 5000;
 const DEFAULT_PENDING_SCAN_MS = 3000;
 
@@ -480,10 +486,15 @@ export class AnalysisScheduler {
         budget: this.options.budget,
         ...(this.options.sql ? { sql: this.options.sql } : {}),
       };
+      let sliceStartMs = performance.now();
       for (const summary of summaries) {
         const kept = states.get(summary.traceId);
         const events = cached.get(summary.traceId) ?? read.get(summary.traceId);
         if (!kept && !events) continue;
+        if (performance.now() - sliceStartMs >= ANALYSIS_SLICE_MS) {
+          await nextTurn();
+          sliceStartMs = performance.now();
+        }
         // Analysis holds the event loop: the leases are renewed between traces. A trace whose
         // lease was lost is another collector's now.
         await heartbeat.renewIfDue();

@@ -54,6 +54,8 @@ export class IncrementalTraceAnalysis {
   private readonly totals: DiagnosticsTotals;
   private readonly services = new Set<string>();
   private truncatedClockEvents = 0;
+  /** The trace's root span, as of the last refresh of the components. */
+  private root: { span: Span; component: SpanComponent } | null = null;
   private path: { root: Span; path: CriticalPath } | null = null;
   private readonly maxEvents: number;
 
@@ -125,7 +127,7 @@ export class IncrementalTraceAnalysis {
     const limits = this.races.limits();
     if (limits === null) return this.full();
     const { retired, added } = this.spans.refresh();
-    const root = this.traceRoot();
+    const root = this.traceRoot(retired, added);
     this.totals.update(retired, added, root);
     return {
       traceId: this.traceId ?? '',
@@ -152,10 +154,18 @@ export class IncrementalTraceAnalysis {
     return analyzeTrace([...this.events].sort(byTimeThenId), this.options);
   }
 
-  /** The earliest root span of all components (the longest on a tie), as `buildSpanTree` picks. */
-  private traceRoot(): { span: Span; component: SpanComponent } | null {
-    let best: { span: Span; component: SpanComponent } | null = null;
-    for (const component of this.spans.all()) {
+  /**
+   * The earliest root span of all components (the longest on a tie), as `buildSpanTree` picks.
+   * Components not rebuilt since the last call are as they were: the previous root stands
+   * against the rebuilt ones, unless its own component was rebuilt (then all are compared).
+   */
+  private traceRoot(
+    retired: readonly SpanComponent[],
+    added: readonly SpanComponent[],
+  ): { span: Span; component: SpanComponent } | null {
+    const rescan = this.root !== null && retired.includes(this.root.component);
+    let best = rescan ? null : this.root;
+    for (const component of rescan ? this.spans.all() : added) {
       const span = component.roots[0];
       if (span === undefined) continue;
       if (
@@ -166,6 +176,7 @@ export class IncrementalTraceAnalysis {
       )
         best = { span, component };
     }
+    this.root = best;
     return best;
   }
 

@@ -4,7 +4,7 @@ import { getOrCreate } from '../collections.js';
 import { type Event, lockOf, resourceOf } from '../event.js';
 import type { AnalysisOptions } from '../options.js';
 import type { RaceGroup } from '../race-groups.js';
-import { detectTraceRaceGroups, type TraceRaceGroups } from '../trace-races.js';
+import { detectTraceRaceGroups } from '../trace-races.js';
 
 /** Order of events as the collector hands a trace to the analysis: time, then id. */
 export function byTimeThenId(a: Event, b: Event): number {
@@ -35,7 +35,8 @@ export class ResourceRaces {
   private readonly resourcesByContext = new Map<string, Set<string>>();
   private readonly resourcesBySpan = new Map<string, Set<string>>();
   private readonly requestsBySpan = new Map<string, Event[]>();
-  private readonly results = new Map<string, TraceRaceGroups>();
+  /** The detectors' cuts, of the resources whose last re-run had any. */
+  private readonly limited = new Map<string, AnalysisLimit[]>();
   private readonly dirty = new Set<string>();
   /** Every resource's groups in list order, kept across refreshes. */
   private sorted: RaceGroup[] = [];
@@ -88,7 +89,8 @@ export class ResourceRaces {
       // In the trace's own order: a span's route is its last `request_received`'s.
       related.sort(byTimeThenId);
       const result = detectTraceRaceGroups(related, this.options);
-      this.results.set(resource, result);
+      if (result.limits.length > 0) this.limited.set(resource, result.limits);
+      else this.limited.delete(resource);
       for (const group of result.groups) fresh.push(group);
     }
     const kept = this.sorted.filter((group) => !this.dirty.has(group.resource));
@@ -117,8 +119,8 @@ export class ResourceRaces {
    */
   limits(): AnalysisLimit[] | null {
     const out: AnalysisLimit[] = [];
-    for (const result of this.results.values()) {
-      for (const limit of result.limits) {
+    for (const limits of this.limited.values()) {
+      for (const limit of limits) {
         if (limit.kind !== 'bounded_detector') return null;
         out.push(limit);
       }

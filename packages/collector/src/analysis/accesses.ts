@@ -1,4 +1,4 @@
-import { clockSum, isClockUncertain, ownEpoch } from './clock.js';
+import { clockSum, ownEpoch } from './clock.js';
 import { getOrCreate } from './collections.js';
 import { type Event, isAtomicWrite, lockOf, resourceOf } from './event.js';
 import { isStructuralEvent } from './inferred-order.js';
@@ -7,6 +7,15 @@ import { type SqlAnalysisOptions, type SqlEventAccess, sqlAccesses } from './sql
 /** A state access with what the race rules need, computed once. */
 export interface Access {
   event: Event;
+  /**
+   * Copies of the event's id, time, component and clock: the sorts and the sweep read these for
+   * every comparison, and an access (allocated with its neighbours) is much closer at hand than
+   * an event of a trace of 10^6 events.
+   */
+  id: string;
+  tsUs: number;
+  component: string;
+  clock: Record<string, number>;
   resource: string;
   /** The access's context (trace and component), as a small number unique within one call. */
   ctx: number;
@@ -51,8 +60,25 @@ class ContextIds {
     { trace: string; id: number; others?: Map<string, number> }
   >();
   size = 0;
+  /**
+   * The context of the previous call: a context's events often come in a row, and a lookup in
+   * a map of one entry per request (10^5 requests and more for the cross-trace detector) costs
+   * cache misses that comparing two short strings does not.
+   */
+  private lastComponent: string | null = null;
+  private lastTrace = '';
+  private lastId = 0;
 
   of(event: Event): number {
+    if (this.lastComponent === event.component && this.lastTrace === event.trace_id)
+      return this.lastId;
+    this.lastComponent = event.component;
+    this.lastTrace = event.trace_id;
+    this.lastId = this.lookUp(event);
+    return this.lastId;
+  }
+
+  private lookUp(event: Event): number {
     const known = this.byComponent.get(event.component);
     if (known === undefined) {
       const id = this.size++;
@@ -82,49 +108,119 @@ export function prepareAccesses(
   options: SqlAnalysisOptions = {},
 ): Access[] {
   const ids = new ContextIds();
-  // `db_query` events: their accesses and the database locks held at each, by transaction.
-  const sql = events.some((e) => e.kind === 'db_query')
-    ? sqlAccesses(events, options).byEvent
-    : null;
-  const isAccessEvent = (event: Event) => resourceOf(event) !== null || sql?.has(event) === true;
-  // Contexts that took locks need their events in program order; the others need no grouping.
-  const locking = new Map<number, Event[]>();
+  // One pass finds both the contexts that took locks (they need their events in program order;
+  // the others need no grouping) and whether there are `db_query` events: each pass over the
+  // events of a large trace costs a cache miss per event.
+  const locking = new Map<number, LockingChain>();
+  let hasSql = false;
   for (const event of events) {
-    if (lockOf(event) !== null) {
+    if (event.kind === 'db_query') hasSql = true;
+    else if (lockOf(event) !== null) {
       const ctx = ids.of(event);
-      if (!locking.has(ctx)) locking.set(ctx, []);
+      if (!locking.has(ctx)) locking.set(ctx, { events: [], epochs: [] });
     }
   }
+  // `db_query` events: their accesses and the database locks held at each, by transaction.
+  const sql = hasSql ? sqlAccesses(events, options).byEvent : null;
+  const isAccessEvent = (event: Event) => resourceOf(event) !== null || sql?.has(event) === true;
   const out: Access[] = [];
   for (const event of events) {
     const isLock = lockOf(event) !== null;
     if (!isLock && !isAccessEvent(event)) continue;
     const ctx = ids.of(event);
     const chain = locking.get(ctx);
-    if (chain !== undefined) chain.push(event);
-    else if (!isLock) pushAccess(out, event, ctx, EMPTY, EMPTY, sql?.get(event));
+    if (chain !== undefined) {
+      chain.events.push(event);
+      chain.epochs.push(ownEpoch(event));
+    } else if (!isLock) pushAccess(out, event, ctx, EMPTY, EMPTY, sql?.get(event));
   }
   for (const [ctx, chain] of locking) {
-    chain.sort(byProgramOrder);
-    const held = new Map<string, { depth: number; hold: number }>();
-    let holdSeq = 0;
-    for (const event of chain) {
+    const held = new HeldLocks();
+    for (const event of inProgramOrder(chain)) {
       const lock = lockOf(event);
-      if (lock === null) {
-        const locks = held.size === 0 ? EMPTY : [...held.keys()].sort();
-        const holds = held.size === 0 ? EMPTY : locks.map((l) => `${l}\u0000${held.get(l)!.hold}`);
-        pushAccess(out, event, ctx, locks, holds, sql?.get(event));
-      } else if (event.kind === 'lock_acquire') {
-        const current = held.get(lock);
-        if (current) current.depth++;
-        else held.set(lock, { depth: 1, hold: ++holdSeq });
-      } else {
-        const current = held.get(lock);
-        if (current && --current.depth === 0) held.delete(lock);
-      }
+      if (lock === null) pushAccess(out, event, ctx, held.locks(), held.holds(), sql?.get(event));
+      else if (event.kind === 'lock_acquire') held.acquire(lock);
+      else held.release(lock);
     }
   }
   return out;
+}
+
+/**
+ * The events of one context in program order ({@link byProgramOrder}). They mostly arrive in
+ * it already, so a pass over the epochs read beforehand checks that first: the sort's
+ * comparator reads two epochs from the clocks per comparison.
+ */
+function inProgramOrder({ events, epochs }: LockingChain): Event[] {
+  for (let i = 1; i < events.length; i++) {
+    const order = epochs[i - 1]! - epochs[i]!;
+    if (order > 0 || (order === 0 && byProgramOrder(events[i - 1]!, events[i]!) > 0))
+      return events.sort(byProgramOrder);
+  }
+  return events;
+}
+
+/**
+ * The lock and access events of a context that took locks, in input order, with their own
+ * epochs read while each event was at hand (reading them again later misses the CPU caches
+ * once per event of a large trace).
+ */
+interface LockingChain {
+  events: Event[];
+  epochs: number[];
+}
+
+/**
+ * The locks a context holds while its events are walked in program order (a lock taken twice
+ * without release is held until released twice). The sorted lists of locks and of hold tokens
+ * are built once per change and shared by every access made in between: most accesses of a
+ * locking context come between the same acquire and release.
+ */
+class HeldLocks {
+  private readonly held = new Map<string, { depth: number; hold: number }>();
+  private holdSeq = 0;
+  private cachedLocks: readonly string[] | null = EMPTY;
+  private cachedHolds: readonly string[] = EMPTY;
+
+  acquire(lock: string): void {
+    const current = this.held.get(lock);
+    if (current) current.depth++;
+    else {
+      this.held.set(lock, { depth: 1, hold: ++this.holdSeq });
+      this.cachedLocks = null;
+    }
+  }
+
+  release(lock: string): void {
+    const current = this.held.get(lock);
+    if (current && --current.depth === 0) {
+      this.held.delete(lock);
+      this.cachedLocks = null;
+    }
+  }
+
+  /** Locks held, sorted. */
+  locks(): readonly string[] {
+    if (this.cachedLocks === null) this.refresh();
+    return this.cachedLocks!;
+  }
+
+  /** One token per held lock and acquisition, in the order of {@link locks}. */
+  holds(): readonly string[] {
+    if (this.cachedLocks === null) this.refresh();
+    return this.cachedHolds;
+  }
+
+  private refresh(): void {
+    if (this.held.size === 0) {
+      this.cachedLocks = EMPTY;
+      this.cachedHolds = EMPTY;
+      return;
+    }
+    const locks = [...this.held.keys()].sort();
+    this.cachedLocks = locks;
+    this.cachedHolds = locks.map((l) => `${l}\u0000${this.held.get(l)!.hold}`);
+  }
 }
 
 function pushAccess(
@@ -138,38 +234,52 @@ function pushAccess(
   if (sql !== undefined) {
     for (const a of sql) {
       const both = a.locks.length === 0 ? locks : [...new Set([...locks, ...a.locks])].sort();
-      out.push({
-        event,
-        resource: a.resource,
-        ctx,
-        write: a.write,
-        atomic: a.atomic,
-        locks: both,
-        lockHolds: a.holds.length === 0 ? lockHolds : [...lockHolds, ...a.holds],
-        epoch: ownEpoch(event),
-        sum: clockSum(event.clock),
-        uncertain: isClockUncertain(event),
-        inferred: event.clock_inferred === true || isStructuralEvent(event),
-        sql: a.value === undefined ? {} : { value: a.value },
-      });
+      const holds = a.holds.length === 0 ? lockHolds : [...lockHolds, ...a.holds];
+      const access = newAccess(event, a.resource, ctx, a.write, a.atomic, both, holds);
+      access.sql = a.value === undefined ? {} : { value: a.value };
+      out.push(access);
     }
     return;
   }
   const resource = resourceOf(event);
   if (resource === null || resource === '') return;
-  out.push({
+  const write = event.kind === 'state_write';
+  out.push(newAccess(event, resource, ctx, write, isAtomicWrite(event), locks, lockHolds));
+}
+
+/**
+ * An access, its clock read once: the own epoch and whether the clock is uncertain come from one
+ * lookup of the event's own entry (the same tests as `ownEpoch` and `isClockUncertain`), since
+ * keyed clock lookups are much of what preparing 10^6 accesses costs.
+ */
+function newAccess(
+  event: Event,
+  resource: string,
+  ctx: number,
+  write: boolean,
+  atomic: boolean,
+  locks: readonly string[],
+  lockHolds: readonly string[],
+): Access {
+  const own = event.clock[event.component];
+  const recorded = typeof own === 'number';
+  return {
     event,
+    id: event.id,
+    tsUs: event.ts_us,
+    component: event.component,
+    clock: event.clock,
     resource,
     ctx,
-    write: event.kind === 'state_write',
-    atomic: isAtomicWrite(event),
+    write,
+    atomic,
     locks,
     lockHolds,
-    epoch: ownEpoch(event),
+    epoch: recorded ? own : Number.POSITIVE_INFINITY,
     sum: clockSum(event.clock),
-    uncertain: isClockUncertain(event),
+    uncertain: event.clock_dropped !== undefined || !recorded,
     inferred: event.clock_inferred === true || isStructuralEvent(event),
-  });
+  };
 }
 
 const EMPTY: readonly string[] = Object.freeze([]);
@@ -179,7 +289,5 @@ const EMPTY: readonly string[] = Object.freeze([]);
  * sum(e) < sum(f)), then time, then event id, so the result never depends on input order.
  */
 export function sortHappensBeforeConsistent(accesses: Access[]): Access[] {
-  return accesses.sort(
-    (a, b) => a.sum - b.sum || a.event.ts_us - b.event.ts_us || compareIds(a.event.id, b.event.id),
-  );
+  return accesses.sort((a, b) => a.sum - b.sum || a.tsUs - b.tsUs || compareIds(a.id, b.id));
 }

@@ -16,18 +16,31 @@ export class ConflictClasses {
   private readonly memo = new Map<number, boolean>();
   /** Ids of the lock-free classes: read, write, atomic write, each of state or SQL (most accesses). */
   private readonly lockFree: number[] = [];
+  /** Class ids of accesses holding locks, by their locks array and the same slots. */
+  private readonly byLocks = new Map<readonly string[], number[]>();
 
   /** The class id of an access. */
   classOf(access: Access): number {
+    const slot = kindSlot(access);
     if (access.locks.length === 0) {
-      const slot = (access.write ? (access.atomic ? 2 : 1) : 0) + (isSql(access) ? 3 : 0);
       const known = this.lockFree[slot];
       if (known !== undefined) return known;
       const id = this.intern(access);
       this.lockFree[slot] = id;
       return id;
     }
-    return this.intern(access);
+    // Accesses made between the same acquire and release share one locks array (accesses.ts):
+    // known by identity, the class needs no name built.
+    let bySlot = this.byLocks.get(access.locks);
+    if (bySlot === undefined) {
+      bySlot = [];
+      this.byLocks.set(access.locks, bySlot);
+    }
+    const known = bySlot[slot];
+    if (known !== undefined) return known;
+    const id = this.intern(access);
+    bySlot[slot] = id;
+    return id;
   }
 
   private intern(access: Access): number {
@@ -67,6 +80,11 @@ export class ConflictClasses {
     this.memo.set(memoKey, result);
     return result;
   }
+}
+
+/** The access's kind as 0..5: read, write, atomic write, each of state or SQL. */
+function kindSlot(access: Access): number {
+  return (access.write ? (access.atomic ? 2 : 1) : 0) + (isSql(access) ? 3 : 0);
 }
 
 /** An access of a `db_query` event (a database row), as opposed to a tracked state event. */

@@ -1,5 +1,6 @@
 import { type Access, sortHappensBeforeConsistent } from './accesses.js';
 import { entry } from './clock.js';
+import { ClockView } from './clock-view.js';
 import { getOrCreate } from './collections.js';
 import { ConflictClasses } from './race-classes.js';
 
@@ -71,8 +72,9 @@ export type RacePair = readonly [Access, Access];
  */
 export function findRacePairs(accesses: readonly Access[]): RacePair[] {
   const classes = new ConflictClasses();
+  const view = new ClockView();
   const out: Candidate[] = [];
-  for (const group of groupByResource(accesses)) sweepResource(group, classes, out);
+  for (const group of groupByResource(accesses)) sweepResource(group, classes, view, out);
   const pairs: RacePair[] = [];
   for (const candidate of out) if (candidate.alive) pairs.push([candidate.a, candidate.b]);
   return pairs;
@@ -86,6 +88,8 @@ interface Candidate {
 
 interface KeyState {
   ctx: number;
+  /** The context's slot in the {@link ClockView}. */
+  slot: number;
   last: Access;
   /** Candidates one of whose ends is `last`, settled by the key's next access. */
   pending: Candidate[];
@@ -111,17 +115,36 @@ export function groupByResource(accesses: readonly Access[]): Access[][] {
 
 /** Neither access happens before the other (FastTrack's epoch test). */
 export function isConcurrent(a: Access, b: Access): boolean {
-  return (
-    a.epoch > entry(b.event.clock, a.event.component) &&
-    b.epoch > entry(a.event.clock, b.event.component)
-  );
+  return a.epoch > entry(b.clock, a.component) && b.epoch > entry(a.clock, b.component);
 }
 
-function sweepResource(group: readonly Access[], classes: ConflictClasses, out: Candidate[]): void {
+/**
+ * The same test as {@link isConcurrent} for g against the access whose clock `view` holds, its
+ * own epoch `fEpoch` and component `fComponent`: the entry of g's context in f's clock comes from
+ * the view, the other lookup (needed only when the first half holds) from g's clock.
+ */
+function isConcurrentWithLoaded(
+  g: Access,
+  gSlot: number,
+  view: ClockView,
+  fEpoch: number,
+  fComponent: string,
+): boolean {
+  return g.epoch > view.entry(gSlot) && fEpoch > entry(g.clock, fComponent);
+}
+
+function sweepResource(
+  group: readonly Access[],
+  classes: ConflictClasses,
+  view: ClockView,
+  out: Candidate[],
+): void {
   const keys = new Map<number, KeyState>();
   const byClass: ClassKeys[] = [];
   const classIndex = new Map<number, ClassKeys>();
   for (const f of group) {
+    // f's clock is read into the view once, on the first test against another context.
+    let loaded = false;
     const cls = classes.classOf(f);
     let mine = classIndex.get(cls);
     if (mine === undefined) {
@@ -133,13 +156,21 @@ function sweepResource(group: readonly Access[], classes: ConflictClasses, out: 
     const keyId = f.ctx * 1_048_576 + cls;
     let own = keys.get(keyId);
     if (own === undefined) {
-      own = { ctx: f.ctx, last: f, pending: [] };
+      own = { ctx: f.ctx, slot: view.slotOfAccess(f), last: f, pending: [] };
       keys.set(keyId, own);
       mine.keys.push(own);
     } else {
+      if (own.pending.length > 0) {
+        view.load(f);
+        loaded = true;
+      }
       for (const candidate of own.pending) {
         const other = candidate.a === own.last ? candidate.b : candidate.a;
-        if (candidate.alive && isConcurrent(f, other)) candidate.alive = false;
+        if (
+          candidate.alive &&
+          isConcurrentWithLoaded(other, view.slotOfAccess(other), view, f.epoch, f.component)
+        )
+          candidate.alive = false;
       }
       own.pending.length = 0;
       own.last = f;
@@ -152,7 +183,11 @@ function sweepResource(group: readonly Access[], classes: ConflictClasses, out: 
       for (const key of other.keys) {
         if (key.ctx === f.ctx) continue;
         const g = key.last;
-        if (!isConcurrent(g, f)) continue;
+        if (!loaded) {
+          view.load(f);
+          loaded = true;
+        }
+        if (!isConcurrentWithLoaded(g, key.slot, view, f.epoch, f.component)) continue;
         const candidate: Candidate = { a: g, b: f, alive: true };
         key.pending.push(candidate);
         own.pending.push(candidate);

@@ -56,13 +56,31 @@ export function detectRacesBruteForce(
   return racesFromPairs(findRacePairsBruteForce(accesses), accesses, options);
 }
 
-function pairKey(a: Access, b: Access): string {
-  return a.event.id < b.event.id ? `${a.event.id}|${b.event.id}` : `${b.event.id}|${a.event.id}`;
+/**
+ * Unordered pairs of events (by id) that a lost update folded in. Kept as a map of sets, not
+ * as joined id strings: every pair of a large trace is looked up, and building a string per
+ * lookup cost more than the lookup.
+ */
+class EventPairs {
+  private readonly pairs = new Map<string, Set<string>>();
+
+  add(a: Access, b: Access): void {
+    const [low, high] = a.id < b.id ? [a.id, b.id] : [b.id, a.id];
+    getOrCreate(this.pairs, low, () => new Set()).add(high);
+  }
+
+  has(a: Access, b: Access): boolean {
+    if (this.pairs.size === 0) return false;
+    return a.id < b.id
+      ? this.pairs.get(a.id)?.has(b.id) === true
+      : this.pairs.get(b.id)?.has(a.id) === true;
+  }
 }
 
 /**
  * For each of `writes`, the previous access of the same context to the same resource (program
- * order). Only the chains of those writes' contexts are built.
+ * order). Only the chains of those writes' (context, resource) pairs are built and sorted, not
+ * every chain of their contexts.
  */
 function previousOwnAccess(
   writes: ReadonlySet<Access>,
@@ -71,19 +89,15 @@ function previousOwnAccess(
   const previous = new Map<Access, Access>();
   if (writes.size === 0) return previous;
   const chains = new Map<number, Map<string, Access[]>>();
-  for (const write of writes) if (!chains.has(write.ctx)) chains.set(write.ctx, new Map());
+  for (const write of writes)
+    getOrCreate(chains, write.ctx, () => new Map()).set(write.resource, []);
   for (const access of accesses) {
-    const byResource = chains.get(access.ctx);
-    if (byResource === undefined) continue;
-    getOrCreate(byResource, access.resource, () => []).push(access);
+    chains.get(access.ctx)?.get(access.resource)?.push(access);
   }
   for (const byResource of chains.values()) {
     for (const chain of byResource.values()) {
       if (chain.length < 2) continue;
-      chain.sort(
-        (x, y) =>
-          x.epoch - y.epoch || x.event.ts_us - y.event.ts_us || compareIds(x.event.id, y.event.id),
-      );
+      chain.sort((x, y) => x.epoch - y.epoch || x.tsUs - y.tsUs || compareIds(x.id, y.id));
       for (let i = 1; i < chain.length; i++)
         if (writes.has(chain[i]!)) previous.set(chain[i]!, chain[i - 1]!);
     }
@@ -115,7 +129,7 @@ export function racesFromPairs(
     }
   }
   const previous = previousOwnAccess(plainWrites, accesses);
-  const consumed = new Set<string>();
+  const consumed = new EventPairs();
   const races: Race[] = [];
   for (const [a, b] of kept) {
     if (!plainWrites.has(a) || !plainWrites.has(b) || !a.write || !b.write || a.atomic || b.atomic)
@@ -123,16 +137,16 @@ export function racesFromPairs(
     const ra = basisRead(a, previous);
     const rb = basisRead(b, previous);
     if (ra === undefined || rb === undefined) continue;
-    consumed.add(pairKey(a, b));
-    consumed.add(pairKey(ra, b));
-    consumed.add(pairKey(rb, a));
+    consumed.add(a, b);
+    consumed.add(ra, b);
+    consumed.add(rb, a);
     const aFirst =
       ra.event.ts_us < rb.event.ts_us ||
       (ra.event.ts_us === rb.event.ts_us && ra.event.id < rb.event.id);
     races.push(lostUpdate(aFirst ? [ra, a, rb, b] : [rb, b, ra, a]));
   }
   for (const [a, b] of kept) {
-    if (consumed.size > 0 && consumed.has(pairKey(a, b))) continue;
+    if (consumed.has(a, b)) continue;
     races.push(pairRace(a, b));
   }
   return races.sort(

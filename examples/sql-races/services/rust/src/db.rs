@@ -17,8 +17,8 @@ pub enum Db {
 }
 
 pub enum Tx {
-    Pg(Transaction<Postgres>),
-    Sqlite(Transaction<Sqlite>),
+    Pg(Transaction<'static, Postgres>),
+    Sqlite(Transaction<'static, Sqlite>),
 }
 
 /// Test-only: RACE_PAUSE_MS holds the service that long after every SELECT, so that two

@@ -2,7 +2,6 @@ package racewaygin_test
 
 import (
 	"errors"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -16,26 +15,6 @@ import (
 
 func init() { gin.SetMode(gin.TestMode) }
 
-const (
-	callerTrace  = "4bf92f3577b34da6a3ce929d0e0e4736"
-	callerParent = "00f067aa0ba902b7"
-)
-
-func get(t *testing.T, url string, header map[string]string) *http.Response {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, url, nil)
-	for k, v := range header {
-		req.Header.Set(k, v)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp
-}
-
 func TestRouteTemplateIncomingContextAndResponseClock(t *testing.T) {
 	col, client := collectortest.New(t)
 	router := gin.New()
@@ -46,40 +25,7 @@ func TestRouteTemplateIncomingContextAndResponseClock(t *testing.T) {
 	})
 	server := httptest.NewServer(router)
 	defer server.Close()
-
-	resp := get(t, server.URL+"/orders/42", map[string]string{
-		"traceparent":  "00-" + callerTrace + "-" + callerParent + "-01",
-		"X-Raceway-VC": `{"caller#00000001":3}`,
-	})
-	if resp.StatusCode != http.StatusCreated || resp.Header.Get("X-Raceway-Trace-Id") != callerTrace {
-		t.Fatalf("status %d, headers %v", resp.StatusCode, resp.Header)
-	}
-	vc := resp.Header.Get("X-Raceway-VC")
-	if !strings.Contains(vc, `"caller#00000001":3`) {
-		t.Fatalf("the response clock does not carry the caller's: %q", vc)
-	}
-
-	events := col.Events(t, client)
-	received := collectortest.One(t, events, "request_received")
-	read := collectortest.One(t, events, "state_read")
-	sent := collectortest.One(t, events, "response_sent")
-	if received.TraceID != callerTrace || received.ParentSpanID == nil || *received.ParentSpanID != callerParent {
-		t.Errorf("request_received did not join the caller's trace: %+v", received)
-	}
-	if received.Data["route"] != "/orders/:id" || received.Data["path"] != "/orders/42" {
-		t.Errorf("request_received data %v", received.Data)
-	}
-	if sent.Data["route"] != "/orders/:id" || sent.Data["status"] != float64(201) || sent.Data["method"] != "GET" {
-		t.Errorf("response_sent data %v", sent.Data)
-	}
-	if read.TraceID != callerTrace || read.Data["resource"] != "order:42" {
-		t.Errorf("state_read %+v", read)
-	}
-	// The response carries response_sent's clock: after the handler's read.
-	own := sent.Component
-	if sent.Clock[own] != read.Clock[own]+1 || !strings.Contains(vc, `"`+own+`":`) {
-		t.Errorf("response_sent clock %v after read %v; response %s", sent.Clock, read.Clock, vc)
-	}
+	collectortest.CheckJoinedOrder(t, col, client, server.URL, "/orders/:id")
 }
 
 func TestPendingStatusesGoOutWithTheClock(t *testing.T) {
@@ -91,7 +37,7 @@ func TestPendingStatusesGoOutWithTheClock(t *testing.T) {
 	defer server.Close()
 
 	for path, status := range map[string]int{"/forbidden": 403, "/missing": 404} {
-		resp := get(t, server.URL+path, nil)
+		resp := collectortest.Get(t, server.URL+path, nil)
 		if resp.StatusCode != status || resp.Header.Get("X-Raceway-VC") == "" {
 			t.Errorf("%s: status %d, headers %v", path, resp.StatusCode, resp.Header)
 		}
@@ -120,11 +66,11 @@ func TestPanicsAndHandlerErrorsAreRecorded(t *testing.T) {
 	server := httptest.NewServer(router)
 	defer server.Close()
 
-	exploded := get(t, server.URL+"/explode", nil)
+	exploded := collectortest.Get(t, server.URL+"/explode", nil)
 	if exploded.StatusCode != 500 || exploded.Header.Get("X-Raceway-VC") == "" {
 		t.Fatalf("panic answered %d, headers %v", exploded.StatusCode, exploded.Header)
 	}
-	refused := get(t, server.URL+"/refuse", nil)
+	refused := collectortest.Get(t, server.URL+"/refuse", nil)
 	if refused.StatusCode != 409 {
 		t.Fatalf("refuse answered %d", refused.StatusCode)
 	}
@@ -163,7 +109,7 @@ func TestDisabledClientPassesThrough(t *testing.T) {
 	router.GET("/", func(c *gin.Context) { c.String(http.StatusOK, "ok") })
 	server := httptest.NewServer(router)
 	defer server.Close()
-	resp := get(t, server.URL+"/", nil)
+	resp := collectortest.Get(t, server.URL+"/", nil)
 	if resp.StatusCode != 200 || resp.Header.Get("X-Raceway-Trace-Id") != "" {
 		t.Errorf("a disabled client traced: %d %v", resp.StatusCode, resp.Header)
 	}
@@ -192,7 +138,7 @@ func TestHijackedConnectionsAreRecordedAsUpgrades(t *testing.T) {
 	})
 	server := httptest.NewServer(router)
 	defer server.Close()
-	resp := get(t, server.URL+"/ws", map[string]string{"Connection": "Upgrade", "Upgrade": "test"})
+	resp := collectortest.Get(t, server.URL+"/ws", map[string]string{"Connection": "Upgrade", "Upgrade": "test"})
 	if resp.StatusCode != http.StatusSwitchingProtocols {
 		t.Fatalf("status %d", resp.StatusCode)
 	}

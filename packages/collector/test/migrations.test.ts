@@ -68,8 +68,12 @@ function withoutTable(schema: unknown, table: string): unknown {
   );
 }
 
-/** A PostgreSQL schema (postgresSchema) without what version 3 adds: races.group_id and outcome, races_group. */
-function withoutRaceGroups(schema: unknown): unknown {
+/**
+ * A PostgreSQL schema (postgresSchema) without what later versions change in `races`: version
+ * 3's group_id and outcome columns and races_group index; version 7's key on (resource, id),
+ * and its races_id index.
+ */
+function withoutLaterRaceChanges(schema: unknown): unknown {
   const s = schema as Record<string, Array<Record<string, unknown>>>;
   return {
     ...s,
@@ -77,7 +81,10 @@ function withoutRaceGroups(schema: unknown): unknown {
       (c) =>
         !(c.table_name === 'races' && ['group_id', 'outcome'].includes(c.column_name as string)),
     ),
-    indexes: s.indexes!.filter((i) => i.indexname !== 'races_group'),
+    indexes: s.indexes!.filter(
+      (i) => !['races_group', 'races_id', 'races_pkey'].includes(i.indexname as string),
+    ),
+    constraints: s.constraints!.filter((c) => c.conname !== 'races_pkey'),
   };
 }
 
@@ -160,6 +167,7 @@ describe('SQLite migrations', () => {
       { version: 4, name: 'shared collector state', applied_at_ms: expect.any(Number) },
       { version: 5, name: 'trace attributes', applied_at_ms: expect.any(Number) },
       { version: 6, name: 'time partitions', applied_at_ms: expect.any(Number) },
+      { version: 7, name: 'races keyed by resource', applied_at_ms: expect.any(Number) },
     ]);
     after.close();
   });
@@ -309,7 +317,8 @@ describe.skipIf(!adminUrl)(
       await withClient(url, async (c) => {
         // Version 2 adds event_resources, version 3 races.group_id (and its index), version 4
         // collector_aggregates and analysis_leases, version 5 trace_attributes, version 6
-        // partitions events (and event_resources) by day, with the same columns; nothing else.
+        // partitions events (and event_resources) by day, with the same columns, version 7 keys
+        // races by (resource, id); nothing else.
         const added = [
           'event_resources',
           'event_resources_default',
@@ -320,13 +329,19 @@ describe.skipIf(!adminUrl)(
           'events_default',
         ];
         const after = (await postgresSchema(c)) as { columns: Array<{ table_name: string }> };
-        expect(withoutRaceGroups(added.reduce(withoutTable, after as unknown))).toEqual(
-          withoutTable(schema, 'events'),
+        expect(withoutLaterRaceChanges(added.reduce(withoutTable, after as unknown))).toEqual(
+          withoutLaterRaceChanges(withoutTable(schema, 'events')),
         );
+        // Version 7 keys races by resource first, the column Citus would distribute them by.
+        expect(
+          (
+            after as { constraints: Array<{ conname: string; definition: string }> }
+          ).constraints.find((c) => c.conname === 'races_pkey')?.definition,
+        ).toBe('PRIMARY KEY (resource, id)');
         const columnsOf = (s: unknown, table: string) =>
           (s as typeof after).columns.filter((col) => col.table_name === table);
         expect(columnsOf(after, 'events')).toEqual(columnsOf(schema, 'events'));
-        expect((await versions(c)).map((v) => v.version)).toEqual([1, 2, 3, 4, 5, 6]);
+        expect((await versions(c)).map((v) => v.version)).toEqual([1, 2, 3, 4, 5, 6, 7]);
       });
     });
 

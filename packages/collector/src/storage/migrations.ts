@@ -7,6 +7,7 @@ import {
   type Dialect,
   eventResourcesSchema,
   raceGroupsSchema,
+  racesByResourceSchema,
   TYPES,
   traceAttributesSchema,
 } from './sql.js';
@@ -120,6 +121,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 4, name: 'shared collector state', up: sharedStateSchema },
   { version: 5, name: 'trace attributes', up: traceAttributesSchema },
   { version: 6, name: 'time partitions', up: timePartitionsSchema },
+  { version: 7, name: 'races keyed by resource', up: racesByResourceSchema },
 ];
 
 /** The schema version this collector writes (its last migration). */

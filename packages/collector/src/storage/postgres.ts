@@ -29,7 +29,6 @@ import {
   insertEventResources,
   insertTraceAttributes,
   insertTraceServices,
-  RACE_COUNT,
   raceRow,
   stateAccessesSql,
   traceAttributeRows,
@@ -61,10 +60,21 @@ import type {
 /** Longest wait for a connection (a new one, or a free one of the pool). */
 const CONNECT_TIMEOUT_MS = 10_000;
 
+/**
+ * A named statement: PostgreSQL parses and plans it once per connection instead of once per
+ * batch (measured in bench/results/pg-insert-breakdown.md). Behind PgBouncer in transaction
+ * mode this needs its `max_prepared_statements` (1.21 and later).
+ */
+const named =
+  (name: string, text: string) =>
+  (values: unknown[]): pg.QueryConfig => ({ name: `raceway_${name}`, text, values });
+
 // One statement per batch: PostgreSQL parses the batch's JSON once and derives the indexed
 // columns itself. RETURNING tells which ids were new (the rest are duplicates). No conflict
 // target: the key is (trace_id, id), and (trace_id, id, ts_us) once partitioned by ts_us.
-const INSERT_EVENTS = `
+const INSERT_EVENTS = named(
+  'insert_events',
+  `
 INSERT INTO events (id, trace_id, span_id, parent_span_id, service, kind, ts_us, resource, body)
 SELECT e->>'id', e->>'trace_id', e->>'span_id', e->>'parent_span_id', e->>'service', e->>'kind',
   (e->>'ts_us')::bigint,
@@ -72,15 +82,16 @@ SELECT e->>'id', e->>'trace_id', e->>'span_id', e->>'parent_span_id', e->>'servi
   e
 FROM jsonb_array_elements($1::jsonb) AS e
 ON CONFLICT DO NOTHING
-RETURNING trace_id, id`;
+RETURNING trace_id, id`,
+);
 
 const TRACE_COLUMNS = traceColumns('postgres');
-const UPSERT_TRACES = upsertTraces('postgres');
-const INSERT_TRACE_SERVICES = insertTraceServices('postgres');
-const INSERT_TRACE_ATTRIBUTES = insertTraceAttributes('postgres');
+const UPSERT_TRACES = named('upsert_traces', upsertTraces('postgres'));
+const INSERT_TRACE_SERVICES = named('insert_trace_services', insertTraceServices('postgres'));
+const INSERT_TRACE_ATTRIBUTES = named('insert_trace_attributes', insertTraceAttributes('postgres'));
 const UPSERT_ANALYSES = upsertAnalyses('postgres');
 const UPSERT_RACES = upsertRaces('postgres');
-const INSERT_EVENT_RESOURCES = insertEventResources('postgres');
+const INSERT_EVENT_RESOURCES = named('insert_event_resources', insertEventResources('postgres'));
 const STATE_ACCESSES = stateAccessesSql('postgres');
 
 /**
@@ -195,7 +206,7 @@ export class PostgresStorage implements Storage {
   async insertEvents(events: StoredEvent[]): Promise<InsertResult> {
     if (events.length === 0) return { accepted: 0, duplicates: 0, inserted: [] };
     return this.transaction(async (client) => {
-      const { rows } = await client.query(INSERT_EVENTS, [JSON.stringify(events)]);
+      const { rows } = await client.query(INSERT_EVENTS([JSON.stringify(events)]));
       const fresh = new Set(rows.map((r) => `${r.trace_id}/${r.id}`));
       const inserted: StoredEvent[] = [];
       for (const e of events) {
@@ -206,16 +217,16 @@ export class PostgresStorage implements Storage {
       const indexed = eventRows.flatMap((r) =>
         r.indexed.map((resource) => [r.traceId, r.id, resource, r.tsUs]),
       );
-      if (indexed.length > 0) await client.query(INSERT_EVENT_RESOURCES, columnsOf(indexed));
+      if (indexed.length > 0) await client.query(INSERT_EVENT_RESOURCES(columnsOf(indexed)));
       const deltas = traceDeltas(eventRows);
       if (deltas.length > 0) {
         const now = Date.now();
-        await client.query(UPSERT_TRACES, columnsOf(deltas.map((d) => traceDeltaRow(d, now))));
+        await client.query(UPSERT_TRACES(columnsOf(deltas.map((d) => traceDeltaRow(d, now)))));
         const pairs = deltas.flatMap((d) => [...d.services].map((s) => [d.traceId, s]));
-        if (pairs.length > 0) await client.query(INSERT_TRACE_SERVICES, columnsOf(pairs));
+        if (pairs.length > 0) await client.query(INSERT_TRACE_SERVICES(columnsOf(pairs)));
         const attributes = traceAttributeRows(deltas);
         if (attributes.length > 0) {
-          await client.query(INSERT_TRACE_ATTRIBUTES, columnsOf(attributes));
+          await client.query(INSERT_TRACE_ATTRIBUTES(columnsOf(attributes)));
         }
       }
       return { accepted: inserted.length, duplicates: events.length - inserted.length, inserted };
@@ -498,12 +509,13 @@ export class PostgresStorage implements Storage {
         client,
         live.flatMap((item) => item.races),
       );
+      const counts = await raceCounts(client, liveIds);
       await client.query(
         `UPDATE traces SET analyzed_version = greatest(traces.analyzed_version, v.version),
-           race_count = ${RACE_COUNT}
-         FROM unnest($1::text[], $2::int[]) AS v (trace_id, version)
+           race_count = v.race_count
+         FROM unnest($1::text[], $2::int[], $3::int[]) AS v (trace_id, version, race_count)
          WHERE traces.trace_id = v.trace_id`,
-        [liveIds, records.map((r) => r.version)],
+        [liveIds, records.map((r) => r.version), counts],
       );
     });
   }
@@ -529,9 +541,12 @@ export class PostgresStorage implements Storage {
       const touched = [
         ...new Set(races.flatMap((r) => (r.traceB ? [r.traceA, r.traceB] : [r.traceA]))),
       ];
+      touched.sort();
       await client.query(
-        `UPDATE traces SET race_count = ${RACE_COUNT} WHERE trace_id = ANY($1::text[])`,
-        [touched.sort()],
+        `UPDATE traces SET race_count = v.race_count
+         FROM unnest($1::text[], $2::int[]) AS v (trace_id, race_count)
+         WHERE traces.trace_id = v.trace_id`,
+        [touched, await raceCounts(client, touched)],
       );
     });
   }
@@ -647,4 +662,23 @@ export class PostgresStorage implements Storage {
     ]);
     return result;
   }
+}
+
+/**
+ * The race count of each trace (in the order of `traceIds`), counted from `races` and then
+ * written by value: an UPDATE of `traces` that read `races` in a subquery would join two
+ * tables distributed differently on a distributed PostgreSQL (traces by trace id, races by
+ * resource), which Citus refuses (docs/deployment.md).
+ */
+async function raceCounts(client: pg.PoolClient, traceIds: string[]): Promise<number[]> {
+  const { rows } = await client.query(
+    `SELECT trace_id, count(*)::int AS n FROM (
+       SELECT trace_a AS trace_id FROM races WHERE trace_a = ANY($1::text[])
+       UNION ALL
+       SELECT trace_b FROM races WHERE trace_b = ANY($1::text[])
+     ) AS r GROUP BY trace_id`,
+    [traceIds],
+  );
+  const counts = new Map((rows as Row[]).map((r) => [r.trace_id as string, Number(r.n)]));
+  return traceIds.map((id) => counts.get(id) ?? 0);
 }

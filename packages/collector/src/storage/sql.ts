@@ -177,13 +177,34 @@ const RACES: Columns = {
 };
 
 /**
- * Inserts or replaces races by id. PostgreSQL: one row per id in a statement (ON CONFLICT DO
- * UPDATE refuses to touch a row twice).
+ * Inserts or replaces races by (resource, id): a race's id names its resource, so this is its
+ * id, and the key holds the column a distributed PostgreSQL files races by (version 7).
+ * PostgreSQL: one row per id in a statement (ON CONFLICT DO UPDATE refuses to touch a row
+ * twice).
  */
 export const upsertRaces = (d: Dialect) =>
   `INSERT INTO races (${Object.keys(RACES).join(', ')})
 ${rows(d, RACES)}
-ON CONFLICT (id) DO UPDATE SET ${replaceAll(RACES, 'id')}`;
+ON CONFLICT (resource, id) DO UPDATE SET ${replaceAll(RACES, 'id')}`;
+
+/**
+ * Version 7: races keyed by (resource, id). Citus distributes `races` by resource, with the
+ * accesses the cross-trace pass reads, and a distributed table's unique keys must hold its
+ * distribution column (docs/deployment.md). Ids stay unique: a race's id is derived from its
+ * resource. PostgreSQL keeps an index on the id alone for lookups by id; SQLite, not
+ * distributed, keeps its key on id and gains the unique index the upsert's conflict target
+ * names.
+ */
+export const racesByResourceSchema = (d: Dialect) =>
+  d === 'postgres'
+    ? `
+ALTER TABLE races DROP CONSTRAINT races_pkey;
+ALTER TABLE races ADD PRIMARY KEY (resource, id);
+CREATE INDEX races_id ON races (id);
+`
+    : `
+CREATE UNIQUE INDEX races_resource_id ON races (resource, id);
+`;
 
 /** The values of {@link upsertRaces} for one race, in column order. */
 export const raceRow = (r: RaceRecord): unknown[] => [

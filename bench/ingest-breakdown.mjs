@@ -17,6 +17,9 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { decodeBody } from '../packages/collector/src/ingest/body.ts';
 import { checkEventLimits, DEFAULT_EVENT_LIMITS } from '../packages/collector/src/ingest/limits.ts';
 import { createValidators } from '../packages/collector/src/ingest/validate.ts';
+import { AnalysisScheduler } from '../packages/collector/src/scheduler/analysis-scheduler.ts';
+import { defaultEngine } from '../packages/collector/src/scheduler/default-engine.ts';
+import { SharedAggregates } from '../packages/collector/src/shared-aggregates.ts';
 import { migrateSqlite } from '../packages/collector/src/storage/migrations.ts';
 import { applyWriterPragmas } from '../packages/collector/src/storage/sqlite-schema.ts';
 import { SqliteWriter } from '../packages/collector/src/storage/sqlite-writer.ts';
@@ -107,6 +110,27 @@ for (let round = 0; round < rounds; round++) {
   for (let i = 0; i < rows.length; i += 4) writer.insertBatches(rows.slice(i, i + 4));
   add('SQLite insert (4 batches per commit, synchronous=FULL)', cpuUs() - t);
   add('SQLite insert, wall time (fsync included)', (performance.now() - wall) * 1000);
+
+  // What the collector does with a committed batch: the traffic aggregates and the SDK
+  // registry (services, dependencies, SDKs), then the analysis scheduler's bookkeeping (dirty
+  // traces, the events kept for the analysis, the cross-trace access windows). Neither timer
+  // runs: the periodic save of the aggregates and the analysis passes are not ingest work.
+  const storage = { kind: 'sqlite' };
+  const aggregates = new SharedAggregates({
+    storage,
+    collectorId: 'bench',
+    retentionMs: 86_400_000,
+  });
+  t = cpuUs();
+  for (const body of decoded) {
+    aggregates.add(body.events);
+    aggregates.noteSdk(body.sdk, body.events);
+  }
+  add('aggregates (traffic, SDKs) of the stored events', cpuUs() - t);
+  const scheduler = new AnalysisScheduler({ storage, engine: defaultEngine, delayMs: 1000 });
+  t = cpuUs();
+  for (const body of decoded) scheduler.onStored(body.events);
+  add('analysis scheduling (onStored: dirty traces, kept events, access windows)', cpuUs() - t);
   db.close();
   void parsed;
 }

@@ -194,6 +194,8 @@ export class Transport {
   #takenBytes = 0;
   /** Batch timer: the flush interval, or at once for a full batch. */
   #timer: NodeJS.Timeout | null = null;
+  /** The delay `#timer` was set with. */
+  #timerDelayMs = 0;
   /** Consecutive `retry` answers: above 0, the collector is failing. */
   #failures = 0;
   /** The `Retry-After` header of the last `retry` answer. */
@@ -497,9 +499,13 @@ export class Transport {
 
   #arm(delayMs: number): void {
     if (this.#timer !== null) {
-      if (delayMs > 0) return;
+      // A timer due as soon already does the job: every event recorded while a ready batch
+      // waits for the next turn of the event loop asks for one, and setting it again each time
+      // would cost the recording thread a timer per event.
+      if (delayMs >= this.#timerDelayMs) return;
       clearTimeout(this.#timer);
     }
+    this.#timerDelayMs = delayMs;
     // Created outside any execution context, so the timer and everything it starts belong to
     // no request; unref'd, so that it never keeps the process alive.
     this.#timer = runOutsideContext(() =>

@@ -38,15 +38,10 @@ const rounds = Number(values.rounds);
  */
 const VARIANTS = [
   { name: 'full schema (as the collector runs)', drop: [] },
-  { name: 'without the index on (kind, ts_us)', drop: ['DROP INDEX events_kind_ts'] },
   { name: 'without the index on (resource, ts_us)', drop: ['DROP INDEX events_resource'] },
   {
-    name: 'without both secondary indexes of events',
-    drop: ['DROP INDEX events_kind_ts', 'DROP INDEX events_resource'],
-  },
-  {
     name: 'floor: events table with its primary key only, no summaries',
-    drop: ['DROP INDEX events_kind_ts', 'DROP INDEX events_resource'],
+    drop: ['DROP INDEX events_resource'],
     eventsOnly: true,
   },
 ];

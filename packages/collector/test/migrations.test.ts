@@ -131,7 +131,8 @@ describe('SQLite migrations', () => {
     await storage.close();
     const after = open(path);
     // Version 2 adds event_resources, version 3 races.group_id (and its index), version 4
-    // collector_aggregates and analysis_leases, version 5 trace_attributes; nothing else.
+    // collector_aggregates and analysis_leases, version 5 trace_attributes, version 7 an index
+    // of races; version 8 drops events_http_ts; nothing else.
     const later = [
       'event_resources',
       'races',
@@ -143,9 +144,13 @@ describe('SQLite migrations', () => {
       sqliteSchema(after) as Array<{ tbl_name: string; name: string }>,
       (o) => !later.includes(o.tbl_name),
     );
+    // Version 8 drops the index of events by kind, which version 1 created.
     expect(v1Objects).toEqual(
-      (schema as Array<{ tbl_name: string }>).filter((o) => o.tbl_name !== 'races'),
+      (schema as Array<{ tbl_name: string; name: string }>).filter(
+        (o) => o.tbl_name !== 'races' && o.name !== 'events_http_ts',
+      ),
     );
+    expect((schema as Array<{ name: string }>).map((o) => o.name)).toContain('events_http_ts');
     expect(added.map((o) => o.tbl_name)).toContain('event_resources');
     expect(added.map((o) => o.tbl_name)).toContain('analysis_leases');
     expect(added.map((o) => o.name)).toContain('races_group');
@@ -168,6 +173,7 @@ describe('SQLite migrations', () => {
       { version: 5, name: 'trace attributes', applied_at_ms: expect.any(Number) },
       { version: 6, name: 'time partitions', applied_at_ms: expect.any(Number) },
       { version: 7, name: 'races keyed by resource', applied_at_ms: expect.any(Number) },
+      { version: 8, name: 'no index of events by kind', applied_at_ms: expect.any(Number) },
     ]);
     after.close();
   });
@@ -332,6 +338,9 @@ describe.skipIf(!adminUrl)(
         expect(withoutLaterRaceChanges(added.reduce(withoutTable, after as unknown))).toEqual(
           withoutLaterRaceChanges(withoutTable(schema, 'events')),
         );
+        // Version 8 drops the index of events by kind, on every partition too.
+        const indexes = (after as unknown as { indexes: Array<{ indexdef: string }> }).indexes;
+        expect(indexes.filter((i) => i.indexdef.includes('(kind, ts_us)'))).toEqual([]);
         // Version 7 keys races by resource first, the column Citus would distribute them by.
         expect(
           (
@@ -341,7 +350,7 @@ describe.skipIf(!adminUrl)(
         const columnsOf = (s: unknown, table: string) =>
           (s as typeof after).columns.filter((col) => col.table_name === table);
         expect(columnsOf(after, 'events')).toEqual(columnsOf(schema, 'events'));
-        expect((await versions(c)).map((v) => v.version)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+        expect((await versions(c)).map((v) => v.version)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
       });
     });
 

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { redactUrl } from '../config.js';
-import type { EventKind, StoredEvent } from '../event.js';
+import type { StoredEvent } from '../event.js';
 import { migratePostgres } from './migrations.js';
 import { describeError, isConnectionError } from './pg-errors.js';
 import { dropPartitionsBefore, preparePartitions } from './pg-partitions.js';
@@ -338,20 +338,6 @@ export class PostgresStorage implements Storage {
     const { rows } = await this.pool.query(
       'SELECT body FROM events WHERE trace_id = $1 ORDER BY ts_us, id',
       [traceId],
-    );
-    return parseBodies(rows);
-  }
-
-  async getEventsByKind(
-    kinds: EventKind[],
-    fromUs: number,
-    toUs: number,
-    limit: number,
-  ): Promise<StoredEvent[]> {
-    const { rows } = await this.pool.query(
-      `SELECT body FROM events WHERE kind = ANY($1::text[]) AND ts_us >= $2 AND ts_us <= $3
-       ORDER BY ts_us DESC LIMIT $4`,
-      [kinds, fromUs, toUs, limit],
     );
     return parseBodies(rows);
   }

@@ -222,6 +222,17 @@ export const raceRow = (r: RaceRecord): unknown[] => [
 ];
 
 /**
+ * Version 8: no index of events by kind. Service metrics, dependencies and SDKs are counted at
+ * ingest (shared-aggregates.ts) and no query reads events by kind and time any more, while the
+ * index cost every stored event an entry (bench/results/pg-insert-breakdown.md). A trace's
+ * lock and request events are read through its (trace id, id) key.
+ */
+export const noKindIndexSchema = (d: Dialect) =>
+  d === 'postgres'
+    ? 'DROP INDEX IF EXISTS events_kind_ts;'
+    : 'DROP INDEX IF EXISTS events_http_ts;';
+
+/**
  * Version 3: the group of each race, and its verdict. A cross-trace lost update is stored once
  * per pair of requests (found under both traces); the instances of one kind on one resource
  * between the same two sides share a group id, and `/api/races` answers one group with their

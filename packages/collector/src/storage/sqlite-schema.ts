@@ -4,17 +4,6 @@ import type Database from 'better-sqlite3';
 // thread) of the SQLite storage share. The tables are created by migrations.ts; the SQL both
 // backends share is in sql.ts.
 
-// Only these kinds are read by kind (service metrics, dependencies): the partial index keeps
-// the other events (most of them) out of it. Queries repeat HTTP_KINDS_SQL word for word so
-// that SQLite uses that index (created by migration 1: a new kind needs a migration).
-export const HTTP_KINDS = [
-  'request_received',
-  'response_sent',
-  'request_sent',
-  'response_received',
-];
-export const HTTP_KINDS_SQL = `kind IN (${HTTP_KINDS.map((k) => `'${k}'`).join(', ')})`;
-
 // Event and trace ids are stored as 16-byte blobs in the events table: half the size of hex
 // text. Events are keyed by (trace id, event id): one index serves both idempotency and
 // reading a trace, and since a trace's events arrive together, an ingested batch touches few

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type Database from 'better-sqlite3';
-import type { EventKind, StoredEvent } from '../event.js';
+import type { StoredEvent } from '../event.js';
 import { migrateSqlite } from './migrations.js';
 import {
   diagnosticsFilters,
@@ -24,7 +24,7 @@ import {
 } from './rows.js';
 import { stateAccessesSql, traceColumns } from './sql.js';
 import { openSqliteDatabase } from './sqlite-driver.js';
-import { applyWriterPragmas, blob, HTTP_KINDS, HTTP_KINDS_SQL } from './sqlite-schema.js';
+import { applyWriterPragmas, blob } from './sqlite-schema.js';
 import { SqliteWriter } from './sqlite-writer.js';
 import {
   InlineWriter,
@@ -282,25 +282,6 @@ export class SqliteStorage implements Storage {
     // An empty blob sorts before every id.
     const after = afterId === null ? Buffer.alloc(0) : blob(afterId);
     return parseBodies(this.statements.traceEventsPage.all(blob(traceId), after, limit) as Row[]);
-  }
-
-  async getEventsByKind(
-    kinds: EventKind[],
-    fromUs: number,
-    toUs: number,
-    limit: number,
-  ): Promise<StoredEvent[]> {
-    const http = kinds.every((k) => HTTP_KINDS.includes(k));
-    if (kinds.length === 0) return [];
-    // Repeating the partial index's condition word for word lets SQLite use that index.
-    const rows = this.db
-      .prepare(
-        `SELECT body FROM events WHERE ${http ? `${HTTP_KINDS_SQL} AND ` : ''}
-         kind IN (${kinds.map(() => '?').join(',')}) AND ts_us >= ? AND ts_us <= ?
-         ORDER BY ts_us DESC LIMIT ?`,
-      )
-      .all(...kinds, fromUs, toUs, limit) as Row[];
-    return parseBodies(rows);
   }
 
   async getStateAccesses(

@@ -1,5 +1,5 @@
 import type { CriticalPath, RaceGroup, TraceDiagnostics } from '../analysis/index.js';
-import type { EventKind, StoredEvent } from '../event.js';
+import type { StoredEvent } from '../event.js';
 
 /** What one ingested batch did to the store. */
 export interface InsertResult {
@@ -234,13 +234,6 @@ export interface Storage {
    * events a kept analysis of the trace has not seen, when they all came later.
    */
   getTraceEventsAfter(traceId: string, after: { tsUs: number; id: string }): Promise<StoredEvent[]>;
-  /** Events of the given kinds in [fromUs, toUs], at most `limit`, newest first. */
-  getEventsByKind(
-    kinds: EventKind[],
-    fromUs: number,
-    toUs: number,
-    limit: number,
-  ): Promise<StoredEvent[]>;
   /** state_read/state_write events on one resource in [fromUs, toUs], at most `limit`, newest first. */
   getStateAccesses(
     resource: string,

@@ -13,9 +13,18 @@ the order of the variants; the figures are the medians of the rounds.
 - raceway: `raceway_middleware(app, ...)`, a new trace per request; batches go through the SDK's
   transport (JSON, gzip) to a sender that discards them.
 - raceway-joined: the same, each request carrying the headers of a sampled upstream caller.
+- raceway-unsampled: a new trace per request with the tracer's sample rate at 0: no event, the
+  context still set and the response's `X-Raceway-Trace-Id` still answered.
 - otel: `opentelemetry-instrumentation-wsgi`'s `OpenTelemetryMiddleware`, a `TracerProvider`
-  with a `BatchSpanProcessor` whose exporter encodes each batch as JSON and gzips it, then
-  discards it (the same work Raceway's transport does before the network).
+  (sampler `ParentBased(TraceIdRatioBased(1))`) with a `BatchSpanProcessor` whose exporter
+  encodes each batch as JSON and gzips it, then discards it (the same work Raceway's transport
+  does before its sender). Its queue is as large as Raceway's, so that neither drops.
+- otel-joined: the same, each request carrying the `traceparent` of a sampled upstream caller.
+- otel-unsampled: the same middleware and a provider sampling with
+  `ParentBased(TraceIdRatioBased(0))`: a non-recording span per request, nothing exported.
+
+Raceway's figures are compared with OpenTelemetry's on the same path: new trace, joined trace,
+unsampled.
 """
 
 from __future__ import annotations
@@ -36,6 +45,7 @@ import opentelemetry.instrumentation.wsgi as otel_wsgi
 from flask import Flask
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
 import raceway
 from raceway import Tracer
@@ -119,8 +129,10 @@ class Variant:
         self.name, self.app, self.extra, self.flush = name, app, extra, flush
 
 
-def raceway_variant(name: str, base: WSGIApp, extra: dict[str, str]) -> tuple[Variant, Tracer]:
-    options = {"service_name": "bench", "max_queue_size": 10_000_000}
+def raceway_variant(
+    name: str, base: WSGIApp, extra: dict[str, str], sample_rate: float = 1.0
+) -> tuple[Variant, Tracer]:
+    options = {"service_name": "bench", "max_queue_size": 10_000_000, "sample_rate": sample_rate}
     tracer = Tracer(
         transport=Transport(resolve_config(options), DiscardSender()),  # type: ignore[arg-type]
         **options,
@@ -133,17 +145,20 @@ def raceway_variant(name: str, base: WSGIApp, extra: dict[str, str]) -> tuple[Va
     return Variant(name, app, extra, flush), tracer
 
 
-def otel_variant(base: WSGIApp) -> tuple[Variant, JsonGzipDiscardExporter]:
+def otel_variant(
+    name: str, base: WSGIApp, extra: dict[str, str], ratio: float = 1.0
+) -> tuple[Variant, JsonGzipDiscardExporter]:
     exporter = JsonGzipDiscardExporter()
-    provider = TracerProvider()
-    processor = BatchSpanProcessor(exporter)
+    provider = TracerProvider(sampler=ParentBased(TraceIdRatioBased(ratio)))
+    # A queue as large as Raceway's, so that no span is dropped when the export thread lags.
+    processor = BatchSpanProcessor(exporter, max_queue_size=10_000_000)
     provider.add_span_processor(processor)
     app = otel_wsgi.OpenTelemetryMiddleware(base, tracer_provider=provider)
 
     def flush() -> None:
         assert processor.force_flush(60_000), "the span processor did not drain"
 
-    return Variant("otel", app, {}, flush), exporter
+    return Variant(name, app, extra, flush), exporter
 
 
 def run(variant: Variant, requests: int) -> tuple[float, float]:
@@ -163,12 +178,30 @@ def run(variant: Variant, requests: int) -> tuple[float, float]:
     return cpu / requests * 1e6, wall / requests * 1e6
 
 
+OTEL_COUNTERPART = {
+    "raceway": "otel",
+    "raceway-joined": "otel-joined",
+    "raceway-unsampled": "otel-unsampled",
+}
+
+
 def measure(base: WSGIApp, requests: int, rounds: int) -> tuple[list[str], str]:
-    """Runs the four variants over one app; the Markdown table rows and the export line."""
+    """Runs the variants over one app; the Markdown table rows and the export line."""
     raceway_new, tracer_new = raceway_variant("raceway", base, {})
     raceway_joined, tracer_joined = raceway_variant("raceway-joined", base, UPSTREAM)
-    otel, exporter = otel_variant(base)
-    variants = [Variant("bare", base, {}, lambda: None), raceway_new, raceway_joined, otel]
+    raceway_unsampled, tracer_unsampled = raceway_variant("raceway-unsampled", base, {}, 0.0)
+    otel, exporter = otel_variant("otel", base, {})
+    otel_joined, exporter_joined = otel_variant("otel-joined", base, UPSTREAM)
+    otel_unsampled, exporter_unsampled = otel_variant("otel-unsampled", base, {}, 0.0)
+    variants = [
+        Variant("bare", base, {}, lambda: None),
+        raceway_new,
+        raceway_joined,
+        raceway_unsampled,
+        otel,
+        otel_joined,
+        otel_unsampled,
+    ]
     for variant in variants:  # warm-up
         run(variant, min(requests, 2000))
     cpu: dict[str, list[float]] = {v.name: [] for v in variants}
@@ -182,23 +215,26 @@ def measure(base: WSGIApp, requests: int, rounds: int) -> tuple[list[str], str]:
     med = {name: statistics.median(values) for name, values in cpu.items()}
     med_wall = {name: statistics.median(values) for name, values in wall.items()}
     bare = med["bare"]
-    otel_overhead = med["otel"] - bare
     rows = []
     for name in cpu:
         overhead = med[name] - bare
-        versus = "n/a" if name in ("bare", "otel") else f"{overhead / otel_overhead:.2f}×"
+        counterpart = OTEL_COUNTERPART.get(name)
+        versus = "n/a" if counterpart is None else f"{overhead / (med[counterpart] - bare):.2f}×"
         shown = "n/a" if name == "bare" else f"{overhead:.1f}"
         rows.append(
             f"| {name} | {med[name]:.1f} | {med_wall[name]:.1f} | {shown} | "
             f"{med[name] / bare:.2f}× | {versus} |"
         )
-    stats = [tracer_new.stats(), tracer_joined.stats()]
-    for tracer in (tracer_new, tracer_joined):
+    tracers = (tracer_new, tracer_joined, tracer_unsampled)
+    stats = [tracer.stats() for tracer in tracers]
+    for tracer in tracers:
         tracer.shutdown(1)
+    exporters = (exporter, exporter_joined, exporter_unsampled)
     export = (
-        f"Export: Raceway sent {stats[0].sent + stats[1].sent:,} events "
-        f"({stats[0].dropped + stats[1].dropped} dropped); OpenTelemetry exported "
-        f"{exporter.spans:,} spans."
+        f"Export: Raceway sent {sum(s.sent for s in stats):,} events "
+        f"({sum(s.dropped for s in stats)} dropped; {stats[2].sent} by the unsampled tracer); "
+        f"OpenTelemetry exported {sum(e.spans for e in exporters):,} spans "
+        f"({exporter_unsampled.spans} by the unsampled provider)."
     )
     return rows, export
 
@@ -235,7 +271,7 @@ def main() -> None:
             f"## App: {app_name}",
             "",
             "| variant | CPU µs/request | wall µs/request | CPU overhead µs | CPU vs bare |"
-            " overhead vs OpenTelemetry's |",
+            " overhead vs OpenTelemetry's on the same path |",
             "|---|---|---|---|---|---|",
             *rows,
             "",
@@ -246,7 +282,10 @@ def main() -> None:
         "Per request Raceway extracts the incoming context, starts an execution context (ids, a "
         "clock, a contextvars copy), records two events (request_received, response_sent), sets "
         "two response headers and encodes the events as JSON; the transport's thread gzips and "
-        "sends them. OpenTelemetry starts and ends one span with its attributes and exports it.",
+        "sends them. OpenTelemetry starts and ends one span with its attributes and exports it. "
+        "Unsampled, Raceway still extracts the incoming context, starts the execution context "
+        "(the trace goes on to outgoing calls) and answers the trace id, but records no "
+        "event; OpenTelemetry makes a span that records nothing and is not exported.",
     ]
     report = "\n".join(lines) + "\n"
     print(report)

@@ -10,7 +10,9 @@
 // resource), --runs 3 (timed runs per figure after a warm-up; the best is reported),
 // --out results/analysis.md (where the markdown goes; '-' for stdout only), --only critical,races,hot,adversarial,cross,graph (run only these sections, e.g. to
 // profile one with --cpu-prof), --analysis <path> (the analysis module to measure, by default
-// this checkout's; a copy of an older version gives a before/after in one run).
+// this checkout's; a copy of an older version gives a before/after in one run), --baseline
+// <path> (another copy measured in the same process, alternating with --analysis, for the
+// critical path and cross-trace sections; the bench checks that both give the same result).
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -30,6 +32,10 @@ const {
   detectTraceRaces,
   serviceMetrics,
 } = await import(pathToFileURL(ANALYSIS).href);
+// The code to compare with (e.g. a copy of the committed analysis), or null.
+const BASELINE = args.baseline
+  ? await import(pathToFileURL(resolve(here, args.baseline)).href)
+  : null;
 const SIZES = (args.sizes ?? '1e4,1e5,1e6').split(',').map(Number);
 const BRUTE_MAX = Number(args['brute-max'] ?? 1e5);
 const RUNS = Number(args.runs ?? 3);
@@ -434,6 +440,50 @@ function crossTraceWorkload(n, { resources = 2000, seed = 5 } = {}) {
   return viaJson(events);
 }
 
+/**
+ * --baseline: the best wall and CPU time of `runs` calls of each of `current` and `baseline`,
+ * alternating (three rounds: load on the shared machine that comes and goes hits both), on
+ * stderr; throws unless both return the same (as JSON).
+ */
+function compareWithBaseline(what, current, baseline, runs) {
+  const best = { current: null, baseline: null };
+  for (let round = 0; round < 3; round++) {
+    for (const [name, fn] of [
+      ['baseline', baseline],
+      ['current', current],
+    ]) {
+      const run = time(fn, runs);
+      const kept = best[name];
+      best[name] = {
+        ms: Math.min(kept?.ms ?? Number.POSITIVE_INFINITY, run.ms),
+        cpuMs: Math.min(kept?.cpuMs ?? Number.POSITIVE_INFINITY, run.cpuMs),
+        json: kept?.json ?? JSON.stringify(run.result),
+      };
+    }
+  }
+  check(best.current.json === best.baseline.json, `${what}: baseline and current results differ`);
+  console.error(
+    `${what}: baseline ${fmt(best.baseline.ms)} ms (CPU ${fmt(best.baseline.cpuMs)} ms), current ${fmt(best.current.ms)} ms (CPU ${fmt(best.current.cpuMs)} ms), same result, load ${os.loadavg()[0].toFixed(1)}`,
+  );
+}
+
+/** A span tree as plain data (spans by id instead of object links), to compare two builds. */
+function spanTreeShape({ spans, roots, root }) {
+  const id = (span) => span?.spanId ?? null;
+  return {
+    spans: spans.map((span) => ({
+      ...span,
+      firstEvent: span.firstEvent.id,
+      startEvent: span.startEvent?.id,
+      endEvent: span.endEvent?.id,
+      parent: id(span.parent),
+      children: span.children.map(id),
+    })),
+    roots: roots.map(id),
+    root: id(root),
+  };
+}
+
 const fmt = (ms) => (ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2));
 const lines = [];
 const log = (line = '') => {
@@ -460,7 +510,36 @@ if (wanted('critical')) {
     },
     Math.max(RUNS, 5),
   );
+  // The floor of a span tree with nothing in it but the links: that pass, then one lookup per
+  // span of the span its first event names as parent.
+  const linking = time(
+    () => {
+      const bySpan = new Map();
+      for (const event of spanEvents) {
+        if (!bySpan.has(event.span_id)) bySpan.set(event.span_id, { event, parent: undefined });
+      }
+      for (const node of bySpan.values()) {
+        if (node.event.parent_span_id !== null) node.parent = bySpan.get(node.event.parent_span_id);
+      }
+      return bySpan.size;
+    },
+    Math.max(RUNS, 5),
+  );
   const walk = time(() => computeCriticalPath(spanEvents, tree.result), Math.max(RUNS, 5));
+  if (BASELINE) {
+    compareWithBaseline(
+      'critical path',
+      () => computeCriticalPath(spanEvents),
+      () => BASELINE.computeCriticalPath(spanEvents),
+      Math.max(RUNS, 5),
+    );
+    compareWithBaseline(
+      'span tree',
+      () => spanTreeShape(buildSpanTree(spanEvents)),
+      () => spanTreeShape(BASELINE.buildSpanTree(spanEvents)),
+      1,
+    );
+  }
   const whole = time(() => analyzeTrace(spanEvents));
   check(
     path.result !== null && path.result.totalMs === 10_000,
@@ -471,11 +550,21 @@ if (wanted('critical')) {
     'the skewed host must be reported',
   );
   console.error(
-    `critical path ${spans} spans: ${fmt(path.ms)} ms (CPU ${fmt(path.cpuMs)} ms), span tree ${fmt(tree.ms)} ms, keying by span id ${fmt(keying.ms)} ms, peak RSS ${peakRssMiB().toFixed(0)} MiB`,
+    `critical path ${spans} spans: ${fmt(path.ms)} ms (CPU ${fmt(path.cpuMs)} ms), span tree ${fmt(tree.ms)} ms, keying by span id ${fmt(keying.ms)} ms, keying and linking parents ${fmt(linking.ms)} ms, peak RSS ${peakRssMiB().toFixed(0)} MiB`,
   );
   for (const run of [path, tree, walk, whole]) run.result = null;
   spanEvents = null;
-  critical = { spans, spanEventCount, path, tree, keying, walk, whole, peakRssMiB: peakRssMiB() };
+  critical = {
+    spans,
+    spanEventCount,
+    path,
+    tree,
+    keying,
+    linking,
+    walk,
+    whole,
+    peakRssMiB: peakRssMiB(),
+  };
 }
 
 // ---------------------------------------------------------------- intra-trace races
@@ -562,9 +651,16 @@ for (const n of wanted('cross') ? [1e5, 1e6] : []) {
   gc();
   let events = crossTraceWorkload(n);
   // The detector itself, without the per-pass cap the collector applies (budget.maxCrossTraceRaces).
-  const run = time(() =>
-    detectCrossTraceRaces(events, { budget: { maxCrossTraceRaces: Number.POSITIVE_INFINITY } }),
-  );
+  const options = { budget: { maxCrossTraceRaces: Number.POSITIVE_INFINITY } };
+  const run = time(() => detectCrossTraceRaces(events, options));
+  if (BASELINE) {
+    compareWithBaseline(
+      `cross-trace ${n}`,
+      () => detectCrossTraceRaces(events, options),
+      () => BASELINE.detectCrossTraceRaces(events, options),
+      RUNS,
+    );
+  }
   events = null;
   crossRows.push({
     n,
@@ -608,7 +704,7 @@ if (wanted('graph')) {
 // ---------------------------------------------------------------- report
 // A partial run (--only) prints its figures on stderr only: the report is of the whole bench.
 if (ONLY !== null) process.exit(0);
-const { spans, spanEventCount, path, tree, keying, walk, whole } = critical;
+const { spans, spanEventCount, path, tree, keying, linking, walk, whole } = critical;
 const { baseline, graph, metrics } = dependencies;
 const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
 log('# Collector analysis');
@@ -723,6 +819,9 @@ log();
 log('| step | ms |');
 log('|---|---:|');
 log(`| floor: one pass keying each event by its span id | ${fmt(keying.ms)} |`);
+log(
+  `| floor of a tree of links only: that pass, then one lookup per span of its parent | ${fmt(linking.ms)} |`,
+);
 log(`| span tree only (\`buildSpanTree\`, baseline) | ${fmt(tree.ms)} |`);
 log(`| critical path on a built span tree (skew + clip + walk) | ${fmt(walk.ms)} |`);
 log(

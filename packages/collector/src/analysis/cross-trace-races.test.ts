@@ -113,6 +113,26 @@ describe('detectCrossTraceRaces', () => {
     );
   });
 
+  it("pairs a write only with a read of its own request, not another request's", () => {
+    // One request only reads stock:42, another only writes it: no read-modify-write between
+    // them, so nothing to race with the request that does read-modify-write it.
+    const sim = new TraceSimulator();
+    const inventory = sim.service('inventory');
+    const reader = sim.request(inventory);
+    reader.read('stock:42', { value: 5 });
+    sim.at(1);
+    reader.read('stock:7', { value: 1 });
+    const writes = new TraceSimulator();
+    const writer = writes.request(writes.service('inventory'));
+    writes.at(30);
+    writer.write('stock:42', { value: 4 });
+    writes.at(31);
+    writer.write('stock:9', { value: 0 });
+    expect(
+      detectCrossTraceRaces(states([...sim.events, ...writes.events, ...checkout(10, 20)])),
+    ).toEqual([]);
+  });
+
   it('reports nothing for requests one after the other', () => {
     expect(
       detectCrossTraceRaces(states([...checkout(0, 10), ...checkout(15, 25), ...checkout(40, 60)])),

@@ -1,5 +1,4 @@
 import { type Access, compareIds, prepareAccesses } from './accesses.js';
-import { getOrCreate } from './collections.js';
 import type { Event } from './event.js';
 import { type AnalysisOptions, budgetOf, toleranceUs } from './options.js';
 import {
@@ -68,15 +67,10 @@ export function detectCrossTraceRaces(
   // k requests read-modify-writing one resource at once are k(k-1)/2 lost updates: found up
   // to the budget, then the sweep stops (the ranking below is over those found).
   const { maxCrossTraceRaces } = budgetOf(options);
-  const windowsByResource = new Map<string, Window[]>();
-  for (const window of readModifyWriteWindows(prepareAccesses(events, options.sql))) {
-    getOrCreate(windowsByResource, window.read.resource, () => []).push(window);
-  }
   const ranked: Array<{ race: Race; rank: number; overlapUs: number }> = [];
-  for (const windows of windowsByResource.values()) {
+  for (const windows of windowsByResource(prepareAccesses(events, options.sql))) {
     windows.sort(
-      (a, b) =>
-        a.startUs - b.startUs || a.endUs - b.endUs || compareIds(a.read.event.id, b.read.event.id),
+      (a, b) => a.startUs - b.startUs || a.endUs - b.endUs || compareIds(a.read.id, b.read.id),
     );
     const active: Window[] = [];
     for (const w of windows) {
@@ -103,48 +97,99 @@ export function detectCrossTraceRaces(
   return ranked.map((r) => r.race);
 }
 
-/** Read-modify-write windows per context, in program order. */
-function readModifyWriteWindows(accesses: readonly Access[]): Window[] {
-  const chains: Access[][] = [];
-  for (const access of accesses) {
-    const chain = chains[access.ctx];
-    if (chain === undefined) chains[access.ctx] = [access];
-    else chain.push(access);
+/** Program order within one context: own epoch, then time, then event id. */
+const byEpoch = (x: Access, y: Access) =>
+  x.epoch - y.epoch || x.tsUs - y.tsUs || compareIds(x.id, y.id);
+
+/** Per resource: the last read of the context being walked, and the resource's windows. */
+interface ResourceWindows {
+  lastRead: Access | undefined;
+  windows: Window[];
+}
+
+/**
+ * The read-modify-write windows of each resource (resources in the order of their first window,
+ * windows in context order, each context's in program order). Across traces almost every
+ * context is a request of two or three accesses, 10^5 and more of them: the accesses are grouped
+ * by context in one flat array (a counting sort by context number, which keeps their order)
+ * rather than an array per context, and a context's accesses are sorted only when out of order.
+ */
+function windowsByResource(accesses: readonly Access[]): Window[][] {
+  const byContext = groupByContext(accesses);
+  // One entry per resource: the lookup that finds a write's read also files its window. A last
+  // read of an earlier context counts as absent (checking the context costs less than clearing
+  // every entry per context).
+  const byResource = new Map<string, ResourceWindows>();
+  const withWindows: Window[][] = [];
+  let from = 0;
+  while (from < byContext.length) {
+    const ctx = byContext[from]!.ctx;
+    let to = from + 1;
+    while (to < byContext.length && byContext[to]!.ctx === ctx) to++;
+    if (to - from >= 2) {
+      sortRange(byContext, from, to);
+      for (let i = from; i < to; i++) {
+        const access = byContext[i]!;
+        let entry = byResource.get(access.resource);
+        if (!access.write) {
+          if (entry === undefined) {
+            entry = { lastRead: access, windows: [] };
+            byResource.set(access.resource, entry);
+          } else entry.lastRead = access;
+          continue;
+        }
+        const read = entry?.lastRead;
+        if (entry === undefined || read?.ctx !== ctx) continue;
+        entry.lastRead = undefined;
+        if (access.atomic) continue;
+        if (entry.windows.length === 0) withWindows.push(entry.windows);
+        entry.windows.push(newWindow(read, access));
+      }
+    }
+    from = to;
   }
-  const windows: Window[] = [];
-  const lastRead = new Map<string, Access>();
-  for (const chain of chains) {
-    if (chain === undefined || chain.length < 2) continue;
-    chain.sort(
-      (x, y) =>
-        x.epoch - y.epoch || x.event.ts_us - y.event.ts_us || compareIds(x.event.id, y.event.id),
-    );
-    lastRead.clear();
-    for (const access of chain) {
-      if (!access.write) {
-        lastRead.set(access.resource, access);
-        continue;
-      }
-      const read = lastRead.get(access.resource);
-      lastRead.delete(access.resource);
-      if (read === undefined || access.atomic) continue;
-      let locks: readonly string[] = [];
-      if (read.lockHolds.length > 0 && access.lockHolds.length > 0) {
-        const holds = new Set(read.lockHolds);
-        locks = access.lockHolds
-          .filter((hold) => holds.has(hold))
-          .map((hold) => hold.split('\u0000')[0]!);
-      }
-      windows.push({
-        read,
-        write: access,
-        startUs: Math.min(read.event.ts_us, access.event.ts_us),
-        endUs: Math.max(read.event.ts_us, access.event.ts_us),
-        locks,
-      });
+  return withWindows;
+}
+
+/** The accesses ordered by context number, keeping their order within a context. */
+function groupByContext(accesses: readonly Access[]): Access[] {
+  let contexts = 0;
+  for (const access of accesses) if (access.ctx >= contexts) contexts = access.ctx + 1;
+  const starts = new Int32Array(contexts + 1);
+  for (const access of accesses) starts[access.ctx + 1]!++;
+  for (let c = 1; c <= contexts; c++) starts[c]! += starts[c - 1]!;
+  const grouped = new Array<Access>(accesses.length);
+  for (const access of accesses) grouped[starts[access.ctx]!++] = access;
+  return grouped;
+}
+
+/** Sorts `accesses[from..to)` into program order ({@link byEpoch}), if not in it already. */
+function sortRange(accesses: Access[], from: number, to: number): void {
+  for (let i = from + 1; i < to; i++) {
+    if (byEpoch(accesses[i - 1]!, accesses[i]!) > 0) {
+      const sorted = accesses.slice(from, to).sort(byEpoch);
+      for (let j = 0; j < sorted.length; j++) accesses[from + j] = sorted[j]!;
+      return;
     }
   }
-  return windows;
+}
+
+function newWindow(read: Access, write: Access): Window {
+  let locks: readonly string[] = [];
+  if (read.lockHolds.length > 0 && write.lockHolds.length > 0) {
+    const holds = new Set(read.lockHolds);
+    locks = write.lockHolds
+      .filter((hold) => holds.has(hold))
+      .map((hold) => hold.split('\u0000')[0]!);
+  }
+  return {
+    read,
+    write,
+    // The accesses' copies of the times: the events themselves are far apart in memory.
+    startUs: Math.min(read.tsUs, write.tsUs),
+    endUs: Math.max(read.tsUs, write.tsUs),
+    locks,
+  };
 }
 
 function lostUpdate(
@@ -157,6 +202,8 @@ function lostUpdate(
   const overlapUs = Math.min(x.endUs, y.endUs) - Math.max(x.startUs, y.startUs);
   const sameClock = x.read.event.instance === y.read.event.instance;
   const tolerance = sameClock ? 0 : skewUs;
+  // Too far apart whatever the reads saw (the confidence rules below): nothing to build.
+  if (overlapUs <= -tolerance) return null;
   const [first, second] =
     x.read.event.ts_us < y.read.event.ts_us ||
     (x.read.event.ts_us === y.read.event.ts_us && x.read.event.id < y.read.event.id)

@@ -59,6 +59,31 @@ describe('buildSpanTree', () => {
     expect(computeCriticalPath(events)?.totalMs).toBe(5);
   });
 
+  it("takes a span's parent from its start event, whatever came before it", () => {
+    const sim = new TraceSimulator();
+    sim.request(sim.service('order'));
+    const base = sim.events[0]!;
+    const event = (kind: Event['kind'], spanId: string, parent: string | null, ms: number) => ({
+      ...base,
+      id: `${spanId}-${kind}`,
+      kind,
+      span_id: spanId,
+      parent_span_id: parent,
+      ts_us: sim.startUs + ms * 1000,
+    });
+    // The first event of span b follows an event of span a and names it as parent; b's start
+    // (the request call x caused) names x.
+    const tree = buildSpanTree([
+      event('request_received', 'a', null, 0),
+      event('custom', 'b', 'a', 1),
+      event('request_sent', 'x', 'a', 2),
+      event('request_received', 'b', 'x', 3),
+    ]);
+    const parentOf = (id: string) => tree.spans.find((s) => s.spanId === id)?.parent?.spanId;
+    expect(parentOf('b')).toBe('x');
+    expect(parentOf('x')).toBe('a');
+  });
+
   it('ends an unanswered span at its last event, and cuts parent cycles', () => {
     const sim = new TraceSimulator();
     const svc = sim.service('order');

@@ -66,9 +66,6 @@ export interface SpanTree {
 /** The children of a leaf: shared, frozen, replaced by a real array on the first child. */
 const NO_CHILDREN: Span[] = Object.freeze([]) as unknown as Span[];
 
-const isClientEvent = (event: Event | undefined) =>
-  event !== undefined && (event.kind === 'request_sent' || event.kind === 'response_received');
-
 /**
  * A span as first seen, every field present (one object shape for all spans keeps the walks
  * over 10^5 spans fast). Until `finish`, `startUs`/`endUs` are the first and last timestamps
@@ -77,7 +74,7 @@ const isClientEvent = (event: Event | undefined) =>
 function newSpan(spanId: string, event: Event): Span {
   return {
     spanId,
-    parentSpanId: null,
+    parentSpanId: event.parent_span_id,
     kind: 'internal',
     service: event.service,
     instance: event.instance,
@@ -106,7 +103,11 @@ function newSpan(spanId: string, event: Event): Span {
  * (child of the calling context's span), and the server span a client call caused is the one
  * whose parent span id is the client span id. Never throws on partial or odd input: a span
  * missing an end ends at the last event seen for it (its own or its calls'), and parent
- * cycles are cut. Linear: one map lookup per event and one per span.
+ * cycles are cut. Linear: at most one map lookup per event and one per span.
+ *
+ * The events of a large trace do not fit the CPU caches: each pass that goes back to them
+ * costs a cache miss per event, so what the later passes need of an event (its parent span id,
+ * whether it is a client event) is read in the first pass, while the event is at hand.
  *
  * @example
  * const { root } = buildSpanTree(events);
@@ -114,21 +115,46 @@ function newSpan(spanId: string, event: Event): Span {
  */
 export function buildSpanTree(events: readonly Event[]): SpanTree {
   const byId = new Map<string, Span>();
+  const spans: Span[] = [];
+  // The span of the previous event: events of one span often come in a row (a call answered
+  // at once), and comparing two ids costs less than a lookup in a map of 10^5 spans.
+  let previous: Span | undefined;
+  // Per span (same index), its parent when found without a lookup: a span that starts with
+  // its start event takes its parent from it (`takeParentFrom`), and that parent is often the
+  // span of the event just before (a call, then the request it caused).
+  const knownParents: Array<Span | undefined> = [];
   for (const event of events) {
-    let span = byId.get(event.span_id);
+    let span =
+      previous !== undefined && previous.spanId === event.span_id
+        ? previous
+        : byId.get(event.span_id);
     if (span === undefined) {
       span = newSpan(event.span_id, event);
       byId.set(event.span_id, span);
+      spans.push(span);
+      knownParents.push(
+        previous !== undefined &&
+          (event.kind === 'request_received' || event.kind === 'request_sent') &&
+          previous.spanId === event.parent_span_id
+          ? previous
+          : undefined,
+      );
     } else if (event.ts_us < span.startUs) span.startUs = event.ts_us;
     else if (event.ts_us > span.endUs) span.endUs = event.ts_us;
     switch (event.kind) {
       case 'request_received':
       case 'request_sent':
-        span.startEvent ??= event;
+        if (span.startEvent === undefined) {
+          span.startEvent = event;
+          takeParentFrom(span, event);
+        }
         break;
       case 'response_sent':
       case 'response_received':
-        span.endEvent ??= event;
+        if (span.endEvent === undefined) {
+          span.endEvent = event;
+          if (span.startEvent === undefined) takeParentFrom(span, event);
+        }
         break;
       case 'error':
         span.error ??= errorOf(event);
@@ -136,67 +162,101 @@ export function buildSpanTree(events: readonly Event[]): SpanTree {
       default:
         break;
     }
+    previous = span;
   }
-  const spans = [...byId.values()];
   // Parents, once per span. A calling span that reported nothing but its calls (a job that
   // only calls services) exists through them; every caller lasts at least as long as its calls.
   const seen = spans.length;
   for (let i = 0; i < seen; i++) {
     const span = spans[i]!;
-    const source = span.startEvent ?? span.endEvent ?? span.firstEvent;
-    span.parentSpanId = source.parent_span_id;
-    if (source.parent_span_id === null) continue;
-    let parent = byId.get(source.parent_span_id);
-    if (parent === undefined && isClientEvent(source)) {
-      parent = newSpan(source.parent_span_id, source);
+    const parentId = span.parentSpanId;
+    if (parentId === null) continue;
+    // Only a start or end event makes a span a client one (set by `takeParentFrom`).
+    const client = span.kind === 'client';
+    let parent = knownParents[i] ?? byId.get(parentId);
+    if (parent === undefined && client) {
+      parent = newSpan(parentId, (span.startEvent ?? span.endEvent)!);
+      parent.parentSpanId = null;
       parent.startUs = span.startUs;
       parent.endUs = span.endUs;
-      parent.name = source.service;
+      parent.name = parent.service;
       parent.complete = true;
-      byId.set(source.parent_span_id, parent);
+      byId.set(parentId, parent);
       spans.push(parent);
     }
     if (parent === undefined || parent === span) continue;
     span.parent = parent;
     if (parent.children === NO_CHILDREN) parent.children = [span];
     else parent.children.push(span);
-    if (isClientEvent(source)) {
+    if (client) {
       if (span.startUs < parent.startUs) parent.startUs = span.startUs;
       if (span.endUs > parent.endUs) parent.endUs = span.endUs;
     }
   }
+  // Unfinished client calls, in span order: each lasts at least as long as what it caused.
+  const unfinishedCalls: Span[] = [];
   for (let i = 0; i < seen; i++) {
     const span = spans[i]!;
-    if (span.startEvent !== undefined || span.endEvent !== undefined) finish(span);
-    else {
+    if (span.startEvent !== undefined || span.endEvent !== undefined) {
+      finish(span);
+      if (!span.complete && span.kind === 'client') unfinishedCalls.push(span);
+    } else {
       span.name = span.service;
       span.complete = true;
     }
   }
   const roots: Span[] = [];
   for (const span of spans) if (span.parent === null) roots.push(span);
-  cutCycles(spans, roots);
+  if (sortChildrenOfReachable(roots) !== spans.length) {
+    // Parent cycles (malformed ids): cut, then sort the children of the spans they held.
+    cutCycles(spans, roots);
+    for (const span of spans) sortChildren(span);
+  }
   roots.sort(
     (a, b) => a.startUs - b.startUs || b.endUs - a.endUs || compareIds(a.spanId, b.spanId),
   );
-  for (const span of spans) {
-    if (span.children.length > 1) {
-      span.children.sort((a, b) => a.startUs - b.startUs || compareIds(a.spanId, b.spanId));
-    }
-    // An unfinished client call lasts at least as long as what it caused.
-    if (!span.complete && span.kind === 'client') {
-      for (const child of span.children) if (child.endUs > span.endUs) span.endUs = child.endUs;
-    }
+  for (const span of unfinishedCalls) {
+    for (const child of span.children) if (child.endUs > span.endUs) span.endUs = child.endUs;
   }
   return { spans, roots, root: roots[0] ?? null };
+}
+
+/**
+ * What the span takes from its start event (else its end event, else its first event): its
+ * parent span id, and whether it is a server or a client span.
+ */
+function takeParentFrom(span: Span, event: Event): void {
+  span.parentSpanId = event.parent_span_id;
+  span.kind =
+    event.kind === 'request_received' || event.kind === 'response_sent' ? 'server' : 'client';
+}
+
+/** Sorts a span's children by start time (then span id). */
+function sortChildren(span: Span): void {
+  if (span.children.length > 1) {
+    span.children.sort((a, b) => a.startUs - b.startUs || compareIds(a.spanId, b.spanId));
+  }
+}
+
+/**
+ * Sorts the children of every span reachable from `roots`, in one walk down the tree, and
+ * returns how many spans it reached (fewer than all only when parent ids make a cycle).
+ */
+function sortChildrenOfReachable(roots: readonly Span[]): number {
+  const queue = [...roots];
+  for (let i = 0; i < queue.length; i++) {
+    const span = queue[i]!;
+    sortChildren(span);
+    for (const child of span.children) queue.push(child);
+  }
+  return queue.length;
 }
 
 /** Fills in a server or client span from its start and end events. */
 function finish(span: Span): void {
   const { startEvent: start, endEvent: end } = span;
+  // The kind was set with the parent, from the same event (`takeParentFrom`).
   const anchor = (start ?? end)!;
-  span.kind =
-    anchor.kind === 'request_received' || anchor.kind === 'response_sent' ? 'server' : 'client';
   span.firstEvent = anchor;
   span.service = anchor.service;
   span.instance = anchor.instance;

@@ -21,8 +21,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { builtCollectorCli } from './collector-cli.mjs';
 import { trace } from './ingest-events.mjs';
+import { cpuSeconds } from './proc-cpu.mjs';
 
 const command = process.argv[2] ?? 'sizes';
+// RACEWAY_BENCH_COLLECTOR_CLI: another build of the CLI (e.g. an older version's), for a
+// before/after on the same machine.
+const COLLECTOR_CLI = process.env.RACEWAY_BENCH_COLLECTOR_CLI ?? builtCollectorCli();
 const DELAY_MS = command === 'long' ? 1000 : 300;
 const MODES = ['full', 'incremental'];
 
@@ -30,7 +34,7 @@ async function startCollector(dir, mode) {
   const child = spawn(
     process.execPath,
     [
-      builtCollectorCli(),
+      COLLECTOR_CLI,
       'serve',
       '--port',
       '0',
@@ -108,7 +112,7 @@ async function withLongTrace(mode, n, shape, run) {
       ts = batch.at(-1).ts_us;
       return batch;
     };
-    return await run({ url, child, append });
+    return await run({ url, child, append, traceId });
   } finally {
     child.kill('SIGTERM');
     await new Promise((r) => child.on('exit', r));
@@ -178,10 +182,11 @@ async function long() {
       mode === 'baseline' ? 'incremental' : mode,
       events,
       shape,
-      async ({ url, child, append }) => {
+      async ({ url, child, append, traceId }) => {
         const ingestMs = [];
         const trickleMs = [];
         const started = (await json(`${url}/api/analysis/status`)).traces_analyzed;
+        const cpuAtStart = cpuSeconds(child.pid);
         const until = performance.now() + seconds * 1000;
         let peakRss = rssMiB(child.pid);
         const other = (async () => {
@@ -202,7 +207,17 @@ async function long() {
           }
         })();
         await Promise.all([other, trickle]);
+        const cpu = cpuSeconds(child.pid) - cpuAtStart;
         const status = await json(`${url}/api/analysis/status`);
+        // What the collector stores for the long trace at each of its analyses: its critical
+        // path, diagnostics and races, as JSON (the analysis record holds them whole).
+        let recordBytes = 0;
+        if (mode !== 'baseline') {
+          for (const part of ['critical-path', 'diagnostics', 'races']) {
+            const res = await fetch(`${url}/api/traces/${traceId}/${part}`);
+            recordBytes += (await res.text()).length;
+          }
+        }
         rows.push({
           mode,
           events,
@@ -212,6 +227,9 @@ async function long() {
           max: Math.max(...ingestMs),
           trickleP50: trickleMs.length ? quantile(trickleMs, 0.5) : Number.NaN,
           analyses: status.traces_analyzed - started,
+          recordKB: recordBytes / 1024,
+          cpu,
+          appends: trickleMs.length,
           rss: Math.max(peakRss, rssMiB(child.pid)),
         });
         console.log(rows.at(-1));
@@ -220,18 +238,21 @@ async function long() {
   }
   const base = rows[0];
   const table = [
-    '| long trace | analysis | ingest POSTs | ingest p50 ms | ingest p99 ms | p99 x baseline | ingest max ms | trickle POST p50 ms | traces analysed | collector peak RSS MiB |',
-    '|---|---|---|---|---|---|---|---|---|---|',
+    '| long trace | analysis | ingest POSTs | ingest p50 ms | ingest p99 ms | p99 x baseline | ingest max ms | trickle POST p50 ms | traces analysed | collector peak RSS MiB | collector CPU s | CPU ms per append beyond the baseline | long trace analysis saved per append, KB |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
     ...rows.map(
       (r) =>
-        `| ${r.events === 0 ? 'none (baseline)' : `${r.events} events`} | ${r.mode === 'baseline' ? '-' : r.mode} | ${r.posts} | ${fmt(r.p50)} | ${fmt(r.p99)} | ${fmt(r.p99 / base.p99)} | ${fmt(r.max)} | ${Number.isNaN(r.trickleP50) ? '-' : fmt(r.trickleP50)} | ${r.analyses} | ${fmt(r.rss)} |`,
+        `| ${r.events === 0 ? 'none (baseline)' : `${r.events} events`} | ${r.mode === 'baseline' ? '-' : r.mode} | ${r.posts} | ${fmt(r.p50)} | ${fmt(r.p99)} | ${fmt(r.p99 / base.p99)} | ${fmt(r.max)} | ${Number.isNaN(r.trickleP50) ? '-' : fmt(r.trickleP50)} | ${r.analyses} | ${fmt(r.rss)} | ${fmt(r.cpu)} | ${r.appends ? fmt(((r.cpu - base.cpu) * 1000) / r.appends) : '-'} | ${r.events === 0 ? '-' : fmt(r.recordKB)} |`,
     ),
   ].join('\n');
   return `## A long trace receiving 10 events every 1.5 s (${shape})
 
 \`node bench/trickle-analysis.mjs long ${n} ${seconds} ${shape}\` (SQLite, analysis delay ${DELAY_MS} ms,
 ${seconds} s of traffic: a new 20-event trace every 100 ms, and 10 events to the long trace every
-1.5 s, so the long trace is analysed after every append; latencies of every ingest POST).
+1.5 s, so the long trace is analysed after every append; latencies of every ingest POST;
+collector CPU over the traffic, and beyond the baseline's per append; the long trace's
+critical path, diagnostics and races as the API serves them at the end, which the collector
+saves whole after each append).
 
 ${table}
 `;

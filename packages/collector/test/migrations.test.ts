@@ -344,7 +344,7 @@ describe.skipIf(!adminUrl)(
         // Version 7 keys races by resource first, the column Citus would distribute them by.
         expect(
           (
-            after as { constraints: Array<{ conname: string; definition: string }> }
+            after as unknown as { constraints: Array<{ conname: string; definition: string }> }
           ).constraints.find((c) => c.conname === 'races_pkey')?.definition,
         ).toBe('PRIMARY KEY (resource, id)');
         const columnsOf = (s: unknown, table: string) =>

@@ -5,24 +5,59 @@ import type { Event } from '../event.js';
 import type { AnalysisOptions } from '../options.js';
 import { arbitraryProgram, runProgram } from '../test-support/random-trace.js';
 import { checkoutFanOut } from '../test-support/scenarios.js';
+import { hexId } from '../test-support/trace-simulator.js';
 import { IncrementalTraceAnalysis } from './incremental-analysis.js';
 import { byTimeThenId } from './resource-races.js';
 
-/** What a long-lived trace looks like: several requests (random programs) under one trace id. */
+/**
+ * The requests of a trace made calls of one outer request (a gateway that received them all):
+ * the whole trace is one request tree, whose appends land anywhere in it.
+ */
+function underOneRequest(events: Event[]): Event[] {
+  const span = hexId(16);
+  const first = events.reduce((a, e) => (e.ts_us < a.ts_us ? e : a));
+  const last = events.reduce((a, e) => (e.ts_us > a.ts_us ? e : a));
+  const outer = (kind: Event['kind'], tsUs: number, data: Record<string, unknown>): Event => ({
+    id: hexId(32),
+    trace_id: first.trace_id,
+    span_id: span,
+    parent_span_id: null,
+    service: 'gateway',
+    instance: 'gateway-1',
+    component: 'gateway#1',
+    ts_us: tsUs,
+    kind,
+    clock: { 'gateway#1': kind === 'request_received' ? 1 : 2 },
+    data: { method: 'GET', route: '/batch', ...data },
+  });
+  return [
+    outer('request_received', first.ts_us - 5, {}),
+    ...events.map((e) => (e.parent_span_id === null ? { ...e, parent_span_id: span } : e)),
+    outer('response_sent', last.ts_us + 5, { status: 200 }),
+  ];
+}
+
+/**
+ * What a long-lived trace looks like: several requests (random programs) under one trace id,
+ * side by side or all under one outer request.
+ */
 const arbitraryTrace = fc
   .record({
-    programs: fc.array(arbitraryProgram(40), { minLength: 1, maxLength: 4 }),
+    programs: fc.array(arbitraryProgram(40), { minLength: 1, maxLength: 6 }),
+    oneTree: fc.boolean(),
     // Requests overlap in time or follow one another.
-    gapsMs: fc.array(fc.integer({ min: -5, max: 30 }), { minLength: 4, maxLength: 4 }),
+    gapsMs: fc.array(fc.integer({ min: -5, max: 30 }), { minLength: 6, maxLength: 6 }),
     // Answers that fail (status 503), by position among the answers.
     failures: fc.array(fc.nat({ max: 40 }), { maxLength: 4 }),
+    // Answers that fail with every answer above them: errors that travel up to the root.
+    failingChains: fc.array(fc.nat({ max: 40 }), { maxLength: 2 }),
     // One service's clock off by this much: clock skew, shifted spans on the critical path.
     skewMs: fc.constantFrom(0, 0, 12, -40),
     fanOut: fc.boolean(),
     resources: fc.integer({ min: 1, max: 4 }),
   })
-  .map(({ programs, gapsMs, failures, skewMs, fanOut, resources }) => {
-    const events: Event[] = [];
+  .map(({ programs, oneTree, gapsMs, failures, failingChains, skewMs, fanOut, resources }) => {
+    let events: Event[] = [];
     let offsetUs = 0;
     programs.forEach((steps, i) => {
       const request = runProgram(steps, { resources });
@@ -31,12 +66,22 @@ const arbitraryTrace = fc
       offsetUs = (events.at(-1)?.ts_us ?? 0) + gapsMs[i]! * 1000;
     });
     if (fanOut) for (const e of checkoutFanOut({ taxSkewMs: 30 }).events) events.push({ ...e });
+    if (oneTree) events = underOneRequest(events);
     const traceId = events[0]!.trace_id;
     const base = 1_700_000_000_000_000;
     const answers = events.filter(
       (e) => e.kind === 'response_sent' || e.kind === 'response_received',
     );
     const failing = new Set(failures.map((i) => answers[i % Math.max(answers.length, 1)]));
+    const parentOf = new Map(events.map((e) => [e.span_id, e.parent_span_id]));
+    const failingSpans = new Set<string>();
+    for (const i of failingChains) {
+      let span = answers[i % Math.max(answers.length, 1)]?.span_id;
+      for (; span != null && !failingSpans.has(span); span = parentOf.get(span) ?? undefined) {
+        failingSpans.add(span);
+      }
+    }
+    for (const e of answers) if (failingSpans.has(e.span_id)) failing.add(e);
     return events.map((e) => ({
       ...e,
       trace_id: traceId,

@@ -63,6 +63,9 @@ const cpuUs = () => {
   return u.user + u.system;
 };
 const validators = createValidators();
+// The partial index of events by kind that migration 1 created and migration 8 dropped.
+const HTTP_KINDS_SQL =
+  "kind IN ('request_received', 'response_sent', 'request_sent', 'response_received')";
 const limits = { maxBodyBytes: 5 << 20, maxDecompressedBytes: 50 << 20 };
 const work = mkdtempSync(join(tmpdir(), 'raceway-ingest-breakdown-'));
 const stages = {};
@@ -110,6 +113,20 @@ for (let round = 0; round < rounds; round++) {
   for (let i = 0; i < rows.length; i += 4) writer.insertBatches(rows.slice(i, i + 4));
   add('SQLite insert (4 batches per commit, synchronous=FULL)', cpuUs() - t);
   add('SQLite insert, wall time (fsync included)', (performance.now() - wall) * 1000);
+
+  // The same rows into the schema before migration 8, with its index of events by kind.
+  const beforeFile = join(work, `round-${round}-kind-index.db`);
+  const before = new Database(beforeFile);
+  applyWriterPragmas(before);
+  migrateSqlite(before, beforeFile);
+  before.exec(`CREATE INDEX events_http_ts ON events (kind, ts_us) WHERE ${HTTP_KINDS_SQL}`);
+  const rowsAgain = decoded.map((body) => body.events.map((e) => toEventRow(e)));
+  const beforeWriter = new SqliteWriter(before);
+  t = cpuUs();
+  for (let i = 0; i < rowsAgain.length; i += 4)
+    beforeWriter.insertBatches(rowsAgain.slice(i, i + 4));
+  add('SQLite insert with the index by kind that migration 8 dropped', cpuUs() - t);
+  before.close();
 
   // What the collector does with a committed batch: the traffic aggregates and the SDK
   // registry (services, dependencies, SDKs), then the analysis scheduler's bookkeeping (dirty

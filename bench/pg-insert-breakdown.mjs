@@ -33,11 +33,16 @@ const batchSize = Number(values.batch);
 const rounds = Number(values.rounds);
 
 /**
- * What each variant removes after migrating, with the SQL that removes it. Each runs on a
+ * What each variant removes (or, for the schema before migration 8, adds back) after
+ * migrating, with the SQL that does it. Each runs on a
  * database of its own, so no variant sees another's rows.
  */
 const VARIANTS = [
   { name: 'full schema (as the collector runs)', drop: [] },
+  {
+    name: 'with the index on (kind, ts_us) that migration 8 dropped',
+    drop: ['CREATE INDEX events_kind_ts ON events (kind, ts_us)'],
+  },
   { name: 'without the index on (resource, ts_us)', drop: ['DROP INDEX events_resource'] },
   {
     name: 'floor: events table with its primary key only, no summaries',

@@ -1,16 +1,18 @@
 import { compareIds } from '../accesses.js';
 import type { BrokenChain } from '../broken-chains.js';
-import { type ClockSkew, mergeSkewPairs, reportSkew, type SkewPair } from '../clock-skew.js';
+import { type ClockSkew, mergeSkewPairs, reportSkew } from '../clock-skew.js';
 import type { ErrorPropagation } from '../error-propagation.js';
 import { type ServiceTime, sortServiceTimes } from '../service-times.js';
 import type { Span } from '../spans.js';
-import type { SpanComponent, SpanComponents } from './span-components.js';
+import { SkewTotals } from './skew-totals.js';
+import type { SpanChanges, SpanComponent } from './span-components.js';
+import { type SpanUnit, unitErrors } from './span-units.js';
 
-/** A finding filed under the component it came from, at its span's place in the walk. */
+/** A finding filed under the unit it came from, at its span's place in the walk. */
 interface Filed<T> {
   startUs: number;
   spanId: string;
-  owner: SpanComponent;
+  owner: SpanUnit;
   item: T;
 }
 
@@ -19,7 +21,7 @@ interface ServiceTotal {
   spans: number;
   totalUs: number;
   selfUs: number;
-  /** Longest span per component: how many components have each. */
+  /** Longest span per unit: how many units have each. */
   maxes: Map<number, number>;
   maxUs: number;
 }
@@ -28,12 +30,12 @@ const bySpanPlace = (a: Filed<unknown>, b: Filed<unknown>) =>
   a.startUs - b.startUs || compareIds(a.spanId, b.spanId);
 
 /**
- * The trace-wide diagnostics of a `SpanComponents`, kept up to date as components are rebuilt:
- * the findings of replaced components are taken out and those of their replacements merged
- * in (by span place, as one walk over all spans lists them), service times and span counts
- * are sums updated by difference, clock skew is re-merged only for the instance pairs the
- * changed components sampled. An append costs what its components hold plus a pass over the
- * findings, not over every component.
+ * The trace-wide diagnostics of a `SpanComponents`, kept up to date as its units (what the
+ * diagnostics find at one span) are replaced: the findings of replaced units are taken out
+ * and those of their replacements merged in (by span place, as one walk over all spans lists
+ * them), service times and span counts are sums updated by difference, clock skew is kept
+ * merged per instance pair (see `SkewTotals`). An append costs what its units hold plus a
+ * pass over the findings, not over every span.
  */
 export class DiagnosticsTotals {
   private chains: Filed<BrokenChain>[] = [];
@@ -41,52 +43,40 @@ export class DiagnosticsTotals {
   private root: { span: Span; component: SpanComponent } | null = null;
   private spanCount = 0;
   private readonly times = new Map<string, ServiceTotal>();
-  private readonly skewBy = new Map<string, Set<SpanComponent>>();
-  private readonly skew = new Map<string, SkewPair>();
+  private readonly skew = new SkewTotals();
 
   constructor(
-    private readonly components: SpanComponents,
+    private readonly traceId: () => string,
     private readonly toleranceUs: number,
   ) {}
 
-  /** Takes out `retired` components, adds `added` ones, for the trace's current root. */
-  update(
-    retired: readonly SpanComponent[],
-    added: readonly SpanComponent[],
-    root: { span: Span; component: SpanComponent } | null,
-  ): void {
+  /** Takes out the units a refresh replaced, adds their replacements, for the trace's root. */
+  update(changes: SpanChanges, root: { span: Span; component: SpanComponent } | null): void {
+    const { retiredUnits: retired, addedUnits: added } = changes;
     const gone = new Set(retired);
     this.chains = merge(
       this.chains.filter((f) => !gone.has(f.owner)),
-      added.flatMap((c) => filed(c, c.brokenChains, (chain) => chain.spanId)),
+      added.flatMap((u) => filed(u, u.brokenChains)),
     );
     // Whether an error reached the root depends on which span that is: a moved root changes
     // the errors of the component it left and of the one it went to.
-    const recheck = new Set(added);
+    const recheck = new Set(added.filter((u) => u.origin));
     if (root?.span !== this.root?.span) {
-      if (this.root && !gone.has(this.root.component)) recheck.add(this.root.component);
-      if (root) recheck.add(root.component);
+      for (const component of [this.root?.component, root?.component]) {
+        if (component === undefined) continue;
+        for (const unit of component.units.values())
+          if (unit.origin && !gone.has(unit)) recheck.add(unit);
+      }
     }
     this.root = root;
+    const traceId = this.traceId();
     this.errors = merge(
       this.errors.filter((f) => !gone.has(f.owner) && !recheck.has(f.owner)),
-      [...recheck].flatMap((c) =>
-        filed(c, this.components.errorsOf(c, root?.span ?? null), (e) => e.origin.spanId),
-      ),
+      [...recheck].flatMap((u) => filed(u, unitErrors(u, root?.span ?? null, traceId))),
     );
-    const changedPairs = new Set<string>();
-    for (const c of retired) this.count(c, -1, changedPairs);
-    for (const c of added) this.count(c, 1, changedPairs);
-    for (const key of changedPairs) {
-      const owners = this.skewBy.get(key);
-      if (owners === undefined || owners.size === 0) {
-        this.skewBy.delete(key);
-        this.skew.delete(key);
-        continue;
-      }
-      const [merged] = mergeSkewPairs([...owners].map((c) => c.skew.filter((p) => p.key === key)));
-      this.skew.set(key, merged!);
-    }
+    for (const u of retired) this.count(u, -1);
+    for (const u of added) this.count(u, 1);
+    this.skew.update(retired, added);
   }
 
   get spans(): number {
@@ -102,7 +92,7 @@ export class DiagnosticsTotals {
   }
 
   clockSkew(): ClockSkew[] {
-    return reportSkew(mergeSkewPairs([...this.skew.values()].map((p) => [p])), this.toleranceUs);
+    return reportSkew(mergeSkewPairs(this.skew.pairs().map((p) => [p])), this.toleranceUs);
   }
 
   slowestServices(): ServiceTime[] {
@@ -117,16 +107,16 @@ export class DiagnosticsTotals {
     );
   }
 
-  /** Adds (sign 1) or takes out (sign -1) a component's span count, times and skew samples. */
-  private count(c: SpanComponent, sign: 1 | -1, changedPairs: Set<string>): void {
-    this.spanCount += sign * c.spans.length;
-    for (const t of c.times) {
+  /** Adds (sign 1) or takes out (sign -1) a unit's span and times. */
+  private count(unit: SpanUnit, sign: 1 | -1): void {
+    this.spanCount += sign;
+    for (const t of unit.times) {
       let total = this.times.get(t.service);
       if (total === undefined) {
         total = { spans: 0, totalUs: 0, selfUs: 0, maxes: new Map(), maxUs: 0 };
         this.times.set(t.service, total);
       }
-      // A component's times are rounded to the µs, so these are its exact integer sums.
+      // A unit's times are rounded to the µs, so these are its exact integer sums.
       total.spans += sign * t.spans;
       total.totalUs += sign * Math.round(t.totalMs * 1000);
       total.selfUs += sign * Math.round(t.selfMs * 1000);
@@ -141,27 +131,13 @@ export class DiagnosticsTotals {
       }
       if (total.spans === 0) this.times.delete(t.service);
     }
-    for (const pair of c.skew) {
-      let owners = this.skewBy.get(pair.key);
-      if (owners === undefined) {
-        owners = new Set();
-        this.skewBy.set(pair.key, owners);
-      }
-      if (sign === 1) owners.add(c);
-      else owners.delete(c);
-      changedPairs.add(pair.key);
-    }
   }
 }
 
-function filed<T>(owner: SpanComponent, items: readonly T[], spanOf: (item: T) => string) {
+/** Every finding of a unit is about its span. */
+function filed<T>(owner: SpanUnit, items: readonly T[]) {
   return items.map(
-    (item): Filed<T> => ({
-      startUs: owner.startOf.get(spanOf(item))!,
-      spanId: spanOf(item),
-      owner,
-      item,
-    }),
+    (item): Filed<T> => ({ startUs: owner.startUs, spanId: owner.spanId, owner, item }),
   );
 }
 

@@ -116,6 +116,31 @@ const arbitraryOptions: fc.Arbitrary<AnalysisOptions> = fc.record({
   budget: fc.constantFrom({}, { exactMaxContexts: 2 }, { maxEvents: 30 }),
 });
 
+/** Makes the events of a hand-written trace: ids and clocks numbered in the order made. */
+function eventMaker() {
+  let n = 0;
+  return (
+    kind: string,
+    span: string,
+    parent: string | null,
+    service: string,
+    tsUs: number,
+    data: Record<string, unknown> = {},
+  ): Event => ({
+    id: (++n).toString(16).padStart(32, '0'),
+    trace_id: 'a'.repeat(32),
+    span_id: span,
+    parent_span_id: parent,
+    service,
+    instance: `${service}-1`,
+    component: `${service}#${span}`,
+    ts_us: tsUs,
+    kind: kind as Event['kind'],
+    clock: { [`${service}#${span}`]: n },
+    data: { method: 'GET', url: 'http://b:80/', host: 'b:80', status: 200, ...data },
+  });
+}
+
 const full = (events: readonly Event[], options: AnalysisOptions) =>
   analyzeTrace([...events].sort(byTimeThenId), options);
 
@@ -158,27 +183,7 @@ describe('IncrementalTraceAnalysis', () => {
   it('keeps the first of two calls with the same round trip as the skew estimate, whatever arrives first', () => {
     // Two requests of a-1 calling b-1, each call 80 µs outside b-1 but with offsets 9.96 and
     // 19.96 ms: a walk over all spans keeps the earlier call's.
-    let n = 0;
-    const event = (
-      kind: string,
-      span: string,
-      parent: string | null,
-      service: string,
-      tsUs: number,
-      data: Record<string, unknown> = {},
-    ): Event => ({
-      id: (++n).toString(16).padStart(32, '0'),
-      trace_id: 'a'.repeat(32),
-      span_id: span,
-      parent_span_id: parent,
-      service,
-      instance: `${service}-1`,
-      component: `${service}#${span}`,
-      ts_us: tsUs,
-      kind: kind as Event['kind'],
-      clock: { [`${service}#${span}`]: n },
-      data: { method: 'GET', url: 'http://b:80/', host: 'b:80', status: 200, ...data },
-    });
+    const event = eventMaker();
     const request = (i: number, t1: number, t2: number) => [
       event('request_received', `r${i}`.padEnd(16, '0'), null, 'a', t1 - 10),
       event('request_sent', `c${i}`.padEnd(16, '0'), `r${i}`.padEnd(16, '0'), 'a', t1),
@@ -195,6 +200,35 @@ describe('IncrementalTraceAnalysis', () => {
     state.append(first);
     const expected = full([...first, ...second], {});
     expect(expected.diagnostics.clockSkew[0]).toMatchObject({ offsetMs: 9.96, samples: 2 });
+    expect(state.result()).toEqual(expected);
+  });
+
+  it('keeps the spans of a built tree that joins another one through spans new to both', () => {
+    const event = eventMaker();
+    const id = (name: string) => name.padEnd(16, '0');
+    // Two trees built apart: four requests under a caller `p` that reported nothing yet, and
+    // a call `a` made from `x`, which reported nothing yet either.
+    const first = [
+      ...[1, 2, 3, 4].flatMap((i) => [
+        event('request_received', id(`b${i}`), id('p'), 'b', 1_000_000 + i * 100),
+        event('response_sent', id(`b${i}`), id('p'), 'b', 1_000_050 + i * 100),
+      ]),
+      event('request_sent', id('a'), id('x'), 'x', 1_001_000),
+    ];
+    // Then, in time order: a request `d1` (its host's clock early) caused by a call `d0`,
+    // made from `x` (joining `a`'s tree to the new spans), and `x`'s answer to `p` (joining
+    // them all to the four requests' tree).
+    const second = [
+      event('request_received', id('d1'), id('d0'), 'd', 1_001_100),
+      event('request_sent', id('d0'), id('x'), 'x', 1_001_150),
+      event('response_sent', id('x'), id('p'), 'x', 1_002_000),
+    ];
+    const state = new IncrementalTraceAnalysis();
+    state.append(first);
+    state.result();
+    state.append(second);
+    const expected = full([...first, ...second], {});
+    expect(expected.diagnostics.summary.spans).toBe(8);
     expect(state.result()).toEqual(expected);
   });
 

@@ -8,7 +8,7 @@ import { type AnalysisOptions, budgetOf, toleranceUs } from '../options.js';
 import type { Span } from '../spans.js';
 import { DiagnosticsTotals } from './diagnostics-totals.js';
 import { byTimeThenId, ResourceRaces } from './resource-races.js';
-import { type SpanComponent, SpanComponents } from './span-components.js';
+import { type SpanChanges, type SpanComponent, SpanComponents } from './span-components.js';
 
 /**
  * The analysis of a trace that keeps growing (a long-lived trace receiving a trickle of
@@ -19,14 +19,14 @@ import { type SpanComponent, SpanComponents } from './span-components.js';
  * What an append of k events to a trace of n costs:
  * - races: the detector re-runs on the resources the k events affect (see `ResourceRaces`),
  *   each over that resource's accesses only;
- * - spans and diagnostics: `buildSpanTree` re-runs on the connected components of spans the k
- *   events touch (see `SpanComponents`), over at most five events per span, and the per-
- *   component findings are merged (one pass over the components, a sort of the findings);
- * - critical path: recomputed only when the root's component changed (it reads that
- *   component only);
+ * - spans: the components of spans the k events touch are updated in place (see
+ *   `SpanComponent`: the touched spans rebuilt from their own events and linked), or, when
+ *   their shape needs it, rebuilt by `buildSpanTree` from their span events;
+ * - diagnostics: kept per span (`SpanUnit`); the units of the spans an append changed, and of
+ *   the spans that read them, are replaced in the trace's totals (`DiagnosticsTotals`);
+ * - critical path: walked again over the kept tree when the root's component changed;
  * - the race groups and findings are listed whole (the result is the whole analysis).
- * A trace that is one big request tree is one component: its appends rebuild that tree (from
- * its span events, not all events). Traces with `db_query` events, with clocks to infer
+ * Traces with `db_query` events, with clocks to infer
  * (OpenTelemetry spans), over the event budget, or whose race-detector limits cannot be
  * ordered per resource are analysed in full at each `result()`, exactly as before.
  *
@@ -56,13 +56,19 @@ export class IncrementalTraceAnalysis {
   private truncatedClockEvents = 0;
   /** The trace's root span, as of the last refresh of the components. */
   private root: { span: Span; component: SpanComponent } | null = null;
-  private path: { root: Span; path: CriticalPath } | null = null;
+  /** The critical path, and the tree it was computed from (root, its component's version). */
+  private path: {
+    root: Span;
+    component: SpanComponent;
+    version: number;
+    path: CriticalPath | null;
+  } | null = null;
   private readonly maxEvents: number;
 
   constructor(private readonly options: AnalysisOptions = {}) {
     this.races = new ResourceRaces(options);
     this.spans = new SpanComponents(() => this.traceId ?? '', toleranceUs(options));
-    this.totals = new DiagnosticsTotals(this.spans, toleranceUs(options));
+    this.totals = new DiagnosticsTotals(() => this.traceId ?? '', toleranceUs(options));
     this.maxEvents = budgetOf(options).maxEvents;
   }
 
@@ -126,9 +132,9 @@ export class IncrementalTraceAnalysis {
     this.races.refresh();
     const limits = this.races.limits();
     if (limits === null) return this.full();
-    const { retired, added } = this.spans.refresh();
-    const root = this.traceRoot(retired, added);
-    this.totals.update(retired, added, root);
+    const changes = this.spans.refresh();
+    const root = this.traceRoot(changes);
+    this.totals.update(changes, root);
     return {
       traceId: this.traceId ?? '',
       races: this.races.groups(),
@@ -156,16 +162,19 @@ export class IncrementalTraceAnalysis {
 
   /**
    * The earliest root span of all components (the longest on a tie), as `buildSpanTree` picks.
-   * Components not rebuilt since the last call are as they were: the previous root stands
-   * against the rebuilt ones, unless its own component was rebuilt (then all are compared).
+   * Components not changed since the last call are as they were: the previous root stands
+   * against the changed ones, unless its own component changed (then all are compared).
    */
-  private traceRoot(
-    retired: readonly SpanComponent[],
-    added: readonly SpanComponent[],
-  ): { span: Span; component: SpanComponent } | null {
-    const rescan = this.root !== null && retired.includes(this.root.component);
+  private traceRoot({
+    retired,
+    added,
+    updated,
+  }: SpanChanges): { span: Span; component: SpanComponent } | null {
+    const rescan =
+      this.root !== null &&
+      (retired.includes(this.root.component) || updated.includes(this.root.component));
     let best = rescan ? null : this.root;
-    for (const component of rescan ? this.spans.all() : added) {
+    for (const component of rescan ? this.spans.all() : [...added, ...updated]) {
       const span = component.roots[0];
       if (span === undefined) continue;
       if (
@@ -180,15 +189,28 @@ export class IncrementalTraceAnalysis {
     return best;
   }
 
+  /**
+   * Recomputed when the root changed or its component changed at all (an append that touches
+   * only other components keeps it). The walk over the kept tree costs what the path and the
+   * children of its spans cost, not a rebuild of the tree; which changes a walk can skip is
+   * subtler than it looks (a span off the path can become the longest child), so none is
+   * skipped inside the root's component.
+   */
   private criticalPath(root: { span: Span; component: SpanComponent } | null): CriticalPath | null {
     if (root === null) return null;
-    if (this.path?.root !== root.span) {
-      const { spans, roots } = root.component;
-      const path = computeCriticalPath([], { spans, roots, root: root.span });
-      this.path = path === null ? null : { root: root.span, path };
+    const { span, component } = root;
+    const kept = this.path;
+    if (
+      kept === null ||
+      kept.root !== span ||
+      kept.component !== component ||
+      kept.version !== component.version
+    ) {
+      const path = computeCriticalPath([], { spans: [], roots: component.roots, root: span });
+      this.path = { root: span, component, version: component.version, path };
       return path;
     }
-    return this.path.path;
+    return kept.path;
   }
 
   private diagnostics(limits: TraceDiagnostics['analysisLimits']): TraceDiagnostics {

@@ -79,21 +79,26 @@ function runSenderWorker() {
   });
 }
 
+/** An event's fields before its clock and data, in the order toWireJSON writes them. */
+function headOf(e) {
+  return {
+    id: e.id,
+    trace_id: e.trace_id,
+    span_id: e.span_id,
+    parent_span_id: e.parent_span_id,
+    service: e.service,
+    instance: e.instance,
+    component: e.component,
+    ts_us: e.ts_us,
+    kind: e.kind,
+  };
+}
+
 /** The events' JSON from the fields posted by worker-objects, as toWireJSON writes it. */
 function encodeFields(events) {
   return events
     .map((e) => {
-      const head = JSON.stringify({
-        id: e.id,
-        trace_id: e.trace_id,
-        span_id: e.span_id,
-        parent_span_id: e.parent_span_id,
-        service: e.service,
-        instance: e.instance,
-        component: e.component,
-        ts_us: e.ts_us,
-        kind: e.kind,
-      });
+      const head = JSON.stringify(headOf(e));
       return `${head.slice(0, -1)},"clock":${e.clock},"data":${JSON.stringify(e.data)}}`;
     })
     .join(',');
@@ -267,15 +272,7 @@ async function main() {
   const postObjects = (worker, events) =>
     worker.postMessage({
       events: events.map((e) => ({
-        id: e.id,
-        trace_id: e.trace_id,
-        span_id: e.span_id,
-        parent_span_id: e.parent_span_id,
-        service: e.service,
-        instance: e.instance,
-        component: e.component,
-        ts_us: e.ts_us,
-        kind: e.kind,
+        ...headOf(e),
         // The clock as the event holds it: its text (RecordedEvent reads it from the tick).
         clock: clockText(e),
         data: e.data,

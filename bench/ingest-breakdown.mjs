@@ -20,7 +20,7 @@ import { createValidators } from '../packages/collector/src/ingest/validate.ts';
 import { AnalysisScheduler } from '../packages/collector/src/scheduler/analysis-scheduler.ts';
 import { defaultEngine } from '../packages/collector/src/scheduler/default-engine.ts';
 import { SharedAggregates } from '../packages/collector/src/shared-aggregates.ts';
-import { migrateSqlite } from '../packages/collector/src/storage/migrations.ts';
+import { HTTP_KINDS_SQL, migrateSqlite } from '../packages/collector/src/storage/migrations.ts';
 import { applyWriterPragmas } from '../packages/collector/src/storage/sqlite-schema.ts';
 import { SqliteWriter } from '../packages/collector/src/storage/sqlite-writer.ts';
 import { toEventRow } from '../packages/collector/src/storage/trace-delta.ts';
@@ -63,9 +63,6 @@ const cpuUs = () => {
   return u.user + u.system;
 };
 const validators = createValidators();
-// The partial index of events by kind that migration 1 created and migration 8 dropped.
-const HTTP_KINDS_SQL =
-  "kind IN ('request_received', 'response_sent', 'request_sent', 'response_received')";
 const limits = { maxBodyBytes: 5 << 20, maxDecompressedBytes: 50 << 20 };
 const work = mkdtempSync(join(tmpdir(), 'raceway-ingest-breakdown-'));
 const stages = {};

@@ -38,15 +38,15 @@ const rounds = Number(values.rounds);
  * database of its own, so no variant sees another's rows.
  */
 const VARIANTS = [
-  { name: 'full schema (as the collector runs)', drop: [] },
+  { name: 'full schema (as the collector runs)', sql: [] },
   {
     name: 'with the index on (kind, ts_us) that migration 8 dropped',
-    drop: ['CREATE INDEX events_kind_ts ON events (kind, ts_us)'],
+    sql: ['CREATE INDEX events_kind_ts ON events (kind, ts_us)'],
   },
-  { name: 'without the index on (resource, ts_us)', drop: ['DROP INDEX events_resource'] },
+  { name: 'without the index on (resource, ts_us)', sql: ['DROP INDEX events_resource'] },
   {
     name: 'floor: events table with its primary key only, no summaries',
-    drop: ['DROP INDEX events_resource'],
+    sql: ['DROP INDEX events_resource'],
     eventsOnly: true,
   },
 ];
@@ -87,7 +87,7 @@ try {
       await storage.init();
       const direct = new pg.Client({ connectionString: url });
       await direct.connect();
-      for (const sql of variant.drop) await direct.query(sql);
+      for (const sql of variant.sql) await direct.query(sql);
       const batches = makeBatches();
       // One batch first: connection, plans and caches warm.
       await storage.insertEvents(batches[0]);

@@ -26,7 +26,7 @@ export interface Migration {
 
 // The kinds of the partial index on (kind, ts_us) that version 1 creates on SQLite (version 8
 // drops it): part of version 1's text, which must stay as that collector wrote it.
-const HTTP_KINDS_SQL =
+export const HTTP_KINDS_SQL =
   "kind IN ('request_received', 'response_sent', 'request_sent', 'response_received')";
 
 /**

@@ -126,15 +126,14 @@ export class SpanComponent {
 
   /**
    * Folds in the events of `touched` spans (their `SpanEvents` updated already). Returns the
-   * units replaced, their replacements and the spans whose fields may have changed (new ones
-   * among them: a span's children changed only if one of these is among them); or null when
+   * units replaced and their replacements; or null when
    * the component must be built again (not built yet, merged with another, or an append that
    * changes its shape: see the class comment), its units then as they were.
    */
   update(
     touched: readonly string[],
     ctx: UnitContext,
-  ): { retired: SpanUnit[]; added: SpanUnit[]; changed: Span[] } | null {
+  ): { retired: SpanUnit[]; added: SpanUnit[] } | null {
     if (!this.built || this.stale || !this.inPlace) return null;
     const fresh = new Set<Span>();
     const derive = new Set<Span>();
@@ -260,7 +259,7 @@ export class SpanComponent {
       this.units.set(span.spanId, unit);
       added.push(unit);
     }
-    return { retired, added, changed: [...before.keys()] };
+    return { retired, added };
   }
 
   private unitOf(span: Span, ctx: UnitContext): SpanUnit {

@@ -17,8 +17,6 @@ export interface SpanChanges {
   updated: SpanComponent[];
   retiredUnits: SpanUnit[];
   addedUnits: SpanUnit[];
-  /** Spans of the updated components whose fields changed, new ones among them. */
-  changedSpans: Span[];
 }
 
 /**
@@ -77,7 +75,6 @@ export class SpanComponents {
       updated: [],
       retiredUnits: [],
       addedUnits: [],
-      changedSpans: [],
     };
     this.retired = [];
     for (const component of changes.retired) changes.retiredUnits.push(...component.units.values());
@@ -93,7 +90,6 @@ export class SpanComponents {
 
       changes.retiredUnits.push(...update.retired);
       changes.addedUnits.push(...update.added);
-      changes.changedSpans.push(...update.changed);
     }
     if (rebuild.length > 0) this.rebuild(rebuild, ctx, changes);
     return changes;

@@ -29,8 +29,8 @@ def params_of(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     return None
 
 
-class _Proxy:
-    """Hands what it does not define to the wrapped driver object."""
+class DriverProxy:
+    """Hands what it does not define to the wrapped driver object (sync and async alike)."""
 
     __slots__ = ("_raw", "_tracker")
 
@@ -56,7 +56,7 @@ class _Proxy:
         return f"<raceway instrumented {self._raw!r}>"
 
 
-class InstrumentedCursor(_Proxy):
+class InstrumentedCursor(DriverProxy):
     """A driver cursor whose `execute` / `executemany` are recorded."""
 
     __slots__ = ("_buffer",)
@@ -164,7 +164,7 @@ class InstrumentedCursor(_Proxy):
         return self._raw.__exit__(*exc)
 
 
-class InstrumentedConnection(_Proxy):
+class InstrumentedConnection(DriverProxy):
     """A DB-API connection whose statements, commits and rollbacks are recorded. Made by
     `raceway.db.instrument`."""
 

@@ -7,42 +7,15 @@ from collections import deque
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
-from raceway.db.dbapi import entered_block, exit_statement, params_of
+from raceway.db.dbapi import DriverProxy, entered_block, exit_statement, params_of
 from raceway.db.drivers import Driver, driver_for
 from raceway.db.query import MAX_ROWS
 from raceway.db.tracking import ConnectionTracker, Pending, column_names, row_count
 
 __all__ = ["AsyncInstrumentedConnection", "AsyncInstrumentedCursor"]
 
-_OWN = frozenset({"_raw", "_tracker", "_buffer"})
 
-
-class _AsyncProxy:
-    __slots__ = ("_raw", "_tracker")
-
-    _raw: Any
-    _tracker: ConnectionTracker
-
-    # `isinstance(wrapped, psycopg.Connection)` holds, as libraries that check the type of a
-    # connection (SQLAlchemy's psycopg dialect, psycopg's own type registry) require.
-    @property  # type: ignore[misc]
-    def __class__(self) -> type:
-        return type(self._raw)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._raw, name)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name in _OWN:
-            object.__setattr__(self, name, value)
-        else:
-            setattr(self._raw, name, value)
-
-    def __repr__(self) -> str:
-        return f"<raceway instrumented {self._raw!r}>"
-
-
-class AsyncInstrumentedCursor(_AsyncProxy):
+class AsyncInstrumentedCursor(DriverProxy):
     """An async driver cursor whose `execute` / `executemany` are recorded."""
 
     __slots__ = ("_buffer",)
@@ -141,7 +114,7 @@ class AsyncInstrumentedCursor(_AsyncProxy):
         return await self._raw.__aexit__(*exc)
 
 
-class AsyncInstrumentedConnection(_AsyncProxy):
+class AsyncInstrumentedConnection(DriverProxy):
     """psycopg's AsyncConnection with its statements, commits and rollbacks recorded."""
 
     __slots__ = ()

@@ -88,6 +88,12 @@ const post = async (url, events) => {
   return performance.now() - start;
 };
 const json = async (url) => (await fetch(url)).json();
+/**
+ * Bytes a process handed to write(2) and its kin so far (`wchar`, /proc/<pid>/io, every thread):
+ * SQLite's WAL and checkpoint writes, and the HTTP answers (which the baseline has too).
+ */
+const writtenBytes = (pid) =>
+  Number(/wchar:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))[1]);
 const rssMiB = (pid) =>
   Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
 const quantile = (list, q) => [...list].sort((a, b) => a - b)[Math.floor(q * (list.length - 1))];
@@ -129,6 +135,9 @@ async function sizes() {
       await withLongTrace(mode, n, 'shared-rows', async ({ url, child, append }) => {
         const ingestMs = [];
         const analysisMs = [];
+        // Nothing else runs meanwhile: what the collector writes and burns is the appends'.
+        const writtenAtStart = writtenBytes(child.pid);
+        const cpuAtStart = cpuSeconds(child.pid);
         for (let i = 0; i < appends; i++) {
           const before = (await json(`${url}/api/analysis/status`)).traces_analyzed;
           const batch = append();
@@ -146,6 +155,8 @@ async function sizes() {
           ingestP50: quantile(ingestMs, 0.5),
           ingestMax: Math.max(...ingestMs),
           analysisP50: quantile(analysisMs, 0.5),
+          kbWritten: (writtenBytes(child.pid) - writtenAtStart) / 1024 / appends,
+          cpuMs: ((cpuSeconds(child.pid) - cpuAtStart) * 1000) / appends,
           rss: rssMiB(child.pid),
         });
         console.log(rows.at(-1));
@@ -154,18 +165,19 @@ async function sizes() {
   }
   const base = rows.find((r) => r.mode === 'full');
   const table = [
-    '| events in the trace | analysis | append ingest p50 ms | append ingest max ms | append -> analysed, p50 ms (beyond the delay) | x smallest full | collector RSS MiB |',
-    '|---|---|---|---|---|---|---|',
+    '| events in the trace | analysis | append ingest p50 ms | append ingest max ms | append -> analysed, p50 ms (beyond the delay) | x smallest full | KB written per append | collector CPU ms per append | collector RSS MiB |',
+    '|---|---|---|---|---|---|---|---|---|',
     ...rows.map(
       (r) =>
-        `| ${r.n} | ${r.mode} | ${fmt(r.ingestP50)} | ${fmt(r.ingestMax)} | ${fmt(r.analysisP50)} | ${fmt(r.analysisP50 / base.analysisP50)} | ${fmt(r.rss)} |`,
+        `| ${r.n} | ${r.mode} | ${fmt(r.ingestP50)} | ${fmt(r.ingestMax)} | ${fmt(r.analysisP50)} | ${fmt(r.analysisP50 / base.analysisP50)} | ${fmt(r.kbWritten)} | ${fmt(r.cpuMs)} | ${fmt(r.rss)} |`,
     ),
   ].join('\n');
   return `## Append -> analysed, by trace size
 
 \`node bench/trickle-analysis.mjs sizes ${list.join(',')} ${appends}\` (SQLite, analysis delay ${DELAY_MS} ms,
 ${appends} appends of 10 events per size and mode; each append waits for its analysis; requests
-share 5000 rows, so the trace's races grow with it).
+share 5000 rows, so the trace's races grow with it; bytes the collector wrote (write calls:
+SQLite's WAL and checkpoints, HTTP answers) and CPU it used, over the appends, per append).
 
 ${table}
 `;
@@ -187,6 +199,7 @@ async function long() {
         const trickleMs = [];
         const started = (await json(`${url}/api/analysis/status`)).traces_analyzed;
         const cpuAtStart = cpuSeconds(child.pid);
+        const writtenAtStart = writtenBytes(child.pid);
         const until = performance.now() + seconds * 1000;
         let peakRss = rssMiB(child.pid);
         const other = (async () => {
@@ -208,6 +221,7 @@ async function long() {
         })();
         await Promise.all([other, trickle]);
         const cpu = cpuSeconds(child.pid) - cpuAtStart;
+        const written = writtenBytes(child.pid) - writtenAtStart;
         const status = await json(`${url}/api/analysis/status`);
         // What the collector stores for the long trace at each of its analyses: its critical
         // path, diagnostics and races, as JSON (the analysis record holds them whole).
@@ -229,6 +243,7 @@ async function long() {
           analyses: status.traces_analyzed - started,
           recordKB: recordBytes / 1024,
           cpu,
+          written,
           appends: trickleMs.length,
           rss: Math.max(peakRss, rssMiB(child.pid)),
         });
@@ -238,11 +253,11 @@ async function long() {
   }
   const base = rows[0];
   const table = [
-    '| long trace | analysis | ingest POSTs | ingest p50 ms | ingest p99 ms | p99 x baseline | ingest max ms | trickle POST p50 ms | traces analysed | collector peak RSS MiB | collector CPU s | CPU ms per append beyond the baseline | long trace analysis saved per append, KB |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| long trace | analysis | ingest POSTs | ingest p50 ms | ingest p99 ms | p99 x baseline | ingest max ms | trickle POST p50 ms | traces analysed | collector peak RSS MiB | collector CPU s | CPU ms per append beyond the baseline | bytes written, MiB | KB written per append beyond the baseline | long trace analysis, KB |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
     ...rows.map(
       (r) =>
-        `| ${r.events === 0 ? 'none (baseline)' : `${r.events} events`} | ${r.mode === 'baseline' ? '-' : r.mode} | ${r.posts} | ${fmt(r.p50)} | ${fmt(r.p99)} | ${fmt(r.p99 / base.p99)} | ${fmt(r.max)} | ${Number.isNaN(r.trickleP50) ? '-' : fmt(r.trickleP50)} | ${r.analyses} | ${fmt(r.rss)} | ${fmt(r.cpu)} | ${r.appends ? fmt(((r.cpu - base.cpu) * 1000) / r.appends) : '-'} | ${r.events === 0 ? '-' : fmt(r.recordKB)} |`,
+        `| ${r.events === 0 ? 'none (baseline)' : `${r.events} events`} | ${r.mode === 'baseline' ? '-' : r.mode} | ${r.posts} | ${fmt(r.p50)} | ${fmt(r.p99)} | ${fmt(r.p99 / base.p99)} | ${fmt(r.max)} | ${Number.isNaN(r.trickleP50) ? '-' : fmt(r.trickleP50)} | ${r.analyses} | ${fmt(r.rss)} | ${fmt(r.cpu)} | ${r.appends ? fmt(((r.cpu - base.cpu) * 1000) / r.appends) : '-'} | ${fmt(r.written / 2 ** 20)} | ${r.appends ? fmt((r.written - base.written) / 1024 / r.appends) : '-'} | ${r.events === 0 ? '-' : fmt(r.recordKB)} |`,
     ),
   ].join('\n');
   return `## A long trace receiving 10 events every 1.5 s (${shape})
@@ -250,9 +265,10 @@ async function long() {
 \`node bench/trickle-analysis.mjs long ${n} ${seconds} ${shape}\` (SQLite, analysis delay ${DELAY_MS} ms,
 ${seconds} s of traffic: a new 20-event trace every 100 ms, and 10 events to the long trace every
 1.5 s, so the long trace is analysed after every append; latencies of every ingest POST;
-collector CPU over the traffic, and beyond the baseline's per append; the long trace's
-critical path, diagnostics and races as the API serves them at the end, which the collector
-saves whole after each append).
+collector CPU over the traffic, and beyond the baseline's per append; the bytes the collector
+wrote (write calls: SQLite's WAL and checkpoints, HTTP answers) over the traffic, and beyond the
+baseline's per append; the size of the long trace's critical path, diagnostics and races as the
+API serves them at the end).
 
 ${table}
 `;

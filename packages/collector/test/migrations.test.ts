@@ -1,10 +1,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { paramDigest } from '@raceway/core';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, describe, expect, inject, it } from 'vitest';
+import { detectCrossTraceRaces } from '../src/analysis/cross-trace-races.js';
 import { RacewayConfigError } from '../src/errors.js';
+import type { StoredEvent } from '../src/event.js';
+import { type AccessRange, StorageAccessWindows } from '../src/scheduler/access-windows.js';
 import { openStorage } from '../src/storage/index.js';
 import {
   MIGRATIONS,
@@ -15,6 +19,7 @@ import {
 } from '../src/storage/migrations.js';
 import { PostgresStorage } from '../src/storage/postgres.js';
 import { SqliteStorage } from '../src/storage/sqlite.js';
+import type { Storage } from '../src/storage/types.js';
 import { runCli } from './cli-process.js';
 import {
   copySqliteV1,
@@ -22,7 +27,8 @@ import {
   postgresSchema,
   sqliteSchema,
 } from './fixtures/v1/fixture.js';
-import { createTestDatabase, makeTrace } from './fixtures.js';
+import { ContextRecorder, createTestDatabase, hex, makeTrace, newTraceId } from './fixtures.js';
+import { storeBeforeV10Postgres, storeBeforeV10Sqlite } from './stored-before-v10.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'raceway-migrations-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -132,13 +138,16 @@ describe('SQLite migrations', () => {
     const after = open(path);
     // Version 2 adds event_resources, version 3 races.group_id (and its index), version 4
     // collector_aggregates and analysis_leases, version 5 trace_attributes, version 7 an index
-    // of races; version 8 drops events_http_ts; nothing else.
+    // of races; version 8 drops events_http_ts, version 9 moves trace_analysis' JSON to
+    // trace_analysis_parts, version 10 drops events_resource; nothing else.
     const later = [
       'event_resources',
       'races',
       'collector_aggregates',
       'analysis_leases',
       'trace_attributes',
+      'trace_analysis',
+      'trace_analysis_parts',
     ];
     const [v1Objects, added] = partition(
       sqliteSchema(after) as Array<{ tbl_name: string; name: string }>,
@@ -147,7 +156,10 @@ describe('SQLite migrations', () => {
     // Version 8 drops the index of events by kind, which version 1 created.
     expect(v1Objects).toEqual(
       (schema as Array<{ tbl_name: string; name: string }>).filter(
-        (o) => o.tbl_name !== 'races' && o.name !== 'events_http_ts',
+        (o) =>
+          !['races', 'trace_analysis'].includes(o.tbl_name) &&
+          o.name !== 'events_http_ts' &&
+          o.name !== 'events_resource',
       ),
     );
     expect((schema as Array<{ name: string }>).map((o) => o.name)).toContain('events_http_ts');
@@ -174,6 +186,8 @@ describe('SQLite migrations', () => {
       { version: 6, name: 'time partitions', applied_at_ms: expect.any(Number) },
       { version: 7, name: 'races keyed by resource', applied_at_ms: expect.any(Number) },
       { version: 8, name: 'no index of events by kind', applied_at_ms: expect.any(Number) },
+      { version: 9, name: 'analyses saved by part', applied_at_ms: expect.any(Number) },
+      { version: 10, name: 'accesses filed by resource', applied_at_ms: expect.any(Number) },
     ]);
     after.close();
   });
@@ -333,10 +347,12 @@ describe.skipIf(!adminUrl)(
           'trace_attributes',
           'events',
           'events_default',
+          'trace_analysis',
+          'trace_analysis_parts',
         ];
         const after = (await postgresSchema(c)) as { columns: Array<{ table_name: string }> };
         expect(withoutLaterRaceChanges(added.reduce(withoutTable, after as unknown))).toEqual(
-          withoutLaterRaceChanges(withoutTable(schema, 'events')),
+          withoutLaterRaceChanges(['events', 'trace_analysis'].reduce(withoutTable, schema)),
         );
         // Version 8 drops the index of events by kind, on every partition too.
         const indexes = (after as unknown as { indexes: Array<{ indexdef: string }> }).indexes;
@@ -350,7 +366,13 @@ describe.skipIf(!adminUrl)(
         const columnsOf = (s: unknown, table: string) =>
           (s as typeof after).columns.filter((col) => col.table_name === table);
         expect(columnsOf(after, 'events')).toEqual(columnsOf(schema, 'events'));
-        expect((await versions(c)).map((v) => v.version)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+        // Version 9 keeps in trace_analysis what an analysis' parts and races are saved beside.
+        expect(
+          columnsOf(after, 'trace_analysis').map(
+            (col) => (col as { column_name?: string }).column_name,
+          ),
+        ).toEqual(['trace_id', 'version', 'analyzed_at_ms', 'diagnostic_count']);
+        expect((await versions(c)).map((v) => v.version)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
       });
     });
 
@@ -439,3 +461,137 @@ describe.skipIf(!adminUrl)(
     });
   },
 );
+
+// --- version 10: accesses filed by resource ----------------------------------------------
+
+const V10 = MIGRATIONS.find((m) => m.name === 'accesses filed by resource')!;
+const BEFORE_V10 = MIGRATIONS.filter((m) => m.version < V10.version);
+
+/**
+ * Two requests that read-modify-write the same resources at once, in two traces: a state
+ * resource (state_read/state_write) and a SQL row (SELECT then UPDATE in a transaction), so
+ * that the cross-trace pass finds a lost update on each.
+ */
+function racingRequests(startUs: number) {
+  const state = `stock:${hex(4)}`;
+  const productId = hex(4);
+  const sqlStock = `products[id=${paramDigest(productId)}].stock`;
+  const events: StoredEvent[] = [];
+  for (const [i, service] of ['inventory', 'billing'].entries()) {
+    const r = new ContextRecorder(service, newTraceId(), null, startUs + i * 1000);
+    const query = (statement: string, params: unknown[] = []) =>
+      r.record('db_query', {
+        system: 'postgresql',
+        statement,
+        params: params.map((v) => ({ digest: paramDigest(v) })),
+        connection: `pool#${service}`,
+        duration_ms: 1,
+      });
+    r.record('request_received', {
+      method: 'POST',
+      path: '/reserve',
+      route: '/reserve',
+      incoming: { status: 'absent', reasons: [] },
+    });
+    r.record('state_read', { resource: state, value: 3, version: 7 });
+    query('BEGIN');
+    query('SELECT stock FROM products WHERE id = $1', [productId]);
+    r.advance(50);
+    r.record('state_write', { resource: state, value: 2, version: 8 });
+    query('UPDATE products SET stock = $1 WHERE id = $2', [2, productId]);
+    query('COMMIT');
+    r.record('response_sent', { method: 'POST', route: '/reserve', status: 200, duration_ms: 60 });
+    events.push(...r.events);
+  }
+  const range = { fromUs: startUs, toUs: startUs + HOUR_US };
+  return { events, ranges: [state, sqlStock].map((resource) => ({ resource, ...range })) };
+}
+
+const HOUR_US = 3_600_000_000;
+
+/** What the cross-trace pass finds on these ranges, reading the accesses from `storage`. */
+async function crossTraceRaces(storage: Storage, ranges: AccessRange[]) {
+  const byResource = await new StorageAccessWindows(storage).readMany(ranges);
+  return [...byResource.values()].flatMap((events) => detectCrossTraceRaces(events));
+}
+
+describe('version 10: every access filed by resource with its event', () => {
+  const start = Date.UTC(2026, 0, 5) * 1000;
+
+  it('SQLite: a database stored before it finds the same cross-trace races once upgraded', async () => {
+    const { events, ranges } = racingRequests(start);
+    const path = freshPath();
+    const db = new Database(path);
+    migrateSqlite(db, path, BEFORE_V10);
+    storeBeforeV10Sqlite(db, events);
+    db.close();
+
+    const upgraded = new SqliteStorage(path, { writer: 'inline' });
+    const fresh = new SqliteStorage(freshPath(), { writer: 'inline' });
+    try {
+      await Promise.all([upgraded.init(), fresh.init()]);
+      await fresh.insertEvents(events);
+      await expectSameCrossTraceRaces(upgraded, fresh, ranges);
+    } finally {
+      await Promise.all([upgraded.close(), fresh.close()]);
+    }
+    const after = new Database(path);
+    expect(
+      after.prepare("SELECT name FROM sqlite_master WHERE name = 'events_resource'").all(),
+    ).toEqual([]);
+    after.close();
+  });
+
+  describe.skipIf(!adminUrl)(`PostgreSQL${adminUrl ? '' : ` (skipped: ${skipReason})`}`, () => {
+    it('a database stored before it finds the same cross-trace races once upgraded', async () => {
+      const { events, ranges } = racingRequests(start);
+      const url = await createTestDatabase(adminUrl!);
+      await withPg(url, async (c) => {
+        await migratePostgres(c, url, BEFORE_V10);
+        await storeBeforeV10Postgres(c, events);
+      });
+
+      const upgraded = new PostgresStorage(url, { maxConnections: 2 });
+      const fresh = new PostgresStorage(await createTestDatabase(adminUrl!), { maxConnections: 2 });
+      try {
+        await Promise.all([upgraded.init(), fresh.init()]);
+        await fresh.insertEvents(events);
+        await expectSameCrossTraceRaces(upgraded, fresh, ranges);
+      } finally {
+        await Promise.all([upgraded.close(), fresh.close()]);
+      }
+      const indexes = await withPg(url, (c) =>
+        c.query("SELECT indexname FROM pg_indexes WHERE indexname LIKE 'events%resource%'"),
+      );
+      expect(indexes.rows).toEqual([]);
+    });
+  });
+});
+
+async function withPg<T>(url: string, work: (c: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Both stores read the same accesses, and the cross-trace pass finds the same lost updates. */
+async function expectSameCrossTraceRaces(upgraded: Storage, fresh: Storage, ranges: AccessRange[]) {
+  const keys = ranges.map((r) => r.resource);
+  const accesses = (s: Storage) =>
+    s
+      .getStateAccessesMany(ranges, 100)
+      .then((m) => keys.map((k) => (m.get(k) ?? []).map((e) => e.id)));
+  const expected = await accesses(fresh);
+  // Two reads and two writes of each resource.
+  expect(expected.map((ids) => ids.length)).toEqual([4, 4]);
+  expect(await accesses(upgraded)).toEqual(expected);
+  const races = await crossTraceRaces(fresh, ranges);
+  expect(races.map((r) => [r.kind, r.resource])).toEqual(
+    expect.arrayContaining(keys.map((k) => ['lost_update', k])),
+  );
+  expect(await crossTraceRaces(upgraded, ranges)).toEqual(races);
+}

@@ -3,8 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
+import { stateAccessesSql } from '../src/storage/sql.js';
 import { SqliteStorage } from '../src/storage/sqlite.js';
-import { makeTrace } from './fixtures.js';
+import { hex, makeTrace } from './fixtures.js';
 import { storageSuite } from './storage.suite.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'raceway-sqlite-'));
@@ -74,6 +75,26 @@ describe('SQLite storage', () => {
     expect(
       (storage as unknown as { db: Database.Database }).db.pragma('synchronous', { simple: true }),
     ).toBe(2);
+    await storage.close();
+  });
+
+  it("reads a resource's accesses from event_resources alone, never from events", async () => {
+    const storage = await open();
+    const resource = `stock:${hex(4)}`;
+    await storage.insertEvents([...makeTrace({ resource }), ...makeTrace({ resource })]);
+    expect(await storage.getStateAccesses(resource, 0, Number.MAX_SAFE_INTEGER, 100)).toHaveLength(
+      4,
+    );
+    const db = (storage as unknown as { db: Database.Database }).db;
+    const plan = db
+      .prepare(`EXPLAIN QUERY PLAN ${stateAccessesSql('sqlite')}`)
+      .all({ resource, fromUs: 0, toUs: Number.MAX_SAFE_INTEGER, limit: 100 }) as Array<{
+      detail: string;
+    }>;
+    const reads = plan.map((p) => p.detail).filter((d) => /^(SCAN|SEARCH) /.test(d));
+    expect(reads).toEqual([
+      expect.stringMatching(/^SEARCH event_resources USING INDEX event_resources_resource /),
+    ]);
     await storage.close();
   });
 

@@ -312,6 +312,8 @@ export function storageSuite(open: () => Promise<Storage>) {
       const a = makeTrace({ resource, startUs: start });
       const b = makeTrace({ resource, startUs: start + 10_000_000 });
       await storage.insertEvents([...a, ...b]);
+      // A retried batch files nothing twice.
+      await storage.insertEvents([...a, ...b]);
       const all = await storage.getStateAccesses(resource, start, start + HOUR_US, 100);
       expect(all).toHaveLength(4);
       expect(all.every((e) => e.data.resource === resource)).toBe(true);
@@ -476,6 +478,79 @@ export function storageSuite(open: () => Promise<Storage>) {
       expect(await storage.listRaces({ traceId: gone, limit: 10 })).toEqual([]);
     });
 
+    it('saves an analysis by its changes when they apply to the stored one, else whole', async () => {
+      const events = makeTrace();
+      await storage.insertEvents(events);
+      const traceId = events[0]!.trace_id;
+      const startUs = events[0]!.ts_us;
+      const intra = (resource: string, i: number, note = 'first'): RaceRecord => {
+        const r = race(traceId, null, { resource, tsUs: startUs + i });
+        return { ...r, race: opaque({ id: r.id, resource, firstTsUs: r.tsUs, note }) };
+      };
+      const record = (
+        version: number,
+        races: RaceRecord[],
+        diagnostics: object,
+        criticalPath: object,
+      ): TraceAnalysisRecord => ({
+        traceId,
+        version,
+        analyzedAtMs: 1000 + version,
+        races: races.map((r) => r.race),
+        criticalPath: opaque(criticalPath),
+        diagnostics: opaque(diagnostics),
+        diagnosticCount: 0,
+      });
+      const [a, b, c] = [intra('res:a', 1), intra('res:b', 2), intra('res:c', 3)];
+      await save(storage, record(1, [a, b], { errors: [], summary: { n: 1 } }, { ms: 1 }), [a, b]);
+
+      // Against the stored analysis: b changed, c is new, a is gone, the summary changed. The
+      // item's other contents (a critical path, b's `note`) are not written: only the changes.
+      const b2 = { ...b, race: opaque<RaceRecord['race']>({ ...b.race, note: 'second' }) };
+      const stale = { ...b, race: opaque<RaceRecord['race']>({ ...b.race, note: 'stale' }) };
+      await storage.saveTraceAnalyses([
+        {
+          record: record(2, [stale, c], { errors: [], summary: { n: 2 } }, { ms: 99 }),
+          races: [stale, c],
+          changes: {
+            base: { version: 1, analyzedAtMs: 1001 },
+            races: [b2, c],
+            goneRaces: [{ resource: a.resource, id: a.id }],
+            parts: [{ name: 'diagnostics.summary', position: 2, body: '{"n":2}' }],
+            goneParts: [],
+          },
+        },
+      ]);
+      expect(await storage.getTraceAnalysis(traceId)).toEqual({
+        ...record(2, [b2, c], { errors: [], summary: { n: 2 } }, { ms: 1 }),
+      });
+      expect((await storage.listRaces({ traceId, limit: 10 })).map((r) => r.id).sort()).toEqual(
+        [b.id, c.id].sort(),
+      );
+      expect((await storage.getTrace(traceId))?.raceCount).toBe(2);
+
+      // Changes computed against an analysis that is not the stored one: saved whole.
+      const whole = { ...record(3, [a], { errors: [{ e: 1 }] }, { ms: 3 }), diagnosticCount: 1 };
+      await storage.saveTraceAnalyses([
+        {
+          record: whole,
+          races: [a],
+          changes: {
+            base: { version: 1, analyzedAtMs: 1001 },
+            races: [],
+            goneRaces: [],
+            parts: [],
+            goneParts: [],
+          },
+        },
+      ]);
+      expect(await storage.getTraceAnalysis(traceId)).toEqual(whole);
+      expect((await storage.listRaces({ traceId, limit: 10 })).map((r) => r.id)).toEqual([a.id]);
+      // The diagnostics listing reads the record alike.
+      const listed = await storage.listDiagnostics({ limit: 1000 });
+      expect(listed.find((d) => d.summary.traceId === traceId)?.analysis).toEqual(whole);
+    });
+
     it('ignores an analysis of a trace that no longer exists', async () => {
       const traceId = newTraceId();
       await save(
@@ -608,8 +683,11 @@ export function storageSuite(open: () => Promise<Storage>) {
 
   describe('retention', () => {
     it('deletes whole traces that ended before the cutoff, with their analyses and races', async () => {
-      const old = makeTrace({ startUs: Date.UTC(2001, 0, 1) * 1000 });
+      const oldResource = `stock:${hex(4)}`;
+      const old = makeTrace({ startUs: Date.UTC(2001, 0, 1) * 1000, resource: oldResource });
       const recent = makeTrace();
+      const oldAccesses = () =>
+        storage.getStateAccesses(oldResource, 0, Date.UTC(2010, 0, 1) * 1000, 100);
       await storage.insertEvents([...old, ...recent]);
       const oldId = old[0]!.trace_id;
       await save(
@@ -626,12 +704,15 @@ export function storageSuite(open: () => Promise<Storage>) {
         [race(oldId, null, { tsUs: Date.now() * 1000 })],
       );
       const before = await storage.stats();
+      expect(await oldAccesses()).toHaveLength(2);
       const deleted = await storage.deleteOlderThan(Date.UTC(2010, 0, 1) * 1000);
       expect(deleted.traces).toBeGreaterThanOrEqual(1);
       expect(deleted.events).toBeGreaterThanOrEqual(old.length);
       expect(deleted.races).toBeGreaterThanOrEqual(1);
       expect(await storage.getTrace(oldId)).toBeNull();
       expect(await storage.getTraceEvents(oldId)).toEqual([]);
+      // Its accesses too, filed by resource.
+      expect(await oldAccesses()).toEqual([]);
       expect(await storage.getTraceAnalysis(oldId)).toBeNull();
       expect(await storage.listRaces({ traceId: oldId, limit: 10 })).toEqual([]);
       expect(await storage.getTraceEvents(recent[0]!.trace_id)).toHaveLength(recent.length);

@@ -48,6 +48,7 @@ export {
   RaceGroups,
   type RaceSide,
   raceAsGroup,
+  raceGroupOrder,
   spanRoutes,
 } from './race-groups.js';
 export { type ServiceMetrics, serviceMetrics } from './service-metrics.js';

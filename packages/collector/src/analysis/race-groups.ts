@@ -200,11 +200,13 @@ export class RaceGroups {
   list(): RaceGroup[] {
     const out = [...this.groups.values()];
     for (const group of out) group.explanation = explainGroup(group);
-    return out.sort(
-      (x, y) =>
-        x.firstTsUs - y.firstTsUs || compareIds(x.resource, y.resource) || compareIds(x.id, y.id),
-    );
+    return out.sort(raceGroupOrder);
   }
+}
+
+/** The order groups are listed in: earliest first, then by resource and id (a total order). */
+export function raceGroupOrder(x: RaceGroup, y: RaceGroup): number {
+  return x.firstTsUs - y.firstTsUs || compareIds(x.resource, y.resource) || compareIds(x.id, y.id);
 }
 
 const OUTCOME_RANK: Record<RaceOutcome, number> = { not_lost: 0, unknown: 1, lost: 2 };

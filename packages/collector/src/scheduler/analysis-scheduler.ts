@@ -15,6 +15,7 @@ import {
 import type { AnalysisEngine, TraceAnalysisResult, TraceAnalysisState } from './engine.js';
 import { LeaseHeartbeat } from './lease-heartbeat.js';
 import { countFindings, failedAnalysis, raceRecord } from './race-record.js';
+import { SavedAnalyses, type SavedAnalysis } from './saved-analyses.js';
 import { TraceStates } from './trace-states.js';
 
 /**
@@ -186,6 +187,8 @@ export class AnalysisScheduler {
   private readonly leasedElsewhere = new Set<string>();
   /** Kept analyses of recently analysed traces (`incremental` mode), else null. */
   private readonly states: TraceStates | null;
+  /** What was saved of the traces whose state is kept: their next save is by what changed. */
+  private readonly saved = new SavedAnalyses();
 
   constructor(private readonly options: SchedulerOptions) {
     this.crossTraceWindowUs = (options.crossTraceWindowMs ?? 5000) * 1000;
@@ -410,6 +413,8 @@ export class AnalysisScheduler {
     const refused = new Set<string>();
     /** The races of each trace whose analysis was saved. */
     const saved = new Map<string, RaceGroup[]>();
+    /** What each item saves, for the next save of its trace to be by what changed. */
+    const snapshots = new Map<string, SavedAnalysis>();
     try {
       // A trace is analysed by one collector at a time: the one that holds its lease, renewed
       // until the results are saved.
@@ -504,22 +509,31 @@ export class AnalysisScheduler {
         }
         try {
           const result = this.analyze(summary.traceId, kept, events ?? [], options);
-          items.push({
-            record: {
-              traceId: summary.traceId,
-              version: summary.version,
-              analyzedAtMs: Date.now(),
-              races: result.races,
-              criticalPath: result.criticalPath ?? null,
-              diagnostics: result.diagnostics ?? null,
-              diagnosticCount: countFindings(result.diagnostics),
-            },
-            races: result.races.map((race): RaceRecord => {
-              const { lastTsUs: _, ...record } = raceRecord(race, 'trace', summary.traceId);
-              return record;
-            }),
+          const record = {
+            traceId: summary.traceId,
+            version: summary.version,
+            analyzedAtMs: Date.now(),
+            races: result.races,
+            criticalPath: result.criticalPath ?? null,
+            diagnostics: result.diagnostics ?? null,
+            diagnosticCount: countFindings(result.diagnostics),
+          };
+          const races = result.races.map((race): RaceRecord => {
+            const { lastTsUs: _, ...row } = raceRecord(race, 'trace', summary.traceId);
+            return row;
           });
+          // An analysis that folded events into a kept state is saved by what it changed; one
+          // of the whole trace is saved whole.
+          if (!kept) this.saved.forget(summary.traceId);
+          if (this.states?.has(summary.traceId)) {
+            const { item, saved: snapshot } = this.saved.item(record, races);
+            items.push(item);
+            snapshots.set(summary.traceId, snapshot);
+          } else {
+            items.push({ record, races });
+          }
         } catch (error) {
+          this.saved.forget(summary.traceId);
           this.failures++;
           failed.add(summary.traceId);
           this.options.onError?.(error, `analysis of trace ${summary.traceId}`);
@@ -548,13 +562,22 @@ export class AnalysisScheduler {
         refused.add(record.traceId);
         this.states?.take(record.traceId);
       }
+      for (const [traceId] of chunk) this.saved.forget(traceId);
       await storage.saveTraceAnalyses(held);
-      for (const item of held) saved.set(item.record.traceId, item.record.races);
+      for (const item of held) {
+        saved.set(item.record.traceId, item.record.races);
+        const snapshot = snapshots.get(item.record.traceId);
+        if (snapshot) this.saved.remember(item.record.traceId, snapshot);
+      }
       this.tracesAnalyzed += held.filter((item) => !failed.has(item.record.traceId)).length;
     } catch (error) {
+      // What was saved of these traces is not known for sure: their next saves are whole.
+      for (const [traceId] of chunk) this.saved.forget(traceId);
       this.failures += chunk.length;
       this.options.onError?.(error, `analysis of ${chunk.length} traces`);
     }
+    // What was saved of traces whose state is no longer kept is of no use.
+    if (this.states !== null) this.saved.retain((traceId) => this.states!.has(traceId));
     // Stopped before the release: a renewal in flight cannot extend a lease given back.
     await heartbeat?.stop();
     await storage

@@ -42,6 +42,10 @@ export interface TraceAnalysisState {
   readonly lastEvent: StoredEvent | null;
   /** Folds in events stored after those appended before. */
   append(events: StoredEvent[]): void;
-  /** The analysis of every event appended so far. */
+  /**
+   * The analysis of every event appended so far. A race group that appends did not change may
+   * be listed as the same object as in the previous result; objects once returned are never
+   * modified (the scheduler tells unchanged races by reference).
+   */
   result(): TraceAnalysisResult;
 }

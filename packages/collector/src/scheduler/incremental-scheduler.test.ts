@@ -1,3 +1,7 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { makeTrace, newTraceId } from '../../test/fixtures.js';
 import { analyzeTrace } from '../analysis/index.js';
@@ -169,4 +173,108 @@ describe('AnalysisScheduler, incremental', () => {
     await expectFullAnalysis(store, b);
     await scheduler.stop();
   });
+
+  it('saves an append by what it changed: its race rows and the parts of the record that changed', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'raceway-saved-'));
+    try {
+      for (const analysisMode of ['incremental', 'full'] as const) {
+        const path = join(dir, `${analysisMode}.db`);
+        const store = new SqliteStorage(path);
+        await store.init();
+        open.push(store);
+        const log = logWrites(path);
+        const scheduler = new AnalysisScheduler({
+          storage: store,
+          engine: defaultEngine,
+          delayMs: 60_000,
+          analysisMode,
+          minStateEvents: 0,
+        });
+        await scheduler.start();
+        const traceId = newTraceId();
+        // Requests on 8 resources: each resource's requests race with each other.
+        const onResource = (i: number) =>
+          makeTrace({
+            traceId,
+            startUs: 1_700_000_000_000_000 + i * 100_000,
+            resource: `stock:sku-${i % 8}`,
+          });
+        for (let i = 0; i < 24; i++)
+          scheduler.onStored((await store.insertEvents(onResource(i))).inserted);
+        await scheduler.runNow();
+        const before = log.parts();
+        log.clear();
+        // One more request on sku-0: only the races of sku-0 can change.
+        scheduler.onStored((await store.insertEvents(onResource(24))).inserted);
+        await scheduler.runNow();
+        await expectFullAnalysis(store, traceId);
+        const saved = (await store.getTraceAnalysis(traceId))!;
+        // The race rows are the record's races.
+        const byId = (a: { id: string }, b: { id: string }) => (a.id < b.id ? -1 : 1);
+        const rows = await store.listRaces({ traceId, limit: 1000 });
+        expect(rows.map((r) => r.race).sort(byId)).toEqual([...saved.races].sort(byId));
+        const racesWritten = log.written('races');
+        const partsWritten = log.written('trace_analysis_parts');
+        const after = log.parts();
+        const changedParts = [...after.keys()].filter(
+          (name) => before.get(name) !== after.get(name),
+        );
+        if (analysisMode === 'incremental') {
+          const sku0 = saved.races.filter((r) => r.resource === 'stock:sku-0').map((r) => r.id);
+          expect(racesWritten.length).toBeGreaterThan(0);
+          expect(racesWritten.every((id) => sku0.includes(id))).toBe(true);
+          expect(saved.races.length).toBeGreaterThan(3 * racesWritten.length);
+          expect(partsWritten.sort()).toEqual(changedParts.sort());
+          expect(partsWritten.length).toBeLessThan(after.size);
+        } else {
+          // A full analysis saves everything: every race and part, deleted and written again.
+          expect(new Set(racesWritten)).toEqual(new Set(saved.races.map((r) => r.id)));
+          expect(new Set(partsWritten)).toEqual(new Set(after.keys()));
+        }
+        log.close();
+        await scheduler.stop();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
+
+/**
+ * Logs the rows written to `races` and `trace_analysis_parts` of a SQLite file (triggers, so
+ * that the collector's own connections are watched): their ids, or part names.
+ */
+function logWrites(path: string) {
+  const db = new Database(path);
+  db.exec('CREATE TABLE write_log (tbl TEXT NOT NULL, key TEXT NOT NULL)');
+  for (const [table, key] of [
+    ['races', 'id'],
+    ['trace_analysis_parts', 'name'],
+  ] as const) {
+    for (const op of ['INSERT', 'UPDATE', 'DELETE']) {
+      const row = op === 'DELETE' ? 'OLD' : 'NEW';
+      db.exec(`CREATE TRIGGER log_${table}_${op} AFTER ${op} ON ${table}
+        BEGIN INSERT INTO write_log VALUES ('${table}', ${row}.${key}); END`);
+    }
+  }
+  return {
+    written: (table: string) => [
+      ...new Set(
+        (
+          db.prepare('SELECT key FROM write_log WHERE tbl = ?').all(table) as Array<{ key: string }>
+        ).map((r) => r.key),
+      ),
+    ],
+    parts: () =>
+      new Map(
+        (
+          db.prepare('SELECT name, body FROM trace_analysis_parts').all() as Array<{
+            name: string;
+            body: string;
+          }>
+        ).map((r) => [r.name, r.body]),
+      ),
+    clear: () => db.exec('DELETE FROM write_log'),
+    close: () => db.close(),
+  };
+}

@@ -36,6 +36,11 @@ export class TraceStates {
     }
   }
 
+  /** Whether a state of the trace is kept. */
+  has(traceId: string): boolean {
+    return this.states.has(traceId);
+  }
+
   get size(): number {
     return this.states.size;
   }

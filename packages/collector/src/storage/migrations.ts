@@ -4,11 +4,13 @@ import { RacewayConfigError } from '../errors.js';
 import { timePartitionsSchema } from './pg-partitions.js';
 import { sharedStateSchema } from './shared-state-schema.js';
 import {
+  analysisPartsSchema,
   type Dialect,
   eventResourcesSchema,
   noKindIndexSchema,
   raceGroupsSchema,
   racesByResourceSchema,
+  stateAccessesByResourceSchema,
   TYPES,
   traceAttributesSchema,
 } from './sql.js';
@@ -128,6 +130,8 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 6, name: 'time partitions', up: timePartitionsSchema },
   { version: 7, name: 'races keyed by resource', up: racesByResourceSchema },
   { version: 8, name: 'no index of events by kind', up: noKindIndexSchema },
+  { version: 9, name: 'analyses saved by part', up: analysisPartsSchema },
+  { version: 10, name: 'accesses filed by resource', up: stateAccessesByResourceSchema },
 ];
 
 /** The schema version this collector writes (its last migration). */

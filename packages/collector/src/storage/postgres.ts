@@ -1,6 +1,8 @@
 import pg from 'pg';
+import { getOrCreate } from '../analysis/collections.js';
 import { redactUrl } from '../config.js';
 import type { StoredEvent } from '../event.js';
+import { analysisParts, assembleAnalysis } from './analysis-parts.js';
 import { migratePostgres } from './migrations.js';
 import { describeError, isConnectionError } from './pg-errors.js';
 import { dropPartitionsBefore, preparePartitions } from './pg-partitions.js';
@@ -14,16 +16,9 @@ import {
   traceCountQuery,
   traceFilters,
 } from './query-filters.js';
+import { clampMs, parseBodies, type Row, toAggregateRow, toRace, toSummary } from './rows.js';
 import {
-  clampMs,
-  parseBodies,
-  type Row,
-  toAggregateRow,
-  toAnalysis,
-  toRace,
-  toSummary,
-} from './rows.js';
-import {
+  analysisPartRow,
   analysisRow,
   columnsOf,
   insertEventResources,
@@ -35,6 +30,7 @@ import {
   traceColumns,
   traceDeltaRow,
   upsertAnalyses,
+  upsertAnalysisParts,
   upsertRaces,
   upsertTraces,
 } from './sql.js';
@@ -70,19 +66,27 @@ const named =
   (values: unknown[]): pg.QueryConfig => ({ name: `raceway_${name}`, text, values });
 
 // One statement per batch: PostgreSQL parses the batch's JSON once and derives the indexed
-// columns itself. RETURNING tells which ids were new (the rest are duplicates). No conflict
-// target: the key is (trace_id, id), and (trace_id, id, ts_us) once partitioned by ts_us.
+// columns itself. The state events stored are filed in event_resources by the same statement,
+// with the same parsed JSON (neither sent nor parsed twice). Its result tells which ids were
+// new (the rest are duplicates). No conflict target: the key is (trace_id, id), and
+// (trace_id, id, ts_us) once partitioned by ts_us.
 const INSERT_EVENTS = named(
   'insert_events',
   `
-INSERT INTO events (id, trace_id, span_id, parent_span_id, service, kind, ts_us, resource, body)
-SELECT e->>'id', e->>'trace_id', e->>'span_id', e->>'parent_span_id', e->>'service', e->>'kind',
-  (e->>'ts_us')::bigint,
-  CASE WHEN e->>'kind' IN ('state_read', 'state_write') THEN e->'data'->>'resource' END,
-  e
-FROM jsonb_array_elements($1::jsonb) AS e
-ON CONFLICT DO NOTHING
-RETURNING trace_id, id`,
+WITH stored AS (
+  INSERT INTO events (id, trace_id, span_id, parent_span_id, service, kind, ts_us, resource, body)
+  SELECT e->>'id', e->>'trace_id', e->>'span_id', e->>'parent_span_id', e->>'service', e->>'kind',
+    (e->>'ts_us')::bigint,
+    CASE WHEN e->>'kind' IN ('state_read', 'state_write') THEN e->'data'->>'resource' END,
+    e
+  FROM jsonb_array_elements($1::jsonb) AS e
+  ON CONFLICT DO NOTHING
+  RETURNING trace_id, id, resource, ts_us, body
+), filed AS (
+  INSERT INTO event_resources (trace_id, event_id, resource, ts_us, body)
+  SELECT trace_id, id, resource, ts_us, body FROM stored WHERE resource IS NOT NULL
+)
+SELECT trace_id, id FROM stored`,
 );
 
 const TRACE_COLUMNS = traceColumns('postgres');
@@ -90,6 +94,7 @@ const UPSERT_TRACES = named('upsert_traces', upsertTraces('postgres'));
 const INSERT_TRACE_SERVICES = named('insert_trace_services', insertTraceServices('postgres'));
 const INSERT_TRACE_ATTRIBUTES = named('insert_trace_attributes', insertTraceAttributes('postgres'));
 const UPSERT_ANALYSES = upsertAnalyses('postgres');
+const UPSERT_ANALYSIS_PARTS = upsertAnalysisParts('postgres');
 const UPSERT_RACES = upsertRaces('postgres');
 const INSERT_EVENT_RESOURCES = named('insert_event_resources', insertEventResources('postgres'));
 const STATE_ACCESSES = stateAccessesSql('postgres');
@@ -187,9 +192,12 @@ export class PostgresStorage implements Storage {
     }
   }
 
-  private async transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  private async transaction<T>(
+    work: (client: pg.PoolClient) => Promise<T>,
+    begin = 'BEGIN',
+  ): Promise<T> {
     return this.withClient(async (client) => {
-      await client.query('BEGIN');
+      await client.query(begin);
       try {
         const result = await work(client);
         await client.query('COMMIT');
@@ -214,9 +222,13 @@ export class PostgresStorage implements Storage {
         if (fresh.delete(`${e.trace_id}/${e.id}`)) inserted.push(e);
       }
       const eventRows = inserted.map((e) => toEventRow(e, false));
-      const indexed = eventRows.flatMap((r) =>
-        r.indexed.map((resource) => [r.traceId, r.id, resource, r.tsUs]),
-      );
+      // The other accesses (db_query rows and columns, transaction statements): state events,
+      // which have a resource column, were filed by INSERT_EVENTS.
+      const indexed = eventRows.flatMap((r, i) => {
+        if (r.resource !== null || r.indexed.length === 0) return [];
+        const body = JSON.stringify(inserted[i]);
+        return r.indexed.map((resource) => [r.traceId, r.id, resource, r.tsUs, body]);
+      });
       if (indexed.length > 0) await client.query(INSERT_EVENT_RESOURCES(columnsOf(indexed)));
       const deltas = traceDeltas(eventRows);
       if (deltas.length > 0) {
@@ -293,19 +305,12 @@ export class PostgresStorage implements Storage {
   ): Promise<Map<string, StoredEvent[]>> {
     const out = new Map<string, StoredEvent[]>(ranges.map((r) => [r.resource, []]));
     if (ranges.length === 0) return out;
-    // One round trip: each range is an index range scan of its own (LATERAL ... LIMIT).
-    const { rows } = await this.pool.query(
-      `SELECT r.resource, e.body
-       FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS r (resource, from_us, to_us)
-       CROSS JOIN LATERAL (${STATE_ACCESSES}) AS e
-       ORDER BY r.resource, e.ts_us DESC`,
-      [
-        ranges.map((r) => r.resource),
-        ranges.map((r) => r.fromUs),
-        ranges.map((r) => r.toUs),
-        limitPerResource,
-      ],
-    );
+    const { rows } = await this.pool.query(STATE_ACCESSES, [
+      ranges.map((r) => r.resource),
+      ranges.map((r) => r.fromUs),
+      ranges.map((r) => r.toUs),
+      limitPerResource,
+    ]);
     for (const row of rows as Row[]) out.get(row.resource as string)?.push(parseBodies([row])[0]!);
     return out;
   }
@@ -487,14 +492,69 @@ export class PostgresStorage implements Storage {
       if (live.length === 0) return;
       const records = live.map((item) => item.record);
       const liveIds = records.map((r) => r.traceId);
-      await client.query(UPSERT_ANALYSES, columnsOf(records.map(analysisRow)));
-      await client.query("DELETE FROM races WHERE scope = 'trace' AND trace_a = ANY($1::text[])", [
-        liveIds,
-      ]);
-      await this.upsertRaces(
-        client,
-        live.flatMap((item) => item.races),
+      // Items saved by their changes: those whose base is the analysis stored (the summary
+      // rows locked above, no other save of these traces can come in between).
+      const stored = await client.query(
+        'SELECT trace_id, version, analyzed_at_ms FROM trace_analysis WHERE trace_id = ANY($1::text[])',
+        [liveIds],
       );
+      const storedBase = new Map(
+        (stored.rows as Row[]).map((r) => [
+          r.trace_id as string,
+          `${r.version}/${r.analyzed_at_ms}`,
+        ]),
+      );
+      const [changed, whole] = partitionItems(
+        live,
+        (item) =>
+          item.changes !== undefined &&
+          storedBase.get(item.record.traceId) ===
+            `${item.changes.base.version}/${item.changes.base.analyzedAtMs}`,
+      );
+      await client.query(UPSERT_ANALYSES, columnsOf(records.map(analysisRow)));
+      const wholeIds = whole.map((item) => item.record.traceId);
+      if (wholeIds.length > 0) {
+        await client.query('DELETE FROM trace_analysis_parts WHERE trace_id = ANY($1::text[])', [
+          wholeIds,
+        ]);
+        await client.query(
+          "DELETE FROM races WHERE scope = 'trace' AND trace_a = ANY($1::text[])",
+          [wholeIds],
+        );
+      }
+      const goneParts = changed.flatMap(({ record, changes }) =>
+        changes!.goneParts.map((name) => [record.traceId, name]),
+      );
+      if (goneParts.length > 0) {
+        await client.query(
+          `DELETE FROM trace_analysis_parts p USING unnest($1::text[], $2::text[]) AS g (trace_id, name)
+           WHERE p.trace_id = g.trace_id AND p.name = g.name`,
+          columnsOf(goneParts),
+        );
+      }
+      const goneRaces = changed.flatMap(({ record, changes }) =>
+        changes!.goneRaces.map((race) => [record.traceId, race.resource, race.id]),
+      );
+      if (goneRaces.length > 0) {
+        await client.query(
+          `DELETE FROM races r USING unnest($1::text[], $2::text[], $3::text[]) AS g (trace_a, resource, id)
+           WHERE r.scope = 'trace' AND r.trace_a = g.trace_a AND r.resource = g.resource AND r.id = g.id`,
+          columnsOf(goneRaces),
+        );
+      }
+      const parts = [
+        ...whole.flatMap(({ record }) =>
+          analysisParts(record).map((part) => analysisPartRow(record.traceId, part)),
+        ),
+        ...changed.flatMap(({ record, changes }) =>
+          changes!.parts.map((part) => analysisPartRow(record.traceId, part)),
+        ),
+      ];
+      if (parts.length > 0) await client.query(UPSERT_ANALYSIS_PARTS, columnsOf(parts));
+      await this.upsertRaces(client, [
+        ...whole.flatMap((item) => item.races),
+        ...changed.flatMap((item) => item.changes!.races),
+      ]);
       const counts = await raceCounts(client, liveIds);
       await client.query(
         `UPDATE traces SET analyzed_version = greatest(traces.analyzed_version, v.version),
@@ -514,10 +574,17 @@ export class PostgresStorage implements Storage {
   }
 
   async getTraceAnalysis(traceId: string): Promise<TraceAnalysisRecord | null> {
-    const { rows } = await this.pool.query('SELECT * FROM trace_analysis WHERE trace_id = $1', [
-      traceId,
-    ]);
-    return rows[0] ? toAnalysis(rows[0]) : null;
+    return this.readTransaction(async (client) => {
+      const { rows } = await client.query('SELECT * FROM trace_analysis WHERE trace_id = $1', [
+        traceId,
+      ]);
+      return rows[0] ? (await analysesOf(client, rows))[0]! : null;
+    });
+  }
+
+  /** Reads in one snapshot: a record's row, parts and races as one save left them. */
+  private readTransaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    return this.transaction(work, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
   }
 
   async saveCrossTraceRaces(races: RaceRecord[]): Promise<void> {
@@ -556,17 +623,22 @@ export class PostgresStorage implements Storage {
     query: DiagnosticsQuery,
   ): Promise<Array<{ summary: TraceSummary; analysis: TraceAnalysisRecord }>> {
     const w = diagnosticsFilters(query, POSTGRES_PLACEHOLDER);
-    const { rows } = await this.pool.query(
-      `SELECT ${TRACE_COLUMNS}, a.version AS a_version, a.analyzed_at_ms, a.diagnostic_count,
-         a.races, a.critical_path, a.diagnostics
-       FROM trace_analysis a JOIN traces t ON t.trace_id = a.trace_id
-       ${w} ORDER BY t.first_ts_us DESC, t.trace_id DESC LIMIT ${w.param(query.limit)}`,
-      w.params,
-    );
-    return rows.map((row: Row) => ({
-      summary: toSummary(row),
-      analysis: toAnalysis({ ...row, version: row.a_version }),
-    }));
+    return this.readTransaction(async (client) => {
+      const { rows } = await client.query(
+        `SELECT ${TRACE_COLUMNS}, a.version AS a_version, a.analyzed_at_ms, a.diagnostic_count
+         FROM trace_analysis a JOIN traces t ON t.trace_id = a.trace_id
+         ${w} ORDER BY t.first_ts_us DESC, t.trace_id DESC LIMIT ${w.param(query.limit)}`,
+        w.params,
+      );
+      const analyses = await analysesOf(
+        client,
+        (rows as Row[]).map((row) => ({ ...row, version: row.a_version })),
+      );
+      return (rows as Row[]).map((row, i) => ({
+        summary: toSummary(row),
+        analysis: analyses[i]!,
+      }));
+    });
   }
 
   async preparePartitions(nowUs: number, keepFromUs: number): Promise<string[]> {
@@ -625,6 +697,7 @@ export class PostgresStorage implements Storage {
         await client.query('DELETE FROM trace_services WHERE trace_id = ANY($1)', [ids]);
         await client.query('DELETE FROM trace_attributes WHERE trace_id = ANY($1)', [ids]);
         await client.query('DELETE FROM trace_analysis WHERE trace_id = ANY($1)', [ids]);
+        await client.query('DELETE FROM trace_analysis_parts WHERE trace_id = ANY($1)', [ids]);
         result.races += (
           await client.query('DELETE FROM races WHERE trace_a = ANY($1) OR trace_b = ANY($1)', [
             ids,
@@ -641,8 +714,11 @@ export class PostgresStorage implements Storage {
       });
       if (done) break;
     }
-    result.races += (await this.pool.query('DELETE FROM races WHERE ts_us < $1', [cutoffUs]))
-      .rowCount!;
+    // Cross-trace races only: an intra-trace race is part of its trace's analysis, and goes
+    // with the trace.
+    result.races += (
+      await this.pool.query("DELETE FROM races WHERE scope = 'cross' AND ts_us < $1", [cutoffUs])
+    ).rowCount!;
     await this.pool.query('DELETE FROM collector_aggregates WHERE until_ms < $1', [
       Math.floor(cutoffUs / 1000),
     ]);
@@ -667,4 +743,42 @@ async function raceCounts(client: pg.PoolClient, traceIds: string[]): Promise<nu
   );
   const counts = new Map((rows as Row[]).map((r) => [r.trace_id as string, Number(r.n)]));
   return traceIds.map((id) => counts.get(id) ?? 0);
+}
+
+/** The analyses of `trace_analysis` rows, in their order, with their parts and races. */
+async function analysesOf(client: pg.PoolClient, rows: Row[]): Promise<TraceAnalysisRecord[]> {
+  if (rows.length === 0) return [];
+  const ids = rows.map((r) => r.trace_id as string);
+  const parts = await client.query(
+    'SELECT trace_id, name, position, body FROM trace_analysis_parts WHERE trace_id = ANY($1::text[])',
+    [ids],
+  );
+  const races = await client.query(
+    "SELECT trace_a, body FROM races WHERE scope = 'trace' AND trace_a = ANY($1::text[])",
+    [ids],
+  );
+  const partsOf = groupBy(parts.rows as Row[], 'trace_id');
+  const racesOf = groupBy(races.rows as Row[], 'trace_a');
+  return rows.map((row) => {
+    const id = row.trace_id as string;
+    return assembleAnalysis(
+      row,
+      partsOf.get(id) ?? [],
+      (racesOf.get(id) ?? []).map((r) => r.body),
+    );
+  });
+}
+
+function groupBy(rows: Row[], column: string): Map<string, Row[]> {
+  const out = new Map<string, Row[]>();
+  for (const row of rows) getOrCreate(out, row[column] as string, () => []).push(row);
+  return out;
+}
+
+/** Items split by a test: those that pass it, and the others. */
+function partitionItems(
+  items: AnalysisItem[],
+  test: (item: AnalysisItem) => boolean,
+): [AnalysisItem[], AnalysisItem[]] {
+  return [items.filter(test), items.filter((item) => !test(item))];
 }

@@ -1,5 +1,5 @@
 import type { StoredEvent } from '../event.js';
-import type { AggregateRow, RaceRecord, TraceAnalysisRecord, TraceSummary } from './types.js';
+import type { AggregateRow, RaceRecord, TraceSummary } from './types.js';
 
 /** A result row of either backend. */
 export type Row = Record<string, unknown>;
@@ -28,18 +28,6 @@ export function toSummary(row: Row): TraceSummary {
     raceCount: Number(row.race_count),
     version: Number(row.version),
     analyzedVersion: Number(row.analyzed_version),
-  };
-}
-
-export function toAnalysis(row: Row): TraceAnalysisRecord {
-  return {
-    traceId: row.trace_id as string,
-    version: Number(row.version),
-    analyzedAtMs: Number(row.analyzed_at_ms),
-    diagnosticCount: Number(row.diagnostic_count),
-    races: json(row.races),
-    criticalPath: json(row.critical_path),
-    diagnostics: json(row.diagnostics),
   };
 }
 

@@ -1,3 +1,4 @@
+import type { AnalysisPart } from './analysis-parts.js';
 import type { TraceDelta } from './trace-delta.js';
 import type { RaceRecord, TraceAnalysisRecord } from './types.js';
 
@@ -135,14 +136,12 @@ export const RACE_COUNT = `(SELECT count(*) FROM races r WHERE r.trace_a = trace
 
 // --- analyses and races ------------------------------------------------------------------
 
+/** A trace analysis' row: its parts and races are rows of their own (see analysis-parts.ts). */
 const TRACE_ANALYSIS: Columns = {
   trace_id: 'text',
   version: 'int',
   analyzed_at_ms: 'bigint',
   diagnostic_count: 'int',
-  races: 'json',
-  critical_path: 'json',
-  diagnostics: 'json',
 };
 
 /** Inserts or replaces trace analyses. */
@@ -157,10 +156,72 @@ export const analysisRow = (r: TraceAnalysisRecord): unknown[] => [
   r.version,
   r.analyzedAtMs,
   r.diagnosticCount,
-  JSON.stringify(r.races),
-  JSON.stringify(r.criticalPath ?? null),
-  JSON.stringify(r.diagnostics ?? null),
 ];
+
+const ANALYSIS_PARTS: Columns = {
+  trace_id: 'text',
+  name: 'text',
+  position: 'int',
+  body: 'json',
+};
+
+/** Inserts or replaces parts of trace analyses, by trace and name. */
+export const upsertAnalysisParts = (d: Dialect) =>
+  `INSERT INTO trace_analysis_parts (${Object.keys(ANALYSIS_PARTS).join(', ')})
+${rows(d, ANALYSIS_PARTS)}
+ON CONFLICT (trace_id, name) DO UPDATE SET position = excluded.position, body = excluded.body`;
+
+/** The values of {@link upsertAnalysisParts} for one part of a trace's analysis. */
+export const analysisPartRow = (traceId: string, part: AnalysisPart): unknown[] => [
+  traceId,
+  part.name,
+  part.position,
+  part.body,
+];
+
+/**
+ * Version 9: a trace's analysis in pieces (analysis-parts.ts), so that an analysis that
+ * changed a little is saved by what changed, not whole: its critical path and each list of its
+ * diagnostics become rows of `trace_analysis_parts`, and its races are read from its
+ * intra-trace rows of `races` (which every save wrote beside the record's copy, dropped here).
+ */
+export const analysisPartsSchema = (d: Dialect) => {
+  const t = TYPES[d];
+  const table = `
+CREATE TABLE trace_analysis_parts (
+  trace_id ${t.text} NOT NULL,
+  name ${t.text} NOT NULL,
+  position ${t.int} NOT NULL,
+  body ${t.json} NOT NULL,
+  PRIMARY KEY (trace_id, name)
+);
+INSERT INTO trace_analysis_parts (trace_id, name, position, body)
+  SELECT trace_id, 'critical_path', 0, critical_path FROM trace_analysis;`;
+  return d === 'postgres'
+    ? `${table}
+INSERT INTO trace_analysis_parts (trace_id, name, position, body)
+  SELECT a.trace_id, 'diagnostics.' || j.key, j.n, j.value
+  FROM trace_analysis a, jsonb_each(a.diagnostics) WITH ORDINALITY AS j (key, value, n)
+  WHERE jsonb_typeof(a.diagnostics) = 'object';
+INSERT INTO trace_analysis_parts (trace_id, name, position, body)
+  SELECT trace_id, 'diagnostics', 1, diagnostics FROM trace_analysis
+  WHERE jsonb_typeof(diagnostics) <> 'object';
+ALTER TABLE trace_analysis DROP COLUMN races, DROP COLUMN critical_path, DROP COLUMN diagnostics;
+`
+    : `${table}
+INSERT INTO trace_analysis_parts (trace_id, name, position, body)
+  SELECT a.trace_id, 'diagnostics.' || j.key,
+    row_number() OVER (PARTITION BY a.trace_id ORDER BY j.id), a.diagnostics -> j.fullkey
+  FROM trace_analysis a, json_each(a.diagnostics) j
+  WHERE json_type(a.diagnostics) = 'object';
+INSERT INTO trace_analysis_parts (trace_id, name, position, body)
+  SELECT trace_id, 'diagnostics', 1, diagnostics FROM trace_analysis
+  WHERE json_type(diagnostics) <> 'object';
+ALTER TABLE trace_analysis DROP COLUMN races;
+ALTER TABLE trace_analysis DROP COLUMN critical_path;
+ALTER TABLE trace_analysis DROP COLUMN diagnostics;
+`;
+};
 
 const RACES: Columns = {
   id: 'text',
@@ -259,9 +320,9 @@ export function columnsOf(rowValues: unknown[][]): unknown[][] {
 /**
  * Migration 2: the resources of events that access more than one (a `db_query` reads and
  * writes rows and columns, `sqlResourcesOf`), one row each, filled at insert; also the SQL
- * transaction statements under their connection's key ({@link sqlConnectionKey}). The
- * cross-trace pass reads a resource's accesses in a time range from here and from
- * `events.resource` (state events, one resource each).
+ * transaction statements under their connection's key ({@link sqlConnectionKey}). Since
+ * version 10 state events too, and each row holds its event (see
+ * {@link stateAccessesByResourceSchema}).
  */
 export const eventResourcesSchema = (d: Dialect) => `
 CREATE TABLE IF NOT EXISTS event_resources (
@@ -279,35 +340,76 @@ const EVENT_RESOURCES: Columns = {
   event_id: 'id',
   resource: 'text',
   ts_us: 'bigint',
+  body: 'json',
 };
 
-/** Files stored events under their extra resources (a batch's new events only). */
+/**
+ * Version 10: every access the cross-trace pass reads is filed in `event_resources` with its
+ * event, so that a resource's accesses are read from there alone, by resource and time. On a
+ * distributed PostgreSQL (Citus) `events` is spread by trace id and `event_resources` by
+ * resource: reading `events` by resource, or joining it for the body, reached every shard
+ * (docs/deployment.md). The price is a second copy of each access (measured in
+ * bench/results/state-accesses-by-resource.md). State events, read by `events.resource`
+ * until now, are filed too; nothing reads events by resource any more, so that index goes.
+ * SQLite rebuilds the table (it cannot add a NOT NULL column without a default);
+ * PostgreSQL adds the column to the partitioned table (and so to every partition).
+ */
+export function stateAccessesByResourceSchema(d: Dialect): string {
+  const stateEvents = `SELECT trace_id, id, resource, ts_us, body FROM events WHERE resource IS NOT NULL`;
+  return d === 'postgres'
+    ? `
+ALTER TABLE event_resources ADD COLUMN body jsonb;
+UPDATE event_resources x SET body = e.body FROM events e
+  WHERE e.trace_id = x.trace_id AND e.id = x.event_id AND e.ts_us = x.ts_us;
+INSERT INTO event_resources (trace_id, event_id, resource, ts_us, body) ${stateEvents};
+ALTER TABLE event_resources ALTER COLUMN body SET NOT NULL;
+DROP INDEX events_resource;
+`
+    : `
+CREATE TABLE event_resources_v10 (
+  trace_id BLOB NOT NULL,
+  event_id BLOB NOT NULL,
+  resource TEXT NOT NULL,
+  ts_us INTEGER NOT NULL,
+  body TEXT NOT NULL
+);
+INSERT INTO event_resources_v10 (trace_id, event_id, resource, ts_us, body)
+  SELECT x.trace_id, x.event_id, x.resource, x.ts_us, e.body FROM event_resources x
+  JOIN events e ON e.trace_id = x.trace_id AND e.id = x.event_id;
+INSERT INTO event_resources_v10 (trace_id, event_id, resource, ts_us, body) ${stateEvents};
+DROP TABLE event_resources;
+ALTER TABLE event_resources_v10 RENAME TO event_resources;
+CREATE INDEX event_resources_resource ON event_resources (resource, ts_us);
+CREATE INDEX event_resources_trace ON event_resources (trace_id);
+DROP INDEX events_resource;
+`;
+}
+
+/** Files stored events under their resources, each row with its event (new events only). */
 export const insertEventResources = (d: Dialect) =>
   `INSERT INTO event_resources (${Object.keys(EVENT_RESOURCES).join(', ')})
 ${rows(d, EVENT_RESOURCES)}`;
 
 /**
- * The accesses of one resource in [from, to], newest first, at most `limit`: state events by
- * `events.resource`, others through `event_resources`. SQLite: named parameters (resource,
- * fromUs, toUs, limit); PostgreSQL: the range from `r` (a lateral join over the ranges), $4
- * the limit.
+ * The accesses of resources in time ranges, newest first, at most `limit` per resource: from
+ * `event_resources` alone (one shard per resource once distributed by resource). SQLite: one
+ * resource, named parameters (resource, fromUs, toUs, limit). PostgreSQL: every range in one
+ * round trip, each an index range scan of its own (LATERAL ... LIMIT), from the arrays $1
+ * (resources), $2 and $3 (from and to, µs); $4 the limit.
  */
 export const stateAccessesSql = (d: Dialect) =>
   d === 'sqlite'
-    ? `SELECT body, ts_us FROM events
-         WHERE resource = @resource AND ts_us >= @fromUs AND ts_us <= @toUs
-       UNION ALL
-       SELECT e.body, e.ts_us FROM event_resources x
-         JOIN events e ON e.trace_id = x.trace_id AND e.id = x.event_id
-       WHERE x.resource = @resource AND x.ts_us >= @fromUs AND x.ts_us <= @toUs
+    ? `SELECT body, ts_us FROM event_resources
+       WHERE resource = @resource AND ts_us >= @fromUs AND ts_us <= @toUs
        ORDER BY ts_us DESC LIMIT @limit`
-    : `SELECT body, ts_us FROM events
+    : `SELECT r.resource, x.body
+       FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS r (resource, from_us, to_us)
+       CROSS JOIN LATERAL (
+         SELECT body, ts_us FROM event_resources
          WHERE resource = r.resource AND ts_us >= r.from_us AND ts_us <= r.to_us
-       UNION ALL
-       SELECT e.body, e.ts_us FROM event_resources x
-         JOIN events e ON e.trace_id = x.trace_id AND e.id = x.event_id
-       WHERE x.resource = r.resource AND x.ts_us >= r.from_us AND x.ts_us <= r.to_us
-       ORDER BY ts_us DESC LIMIT $4`;
+         ORDER BY ts_us DESC LIMIT $4
+       ) AS x
+       ORDER BY r.resource, x.ts_us DESC`;
 
 // --- trace attributes --------------------------------------------------------------------
 

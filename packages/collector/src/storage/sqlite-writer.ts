@@ -1,5 +1,7 @@
 import type Database from 'better-sqlite3';
+import { analysisParts } from './analysis-parts.js';
 import {
+  analysisPartRow,
   analysisRow,
   insertEventResources,
   insertTraceAttributes,
@@ -8,6 +10,7 @@ import {
   raceRow,
   traceDeltaRow,
   upsertAnalyses,
+  upsertAnalysisParts,
   upsertRaces,
   upsertTraces,
 } from './sql.js';
@@ -19,7 +22,6 @@ import type {
   AnalysisItem,
   RaceRecord,
   RetentionResult,
-  TraceAnalysisRecord,
 } from './types.js';
 
 /** Which rows of a batch were new (by index); the others were already stored. */
@@ -52,7 +54,16 @@ export class SqliteWriter {
       insertAttribute: db.prepare(insertTraceAttributes('sqlite')),
       traceExists: db.prepare('SELECT 1 FROM traces WHERE trace_id = ?'),
       upsertAnalysis: db.prepare(upsertAnalyses('sqlite')),
+      storedAnalysis: db.prepare(
+        'SELECT version, analyzed_at_ms FROM trace_analysis WHERE trace_id = ?',
+      ),
+      upsertPart: db.prepare(upsertAnalysisParts('sqlite')),
+      deleteParts: db.prepare('DELETE FROM trace_analysis_parts WHERE trace_id = ?'),
+      deletePart: db.prepare('DELETE FROM trace_analysis_parts WHERE trace_id = ? AND name = ?'),
       deleteTraceRaces: db.prepare("DELETE FROM races WHERE scope = 'trace' AND trace_a = ?"),
+      deleteTraceRace: db.prepare(
+        "DELETE FROM races WHERE scope = 'trace' AND trace_a = ? AND resource = ? AND id = ?",
+      ),
       upsertRace: db.prepare(upsertRaces('sqlite')),
       markAnalyzed: db.prepare(
         `UPDATE traces SET analyzed_version = max(analyzed_version, ?), race_count = ${RACE_COUNT}
@@ -66,8 +77,11 @@ export class SqliteWriter {
       deleteTraceServices: db.prepare('DELETE FROM trace_services WHERE trace_id = ?'),
       deleteTraceAttributes: db.prepare('DELETE FROM trace_attributes WHERE trace_id = ?'),
       deleteTraceAnalysis: db.prepare('DELETE FROM trace_analysis WHERE trace_id = ?'),
+      deleteTraceAnalysisParts: db.prepare('DELETE FROM trace_analysis_parts WHERE trace_id = ?'),
       deleteRacesOfTrace: db.prepare('DELETE FROM races WHERE trace_a = ? OR trace_b = ?'),
-      deleteOldRaces: db.prepare('DELETE FROM races WHERE ts_us < ?'),
+      // Cross-trace races only: an intra-trace race is part of its trace's analysis, and goes
+      // with the trace.
+      deleteOldRaces: db.prepare("DELETE FROM races WHERE scope = 'cross' AND ts_us < ?"),
       upsertAggregate: db.prepare(
         `INSERT INTO collector_aggregates (collector_id, name, start_ms, until_ms, body)
          VALUES (?, ?, ?, ?, ?) ON CONFLICT (collector_id, name, start_ms)
@@ -106,7 +120,7 @@ export class SqliteWriter {
         inserted.push(i);
         fresh.push(r);
         for (const resource of r.indexed) {
-          this.s.insertEventResource.run(blob(r.traceId), blob(r.id), resource, r.tsUs);
+          this.s.insertEventResource.run(blob(r.traceId), blob(r.id), resource, r.tsUs, r.body);
         }
       }
     });
@@ -122,17 +136,34 @@ export class SqliteWriter {
 
   saveTraceAnalyses(items: AnalysisItem[]): void {
     this.db.transaction(() => {
-      for (const { record, races } of items) this.saveTraceAnalysis(record, races);
+      for (const item of items) this.saveTraceAnalysis(item);
     })();
   }
 
-  private saveTraceAnalysis(record: TraceAnalysisRecord, races: RaceRecord[]): void {
+  private saveTraceAnalysis({ record, races, changes }: AnalysisItem): void {
     const s = this.s;
-    if (!s.traceExists.get(record.traceId)) return;
+    const traceId = record.traceId;
+    if (!s.traceExists.get(traceId)) return;
+    const stored = s.storedAnalysis.get(traceId) as
+      | { version: number; analyzed_at_ms: number }
+      | undefined;
     s.upsertAnalysis.run(analysisRow(record));
-    s.deleteTraceRaces.run(record.traceId);
-    for (const race of races) s.upsertRace.run(raceRow(race));
-    s.markAnalyzed.run(record.version, record.traceId);
+    if (
+      changes &&
+      stored?.version === changes.base.version &&
+      stored.analyzed_at_ms === changes.base.analyzedAtMs
+    ) {
+      for (const name of changes.goneParts) s.deletePart.run(traceId, name);
+      for (const part of changes.parts) s.upsertPart.run(analysisPartRow(traceId, part));
+      for (const gone of changes.goneRaces) s.deleteTraceRace.run(traceId, gone.resource, gone.id);
+      for (const race of changes.races) s.upsertRace.run(raceRow(race));
+    } else {
+      s.deleteParts.run(traceId);
+      for (const part of analysisParts(record)) s.upsertPart.run(analysisPartRow(traceId, part));
+      s.deleteTraceRaces.run(traceId);
+      for (const race of races) s.upsertRace.run(raceRow(race));
+    }
+    s.markAnalyzed.run(record.version, traceId);
   }
 
   saveCrossTraceRaces(races: RaceRecord[]): void {
@@ -177,6 +208,7 @@ export class SqliteWriter {
         s.deleteTraceServices.run(id);
         s.deleteTraceAttributes.run(id);
         s.deleteTraceAnalysis.run(id);
+        s.deleteTraceAnalysisParts.run(id);
         step.races += s.deleteRacesOfTrace.run(id, id).changes;
       }
       if (ids.length === 0) {

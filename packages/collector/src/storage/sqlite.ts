@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type Database from 'better-sqlite3';
 import type { StoredEvent } from '../event.js';
+import { assembleAnalysis } from './analysis-parts.js';
 import { migrateSqlite } from './migrations.js';
 import {
   diagnosticsFilters,
@@ -13,15 +14,7 @@ import {
   traceCountQuery,
   traceFilters,
 } from './query-filters.js';
-import {
-  clampMs,
-  parseBodies,
-  type Row,
-  toAggregateRow,
-  toAnalysis,
-  toRace,
-  toSummary,
-} from './rows.js';
+import { clampMs, parseBodies, type Row, toAggregateRow, toRace, toSummary } from './rows.js';
 import { stateAccessesSql, traceColumns } from './sql.js';
 import { openSqliteDatabase } from './sqlite-driver.js';
 import { applyWriterPragmas, blob } from './sqlite-schema.js';
@@ -140,6 +133,10 @@ export class SqliteStorage implements Storage {
          AND changed_at_ms < ? ORDER BY changed_at_ms LIMIT ?`,
       ),
       getAnalysis: db.prepare('SELECT * FROM trace_analysis WHERE trace_id = ?'),
+      analysisParts: db.prepare(
+        'SELECT name, position, body FROM trace_analysis_parts WHERE trace_id = ?',
+      ),
+      traceRaceBodies: db.prepare("SELECT body FROM races WHERE scope = 'trace' AND trace_a = ?"),
     };
   }
 
@@ -355,8 +352,23 @@ export class SqliteStorage implements Storage {
   }
 
   async getTraceAnalysis(traceId: string): Promise<TraceAnalysisRecord | null> {
-    const row = this.statements.getAnalysis.get(traceId) as Row | undefined;
-    return row ? toAnalysis(row) : null;
+    // One read transaction: the record's row, parts and races as one save left them.
+    return this.db.transaction(() => {
+      const row = this.statements.getAnalysis.get(traceId) as Row | undefined;
+      return row ? this.analysisOf(row) : null;
+    })();
+  }
+
+  /** A trace's analysis from its `trace_analysis` row, with its parts and races. */
+  private analysisOf(row: Row): TraceAnalysisRecord {
+    const traceId = row.trace_id as string;
+    const parts = this.statements.analysisParts.all(traceId) as Row[];
+    const races = this.statements.traceRaceBodies.all(traceId) as Row[];
+    return assembleAnalysis(
+      row,
+      parts,
+      races.map((r) => r.body),
+    );
   }
 
   async listRaces(query: RaceQuery): Promise<RaceRecord[]> {
@@ -378,17 +390,16 @@ export class SqliteStorage implements Storage {
     query: DiagnosticsQuery,
   ): Promise<Array<{ summary: TraceSummary; analysis: TraceAnalysisRecord }>> {
     const w = diagnosticsFilters(query, SQLITE_PLACEHOLDER);
-    const rows = this.db
-      .prepare(
-        `SELECT ${TRACE_COLUMNS}, a.version AS a_version, a.analyzed_at_ms, a.diagnostic_count,
-           a.races, a.critical_path, a.diagnostics
-         FROM trace_analysis a JOIN traces t ON t.trace_id = a.trace_id
-         ${w} ORDER BY t.first_ts_us DESC, t.trace_id DESC LIMIT ${w.param(query.limit)}`,
-      )
-      .all(...w.params) as Row[];
-    return rows.map((row) => ({
-      summary: toSummary(row),
-      analysis: toAnalysis({ ...row, version: row.a_version }),
-    }));
+    const statement = this.db.prepare(
+      `SELECT ${TRACE_COLUMNS}, a.version AS a_version, a.analyzed_at_ms, a.diagnostic_count
+       FROM trace_analysis a JOIN traces t ON t.trace_id = a.trace_id
+       ${w} ORDER BY t.first_ts_us DESC, t.trace_id DESC LIMIT ${w.param(query.limit)}`,
+    );
+    return this.db.transaction(() =>
+      (statement.all(...w.params) as Row[]).map((row) => ({
+        summary: toSummary(row),
+        analysis: this.analysisOf({ ...row, version: row.a_version }),
+      })),
+    )();
   }
 }

@@ -14,10 +14,14 @@ export function sqlConnectionKey(connection: string): string {
 }
 
 /**
- * What `event_resources` files an event under besides `events.resource`: every resource a
- * `db_query` reads or writes, and its connection's key when it is a transaction statement.
+ * What `event_resources` files an event under, each with the event (the accesses the
+ * cross-trace pass reads by resource): a state event's resource, every resource a `db_query`
+ * reads or writes, and its connection's key when it is a transaction statement. (PostgreSQL
+ * files state events in the statement that stores events, by their `resource` column.)
  */
 export function indexedResourcesOf(event: StoredEvent): string[] {
+  const resource = resourceOf(event);
+  if (resource !== null) return [resource];
   if (event.kind !== 'db_query') return [];
   const out = sqlResourcesOf(event);
   const connection = sqlConnectionOf(event);
@@ -66,7 +70,7 @@ export interface EventRow {
   kind: string;
   tsUs: number;
   resource: string | null;
-  /** More resources it is filed under (`event_resources`): see {@link indexedResourcesOf}. */
+  /** The resources it is filed under in `event_resources`: see {@link indexedResourcesOf}. */
   indexed: string[];
   /** Its searchable attributes (`trace_attributes`): see {@link attributesOf}. */
   attributes: Array<[string, string]>;

@@ -1,5 +1,6 @@
 import type { CriticalPath, RaceGroup, TraceDiagnostics } from '../analysis/index.js';
 import type { StoredEvent } from '../event.js';
+import type { AnalysisPart } from './analysis-parts.js';
 
 /** What one ingested batch did to the store. */
 export interface InsertResult {
@@ -80,7 +81,28 @@ export interface TraceAnalysisRecord {
 /** A trace's analysis with its intra-trace races, as the scheduler saves them. */
 export interface AnalysisItem {
   record: TraceAnalysisRecord;
+  /** The rows of `record.races`: the record's races are read back from them. */
   races: RaceRecord[];
+  /**
+   * What changed since an analysis of the trace saved before, when the saver knows it: storage
+   * then writes only these changes, provided the stored analysis is still that one (else, or
+   * without changes, it saves the item whole).
+   */
+  changes?: AnalysisChanges;
+}
+
+/** An analysis as a change of the one saved before (see {@link AnalysisItem.changes}). */
+export interface AnalysisChanges {
+  /** The analysis these changes apply to, as stored: its version and when it was made. */
+  base: { version: number; analyzedAtMs: number };
+  /** Races added or changed since `base` (by id). */
+  races: RaceRecord[];
+  /** Races of `base` the analysis no longer has. */
+  goneRaces: Array<{ resource: string; id: string }>;
+  /** Parts of the record (analysis-parts.ts) added or changed since `base`. */
+  parts: AnalysisPart[];
+  /** Names of parts of `base` the record no longer has. */
+  goneParts: string[];
 }
 
 /** One race, with the columns `/api/races` filters on and the race itself as JSON. */
@@ -268,7 +290,8 @@ export interface Storage {
   ): Promise<Array<{ traceId: string; version: number }>>;
   /**
    * Replaces the analyses of traces and their intra-trace races, and records the versions
-   * analysed, in one transaction. Skips traces deleted meanwhile.
+   * analysed, in one transaction. Skips traces deleted meanwhile. An item with `changes` whose
+   * base is the stored analysis is saved by those changes only.
    */
   saveTraceAnalyses(items: AnalysisItem[]): Promise<void>;
   getTraceAnalysis(traceId: string): Promise<TraceAnalysisRecord | null>;

@@ -3,17 +3,12 @@ import type { AnalysisLimit } from '../budget.js';
 import { getOrCreate } from '../collections.js';
 import { type Event, lockOf, resourceOf } from '../event.js';
 import type { AnalysisOptions } from '../options.js';
-import type { RaceGroup } from '../race-groups.js';
+import { type RaceGroup, raceGroupOrder } from '../race-groups.js';
 import { detectTraceRaceGroups } from '../trace-races.js';
 
 /** Order of events as the collector hands a trace to the analysis: time, then id. */
 export function byTimeThenId(a: Event, b: Event): number {
   return a.ts_us - b.ts_us || compareIds(a.id, b.id);
-}
-
-/** How `RaceGroups.list` orders groups (ids are unique: a total order). */
-function byListOrder(x: RaceGroup, y: RaceGroup): number {
-  return x.firstTsUs - y.firstTsUs || compareIds(x.resource, y.resource) || compareIds(x.id, y.id);
 }
 
 /**
@@ -95,12 +90,12 @@ export class ResourceRaces {
     }
     const kept = this.sorted.filter((group) => !this.dirty.has(group.resource));
     this.dirty.clear();
-    fresh.sort(byListOrder);
+    fresh.sort(raceGroupOrder);
     const merged: RaceGroup[] = [];
     let i = 0;
     let j = 0;
     while (i < kept.length || j < fresh.length) {
-      if (j === fresh.length || (i < kept.length && byListOrder(kept[i]!, fresh[j]!) <= 0))
+      if (j === fresh.length || (i < kept.length && raceGroupOrder(kept[i]!, fresh[j]!) <= 0))
         merged.push(kept[i++]!);
       else merged.push(fresh[j++]!);
     }

@@ -12,7 +12,8 @@
 // profile one with --cpu-prof), --analysis <path> (the analysis module to measure, by default
 // this checkout's; a copy of an older version gives a before/after in one run), --baseline
 // <path> (another copy measured in the same process, alternating with --analysis, for the
-// critical path and cross-trace sections; the bench checks that both give the same result).
+// critical path, intra-trace race and cross-trace sections; the bench checks that both give the
+// same result).
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -573,6 +574,14 @@ for (const n of wanted('races') ? SIZES : []) {
   gc();
   let events = raceWorkload(n);
   const fast = time(() => detectTraceRaces(events));
+  if (BASELINE) {
+    compareWithBaseline(
+      `races ${n}`,
+      () => detectTraceRaces(events),
+      () => BASELINE.detectTraceRaces(events),
+      RUNS,
+    );
+  }
   let brute = null;
   if (n <= BRUTE_MAX) {
     brute = time(() => detectRacesBruteForce(events), 1);

@@ -1,6 +1,17 @@
+import {
+  type Blank,
+  EMPTY,
+  HeldLocks,
+  keyOf,
+  type LockingChain,
+  LockSets,
+  ProgramOrderCheck,
+  sqlLocks,
+  withLocks,
+} from './access-locks.js';
 import { clockSum, ownEpoch } from './clock.js';
-import { getOrCreate } from './collections.js';
-import { type Event, isAtomicWrite, lockOf, resourceOf } from './event.js';
+import { compareIds, getOrCreate } from './collections.js';
+import { type Event, isAtomicWrite, stringField } from './event.js';
 import { isStructuralEvent } from './inferred-order.js';
 import { type SqlAnalysisOptions, type SqlEventAccess, sqlAccesses } from './sql/sql-accesses.js';
 
@@ -17,6 +28,11 @@ export interface Access {
   component: string;
   clock: Record<string, number>;
   resource: string;
+  /**
+   * The resource as a small number unique within one call: the sweeps group accesses by it
+   * without hashing the name of each (read while the event was at hand).
+   */
+  resourceId: number;
   /** The access's context (trace and component), as a small number unique within one call. */
   ctx: number;
   write: boolean;
@@ -46,9 +62,7 @@ export function byProgramOrder(a: Event, b: Event): number {
   return ownEpoch(a) - ownEpoch(b) || a.ts_us - b.ts_us || compareIds(a.id, b.id);
 }
 
-export function compareIds(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
+export { compareIds };
 
 /**
  * Small numbers for contexts (trace id and component). Components are random per context, so
@@ -99,6 +113,11 @@ class ContextIds {
  * keeps the input order, except that accesses of a context that took locks come in its program
  * order.
  *
+ * One pass over the events builds every access (each pass over the events of a large trace
+ * costs a cache miss per event), with the locks its context held so far: right when the
+ * context's events came in program order, as they almost always do. The accesses of a context
+ * whose events did not are given their locks again, in program order.
+ *
  * @example
  * const accesses = prepareAccesses(traceEvents);
  * accesses.filter((a) => a.write && a.locks.length === 0); // unprotected writes
@@ -108,143 +127,136 @@ export function prepareAccesses(
   options: SqlAnalysisOptions = {},
 ): Access[] {
   const ids = new ContextIds();
-  // One pass finds both the contexts that took locks (they need their events in program order;
-  // the others need no grouping) and whether there are `db_query` events: each pass over the
-  // events of a large trace costs a cache miss per event.
-  const locking = new Map<number, LockingChain>();
-  let hasSql = false;
-  for (const event of events) {
-    if (event.kind === 'db_query') hasSql = true;
-    else if (lockOf(event) !== null) {
+  const resourceIds = new Map<string, number>();
+  const resourceIdOf = (resource: string): number => {
+    let id = resourceIds.get(resource);
+    if (id === undefined) {
+      id = resourceIds.size;
+      resourceIds.set(resource, id);
+    }
+    return id;
+  };
+  const chains = new Map<number, LockingChain>();
+  const lockSets = new LockSets();
+  /** Per context that took a lock: the locks it holds at this point of the input. */
+  const heldBy: Array<HeldLocks | undefined> = [];
+  const order = new ProgramOrderCheck();
+  const accesses: Access[] = [];
+  /** Input position of each access, to place it among its context's lock events. */
+  const positions: number[] = [];
+  /** Access events that build no access (no resource name, no keyed row), rare. */
+  const blanks: Blank[] = [];
+  /** Per context: whether its component is that of an OpenTelemetry span (clock inferred). */
+  const structural: boolean[] = [];
+  const structuralOf = (ctx: number, event: Event): boolean => {
+    let known = structural[ctx];
+    if (known === undefined) {
+      known = isStructuralEvent(event);
+      structural[ctx] = known;
+    }
+    return known;
+  };
+  // `db_query` events: their accesses and the database locks held at each, by transaction
+  // (which spans events), read on the first such event.
+  let sql: Map<Event, SqlEventAccess[]> | undefined;
+  let sqlSources: Map<Access, SqlEventAccess> | undefined;
+  for (let position = 0; position < events.length; position++) {
+    const event = events[position]!;
+    const kind = event.kind;
+    if (kind === 'state_read' || kind === 'state_write') {
+      const resource = stringField(event, 'resource');
+      if (resource === undefined) continue;
       const ctx = ids.of(event);
-      if (!locking.has(ctx)) locking.set(ctx, { events: [], epochs: [] });
-    }
-  }
-  // `db_query` events: their accesses and the database locks held at each, by transaction.
-  const sql = hasSql ? sqlAccesses(events, options).byEvent : null;
-  const isAccessEvent = (event: Event) => resourceOf(event) !== null || sql?.has(event) === true;
-  const out: Access[] = [];
-  for (const event of events) {
-    const isLock = lockOf(event) !== null;
-    if (!isLock && !isAccessEvent(event)) continue;
-    const ctx = ids.of(event);
-    const chain = locking.get(ctx);
-    if (chain !== undefined) {
+      if (resource === '') {
+        order.next(ctx, keyOf(event));
+        blanks.push({ ctx, position, event });
+        continue;
+      }
+      const inferred = structuralOf(ctx, event);
+      const access = newAccess(
+        event,
+        resource,
+        resourceIdOf(resource),
+        ctx,
+        kind === 'state_write',
+        isAtomicWrite(event),
+        inferred,
+      );
+      order.next(ctx, access);
+      const held = heldBy[ctx];
+      if (held !== undefined) {
+        access.locks = held.locks();
+        access.lockHolds = held.holds();
+      }
+      accesses.push(access);
+      positions.push(position);
+    } else if (kind === 'lock_acquire' || kind === 'lock_release') {
+      const lock = stringField(event, 'lock');
+      if (lock === undefined) continue;
+      const ctx = ids.of(event);
+      let chain = chains.get(ctx);
+      if (chain === undefined) {
+        chain = { events: [], epochs: [], positions: [], locks: [], acquires: [], accesses: [] };
+        chains.set(ctx, chain);
+      }
+      const epoch = ownEpoch(event);
+      order.next(ctx, keyOf(event, epoch));
       chain.events.push(event);
-      chain.epochs.push(ownEpoch(event));
-    } else if (!isLock) pushAccess(out, event, ctx, EMPTY, EMPTY, sql?.get(event));
-  }
-  for (const [ctx, chain] of locking) {
-    const held = new HeldLocks();
-    for (const event of inProgramOrder(chain)) {
-      const lock = lockOf(event);
-      if (lock === null) pushAccess(out, event, ctx, held.locks(), held.holds(), sql?.get(event));
-      else if (event.kind === 'lock_acquire') held.acquire(lock);
+      chain.epochs.push(epoch);
+      chain.positions.push(position);
+      chain.locks.push(lock);
+      chain.acquires.push(kind === 'lock_acquire');
+      let held = heldBy[ctx];
+      if (held === undefined) {
+        held = new HeldLocks(lockSets);
+        heldBy[ctx] = held;
+      }
+      if (kind === 'lock_acquire') held.acquire(lock);
       else held.release(lock);
+    } else if (kind === 'db_query') {
+      sql ??= sqlAccesses(events, options).byEvent;
+      const list = sql.get(event);
+      if (list === undefined) continue;
+      const ctx = ids.of(event);
+      if (list.length === 0) {
+        order.next(ctx, keyOf(event));
+        blanks.push({ ctx, position, event });
+      }
+      const inferred = structuralOf(ctx, event);
+      const held = heldBy[ctx];
+      for (const source of list) {
+        const [locks, holds] = sqlLocks(held?.locks() ?? EMPTY, held?.holds() ?? EMPTY, source);
+        const access = newAccess(
+          event,
+          source.resource,
+          resourceIdOf(source.resource),
+          ctx,
+          source.write,
+          source.atomic,
+          inferred,
+        );
+        access.locks = locks;
+        access.lockHolds = holds;
+        access.sql = source.value === undefined ? {} : { value: source.value };
+        order.next(ctx, access);
+        accesses.push(access);
+        positions.push(position);
+        sqlSources ??= new Map();
+        sqlSources.set(access, source);
+      }
     }
   }
-  return out;
-}
-
-/**
- * The events of one context in program order ({@link byProgramOrder}). They mostly arrive in
- * it already, so a pass over the epochs read beforehand checks that first: the sort's
- * comparator reads two epochs from the clocks per comparison.
- */
-function inProgramOrder({ events, epochs }: LockingChain): Event[] {
-  for (let i = 1; i < events.length; i++) {
-    const order = epochs[i - 1]! - epochs[i]!;
-    if (order > 0 || (order === 0 && byProgramOrder(events[i - 1]!, events[i]!) > 0))
-      return events.sort(byProgramOrder);
-  }
-  return events;
-}
-
-/**
- * The lock and access events of a context that took locks, in input order, with their own
- * epochs read while each event was at hand (reading them again later misses the CPU caches
- * once per event of a large trace).
- */
-interface LockingChain {
-  events: Event[];
-  epochs: number[];
-}
-
-/**
- * The locks a context holds while its events are walked in program order (a lock taken twice
- * without release is held until released twice). The sorted lists of locks and of hold tokens
- * are built once per change and shared by every access made in between: most accesses of a
- * locking context come between the same acquire and release.
- */
-class HeldLocks {
-  private readonly held = new Map<string, { depth: number; hold: number }>();
-  private holdSeq = 0;
-  private cachedLocks: readonly string[] | null = EMPTY;
-  private cachedHolds: readonly string[] = EMPTY;
-
-  acquire(lock: string): void {
-    const current = this.held.get(lock);
-    if (current) current.depth++;
-    else {
-      this.held.set(lock, { depth: 1, hold: ++this.holdSeq });
-      this.cachedLocks = null;
-    }
-  }
-
-  release(lock: string): void {
-    const current = this.held.get(lock);
-    if (current && --current.depth === 0) {
-      this.held.delete(lock);
-      this.cachedLocks = null;
-    }
-  }
-
-  /** Locks held, sorted. */
-  locks(): readonly string[] {
-    if (this.cachedLocks === null) this.refresh();
-    return this.cachedLocks!;
-  }
-
-  /** One token per held lock and acquisition, in the order of {@link locks}. */
-  holds(): readonly string[] {
-    if (this.cachedLocks === null) this.refresh();
-    return this.cachedHolds;
-  }
-
-  private refresh(): void {
-    if (this.held.size === 0) {
-      this.cachedLocks = EMPTY;
-      this.cachedHolds = EMPTY;
-      return;
-    }
-    const locks = [...this.held.keys()].sort();
-    this.cachedLocks = locks;
-    this.cachedHolds = locks.map((l) => `${l}\u0000${this.held.get(l)!.hold}`);
-  }
-}
-
-function pushAccess(
-  out: Access[],
-  event: Event,
-  ctx: number,
-  locks: readonly string[],
-  lockHolds: readonly string[],
-  sql?: readonly SqlEventAccess[],
-): void {
-  if (sql !== undefined) {
-    for (const a of sql) {
-      const both = a.locks.length === 0 ? locks : [...new Set([...locks, ...a.locks])].sort();
-      const holds = a.holds.length === 0 ? lockHolds : [...lockHolds, ...a.holds];
-      const access = newAccess(event, a.resource, ctx, a.write, a.atomic, both, holds);
-      access.sql = a.value === undefined ? {} : { value: a.value };
-      out.push(access);
-    }
-    return;
-  }
-  const resource = resourceOf(event);
-  if (resource === null || resource === '') return;
-  const write = event.kind === 'state_write';
-  out.push(newAccess(event, resource, ctx, write, isAtomicWrite(event), locks, lockHolds));
+  if (chains.size === 0) return accesses;
+  return withLocks({
+    accesses,
+    positions,
+    blanks,
+    chains,
+    contexts: ids.size,
+    disordered: order.disordered,
+    lockSets,
+    sqlSources,
+  });
 }
 
 /**
@@ -255,11 +267,11 @@ function pushAccess(
 function newAccess(
   event: Event,
   resource: string,
+  resourceId: number,
   ctx: number,
   write: boolean,
   atomic: boolean,
-  locks: readonly string[],
-  lockHolds: readonly string[],
+  structural: boolean,
 ): Access {
   const own = event.clock[event.component];
   const recorded = typeof own === 'number';
@@ -270,19 +282,18 @@ function newAccess(
     component: event.component,
     clock: event.clock,
     resource,
+    resourceId,
     ctx,
     write,
     atomic,
-    locks,
-    lockHolds,
+    locks: EMPTY,
+    lockHolds: EMPTY,
     epoch: recorded ? own : Number.POSITIVE_INFINITY,
     sum: clockSum(event.clock),
     uncertain: event.clock_dropped !== undefined || !recorded,
-    inferred: event.clock_inferred === true || isStructuralEvent(event),
+    inferred: event.clock_inferred === true || structural,
   };
 }
-
-const EMPTY: readonly string[] = Object.freeze([]);
 
 /**
  * Sorts accesses into an order consistent with happens-before: by clock sum (e -> f implies

@@ -14,11 +14,13 @@ describe('ClockView', () => {
     const a = access(0, 'a#1', { 'a#1': 3, 'b#2': 5 });
     const b = access(1, 'b#2', { 'b#2': 7 });
     const c = access(2, 'c#3', { 'c#3': 1, 'a#1': 2 });
-    for (const x of [a, b, c]) view.slotOfAccess(x);
+    for (const x of [a, b, c]) view.slotOfContext(x.ctx, x.component);
     for (const f of [a, b, c]) {
-      view.load(f);
+      view.load(f.clock);
       for (const g of [a, b, c])
-        expect(view.entry(view.slotOfAccess(g))).toBe(entry(f.clock, g.component));
+        expect(view.entry(view.slotOfContext(g.ctx, g.component))).toBe(
+          entry(f.clock, g.component),
+        );
     }
   });
 
@@ -26,21 +28,21 @@ describe('ClockView', () => {
     const view = new ClockView();
     const odd = access(0, 'toString', { toString: 4 });
     const other = access(1, 'b#2', { 'b#2': 1 });
-    const slot = view.slotOfAccess(odd);
-    view.slotOfAccess(other);
-    view.load(other);
+    const slot = view.slotOfContext(odd.ctx, odd.component);
+    view.slotOfContext(other.ctx, other.component);
+    view.load(other.clock);
     expect(view.entry(slot)).toBe(entry(other.clock, 'toString'));
-    view.load(odd);
+    view.load(odd.clock);
     expect(view.entry(slot)).toBe(4);
   });
 
   it('reads a loaded clock again for a slot registered after the load', () => {
     const view = new ClockView();
     const f = access(0, 'a#1', { 'a#1': 2, 'late#9': 6 });
-    view.slotOfAccess(f);
-    view.load(f);
-    const late = view.slotOfAccess(access(1, 'late#9', { 'late#9': 1 }));
-    view.load(f);
+    view.slotOfContext(f.ctx, f.component);
+    view.load(f.clock);
+    const late = view.slotOfContext(1, 'late#9');
+    view.load(f.clock);
     expect(view.entry(late)).toBe(6);
   });
 });

@@ -1,4 +1,3 @@
-import type { Access } from './accesses.js';
 import { entry } from './clock.js';
 
 /**
@@ -13,7 +12,11 @@ import { entry } from './clock.js';
  * named like a property every object inherits (`toString`) is looked up as that function does.
  */
 export class ClockView {
-  private readonly slots = new Map<string, number>();
+  /**
+   * Slots by component: a prototype-less object, not a Map: the clock keys `load` looks up are
+   * property names (internalised strings), which a dictionary object finds faster.
+   */
+  private readonly slots: Record<string, number> = Object.create(null);
   /** Slots by context id (`Access.ctx`), so that most accesses find theirs without hashing. */
   private readonly byCtx: number[] = [];
   private readonly components: string[] = [];
@@ -25,22 +28,22 @@ export class ClockView {
   private stamp = 0;
   private clock: Record<string, number> | null = null;
 
-  /** The slot of an access's component, registered on first use. */
-  slotOfAccess(access: Access): number {
-    let slot = this.byCtx[access.ctx];
+  /** The slot of a context's component (`Access.ctx`, `Access.component`), registered on first use. */
+  slotOfContext(ctx: number, component: string): number {
+    let slot = this.byCtx[ctx];
     if (slot === undefined) {
-      slot = this.slotOf(access.component);
-      this.byCtx[access.ctx] = slot;
+      slot = this.slotOf(component);
+      this.byCtx[ctx] = slot;
     }
     return slot;
   }
 
   /** The slot of a component, registered on first use. */
   slotOf(component: string): number {
-    let slot = this.slots.get(component);
+    let slot = this.slots[component];
     if (slot === undefined) {
       slot = this.components.length;
-      this.slots.set(component, slot);
+      this.slots[component] = slot;
       this.components.push(component);
       this.inherited.push(component in Object.prototype);
       this.values.push(0);
@@ -51,17 +54,17 @@ export class ClockView {
     return slot;
   }
 
-  /** Reads `access`'s clock into the slots (a no-op when it is the clock already loaded). */
-  load(access: Access): void {
-    const clock = access.clock;
+  /** Reads a clock into the slots (a no-op when it is the clock already loaded). */
+  load(clock: Record<string, number>): void {
     if (clock === this.clock) return;
     this.clock = clock;
     const stamp = ++this.stamp;
+    const { slots, values, stamps } = this;
     for (const key in clock) {
-      const slot = this.slots.get(key);
+      const slot = slots[key];
       if (slot === undefined) continue;
-      this.values[slot] = clock[key] ?? 0;
-      this.stamps[slot] = stamp;
+      values[slot] = clock[key] ?? 0;
+      stamps[slot] = stamp;
     }
   }
 

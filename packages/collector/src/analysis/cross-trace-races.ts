@@ -119,7 +119,8 @@ function windowsByResource(accesses: readonly Access[]): Window[][] {
   // One entry per resource: the lookup that finds a write's read also files its window. A last
   // read of an earlier context counts as absent (checking the context costs less than clearing
   // every entry per context).
-  const byResource = new Map<string, ResourceWindows>();
+  // By resource id (a number, not the resource name: no string hashed per access).
+  const byResource: Array<ResourceWindows | undefined> = [];
   const withWindows: Window[][] = [];
   let from = 0;
   while (from < byContext.length) {
@@ -130,11 +131,11 @@ function windowsByResource(accesses: readonly Access[]): Window[][] {
       sortRange(byContext, from, to);
       for (let i = from; i < to; i++) {
         const access = byContext[i]!;
-        let entry = byResource.get(access.resource);
+        let entry = byResource[access.resourceId];
         if (!access.write) {
           if (entry === undefined) {
             entry = { lastRead: access, windows: [] };
-            byResource.set(access.resource, entry);
+            byResource[access.resourceId] = entry;
           } else entry.lastRead = access;
           continue;
         }

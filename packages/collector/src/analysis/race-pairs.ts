@@ -1,7 +1,7 @@
-import { type Access, sortHappensBeforeConsistent } from './accesses.js';
+import { AccessTable } from './access-table.js';
+import type { Access } from './accesses.js';
 import { entry } from './clock.js';
 import { ClockView } from './clock-view.js';
-import { getOrCreate } from './collections.js';
 import { ConflictClasses } from './race-classes.js';
 
 /**
@@ -72,17 +72,20 @@ export type RacePair = readonly [Access, Access];
  */
 export function findRacePairs(accesses: readonly Access[]): RacePair[] {
   const classes = new ConflictClasses();
+  const table = new AccessTable(accesses, classes);
   const view = new ClockView();
   const out: Candidate[] = [];
-  for (const group of groupByResource(accesses)) sweepResource(group, classes, view, out);
+  for (let g = 0; g < table.groups; g++) sweepResource(table, g, classes, view, out);
   const pairs: RacePair[] = [];
-  for (const candidate of out) if (candidate.alive) pairs.push([candidate.a, candidate.b]);
+  for (const candidate of out)
+    if (candidate.alive) pairs.push([accesses[candidate.a]!, accesses[candidate.b]!]);
   return pairs;
 }
 
+/** A candidate pair of access positions (in the {@link AccessTable}), `a` first in the order. */
 interface Candidate {
-  a: Access;
-  b: Access;
+  a: number;
+  b: number;
   alive: boolean;
 }
 
@@ -90,7 +93,8 @@ interface KeyState {
   ctx: number;
   /** The context's slot in the {@link ClockView}. */
   slot: number;
-  last: Access;
+  /** Position of the key's latest access. */
+  last: number;
   /** Candidates one of whose ends is `last`, settled by the key's next access. */
   pending: Candidate[];
 }
@@ -104,12 +108,9 @@ interface ClassKeys {
 
 /** Accesses grouped per resource, each group in happens-before-consistent order. */
 export function groupByResource(accesses: readonly Access[]): Access[][] {
-  const groups = new Map<string, Access[]>();
-  for (const access of accesses) {
-    getOrCreate(groups, access.resource, () => []).push(access);
-  }
+  const table = new AccessTable(accesses);
   const out: Access[][] = [];
-  for (const group of groups.values()) out.push(sortHappensBeforeConsistent(group));
+  for (let g = 0; g < table.groups; g++) out.push(table.group(g));
   return out;
 }
 
@@ -119,33 +120,46 @@ export function isConcurrent(a: Access, b: Access): boolean {
 }
 
 /**
- * The same test as {@link isConcurrent} for g against the access whose clock `view` holds, its
- * own epoch `fEpoch` and component `fComponent`: the entry of g's context in f's clock comes from
- * the view, the other lookup (needed only when the first half holds) from g's clock.
+ * The same test as {@link isConcurrent} for the access at position `g` against the access f
+ * whose clock `view` holds, its own epoch `fEpoch` and component `fComponent`: the entry of g's
+ * context in f's clock comes from the view, the other lookup (needed only when the first half
+ * holds) from g's clock.
  */
 function isConcurrentWithLoaded(
-  g: Access,
+  table: AccessTable,
+  g: number,
   gSlot: number,
   view: ClockView,
   fEpoch: number,
   fComponent: string,
 ): boolean {
-  return g.epoch > view.entry(gSlot) && fEpoch > entry(g.clock, fComponent);
+  return table.epoch[g]! > view.entry(gSlot) && fEpoch > entry(table.clocks[g]!, fComponent);
 }
 
+/**
+ * The sweep of one resource (group `g` of the table). Everything it reads per access comes from
+ * the table's columns; the access objects are not touched.
+ */
 function sweepResource(
-  group: readonly Access[],
+  table: AccessTable,
+  g: number,
   classes: ConflictClasses,
   view: ClockView,
   out: Candidate[],
 ): void {
+  const { order, ctx: ctxOf, cls: clsOf, epoch, clocks, components } = table;
   const keys = new Map<number, KeyState>();
   const byClass: ClassKeys[] = [];
   const classIndex = new Map<number, ClassKeys>();
-  for (const f of group) {
+  const end = table.starts[g + 1]!;
+  for (let i = table.starts[g]!; i < end; i++) {
+    const f = order[i]!;
+    const fCtx = ctxOf[f]!;
+    const fEpoch = epoch[f]!;
+    const fComponent = components[f]!;
     // f's clock is read into the view once, on the first test against another context.
     let loaded = false;
-    const cls = classes.classOf(f);
+    const cls = clsOf[f]!;
     let mine = classIndex.get(cls);
     if (mine === undefined) {
       mine = { cls, keys: [], conflicts: [] };
@@ -153,22 +167,29 @@ function sweepResource(
       byClass.push(mine);
     }
     // Class ids stay below 2^20 (ConflictClasses), so this number names (class, context).
-    const keyId = f.ctx * 1_048_576 + cls;
+    const keyId = fCtx * 1_048_576 + cls;
     let own = keys.get(keyId);
     if (own === undefined) {
-      own = { ctx: f.ctx, slot: view.slotOfAccess(f), last: f, pending: [] };
+      own = { ctx: fCtx, slot: view.slotOfContext(fCtx, fComponent), last: f, pending: [] };
       keys.set(keyId, own);
       mine.keys.push(own);
     } else {
       if (own.pending.length > 0) {
-        view.load(f);
+        view.load(clocks[f]!);
         loaded = true;
       }
       for (const candidate of own.pending) {
         const other = candidate.a === own.last ? candidate.b : candidate.a;
         if (
           candidate.alive &&
-          isConcurrentWithLoaded(other, view.slotOfAccess(other), view, f.epoch, f.component)
+          isConcurrentWithLoaded(
+            table,
+            other,
+            view.slotOfContext(ctxOf[other]!, components[other]!),
+            view,
+            fEpoch,
+            fComponent,
+          )
         )
           candidate.alive = false;
       }
@@ -181,14 +202,13 @@ function sweepResource(
         mine.conflicts[other.cls] = conflicts = classes.conflicts(cls, other.cls);
       if (!conflicts) continue;
       for (const key of other.keys) {
-        if (key.ctx === f.ctx) continue;
-        const g = key.last;
+        if (key.ctx === fCtx) continue;
         if (!loaded) {
-          view.load(f);
+          view.load(clocks[f]!);
           loaded = true;
         }
-        if (!isConcurrentWithLoaded(g, key.slot, view, f.epoch, f.component)) continue;
-        const candidate: Candidate = { a: g, b: f, alive: true };
+        if (!isConcurrentWithLoaded(table, key.last, key.slot, view, fEpoch, fComponent)) continue;
+        const candidate: Candidate = { a: key.last, b: f, alive: true };
         key.pending.push(candidate);
         own.pending.push(candidate);
         out.push(candidate);

@@ -141,12 +141,17 @@ export function raceId(
   }
   h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
   h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
-  const hash = 4294967296 * (2097151 & h2) + (h1 >>> 0);
-  return hash.toString(16).padStart(14, '0');
+  // The 53-bit hash 2^32 * high + low in hex, written from its halves: two 32-bit integers
+  // convert to hex several times faster than one 53-bit double (a race id per race found).
+  const high = 2097151 & h2;
+  const low = (h1 >>> 0).toString(16);
+  return (high === 0 ? low : high.toString(16) + low.padStart(8, '0')).padStart(14, '0');
 }
 
 /** A value as an explanation shows it: JSON, cut to 40 characters. */
 export function showValue(value: unknown): string {
+  // A finite number reads the same as its JSON, without the serialiser's cost (two per race).
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
   let text: string;
   try {
     text = JSON.stringify(value) ?? String(value);

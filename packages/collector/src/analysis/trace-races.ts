@@ -88,14 +88,18 @@ function previousOwnAccess(
 ): Map<Access, Access> {
   const previous = new Map<Access, Access>();
   if (writes.size === 0) return previous;
-  const chains = new Map<number, Map<string, Access[]>>();
-  for (const write of writes)
-    getOrCreate(chains, write.ctx, () => new Map()).set(write.resource, []);
-  for (const access of accesses) {
-    chains.get(access.ctx)?.get(access.resource)?.push(access);
+  // By context, then resource id: numbers, where the resource name would be a string hashed
+  // once per access.
+  const chains: Array<Map<number, Access[]> | undefined> = [];
+  for (const write of writes) {
+    chains[write.ctx] ??= new Map();
+    chains[write.ctx]!.set(write.resourceId, []);
   }
-  for (const byResource of chains.values()) {
-    for (const chain of byResource.values()) {
+  for (const access of accesses) {
+    chains[access.ctx]?.get(access.resourceId)?.push(access);
+  }
+  for (const byResource of chains) {
+    for (const chain of byResource?.values() ?? []) {
       if (chain.length < 2) continue;
       chain.sort((x, y) => x.epoch - y.epoch || x.tsUs - y.tsUs || compareIds(x.id, y.id));
       for (let i = 1; i < chain.length; i++)

@@ -94,8 +94,12 @@ const json = async (url) => (await fetch(url)).json();
  */
 const writtenBytes = (pid) =>
   Number(/wchar:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))[1]);
-const rssMiB = (pid) =>
-  Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
+const statusMiB = (pid, field) =>
+  Number(new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) /
+  1024;
+const rssMiB = (pid) => statusMiB(pid, 'VmRSS');
+/** The most RSS the process ever had (VmHWM): the end's RSS depends on when the GC last ran. */
+const peakRssMiB = (pid) => statusMiB(pid, 'VmHWM');
 const quantile = (list, q) => [...list].sort((a, b) => a - b)[Math.floor(q * (list.length - 1))];
 const fmt = (x) => x.toFixed(1);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -158,6 +162,7 @@ async function sizes() {
           kbWritten: (writtenBytes(child.pid) - writtenAtStart) / 1024 / appends,
           cpuMs: ((cpuSeconds(child.pid) - cpuAtStart) * 1000) / appends,
           rss: rssMiB(child.pid),
+          peakRss: peakRssMiB(child.pid),
         });
         console.log(rows.at(-1));
       });
@@ -165,11 +170,11 @@ async function sizes() {
   }
   const base = rows.find((r) => r.mode === 'full');
   const table = [
-    '| events in the trace | analysis | append ingest p50 ms | append ingest max ms | append -> analysed, p50 ms (beyond the delay) | x smallest full | KB written per append | collector CPU ms per append | collector RSS MiB |',
-    '|---|---|---|---|---|---|---|---|---|',
+    '| events in the trace | analysis | append ingest p50 ms | append ingest max ms | append -> analysed, p50 ms (beyond the delay) | x smallest full | KB written per append | collector CPU ms per append | collector RSS MiB at the end | collector peak RSS MiB |',
+    '|---|---|---|---|---|---|---|---|---|---|',
     ...rows.map(
       (r) =>
-        `| ${r.n} | ${r.mode} | ${fmt(r.ingestP50)} | ${fmt(r.ingestMax)} | ${fmt(r.analysisP50)} | ${fmt(r.analysisP50 / base.analysisP50)} | ${fmt(r.kbWritten)} | ${fmt(r.cpuMs)} | ${fmt(r.rss)} |`,
+        `| ${r.n} | ${r.mode} | ${fmt(r.ingestP50)} | ${fmt(r.ingestMax)} | ${fmt(r.analysisP50)} | ${fmt(r.analysisP50 / base.analysisP50)} | ${fmt(r.kbWritten)} | ${fmt(r.cpuMs)} | ${fmt(r.rss)} | ${fmt(r.peakRss)} |`,
     ),
   ].join('\n');
   return `## Append -> analysed, by trace size

@@ -8,7 +8,14 @@ import type { StoredEvent } from '../src/event.js';
 import { type Collector, startCollector } from '../src/server.js';
 import { PostgresStorage } from '../src/storage/postgres.js';
 import { startCli } from './cli-process.js';
-import { createTestDatabase, getJson, type Json, makeTrace, postBatch } from './fixtures.js';
+import {
+  createTestDatabase,
+  getJson,
+  type Json,
+  makeTrace,
+  newTraceId,
+  postBatch,
+} from './fixtures.js';
 
 const adminUrl = inject('pgUrl');
 const skipReason = inject('pgSkipReason');
@@ -42,8 +49,12 @@ afterAll(async () => {
   await Promise.all(open.map((c) => c.close()));
 });
 
-async function collector(url: string, analysisDelayMs = 200): Promise<Collector> {
-  const c = await startCollector({ port: 0, storage: url, analysisDelayMs });
+async function collector(
+  url: string,
+  analysisDelayMs = 200,
+  analysisMode: 'incremental' | 'full' = 'incremental',
+): Promise<Collector> {
+  const c = await startCollector({ port: 0, storage: url, analysisDelayMs, analysisMode });
   open.push(c);
   return c;
 }
@@ -254,5 +265,73 @@ describe.skipIf(!adminUrl)(
         await survivor.exited;
       }
     }, 60_000);
+
+    it('saves an analysis whole when another collector saved the trace since this one did', async () => {
+      const url = await createTestDatabase(adminUrl!);
+      const [a, b] = [await collector(url), await collector(url)];
+      const traceId = newTraceId();
+      const startUs = (Date.now() - 60_000) * 1000;
+      // Requests on 8 resources: each resource's requests race with each other.
+      const request = (i: number) =>
+        makeTrace({
+          traceId,
+          startUs: startUs + i * 100_000,
+          resource: `stock:sku-${i % 8}`,
+        });
+      const analysed = async (c: Collector, count: number) =>
+        until(
+          `${count} analyses by ${c.url}`,
+          async () => (await getJson(`${c.url}/api/analysis/status`)).json,
+          (s: Json) => s.traces_analyzed === count && s.pending_traces === 0 && !s.running,
+        );
+      // A: a trace long enough for its analysis state to be kept (1,000 events and more).
+      const first = Array.from({ length: 130 }, (_, i) => request(i)).flat();
+      expect(first.length).toBeGreaterThanOrEqual(1000);
+      const posted = await postBatch(a.url, { events: first });
+      expect(posted.status, posted.text).toBe(200);
+      await analysed(a, 1);
+      // B: a new race on sku-3, and a call whose callee's events have not arrived (a broken
+      // chain in B's analysis). A knows nothing of this save.
+      const [split, more] = [request(130), request(131)];
+      const caller = split.filter((e) => e.service === 'frontend');
+      const callee = split.filter((e) => e.service !== 'frontend');
+      expect((await postBatch(b.url, { events: [...caller, ...more] })).status).toBe(200);
+      await analysed(b, 1);
+      const diagnosticsOf = async (c: Collector) =>
+        (await getJson(`${c.url}/api/traces/${traceId}/diagnostics`)).json.diagnostics;
+      expect((await diagnosticsOf(b)).brokenChains).toHaveLength(1);
+      // A again: the callee's events end the broken chain (A's analysis has none, as the one A
+      // saved before), and a race on sku-4. A folds them, and B's events, into its kept state.
+      const last = request(132);
+      expect((await postBatch(a.url, { events: [...callee, ...last] })).status).toBe(200);
+      await analysed(a, 2);
+      expect((await getJson(`${b.url}/api/analysis/status`)).json.traces_analyzed).toBe(1);
+
+      // What a full analysis of every event gives: a collector of its own, in full mode.
+      const full = await collector(await createTestDatabase(adminUrl!), 200, 'full');
+      const all = [...first, ...caller, ...more, ...callee, ...last];
+      expect((await postBatch(full.url, { events: all })).status).toBe(200);
+      await analysed(full, 1);
+      const answers = async (c: Collector) => {
+        const read = async (path: string) => {
+          const { analyzed_at: _, ...rest } = (await getJson(`${c.url}${path}`)).json;
+          return rest;
+        };
+        return {
+          diagnostics: await read(`/api/traces/${traceId}/diagnostics`),
+          criticalPath: await read(`/api/traces/${traceId}/critical-path`),
+          traceRaces: await read(`/api/traces/${traceId}/races`),
+          races: await read(`/api/races?trace_id=${traceId}&scope=trace&limit=1000`),
+        };
+      };
+      const expected = await answers(full);
+      expect(expected.diagnostics.diagnostics.brokenChains).toEqual([]);
+      // One group per resource (the same sites race on each).
+      expect(expected.races.races).toHaveLength(8);
+      // A's changes since its own save leave the broken chains alone (none before, none
+      // after): only a save that sees B's save in between, and saves whole, drops B's.
+      expect(await answers(a)).toEqual(expected);
+      expect(await answers(b)).toEqual(expected);
+    }, 30_000);
   },
 );

@@ -179,11 +179,6 @@ export class SqliteWriter {
     })();
   }
 
-  /**
-   * Deletes up to 200 traces whose last event is older than the cutoff (their events,
-   * services, analyses and races), in one short transaction; the caller repeats until `done`,
-   * so ingestion is never blocked for long.
-   */
   /** A collector's aggregate rows, in one transaction (see Storage.saveAggregates). */
   saveAggregates(collectorId: string, rows: AggregateRow[], replaced: AggregateRange[]): void {
     const s = this.s;
@@ -194,6 +189,11 @@ export class SqliteWriter {
     })();
   }
 
+  /**
+   * Deletes up to 200 traces whose last event is older than the cutoff (their events,
+   * services, analyses and races), in one short transaction; the caller repeats until `done`,
+   * so ingestion is never blocked for long.
+   */
   retentionStep(cutoffUs: number): RetentionStep {
     const s = this.s;
     const step: RetentionStep = { events: 0, traces: 0, races: 0, done: false };

@@ -46,4 +46,31 @@ describe('prepareAccesses', () => {
     expect(ids.get(read.id)).toBe(ids.get(before.id));
     expect(ids.get(after.id)).not.toBe(ids.get(before.id));
   });
+
+  it('numbers contexts by trace and component: one component in two traces is two contexts', () => {
+    const template = lockedWrite().read;
+    const read = (id: string, trace: string, component: string) => ({
+      ...template,
+      id,
+      trace_id: trace,
+      component,
+      clock: { [component]: 1 },
+    });
+    const accesses = prepareAccesses([
+      read('e1', 't1', 'svc#1'),
+      read('e2', 't2', 'svc#1'),
+      read('e3', 't1', 'svc#2'),
+      read('e4', 't1', 'svc#1'),
+      read('e5', 't2', 'svc#1'),
+      read('e6', 't3', 'svc#1'),
+    ]);
+    expect(accesses.map((a) => [a.id, a.ctx])).toEqual([
+      ['e1', 0],
+      ['e2', 1],
+      ['e3', 2],
+      ['e4', 0],
+      ['e5', 1],
+      ['e6', 3],
+    ]);
+  });
 });

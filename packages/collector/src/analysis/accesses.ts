@@ -14,6 +14,7 @@ import { compareIds, getOrCreate } from './collections.js';
 import { type Event, isAtomicWrite, stringField } from './event.js';
 import { isStructuralEvent } from './inferred-order.js';
 import { type SqlAnalysisOptions, type SqlEventAccess, sqlAccesses } from './sql/sql-accesses.js';
+import { StringIds } from './string-ids.js';
 
 /** A state access with what the race rules need, computed once. */
 export interface Access {
@@ -69,15 +70,18 @@ export { compareIds };
  * one trace per component is the rule; a component seen in a second trace gets a map of its own.
  */
 class ContextIds {
-  private readonly byComponent = new Map<
-    string,
-    { trace: string; id: number; others?: Map<string, number> }
-  >();
+  /** Components numbered as seen (a request each, 10^5 and more across traces). */
+  private readonly components = new StringIds();
+  /** Per component number: the trace it was first seen in, and that context's id. */
+  private readonly firstTrace: string[] = [];
+  private readonly firstId: number[] = [];
+  /** Per component number: the contexts of its other traces, by trace id. */
+  private readonly others: Array<Map<string, number> | undefined> = [];
   size = 0;
   /**
    * The context of the previous call: a context's events often come in a row, and a lookup in
-   * a map of one entry per request (10^5 requests and more for the cross-trace detector) costs
-   * cache misses that comparing two short strings does not.
+   * a table of one entry per request costs cache misses that comparing two short strings does
+   * not.
    */
   private lastComponent: string | null = null;
   private lastTrace = '';
@@ -93,15 +97,19 @@ class ContextIds {
   }
 
   private lookUp(event: Event): number {
-    const known = this.byComponent.get(event.component);
-    if (known === undefined) {
+    const component = this.components.idOf(event.component);
+    if (component === this.firstTrace.length) {
       const id = this.size++;
-      this.byComponent.set(event.component, { trace: event.trace_id, id });
+      this.firstTrace.push(event.trace_id);
+      this.firstId.push(id);
       return id;
     }
-    if (known.trace === event.trace_id) return known.id;
-    known.others ??= new Map();
-    const others = known.others;
+    if (this.firstTrace[component] === event.trace_id) return this.firstId[component]!;
+    let others = this.others[component];
+    if (others === undefined) {
+      others = new Map();
+      this.others[component] = others;
+    }
     return getOrCreate(others, event.trace_id, () => this.size++);
   }
 }

@@ -253,6 +253,17 @@ export async function getJson(url: string): Promise<{ status: number; json: Json
   return { status: res.status, json: await res.json() };
 }
 
+/** Runs `work` on a client of its own connected to `url`, closed afterwards. */
+export async function withPgClient<T>(url: string, work: (c: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
 /** A fresh database on the test PostgreSQL server; returns its URL. */
 export async function createTestDatabase(adminUrl: string): Promise<string> {
   const name = `raceway_test_${hex(6)}`;

@@ -27,7 +27,14 @@ import {
   postgresSchema,
   sqliteSchema,
 } from './fixtures/v1/fixture.js';
-import { ContextRecorder, createTestDatabase, hex, makeTrace, newTraceId } from './fixtures.js';
+import {
+  ContextRecorder,
+  createTestDatabase,
+  hex,
+  makeTrace,
+  newTraceId,
+  withPgClient,
+} from './fixtures.js';
 import { storeBeforeV10Postgres, storeBeforeV10Sqlite } from './stored-before-v10.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'raceway-migrations-'));
@@ -282,15 +289,6 @@ const skipReason = inject('pgSkipReason');
 describe.skipIf(!adminUrl)(
   `PostgreSQL migrations${adminUrl ? '' : ` (skipped: ${skipReason})`}`,
   () => {
-    async function withClient<T>(url: string, work: (c: pg.Client) => Promise<T>): Promise<T> {
-      const client = new pg.Client({ connectionString: url });
-      await client.connect();
-      try {
-        return await work(client);
-      } finally {
-        await client.end();
-      }
-    }
     const versions = (c: pg.ClientBase) =>
       c
         .query('SELECT version, name, applied_at_ms FROM raceway_migrations ORDER BY 1')
@@ -306,12 +304,12 @@ describe.skipIf(!adminUrl)(
 
     it('creates, on a new database, the schema the collector before migrations created', async () => {
       const v1 = await createTestDatabase(adminUrl!);
-      const expected = await withClient(v1, async (c) => {
+      const expected = await withPgClient(v1, async (c) => {
         await c.query(POSTGRES_V1_SCHEMA);
         return postgresSchema(c);
       });
       const url = await createTestDatabase(adminUrl!);
-      await withClient(url, async (c) => {
+      await withPgClient(url, async (c) => {
         expect(await migratePostgres(c, url, MIGRATIONS.slice(0, 1))).toEqual({ from: 0, to: 1 });
         expect(await postgresSchema(c)).toEqual(expected);
         expect(await versions(c)).toEqual([
@@ -322,19 +320,19 @@ describe.skipIf(!adminUrl)(
       await init(url);
       await init(v1);
       const [fresh, migrated] = await Promise.all(
-        [url, v1].map((u) => withClient(u, (c) => postgresSchema(c))),
+        [url, v1].map((u) => withPgClient(u, (c) => postgresSchema(c))),
       );
       expect(fresh).toEqual(migrated);
     });
 
     it('records version 1 on a database of the collector before migrations, changing nothing else', async () => {
       const url = await createTestDatabase(adminUrl!);
-      const schema = await withClient(url, async (c) => {
+      const schema = await withPgClient(url, async (c) => {
         await c.query(POSTGRES_V1_SCHEMA);
         return postgresSchema(c);
       });
       await init(url);
-      await withClient(url, async (c) => {
+      await withPgClient(url, async (c) => {
         // Version 2 adds event_resources, version 3 races.group_id (and its index), version 4
         // collector_aggregates and analysis_leases, version 5 trace_attributes, version 6
         // partitions events (and event_resources) by day, with the same columns, version 7 keys
@@ -379,12 +377,12 @@ describe.skipIf(!adminUrl)(
     it('does nothing when started again on a migrated database', async () => {
       const url = await createTestDatabase(adminUrl!);
       await init(url);
-      const before = await withClient(url, async (c) => [
+      const before = await withPgClient(url, async (c) => [
         await postgresSchema(c),
         await versions(c),
       ]);
       await init(url);
-      await withClient(url, async (c) => {
+      await withPgClient(url, async (c) => {
         expect(await migratePostgres(c, url)).toEqual({ from: SCHEMA_VERSION, to: SCHEMA_VERSION });
         expect([await postgresSchema(c), await versions(c)]).toEqual(before);
       });
@@ -393,7 +391,7 @@ describe.skipIf(!adminUrl)(
     it('migrates a new database once when 5 collectors start at once', async () => {
       const url = await createTestDatabase(adminUrl!);
       await Promise.all(Array.from({ length: 5 }, () => init(url)));
-      await withClient(url, async (c) => {
+      await withPgClient(url, async (c) => {
         expect((await versions(c)).map((v) => v.version)).toEqual(MIGRATIONS.map((m) => m.version));
       });
     });
@@ -427,7 +425,7 @@ describe.skipIf(!adminUrl)(
 
     it('rolls every step of a failed migration back', async () => {
       const url = await createTestDatabase(adminUrl!);
-      await withClient(url, async (c) => {
+      await withPgClient(url, async (c) => {
         await expect(
           migratePostgres(c, url, [...MIGRATIONS, NOTE_COLUMN, FAILING]),
         ).rejects.toThrow(/no_such_table/);
@@ -442,7 +440,7 @@ describe.skipIf(!adminUrl)(
 
     it('refuses a database migrated by a newer collector, and leaves it as it was', async () => {
       const url = await createTestDatabase(adminUrl!);
-      const before = await withClient(url, async (c) => {
+      const before = await withPgClient(url, async (c) => {
         await migratePostgres(c, url, [...MIGRATIONS, NOTE_COLUMN]);
         return [await postgresSchema(c), await versions(c)];
       });
@@ -450,7 +448,7 @@ describe.skipIf(!adminUrl)(
       await expect(storage.init()).rejects.toEqual(tooNew(NOTE_COLUMN.version));
       await storage.close();
       await expect(openStorage(url)).rejects.toThrow(/Upgrade this collector/);
-      await withClient(url, async (c) => {
+      await withPgClient(url, async (c) => {
         expect([await postgresSchema(c), await versions(c)]).toEqual(before);
       });
       // The message names the database without its password.
@@ -546,7 +544,7 @@ describe('version 10: every access filed by resource with its event', () => {
     it('a database stored before it finds the same cross-trace races once upgraded', async () => {
       const { events, ranges } = racingRequests(start);
       const url = await createTestDatabase(adminUrl!);
-      await withPg(url, async (c) => {
+      await withPgClient(url, async (c) => {
         await migratePostgres(c, url, BEFORE_V10);
         await storeBeforeV10Postgres(c, events);
       });
@@ -560,23 +558,13 @@ describe('version 10: every access filed by resource with its event', () => {
       } finally {
         await Promise.all([upgraded.close(), fresh.close()]);
       }
-      const indexes = await withPg(url, (c) =>
+      const indexes = await withPgClient(url, (c) =>
         c.query("SELECT indexname FROM pg_indexes WHERE indexname LIKE 'events%resource%'"),
       );
       expect(indexes.rows).toEqual([]);
     });
   });
 });
-
-async function withPg<T>(url: string, work: (c: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
-}
 
 /** Both stores read the same accesses, and the cross-trace pass finds the same lost updates. */
 async function expectSameCrossTraceRaces(upgraded: Storage, fresh: Storage, ranges: AccessRange[]) {

@@ -1,28 +1,17 @@
-import pg from 'pg';
 import { describe, expect, inject, it } from 'vitest';
 import { startCollector } from '../src/server.js';
 import { MIGRATIONS, migratePostgres } from '../src/storage/migrations.js';
 import { DAY_US, dayOf, partitionName } from '../src/storage/pg-partitions.js';
 import { PostgresStorage } from '../src/storage/postgres.js';
-import { createTestDatabase, makeTrace, postBatch } from './fixtures.js';
+import { createTestDatabase, makeTrace, postBatch, withPgClient } from './fixtures.js';
 import { storeBeforeV10Postgres } from './stored-before-v10.js';
 
 const adminUrl = inject('pgUrl');
 const skipReason = inject('pgSkipReason');
 
-async function withClient<T>(url: string, work: (c: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
-}
-
 /** The partitions of a table, by name. */
 const partitionsOf = (url: string, table: string) =>
-  withClient(url, async (c) =>
+  withPgClient(url, async (c) =>
     (
       await c.query(
         `SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
@@ -34,7 +23,7 @@ const partitionsOf = (url: string, table: string) =>
 
 /** How many rows of a table each of its partitions holds. */
 const rowsByPartition = (url: string, table: string) =>
-  withClient(url, async (c) =>
+  withPgClient(url, async (c) =>
     Object.fromEntries(
       (
         await c.query(
@@ -56,7 +45,7 @@ describe.skipIf(!adminUrl)(
       const previous = MIGRATIONS.filter((m) => m.version < 6);
       const old = makeTrace({ startUs: today - 3 * DAY_US + 3_600_000_000 });
       const recent = makeTrace();
-      await withClient(url, async (c) => {
+      await withPgClient(url, async (c) => {
         await migratePostgres(c, url, previous);
         await storeBeforeV10Postgres(c, [...old, ...recent]);
       });
@@ -76,7 +65,7 @@ describe.skipIf(!adminUrl)(
       const storage = new PostgresStorage(url, { maxConnections: 2 });
       try {
         await storage.init();
-        const kinds = await withClient(url, async (c) =>
+        const kinds = await withPgClient(url, async (c) =>
           (
             await c.query(
               `SELECT relname, relkind FROM pg_class

@@ -456,17 +456,7 @@ function fastJsonStringifyEncoder() {
   };
   return (e) => {
     // A plain object: fast-json-stringify calls an object's toJSON, which builds the clock.
-    const fields = head({
-      id: e.id,
-      trace_id: e.trace_id,
-      span_id: e.span_id,
-      parent_span_id: e.parent_span_id,
-      service: e.service,
-      instance: e.instance,
-      component: e.component,
-      ts_us: e.ts_us,
-      kind: e.kind,
-    });
+    const fields = head(headOf(e));
     return `${fields.slice(0, -1)},"clock":${clockText(e)},"data":${data[e.kind](e.data)}}`;
   };
 }

@@ -54,12 +54,15 @@ export type RacePair = readonly [Access, Access];
  *     in the order is found this way: an access of e's key between e and f would be
  *     concurrent with f, contradicting condition 2.
  * Candidates still alive at the end are exactly the reported pairs. Happens-before is
- * FastTrack's O(1) epoch test.
+ * FastTrack's O(1) epoch test. The keys of a resource are kept by context, with the largest own
+ * epoch among their latest accesses: when f's clock holds that much of the context, every key
+ * of the context happens before f, and one test passes over all of them. A resource that only
+ * one context accessed has no race and is not swept.
  *
  * ## Cost
  *
- * O(n log n) for the sort, plus, per access, one check per key of the resource in a
- * conflicting class. A key whose latest access is not concurrent with f belongs to a context
+ * O(n log n) for the sort, plus, per access, one check per context active on the resource and
+ * one per key in a conflicting class of a context not wholly in f's past. A key whose latest access is not concurrent with f belongs to a context
  * in f's clock, and event clocks hold at most 64 entries (spec 3.4); every other key checked
  * yields a candidate. So the sweep is O(n * k), k the number of keys concurrently active on a
  * resource (DJIT+'s bound, FastTrack's in the read-shared case), linear for a bounded number of
@@ -72,17 +75,21 @@ export type RacePair = readonly [Access, Access];
  */
 export function findRacePairs(accesses: readonly Access[]): RacePair[] {
   const classes = new ConflictClasses();
-  const table = new AccessTable(accesses, classes);
+  const table = new AccessTable(accesses, classes, false);
   const view = new ClockView();
   const out: Candidate[] = [];
-  for (let g = 0; g < table.groups; g++) sweepResource(table, g, classes, view, out);
+  // A resource only one context accessed has no race: its accesses are not even sorted.
+  for (let g = 0; g < table.groups; g++)
+    if (table.shared[g] === 1) sweepResource(table, g, classes, view, out);
   const pairs: RacePair[] = [];
+  const { order } = table;
   for (const candidate of out)
-    if (candidate.alive) pairs.push([accesses[candidate.a]!, accesses[candidate.b]!]);
+    if (candidate.alive)
+      pairs.push([accesses[order[candidate.a]!]!, accesses[order[candidate.b]!]!]);
   return pairs;
 }
 
-/** A candidate pair of access positions (in the {@link AccessTable}), `a` first in the order. */
+/** A candidate pair of rows of the {@link AccessTable}, `a` first in the order. */
 interface Candidate {
   a: number;
   b: number;
@@ -90,20 +97,24 @@ interface Candidate {
 }
 
 interface KeyState {
-  ctx: number;
-  /** The context's slot in the {@link ClockView}. */
-  slot: number;
-  /** Position of the key's latest access. */
+  cls: number;
+  /** Row of the key's latest access. */
   last: number;
   /** Candidates one of whose ends is `last`, settled by the key's next access. */
   pending: Candidate[];
 }
 
-interface ClassKeys {
-  cls: number;
+/** The keys of one context on the resource being swept. */
+interface ContextKeys {
+  ctx: number;
+  /** The context's slot in the {@link ClockView}. */
+  slot: number;
+  /**
+   * The largest own epoch among its keys' latest accesses: when f's clock holds at least this
+   * for the context, every one of them happens before f, and its keys need no test of their own.
+   */
+  maxEpoch: number;
   keys: KeyState[];
-  /** Per class id: whether it conflicts with this class (filled lazily). */
-  conflicts: boolean[];
 }
 
 /** Accesses grouped per resource, each group in happens-before-consistent order. */
@@ -120,7 +131,7 @@ export function isConcurrent(a: Access, b: Access): boolean {
 }
 
 /**
- * The same test as {@link isConcurrent} for the access at position `g` against the access f
+ * The same test as {@link isConcurrent} for the access at row `g` against the access f
  * whose clock `view` holds, its own epoch `fEpoch` and component `fComponent`: the entry of g's
  * context in f's clock comes from the view, the other lookup (needed only when the first half
  * holds) from g's clock.
@@ -137,8 +148,10 @@ function isConcurrentWithLoaded(
 }
 
 /**
- * The sweep of one resource (group `g` of the table). Everything it reads per access comes from
- * the table's columns; the access objects are not touched.
+ * The sweep of one resource (group `g` of the table), row by row. Everything it reads per access comes from
+ * the table's columns; the access objects are not touched. Keys are kept by context, so that a
+ * context whose every latest access f's clock already knows is passed over in one test: that is
+ * most contexts for most accesses, as contexts synchronise.
  */
 function sweepResource(
   table: AccessTable,
@@ -147,37 +160,33 @@ function sweepResource(
   view: ClockView,
   out: Candidate[],
 ): void {
-  const { order, ctx: ctxOf, cls: clsOf, epoch, clocks, components } = table;
+  const { ctx: ctxOf, cls: clsOf, epoch, clocks, components } = table;
   const keys = new Map<number, KeyState>();
-  const byClass: ClassKeys[] = [];
-  const classIndex = new Map<number, ClassKeys>();
+  const contexts: ContextKeys[] = [];
+  const contextIndex = new Map<number, ContextKeys>();
+  /** Per pair of class ids: whether they conflict (filled lazily). */
+  const conflicts: boolean[][] = [];
   const end = table.starts[g + 1]!;
-  for (let i = table.starts[g]!; i < end; i++) {
-    const f = order[i]!;
+  for (let f = table.starts[g]!; f < end; f++) {
     const fCtx = ctxOf[f]!;
     const fEpoch = epoch[f]!;
     const fComponent = components[f]!;
-    // f's clock is read into the view once, on the first test against another context.
-    let loaded = false;
     const cls = clsOf[f]!;
-    let mine = classIndex.get(cls);
+    let mine = contextIndex.get(fCtx);
     if (mine === undefined) {
-      mine = { cls, keys: [], conflicts: [] };
-      classIndex.set(cls, mine);
-      byClass.push(mine);
+      mine = { ctx: fCtx, slot: view.slotOfContext(fCtx, fComponent), maxEpoch: fEpoch, keys: [] };
+      contextIndex.set(fCtx, mine);
+      contexts.push(mine);
     }
     // Class ids stay below 2^20 (ConflictClasses), so this number names (class, context).
     const keyId = fCtx * 1_048_576 + cls;
     let own = keys.get(keyId);
     if (own === undefined) {
-      own = { ctx: fCtx, slot: view.slotOfContext(fCtx, fComponent), last: f, pending: [] };
+      own = { cls, last: f, pending: [] };
       keys.set(keyId, own);
       mine.keys.push(own);
     } else {
-      if (own.pending.length > 0) {
-        view.load(clocks[f]!);
-        loaded = true;
-      }
+      if (own.pending.length > 0) view.load(clocks[f]!);
       for (const candidate of own.pending) {
         const other = candidate.a === own.last ? candidate.b : candidate.a;
         if (
@@ -196,18 +205,22 @@ function sweepResource(
       own.pending.length = 0;
       own.last = f;
     }
-    for (const other of byClass) {
-      let conflicts = mine.conflicts[other.cls];
-      if (conflicts === undefined)
-        mine.conflicts[other.cls] = conflicts = classes.conflicts(cls, other.cls);
-      if (!conflicts) continue;
-      for (const key of other.keys) {
-        if (key.ctx === fCtx) continue;
-        if (!loaded) {
-          view.load(clocks[f]!);
-          loaded = true;
-        }
-        if (!isConcurrentWithLoaded(table, key.last, key.slot, view, fEpoch, fComponent)) continue;
+    if (fEpoch > mine.maxEpoch) mine.maxEpoch = fEpoch;
+    if (contexts.length === 1) continue;
+    view.load(clocks[f]!);
+    let conflictsOfMine = conflicts[cls];
+    if (conflictsOfMine === undefined) conflicts[cls] = conflictsOfMine = [];
+    for (const context of contexts) {
+      if (context.ctx === fCtx || context.maxEpoch <= view.entry(context.slot)) continue;
+      for (const key of context.keys) {
+        let conflict = conflictsOfMine[key.cls];
+        if (conflict === undefined)
+          conflictsOfMine[key.cls] = conflict = classes.conflicts(cls, key.cls);
+        if (
+          !conflict ||
+          !isConcurrentWithLoaded(table, key.last, context.slot, view, fEpoch, fComponent)
+        )
+          continue;
         const candidate: Candidate = { a: key.last, b: f, alive: true };
         key.pending.push(candidate);
         own.pending.push(candidate);

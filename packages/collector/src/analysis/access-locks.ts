@@ -69,11 +69,13 @@ export function keyOf(event: Event, epoch = ownEpoch(event)): ProgramOrderKey {
 }
 
 /**
- * The accesses in their final order: those of contexts that took no lock as they are (input
- * order), then each locking context's in its program order, the accesses of a context whose
- * events came out of that order given their locks again. Context numbers come out
- * as they always have: locking contexts first, in the order of their first lock event, then the
- * others in order of appearance (the cross-trace detector walks contexts by number).
+ * The accesses in their final order: the input order, except that the accesses of a locking
+ * context whose events came out of its program order are given their locks again in that
+ * order and take its places in the list in that order. (The list stays in input order, which is
+ * the order the accesses were allocated in: the passes that follow read memory front to back.)
+ * Context numbers come out as they always have: locking contexts first, in the order of their
+ * first lock event, then the others in order of appearance (the cross-trace detector walks
+ * contexts by number).
  */
 export function withLocks({
   accesses,
@@ -95,28 +97,27 @@ export function withLocks({
   sqlSources: ReadonlyMap<Access, SqlEventAccess> | undefined;
 }): Access[] {
   const renumbered = new Int32Array(contexts).fill(-1);
-  const chainOf: Array<LockingChain | undefined> = [];
+  /** The chains of disordered contexts, by (old) context number. */
+  const redone: Array<LockingChain | undefined> = [];
   let next = 0;
   for (const [ctx, chain] of chains) {
     renumbered[ctx] = next++;
-    chainOf[ctx] = chain;
+    if (disordered.has(ctx)) redone[ctx] = chain;
   }
   for (let ctx = 0; ctx < contexts; ctx++) if (renumbered[ctx] === -1) renumbered[ctx] = next++;
-  addBlanks(blanks, chainOf);
-  const out: Access[] = [];
+  if (disordered.size > 0) addBlanks(blanks, redone);
   for (let k = 0; k < accesses.length; k++) {
     const access = accesses[k]!;
-    const chain = chainOf[access.ctx];
+    if (disordered.size > 0) redone[access.ctx]?.accesses.push(k);
     access.ctx = renumbered[access.ctx]!;
-    if (chain === undefined) out.push(access);
-    else chain.accesses.push(k);
   }
-  for (const [ctx, chain] of chains) {
-    if (!disordered.has(ctx)) {
-      for (const k of chain.accesses) out.push(accesses[k]!);
-      continue;
-    }
+  if (disordered.size === 0) return accesses;
+  const out = accesses.slice();
+  for (const chain of redone) {
+    if (chain === undefined) continue;
     const held = new HeldLocks(lockSets);
+    // The context's places in the list, in list order, take its accesses in program order.
+    let place = 0;
     for (const code of programOrder(chain, accesses, positions)) {
       if (code >= 0) {
         const access = accesses[code]!;
@@ -125,7 +126,7 @@ export function withLocks({
           access.locks = held.locks();
           access.lockHolds = held.holds();
         } else [access.locks, access.lockHolds] = sqlLocks(held.locks(), held.holds(), source);
-        out.push(access);
+        out[chain.accesses[place++]!] = access;
         continue;
       }
       const lock = chain.locks[-code - 1]!;

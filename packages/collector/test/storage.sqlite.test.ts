@@ -5,6 +5,7 @@ import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { stateAccessesSql } from '../src/storage/sql.js';
 import { SqliteStorage } from '../src/storage/sqlite.js';
+import type { TraceAnalysisRecord } from '../src/storage/types.js';
 import { hex, makeTrace } from './fixtures.js';
 import { storageSuite } from './storage.suite.js';
 
@@ -33,6 +34,57 @@ async function openThreaded() {
 
 describe('SQLite storage, writer thread', () => {
   storageSuite(openThreaded);
+
+  it('sends the writer thread only the changes of an analysis, and the whole when they no longer apply', async () => {
+    const storage = await openThreaded();
+    const events = makeTrace();
+    await storage.insertEvents(events);
+    const traceId = events[0]!.trace_id;
+    const record = (version: number, criticalPath: string): TraceAnalysisRecord => ({
+      traceId,
+      version,
+      analyzedAtMs: 1000 + version,
+      races: [],
+      criticalPath: { path: criticalPath } as unknown as TraceAnalysisRecord['criticalPath'],
+      diagnostics: null,
+      diagnosticCount: 0,
+    });
+    const changes = (baseVersion: number, criticalPath: string) => ({
+      base: { version: baseVersion, analyzedAtMs: 1000 + baseVersion },
+      races: [],
+      goneRaces: [],
+      parts: [{ name: 'critical_path', position: 0, body: JSON.stringify({ path: criticalPath }) }],
+      goneParts: [],
+    });
+    await storage.saveTraceAnalyses([{ record: record(1, 'a'.repeat(100)), races: [] }]);
+    // What crosses to the thread (the storage holds the worker privately).
+    const { writer } = storage as unknown as {
+      writer: { worker: { postMessage(message: unknown): void } };
+    };
+    const sent: Array<{ op: string; items?: Array<{ record: TraceAnalysisRecord }> }> = [];
+    const post = writer.worker.postMessage.bind(writer.worker);
+    writer.worker.postMessage = (message) => {
+      sent.push(message as (typeof sent)[number]);
+      post(message);
+    };
+
+    await storage.saveTraceAnalyses([
+      { record: record(2, 'b'.repeat(100)), races: [], changes: changes(1, 'b') },
+    ]);
+    const analyses = () => sent.filter((message) => message.op === 'analysis');
+    expect(analyses()).toHaveLength(1);
+    expect(analyses()[0]!.items![0]!.record).toMatchObject({ version: 2, criticalPath: null });
+    expect((await storage.getTraceAnalysis(traceId))?.criticalPath).toEqual({ path: 'b' });
+
+    // Changes computed against version 1, stored is 2: the thread asks for the whole.
+    await storage.saveTraceAnalyses([
+      { record: record(3, 'c'.repeat(100)), races: [], changes: changes(1, 'c') },
+    ]);
+    expect(analyses()).toHaveLength(3);
+    expect(analyses()[2]!.items![0]!.record.criticalPath).toEqual({ path: 'c'.repeat(100) });
+    expect(await storage.getTraceAnalysis(traceId)).toEqual(record(3, 'c'.repeat(100)));
+    await storage.close();
+  });
 
   it('restarts a writer thread that died; meanwhile writes and ping fail (so SDKs retry)', async () => {
     const storage = await openThreaded();

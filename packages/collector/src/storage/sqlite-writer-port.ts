@@ -3,7 +3,13 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type Database from 'better-sqlite3';
 import { GroupCommit } from './sqlite-group-commit.js';
-import type { BatchResult, RetentionStep, SqliteWriter } from './sqlite-writer.js';
+import {
+  type BatchResult,
+  changesOnly,
+  type RetentionStep,
+  type SqliteWriter,
+  type WriterAnalysisItem,
+} from './sqlite-writer.js';
 import type { EventRow } from './trace-delta.js';
 import type { AggregateRange, AggregateRow, AnalysisItem, RaceRecord } from './types.js';
 
@@ -65,7 +71,7 @@ export function fromColumns(columns: EventColumns): EventRow[] {
 /** A request to the writer thread. */
 export type WriterRequest =
   | { id: number; op: 'insert'; columns: EventColumns }
-  | { id: number; op: 'analysis'; items: AnalysisItem[] }
+  | { id: number; op: 'analysis'; items: WriterAnalysisItem[] }
   | { id: number; op: 'races'; races: RaceRecord[] }
   | { id: number; op: 'retention'; cutoffUs: number }
   | {
@@ -245,8 +251,18 @@ export class ThreadWriter implements WriterPort {
     return this.call({ op: 'insert', columns: toColumns(rows) });
   }
 
-  saveTraceAnalyses(items: AnalysisItem[]): Promise<void> {
-    return this.call({ op: 'analysis', items });
+  /**
+   * Sends each item as its changes when it has some; the items whose changes no longer apply
+   * (another save came between) are sent again whole.
+   */
+  async saveTraceAnalyses(items: AnalysisItem[]): Promise<void> {
+    const unsaved = await this.call<string[]>({ op: 'analysis', items: items.map(changesOnly) });
+    if (unsaved.length === 0) return;
+    const again = new Set(unsaved);
+    await this.call<string[]>({
+      op: 'analysis',
+      items: items.filter((item) => again.has(item.record.traceId)),
+    });
   }
 
   saveCrossTraceRaces(races: RaceRecord[]): Promise<void> {

@@ -24,6 +24,37 @@ import type {
   RetentionResult,
 } from './types.js';
 
+/**
+ * An analysis as the writer receives it. `changesOnly`: the item carries its changes and the
+ * record's header, not its whole (see {@link changesOnly}).
+ */
+export type WriterAnalysisItem = AnalysisItem & { changesOnly?: boolean };
+
+/**
+ * The item stripped to what saving its changes needs: the record's header and the changes. The
+ * whole record and race list of a long trace are megabytes, and the writer thread receives a
+ * structured clone of what it is sent; it needs them only when the stored analysis is no longer
+ * the changes' base, which is rare, and then asks for them (see `saveTraceAnalyses`).
+ */
+export function changesOnly(item: AnalysisItem): WriterAnalysisItem {
+  if (item.changes === undefined) return item;
+  const { traceId, version, analyzedAtMs, diagnosticCount } = item.record;
+  return {
+    record: {
+      traceId,
+      version,
+      analyzedAtMs,
+      diagnosticCount,
+      races: [],
+      criticalPath: null,
+      diagnostics: null,
+    },
+    races: [],
+    changes: item.changes,
+    changesOnly: true,
+  };
+}
+
 /** Which rows of a batch were new (by index); the others were already stored. */
 export interface BatchResult {
   inserted: number[];
@@ -134,25 +165,35 @@ export class SqliteWriter {
     return { inserted };
   }
 
-  saveTraceAnalyses(items: AnalysisItem[]): void {
+  /**
+   * Saves the analyses in one transaction. An item sent as its changes only
+   * ({@link changesOnly}) whose base is no longer the stored analysis cannot be saved whole:
+   * nothing of it is written, and its trace id is returned for the caller to send it whole.
+   */
+  saveTraceAnalyses(items: WriterAnalysisItem[]): string[] {
+    const unsaved: string[] = [];
     this.db.transaction(() => {
-      for (const item of items) this.saveTraceAnalysis(item);
+      for (const item of items)
+        if (!this.saveTraceAnalysis(item)) unsaved.push(item.record.traceId);
     })();
+    return unsaved;
   }
 
-  private saveTraceAnalysis({ record, races, changes }: AnalysisItem): void {
+  /** False when the item is changes only and they do not apply to the stored analysis. */
+  private saveTraceAnalysis({ record, races, changes, changesOnly }: WriterAnalysisItem): boolean {
     const s = this.s;
     const traceId = record.traceId;
-    if (!s.traceExists.get(traceId)) return;
+    if (!s.traceExists.get(traceId)) return true;
     const stored = s.storedAnalysis.get(traceId) as
       | { version: number; analyzed_at_ms: number }
       | undefined;
-    s.upsertAnalysis.run(analysisRow(record));
-    if (
-      changes &&
+    const applies =
+      changes !== undefined &&
       stored?.version === changes.base.version &&
-      stored.analyzed_at_ms === changes.base.analyzedAtMs
-    ) {
+      stored.analyzed_at_ms === changes.base.analyzedAtMs;
+    if (changesOnly && !applies) return false;
+    s.upsertAnalysis.run(analysisRow(record));
+    if (applies) {
       for (const name of changes.goneParts) s.deletePart.run(traceId, name);
       for (const part of changes.parts) s.upsertPart.run(analysisPartRow(traceId, part));
       for (const gone of changes.goneRaces) s.deleteTraceRace.run(traceId, gone.resource, gone.id);
@@ -164,6 +205,7 @@ export class SqliteWriter {
       for (const race of races) s.upsertRace.run(raceRow(race));
     }
     s.markAnalyzed.run(record.version, traceId);
+    return true;
   }
 
   saveCrossTraceRaces(races: RaceRecord[]): void {

@@ -6,6 +6,7 @@ import { type AnalysisOptions, budgetOf, toleranceUs } from './options.js';
 import {
   distinct,
   explainLostUpdate,
+  flat,
   type Race,
   type RaceAccess,
   type RaceKind,
@@ -79,8 +80,7 @@ class EventPairs {
 
 /**
  * For each of `writes`, the previous access of the same context to the same resource (program
- * order). Only the chains of those writes' (context, resource) pairs are built and sorted, not
- * every chain of their contexts.
+ * order). Only the chains of those writes' (resource, context) pairs are built and sorted.
  */
 function previousOwnAccess(
   writes: ReadonlySet<Access>,
@@ -88,22 +88,27 @@ function previousOwnAccess(
 ): Map<Access, Access> {
   const previous = new Map<Access, Access>();
   if (writes.size === 0) return previous;
-  // By context, then resource id: numbers, where the resource name would be a string hashed
-  // once per access.
-  const chains: Array<Map<number, Access[]> | undefined> = [];
+  // By resource id, then context: numbers, where the resource name would be a string hashed
+  // once per access. Resource first: the many accesses to resources without such a write are
+  // passed over with one array read each.
+  const chains: Array<Array<Access[] | undefined> | undefined> = [];
   for (const write of writes) {
-    chains[write.ctx] ??= new Map();
-    chains[write.ctx]!.set(write.resourceId, []);
+    chains[write.resourceId] ??= [];
+    chains[write.resourceId]![write.ctx] = [];
   }
   for (const access of accesses) {
-    chains[access.ctx]?.get(access.resourceId)?.push(access);
+    const byContext = chains[access.resourceId];
+    if (byContext !== undefined) byContext[access.ctx]?.push(access);
   }
-  for (const byResource of chains) {
-    for (const chain of byResource?.values() ?? []) {
-      if (chain.length < 2) continue;
+  for (const byContext of chains) {
+    if (byContext === undefined) continue;
+    for (const chain of byContext) {
+      if (chain === undefined || chain.length < 2) continue;
       chain.sort((x, y) => x.epoch - y.epoch || x.tsUs - y.tsUs || compareIds(x.id, y.id));
-      for (let i = 1; i < chain.length; i++)
-        if (writes.has(chain[i]!)) previous.set(chain[i]!, chain[i - 1]!);
+      for (let i = 1; i < chain.length; i++) {
+        const access = chain[i]!;
+        if (access.write && writes.has(access)) previous.set(access, chain[i - 1]!);
+      }
     }
   }
   return previous;
@@ -121,13 +126,17 @@ export function racesFromPairs(
   options: AnalysisOptions,
 ): Race[] {
   const tolerance = toleranceUs(options);
-  const kept = pairs.filter(
-    ([a, b]) =>
-      !(a.uncertain || b.uncertain) || Math.abs(a.event.ts_us - b.event.ts_us) <= tolerance,
-  );
+  const kept: RacePair[] = [];
+  /** The kept pairs of two non-atomic writes: lost updates, if each is based on a read. */
+  const plainPairs: RacePair[] = [];
   const plainWrites = new Set<Access>();
-  for (const [a, b] of kept) {
+  for (const pair of pairs) {
+    const [a, b] = pair;
+    if ((a.uncertain || b.uncertain) && !(Math.abs(a.event.ts_us - b.event.ts_us) <= tolerance))
+      continue;
+    kept.push(pair);
     if (a.write && b.write && !a.atomic && !b.atomic) {
+      plainPairs.push(pair);
       plainWrites.add(a);
       plainWrites.add(b);
     }
@@ -135,9 +144,7 @@ export function racesFromPairs(
   const previous = previousOwnAccess(plainWrites, accesses);
   const consumed = new EventPairs();
   const races: Race[] = [];
-  for (const [a, b] of kept) {
-    if (!plainWrites.has(a) || !plainWrites.has(b) || !a.write || !b.write || a.atomic || b.atomic)
-      continue;
+  for (const [a, b] of plainPairs) {
     const ra = basisRead(a, previous);
     const rb = basisRead(b, previous);
     if (ra === undefined || rb === undefined) continue;
@@ -153,14 +160,32 @@ export function racesFromPairs(
     if (consumed.has(a, b)) continue;
     races.push(pairRace(a, b));
   }
-  return races.sort(
-    (x, y) =>
-      x.accesses[0]!.tsUs - y.accesses[0]!.tsUs ||
-      compareIds(x.resource, y.resource) ||
-      compareIds(x.id, y.id),
-  );
+  return inRaceOrder(races);
 }
 
+/**
+ * Races by the time of their first access, then resource, then id. The times are copied into
+ * an array first: a comparison that read them through race, access list and access would miss
+ * the cache three times per side on a large trace, whose races spread over hundreds of MB.
+ */
+function inRaceOrder(races: readonly Race[]): Race[] {
+  const times = new Float64Array(races.length);
+  const order: number[] = [];
+  for (let i = 0; i < races.length; i++) {
+    times[i] = races[i]!.accesses[0]!.tsUs;
+    order.push(i);
+  }
+  order.sort(
+    (i, j) =>
+      times[i]! - times[j]! ||
+      compareIds(races[i]!.resource, races[j]!.resource) ||
+      compareIds(races[i]!.id, races[j]!.id) ||
+      i - j,
+  );
+  return order.map((i) => races[i]!);
+}
+
+/** Why a race of these accesses is uncertain, as the explanation's last words, or ''. */
 function uncertainSuffix(accesses: readonly Access[]): string {
   if (accesses.some((a) => a.uncertain)) {
     return ' (uncertain: a truncated clock may hide an order between them)';
@@ -170,22 +195,18 @@ function uncertainSuffix(accesses: readonly Access[]): string {
     : '';
 }
 
-/** Truncated and inferred clocks both leave a race `uncertain`, never `certain`. */
-function isUncertain(accesses: readonly Access[]): boolean {
-  return accesses.some((a) => a.uncertain || a.inferred);
-}
-
 export function lostUpdate(four: Access[]): Race {
   const accesses = four.map(raceAccess);
   const [readA, , readB] = accesses as [RaceAccess, RaceAccess, RaceAccess, RaceAccess];
   const resource = four[0]!.resource;
-  const uncertain = isUncertain(four);
+  const suffix = uncertainSuffix(four);
   const names = sideNames(readA, readB);
   const { outcome, explanation } = explainLostUpdate(
     accesses,
     names,
     resource,
     'with nothing ordering them (concurrent clocks)',
+    suffix,
   );
   return {
     id: raceId(
@@ -197,35 +218,36 @@ export function lostUpdate(four: Access[]): Race {
     kind: 'lost_update',
     scope: 'trace',
     resource,
-    confidence: uncertain ? 'uncertain' : 'certain',
+    // Truncated and inferred clocks both leave a race uncertain, never certain.
+    confidence: suffix === '' ? 'certain' : 'uncertain',
     evidence: 'clock',
     accesses,
     services: distinct(accesses, (a) => a.service),
     traceIds: distinct(accesses, (a) => a.traceId),
     outcome,
-    explanation: explanation + uncertainSuffix(four),
+    explanation,
   };
 }
 
 export function pairRace(x: Access, y: Access): Race {
-  const [first, second] =
-    x.event.ts_us < y.event.ts_us || (x.event.ts_us === y.event.ts_us && x.event.id < y.event.id)
-      ? [x, y]
-      : [y, x];
+  const xFirst =
+    x.event.ts_us < y.event.ts_us || (x.event.ts_us === y.event.ts_us && x.event.id < y.event.id);
+  const first = xFirst ? x : y;
+  const second = xFirst ? y : x;
   const accesses = [raceAccess(first), raceAccess(second)];
   const [a, b] = accesses as [RaceAccess, RaceAccess];
   const resource = first.resource;
-  const uncertain = isUncertain([first, second]);
+  const suffix = uncertainSuffix([first, second]);
   const [nameA, nameB] = sideNames(a, b);
   const bothWrite = first.write && second.write;
   let explanation: string;
   if (bothWrite) {
-    explanation = `${nameA} wrote ${resource}${seen(a)} and ${nameB} wrote it${seen(b)} concurrently; which write survives depends on timing`;
+    explanation = flat`${nameA} wrote ${resource}${seen(a)} and ${nameB} wrote it${seen(b)} concurrently; which write survives depends on timing${suffix}`;
   } else {
     const [reader, writer, readerName, writerName] = first.write
       ? [b, a, nameB, nameA]
       : [a, b, nameA, nameB];
-    explanation = `${readerName} read ${resource}${seen(reader)} while ${writerName} wrote it${seen(writer)} concurrently; the read may see either value`;
+    explanation = flat`${readerName} read ${resource}${seen(reader)} while ${writerName} wrote it${seen(writer)} concurrently; the read may see either value${suffix}`;
   }
   const kind = bothWrite ? 'write_write' : 'read_write';
   return {
@@ -233,12 +255,12 @@ export function pairRace(x: Access, y: Access): Race {
     kind,
     scope: 'trace',
     resource,
-    confidence: uncertain ? 'uncertain' : 'certain',
+    confidence: suffix === '' ? 'certain' : 'uncertain',
     evidence: 'clock',
     accesses,
     services: distinct(accesses, (r) => r.service),
     traceIds: distinct(accesses, (r) => r.traceId),
-    explanation: explanation + uncertainSuffix([first, second]),
+    explanation,
   };
 }
 

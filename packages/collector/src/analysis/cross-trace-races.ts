@@ -1,5 +1,5 @@
 import { type Access, compareIds, prepareAccesses } from './accesses.js';
-import type { Event } from './event.js';
+import { type Event, isEarlier } from './event.js';
 import { type AnalysisOptions, budgetOf, toleranceUs } from './options.js';
 import {
   distinct,
@@ -205,11 +205,7 @@ function lostUpdate(
   const tolerance = sameClock ? 0 : skewUs;
   // Too far apart whatever the reads saw (the confidence rules below): nothing to build.
   if (overlapUs <= -tolerance) return null;
-  const [first, second] =
-    x.read.event.ts_us < y.read.event.ts_us ||
-    (x.read.event.ts_us === y.read.event.ts_us && x.read.event.id < y.read.event.id)
-      ? [x, y]
-      : [y, x];
+  const [first, second] = isEarlier(x.read.event, y.read.event) ? [x, y] : [y, x];
   const accesses = [first.read, first.write, second.read, second.write].map(raceAccess);
   const [readA, , readB] = accesses as [RaceAccess, RaceAccess, RaceAccess, RaceAccess];
   const evidence: RaceEvidence =

@@ -62,11 +62,11 @@ export type RacePair = readonly [Access, Access];
  * ## Cost
  *
  * O(n log n) for the sort, plus, per access, one check per context active on the resource and
- * one per key in a conflicting class of a context not wholly in f's past. A key whose latest access is not concurrent with f belongs to a context
- * in f's clock, and event clocks hold at most 64 entries (spec 3.4); every other key checked
- * yields a candidate. So the sweep is O(n * k), k the number of keys concurrently active on a
- * resource (DJIT+'s bound, FastTrack's in the read-shared case), linear for a bounded number of
- * concurrent contexts per resource. The output is output-sensitive in the worst case: m
+ * one per key in a conflicting class of a context not wholly in f's past. A key whose latest
+ * access is not concurrent with f belongs to a context in f's clock, and event clocks hold at
+ * most 64 entries (spec 3.4); every other key checked yields a candidate. So the sweep is
+ * O(n * k), k the number of keys concurrently active on a resource (DJIT+'s bound, FastTrack's
+ * in the read-shared case), linear for a bounded number of concurrent contexts per resource. The output is output-sensitive in the worst case: m
  * contexts all writing one resource concurrently give m(m-1)/2 pairs, and so does any
  * definition that reports each racing pair of contexts.
  *
@@ -148,10 +148,10 @@ function isConcurrentWithLoaded(
 }
 
 /**
- * The sweep of one resource (group `g` of the table), row by row. Everything it reads per access comes from
- * the table's columns; the access objects are not touched. Keys are kept by context, so that a
- * context whose every latest access f's clock already knows is passed over in one test: that is
- * most contexts for most accesses, as contexts synchronise.
+ * The sweep of one resource (group `g` of the table), row by row. Everything it reads per access
+ * comes from the table's columns; the access objects are not touched. Keys are kept by context,
+ * so that a context whose every latest access f's clock already knows is passed over in one
+ * test: that is most contexts for most accesses, as contexts synchronise.
  */
 function sweepResource(
   table: AccessTable,

@@ -1,7 +1,7 @@
 import { type Access, compareIds, prepareAccesses } from './accesses.js';
 import { type AnalysisLimit, Budget } from './budget.js';
 import { getOrCreate } from './collections.js';
-import type { Event } from './event.js';
+import { type Event, isEarlier } from './event.js';
 import { type AnalysisOptions, budgetOf, toleranceUs } from './options.js';
 import {
   distinct,
@@ -151,10 +151,7 @@ export function racesFromPairs(
     consumed.add(a, b);
     consumed.add(ra, b);
     consumed.add(rb, a);
-    const aFirst =
-      ra.event.ts_us < rb.event.ts_us ||
-      (ra.event.ts_us === rb.event.ts_us && ra.event.id < rb.event.id);
-    races.push(lostUpdate(aFirst ? [ra, a, rb, b] : [rb, b, ra, a]));
+    races.push(lostUpdate([ra, a], [rb, b]));
   }
   for (const [a, b] of kept) {
     if (consumed.has(a, b)) continue;
@@ -195,7 +192,12 @@ function uncertainSuffix(accesses: readonly Access[]): string {
     : '';
 }
 
-export function lostUpdate(four: Access[]): Race {
+/**
+ * The lost update of two read-modify-writes (a read and the write based on it, each), the one
+ * that read first as side A.
+ */
+export function lostUpdate(x: [Access, Access], y: [Access, Access]): Race {
+  const four = isEarlier(x[0].event, y[0].event) ? [...x, ...y] : [...y, ...x];
   const accesses = four.map(raceAccess);
   const [readA, , readB] = accesses as [RaceAccess, RaceAccess, RaceAccess, RaceAccess];
   const resource = four[0]!.resource;
@@ -230,8 +232,7 @@ export function lostUpdate(four: Access[]): Race {
 }
 
 export function pairRace(x: Access, y: Access): Race {
-  const xFirst =
-    x.event.ts_us < y.event.ts_us || (x.event.ts_us === y.event.ts_us && x.event.id < y.event.id);
+  const xFirst = isEarlier(x.event, y.event);
   const first = xFirst ? x : y;
   const second = xFirst ? y : x;
   const accesses = [raceAccess(first), raceAccess(second)];
@@ -345,10 +346,7 @@ export function detectTraceRaceGroups(
         groups.addInstance(kind, resource, gSide, fSide, tsUs, false, () => {
           if (!basis) return pairRace(g, f);
           const [rg, rf] = basis;
-          const gFirst =
-            rg.event.ts_us < rf.event.ts_us ||
-            (rg.event.ts_us === rf.event.ts_us && rg.event.id < rf.event.id);
-          return lostUpdate(gFirst ? [rg, g, rf, f] : [rf, f, rg, g]);
+          return lostUpdate([rg, g], [rf, f]);
         });
       },
     );

@@ -38,17 +38,8 @@ export type WriterAnalysisItem = AnalysisItem & { changesOnly?: boolean };
  */
 export function changesOnly(item: AnalysisItem): WriterAnalysisItem {
   if (item.changes === undefined) return item;
-  const { traceId, version, analyzedAtMs, diagnosticCount } = item.record;
   return {
-    record: {
-      traceId,
-      version,
-      analyzedAtMs,
-      diagnosticCount,
-      races: [],
-      criticalPath: null,
-      diagnostics: null,
-    },
+    record: { ...item.record, races: [], criticalPath: null, diagnostics: null },
     races: [],
     changes: item.changes,
     changesOnly: true,

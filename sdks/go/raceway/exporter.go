@@ -210,11 +210,11 @@ func (e *exporter) run() {
 	for {
 		select {
 		case <-e.wake:
-			e.sendAll(e.runCtx)
+			e.sendAll(e.runCtx, fullBatches)
 		case <-ticker.C:
-			e.sendAll(e.runCtx)
+			e.sendAll(e.runCtx, intervalDue)
 		case req := <-e.flushes:
-			e.sendAll(req.ctx)
+			e.sendAll(req.ctx, drainAll)
 			close(req.done)
 		case ctx := <-e.stop:
 			e.stopping = true
@@ -223,7 +223,7 @@ func (e *exporter) run() {
 				// backoff over, so that they fit in its deadline.
 				e.failures, e.retryAt = 1, time.Time{}
 			}
-			if !e.sendAll(ctx) {
+			if !e.sendAll(ctx, drainAll) {
 				e.abandon("shutdown: not delivered before the context ended")
 				e.stopErr = ctx.Err()
 			} else if e.gaveUp {
@@ -316,12 +316,26 @@ type answer struct {
 	err        error
 }
 
-// sendAll sends what is queued (spec 4.2) and returns once nothing is queued or in flight;
-// false when ctx ended first (what was not delivered is kept for later). While the collector
-// takes batches, up to maxBatchesInFlight are in flight, and while some are, only full ones
-// are taken from the queue, so that a busy service's batches stay full. While it is failing,
-// one request is in flight at a time, after the retry delay.
-func (e *exporter) sendAll(ctx context.Context) bool {
+// sendMode says which batches a call of sendAll may take from the queue (spec 4.2, Batching).
+type sendMode int
+
+const (
+	// fullBatches: a full batch woke the exporter; fewer events wait for the flush interval.
+	fullBatches sendMode = iota
+	// intervalDue: the flush interval ran out; one batch may be smaller than batchSize.
+	intervalDue
+	// drainAll: a flush or a shutdown; everything queued goes.
+	drainAll
+)
+
+// sendAll sends what is queued (spec 4.2) and returns once nothing it may send is queued and
+// nothing is in flight; false when ctx ended first (what was not delivered is kept for later).
+// While the collector takes batches, up to maxBatchesInFlight are in flight, and while some
+// are, only full ones are taken from the queue, so that a busy service's batches stay full; a
+// smaller batch goes only as mode allows, never merely because a request was answered (a
+// trickle of events would go out a round trip's worth at a time). While it is failing, one
+// request is in flight at a time, after the retry delay.
+func (e *exporter) sendAll(ctx context.Context, mode sendMode) bool {
 	slots := e.cfg.maxInFlight
 	finished := make(chan answer, slots)
 	inFlight := 0
@@ -330,7 +344,11 @@ func (e *exporter) sendAll(ctx context.Context) bool {
 			var batch *outgoingBatch
 			switch {
 			case e.failures == 0 && inFlight < slots:
-				batch = e.nextBatch(inFlight > 0)
+				batch = e.nextBatch(inFlight > 0 || mode == fullBatches)
+				if mode == intervalDue && batch != nil && batch.failures == 0 &&
+					len(batch.events) < e.cfg.batchSize {
+					mode = fullBatches // the interval's one small batch
+				}
 			case e.failures > 0 && inFlight == 0 && e.pending():
 				if e.waitRetry(ctx) {
 					batch = e.nextBatch(false)

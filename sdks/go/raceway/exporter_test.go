@@ -339,6 +339,36 @@ func TestUpToThreeBatchesAreInFlightAtOnce(t *testing.T) {
 	}
 }
 
+// Events recorded while a full batch is in flight wait for the flush interval (or a full batch
+// of their own): the answer does not send them, or a trickle would go out a round trip's worth
+// of events at a time, each paying a whole request (spec 4.2, Batching).
+func TestAnAnswerDoesNotSendASmallBatch(t *testing.T) {
+	col := newFakeCollector(t)
+	release := make(chan struct{})
+	col.answer = func(int, wireBatch) (int, string, http.Header) {
+		select {
+		case <-release:
+		case <-time.After(5 * time.Second):
+		}
+		return 200, `{"accepted":1,"duplicates":0}`, nil
+	}
+	client := newTestClient(t, col, WithBatchSize(10), WithFlushInterval(time.Hour))
+	recordN(client, 10) // a full batch: sent at once, held by the collector
+	deadline := time.Now().Add(5 * time.Second)
+	for col.requestCount() < 1 && time.Now().Before(deadline) {
+		time.Sleep(2 * time.Millisecond)
+	}
+	recordN(client, 3) // recorded while the batch is in flight
+	close(release)
+	time.Sleep(100 * time.Millisecond) // the answer, then time for a second request, which must not come
+	if n := col.requestCount(); n != 1 {
+		t.Fatalf("%d requests after the full batch was answered, want 1 (3 events wait for the interval)", n)
+	}
+	if events := flushed(t, client, col); len(events) != 13 {
+		t.Errorf("%d events delivered after the flush, want 13", len(events))
+	}
+}
+
 func TestBatchesInFlightTogetherReportEachDropOnce(t *testing.T) {
 	col := newFakeCollector(t)
 	col.answer = func(n int, b wireBatch) (int, string, http.Header) {

@@ -714,6 +714,38 @@ def test_a_trickle_goes_out_one_small_batch_at_a_time() -> None:
     transport.shutdown(1)
 
 
+def test_an_answer_does_not_send_a_small_batch(collector: FakeCollector) -> None:
+    """Spec 4.2, batching: fewer than `batch_size` events go out only when the flush interval
+    runs out (or on a flush): the answer to a full batch does not send what was recorded while
+    it was in flight, or a trickle would go out a round trip's worth at a time."""
+    arrived: list[int] = []  # the size of each batch, as its request arrives
+    release = threading.Event()
+
+    def answer(batch: dict[str, Any]) -> int:
+        arrived.append(len(batch["events"]))
+        release.wait(10)
+        return 200
+
+    collector.answer = answer
+    tracer = Tracer(
+        service_name="batching",
+        server_url=collector.url,
+        batch_size=10,
+        flush_interval_ms=3_600_000,
+    )
+    _record(tracer, "event", 10)  # a full batch: sent at once, held by the collector
+    _until(lambda: len(arrived) == 1)
+    _record(tracer, "event", 3)  # recorded while the batch is in flight
+    release.set()
+    _until(lambda: len(collector.batches) == 1)  # answered
+    time.sleep(0.1)  # time for a second request, which must not come (this can only miss one)
+    assert arrived == [10], "the 3 events wait for the interval"
+    assert tracer.flush(timeout=5)
+    assert arrived == [10, 3]
+    assert len(collector.events) == 13
+    tracer.shutdown(1)
+
+
 def test_while_the_collector_fails_one_request_is_in_flight(no_retry_delay: Mock) -> None:
     """Three batches in flight are answered 503: the collector fails, so the retries go one
     at a time; the first delivery opens the three slots again."""

@@ -1,7 +1,7 @@
 //! The transport against a collector on loopback: batches, gzip, spec 4.1 answers, retries,
-//! shutdown, a dead collector, and the delivery policy of spec 4.2 (a poison batch, a batch
-//! that waited out an outage). The collector restart under load is `tests/collector_restart.rs`,
-//! a test binary of its own.
+//! shutdown, a dead collector, and the batching and delivery policy of spec 4.2 (a partial
+//! batch waits for the interval, a poison batch, a batch that waited out an outage). The
+//! collector restart under load is `tests/collector_restart.rs`, a test binary of its own.
 
 mod common;
 
@@ -377,6 +377,8 @@ fn a_client_built_outside_a_runtime_still_delivers() {
 /// progress and the most there were at once.
 #[derive(Default)]
 struct HeldCollector {
+    /// Every request, counted as it arrives.
+    requests: AtomicUsize,
     in_flight: AtomicUsize,
     most: AtomicUsize,
     events: AtomicUsize,
@@ -388,6 +390,7 @@ async fn held_ingest(
     axum::extract::State(held): axum::extract::State<Arc<HeldCollector>>,
     body: axum::body::Bytes,
 ) -> &'static str {
+    held.requests.fetch_add(1, Ordering::SeqCst);
     let now = held.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
     held.most.fetch_max(now, Ordering::SeqCst);
     loop {
@@ -407,44 +410,67 @@ async fn held_ingest(
     r#"{"accepted":0,"duplicates":0}"#
 }
 
+impl HeldCollector {
+    /// Serves on loopback; returns the collector and its URL.
+    async fn start() -> (Arc<Self>, String) {
+        let held = Arc::new(HeldCollector::default());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let app = axum::Router::new()
+            .route("/v1/events", axum::routing::post(held_ingest))
+            .with_state(Arc::clone(&held));
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        (held, url)
+    }
+
+    /// Waits until `n` requests are held at once.
+    async fn wait_until_holding(&self, n: usize) {
+        let started = Instant::now();
+        while self.in_flight.load(Ordering::SeqCst) < n {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "{} batch(es) in flight after 30 s, want {n}",
+                self.in_flight.load(Ordering::SeqCst)
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Answers the requests held, and every later one at once.
+    fn release(&self) {
+        self.open.store(true, Ordering::SeqCst);
+        self.opened.notify_waiters();
+    }
+}
+
+/// A client of `url` sending batches of 10, and partial ones only on a flush (or after an
+/// hour); no request gives up (and is retried) while the collector holds it.
+fn held_client(url: &str) -> RacewayClient {
+    RacewayClient::builder()
+        .service_name("inventory")
+        .server_url(url)
+        .batch_size(10)
+        .flush_interval(Duration::from_secs(3600))
+        .request_timeout(Duration::from_secs(120))
+        .build()
+        .unwrap()
+}
+
 /// Spec 4.2 with a collector that takes its time to make batches durable: up to 3 batches are
 /// in flight at once (as in the Go and TypeScript SDKs), never more, and each is delivered once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn up_to_three_batches_are_in_flight_at_once() {
-    let held = Arc::new(HeldCollector::default());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let app = axum::Router::new()
-        .route("/v1/events", axum::routing::post(held_ingest))
-        .with_state(Arc::clone(&held));
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    let client = RacewayClient::builder()
-        .service_name("inventory")
-        .server_url(&url)
-        .batch_size(10)
-        .flush_interval(Duration::from_secs(60))
-        // No request gives up (and is retried) while the collector holds it.
-        .request_timeout(Duration::from_secs(120))
-        .build()
-        .unwrap();
+    let (held, url) = HeldCollector::start().await;
+    let client = held_client(&url);
     record_writes_now(&client, "stock/1", 100); // 10 full batches
 
     // The collector holds what it is sent: with one request at a time this never comes.
-    let started = Instant::now();
-    while held.in_flight.load(Ordering::SeqCst) < 3 {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "{} batch(es) in flight after 30 s, want 3",
-            held.in_flight.load(Ordering::SeqCst)
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    held.wait_until_holding(3).await;
     // Room for a fourth request, which must not come (this wait can only miss one, never make
     // a correct transport fail).
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(held.in_flight.load(Ordering::SeqCst), 3);
-    held.open.store(true, Ordering::SeqCst);
-    held.opened.notify_waiters();
+    held.release();
 
     tokio::time::timeout(Duration::from_secs(30), client.flush())
         .await
@@ -453,5 +479,36 @@ async fn up_to_three_batches_are_in_flight_at_once() {
     assert_eq!((stats.delivered, stats.dropped, stats.queued), (100, 0, 0));
     assert_eq!(held.events.load(Ordering::SeqCst), 100, "each event once");
     assert_eq!(held.most.load(Ordering::SeqCst), 3, "at most 3 at once");
+    client.shutdown().await;
+}
+
+/// Spec 4.2, batching: fewer than `batch_size` events go out only when the flush interval runs
+/// out (or on a flush): the answer to a full batch does not send what was recorded while it was
+/// in flight, or a trickle would go out a round trip's worth at a time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_does_not_send_a_small_batch() {
+    let (held, url) = HeldCollector::start().await;
+    let client = held_client(&url);
+    record_writes_now(&client, "stock/1", 10); // a full batch: sent at once, held
+    held.wait_until_holding(1).await;
+    record_writes_now(&client, "stock/1", 3); // recorded while the batch is in flight
+    held.release();
+    let started = Instant::now();
+    while held.events.load(Ordering::SeqCst) < 10 {
+        assert!(started.elapsed() < Duration::from_secs(30), "not answered");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // Time for a second request, which must not come (this wait can only miss one).
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        held.requests.load(Ordering::SeqCst),
+        1,
+        "requests after the full batch was answered (the 3 events wait for the interval)"
+    );
+    tokio::time::timeout(Duration::from_secs(30), client.flush())
+        .await
+        .expect("flush ends");
+    assert_eq!(held.events.load(Ordering::SeqCst), 13);
+    assert_eq!(held.requests.load(Ordering::SeqCst), 2);
     client.shutdown().await;
 }

@@ -196,6 +196,13 @@ export class Transport {
   #timer: NodeJS.Timeout | null = null;
   /** The delay `#timer` was set with. */
   #timerDelayMs = 0;
+  /**
+   * The flush interval ran out with events queued: the next free slot takes them, however few.
+   * Only then does a batch smaller than `batchSize` go out; the end of a request does not send
+   * what arrived meanwhile, or a trickle would leave in batches of a round trip's worth of
+   * events, each paying a whole request.
+   */
+  #intervalDue = false;
   /** Consecutive `retry` answers: above 0, the collector is failing. */
   #failures = 0;
   /** The `Retry-After` header of the last `retry` answer. */
@@ -497,6 +504,11 @@ export class Transport {
     );
   }
 
+  /** A slot may take the queued events now: a batch is ready, or the flush interval ran out. */
+  #sendable(): boolean {
+    return this.#intervalDue || this.#batchReady();
+  }
+
   #arm(delayMs: number): void {
     if (this.#timer !== null) {
       // A timer due as soon already does the job: every event recorded while a ready batch
@@ -511,6 +523,7 @@ export class Transport {
     this.#timer = runOutsideContext(() =>
       setTimeout(() => {
         this.#timer = null;
+        if (delayMs > 0) this.#intervalDue = true;
         this.#pump();
       }, delayMs),
     );
@@ -532,17 +545,20 @@ export class Transport {
   }
 
   /**
-   * Starts sending batches while fewer than `maxConcurrentRequests` are in flight. A second
-   * request starts only for a ready batch (see {@link #batchReady}): a trickle of events goes out
-   * one small batch at a time.
+   * Starts sending batches while fewer than `maxConcurrentRequests` are in flight: ready ones
+   * (see {@link #batchReady}), and, once the flush interval ran out, the queued events however
+   * few, in one request; a trickle of events goes out one small batch per interval.
    */
   #fillSlots(): void {
     while (this.#inFlight.size < this.#options.maxConcurrentRequests) {
-      if (this.#inFlight.size > 0 && !this.#batchReady()) break;
+      if (!this.#sendable()) break;
+      const ready = this.#batchReady();
       const batch = this.#nextBatch();
       if (batch === null) break;
+      if (!ready) this.#intervalDue = false;
       this.#start(batch);
     }
+    if (!this.#hasWaiting()) this.#intervalDue = false;
   }
 
   /**

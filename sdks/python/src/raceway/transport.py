@@ -385,7 +385,8 @@ class Transport:
             if len(self._events) >= self._config.batch_size:
                 break
             if self._in_flight:
-                # Not ready for a slot of its own: it goes once the request in flight is done.
+                # Not ready for a slot of its own: wait for the request in flight, then for the
+                # flush interval (spec 4.2, Batching); the answer alone does not send it.
                 self._condition.wait()
                 continue
             remaining = self._oldest_at + interval - now

@@ -49,12 +49,12 @@ export interface EventError {
   message: string;
 }
 
-/** Whether the event is a state access (`state_read` or `state_write`). */
 /** `a` comes first in time order: earlier, or at the same time with the smaller id. */
 export function isEarlier(a: Event, b: Event): boolean {
   return a.ts_us < b.ts_us || (a.ts_us === b.ts_us && a.id < b.id);
 }
 
+/** Whether the event is a state access (`state_read` or `state_write`). */
 export function isAccess(event: Event): boolean {
   return event.kind === 'state_read' || event.kind === 'state_write';
 }

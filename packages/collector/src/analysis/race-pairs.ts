@@ -66,9 +66,10 @@ export type RacePair = readonly [Access, Access];
  * access is not concurrent with f belongs to a context in f's clock, and event clocks hold at
  * most 64 entries (spec 3.4); every other key checked yields a candidate. So the sweep is
  * O(n * k), k the number of keys concurrently active on a resource (DJIT+'s bound, FastTrack's
- * in the read-shared case), linear for a bounded number of concurrent contexts per resource. The output is output-sensitive in the worst case: m
- * contexts all writing one resource concurrently give m(m-1)/2 pairs, and so does any
- * definition that reports each racing pair of contexts.
+ * in the read-shared case), linear for a bounded number of concurrent contexts per resource.
+ * The output is output-sensitive in the worst case: m contexts all writing one resource
+ * concurrently give m(m-1)/2 pairs, and so does any definition that reports each racing pair
+ * of contexts.
  *
  * Truncated clocks (`clock_dropped`) lose entries, so old contexts look concurrent: pairs
  * found through them are qualified later (see `buildRaces`).

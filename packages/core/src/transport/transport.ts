@@ -504,11 +504,6 @@ export class Transport {
     );
   }
 
-  /** A slot may take the queued events now: a batch is ready, or the flush interval ran out. */
-  #sendable(): boolean {
-    return this.#intervalDue || this.#batchReady();
-  }
-
   #arm(delayMs: number): void {
     if (this.#timer !== null) {
       // A timer due as soon already does the job: every event recorded while a ready batch
@@ -551,8 +546,8 @@ export class Transport {
    */
   #fillSlots(): void {
     while (this.#inFlight.size < this.#options.maxConcurrentRequests) {
-      if (!this.#sendable()) break;
       const ready = this.#batchReady();
+      if (!ready && !this.#intervalDue) break;
       const batch = this.#nextBatch();
       if (batch === null) break;
       if (!ready) this.#intervalDue = false;

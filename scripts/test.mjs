@@ -57,6 +57,17 @@ for (const [name, command, args] of steps) {
 
 /** @type {Array<[string, { passed: number, failed: number, skipped: number }]>} */
 const suites = [];
+/**
+ * What a failure message's first line says. vitest 3's JSON report gives a timed-out test (or
+ * hook) the stack captured where it was declared, whose first line is "Error:
+ * STACK_TRACE_ERROR" rather than the timeout's own message.
+ */
+function failureSummary(firstLine) {
+  return firstLine === 'Error: STACK_TRACE_ERROR'
+    ? 'timed out (the test or one of its hooks; its timeout is in the log above)'
+    : firstLine;
+}
+
 /** The failed vitest tests, named again at the end: a CI log is often read from its tail. */
 const failedTests = [];
 try {
@@ -65,7 +76,7 @@ try {
     for (const test of file.assertionResults) {
       if (test.status !== 'failed') continue;
       const firstLine = (test.failureMessages[0] ?? '').split('\n')[0];
-      failedTests.push(`${file.name} > ${test.fullName}\n    ${firstLine}`);
+      failedTests.push(`${file.name} > ${test.fullName}\n    ${failureSummary(firstLine)}`);
     }
   }
   suites.push([

@@ -130,20 +130,33 @@ async function countStored(url: string, acked: StoredEvent[][]) {
  * (not between two batches). The lock lasts until the server goes away.
  */
 async function blockWrites(url: string, table: string) {
-  const client = new pg.Client({ connectionString: url });
-  client.on('error', () => {}); // This session dies with the server, as intended.
-  await client.connect();
-  await client.query('BEGIN');
-  await client.query(`LOCK TABLE ${table} IN EXCLUSIVE MODE`);
+  const holder = new pg.Client({ connectionString: url });
+  holder.on('error', () => {}); // This session dies with the server, as intended.
+  await holder.connect();
+  await holder.query('BEGIN');
+  await holder.query(`LOCK TABLE ${table} IN EXCLUSIVE MODE`);
   return {
-    /** Resolves once at least one other session waits for the lock. */
-    async waiters(): Promise<void> {
-      for (;;) {
-        const { rows } = await client.query(
-          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock'",
-        );
-        if (rows[0].n > 0) return;
-        await sleep(5);
+    /**
+     * Resolves once another session waits for the lock. Asked from a session of its own: in
+     * the holder's transaction, PostgreSQL answers from the activity snapshot of its first
+     * query, which never shows a waiter that came later.
+     */
+    async waiters(timeoutMs = 15_000): Promise<void> {
+      const watcher = new pg.Client({ connectionString: url });
+      await watcher.connect();
+      try {
+        for (const deadline = Date.now() + timeoutMs; ; await sleep(5)) {
+          const { rows } = await watcher.query(
+            'SELECT count(*)::int AS n FROM pg_locks WHERE relation = $1::regclass AND NOT granted',
+            [table],
+          );
+          if (rows[0].n > 0) return;
+          if (Date.now() > deadline) {
+            throw new Error(`no session waited for the lock on ${table} within ${timeoutMs} ms`);
+          }
+        }
+      } finally {
+        await watcher.end();
       }
     },
   };

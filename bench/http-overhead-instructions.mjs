@@ -17,8 +17,8 @@
 // Needs valgrind. Results: bench/results/http-overhead-instructions.md.
 
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -33,6 +33,7 @@ const { values } = parseArgs({
     parallel: { type: 'string', default: '2' },
     // Keeps cachegrind's per-function counts (<dir>/<variant>-<requests>.out): cg_diff the two
     // runs of a variant, then cg_annotate, shows where its instructions per request go.
+    // Without it they go to a temporary directory, read for the compiler's share, then deleted.
     'out-dir': { type: 'string', default: '' },
     // Where the report goes ('-': stdout only).
     out: { type: 'string', default: join(here, 'results', 'http-overhead-instructions.md') },
@@ -91,14 +92,35 @@ function start(command, args, env = {}) {
   return listening.then((url) => ({ url, stop }));
 }
 
+const outDir = values['out-dir'] || mkdtempSync(join(tmpdir(), 'raceway-instructions-'));
+
+/**
+ * Instructions of V8's optimizing compiler (every function of its `v8::internal::compiler`
+ * namespace, TurboFan) in a cachegrind output file. Between N1 and N2 requests V8 is still
+ * optimizing the hot code, on background threads: a one-time cost of warming up that grows with
+ * the amount of code a variant runs, and that a server stops paying once warm (at full speed,
+ * after the first 100,000 requests or so, optimizations fall to a few per 5 s).
+ */
+function compilerInstructions(file) {
+  let inCompiler = false;
+  let total = 0;
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    if (line.startsWith('fn=')) inCompiler = line.includes('v8::internal::compiler::');
+    else if (inCompiler && line.charCodeAt(0) >= 48 && line.charCodeAt(0) <= 57)
+      total += Number(line.slice(line.indexOf(' ') + 1));
+  }
+  return total;
+}
+
 /** Instructions the app process executed while serving `requests` requests, start to exit. */
 async function count(variant, sinkUrl, requests) {
+  const outFile = join(outDir, `${variant}-${requests}.out`);
   const app = await start(
     'valgrind',
     [
       '--tool=cachegrind',
       '--cache-sim=no',
-      `--cachegrind-out-file=${values['out-dir'] ? join(values['out-dir'], `${variant}-${requests}.out`) : '/dev/null'}`,
+      `--cachegrind-out-file=${outFile}`,
       // The JIT writes code: valgrind must notice code that changes.
       '--smc-check=all-non-file',
       process.execPath,
@@ -117,25 +139,38 @@ async function count(variant, sinkUrl, requests) {
   if (result.non2xx > 0 || result.errors > 0 || result.timeouts > 0) {
     console.error(`${variant}: ${result.non2xx} non-2xx, ${result.errors} errors`);
   }
-  return { instructions: Number(refs[1].replaceAll(',', '')), served };
+  return {
+    instructions: Number(refs[1].replaceAll(',', '')),
+    compiler: compilerInstructions(outFile),
+    served,
+  };
 }
 
 const sink = await start(process.execPath, [join(here, 'discard-sink.mjs')]);
 const perRequest = {};
+/** Per variant, the optimizing compiler's instructions per request (see `compilerInstructions`). */
+const compilingPerRequest = {};
 const queue = [...VARIANTS];
 await Promise.all(
   Array.from({ length: parallel }, async () => {
     for (let v = queue.shift(); v !== undefined; v = queue.shift()) {
       const small = await count(v, sink.url, n1);
       const large = await count(v, sink.url, n2);
-      perRequest[v] = (large.instructions - small.instructions) / (large.served - small.served);
-      console.error(`${v}: ${Math.round(perRequest[v])} instructions/request`);
+      const served = large.served - small.served;
+      perRequest[v] = (large.instructions - small.instructions) / served;
+      compilingPerRequest[v] = (large.compiler - small.compiler) / served;
+      console.error(
+        `${v}: ${Math.round(perRequest[v])} instructions/request, ${Math.round(compilingPerRequest[v])} of them compiling`,
+      );
     }
   }),
 );
 await sink.stop();
+if (!values['out-dir']) rmSync(outDir, { recursive: true, force: true });
 
 const base = perRequest['context-only'];
+const warm = (v) => perRequest[v] - compilingPerRequest[v];
+const warmBase = warm('context-only');
 const fmt = (n) => Math.round(n).toLocaleString('en-US');
 const report = `# HTTP overhead split by cause, in instructions per request
 
@@ -149,9 +184,14 @@ ${connections} keep-alive connections); instructions per request are the differe
 counts over the difference of the requests served. Every thread of the app process counts
 (JIT, GC, libuv pool, export). The count does not move with the machine's load.
 
-| variant | instructions/request | over context-only | context-only / variant |
-|---|---|---|---|
-${VARIANTS.map((v) => `| ${v} | ${fmt(perRequest[v])} | ${v === 'context-only' ? 'n/a' : fmt(perRequest[v] - base)} | ${((base / perRequest[v]) * 100).toFixed(1)}% |`).join('\n')}
+Between those two counts V8 is still optimizing the hot code (on background threads), a cost
+of warming up that grows with the code a variant runs and stops once the server is warm. The
+last three columns leave out the optimizing compiler's instructions (TurboFan, V8's
+\`v8::internal::compiler\` functions): what a warm server pays per request.
+
+| variant | instructions/request | over context-only | context-only / variant | compiling | less compiling, over context-only | context-only / variant, less compiling |
+|---|---|---|---|---|---|---|
+${VARIANTS.map((v) => `| ${v} | ${fmt(perRequest[v])} | ${v === 'context-only' ? 'n/a' : fmt(perRequest[v] - base)} | ${((base / perRequest[v]) * 100).toFixed(1)}% | ${fmt(compilingPerRequest[v])} | ${v === 'context-only' ? 'n/a' : fmt(warm(v) - warmBase)} | ${((warmBase / warm(v)) * 100).toFixed(1)}% |`).join('\n')}
 `;
 if (values.out !== '-') writeFileSync(values.out, report);
 console.log(report);

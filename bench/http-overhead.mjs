@@ -7,7 +7,12 @@
 // another process. Rounds rotate the order of the variants, so that no variant always runs
 // first or last. Every run is bounded: warm-up + measured seconds per variant and round.
 //
-//   pnpm build && node bench/http-overhead.mjs [--seconds 10] [--rounds 2] [--warmup 3] [--connections 32]
+// The warm-up is long on purpose: V8 keeps optimizing the hot code for the first 100,000
+// requests or so (about 150 optimizations in a variant's first 5 s, a few per 5 s after 15 s),
+// on background threads whose CPU counts in the app's time. Measured right after a short
+// warm-up, that one-time cost inflates the variants that run more code; a server pays it once.
+//
+//   pnpm build && node bench/http-overhead.mjs [--seconds 10] [--rounds 2] [--warmup 15] [--connections 32]
 //
 // Results: bench/results/http-overhead.md.
 
@@ -26,7 +31,7 @@ const { values } = parseArgs({
   options: {
     seconds: { type: 'string', default: '10' },
     rounds: { type: 'string', default: '2' },
-    warmup: { type: 'string', default: '3' },
+    warmup: { type: 'string', default: '15' },
     connections: { type: 'string', default: '32' },
     // Where the report goes ('-': stdout only).
     out: { type: 'string', default: '' },
@@ -173,6 +178,7 @@ from run to run, CPU time per request much less.
 
 App: Express ${version('express')}, \`GET /\` answering \`hello world\`; a fresh process per variant
 and round. Load: autocannon, ${connections} keep-alive connections, no pipelining, ${warmup} s warm-up
+(V8 optimizes the hot code for about the first 15 s; its compiler's CPU counts in the app's)
 then ${seconds} s measured, ${rounds} rounds in rotating order; figures are the mean of the rounds.
 CPU per request is the app process's user + system time (all threads: gzip and GC included)
 over the measured run, divided by the requests it served.
